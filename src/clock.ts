@@ -1,0 +1,98 @@
+/**
+ * Time, injected. Everything that schedules or compares times takes a Clock,
+ * so refresh timing is tested with a fake clock instead of sleeps.
+ */
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+  /** Runs fn after ms milliseconds; returns a handle for clearTimeout. */
+  setTimeout(fn: () => void, ms: number): TimerHandle;
+  clearTimeout(handle: TimerHandle): void;
+}
+
+export type TimerHandle = { readonly __timer: unique symbol } | object;
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => {
+    const t = setTimeout(fn, Math.max(0, ms));
+    // A scheduled refresh must not keep the process alive on its own.
+    t.unref();
+    return t as unknown as TimerHandle;
+  },
+  clearTimeout: (handle) => clearTimeout(handle as unknown as NodeJS.Timeout),
+};
+
+interface FakeTimer {
+  id: number;
+  at: number;
+  fn: () => void;
+}
+
+/**
+ * A clock for tests: time moves only when advance() is called, and timers due
+ * by then fire in order (each seeing now() equal to its own due time).
+ */
+export class FakeClock implements Clock {
+  private current: number;
+  private timers: FakeTimer[] = [];
+  private nextId = 1;
+
+  constructor(start = Date.UTC(2026, 0, 1, 0, 0, 0)) {
+    this.current = start;
+  }
+
+  now(): number {
+    return this.current;
+  }
+
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    const timer = { id: this.nextId++, at: this.current + Math.max(0, ms), fn };
+    this.timers.push(timer);
+    return timer;
+  }
+
+  clearTimeout(handle: TimerHandle): void {
+    this.timers = this.timers.filter((t) => t !== handle);
+  }
+
+  /** Number of timers still pending. */
+  pending(): number {
+    return this.timers.length;
+  }
+
+  /** Due time of the earliest pending timer, if any. */
+  nextTimerAt(): number | undefined {
+    return this.timers.reduce<number | undefined>((min, t) => (min === undefined || t.at < min ? t.at : min), undefined);
+  }
+
+  /**
+   * Moves time forward by ms, firing due timers in order. Yields to the event
+   * loop after each timer so that the promise chains they start can settle.
+   */
+  async advance(ms: number): Promise<void> {
+    const target = this.current + ms;
+    for (;;) {
+      const due = this.timers
+        .filter((t) => t.at <= target)
+        .sort((a, b) => a.at - b.at || a.id - b.id)[0];
+      if (!due) break;
+      this.timers = this.timers.filter((t) => t !== due);
+      this.current = Math.max(this.current, due.at);
+      due.fn();
+      await settle();
+    }
+    this.current = target;
+    await settle();
+  }
+
+  /** Sets the time without firing timers (for a restart that "happened later"). */
+  set(ms: number): void {
+    this.current = ms;
+  }
+}
+
+/** Lets pending promise callbacks and I/O callbacks run. */
+export async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
