@@ -1,0 +1,86 @@
+#!/usr/bin/env node
+/**
+ * wxtoken's command line. `wxtoken help` lists the commands.
+ */
+import { parseArgs } from "node:util";
+import { ConfigError } from "../config/load.js";
+import { DEFAULT_ADDR, getCommand, refreshCommand, watchCommand } from "./client-commands.js";
+import { demoCommand } from "./demo.js";
+import { fakeWeChatCommand } from "./fake-wechat-command.js";
+import { serveCommand } from "./serve.js";
+
+const USAGE = `wxtoken: a central access_token server for WeChat
+
+Server:
+  wxtoken serve --config FILE            run the server (see README: config reference)
+  wxtoken demo [--listen ADDR]           fake WeChat + server with sample apps, until Ctrl-C
+  wxtoken fake-wechat [--port N] [--app APPID:SECRET]... [--expires-in S]
+                                         run the fake WeChat upstream on its own
+
+Clients (--addr, default ${DEFAULT_ADDR}; --timeout MS, default 10000):
+  wxtoken get APP                        print the current token as JSON
+  wxtoken refresh APP --stale TOKEN      passive refresh: refresh only if TOKEN is still current
+  wxtoken watch APP [--known-version N]  print each new token as a JSON line
+`;
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      config: { type: "string", short: "c" },
+      addr: { type: "string", default: DEFAULT_ADDR },
+      listen: { type: "string" },
+      stale: { type: "string" },
+      "known-version": { type: "string", default: "0" },
+      timeout: { type: "string", default: "10000" },
+      port: { type: "string" },
+      host: { type: "string" },
+      app: { type: "string", multiple: true },
+      "expires-in": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  const app = positionals[0];
+  const timeout = Number(values.timeout);
+  const needApp = (): string => app ?? usage(`${command} needs an APP argument`);
+  switch (values.help ? "help" : command) {
+    case "serve":
+      return serveCommand(values.config ?? usage("serve needs --config FILE"), values.listen);
+    case "demo":
+      return demoCommand({ listen: values.listen, expiresIn: num(values["expires-in"]) });
+    case "fake-wechat":
+      return fakeWeChatCommand({ host: values.host, port: num(values.port), apps: values.app ?? [], expiresIn: num(values["expires-in"]) });
+    case "get":
+      return getCommand(values.addr, needApp(), timeout);
+    case "refresh":
+      return refreshCommand(values.addr, needApp(), values.stale ?? usage("refresh needs --stale TOKEN"), timeout);
+    case "watch":
+      return watchCommand(values.addr, needApp(), Number(values["known-version"]));
+    case "help":
+    case undefined:
+      process.stdout.write(USAGE);
+      return;
+    default:
+      usage(`unknown command "${command}"`);
+  }
+}
+
+function num(v: string | undefined): number | undefined {
+  return v === undefined ? undefined : Number(v);
+}
+
+function usage(message: string): never {
+  process.stderr.write(`error: ${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(78); // EX_CONFIG
+  }
+  process.stderr.write(`error: ${(err as Error).message}\n`);
+  process.exit(1);
+});

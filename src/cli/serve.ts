@@ -1,0 +1,32 @@
+import { loadConfigFile } from "../config/load.js";
+import { createLogger } from "../log.js";
+import { WxTokenServer } from "../server/server.js";
+
+/** Runs until SIGINT/SIGTERM, then shuts down in order (see WxTokenServer.shutdown). */
+export async function serveCommand(configPath: string, listen?: string): Promise<void> {
+  const loaded = loadConfigFile(configPath);
+  const log = createLogger({ level: loaded.config.log.level });
+  for (const w of loaded.warnings) log.warn(w);
+  const server = await WxTokenServer.create(loaded, { log });
+  await server.listen(listen ?? loaded.config.listen);
+  const signal = await untilSignal();
+  log.info({ signal }, "signal received");
+  await server.shutdown();
+  // Nothing should be left, but an exit within seconds is a promise to operators.
+  process.exit(0);
+}
+
+/** Resolves on the first SIGINT or SIGTERM; a second one exits at once. */
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      process.removeListener("SIGINT", onSignal);
+      process.removeListener("SIGTERM", onSignal);
+      process.once("SIGINT", () => process.exit(130));
+      process.once("SIGTERM", () => process.exit(143));
+      resolve(signal);
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  });
+}

@@ -1,0 +1,80 @@
+import { readFileSync } from "node:fs";
+import { dirname, isAbsolute, resolve } from "node:path";
+import type { ZodError } from "zod";
+import { Secret } from "../secret.js";
+import type { AppCredentials } from "../upstream/types.js";
+import { configSchema, type Config } from "./schema.js";
+
+/** A config problem, with the key that is wrong. The CLI prints it and exits non-zero. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+export interface LoadedConfig {
+  config: Config;
+  apps: AppCredentials[];
+  /** Resolved path of the file store, if the store is a file. */
+  storePath?: string;
+  /** Things that work but should be fixed (e.g. a literal secret). */
+  warnings: string[];
+}
+
+export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  return parseConfig(raw, { baseDir: dirname(resolve(path)), env });
+}
+
+export function parseConfig(raw: unknown, options: { baseDir?: string; env?: NodeJS.ProcessEnv } = {}): LoadedConfig {
+  const env = options.env ?? process.env;
+  const baseDir = options.baseDir ?? process.cwd();
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(formatIssues(parsed.error));
+  const config = parsed.data;
+  const warnings: string[] = [];
+  const seen = new Set<string>();
+  const apps = config.apps.map((a, i): AppCredentials => {
+    const key = `apps[${i}]`;
+    if (seen.has(a.appId)) throw new ConfigError(`config error at ${key}.appId: duplicate app "${a.appId}"`);
+    seen.add(a.appId);
+    let value: string;
+    if (a.secretEnv !== undefined) {
+      value = env[a.secretEnv] ?? "";
+      if (value === "") throw new ConfigError(`config error at ${key}.secretEnv: environment variable ${a.secretEnv} is not set or empty`);
+    } else if (a.secretFile !== undefined) {
+      const file = isAbsolute(a.secretFile) ? a.secretFile : resolve(baseDir, a.secretFile);
+      try {
+        value = readFileSync(file, "utf8").trim();
+      } catch (err) {
+        throw new ConfigError(`config error at ${key}.secretFile: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? "error"}`);
+      }
+      if (value === "") throw new ConfigError(`config error at ${key}.secretFile: ${file} is empty`);
+    } else {
+      value = a.secret ?? "";
+      warnings.push(`${key}.secret holds the appsecret in the config file itself; prefer secretEnv or secretFile`);
+    }
+    return { appId: a.appId, secret: new Secret(value), endpoint: a.endpoint };
+  });
+  const storePath = config.store.type === "file" ? resolve(baseDir, config.store.path) : undefined;
+  return { config, apps, storePath, warnings };
+}
+
+function formatIssues(error: ZodError): string {
+  return error.issues
+    .map((issue) => {
+      const key = issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("").replace(/^\./, "") || "(root)";
+      const keys = "keys" in issue && Array.isArray(issue.keys) ? ` ${issue.keys.map((k) => `"${String(k)}"`).join(", ")}` : "";
+      return `config error at ${key}: ${issue.message}${keys}`;
+    })
+    .join("\n");
+}

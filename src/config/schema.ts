@@ -1,0 +1,68 @@
+/**
+ * The config file schema (zod): every key, its default and its meaning. The
+ * README's config reference is written from this file. Unknown keys are errors,
+ * so a typo never silently falls back to a default.
+ */
+import { z } from "zod";
+
+const app = z
+  .strictObject({
+    /** The WeChat appid (or WeCom corpid). */
+    appId: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, "must be 1-128 characters of A-Z a-z 0-9 _ - ."),
+    /** Name of the environment variable that holds the appsecret (preferred). */
+    secretEnv: z.string().min(1).optional(),
+    /** Path of a file that holds the appsecret (e.g. a mounted Kubernetes secret). */
+    secretFile: z.string().min(1).optional(),
+    /** The appsecret itself. Works, but is warned about: config files get copied and committed. */
+    secret: z.string().min(1).optional(),
+    /** "token" (GET /cgi-bin/token) or "stable_token" (POST /cgi-bin/stable_token). */
+    endpoint: z.enum(["token", "stable_token"]).default("token"),
+  })
+  .refine((a) => [a.secretEnv, a.secretFile, a.secret].filter((s) => s !== undefined).length === 1, {
+    message: "give exactly one of secretEnv, secretFile or secret",
+  });
+
+const store = z.discriminatedUnion("type", [
+  z.strictObject({
+    type: z.literal("file"),
+    /** Snapshot path (relative to the config file). Written atomically with mode 0600. */
+    path: z.string().min(1).default(".wxtoken/tokens.json"),
+  }),
+  z.strictObject({ type: z.literal("memory") }),
+]);
+
+export const configSchema = z.strictObject({
+  /** host:port for gRPC. */
+  listen: z.string().min(1).default("127.0.0.1:50051"),
+  upstream: z
+    .strictObject({
+      baseUrl: z.url().default("https://api.weixin.qq.com"),
+      connectTimeoutMs: z.number().int().positive().default(5_000),
+      timeoutMs: z.number().int().positive().default(10_000),
+    })
+    .prefault({}),
+  store: store.prefault({ type: "file" }),
+  refresh: z
+    .strictObject({
+      /** Refresh this long before expiry (at most half the token's lifetime). */
+      marginSeconds: z.number().positive().default(300),
+      /** Up to this much earlier again, at random. */
+      jitterSeconds: z.number().nonnegative().default(60),
+      /** First retry after a transient upstream failure; doubles up to retryMaxSeconds. */
+      retryBaseSeconds: z.number().positive().default(1),
+      retryMaxSeconds: z.number().positive().default(60),
+      /** Retry after an IP whitelist / IP approval error (40164, 895xx). */
+      adminRetrySeconds: z.number().positive().default(300),
+      /** Retry after a credential error (40013, 40125, 40243, ...). */
+      permanentRetrySeconds: z.number().positive().default(1800),
+    })
+    .prefault({}),
+  apps: z.array(app).min(1, "configure at least one app"),
+  log: z.strictObject({ level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info") }).prefault({}),
+  /** On SIGINT/SIGTERM: how long in-flight calls may take before the server closes anyway. */
+  shutdownGraceMs: z.number().int().nonnegative().default(5_000),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+export type AppConfig = z.infer<typeof app>;

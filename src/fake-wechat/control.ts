@@ -1,0 +1,53 @@
+/**
+ * The JSON control API under /_fake/, so a fake running as its own process
+ * (the demo) can be driven like the in-process one. Never echoes a secret:
+ * it knows app ids and counts only.
+ */
+import type { ServerResponse } from "node:http";
+import { type FaultList, faultSchema } from "./faults.js";
+import { parseJsonBody, sendJson } from "./http.js";
+import type { WeChatState } from "./state.js";
+import type { CallStats } from "./stats.js";
+
+export interface ControlDeps {
+  faults: FaultList;
+  stats: CallStats;
+  state: WeChatState;
+}
+
+export function handleControl(method: string, url: URL, body: Buffer, contentType: string, res: ServerResponse, deps: ControlDeps): void {
+  switch (`${method} ${url.pathname}`) {
+    case "POST /_fake/faults": {
+      const json = parseJsonBody(body, contentType);
+      if (!json.ok) return sendJson(res, { error: "body must be a JSON object" }, undefined, 400);
+      const parsed = faultSchema.safeParse(json.value);
+      if (!parsed.success) {
+        return sendJson(res, { error: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") }, undefined, 400);
+      }
+      deps.faults.add(parsed.data);
+      return sendJson(res, { ok: true, activeFaults: deps.faults.count() });
+    }
+    case "DELETE /_fake/faults":
+      deps.faults.clear();
+      return sendJson(res, { ok: true, activeFaults: 0 });
+    case "POST /_fake/invalidate": {
+      const appId = url.searchParams.get("appid");
+      if (!appId) return sendJson(res, { error: "appid query parameter required" }, undefined, 400);
+      if (!deps.state.hasApp(appId)) return sendJson(res, { error: `unknown appid ${appId}` }, undefined, 404);
+      deps.state.invalidate(appId);
+      return sendJson(res, { ok: true });
+    }
+    case "GET /_fake/stats": {
+      const { quota } = deps.state;
+      const quotaToday = Object.fromEntries(
+        deps.state.appIds().map((id) => [
+          id,
+          { token: quota.token.get(id), stableToken: quota.stable.get(id), stableForceRefresh: quota.stableForce.get(id) },
+        ]),
+      );
+      return sendJson(res, { ...deps.stats.snapshot(), activeFaults: deps.faults.count(), quotaToday });
+    }
+    default:
+      return sendJson(res, { error: `no control endpoint ${method} ${url.pathname}` }, undefined, 404);
+  }
+}

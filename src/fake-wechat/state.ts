@@ -1,0 +1,149 @@
+/**
+ * What WeChat decides for each call, as plain functions of the request fields:
+ * credentials, token issuance per lineage, quotas. The HTTP layer (routes.ts)
+ * only parses requests and serialises these outcomes.
+ */
+import type { Clock } from "../clock.js";
+import { QuotaBook } from "./quota.js";
+import { type TokenRecord, TokenBook } from "./tokens.js";
+
+export interface StateOptions {
+  apps: Record<string, string>;
+  clock: Clock;
+  expiresIn: number;
+  overlapMs: number;
+  dailyQuota: number;
+  stableForceRefreshPerDay: number;
+  stableForceMinIntervalMs: number;
+}
+
+export type Outcome = { ok: true; body: Record<string, unknown> } | { ok: false; errcode: number };
+
+/** WeChat's documented daily limit for stable_token. */
+export const STABLE_DAILY_LIMIT = 500_000;
+const CLEARS_PER_MONTH = 10;
+
+const fail = (errcode: number): Outcome => ({ ok: false, errcode });
+
+export class WeChatState {
+  readonly tokens: TokenBook;
+  readonly quota: QuotaBook;
+  private readonly apps: Map<string, string>;
+
+  constructor(private readonly o: StateOptions) {
+    this.apps = new Map(Object.entries(o.apps));
+    this.tokens = new TokenBook(o.clock, o.overlapMs);
+    this.quota = new QuotaBook(o.clock);
+  }
+
+  hasApp(appId: string): boolean {
+    return this.apps.has(appId);
+  }
+
+  appIds(): string[] {
+    return [...this.apps.keys()];
+  }
+
+  /** GET /cgi-bin/token: every success is a new token and one unit of the daily quota. */
+  token(grantType?: string, appId?: string, secret?: string): Outcome {
+    const bad = this.checkCredentials(grantType, appId, secret);
+    if (bad !== undefined || appId === undefined) return fail(bad ?? 41002);
+    if (this.quota.token.get(appId) >= this.o.dailyQuota) return fail(45009);
+    const record = this.tokens.issue(appId, "token", this.o.expiresIn * 1000);
+    this.quota.token.add(appId);
+    return { ok: true, body: { access_token: record.value, expires_in: this.o.expiresIn } };
+  }
+
+  /** POST /cgi-bin/stable_token, from its parsed JSON body. */
+  stableToken(body: Record<string, unknown>): Outcome {
+    const appId = str(body["appid"]);
+    const bad = this.checkCredentials(str(body["grant_type"]), appId, str(body["secret"]));
+    if (bad !== undefined || appId === undefined) return fail(bad ?? 41002);
+    if (this.quota.stable.get(appId) >= STABLE_DAILY_LIMIT) return fail(45009);
+
+    const now = this.o.clock.now();
+    const current = this.tokens.current(appId, "stable");
+    let record: TokenRecord;
+    if (body["force_refresh"] === true) {
+      const last = this.quota.lastForceAt.get(appId);
+      if (current && last !== undefined && now - last < this.o.stableForceMinIntervalMs) {
+        // Too soon after the last forced refresh: WeChat hands back the current token.
+        record = current;
+      } else if (this.quota.stableForce.get(appId) >= this.o.stableForceRefreshPerDay) {
+        return fail(45009);
+      } else {
+        record = this.tokens.issue(appId, "stable", this.o.expiresIn * 1000);
+        this.quota.stableForce.add(appId);
+        this.quota.lastForceAt.set(appId, now);
+      }
+    } else if (current && now < current.expiresAt - this.o.overlapMs) {
+      record = current;
+    } else {
+      // None yet, or in its last minutes: a new one; the old works until its expiry.
+      record = this.tokens.issue(appId, "stable", this.o.expiresIn * 1000);
+    }
+    this.quota.stable.add(appId);
+    return { ok: true, body: { access_token: record.value, expires_in: Math.floor((record.expiresAt - now) / 1000) } };
+  }
+
+  /** The app behind an access_token, or the errcode a call with it gets. */
+  checkAccess(token: string | null | undefined): { ok: true; appId: string } | { ok: false; errcode: number } {
+    if (!token) return { ok: false, errcode: 41001 };
+    const check = this.tokens.check(token);
+    return check.ok ? { ok: true, appId: check.record.appId } : { ok: false, errcode: check.errcode };
+  }
+
+  /** POST /cgi-bin/openapi/quota/get for the token's app. */
+  quotaGet(appId: string, body: Record<string, unknown>): Outcome {
+    const cgiPath = body["cgi_path"];
+    const counters =
+      cgiPath === "/cgi-bin/token"
+        ? { limit: this.o.dailyQuota, used: this.quota.token.get(appId) }
+        : cgiPath === "/cgi-bin/stable_token"
+          ? { limit: STABLE_DAILY_LIMIT, used: this.quota.stable.get(appId) }
+          : undefined;
+    if (!counters) return fail(76021);
+    const { limit, used } = counters;
+    return {
+      ok: true,
+      body: { errcode: 0, errmsg: "ok", quota: { daily_limit: limit, used, remain: Math.max(0, limit - used) } },
+    };
+  }
+
+  /** POST /cgi-bin/clear_quota: the token's own app only, 10 a month. */
+  clearQuota(tokenAppId: string, body: Record<string, unknown>): Outcome {
+    const appId = str(body["appid"]);
+    if (appId === undefined) return fail(41002);
+    if (appId !== tokenAppId) return fail(40013);
+    if (this.quota.clears.get(appId) >= CLEARS_PER_MONTH) return fail(48006);
+    this.quota.clears.add(appId);
+    this.quota.clearDay(appId);
+    return { ok: true, body: { errcode: 0, errmsg: "ok" } };
+  }
+
+  /** Test/demo hook: every token of the app stops working (40001). */
+  invalidate(appId: string): void {
+    this.tokens.revokeAll(appId);
+  }
+
+  isValid(appId: string, token: string): boolean {
+    const check = this.tokens.check(token);
+    return check.ok && check.record.appId === appId;
+  }
+
+  /** The checks both token endpoints make, in WeChat's order; undefined when all pass. */
+  private checkCredentials(grantType?: string, appId?: string, secret?: string): number | undefined {
+    if (!appId) return 41002;
+    if (!secret) return 41004;
+    if (grantType !== "client_credential") return 40002;
+    const expected = this.apps.get(appId);
+    if (expected === undefined) return 40013;
+    if (secret !== expected) return 40125;
+    return undefined;
+  }
+}
+
+/** A body field as a string, or undefined when absent or of another type. */
+function str(value: unknown): string | undefined {
+  return typeof value === "string" ? value : undefined;
+}

@@ -1,0 +1,67 @@
+/**
+ * Request counts, so tests can assert how often the server under test called
+ * WeChat. Keyed by app id, never by anything secret.
+ */
+
+/** Requests whose app could not be told (no appid, unknown token) count under this key. */
+const NO_APP = "";
+
+type PerApp = Map<string, number>;
+
+export interface StatsSnapshot {
+  /** path -> { total, byApp } for every request received, faulted ones included. */
+  calls: Record<string, { total: number; byApp: Record<string, number> }>;
+  /** Token endpoint calls that answered a token, total and per app. */
+  successfulTokenCalls: { total: number; byApp: Record<string, number> };
+}
+
+export class CallStats {
+  private calls = new Map<string, PerApp>();
+  private successes: PerApp = new Map();
+
+  count(path: string, appId: string | undefined): void {
+    let perApp = this.calls.get(path);
+    if (!perApp) this.calls.set(path, (perApp = new Map()));
+    bump(perApp, appId ?? NO_APP);
+  }
+
+  countSuccess(appId: string): void {
+    bump(this.successes, appId);
+  }
+
+  callsTo(path: string, appId?: string): number {
+    return sum(this.calls.get(path), appId);
+  }
+
+  successfulTokenCalls(appId?: string): number {
+    return sum(this.successes, appId);
+  }
+
+  reset(): void {
+    this.calls = new Map();
+    this.successes = new Map();
+  }
+
+  snapshot(): StatsSnapshot {
+    const calls: StatsSnapshot["calls"] = {};
+    for (const [path, perApp] of this.calls) calls[path] = { total: sum(perApp), byApp: named(perApp) };
+    return { calls, successfulTokenCalls: { total: sum(this.successes), byApp: named(this.successes) } };
+  }
+}
+
+function bump(map: PerApp, key: string): void {
+  map.set(key, (map.get(key) ?? 0) + 1);
+}
+
+function sum(map: PerApp | undefined, appId?: string): number {
+  if (!map) return 0;
+  if (appId !== undefined) return map.get(appId) ?? 0;
+  let total = 0;
+  for (const n of map.values()) total += n;
+  return total;
+}
+
+/** Per-app counts as a plain object, the unknown-app bucket left out. */
+function named(map: PerApp): Record<string, number> {
+  return Object.fromEntries([...map].filter(([k]) => k !== NO_APP));
+}

@@ -1,0 +1,158 @@
+/**
+ * Puts the pieces together: upstream client -> token registry -> gRPC
+ * services (TokenService, health, reflection) -> listening socket; and takes
+ * them apart again in order on shutdown.
+ */
+import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { TokenServiceService } from "../../generated/wxtoken/v1/token_service.js";
+import { systemClock, type Clock } from "../clock.js";
+import type { LoadedConfig } from "../config/load.js";
+import type { Logger } from "../log.js";
+import { FileStore } from "../store/file-store.js";
+import { MemoryStore } from "../store/memory-store.js";
+import type { TokenStore } from "../store/store.js";
+import { TokenRegistry } from "../token/registry.js";
+import type { Random } from "../token/schedule.js";
+import type { TokenUpstream } from "../upstream/types.js";
+import { WeChatClient } from "../upstream/wechat-client.js";
+import { HealthService } from "./health.js";
+import { addReflection } from "./reflection.js";
+import { TokenServiceImpl } from "./token-service.js";
+
+export const TOKEN_SERVICE_NAME = "wxtoken.v1.TokenService";
+
+/** The health service name of one app. */
+export function appHealthName(appId: string): string {
+  return `${TOKEN_SERVICE_NAME}/${appId}`;
+}
+
+/**
+ * Channel options. Keepalive pings keep idle watch streams alive through load
+ * balancers that drop idle connections (grpc-js leaves keepalive off by
+ * default); a max connection age with a finite grace lets clients rebalance.
+ */
+export const SERVER_CHANNEL_OPTIONS = {
+  "grpc.keepalive_time_ms": 30_000,
+  "grpc.keepalive_timeout_ms": 10_000,
+  "grpc.keepalive_permit_without_calls": 1,
+  "grpc.http2.min_ping_interval_without_data_ms": 10_000,
+  "grpc.max_connection_age_ms": 30 * 60_000,
+  "grpc.max_connection_age_grace_ms": 60_000,
+  "grpc.max_receive_message_length": 64 * 1024,
+  "grpc.max_send_message_length": 1024 * 1024,
+};
+
+export interface ServerDeps {
+  log: Logger;
+  clock?: Clock;
+  random?: Random;
+  /** Defaults to a WeChatClient built from the config's upstream section. */
+  upstream?: TokenUpstream;
+  /** Defaults to the store the config names. */
+  store?: TokenStore;
+}
+
+export class WxTokenServer {
+  readonly grpc: Server;
+  readonly health = new HealthService();
+  readonly tokens: TokenServiceImpl;
+  private port = 0;
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    readonly registry: TokenRegistry,
+    readonly store: TokenStore,
+    private readonly upstream: TokenUpstream & { close?: () => Promise<void> },
+    private readonly loaded: LoadedConfig,
+    private readonly log: Logger,
+  ) {
+    this.grpc = new Server(SERVER_CHANNEL_OPTIONS);
+    this.tokens = new TokenServiceImpl(registry, log);
+    this.grpc.addService(TokenServiceService, this.tokens.handlers());
+    this.health.addTo(this.grpc);
+    addReflection(this.grpc);
+    this.health.set(TOKEN_SERVICE_NAME, "SERVING");
+    for (const app of registry.all()) {
+      const name = appHealthName(app.appId);
+      this.health.set(name, "NOT_SERVING");
+      app.onHealth((healthy) => this.health.set(name, healthy ? "SERVING" : "NOT_SERVING"));
+    }
+  }
+
+  static async create(loaded: LoadedConfig, deps: ServerDeps): Promise<WxTokenServer> {
+    const { config } = loaded;
+    const store =
+      deps.store ?? (config.store.type === "file" && loaded.storePath ? new FileStore(loaded.storePath, deps.log) : new MemoryStore());
+    const upstream =
+      deps.upstream ??
+      new WeChatClient({
+        baseUrl: config.upstream.baseUrl,
+        connectTimeoutMs: config.upstream.connectTimeoutMs,
+        timeoutMs: config.upstream.timeoutMs,
+      });
+    const r = config.refresh;
+    const registry = await TokenRegistry.create({
+      apps: loaded.apps,
+      upstream,
+      store,
+      clock: deps.clock ?? systemClock,
+      random: deps.random,
+      log: deps.log,
+      refresh: { marginMs: r.marginSeconds * 1000, jitterMs: r.jitterSeconds * 1000 },
+      retry: {
+        baseMs: r.retryBaseSeconds * 1000,
+        maxMs: r.retryMaxSeconds * 1000,
+        adminMs: r.adminRetrySeconds * 1000,
+        permanentMs: r.permanentRetrySeconds * 1000,
+        rateLimitMs: 60_000,
+      },
+    });
+    return new WxTokenServer(registry, store, upstream, loaded, deps.log);
+  }
+
+  /** Binds, then starts the refreshers. Returns the bound port. */
+  async listen(address = this.loaded.config.listen): Promise<number> {
+    this.port = await new Promise<number>((resolve, reject) =>
+      this.grpc.bindAsync(address, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+    );
+    this.registry.start();
+    this.log.info({ address, port: this.port, apps: this.registry.all().map((a) => a.appId), store: this.store.kind }, "wxtoken listening");
+    return this.port;
+  }
+
+  get boundPort(): number {
+    return this.port;
+  }
+
+  /**
+   * Shutdown order: NOT_SERVING (so balancers stop sending), end watch streams
+   * with UNAVAILABLE (clients reconnect elsewhere), let in-flight unary calls
+   * finish within the grace period, force the rest, stop refreshers, flush the
+   * store.
+   */
+  shutdown(graceMs = this.loaded.config.shutdownGraceMs): Promise<void> {
+    this.closing ??= this.doShutdown(graceMs);
+    return this.closing;
+  }
+
+  private async doShutdown(graceMs: number): Promise<void> {
+    this.log.info({ graceMs }, "shutting down");
+    this.health.shutdown();
+    this.tokens.endWatches();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.log.warn("grace period over; closing remaining calls");
+        this.grpc.forceShutdown();
+        resolve();
+      }, graceMs);
+      this.grpc.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    this.registry.stop();
+    await this.store.close();
+    await this.upstream.close?.();
+    this.log.info("stopped");
+  }
+}

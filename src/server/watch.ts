@@ -1,0 +1,81 @@
+/**
+ * One WatchToken subscriber. Newest wins: at most one undelivered token is
+ * kept per subscriber, so a slow reader never builds a queue; when write()
+ * says the transport is full we wait for 'drain' and then send the newest.
+ */
+import type { ServerWritableStream } from "@grpc/grpc-js";
+import type { WatchTokenRequest, WatchTokenResponse } from "../../generated/wxtoken/v1/token_service.js";
+import type { AppToken } from "../token/app-token.js";
+import type { TokenRecord } from "../token/token.js";
+import { toProtoToken } from "./convert.js";
+
+export type WatchCall = ServerWritableStream<WatchTokenRequest, WatchTokenResponse>;
+
+export class Watcher {
+  private lastSent: number;
+  private pending: TokenRecord | undefined;
+  private blocked = false;
+  private closed = false;
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly call: WatchCall,
+    app: AppToken,
+    knownVersion: number,
+    private readonly onClose: (w: Watcher) => void,
+  ) {
+    this.lastSent = knownVersion;
+    this.unsubscribe = app.onToken((t) => this.offer(t));
+    // 'cancelled' covers client cancel and deadline; 'close'/'error' cover the rest.
+    call.on("cancelled", () => this.close());
+    call.on("error", () => this.close());
+    call.on("close", () => this.close());
+    const current = app.current();
+    if (current) this.offer(current);
+    // No valid token yet: ask for one (single flight, and no call at all while
+    // backing off); the listener above delivers it when it comes.
+    else app.get().catch(() => undefined);
+  }
+
+  /** Number of tokens waiting to be written (0 or 1). */
+  backlog(): number {
+    return this.pending ? 1 : 0;
+  }
+
+  offer(token: TokenRecord): void {
+    if (this.closed || token.version <= this.lastSent) return;
+    if (this.pending && this.pending.version >= token.version) return;
+    this.pending = token;
+    this.flush();
+  }
+
+  /** Ends the stream with a status (server shutdown). */
+  end(code: number, details: string): void {
+    if (this.closed) return;
+    this.close();
+    this.call.emit("error", { code, details });
+  }
+
+  private flush(): void {
+    while (!this.blocked && !this.closed && this.pending) {
+      const token = this.pending;
+      this.pending = undefined;
+      this.lastSent = token.version;
+      if (!this.call.write({ token: toProtoToken(token) })) {
+        this.blocked = true;
+        this.call.once("drain", () => {
+          this.blocked = false;
+          this.flush();
+        });
+      }
+    }
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.pending = undefined;
+    this.unsubscribe();
+    this.onClose(this);
+  }
+}

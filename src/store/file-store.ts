@@ -1,0 +1,109 @@
+import { chmod, mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import { dirname } from "node:path";
+import type { Logger } from "../log.js";
+import type { StoredToken, TokenStore } from "./store.js";
+
+const FORMAT = 1;
+
+/**
+ * A JSON snapshot of every app's token in one file, so that a restart serves a
+ * still-valid token with no upstream call (a crash loop must not burn the daily
+ * quota). Written atomically (temp file, fsync, rename) with mode 0600: it
+ * holds live tokens. Writes are coalesced: many saves, one write.
+ */
+export class FileStore implements TokenStore {
+  readonly kind = "file";
+  private readonly tokens = new Map<string, StoredToken>();
+  private writing: Promise<void> | undefined;
+  private dirty = false;
+
+  constructor(
+    readonly path: string,
+    private readonly log?: Logger,
+  ) {}
+
+  async load(): Promise<Map<string, StoredToken>> {
+    let text: string;
+    try {
+      text = await readFile(this.path, "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return new Map();
+      throw err;
+    }
+    // A snapshot written by an older umask or copied by hand is tightened.
+    await chmod(this.path, 0o600).catch(() => undefined);
+    try {
+      const data = JSON.parse(text) as { format?: number; tokens?: Record<string, StoredToken> };
+      if (data.format !== FORMAT || typeof data.tokens !== "object" || data.tokens === null) throw new Error(`unknown format ${String(data.format)}`);
+      for (const [appId, t] of Object.entries(data.tokens)) {
+        if (isStoredToken(t) && t.appId === appId) this.tokens.set(appId, t);
+      }
+    } catch (err) {
+      // Costs one token fetch per app, which beats refusing to start.
+      this.log?.warn({ path: this.path, err: (err as Error).message }, "token snapshot unreadable; starting without it");
+    }
+    return new Map(this.tokens);
+  }
+
+  save(token: StoredToken): void {
+    this.tokens.set(token.appId, { ...token });
+    this.dirty = true;
+    if (!this.writing) this.writing = this.writeLoop();
+  }
+
+  async flush(): Promise<void> {
+    while (this.writing) await this.writing;
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+  }
+
+  private async writeLoop(): Promise<void> {
+    try {
+      // Yield once so that saves made in the same tick share one write.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      while (this.dirty) {
+        this.dirty = false;
+        try {
+          await this.writeSnapshot();
+        } catch (err) {
+          this.log?.error({ path: this.path, err: (err as Error).message }, "could not write token snapshot");
+          return;
+        }
+      }
+    } finally {
+      this.writing = undefined;
+    }
+  }
+
+  private async writeSnapshot(): Promise<void> {
+    await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
+    const body = JSON.stringify({ format: FORMAT, tokens: Object.fromEntries(this.tokens) }, null, 2) + "\n";
+    const tmp = `${this.path}.${process.pid}.tmp`;
+    const file = await open(tmp, "w", 0o600);
+    try {
+      await file.writeFile(body, "utf8");
+      await file.sync();
+    } catch (err) {
+      await file.close();
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    await file.close();
+    await rename(tmp, this.path);
+  }
+}
+
+function isStoredToken(t: unknown): t is StoredToken {
+  if (typeof t !== "object" || t === null) return false;
+  const o = t as Record<string, unknown>;
+  return (
+    typeof o.appId === "string" &&
+    typeof o.accessToken === "string" &&
+    o.accessToken.length > 0 &&
+    Number.isSafeInteger(o.version) &&
+    Number.isFinite(o.obtainedAt) &&
+    Number.isFinite(o.expiresAt)
+  );
+}

@@ -1,0 +1,278 @@
+/**
+ * One app's token: the state, its single-flight refresher and its schedule.
+ *
+ * Data flows one way: upstream -> this refresher -> state -> (store, listeners).
+ * However many callers ask at once, at most one upstream call per app is in
+ * flight. While a refresh is in flight or failing, the current token is served
+ * as long as it is valid; an expired token is never served.
+ */
+import type { Clock, TimerHandle } from "../clock.js";
+import type { Logger } from "../log.js";
+import type { StoredToken, TokenStore } from "../store/store.js";
+import { isUpstreamError, UpstreamTransportError, type UpstreamError } from "../upstream/errors.js";
+import type { AppCredentials, TokenUpstream } from "../upstream/types.js";
+import { NoValidTokenError, StoppedError } from "./errors.js";
+import { capBeforeExpiry, planRefresh, retryDelay, type Random, type RefreshPolicy, type RetryPolicy } from "./schedule.js";
+import { describeToken, makeRecord, type TokenRecord } from "./token.js";
+
+export type RefreshReason = "startup" | "scheduled" | "retry" | "no-token" | "force";
+
+export interface AppTokenOptions {
+  app: AppCredentials;
+  upstream: TokenUpstream;
+  clock: Clock;
+  refresh: RefreshPolicy;
+  retry: RetryPolicy;
+  store: TokenStore;
+  log: Logger;
+  random?: Random;
+  /** What the store had at start (a token, maybe expired, and its version). */
+  stored?: StoredToken;
+}
+
+export type TokenListener = (token: TokenRecord) => void;
+export type HealthListener = (healthy: boolean) => void;
+
+export interface ForceRefreshResult {
+  token: TokenRecord;
+  /** True when this call caused or joined an upstream refresh. */
+  refreshed: boolean;
+}
+
+interface Failure {
+  error: UpstreamError;
+  attempts: number;
+  retryAt: number;
+}
+
+export class AppToken {
+  readonly appId: string;
+  private token: TokenRecord | undefined;
+  /** Highest version ever held (a stored, expired token still counts). */
+  private version: number;
+  private inflight: Promise<TokenRecord> | undefined;
+  private failure: Failure | undefined;
+  private timer: TimerHandle | undefined;
+  private expiryTimer: TimerHandle | undefined;
+  private stopped = false;
+  private started = false;
+  private lastHealthy = false;
+  private readonly tokenListeners = new Set<TokenListener>();
+  private readonly healthListeners = new Set<HealthListener>();
+  private readonly random: Random;
+  private readonly log: Logger;
+  /** Upstream calls made (for tests and metrics). */
+  upstreamCalls = 0;
+
+  constructor(private readonly opts: AppTokenOptions) {
+    this.appId = opts.app.appId;
+    this.random = opts.random ?? Math.random;
+    this.log = opts.log.child({ appId: this.appId });
+    this.version = opts.stored?.version ?? 0;
+    const s = opts.stored;
+    if (s && s.expiresAt > opts.clock.now()) {
+      this.token = makeRecord({
+        appId: this.appId,
+        accessToken: s.accessToken,
+        version: s.version,
+        obtainedAt: s.obtainedAt,
+        expiresAt: s.expiresAt,
+        refreshAt: planRefresh(s.obtainedAt, s.expiresAt, this.opts.refresh, this.random),
+      });
+    }
+  }
+
+  /** Serves the stored token if still valid (no upstream call), else fetches one. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    if (this.token) {
+      this.log.info(describeToken(this.token), "serving stored token");
+      this.scheduleRefresh(this.token.refreshAt);
+      this.watchExpiry();
+      this.updateHealth();
+    } else {
+      this.refresh("startup").catch(() => undefined);
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) this.opts.clock.clearTimeout(this.timer);
+    if (this.expiryTimer) this.opts.clock.clearTimeout(this.expiryTimer);
+    this.timer = this.expiryTimer = undefined;
+  }
+
+  /** The current token if it is still valid. */
+  current(): TokenRecord | undefined {
+    const t = this.token;
+    return t && t.expiresAt > this.opts.clock.now() ? t : undefined;
+  }
+
+  /** The newest token held, valid or not (for WatchToken's "at once"). */
+  latest(): TokenRecord | undefined {
+    return this.token;
+  }
+
+  healthy(): boolean {
+    return this.current() !== undefined;
+  }
+
+  /** The last upstream failure, if the last attempt failed. */
+  lastError(): UpstreamError | undefined {
+    return this.failure?.error;
+  }
+
+  /** The current valid token; waits for a refresh only when there is none. */
+  async get(): Promise<TokenRecord> {
+    const valid = this.current();
+    if (valid) return valid;
+    if (this.inflight) return this.inflight;
+    this.throwIfBackingOff();
+    return this.refresh("no-token");
+  }
+
+  /**
+   * Passive refresh as compare-and-refresh: refreshes only if `stale` is still
+   * the current token; every concurrent caller with that token shares one
+   * upstream call.
+   */
+  async forceRefresh(stale: string): Promise<ForceRefreshResult> {
+    const held = this.token;
+    if (!held || held.accessToken !== stale) {
+      // Someone already replaced it (or it was never ours): no upstream call.
+      return { token: await this.get(), refreshed: false };
+    }
+    if (this.inflight) return { token: await this.inflight, refreshed: true };
+    this.throwIfBackingOff();
+    return { token: await this.refresh("force"), refreshed: true };
+  }
+
+  onToken(listener: TokenListener): () => void {
+    this.tokenListeners.add(listener);
+    return () => this.tokenListeners.delete(listener);
+  }
+
+  onHealth(listener: HealthListener): () => void {
+    this.healthListeners.add(listener);
+    return () => this.healthListeners.delete(listener);
+  }
+
+  listenerCount(): number {
+    return this.tokenListeners.size;
+  }
+
+  /** Single flight: joins the refresh in progress, or starts one. */
+  refresh(reason: RefreshReason): Promise<TokenRecord> {
+    if (this.stopped) return Promise.reject(new StoppedError(this.appId));
+    if (!this.inflight) {
+      this.inflight = this.fetch(reason).finally(() => {
+        this.inflight = undefined;
+      });
+    }
+    return this.inflight;
+  }
+
+  private throwIfBackingOff(): void {
+    const f = this.failure;
+    if (f && f.retryAt > this.opts.clock.now()) {
+      throw new NoValidTokenError(this.appId, f.error, f.retryAt, this.whyNoToken() + `; next attempt at ${new Date(f.retryAt).toISOString()}`);
+    }
+  }
+
+  private whyNoToken(): string {
+    const t = this.token;
+    return t ? `token v${t.version} expired at ${new Date(t.expiresAt).toISOString()}` : "no token obtained yet";
+  }
+
+  private async fetch(reason: RefreshReason): Promise<TokenRecord> {
+    const clock = this.opts.clock;
+    const requestedAt = clock.now();
+    // stable_token only issues a new token when asked to force it.
+    const forceRefresh = reason === "force";
+    this.upstreamCalls++;
+    this.log.debug({ reason }, "refreshing token");
+    try {
+      const fetched = await this.opts.upstream.fetchToken(this.opts.app, { forceRefresh });
+      if (this.stopped) throw new StoppedError(this.appId);
+      return this.accept(fetched.accessToken, requestedAt, requestedAt + fetched.expiresIn * 1000, reason);
+    } catch (err) {
+      if (err instanceof StoppedError) throw err;
+      const error = isUpstreamError(err) ? err : new UpstreamTransportError("token", "BAD_BODY", (err as Error).message);
+      this.recordFailure(error, reason);
+      if (this.current()) throw error;
+      throw new NoValidTokenError(this.appId, error, this.failure?.retryAt, this.whyNoToken());
+    }
+  }
+
+  private accept(accessToken: string, obtainedAt: number, expiresAt: number, reason: RefreshReason): TokenRecord {
+    const previous = this.token;
+    // stable_token answers the same token while it is valid: same version, new expiry.
+    const same = previous?.accessToken === accessToken;
+    if (!same) this.version += 1;
+    const token = makeRecord({
+      appId: this.appId,
+      accessToken,
+      version: same ? previous.version : this.version,
+      obtainedAt: same ? previous.obtainedAt : obtainedAt,
+      expiresAt,
+      refreshAt: planRefresh(obtainedAt, expiresAt, this.opts.refresh, this.random),
+    });
+    this.token = token;
+    this.failure = undefined;
+    this.log.info({ ...describeToken(token), reason, previous: previous?.fingerprint }, same ? "token unchanged, expiry updated" : "new token");
+    this.opts.store.save({ appId: this.appId, accessToken, version: token.version, obtainedAt: token.obtainedAt, expiresAt });
+    this.scheduleRefresh(token.refreshAt);
+    this.watchExpiry();
+    if (!same) for (const listener of [...this.tokenListeners]) listener(token);
+    this.updateHealth();
+    return token;
+  }
+
+  private recordFailure(error: UpstreamError, reason: RefreshReason): void {
+    const now = this.opts.clock.now();
+    const attempts = (this.failure?.attempts ?? 0) + 1;
+    const errcode = "errcode" in error ? error.errcode : undefined;
+    let delay = retryDelay(error.kind, attempts, now, this.opts.retry, this.random, errcode);
+    delay = capBeforeExpiry(delay, now, this.current()?.expiresAt, this.opts.retry.baseMs / 2);
+    this.failure = { error, attempts, retryAt: now + delay };
+    this.log.warn(
+      { reason, kind: error.kind, errcode, rid: "rid" in error ? error.rid : undefined, attempts, retryInMs: delay, err: error.message },
+      "token refresh failed",
+    );
+    this.scheduleRefresh(now + delay, "retry");
+    this.updateHealth();
+  }
+
+  private scheduleRefresh(at: number, reason: RefreshReason = "scheduled"): void {
+    if (this.stopped) return;
+    const clock = this.opts.clock;
+    if (this.timer) clock.clearTimeout(this.timer);
+    this.timer = clock.setTimeout(() => {
+      this.timer = undefined;
+      this.refresh(reason).catch(() => undefined);
+    }, at - clock.now());
+  }
+
+  /** Health must turn NOT_SERVING the moment a token expires, not at the next call. */
+  private watchExpiry(): void {
+    const clock = this.opts.clock;
+    if (this.expiryTimer) clock.clearTimeout(this.expiryTimer);
+    const t = this.token;
+    if (!t || this.stopped) return;
+    this.expiryTimer = clock.setTimeout(() => {
+      this.expiryTimer = undefined;
+      if (this.token === t) {
+        this.log.error(describeToken(t), "token expired with no replacement");
+        this.updateHealth();
+      }
+    }, t.expiresAt - clock.now());
+  }
+
+  private updateHealth(): void {
+    const healthy = this.healthy();
+    if (healthy === this.lastHealthy) return;
+    this.lastHealthy = healthy;
+    for (const listener of [...this.healthListeners]) listener(healthy);
+  }
+}

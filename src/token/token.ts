@@ -1,0 +1,27 @@
+import { fingerprint } from "../fingerprint.js";
+
+/** One token of one app, as the server holds it. Times are ms since the epoch. */
+export interface TokenRecord {
+  readonly appId: string;
+  readonly accessToken: string;
+  readonly version: number;
+  readonly obtainedAt: number;
+  readonly expiresAt: number;
+  readonly refreshAt: number;
+  readonly fingerprint: string;
+}
+
+export function makeRecord(fields: Omit<TokenRecord, "fingerprint">): TokenRecord {
+  return Object.freeze({ ...fields, fingerprint: fingerprint(fields.accessToken) });
+}
+
+/** For logs: never the token itself. */
+export function describeToken(t: TokenRecord): Record<string, unknown> {
+  return {
+    appId: t.appId,
+    version: t.version,
+    token: t.fingerprint,
+    expiresAt: new Date(t.expiresAt).toISOString(),
+    refreshAt: new Date(t.refreshAt).toISOString(),
+  };
+}

@@ -1,0 +1,138 @@
+/**
+ * Test harness: the real server on a loopback port, the fake WeChat over real
+ * HTTP, one shared fake clock, and a real gRPC client.
+ */
+import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import {
+  TokenServiceClient,
+  type ForceRefreshResponse,
+  type GetTokenResponse,
+} from "../../generated/wxtoken/v1/token_service.js";
+import { FakeClock } from "../../src/clock.js";
+import { parseConfig, type LoadedConfig } from "../../src/config/load.js";
+import type { ConfigInput } from "../../src/config/schema.js";
+import { FakeWeChat } from "../../src/fake-wechat/index.js";
+import { createLogger } from "../../src/log.js";
+import { WxTokenServer } from "../../src/server/server.js";
+import type { TokenStore } from "../../src/store/store.js";
+import { WeChatClient } from "../../src/upstream/wechat-client.js";
+
+export const APP = "wx1111111111111111";
+export const APP2 = "wx2222222222222222";
+export const SECRETS: Record<string, string> = {
+  [APP]: "s3cr3t-one-SHOULD-NEVER-LEAK-0001",
+  [APP2]: "s3cr3t-two-SHOULD-NEVER-LEAK-0002",
+};
+
+/** Collects every log line, to assert on and to prove the secret never appears. */
+export class LogCapture extends Writable {
+  readonly lines: string[] = [];
+  override _write(chunk: Buffer, _enc: string, cb: () => void): void {
+    this.lines.push(...chunk.toString("utf8").split("\n").filter(Boolean));
+    cb();
+  }
+  text(): string {
+    return this.lines.join("\n");
+  }
+}
+
+export interface HarnessOptions {
+  clock?: FakeClock;
+  fake?: FakeWeChat;
+  expiresIn?: number;
+  config?: Partial<ConfigInput>;
+  store?: TokenStore;
+  storePath?: string;
+  upstreamTimeoutMs?: number;
+  random?: () => number;
+}
+
+export class Harness {
+  private constructor(
+    readonly clock: FakeClock,
+    readonly fake: FakeWeChat,
+    readonly server: WxTokenServer,
+    readonly client: InstanceType<typeof TokenServiceClient>,
+    readonly logs: LogCapture,
+    readonly port: number,
+    readonly loaded: LoadedConfig,
+    private readonly ownsFake: boolean,
+  ) {}
+
+  static async start(opts: HarnessOptions = {}): Promise<Harness> {
+    const clock = opts.clock ?? new FakeClock();
+    const ownsFake = !opts.fake;
+    const fake = opts.fake ?? new FakeWeChat({ apps: SECRETS, clock, expiresIn: opts.expiresIn ?? 7200, overlapMs: 300_000 });
+    if (ownsFake) await fake.start();
+    const loaded = parseConfig(
+      {
+        listen: "127.0.0.1:0",
+        store: opts.storePath ? { type: "file", path: opts.storePath } : { type: "memory" },
+        apps: Object.keys(SECRETS).map((appId) => ({ appId, secretEnv: `SECRET_${appId}` })),
+        shutdownGraceMs: 2000,
+        ...opts.config,
+        upstream: { baseUrl: fake.url, timeoutMs: opts.upstreamTimeoutMs ?? 2000, ...opts.config?.upstream },
+      },
+      { env: Object.fromEntries(Object.entries(SECRETS).map(([id, s]) => [`SECRET_${id}`, s])) },
+    );
+    const logs = new LogCapture();
+    const log = createLogger({ level: "debug", destination: logs });
+    const upstream = new WeChatClient({ baseUrl: fake.url, timeoutMs: opts.upstreamTimeoutMs ?? 2000 });
+    const server = await WxTokenServer.create(loaded, { log, clock, upstream, store: opts.store, random: opts.random ?? (() => 0) });
+    const port = await server.listen("127.0.0.1:0");
+    const client = new TokenServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
+    return new Harness(clock, fake, server, client, logs, port, loaded, ownsFake);
+  }
+
+  getToken(appId: string, deadlineMs = 5000): Promise<GetTokenResponse> {
+    return new Promise((resolve, reject) =>
+      this.client.getToken({ appId }, new Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) => (err ? reject(err) : resolve(res))),
+    );
+  }
+
+  forceRefresh(appId: string, staleToken: string, deadlineMs = 5000): Promise<ForceRefreshResponse> {
+    return new Promise((resolve, reject) =>
+      this.client.forceRefresh({ appId, staleToken }, new Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) =>
+        err ? reject(err) : resolve(res),
+      ),
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.client.close();
+    await this.server.shutdown(500);
+    if (this.ownsFake) await this.fake.close();
+  }
+}
+
+/** Resolves with the gRPC error a promise rejects with; fails if it resolves. */
+export async function grpcError(p: Promise<unknown>): Promise<ServiceError> {
+  try {
+    await p;
+  } catch (err) {
+    return err as ServiceError;
+  }
+  throw new Error("expected the call to fail, but it succeeded");
+}
+
+/** Waits (real time) for I/O started by the fake clock to finish. */
+export async function eventually(check: () => void | Promise<void>, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await check();
+      return;
+    } catch (err) {
+      if (Date.now() > end) throw err;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+}
+
+export function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), "wxtoken-test-"));
+}

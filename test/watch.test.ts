@@ -1,0 +1,80 @@
+import { status, type ClientReadableStream, type ServiceError } from "@grpc/grpc-js";
+import { afterEach, describe, expect, it } from "vitest";
+import type { WatchTokenResponse } from "../generated/wxtoken/v1/token_service.js";
+import { APP, eventually, Harness } from "./support/harness.js";
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.stop();
+  h = undefined;
+});
+
+function collect(stream: ClientReadableStream<WatchTokenResponse>): { messages: WatchTokenResponse[]; ended: Promise<ServiceError | undefined> } {
+  const messages: WatchTokenResponse[] = [];
+  stream.on("data", (m: WatchTokenResponse) => messages.push(m));
+  const ended = new Promise<ServiceError | undefined>((resolve) => {
+    stream.on("error", (err: ServiceError) => resolve(err));
+    stream.on("end", () => resolve(undefined));
+  });
+  return { messages, ended };
+}
+
+describe("WatchToken", () => {
+  it("sends the current token at once, then each new token", async () => {
+    h = await Harness.start();
+    const current = (await h.getToken(APP)).token!;
+    const { messages } = collect(h.client.watchToken({ appId: APP, knownVersion: 0 }));
+    await eventually(() => expect(messages).toHaveLength(1));
+    expect(messages[0]?.token?.accessToken).toBe(current.accessToken);
+    await h.forceRefresh(APP, current.accessToken);
+    await eventually(() => expect(messages).toHaveLength(2));
+    expect(messages[1]?.token?.version).toBe(2);
+  });
+
+  it("skips what the client already has (known_version)", async () => {
+    h = await Harness.start();
+    const current = (await h.getToken(APP)).token!;
+    const { messages } = collect(h.client.watchToken({ appId: APP, knownVersion: current.version }));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(messages).toHaveLength(0);
+    await h.forceRefresh(APP, current.accessToken);
+    await eventually(() => expect(messages.map((m) => m.token?.version)).toEqual([2]));
+  });
+
+  it("stays open while no token can be had, and delivers as soon as one exists", async () => {
+    h = await Harness.start();
+    h.fake.inject({ errcode: -1, times: 2 });
+    const { messages, ended } = collect(h.client.watchToken({ appId: APP, knownVersion: 0 }));
+    let done = false;
+    void ended.then(() => (done = true));
+    await eventually(() => expect(h!.fake.calls("/cgi-bin/token", APP)).toBeGreaterThanOrEqual(1));
+    expect(messages).toHaveLength(0);
+    await h.clock.advance(10_000);
+    await eventually(() => expect(messages).toHaveLength(1));
+    expect(done).toBe(false);
+  });
+
+  it("ends with NOT_FOUND for an unknown app and INVALID_ARGUMENT for a malformed one", async () => {
+    h = await Harness.start();
+    const unknown = await collect(h.client.watchToken({ appId: "wxunknown", knownVersion: 0 })).ended;
+    expect(unknown?.code).toBe(status.NOT_FOUND);
+    const bad = await collect(h.client.watchToken({ appId: "", knownVersion: 0 })).ended;
+    expect(bad?.code).toBe(status.INVALID_ARGUMENT);
+  });
+
+  it("ends open streams with UNAVAILABLE when the server shuts down", async () => {
+    h = await Harness.start();
+    await h.getToken(APP);
+    const watches = Array.from({ length: 5 }, () => collect(h!.client.watchToken({ appId: APP, knownVersion: 0 })));
+    await eventually(() => expect(h!.server.tokens.watcherCount()).toBe(5));
+    const stopping = h.server.shutdown(2000);
+    const results = await Promise.all(watches.map((w) => w.ended));
+    for (const err of results) expect(err?.code).toBe(status.UNAVAILABLE);
+    await stopping;
+    // Ending the watches let the server close without being forced.
+    expect(h.logs.text()).not.toMatch(/grace period over/);
+    h.client.close();
+    await h.fake.close();
+    h = undefined;
+  });
+});
