@@ -104,5 +104,5 @@ export class TokenBook {
 }
 
 function key(appId: string, lineage: Lineage): string {
-  return appId;
+  return `${lineage}\u0000${appId}`;
 }

@@ -15,10 +15,9 @@ export function makeRecord(fields: Omit<TokenRecord, "fingerprint">): TokenRecor
   return Object.freeze({ ...fields, fingerprint: fingerprint(fields.accessToken) });
 }
 
-/** For logs: never the token itself. */
+/** For logs (the logger already names the app): never the token itself. */
 export function describeToken(t: TokenRecord): Record<string, unknown> {
   return {
-    appId: t.appId,
     version: t.version,
     token: t.fingerprint,
     expiresAt: new Date(t.expiresAt).toISOString(),

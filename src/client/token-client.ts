@@ -1,0 +1,126 @@
+/**
+ * TokenClient: the generated TokenService client with promises, deadlines and
+ * named errors. Every unary call gets a deadline; a watch has none (it is
+ * meant to live for as long as the caller wants it).
+ */
+import { credentials as grpcCredentials, Metadata, status, type ChannelCredentials, type ClientOptions, type ClientUnaryCall, type ServiceError } from "@grpc/grpc-js";
+import { TokenServiceClient, type Token } from "../../generated/wxtoken/v1/token_service.js";
+import { TokenServiceError } from "./errors.js";
+import { tokensOf } from "./watch-stream.js";
+
+export interface TokenClientOptions {
+  /** Default: insecure (plaintext), for a server on a private network or a sidecar. */
+  credentials?: ChannelCredentials;
+  /** grpc-js channel options, merged over DEFAULT_CHANNEL_OPTIONS. */
+  channelOptions?: Partial<ClientOptions>;
+  /** Deadline of each unary call; default 5_000 ms. */
+  timeoutMs?: number;
+}
+
+export interface CallOptions {
+  /** Overrides the client's timeoutMs for this call. */
+  timeoutMs?: number;
+  /** Cancels the call; the promise then rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+export interface WatchOptions {
+  /** The version already held (default 0): the server skips tokens up to it. */
+  knownVersion?: number;
+  /** Ends the watch: the iteration then finishes without an error. */
+  signal?: AbortSignal;
+}
+
+export interface ForceRefreshResult {
+  /** The token to use from now on. */
+  token: Token;
+  /** True when this call caused (or joined) an upstream refresh. */
+  refreshed: boolean;
+}
+
+/**
+ * Keepalive pings on the client too: a watch stream is idle for hours, and
+ * load balancers drop idle connections without telling either side. The
+ * server permits pings every 10 s or more.
+ */
+export const DEFAULT_CHANNEL_OPTIONS: Partial<ClientOptions> = {
+  "grpc.keepalive_time_ms": 30_000,
+  "grpc.keepalive_timeout_ms": 10_000,
+  "grpc.keepalive_permit_without_calls": 1,
+};
+
+export const DEFAULT_TIMEOUT_MS = 5_000;
+
+type UnaryInvoker<Res> = (
+  metadata: Metadata,
+  options: { deadline: Date },
+  callback: (err: ServiceError | null, res: Res) => void,
+) => ClientUnaryCall;
+
+export class TokenClient {
+  /** The generated client underneath, for what this wrapper does not cover. */
+  readonly raw: TokenServiceClient;
+  readonly #timeoutMs: number;
+
+  constructor(address: string, options: TokenClientOptions = {}) {
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    if (!(this.#timeoutMs > 0)) throw new RangeError(`timeoutMs must be positive, got ${this.#timeoutMs}`);
+    this.raw = new TokenServiceClient(address, options.credentials ?? grpcCredentials.createInsecure(), {
+      ...DEFAULT_CHANNEL_OPTIONS,
+      ...options.channelOptions,
+    });
+  }
+
+  /** The app's current valid token. */
+  async getToken(appId: string, options: CallOptions = {}): Promise<Token> {
+    const res = await this.#unary("GetToken", options, (md, o, cb) => this.raw.getToken({ appId }, md, o, cb));
+    return required("GetToken", res.token);
+  }
+
+  /**
+   * Passive refresh after WeChat rejected staleToken (40001, 40014, 42001): the
+   * server refreshes only if staleToken is still its current token.
+   */
+  async forceRefresh(appId: string, staleToken: string, options: CallOptions = {}): Promise<ForceRefreshResult> {
+    const res = await this.#unary("ForceRefresh", options, (md, o, cb) => this.raw.forceRefresh({ appId, staleToken }, md, o, cb));
+    return { token: required("ForceRefresh", res.token), refreshed: res.refreshed };
+  }
+
+  /**
+   * The app's tokens as they come: the current one at once (unless its version
+   * is <= knownVersion), then each new one. Throws TokenServiceError when the
+   * server ends the stream with an error; breaking out of the loop cancels it.
+   */
+  watch(appId: string, options: WatchOptions = {}): AsyncGenerator<Token, void, undefined> {
+    if (options.signal?.aborted) return (async function* () {})();
+    const call = this.raw.watchToken({ appId, knownVersion: options.knownVersion ?? 0 });
+    return tokensOf(call, options.signal);
+  }
+
+  /** Closes the channel. */
+  close(): void {
+    this.raw.close();
+  }
+
+  #unary<Res>(method: string, options: CallOptions, invoke: UnaryInvoker<Res>): Promise<Res> {
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    // gRPC deadlines are wall-clock time on the wire, so this is Date.now(), not an injected clock.
+    const deadline = new Date(Date.now() + (options.timeoutMs ?? this.#timeoutMs));
+    return new Promise<Res>((resolve, reject) => {
+      const onAbort = () => call.cancel();
+      const call = invoke(new Metadata(), { deadline }, (err, res) => {
+        signal?.removeEventListener("abort", onAbort);
+        if (signal?.aborted) reject(signal.reason);
+        else if (err) reject(TokenServiceError.from(method, err));
+        else resolve(res);
+      });
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+}
+
+function required(method: string, token: Token | undefined): Token {
+  if (!token) throw new TokenServiceError(method, status.INTERNAL, "the server answered OK without a token");
+  return token;
+}

@@ -1,0 +1,139 @@
+/**
+ * The real command line, as a user runs it: `node dist/src/cli/main.js ...`
+ * in its own process, from a fresh build of dist/.
+ */
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { FakeWeChat } from "../src/fake-wechat/index.js";
+import { eventually, tempDir } from "./support/harness.js";
+
+const run = promisify(execFile);
+const CLI = join(process.cwd(), "dist/src/cli/main.js");
+const BUF = join(process.cwd(), "node_modules/.bin/buf");
+const SECRET = "cli-secret-NEVER-LOGGED-123";
+
+beforeAll(async () => {
+  await run("npx", ["--no-install", "tsc", "-p", "tsconfig.json"]);
+}, 60_000);
+
+const children: ChildProcess[] = [];
+const fakes: FakeWeChat[] = [];
+afterEach(async () => {
+  for (const c of children.splice(0)) if (c.exitCode === null) c.kill("SIGKILL");
+  for (const f of fakes.splice(0)) await f.close();
+});
+
+interface Running {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+function start(args: string[], env: NodeJS.ProcessEnv = {}): Running {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  children.push(child);
+  let out = "";
+  let err = "";
+  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+async function fakeWeChat(): Promise<FakeWeChat> {
+  const fake = new FakeWeChat({ apps: { wxcli000000000001: SECRET } });
+  await fake.start();
+  fakes.push(fake);
+  return fake;
+}
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import("node:net");
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+describe("wxtoken serve", () => {
+  it("serves tokens, exits promptly on SIGTERM with the store flushed, and never logs the secret", async () => {
+    const fake = await fakeWeChat();
+    const dir = tempDir();
+    const port = await freePort();
+    const config = join(dir, "wxtoken.json");
+    writeFileSync(
+      config,
+      JSON.stringify({
+        listen: `127.0.0.1:${port}`,
+        upstream: { baseUrl: fake.url },
+        store: { type: "file", path: "state/tokens.json" },
+        apps: [{ appId: "wxcli000000000001", secretEnv: "WX_CLI_SECRET" }],
+      }),
+    );
+    const server = start(["serve", "--config", config], { WX_CLI_SECRET: SECRET });
+    await eventually(() => expect(server.stderr()).toMatch(/wxtoken listening/), 10_000);
+
+    const got = await run(process.execPath, [CLI, "get", "wxcli000000000001", "--addr", `127.0.0.1:${port}`]);
+    const token = JSON.parse(got.stdout) as { access_token: string; version: number };
+    expect(fake.isValid("wxcli000000000001", token.access_token)).toBe(true);
+
+    const refreshed = await run(process.execPath, [CLI, "refresh", "wxcli000000000001", "--stale", token.access_token, "--addr", `127.0.0.1:${port}`]);
+    expect(JSON.parse(refreshed.stdout)).toMatchObject({ refreshed: true, token: { version: 2 } });
+
+    const missing = await run(process.execPath, [CLI, "get", "wxnope", "--addr", `127.0.0.1:${port}`]).catch((e: { code: number; stderr: string }) => e);
+    expect(missing).toMatchObject({ code: 1 });
+    expect((missing as { stderr: string }).stderr).toMatch(/NOT_FOUND/);
+
+    server.child.kill("SIGTERM");
+    expect(await server.exited).toBe(0);
+    const storePath = join(dir, "state/tokens.json");
+    expect(existsSync(storePath)).toBe(true);
+    expect(statSync(storePath).mode & 0o777).toBe(0o600);
+    expect(readFileSync(storePath, "utf8")).toContain('"version": 2');
+    expect(server.stderr() + server.stdout()).not.toContain(SECRET);
+    expect(server.stderr()).not.toContain(token.access_token);
+  });
+
+  it("exits non-zero naming the bad key for an invalid config", async () => {
+    const dir = tempDir();
+    const config = join(dir, "wxtoken.json");
+    writeFileSync(config, JSON.stringify({ apps: [{ appId: "wx1", secretEnv: "WX_CLI_SECRET" }], refrsh: {} }));
+    const result = await run(process.execPath, [CLI, "serve", "--config", config]).catch((e: { code: number; stderr: string }) => e);
+    expect(result).toMatchObject({ code: 78 });
+    expect((result as { stderr: string }).stderr).toMatch(/config error at \(root\): .*"refrsh"/);
+  });
+
+  it("exits non-zero when the secret's environment variable is missing", async () => {
+    const dir = tempDir();
+    const config = join(dir, "wxtoken.json");
+    writeFileSync(config, JSON.stringify({ apps: [{ appId: "wx1", secretEnv: "WX_CLI_UNSET_SECRET" }] }));
+    const result = await run(process.execPath, [CLI, "serve", "--config", config]).catch((e: { code: number; stderr: string }) => e);
+    expect(result).toMatchObject({ code: 78 });
+    expect((result as { stderr: string }).stderr).toMatch(/apps\[0\]\.secretEnv/);
+  });
+});
+
+describe("wxtoken demo", () => {
+  it("runs the fake WeChat and the server; buf curl gets a token and lists the RPCs through reflection", async () => {
+    const port = await freePort();
+    const demo = start(["demo", "--listen", `127.0.0.1:${port}`]);
+    await eventually(() => expect(demo.stdout()).toMatch(/wxtoken demo is running/), 10_000);
+    expect(demo.stdout()).toContain(`buf curl --protocol grpc --http2-prior-knowledge http://127.0.0.1:${port}/wxtoken.v1.TokenService/GetToken`);
+    const base = `http://127.0.0.1:${port}`;
+    const got = await run(BUF, ["curl", "--protocol", "grpc", "--http2-prior-knowledge", `${base}/wxtoken.v1.TokenService/GetToken`, "-d", '{"app_id":"wxdemo0000000001"}']);
+    const body = JSON.parse(got.stdout) as { token: { appId: string; accessToken: string; version: string; expiresAt: string } };
+    expect(body.token.appId).toBe("wxdemo0000000001");
+    expect(body.token.accessToken.length).toBeGreaterThan(100);
+    expect(new Date(body.token.expiresAt).getTime()).toBeGreaterThan(Date.now());
+    const methods = await run(BUF, ["curl", "--protocol", "grpc", "--http2-prior-knowledge", "--list-methods", base]);
+    for (const m of ["GetToken", "ForceRefresh", "WatchToken"]) expect(methods.stdout).toContain(`wxtoken.v1.TokenService/${m}`);
+    demo.child.kill("SIGINT");
+    expect(await demo.exited).toBe(0);
+  });
+});

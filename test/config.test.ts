@@ -1,0 +1,81 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { inspect } from "node:util";
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfigFile, parseConfig } from "../src/config/load.js";
+import { tempDir } from "./support/harness.js";
+
+const env = { WX_SECRET: "env-secret-value" };
+
+function errorOf(raw: unknown, e: NodeJS.ProcessEnv = env): string {
+  try {
+    parseConfig(raw, { env: e });
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("config", () => {
+  it("fills in documented defaults", () => {
+    const { config, apps } = parseConfig({ apps: [{ appId: "wx1", secretEnv: "WX_SECRET" }] }, { env });
+    expect(config.listen).toBe("127.0.0.1:50051");
+    expect(config.upstream.baseUrl).toBe("https://api.weixin.qq.com");
+    expect(config.store).toEqual({ type: "file", path: ".wxtoken/tokens.json" });
+    expect(config.refresh.marginSeconds).toBe(300);
+    expect(apps[0]?.endpoint).toBe("token");
+    expect(apps[0]?.secret.reveal()).toBe("env-secret-value");
+  });
+
+  it("reads a secret from a file, relative to the config file", () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "secret.txt"), "file-secret\n");
+    writeFileSync(join(dir, "wxtoken.json"), JSON.stringify({ apps: [{ appId: "wx1", secretFile: "secret.txt" }] }));
+    const { apps } = loadConfigFile(join(dir, "wxtoken.json"), {});
+    expect(apps[0]?.secret.reveal()).toBe("file-secret");
+  });
+
+  it("accepts a literal secret but warns about it", () => {
+    const { warnings, apps } = parseConfig({ apps: [{ appId: "wx1", secret: "literal" }] }, { env });
+    expect(warnings.join()).toMatch(/apps\[0\]\.secret/);
+    expect(apps[0]?.secret.reveal()).toBe("literal");
+  });
+
+  it("never prints a secret", () => {
+    const { apps } = parseConfig({ apps: [{ appId: "wx1", secret: "literal-secret" }] }, { env });
+    const s = apps[0]!.secret;
+    expect(String(s)).toBe("***");
+    expect(JSON.stringify(apps)).not.toContain("literal-secret");
+    expect(inspect(apps, { depth: 5 })).not.toContain("literal-secret");
+  });
+
+  it.each([
+    [{ apps: [{ appId: "wx1", secretEnv: "WX_SECRET" }], lisen: "x" }, /lisen/],
+    [{ apps: [{ appId: "wx1", secretEnv: "WX_SECRET", extra: 1 }] }, /apps\[0\].*extra/],
+    [{ apps: [] }, /at apps: configure at least one app/],
+    [{ apps: [{ appId: "wx1" }] }, /apps\[0\].*exactly one of secretEnv, secretFile or secret/],
+    [{ apps: [{ appId: "wx1", secretEnv: "WX_SECRET", secret: "x" }] }, /apps\[0\].*exactly one/],
+    [{ apps: [{ appId: "wx 1", secretEnv: "WX_SECRET" }] }, /apps\[0\]\.appId/],
+    [{ apps: [{ appId: "wx1", secretEnv: "NOPE" }] }, /apps\[0\]\.secretEnv: environment variable NOPE is not set/],
+    [{ apps: [{ appId: "wx1", secretFile: "/nonexistent/secret" }] }, /apps\[0\]\.secretFile: cannot read/],
+    [{ apps: [{ appId: "wx1", secretEnv: "WX_SECRET" }, { appId: "wx1", secretEnv: "WX_SECRET" }] }, /apps\[1\]\.appId: duplicate/],
+    [{ apps: [{ appId: "wx1", secretEnv: "WX_SECRET", endpoint: "stable" }] }, /apps\[0\]\.endpoint/],
+    [{ apps: [{ appId: "wx1", secretEnv: "WX_SECRET" }], store: { type: "redis" } }, /store/],
+    [{ apps: [{ appId: "wx1", secretEnv: "WX_SECRET" }], refresh: { marginSeconds: -1 } }, /refresh\.marginSeconds/],
+    [{ apps: [{ appId: "wx1", secretEnv: "WX_SECRET" }], upstream: { baseUrl: "not a url" } }, /upstream\.baseUrl/],
+  ])("rejects %j naming the bad key", (raw, pattern) => {
+    expect(errorOf(raw)).toMatch(pattern);
+  });
+
+  it("does not echo a literal secret in an error", () => {
+    const message = errorOf({ apps: [{ appId: "wx 1", secret: "do-not-print-me" }] });
+    expect(message).not.toContain("do-not-print-me");
+  });
+
+  it("names the file when it is not JSON", () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "bad.json"), "{");
+    expect(() => loadConfigFile(join(dir, "bad.json"))).toThrow(/bad\.json is not valid JSON/);
+  });
+});

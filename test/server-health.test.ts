@@ -1,0 +1,61 @@
+import { credentials, status, type ServiceError } from "@grpc/grpc-js";
+import { afterEach, describe, expect, it } from "vitest";
+import { HealthCheckResponse_ServingStatus as S, HealthClient } from "../generated/grpc/health/v1/health.js";
+import { APP, APP2, eventually, Harness } from "./support/harness.js";
+
+let h: Harness | undefined;
+let health: InstanceType<typeof HealthClient> | undefined;
+afterEach(async () => {
+  health?.close();
+  await h?.stop();
+  h = undefined;
+});
+
+function check(service: string): Promise<S> {
+  return new Promise((resolve, reject) => health!.check({ service }, (err, res) => (err ? reject(err) : resolve(res.status))));
+}
+
+describe("grpc.health.v1 reflects reality", () => {
+  it("is NOT_SERVING per app until that app has a valid token, overall SERVING", async () => {
+    h = await Harness.start();
+    h.fake.inject({ appId: APP2, errcode: 40164, times: Infinity });
+    health = new HealthClient(`127.0.0.1:${h.port}`, credentials.createInsecure());
+    await h.getToken(APP);
+    expect(await check("")).toBe(S.SERVING);
+    expect(await check("wxtoken.v1.TokenService")).toBe(S.SERVING);
+    expect(await check(`wxtoken.v1.TokenService/${APP}`)).toBe(S.SERVING);
+    await eventually(() => expect(h!.fake.calls("/cgi-bin/token", APP2)).toBe(1));
+    expect(await check(`wxtoken.v1.TokenService/${APP2}`)).toBe(S.NOT_SERVING);
+    const unknown = await check("wxtoken.v1.TokenService/wxnope").catch((e: ServiceError) => e.code);
+    expect(unknown).toBe(status.NOT_FOUND);
+  });
+
+  it("turns NOT_SERVING the moment the token expires with no refresh possible", async () => {
+    h = await Harness.start({ expiresIn: 600 });
+    health = new HealthClient(`127.0.0.1:${h.port}`, credentials.createInsecure());
+    const token = (await h.getToken(APP)).token!;
+    h.fake.inject({ errcode: 40125, times: Infinity });
+    await h.clock.advance(token.expiresAt!.getTime() - h.clock.now() - 1);
+    expect(await check(`wxtoken.v1.TokenService/${APP}`)).toBe(S.SERVING);
+    await h.clock.advance(1);
+    await eventually(async () => expect(await check(`wxtoken.v1.TokenService/${APP}`)).toBe(S.NOT_SERVING));
+  });
+
+  it("is NOT_SERVING overall while the server shuts down", async () => {
+    h = await Harness.start();
+    health = new HealthClient(`127.0.0.1:${h.port}`, credentials.createInsecure());
+    await h.getToken(APP);
+    const updates: S[] = [];
+    const watch = health.watch({ service: "" });
+    watch.on("data", (m: { status: S }) => updates.push(m.status));
+    watch.on("error", () => undefined);
+    await eventually(() => expect(updates).toEqual([S.SERVING]));
+    await h.server.shutdown(1000);
+    await eventually(() => expect(updates).toEqual([S.SERVING, S.NOT_SERVING]));
+    health.close();
+    health = undefined;
+    h.client.close();
+    await h.fake.close();
+    h = undefined;
+  });
+});
