@@ -16,6 +16,7 @@ import type { Random } from "../token/schedule.js";
 import type { TokenUpstream } from "../upstream/types.js";
 import { WeChatClient } from "../upstream/wechat-client.js";
 import { HealthService } from "./health.js";
+import type { Authorizer, CallObserver } from "./hooks.js";
 import { addReflection } from "./reflection.js";
 import { TokenServiceImpl } from "./token-service.js";
 
@@ -50,6 +51,10 @@ export interface ServerDeps {
   upstream?: TokenUpstream;
   /** Defaults to the store the config names. */
   store?: TokenStore;
+  /** Who may call what; defaults to everyone, everything. */
+  authorizer?: Authorizer;
+  /** Told about every finished call (metrics). */
+  observer?: CallObserver;
 }
 
 export class WxTokenServer {
@@ -65,9 +70,10 @@ export class WxTokenServer {
     private readonly upstream: TokenUpstream & { close?: () => Promise<void> },
     private readonly loaded: LoadedConfig,
     private readonly log: Logger,
+    deps: ServerDeps,
   ) {
     this.grpc = new Server(SERVER_CHANNEL_OPTIONS);
-    this.tokens = new TokenServiceImpl(registry, log);
+    this.tokens = new TokenServiceImpl(registry, log, { authorizer: deps.authorizer, observer: deps.observer });
     this.grpc.addService(TokenServiceService, this.tokens.handlers());
     this.health.addTo(this.grpc);
     addReflection(this.grpc);
@@ -107,7 +113,7 @@ export class WxTokenServer {
         rateLimitMs: 60_000,
       },
     });
-    return new WxTokenServer(registry, store, upstream, loaded, deps.log);
+    return new WxTokenServer(registry, store, upstream, loaded, deps.log, deps);
   }
 
   /** Binds, then starts the refreshers. Returns the bound port. */

@@ -5,6 +5,7 @@
 import { status, type ServiceError } from "@grpc/grpc-js";
 import { Metadata } from "@grpc/grpc-js";
 import { NoValidTokenError, StoppedError, UnknownAppError } from "../token/errors.js";
+import { PermissionDeniedError, UnauthenticatedError } from "./hooks.js";
 import { isUpstreamError, type UpstreamError, type UpstreamErrorKind } from "../upstream/errors.js";
 
 /** A request the server will not act on (do not retry). */
@@ -27,6 +28,8 @@ export interface MappedStatus {
 }
 
 export function toStatus(err: unknown): MappedStatus {
+  if (err instanceof UnauthenticatedError) return { code: status.UNAUTHENTICATED, details: err.message };
+  if (err instanceof PermissionDeniedError) return { code: status.PERMISSION_DENIED, details: err.message };
   if (err instanceof InvalidArgumentError) return { code: status.INVALID_ARGUMENT, details: err.message };
   if (err instanceof UnknownAppError) return { code: status.NOT_FOUND, details: err.message };
   if (err instanceof StoppedError) return { code: status.UNAVAILABLE, details: err.message };

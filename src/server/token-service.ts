@@ -1,35 +1,51 @@
 /**
- * The gRPC face of the token registry. It validates, delegates and maps
- * errors through one table (status.ts); it never talks to WeChat itself.
+ * The gRPC face of the token registry. Every call goes the same way:
+ * authenticate -> validate -> authorize -> look up the app -> act, with any
+ * failure mapped through one table (status.ts). It never talks to WeChat.
  */
-import { status, type sendUnaryData, type ServerUnaryCall } from "@grpc/grpc-js";
+import { status, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from "@grpc/grpc-js";
 import type { TokenServiceServer } from "../../generated/wxtoken/v1/token_service.js";
 import type { Logger } from "../log.js";
+import type { AppToken } from "../token/app-token.js";
 import type { TokenRegistry } from "../token/registry.js";
 import { toProtoToken } from "./convert.js";
+import { allowAll, observeNothing, type Authorizer, type CallObserver, type Permission, type Principal } from "./hooks.js";
 import { toServiceError, toStatus, validateAppId, validateStaleToken } from "./status.js";
 import { Watcher, type WatchCall } from "./watch.js";
+
+export interface TokenServiceOptions {
+  authorizer?: Authorizer;
+  observer?: CallObserver;
+}
+
+type AnyCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>;
 
 export class TokenServiceImpl {
   private readonly watchers = new Set<Watcher>();
   private draining = false;
+  private readonly authorizer: Authorizer;
+  private readonly observer: CallObserver;
 
   constructor(
     private readonly registry: TokenRegistry,
     private readonly log: Logger,
-  ) {}
+    options: TokenServiceOptions = {},
+  ) {
+    this.authorizer = options.authorizer ?? allowAll;
+    this.observer = options.observer ?? observeNothing;
+  }
 
   handlers(): TokenServiceServer {
     return {
       getToken: (call, callback) =>
-        this.unary("GetToken", call, callback, async (req) => {
-          const token = await this.registry.app(validateAppId(req.appId)).get();
-          return { token: toProtoToken(token) };
+        this.unary("GetToken", call, callback, async (req, principal) => {
+          const app = this.resolveApp(principal, req.appId, "read");
+          return { token: toProtoToken(await app.get()) };
         }),
       forceRefresh: (call, callback) =>
-        this.unary("ForceRefresh", call, callback, async (req) => {
-          const app = this.registry.app(validateAppId(req.appId));
-          const result = await app.forceRefresh(validateStaleToken(req.staleToken));
+        this.unary("ForceRefresh", call, callback, async (req, principal) => {
+          const app = this.resolveApp(principal, req.appId, "refresh");
+          const result = await app.forceRefresh(validateStaleToken(req.staleToken), principal.name);
           return { token: toProtoToken(result.token), refreshed: result.refreshed };
         }),
       watchToken: (call) => this.watch(call),
@@ -46,36 +62,66 @@ export class TokenServiceImpl {
     for (const w of [...this.watchers]) w.end(status.UNAVAILABLE, details);
   }
 
+  private authenticate(call: AnyCall): Principal {
+    return this.authorizer.authenticate({ metadata: call.metadata, authContext: call.getAuthContext(), peer: call.getPeer() });
+  }
+
+  /** Validate, authorize (before lookup: a denial must not reveal whether the app exists), look up. */
+  private resolveApp(principal: Principal, appId: unknown, permission: Permission): AppToken {
+    const id = validateAppId(appId);
+    this.authorizer.authorize(principal, id, permission);
+    return this.registry.app(id);
+  }
+
   private unary<Req, Res>(
     method: string,
     call: ServerUnaryCall<Req, Res>,
     callback: sendUnaryData<Res>,
-    fn: (req: Req) => Promise<Res>,
+    fn: (req: Req, principal: Principal) => Promise<Res>,
   ): void {
-    fn(call.request).then(
-      (res) => callback(null, res),
-      (err: unknown) => {
-        const mapped = toStatus(err);
-        if (mapped.code === status.INTERNAL) this.log.error({ method, err }, "internal error");
-        else this.log.debug({ method, code: status[mapped.code], details: mapped.details }, "call failed");
-        callback(toServiceError(mapped), null);
-      },
-    );
+    const started = performance.now();
+    let principal: Principal | undefined;
+    const finish = (code: status): void => this.observer.onCallEnd(method, code, performance.now() - started, principal);
+    Promise.resolve()
+      .then(() => {
+        principal = this.authenticate(call as AnyCall);
+        return fn(call.request, principal);
+      })
+      .then(
+        (res) => {
+          finish(status.OK);
+          callback(null, res);
+        },
+        (err: unknown) => {
+          const mapped = toStatus(err);
+          if (mapped.code === status.INTERNAL) this.log.error({ method, err }, "internal error");
+          else this.log.debug({ method, caller: principal?.name, code: status[mapped.code], details: mapped.details }, "call failed");
+          finish(mapped.code);
+          callback(toServiceError(mapped), null);
+        },
+      );
   }
 
   private watch(call: WatchCall): void {
+    const started = performance.now();
+    let principal: Principal | undefined;
     try {
-      if (this.draining) throw Object.assign(new Error(), { shutdown: true });
-      const app = this.registry.app(validateAppId(call.request.appId));
-      const known = Math.max(0, Number(call.request.knownVersion ?? 0));
-      const watcher = new Watcher(call, app, known, (w) => this.watchers.delete(w));
-      this.watchers.add(watcher);
-    } catch (err) {
-      if ((err as { shutdown?: boolean }).shutdown) {
+      if (this.draining) {
         call.emit("error", { code: status.UNAVAILABLE, details: "server shutting down" });
         return;
       }
+      principal = this.authenticate(call as AnyCall);
+      const app = this.resolveApp(principal, call.request.appId, "read");
+      const known = Math.max(0, Number(call.request.knownVersion ?? 0));
+      const who = principal;
+      const watcher = new Watcher(call, app, known, (w, code) => {
+        this.watchers.delete(w);
+        this.observer.onCallEnd("WatchToken", code, performance.now() - started, who);
+      });
+      this.watchers.add(watcher);
+    } catch (err) {
       const mapped = toStatus(err);
+      this.observer.onCallEnd("WatchToken", mapped.code, performance.now() - started, principal);
       call.emit("error", toServiceError(mapped));
     }
   }

@@ -3,7 +3,7 @@
  * kept per subscriber, so a slow reader never builds a queue; when write()
  * says the transport is full we wait for 'drain' and then send the newest.
  */
-import type { ServerWritableStream } from "@grpc/grpc-js";
+import { status, type ServerWritableStream } from "@grpc/grpc-js";
 import type { WatchTokenRequest, WatchTokenResponse } from "../../generated/wxtoken/v1/token_service.js";
 import type { AppToken } from "../token/app-token.js";
 import type { TokenRecord } from "../token/token.js";
@@ -22,14 +22,14 @@ export class Watcher {
     private readonly call: WatchCall,
     app: AppToken,
     knownVersion: number,
-    private readonly onClose: (w: Watcher) => void,
+    private readonly onClose: (w: Watcher, code: status) => void,
   ) {
     this.lastSent = knownVersion;
     this.unsubscribe = app.onToken((t) => this.offer(t));
     // 'cancelled' covers client cancel and deadline; 'close'/'error' cover the rest.
-    call.on("cancelled", () => this.close());
-    call.on("error", () => this.close());
-    call.on("close", () => this.close());
+    call.on("cancelled", () => this.close(status.CANCELLED));
+    call.on("error", () => this.close(status.UNKNOWN));
+    call.on("close", () => this.close(status.OK));
     const current = app.current();
     if (current) this.offer(current);
     // No valid token yet: ask for one (single flight, and no call at all while
@@ -52,7 +52,7 @@ export class Watcher {
   /** Ends the stream with a status (server shutdown). */
   end(code: number, details: string): void {
     if (this.closed) return;
-    this.close();
+    this.close(code);
     this.call.emit("error", { code, details });
   }
 
@@ -71,11 +71,11 @@ export class Watcher {
     }
   }
 
-  private close(): void {
+  private close(code: status): void {
     if (this.closed) return;
     this.closed = true;
     this.pending = undefined;
     this.unsubscribe();
-    this.onClose(this);
+    this.onClose(this, code);
   }
 }

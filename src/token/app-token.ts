@@ -137,7 +137,7 @@ export class AppToken {
    * the current token; every concurrent caller with that token shares one
    * upstream call.
    */
-  async forceRefresh(stale: string): Promise<ForceRefreshResult> {
+  async forceRefresh(stale: string, _caller = "anonymous"): Promise<ForceRefreshResult> {
     const held = this.token;
     if (!held || held.accessToken !== stale) {
       // Someone already replaced it (or it was never ours): no upstream call.
