@@ -107,7 +107,7 @@ export class FakeWeChat {
     }
     this.delays.clear();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    
+    server.closeAllConnections();
     await closed;
     this.server = undefined;
     this.baseUrl = undefined;
