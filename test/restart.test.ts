@@ -71,6 +71,24 @@ describe("file store: a restart does not cost a token", () => {
     expect(statSync(storePath).mode & 0o777).toBe(0o600);
   });
 
+  it("keeps the day's upstream call count across a restart, so a crash loop cannot reset the budget", async () => {
+    const clock = new FakeClock();
+    const fake = await fakeWeChat(clock);
+    const storePath = join(tempDir(), "tokens.json");
+    const quota = { dailyBudget: 2 };
+    const first = await Harness.start({ clock, fake, storePath, config: { quota } });
+    const t = (await first.getToken(APP)).token!;
+    await first.forceRefresh(APP, t.accessToken);
+    await first.stop();
+    expect(fake.calls("/cgi-bin/token", APP)).toBe(2);
+    clock.set(clock.now() + 7200_000 + 1); // the stored token has expired; same quota day
+    const second = await Harness.start({ clock, fake, storePath, config: { quota } });
+    cleanups.push(() => second.stop());
+    const err = await second.getToken(APP).catch((e: { code: number; details: string }) => e);
+    expect(err).toMatchObject({ code: 8 }); // RESOURCE_EXHAUSTED
+    expect(fake.calls("/cgi-bin/token", APP)).toBe(2);
+  });
+
   it("coalesces many saves into an atomic snapshot that flush() makes durable", async () => {
     const path = join(tempDir(), "tokens.json");
     const store = new FileStore(path);

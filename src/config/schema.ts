@@ -57,6 +57,19 @@ export const configSchema = z.strictObject({
       permanentRetrySeconds: z.number().positive().default(1800),
     })
     .prefault({}),
+  /** Our own limits on upstream calls, well inside WeChat's 2,000 a day (see README: Quota guard). */
+  quota: z
+    .strictObject({
+      /** Upstream token calls per app per quota day (China midnight), whatever the cause. */
+      dailyBudget: z.number().int().positive().default(500),
+      /** Of those, how many ForceRefresh may cause. */
+      forceRefreshDailyBudget: z.number().int().nonnegative().default(100),
+      /** Least time between two upstream refreshes of an app caused by ForceRefresh. */
+      minForceRefreshIntervalSeconds: z.number().nonnegative().default(60),
+      /** ForceRefresh calls per client (API key / certificate name, or peer IP) per minute. */
+      clientForceRefreshPerMinute: z.number().positive().default(10),
+    })
+    .prefault({}),
   apps: z.array(app).min(1, "configure at least one app"),
   log: z.strictObject({ level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info") }).prefault({}),
   /** On SIGINT/SIGTERM: how long in-flight calls may take before the server closes anyway. */

@@ -18,6 +18,7 @@ import { WeChatClient } from "../upstream/wechat-client.js";
 import { HealthService } from "./health.js";
 import type { Authorizer, CallObserver } from "./hooks.js";
 import { addReflection } from "./reflection.js";
+import { RateLimiter } from "./rate-limit.js";
 import { TokenServiceImpl } from "./token-service.js";
 
 export const TOKEN_SERVICE_NAME = "wxtoken.v1.TokenService";
@@ -73,7 +74,11 @@ export class WxTokenServer {
     deps: ServerDeps,
   ) {
     this.grpc = new Server(SERVER_CHANNEL_OPTIONS);
-    this.tokens = new TokenServiceImpl(registry, log, { authorizer: deps.authorizer, observer: deps.observer });
+    this.tokens = new TokenServiceImpl(registry, log, {
+      authorizer: deps.authorizer,
+      observer: deps.observer,
+      forceRefreshLimiter: new RateLimiter(loaded.config.quota.clientForceRefreshPerMinute, deps.clock ?? systemClock),
+    });
     this.grpc.addService(TokenServiceService, this.tokens.handlers());
     this.health.addTo(this.grpc);
     addReflection(this.grpc);
@@ -111,6 +116,11 @@ export class WxTokenServer {
         adminMs: r.adminRetrySeconds * 1000,
         permanentMs: r.permanentRetrySeconds * 1000,
         rateLimitMs: 60_000,
+      },
+      quota: {
+        dailyBudget: config.quota.dailyBudget,
+        forceDailyBudget: config.quota.forceRefreshDailyBudget,
+        minForceIntervalMs: config.quota.minForceRefreshIntervalSeconds * 1000,
       },
     });
     return new WxTokenServer(registry, store, upstream, loaded, deps.log, deps);

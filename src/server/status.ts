@@ -4,9 +4,10 @@
  */
 import { status, type ServiceError } from "@grpc/grpc-js";
 import { Metadata } from "@grpc/grpc-js";
-import { NoValidTokenError, StoppedError, UnknownAppError } from "../token/errors.js";
+import { NoValidTokenError, StoppedError, UnknownAppError, type RefreshError } from "../token/errors.js";
+import { QuotaGuardError } from "../token/quota-guard.js";
 import { PermissionDeniedError, UnauthenticatedError } from "./hooks.js";
-import { isUpstreamError, type UpstreamError, type UpstreamErrorKind } from "../upstream/errors.js";
+import { isUpstreamError, type UpstreamErrorKind } from "../upstream/errors.js";
 
 /** A request the server will not act on (do not retry). */
 export class InvalidArgumentError extends Error {
@@ -23,8 +24,8 @@ const BY_UPSTREAM_KIND: Record<UpstreamErrorKind, status> = {
 export interface MappedStatus {
   code: status;
   details: string;
-  /** The upstream error behind it, if any (for logs and error details). */
-  upstream?: UpstreamError;
+  /** The upstream (or quota guard) error behind it, if any (for logs and error details). */
+  upstream?: RefreshError;
 }
 
 export function toStatus(err: unknown): MappedStatus {
@@ -34,6 +35,7 @@ export function toStatus(err: unknown): MappedStatus {
   if (err instanceof UnknownAppError) return { code: status.NOT_FOUND, details: err.message };
   if (err instanceof StoppedError) return { code: status.UNAVAILABLE, details: err.message };
   if (err instanceof NoValidTokenError) return { code: BY_UPSTREAM_KIND[err.upstream.kind], details: err.message, upstream: err.upstream };
+  if (err instanceof QuotaGuardError) return { code: status.RESOURCE_EXHAUSTED, details: err.message, upstream: err };
   if (isUpstreamError(err)) return { code: BY_UPSTREAM_KIND[err.kind], details: `refresh failed: ${err.message}`, upstream: err };
   return { code: status.INTERNAL, details: "internal error" };
 }

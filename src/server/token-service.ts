@@ -10,12 +10,15 @@ import type { AppToken } from "../token/app-token.js";
 import type { TokenRegistry } from "../token/registry.js";
 import { toProtoToken } from "./convert.js";
 import { allowAll, observeNothing, type Authorizer, type CallObserver, type Permission, type Principal } from "./hooks.js";
+import { clientKey, type RateLimiter } from "./rate-limit.js";
 import { toServiceError, toStatus, validateAppId, validateStaleToken } from "./status.js";
 import { Watcher, type WatchCall } from "./watch.js";
 
 export interface TokenServiceOptions {
   authorizer?: Authorizer;
   observer?: CallObserver;
+  /** Per-client limit on ForceRefresh; none when absent. */
+  forceRefreshLimiter?: RateLimiter;
 }
 
 type AnyCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>;
@@ -25,6 +28,7 @@ export class TokenServiceImpl {
   private draining = false;
   private readonly authorizer: Authorizer;
   private readonly observer: CallObserver;
+  private readonly limiter: RateLimiter | undefined;
 
   constructor(
     private readonly registry: TokenRegistry,
@@ -33,6 +37,7 @@ export class TokenServiceImpl {
   ) {
     this.authorizer = options.authorizer ?? allowAll;
     this.observer = options.observer ?? observeNothing;
+    this.limiter = options.forceRefreshLimiter;
   }
 
   handlers(): TokenServiceServer {
@@ -45,7 +50,9 @@ export class TokenServiceImpl {
       forceRefresh: (call, callback) =>
         this.unary("ForceRefresh", call, callback, async (req, principal) => {
           const app = this.resolveApp(principal, req.appId, "refresh");
-          const result = await app.forceRefresh(validateStaleToken(req.staleToken), principal.name);
+          const stale = validateStaleToken(req.staleToken);
+          this.limiter?.take(clientKey(principal, { peer: call.getPeer() }));
+          const result = await app.forceRefresh(stale, principal.name);
           return { token: toProtoToken(result.token), refreshed: result.refreshed };
         }),
       watchToken: (call) => this.watch(call),

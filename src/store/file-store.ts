@@ -1,7 +1,7 @@
 import { chmod, mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Logger } from "../log.js";
-import type { StoredToken, TokenStore } from "./store.js";
+import type { StoredQuota, StoredToken, TokenStore } from "./store.js";
 
 const FORMAT = 1;
 
@@ -14,6 +14,7 @@ const FORMAT = 1;
 export class FileStore implements TokenStore {
   readonly kind = "file";
   private readonly tokens = new Map<string, StoredToken>();
+  private readonly quotas = new Map<string, StoredQuota>();
   private writing: Promise<void> | undefined;
   private dirty = false;
 
@@ -33,10 +34,13 @@ export class FileStore implements TokenStore {
     // A snapshot written by an older umask or copied by hand is tightened.
     await chmod(this.path, 0o600).catch(() => undefined);
     try {
-      const data = JSON.parse(text) as { format?: number; tokens?: Record<string, StoredToken> };
+      const data = JSON.parse(text) as { format?: number; tokens?: Record<string, StoredToken>; quota?: Record<string, StoredQuota> };
       if (data.format !== FORMAT || typeof data.tokens !== "object" || data.tokens === null) throw new Error(`unknown format ${String(data.format)}`);
       for (const [appId, t] of Object.entries(data.tokens)) {
         if (isStoredToken(t) && t.appId === appId) this.tokens.set(appId, t);
+      }
+      for (const [appId, q] of Object.entries(data.quota ?? {})) {
+        if (Number.isFinite(q?.day) && Number.isSafeInteger(q?.used) && Number.isSafeInteger(q?.forced)) this.quotas.set(appId, q);
       }
     } catch (err) {
       // Costs one token fetch per app, which beats refusing to start.
@@ -47,6 +51,19 @@ export class FileStore implements TokenStore {
 
   save(token: StoredToken): void {
     this.tokens.set(token.appId, { ...token });
+    this.markDirty();
+  }
+
+  quota(appId: string): StoredQuota | undefined {
+    return this.quotas.get(appId);
+  }
+
+  saveQuota(appId: string, quota: StoredQuota): void {
+    this.quotas.set(appId, { ...quota });
+    this.markDirty();
+  }
+
+  private markDirty(): void {
     this.dirty = true;
     if (!this.writing) this.writing = this.writeLoop();
   }
@@ -79,7 +96,7 @@ export class FileStore implements TokenStore {
 
   private async writeSnapshot(): Promise<void> {
     await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
-    const body = JSON.stringify({ format: FORMAT, tokens: Object.fromEntries(this.tokens) }, null, 2) + "\n";
+    const body = JSON.stringify({ format: FORMAT, tokens: Object.fromEntries(this.tokens), quota: Object.fromEntries(this.quotas) }, null, 2) + "\n";
     const tmp = `${this.path}.${process.pid}.tmp`;
     const file = await open(tmp, "w", 0o600);
     try {

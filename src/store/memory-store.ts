@@ -1,9 +1,10 @@
-import type { StoredToken, TokenStore } from "./store.js";
+import type { StoredQuota, StoredToken, TokenStore } from "./store.js";
 
 /** Keeps tokens for the life of the process only: a restart fetches new ones. */
 export class MemoryStore implements TokenStore {
   readonly kind = "memory";
   private readonly tokens = new Map<string, StoredToken>();
+  private readonly quotas = new Map<string, StoredQuota>();
 
   async load(): Promise<Map<string, StoredToken>> {
     return new Map(this.tokens);
@@ -11,6 +12,14 @@ export class MemoryStore implements TokenStore {
 
   save(token: StoredToken): void {
     this.tokens.set(token.appId, { ...token });
+  }
+
+  quota(appId: string): StoredQuota | undefined {
+    return this.quotas.get(appId);
+  }
+
+  saveQuota(appId: string, quota: StoredQuota): void {
+    this.quotas.set(appId, { ...quota });
   }
 
   async flush(): Promise<void> {}

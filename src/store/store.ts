@@ -9,6 +9,13 @@ export interface StoredToken {
   expiresAt: number;
 }
 
+/** Upstream calls counted on one quota day (see src/token/quota-guard.ts). */
+export interface StoredQuota {
+  day: number;
+  used: number;
+  forced: number;
+}
+
 /**
  * Where tokens are kept across restarts. `save` is fire-and-forget (writes are
  * coalesced and never block serving); `flush` waits until everything saved so
@@ -18,6 +25,9 @@ export interface TokenStore {
   readonly kind: string;
   load(): Promise<Map<string, StoredToken>>;
   save(token: StoredToken): void;
+  /** The quota counts load() found for an app. */
+  quota(appId: string): StoredQuota | undefined;
+  saveQuota(appId: string, quota: StoredQuota): void;
   flush(): Promise<void>;
   close(): Promise<void>;
 }

@@ -9,9 +9,10 @@
 import type { Clock, TimerHandle } from "../clock.js";
 import type { Logger } from "../log.js";
 import type { StoredToken, TokenStore } from "../store/store.js";
-import { isUpstreamError, UpstreamTransportError, type UpstreamError } from "../upstream/errors.js";
+import { isUpstreamError, UpstreamTransportError } from "../upstream/errors.js";
 import type { AppCredentials, TokenUpstream } from "../upstream/types.js";
-import { NoValidTokenError, StoppedError } from "./errors.js";
+import { NoValidTokenError, StoppedError, type RefreshError } from "./errors.js";
+import { AppQuota, QuotaGuardError, type QuotaPolicy } from "./quota-guard.js";
 import { capBeforeExpiry, planRefresh, retryDelay, type Random, type RefreshPolicy, type RetryPolicy } from "./schedule.js";
 import { describeToken, makeRecord, type TokenRecord } from "./token.js";
 
@@ -23,6 +24,7 @@ export interface AppTokenOptions {
   clock: Clock;
   refresh: RefreshPolicy;
   retry: RetryPolicy;
+  quota: QuotaPolicy;
   store: TokenStore;
   log: Logger;
   random?: Random;
@@ -40,7 +42,7 @@ export interface ForceRefreshResult {
 }
 
 interface Failure {
-  error: UpstreamError;
+  error: RefreshError;
   attempts: number;
   retryAt: number;
 }
@@ -61,6 +63,7 @@ export class AppToken {
   private readonly healthListeners = new Set<HealthListener>();
   private readonly random: Random;
   private readonly log: Logger;
+  readonly quota: AppQuota;
   /** Upstream calls made (for tests and metrics). */
   upstreamCalls = 0;
 
@@ -69,6 +72,7 @@ export class AppToken {
     this.random = opts.random ?? Math.random;
     this.log = opts.log.child({ appId: this.appId });
     this.version = opts.stored?.version ?? 0;
+    this.quota = new AppQuota(this.appId, opts.quota, opts.clock, opts.store.quota(this.appId));
     const s = opts.stored;
     if (s && s.expiresAt > opts.clock.now()) {
       this.token = makeRecord({
@@ -119,7 +123,7 @@ export class AppToken {
   }
 
   /** The last upstream failure, if the last attempt failed. */
-  lastError(): UpstreamError | undefined {
+  lastError(): RefreshError | undefined {
     return this.failure?.error;
   }
 
@@ -137,7 +141,7 @@ export class AppToken {
    * the current token; every concurrent caller with that token shares one
    * upstream call.
    */
-  async forceRefresh(stale: string, _caller = "anonymous"): Promise<ForceRefreshResult> {
+  async forceRefresh(stale: string, caller = "anonymous"): Promise<ForceRefreshResult> {
     const held = this.token;
     if (!held || held.accessToken !== stale) {
       // Someone already replaced it (or it was never ours): no upstream call.
@@ -145,6 +149,7 @@ export class AppToken {
     }
     if (this.inflight) return { token: await this.inflight, refreshed: true };
     this.throwIfBackingOff();
+    this.log.info({ caller, stale: held.fingerprint }, "passive refresh requested");
     return { token: await this.refresh("force"), refreshed: true };
   }
 
@@ -190,6 +195,14 @@ export class AppToken {
     const requestedAt = clock.now();
     // stable_token only issues a new token when asked to force it.
     const forceRefresh = reason === "force";
+    try {
+      this.quota.check(forceRefresh);
+    } catch (err) {
+      // A refused ForceRefresh leaves the current token and the schedule alone.
+      if (forceRefresh) throw err;
+      return this.fail(err as QuotaGuardError, reason);
+    }
+    this.opts.store.saveQuota(this.appId, this.quota.record(forceRefresh));
     this.upstreamCalls++;
     this.log.debug({ reason }, "refreshing token");
     try {
@@ -199,10 +212,14 @@ export class AppToken {
     } catch (err) {
       if (err instanceof StoppedError) throw err;
       const error = isUpstreamError(err) ? err : new UpstreamTransportError("token", "BAD_BODY", (err as Error).message);
-      this.recordFailure(error, reason);
-      if (this.current()) throw error;
-      throw new NoValidTokenError(this.appId, error, this.failure?.retryAt, this.whyNoToken());
+      return this.fail(error, reason);
     }
+  }
+
+  private fail(error: RefreshError, reason: RefreshReason): never {
+    this.recordFailure(error, reason);
+    if (this.current()) throw error;
+    throw new NoValidTokenError(this.appId, error, this.failure?.retryAt, this.whyNoToken());
   }
 
   private accept(accessToken: string, obtainedAt: number, expiresAt: number, reason: RefreshReason): TokenRecord {
@@ -229,11 +246,12 @@ export class AppToken {
     return token;
   }
 
-  private recordFailure(error: UpstreamError, reason: RefreshReason): void {
+  private recordFailure(error: RefreshError, reason: RefreshReason): void {
     const now = this.opts.clock.now();
     const attempts = (this.failure?.attempts ?? 0) + 1;
     const errcode = "errcode" in error ? error.errcode : undefined;
-    let delay = retryDelay(error.kind, attempts, now, this.opts.retry, this.random, errcode);
+    let delay =
+      error instanceof QuotaGuardError ? error.retryAfterMs : retryDelay(error.kind, attempts, now, this.opts.retry, this.random, errcode);
     delay = capBeforeExpiry(delay, now, this.current()?.expiresAt, this.opts.retry.baseMs / 2);
     this.failure = { error, attempts, retryAt: now + delay };
     this.log.warn(

@@ -1,4 +1,8 @@
 import type { UpstreamError } from "../upstream/errors.js";
+import type { QuotaGuardError } from "./quota-guard.js";
+
+/** Why a refresh did not happen: WeChat said no, could not be reached, or our own quota guard refused. */
+export type RefreshError = UpstreamError | QuotaGuardError;
 
 /** The app id is not configured on this server. */
 export class UnknownAppError extends Error {
@@ -16,7 +20,8 @@ export class NoValidTokenError extends Error {
   override readonly name = "NoValidTokenError";
   constructor(
     readonly appId: string,
-    readonly upstream: UpstreamError,
+    /** The failure behind it (named upstream for history: it may be our own QuotaGuardError). */
+    readonly upstream: RefreshError,
     /** When the next upstream attempt is planned (ms since the epoch). */
     readonly retryAt: number | undefined,
     detail: string,

@@ -4,6 +4,7 @@ import type { TokenStore } from "../store/store.js";
 import type { AppCredentials, TokenUpstream } from "../upstream/types.js";
 import { AppToken } from "./app-token.js";
 import { UnknownAppError } from "./errors.js";
+import type { QuotaPolicy } from "./quota-guard.js";
 import type { Random, RefreshPolicy, RetryPolicy } from "./schedule.js";
 
 export interface RegistryOptions {
@@ -13,6 +14,7 @@ export interface RegistryOptions {
   clock: Clock;
   refresh: RefreshPolicy;
   retry: RetryPolicy;
+  quota: QuotaPolicy;
   log: Logger;
   random?: Random;
 }

@@ -17,6 +17,7 @@ import { parseConfig, type LoadedConfig } from "../../src/config/load.js";
 import type { ConfigInput } from "../../src/config/schema.js";
 import { FakeWeChat } from "../../src/fake-wechat/index.js";
 import { createLogger } from "../../src/log.js";
+import type { Authorizer } from "../../src/server/hooks.js";
 import { WxTokenServer } from "../../src/server/server.js";
 import type { TokenStore } from "../../src/store/store.js";
 import { WeChatClient } from "../../src/upstream/wechat-client.js";
@@ -49,6 +50,8 @@ export interface HarnessOptions {
   storePath?: string;
   upstreamTimeoutMs?: number;
   random?: () => number;
+  /** Stands in for the configured authentication (tests of per-client limits). */
+  authorizer?: Authorizer;
 }
 
 export class Harness {
@@ -74,6 +77,8 @@ export class Harness {
         store: opts.storePath ? { type: "file", path: opts.storePath } : { type: "memory" },
         apps: Object.keys(SECRETS).map((appId) => ({ appId, secretEnv: `SECRET_${appId}` })),
         shutdownGraceMs: 2000,
+        // Most tests force refreshes back to back; the quota guard has its own tests.
+        quota: { dailyBudget: 100_000, forceRefreshDailyBudget: 100_000, minForceRefreshIntervalSeconds: 0, clientForceRefreshPerMinute: 1_000_000 },
         ...opts.config,
         upstream: { baseUrl: fake.url, timeoutMs: opts.upstreamTimeoutMs ?? 2000, ...opts.config?.upstream },
       },
@@ -82,7 +87,7 @@ export class Harness {
     const logs = new LogCapture();
     const log = createLogger({ level: "debug", destination: logs });
     const upstream = new WeChatClient({ baseUrl: fake.url, timeoutMs: opts.upstreamTimeoutMs ?? 2000 });
-    const server = await WxTokenServer.create(loaded, { log, clock, upstream, store: opts.store, random: opts.random ?? (() => 0) });
+    const server = await WxTokenServer.create(loaded, { log, clock, upstream, store: opts.store, random: opts.random ?? (() => 0), authorizer: opts.authorizer });
     const port = await server.listen("127.0.0.1:0");
     const client = new TokenServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
     return new Harness(clock, fake, server, client, logs, port, loaded, ownsFake);

@@ -1,0 +1,105 @@
+/**
+ * Our own limits on upstream calls, well inside WeChat's 2,000 a day, so that
+ * no flood of ForceRefresh calls (a bug, a storm of 40001s, an attacker with a
+ * valid key) can burn the quota and take the business down until midnight.
+ */
+import type { Clock } from "../clock.js";
+import { nextQuotaDay } from "./schedule.js";
+
+export interface QuotaPolicy {
+  /** Upstream token calls per app per quota day (China midnight to midnight), whatever the cause. */
+  dailyBudget: number;
+  /** Of those, how many ForceRefresh may cause. */
+  forceDailyBudget: number;
+  /** Least time between two upstream refreshes caused by ForceRefresh. */
+  minForceIntervalMs: number;
+}
+
+export type QuotaGuardReason = "DAILY_BUDGET_EXHAUSTED" | "FORCE_REFRESH_BUDGET_EXHAUSTED" | "FORCE_REFRESH_TOO_SOON" | "CLIENT_RATE_LIMITED";
+
+/** Refused by our own guard, not by WeChat; no upstream call was made. */
+export class QuotaGuardError extends Error {
+  override readonly name = "QuotaGuardError";
+  /** Retried like WeChat's own quota errors. */
+  readonly kind = "quota" as const;
+  constructor(
+    readonly reason: QuotaGuardReason,
+    readonly retryAfterMs: number,
+    message: string,
+  ) {
+    super(`${message}; retry in ${Math.ceil(retryAfterMs / 1000)}s`);
+  }
+}
+
+/** What is persisted so that a restart does not reset the day's count. */
+export interface QuotaUsage {
+  /** Start of the quota day (ms since the epoch) the counts belong to. */
+  day: number;
+  used: number;
+  forced: number;
+}
+
+export class AppQuota {
+  private usage: QuotaUsage;
+  private lastForcedAt = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly appId: string,
+    private readonly policy: QuotaPolicy,
+    private readonly clock: Clock,
+    initial?: QuotaUsage,
+  ) {
+    this.usage = initial ?? { day: this.today(), used: 0, forced: 0 };
+  }
+
+  /** Throws QuotaGuardError if an upstream call for this reason would go over a limit. */
+  check(forced: boolean): void {
+    const now = this.clock.now();
+    const u = this.current();
+    const untilTomorrow = nextQuotaDay(now) - now;
+    if (u.used >= this.policy.dailyBudget) {
+      throw new QuotaGuardError("DAILY_BUDGET_EXHAUSTED", untilTomorrow, `app ${this.appId} used its daily budget of ${this.policy.dailyBudget} upstream calls`);
+    }
+    if (!forced) return;
+    if (u.forced >= this.policy.forceDailyBudget) {
+      throw new QuotaGuardError(
+        "FORCE_REFRESH_BUDGET_EXHAUSTED",
+        untilTomorrow,
+        `app ${this.appId} used its daily budget of ${this.policy.forceDailyBudget} refreshes caused by ForceRefresh`,
+      );
+    }
+    const wait = this.lastForcedAt + this.policy.minForceIntervalMs - now;
+    if (wait > 0) {
+      throw new QuotaGuardError(
+        "FORCE_REFRESH_TOO_SOON",
+        wait,
+        `app ${this.appId} was force-refreshed less than ${this.policy.minForceIntervalMs / 1000}s ago`,
+      );
+    }
+  }
+
+  /** Counts one upstream call. Returns the usage to persist. */
+  record(forced: boolean): QuotaUsage {
+    const u = this.current();
+    u.used += 1;
+    if (forced) {
+      u.forced += 1;
+      this.lastForcedAt = this.clock.now();
+    }
+    return { ...u };
+  }
+
+  used(): QuotaUsage {
+    return { ...this.current() };
+  }
+
+  private current(): QuotaUsage {
+    const day = this.today();
+    if (this.usage.day !== day) this.usage = { day, used: 0, forced: 0 };
+    return this.usage;
+  }
+
+  private today(): number {
+    return nextQuotaDay(this.clock.now()) - 24 * 3600_000;
+  }
+}
