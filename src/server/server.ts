@@ -153,19 +153,24 @@ export class WxTokenServer {
 
   private async doShutdown(graceMs: number): Promise<void> {
     this.log.info({ graceMs }, "shutting down");
+    const deadline = Date.now() + graceMs;
+    // 1. Tell balancers and health watchers first.
     this.health.shutdown();
+    // 2. Drain: no new calls; unary calls in flight may finish within the grace period.
+    this.tokens.startDraining();
+    const closed = new Promise<void>((resolve) => this.grpc.tryShutdown(() => resolve()));
+    await this.tokens.unaryDrained(graceMs);
+    // 3. Watch streams never end by themselves: end them so clients reconnect elsewhere.
     this.tokens.endWatches();
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.log.warn("grace period over; closing remaining calls");
-        this.grpc.forceShutdown();
-        resolve();
-      }, graceMs);
-      this.grpc.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    // 4. Whatever is still open after the grace period is cut.
+    const left = Math.max(0, deadline - Date.now());
+    let timer: NodeJS.Timeout | undefined;
+    const forced = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), Math.max(left, 100))));
+    if (await Promise.race([closed.then(() => false), forced])) {
+      this.log.warn("grace period over; closing remaining calls");
+      this.grpc.forceShutdown();
+    }
+    clearTimeout(timer);
     this.registry.stop();
     await this.store.close();
     await this.upstream.close?.();

@@ -14,6 +14,21 @@ export class InvalidArgumentError extends Error {
   override readonly name = "InvalidArgumentError";
 }
 
+/** Request metadata over our limit (grpc-js itself only enforces HTTP/2's header list limit). */
+export class MetadataTooLargeError extends Error {
+  override readonly name = "MetadataTooLargeError";
+}
+
+export const MAX_METADATA_BYTES = 16 * 1024;
+
+export function checkMetadataSize(metadata: Metadata): void {
+  let size = 0;
+  for (const [key, values] of Object.entries(metadata.getMap())) {
+    size += key.length + (Buffer.isBuffer(values) ? values.length : String(values).length);
+  }
+  if (size > MAX_METADATA_BYTES) throw new MetadataTooLargeError(`request metadata is ${size} bytes, over the limit of ${MAX_METADATA_BYTES}`);
+}
+
 const BY_UPSTREAM_KIND: Record<UpstreamErrorKind, status> = {
   transient: status.UNAVAILABLE,
   quota: status.RESOURCE_EXHAUSTED,
@@ -31,6 +46,7 @@ export interface MappedStatus {
 export function toStatus(err: unknown): MappedStatus {
   if (err instanceof UnauthenticatedError) return { code: status.UNAUTHENTICATED, details: err.message };
   if (err instanceof PermissionDeniedError) return { code: status.PERMISSION_DENIED, details: err.message };
+  if (err instanceof MetadataTooLargeError) return { code: status.RESOURCE_EXHAUSTED, details: err.message };
   if (err instanceof InvalidArgumentError) return { code: status.INVALID_ARGUMENT, details: err.message };
   if (err instanceof UnknownAppError) return { code: status.NOT_FOUND, details: err.message };
   if (err instanceof StoppedError) return { code: status.UNAVAILABLE, details: err.message };

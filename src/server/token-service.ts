@@ -11,7 +11,7 @@ import type { TokenRegistry } from "../token/registry.js";
 import { toProtoToken } from "./convert.js";
 import { allowAll, observeNothing, type Authorizer, type CallObserver, type Permission, type Principal } from "./hooks.js";
 import { clientKey, type RateLimiter } from "./rate-limit.js";
-import { toServiceError, toStatus, validateAppId, validateStaleToken } from "./status.js";
+import { checkMetadataSize, toServiceError, toStatus, validateAppId, validateStaleToken } from "./status.js";
 import { Watcher, type WatchCall } from "./watch.js";
 
 export interface TokenServiceOptions {
@@ -26,6 +26,7 @@ type AnyCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown,
 export class TokenServiceImpl {
   private readonly watchers = new Set<Watcher>();
   private draining = false;
+  private inflight = 0;
   private readonly authorizer: Authorizer;
   private readonly observer: CallObserver;
   private readonly limiter: RateLimiter | undefined;
@@ -63,6 +64,29 @@ export class TokenServiceImpl {
     return this.watchers.size;
   }
 
+  /** The largest number of undelivered tokens any watcher holds (at most 1 by design). */
+  maxBacklog(): number {
+    let max = 0;
+    for (const w of this.watchers) max = Math.max(max, w.backlog());
+    return max;
+  }
+
+  /** Unary calls still running (for the shutdown drain). */
+  inflightUnary(): number {
+    return this.inflight;
+  }
+
+  /** New watch streams are refused with UNAVAILABLE from now on. */
+  startDraining(): void {
+    this.draining = true;
+  }
+
+  /** Resolves when no unary call is running, or after timeoutMs. */
+  async unaryDrained(timeoutMs: number): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (this.inflight > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+  }
+
   /** Ends every watch stream with UNAVAILABLE so clients reconnect elsewhere. */
   endWatches(details = "server shutting down; reconnect with known_version"): void {
     this.draining = true;
@@ -70,6 +94,7 @@ export class TokenServiceImpl {
   }
 
   private authenticate(call: AnyCall): Principal {
+    checkMetadataSize(call.metadata);
     return this.authorizer.authenticate({ metadata: call.metadata, authContext: call.getAuthContext(), peer: call.getPeer() });
   }
 
@@ -88,7 +113,11 @@ export class TokenServiceImpl {
   ): void {
     const started = performance.now();
     let principal: Principal | undefined;
-    const finish = (code: status): void => this.observer.onCallEnd(method, code, performance.now() - started, principal);
+    this.inflight++;
+    const finish = (code: status): void => {
+      this.inflight--;
+      this.observer.onCallEnd(method, code, performance.now() - started, principal);
+    };
     Promise.resolve()
       .then(() => {
         principal = this.authenticate(call as AnyCall);

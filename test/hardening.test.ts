@@ -1,0 +1,215 @@
+/**
+ * Bad and hostile input: each gets a defined status code, and the server stays
+ * up and keeps serving everyone else.
+ */
+import { credentials, makeGenericClientConstructor, Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import { connect } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { GetTokenResponse, TokenServiceClient } from "../generated/wxtoken/v1/token_service.js";
+import { FakeClock } from "../src/clock.js";
+import { FakeWeChat } from "../src/fake-wechat/index.js";
+import { APP, APP2, eventually, grpcError, Harness, SECRETS } from "./support/harness.js";
+
+let h: Harness | undefined;
+const extra: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of extra.splice(0).reverse()) await c();
+  await h?.stop();
+  h = undefined;
+});
+
+/** A client that sends whatever bytes it is given as a GetTokenRequest. */
+function rawClient(port: number): { call: (bytes: Buffer) => Promise<GetTokenResponse> } {
+  const Raw = makeGenericClientConstructor(
+    {
+      getToken: {
+        path: "/wxtoken.v1.TokenService/GetToken",
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: (b: Buffer) => b,
+        requestDeserialize: (b: Buffer) => b,
+        responseSerialize: (m: GetTokenResponse) => Buffer.from(GetTokenResponse.encode(m).finish()),
+        responseDeserialize: (b: Buffer) => GetTokenResponse.decode(b),
+      },
+    },
+    "Raw",
+  );
+  const client = new Raw(`127.0.0.1:${port}`, credentials.createInsecure(), { "grpc.max_send_message_length": -1 });
+  extra.push(() => client.close());
+  return {
+    call: (bytes) =>
+      new Promise((resolve, reject) =>
+        (client as unknown as { getToken: (b: Buffer, md: Metadata, cb: (e: ServiceError | null, r: GetTokenResponse) => void) => void }).getToken(
+          bytes,
+          new Metadata(),
+          (err, res) => (err ? reject(err) : resolve(res)),
+        ),
+      ),
+  };
+}
+
+/** Field 1 (app_id), length-delimited, with the given raw bytes. */
+function appIdField(bytes: Buffer): Buffer {
+  const len: number[] = [];
+  let n = bytes.length;
+  do {
+    len.push((n & 0x7f) | (n > 0x7f ? 0x80 : 0));
+    n >>>= 7;
+  } while (n > 0);
+  return Buffer.concat([Buffer.from([0x0a, ...len]), bytes]);
+}
+
+async function stillServing(harness: Harness): Promise<void> {
+  const r = await harness.getToken(APP);
+  expect(harness.fake.isValid(APP, r.token!.accessToken)).toBe(true);
+}
+
+describe("bad input", () => {
+  it("a binary app id or invalid UTF-8: INVALID_ARGUMENT", async () => {
+    h = await Harness.start();
+    const raw = rawClient(h.port);
+    for (const bytes of [Buffer.from([0xff, 0xfe, 0x00, 0x01]), Buffer.from([0x77, 0x78, 0xc3, 0x28]), Buffer.from("wx\u0000abc")]) {
+      const err = await grpcError(raw.call(appIdField(bytes)));
+      expect(err.code).toBe(status.INVALID_ARGUMENT);
+    }
+    await stillServing(h);
+  });
+
+  it("a request that is not protobuf at all: INTERNAL from the decoder, nothing else affected", async () => {
+    h = await Harness.start();
+    const err = await grpcError(rawClient(h.port).call(Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01])));
+    expect([status.INTERNAL, status.INVALID_ARGUMENT]).toContain(err.code);
+    await stillServing(h);
+  });
+
+  it("a huge app id: RESOURCE_EXHAUSTED (message size limit), not a crash", async () => {
+    h = await Harness.start();
+    const err = await grpcError(rawClient(h.port).call(appIdField(Buffer.alloc(200_000, 0x61))));
+    expect(err.code).toBe(status.RESOURCE_EXHAUSTED);
+    const long = await grpcError(h.getToken("w".repeat(10_000)));
+    expect(long.code).toBe(status.INVALID_ARGUMENT);
+    await stillServing(h);
+  });
+
+  it("garbage binary metadata is ignored; oversized metadata is refused with a status", async () => {
+    h = await Harness.start();
+    const md = new Metadata();
+    md.set("x-junk-bin", Buffer.from([0, 1, 2, 255, 254]));
+    md.set("x-junk", " weird ;; value ");
+    const ok = await new Promise<GetTokenResponse>((resolve, reject) =>
+      h!.client.getToken({ appId: APP }, md, (err, res) => (err ? reject(err) : resolve(res))),
+    );
+    expect(ok.token?.appId).toBe(APP);
+    const big = new Metadata();
+    big.set("x-big", "x".repeat(32 * 1024));
+    const err = await new Promise<ServiceError>((resolve) =>
+      h!.client.getToken({ appId: APP }, big, (e) => resolve(e as ServiceError)),
+    );
+    expect(err?.code).toBe(status.RESOURCE_EXHAUSTED);
+    expect(err.details).toMatch(/metadata/);
+    // Past HTTP/2's own header limit the transport refuses it; still a status, still up.
+    const huge = new Metadata();
+    huge.set("x-huge", "x".repeat(256 * 1024));
+    const cut = await new Promise<ServiceError>((resolve) => h!.client.getToken({ appId: APP }, huge, (e) => resolve(e as ServiceError)));
+    expect(cut).toBeTruthy();
+    expect(typeof cut.code).toBe("number");
+    await stillServing(h);
+  });
+
+  it("a caller's deadline is honoured while the upstream hangs, and the refresh still lands", async () => {
+    const clock = new FakeClock();
+    const fake = new FakeWeChat({ apps: SECRETS, clock });
+    await fake.start();
+    extra.push(() => fake.close());
+    fake.inject({ delayMs: 600, times: Infinity });
+    h = await Harness.start({ clock, fake });
+    const err = await grpcError(h.getToken(APP, 100));
+    expect(err.code).toBe(status.DEADLINE_EXCEEDED);
+    fake.clearFaults();
+    await eventually(async () => expect((await h!.getToken(APP)).token?.version).toBe(1));
+  });
+});
+
+describe("hostile clients", () => {
+  it("thousands of watch streams from one client: all served, all freed, others unaffected", async () => {
+    h = await Harness.start();
+    await h.getToken(APP);
+    const hog = new TokenServiceClient(`127.0.0.1:${h.port}`, credentials.createInsecure());
+    extra.push(() => hog.close());
+    let first = 0;
+    const streams = Array.from({ length: 3000 }, () => {
+      const s = hog.watchToken({ appId: APP, knownVersion: 0 });
+      s.once("data", () => first++);
+      s.on("error", () => undefined);
+      return s;
+    });
+    await eventually(() => expect(first).toBe(3000), 15_000);
+    await stillServing(h);
+    for (const s of streams) s.cancel();
+    await eventually(() => expect(h!.server.tokens.watcherCount()).toBe(0), 10_000);
+    expect(h.server.registry.app(APP).listenerCount()).toBe(0);
+  });
+
+  it("a socket that connects and never speaks, and one that sends garbage, do not disturb others", async () => {
+    h = await Harness.start();
+    const silent = connect(h.port, "127.0.0.1");
+    const garbage = connect(h.port, "127.0.0.1");
+    extra.push(() => {
+      silent.destroy();
+      garbage.destroy();
+    });
+    let closed = false;
+    garbage.on("close", () => (closed = true));
+    garbage.on("error", () => undefined);
+    garbage.on("data", () => undefined);
+    await new Promise<void>((r) => garbage.once("connect", () => r()));
+    garbage.write(Buffer.from("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    await stillServing(h);
+    // The server answers an HTTP/1 request with GOAWAY and closes.
+    await eventually(() => expect(closed).toBe(true));
+    await stillServing(h);
+  });
+
+  it("a watcher that never reads keeps at most one undelivered token on the server", async () => {
+    h = await Harness.start();
+    let token = (await h.getToken(APP)).token!.accessToken;
+    const slow = new TokenServiceClient(`127.0.0.1:${h.port}`, credentials.createInsecure(), {
+      "grpc.http2.write_buffer_size": 1,
+    } as object);
+    extra.push(() => slow.close());
+    const stream = slow.watchToken({ appId: APP, knownVersion: 0 });
+    stream.on("error", () => undefined);
+    stream.pause();
+    await eventually(() => expect(h!.server.tokens.watcherCount()).toBe(1));
+    for (let i = 0; i < 300; i++) token = (await h.forceRefresh(APP, token)).token!.accessToken;
+    expect(h.server.tokens.maxBacklog()).toBeLessThanOrEqual(1);
+    const versions: number[] = [];
+    stream.on("data", (m: { token?: { version: number } }) => versions.push(m.token!.version));
+    stream.resume();
+    await eventually(() => expect(versions.at(-1)).toBe(301));
+    for (let i = 1; i < versions.length; i++) expect(versions[i]!).toBeGreaterThan(versions[i - 1]!);
+    stream.cancel();
+    await h.getToken(APP2);
+  });
+});
+
+describe("shutdown", () => {
+  it("lets an in-flight call finish, then refuses new ones", async () => {
+    const clock = new FakeClock();
+    const fake = new FakeWeChat({ apps: SECRETS, clock });
+    await fake.start();
+    extra.push(() => fake.close());
+    fake.inject({ delayMs: 300 });
+    h = await Harness.start({ clock, fake });
+    const inflight = h.getToken(APP, 5000);
+    await eventually(() => expect(h!.server.tokens.inflightUnary()).toBe(1));
+    const stopping = h.server.shutdown(3000);
+    const res = await inflight;
+    expect(res.token?.appId).toBe(APP);
+    await stopping;
+    const after = await grpcError(h.getToken(APP, 1000));
+    expect([status.UNAVAILABLE, status.DEADLINE_EXCEEDED]).toContain(after.code);
+    h.client.close();
+    h = undefined;
+  });
+});
