@@ -41,6 +41,13 @@ describe("WatchToken", () => {
     await eventually(() => expect(messages.map((m) => m.token?.version)).toEqual([2]));
   });
 
+  it("sends the current token to a client whose known_version this server never reached (a restarted lineage)", async () => {
+    h = await Harness.start();
+    const current = (await h.getToken(APP)).token!;
+    const { messages } = collect(h.client.watchToken({ appId: APP, knownVersion: 99 }));
+    await eventually(() => expect(messages.map((m) => m.token?.accessToken)).toEqual([current.accessToken]));
+  });
+
   it("stays open while no token can be had, and delivers as soon as one exists", async () => {
     h = await Harness.start();
     h.fake.inject({ errcode: -1, times: 2 });

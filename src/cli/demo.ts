@@ -48,6 +48,8 @@ Try, in another terminal:
   node dist/src/cli/main.js get ${app} --addr ${addr}
   node dist/src/cli/main.js watch ${app} --addr ${addr}
   node dist/src/cli/main.js refresh ${app} --stale TOKEN --addr ${addr}
+  node dist/src/cli/main.js callback-ip ${app} --addr ${addr} --wechat ${upstreamUrl} --repeat 20 --interval 3000
+  curl -X POST "${upstreamUrl}/_fake/invalidate?appid=${app}"   (invalidate the token: callback-ip recovers)
   curl -X POST ${upstreamUrl}/_fake/faults -d '{"errcode":-1,"times":3}'   (make WeChat fail 3 times)
 
 `);

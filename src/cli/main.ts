@@ -4,6 +4,8 @@
  */
 import { parseArgs } from "node:util";
 import { ConfigError } from "../config/load.js";
+import { DEFAULT_BASE_URL } from "../upstream/wechat-client.js";
+import { callbackIpCommand } from "./callback-ip.js";
 import { DEFAULT_ADDR, getCommand, refreshCommand, watchCommand } from "./client-commands.js";
 import { demoCommand } from "./demo.js";
 import { fakeWeChatCommand } from "./fake-wechat-command.js";
@@ -21,6 +23,9 @@ Clients (--addr, default ${DEFAULT_ADDR}; --timeout MS, default 10000):
   wxtoken get APP                        print the current token as JSON
   wxtoken refresh APP --stale TOKEN      passive refresh: refresh only if TOKEN is still current
   wxtoken watch APP [--known-version N]  print each new token as a JSON line
+  wxtoken callback-ip APP [--wechat URL] [--repeat N] [--interval MS]
+                                         call WeChat's getcallbackip with the served token;
+                                         recovers by itself from 40001/40014/42001
 `;
 
 async function main(argv: string[]): Promise<void> {
@@ -39,6 +44,9 @@ async function main(argv: string[]): Promise<void> {
       host: { type: "string" },
       app: { type: "string", multiple: true },
       "expires-in": { type: "string" },
+      wechat: { type: "string" },
+      repeat: { type: "string" },
+      interval: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -58,6 +66,14 @@ async function main(argv: string[]): Promise<void> {
       return refreshCommand(values.addr, needApp(), values.stale ?? usage("refresh needs --stale TOKEN"), timeout);
     case "watch":
       return watchCommand(values.addr, needApp(), Number(values["known-version"]));
+    case "callback-ip":
+      return callbackIpCommand({
+        addr: values.addr,
+        appId: needApp(),
+        wechatBaseUrl: values.wechat ?? DEFAULT_BASE_URL,
+        repeat: num(values.repeat),
+        intervalMs: num(values.interval),
+      });
     case "help":
     case undefined:
       process.stdout.write(USAGE);

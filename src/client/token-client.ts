@@ -4,7 +4,7 @@
  * meant to live for as long as the caller wants it).
  */
 import { credentials as grpcCredentials, Metadata, status, type ChannelCredentials, type ClientOptions, type ClientUnaryCall, type ServiceError } from "@grpc/grpc-js";
-import { TokenServiceClient, type Token } from "../../generated/wxtoken/v1/token_service.js";
+import { TokenServiceClient, type ForceRefreshResponse, type GetTokenResponse, type Token } from "../../generated/wxtoken/v1/token_service.js";
 import { TokenServiceError } from "./errors.js";
 import { tokensOf } from "./watch-stream.js";
 
@@ -73,7 +73,7 @@ export class TokenClient {
 
   /** The app's current valid token. */
   async getToken(appId: string, options: CallOptions = {}): Promise<Token> {
-    const res = await this.#unary("GetToken", options, (md, o, cb) => this.raw.getToken({ appId }, md, o, cb));
+    const res = await this.#unary<GetTokenResponse>("GetToken", options, (md, o, cb) => this.raw.getToken({ appId }, md, o, cb));
     return required("GetToken", res.token);
   }
 
@@ -82,7 +82,7 @@ export class TokenClient {
    * server refreshes only if staleToken is still its current token.
    */
   async forceRefresh(appId: string, staleToken: string, options: CallOptions = {}): Promise<ForceRefreshResult> {
-    const res = await this.#unary("ForceRefresh", options, (md, o, cb) => this.raw.forceRefresh({ appId, staleToken }, md, o, cb));
+    const res = await this.#unary<ForceRefreshResponse>("ForceRefresh", options, (md, o, cb) => this.raw.forceRefresh({ appId, staleToken }, md, o, cb));
     return { token: required("ForceRefresh", res.token), refreshed: res.refreshed };
   }
 

@@ -24,7 +24,9 @@ export class Watcher {
     knownVersion: number,
     private readonly onClose: (w: Watcher, code: status) => void,
   ) {
-    this.lastSent = knownVersion;
+    // A client that holds a version this server never reached saw another
+    // lineage (a restart with the memory store): send it what we have.
+    this.lastSent = knownVersion > app.highestVersion() ? 0 : knownVersion;
     this.unsubscribe = app.onToken((t) => this.offer(t));
     // 'cancelled' covers client cancel and deadline; 'close'/'error' cover the rest.
     call.on("cancelled", () => this.close(status.CANCELLED));

@@ -118,6 +118,11 @@ export class AppToken {
     return this.token;
   }
 
+  /** Highest version this server has held for the app (0 if none). */
+  highestVersion(): number {
+    return this.version;
+  }
+
   healthy(): boolean {
     return this.current() !== undefined;
   }

@@ -1,0 +1,187 @@
+/**
+ * TokenSource (go-spiffe's X509Source): create() resolves once the first token
+ * has arrived over WatchToken; from then on a watcher keeps a local copy
+ * current, so token() is a synchronous read from memory, never a network call.
+ * It never hands out an expired token.
+ */
+import type { Token } from "../../generated/wxtoken/v1/token_service.js";
+import { systemClock, type Clock } from "../clock.js";
+import { Backoff, type BackoffOptions, type Random } from "./backoff.js";
+import { PERMANENT_CODES, TokenExpiredError, TokenServiceError, TokenSourceClosedError, TokenSourceTimeoutError } from "./errors.js";
+import { TokenClient, type CallOptions, type ForceRefreshResult, type TokenClientOptions } from "./token-client.js";
+import { TokenWatcher } from "./watcher.js";
+import { withToken, type WithTokenOptions } from "./with-token.js";
+
+export interface TokenSourceOptions {
+  /** The WeChat appid whose token to hold. */
+  appId: string;
+  /** The server, e.g. "wxtoken.internal:50051". Give this or `client`. */
+  address?: string;
+  /** Used with `address` to build the client the source owns (and closes). */
+  clientOptions?: TokenClientOptions;
+  /** A client to share; the source does not close it. Give this or `address`. */
+  client?: TokenClient;
+  /** How long create() waits for the first token; default 10_000 ms. */
+  timeoutMs?: number;
+  /** For the create() timeout, reconnect delays and expiry checks; default the system clock. */
+  clock?: Clock;
+  /** Jitter source for reconnect delays; default Math.random. */
+  random?: Random;
+  /** Reconnect delays; default 1 s doubling up to 30 s, ±20 % jitter. */
+  backoff?: Omit<BackoffOptions, "random">;
+}
+
+export type UpdateListener = (token: Token) => void;
+/** The watch stream failed; the source reconnects by itself after retryInMs. */
+export type ErrorListener = (err: TokenServiceError, retryInMs: number) => void;
+
+interface FirstToken {
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+export class TokenSource {
+  readonly appId: string;
+  readonly #client: TokenClient;
+  readonly #ownsClient: boolean;
+  readonly #clock: Clock;
+  readonly #watcher: TokenWatcher;
+  readonly #updateListeners = new Set<UpdateListener>();
+  readonly #errorListeners = new Set<ErrorListener>();
+  #token: Token | undefined;
+  #lastError: TokenServiceError | undefined;
+  #first: FirstToken | undefined;
+  #closing: Promise<void> | undefined;
+
+  private constructor(options: TokenSourceOptions, client: TokenClient, ownsClient: boolean) {
+    this.appId = options.appId;
+    this.#client = client;
+    this.#ownsClient = ownsClient;
+    this.#clock = options.clock ?? systemClock;
+    const backoff = new Backoff({ ...options.backoff, random: options.random });
+    this.#watcher = new TokenWatcher(client, options.appId, this.#clock, backoff, {
+      onToken: (t) => this.#adopt(t),
+      onError: (err, retryInMs) => this.#failed(err, retryInMs),
+    });
+  }
+
+  /**
+   * Connects and resolves once the first token has arrived. Rejects with
+   * TokenSourceTimeoutError after timeoutMs, or at once with TokenServiceError
+   * when the server says retrying cannot help (NOT_FOUND, INVALID_ARGUMENT, ...).
+   */
+  static async create(options: TokenSourceOptions): Promise<TokenSource> {
+    if ((options.address === undefined) === (options.client === undefined)) {
+      throw new TypeError("TokenSource.create needs exactly one of address or client");
+    }
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    if (!(timeoutMs > 0)) throw new RangeError(`timeoutMs must be positive, got ${timeoutMs}`);
+    const client = options.client ?? new TokenClient(options.address!, options.clientOptions);
+    const source = new TokenSource(options, client, options.client === undefined);
+    try {
+      await source.#waitForFirstToken(timeoutMs);
+    } catch (err) {
+      await source.close();
+      throw err;
+    }
+    return source;
+  }
+
+  /** The access_token, from memory. Throws TokenExpiredError rather than hand out an expired one. */
+  token(): string {
+    return this.current().accessToken;
+  }
+
+  /** The whole current Token (version, expiry, fingerprint), under the same rules as token(). */
+  current(): Token {
+    if (this.#closing) throw new TokenSourceClosedError(this.appId);
+    const t = this.#token!; // create() resolves only once there is one
+    const expiresAt = t.expiresAt?.getTime();
+    if (expiresAt === undefined || this.#clock.now() >= expiresAt) throw new TokenExpiredError(this.appId, t.version, t.expiresAt);
+    return t;
+  }
+
+  /**
+   * Reports a token WeChat rejected (40001, 40014, 42001) and adopts the token
+   * the server answers with, without waiting for the watch stream to bring it.
+   */
+  async forceRefresh(staleToken: string, options: CallOptions = {}): Promise<ForceRefreshResult> {
+    if (this.#closing) throw new TokenSourceClosedError(this.appId);
+    const result = await this.#client.forceRefresh(this.appId, staleToken, options);
+    this.#adopt(result.token);
+    return result;
+  }
+
+  /** Runs fn with the token, refreshing and retrying once if WeChat rejects it; see withToken(). */
+  withToken<T>(fn: (accessToken: string) => Promise<T>, options?: WithTokenOptions): Promise<T> {
+    return withToken(this, this.appId, fn, options);
+  }
+
+  /** Called with each newer token; returns an unsubscribe function. */
+  onUpdate(listener: UpdateListener): () => void {
+    this.#updateListeners.add(listener);
+    return () => this.#updateListeners.delete(listener);
+  }
+
+  /** Called when the watch stream fails (the source reconnects by itself); returns an unsubscribe function. */
+  onError(listener: ErrorListener): () => void {
+    this.#errorListeners.add(listener);
+    return () => this.#errorListeners.delete(listener);
+  }
+
+  /** Cancels the stream and pending reconnects, and closes the client if the source made it. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#updateListeners.clear();
+      this.#errorListeners.clear();
+      await this.#watcher.stop();
+      if (this.#ownsClient) this.#client.close();
+    })();
+    return this.#closing;
+  }
+
+  #waitForFirstToken(timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = this.#clock.setTimeout(() => {
+        this.#first = undefined;
+        reject(new TokenSourceTimeoutError(this.appId, timeoutMs, this.#lastError));
+      }, timeoutMs);
+      const settle = (fn: () => void) => {
+        this.#clock.clearTimeout(timer);
+        this.#first = undefined;
+        fn();
+      };
+      this.#first = { resolve: () => settle(resolve), reject: (err) => settle(() => reject(err)) };
+      this.#watcher.start();
+    });
+  }
+
+  #adopt(token: Token): void {
+    // The stream and forceRefresh() both deliver tokens: keep only what is newer.
+    if (this.#token && token.version <= this.#token.version) return;
+    this.#token = token;
+    this.#first?.resolve();
+    for (const listener of this.#updateListeners) callSafely(() => listener(token));
+  }
+
+  #failed(err: TokenServiceError, retryInMs: number): void {
+    this.#lastError = err;
+    if (!this.#token && PERMANENT_CODES.has(err.code)) this.#first?.reject(err);
+    for (const listener of this.#errorListeners) callSafely(() => listener(err, retryInMs));
+  }
+}
+
+/**
+ * A listener's bug must not break the watch loop that called it: its error is
+ * rethrown on its own tick, surfacing as an uncaught exception like an
+ * EventEmitter listener's would.
+ */
+function callSafely(fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    process.nextTick(() => {
+      throw err;
+    });
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * The watch loop under a TokenSource (go-spiffe's watcher): keeps one
+ * WatchToken stream open, and when it fails reconnects after a backoff delay,
+ * passing the version it holds so the server sends only what is newer. Each
+ * token received resets the backoff: the connection has proven healthy.
+ */
+import { status } from "@grpc/grpc-js";
+import type { Token } from "../../generated/wxtoken/v1/token_service.js";
+import type { Clock, TimerHandle } from "../clock.js";
+import type { Backoff } from "./backoff.js";
+import { TokenServiceError } from "./errors.js";
+import type { TokenClient } from "./token-client.js";
+
+export interface WatcherHandlers {
+  /** A token newer than any before it. */
+  onToken(token: Token): void;
+  /** The stream failed; the next attempt starts in retryInMs (on the injected clock). */
+  onError(err: TokenServiceError, retryInMs: number): void;
+}
+
+export class TokenWatcher {
+  #version = 0;
+  readonly #stop = new AbortController();
+  #sleeping: { timer: TimerHandle; wake: () => void } | undefined;
+  #loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly client: TokenClient,
+    readonly appId: string,
+    private readonly clock: Clock,
+    private readonly backoff: Backoff,
+    private readonly handlers: WatcherHandlers,
+  ) {}
+
+  /** The version of the newest token received (0 before the first). */
+  get version(): number {
+    return this.#version;
+  }
+
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  /** Cancels the stream and any pending reconnect; resolves once the loop has ended. */
+  async stop(): Promise<void> {
+    this.#stop.abort();
+    if (this.#sleeping) {
+      this.clock.clearTimeout(this.#sleeping.timer);
+      this.#sleeping.wake();
+    }
+    await this.#loop;
+  }
+
+  async #run(): Promise<void> {
+    const signal = this.#stop.signal;
+    while (!signal.aborted) {
+      let failure: TokenServiceError;
+      try {
+        for await (const token of this.client.watch(this.appId, { knownVersion: this.#version, signal })) {
+          this.backoff.reset();
+          // A reconnect may reach a replica that is behind: never go back.
+          if (token.version <= this.#version) continue;
+          this.#version = token.version;
+          this.handlers.onToken(token);
+        }
+        if (signal.aborted) return;
+        failure = new TokenServiceError("WatchToken", status.UNAVAILABLE, "the server ended the stream; reconnecting");
+      } catch (err) {
+        if (signal.aborted) return;
+        failure = err instanceof TokenServiceError ? err : TokenServiceError.from("WatchToken", err);
+      }
+      const delay = this.backoff.next();
+      this.handlers.onError(failure, delay);
+      await this.#sleep(delay);
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const wake = () => {
+        this.#sleeping = undefined;
+        resolve();
+      };
+      this.#sleeping = { timer: this.clock.setTimeout(wake, ms), wake };
+    });
+  }
+}
