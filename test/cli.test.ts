@@ -3,7 +3,7 @@
  * in its own process, from a fresh build of dist/.
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -116,6 +116,22 @@ describe("wxtoken serve", () => {
     const result = await run(process.execPath, [CLI, "serve", "--config", config]).catch((e: { code: number; stderr: string }) => e);
     expect(result).toMatchObject({ code: 78 });
     expect((result as { stderr: string }).stderr).toMatch(/apps\[0\]\.secretEnv/);
+  });
+});
+
+describe("the package", () => {
+  it("can be imported by another Node service as \"wxtoken\" with its exports map", async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, "node_modules"));
+    symlinkSync(process.cwd(), join(dir, "node_modules", "wxtoken"), "dir");
+    writeFileSync(
+      join(dir, "check.mjs"),
+      `import { TokenSource, TokenClient, withToken, WeChatClient, Token, TokenServiceClient } from "wxtoken";
+       console.log(JSON.stringify([typeof TokenSource.create, typeof TokenClient, typeof withToken, typeof WeChatClient, typeof Token.encode, typeof TokenServiceClient]));`,
+    );
+    const out = await run(process.execPath, [join(dir, "check.mjs")], { cwd: dir });
+    expect(JSON.parse(out.stdout)).toEqual(["function", "function", "function", "function", "function", "function"]);
+    expect(existsSync(join(process.cwd(), "dist/src/index.d.ts"))).toBe(true);
   });
 });
 

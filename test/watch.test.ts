@@ -54,7 +54,8 @@ describe("WatchToken", () => {
     const { messages, ended } = collect(h.client.watchToken({ appId: APP, knownVersion: 0 }));
     let done = false;
     void ended.then(() => (done = true));
-    await eventually(() => expect(h!.fake.calls("/cgi-bin/token", APP)).toBeGreaterThanOrEqual(1));
+    // Wait until the refresher has recorded the failure (and so scheduled its retry).
+    await eventually(() => expect(h!.server.registry.app(APP).lastError()).toBeDefined());
     expect(messages).toHaveLength(0);
     await h.clock.advance(10_000);
     await eventually(() => expect(messages).toHaveLength(1));

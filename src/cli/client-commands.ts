@@ -1,11 +1,13 @@
 /** `wxtoken get | refresh | watch`: small clients of a running server. */
-import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { TokenServiceClient, type Token } from "../../generated/wxtoken/v1/token_service.js";
+import { clientChannelCredentials, clientOptions, type ClientAuthOptions } from "../auth/client-credentials.js";
 
 export const DEFAULT_ADDR = "127.0.0.1:50051";
 
-function connect(addr: string): InstanceType<typeof TokenServiceClient> {
-  return new TokenServiceClient(addr, credentials.createInsecure());
+/** Plaintext without TLS flags; the API key, if any, goes with every call. */
+function connect(addr: string, auth: ClientAuthOptions): InstanceType<typeof TokenServiceClient> {
+  return new TokenServiceClient(addr, clientChannelCredentials(auth), clientOptions(auth));
 }
 
 function printable(t: Token | undefined): Record<string, unknown> {
@@ -26,8 +28,8 @@ function fail(err: ServiceError): never {
   process.exit(1);
 }
 
-export async function getCommand(addr: string, appId: string, timeoutMs: number): Promise<void> {
-  const client = connect(addr);
+export async function getCommand(addr: string, appId: string, timeoutMs: number, auth: ClientAuthOptions = {}): Promise<void> {
+  const client = connect(addr, auth);
   const res = await new Promise<{ token?: Token }>((resolve) =>
     client.getToken({ appId }, new Metadata(), { deadline: Date.now() + timeoutMs }, (err, r) => (err ? fail(err) : resolve(r))),
   );
@@ -35,8 +37,8 @@ export async function getCommand(addr: string, appId: string, timeoutMs: number)
   process.stdout.write(JSON.stringify(printable(res.token), null, 2) + "\n");
 }
 
-export async function refreshCommand(addr: string, appId: string, stale: string, timeoutMs: number): Promise<void> {
-  const client = connect(addr);
+export async function refreshCommand(addr: string, appId: string, stale: string, timeoutMs: number, auth: ClientAuthOptions = {}): Promise<void> {
+  const client = connect(addr, auth);
   const res = await new Promise<{ token?: Token; refreshed: boolean }>((resolve) =>
     client.forceRefresh({ appId, staleToken: stale }, new Metadata(), { deadline: Date.now() + timeoutMs }, (err, r) =>
       err ? fail(err) : resolve(r),
@@ -47,8 +49,8 @@ export async function refreshCommand(addr: string, appId: string, stale: string,
 }
 
 /** Prints one JSON line per token until Ctrl-C or the server ends the stream. */
-export async function watchCommand(addr: string, appId: string, knownVersion: number): Promise<void> {
-  const client = connect(addr);
+export async function watchCommand(addr: string, appId: string, knownVersion: number, auth: ClientAuthOptions = {}): Promise<void> {
+  const client = connect(addr, auth);
   const stream = client.watchToken({ appId, knownVersion });
   process.once("SIGINT", () => stream.cancel());
   await new Promise<void>((resolve) => {

@@ -3,6 +3,7 @@
  * wxtoken's command line. `wxtoken help` lists the commands.
  */
 import { parseArgs } from "node:util";
+import { hashKeyCommand } from "../auth/hash-key-command.js";
 import { ConfigError } from "../config/load.js";
 import { DEFAULT_BASE_URL } from "../upstream/wechat-client.js";
 import { callbackIpCommand } from "./callback-ip.js";
@@ -18,8 +19,11 @@ Server:
   wxtoken demo [--listen ADDR]           fake WeChat + server with sample apps, until Ctrl-C
   wxtoken fake-wechat [--port N] [--app APPID:SECRET]... [--expires-in S]
                                          run the fake WeChat upstream on its own
+  wxtoken hash-key [KEY | -]             a new API key (or KEY, or one from stdin) and its sha256 for the config
 
-Clients (--addr, default ${DEFAULT_ADDR}; --timeout MS, default 10000):
+Clients (--addr, default ${DEFAULT_ADDR}; --timeout MS, default 10000;
+         --api-key KEY or env WXTOKEN_API_KEY; TLS: --tls-ca FILE [--tls-server-name NAME],
+         mutual TLS: --tls-cert FILE --tls-key FILE):
   wxtoken get APP                        print the current token as JSON
   wxtoken refresh APP --stale TOKEN      passive refresh: refresh only if TOKEN is still current
   wxtoken watch APP [--known-version N]  print each new token as a JSON line
@@ -44,6 +48,11 @@ async function main(argv: string[]): Promise<void> {
       host: { type: "string" },
       app: { type: "string", multiple: true },
       "expires-in": { type: "string" },
+      "api-key": { type: "string" },
+      "tls-ca": { type: "string" },
+      "tls-cert": { type: "string" },
+      "tls-key": { type: "string" },
+      "tls-server-name": { type: "string" },
       wechat: { type: "string" },
       repeat: { type: "string" },
       interval: { type: "string" },
@@ -53,6 +62,13 @@ async function main(argv: string[]): Promise<void> {
   const app = positionals[0];
   const timeout = Number(values.timeout);
   const needApp = (): string => app ?? usage(`${command} needs an APP argument`);
+  const auth = {
+    apiKey: values["api-key"] ?? (process.env.WXTOKEN_API_KEY || undefined),
+    tlsCa: values["tls-ca"],
+    tlsCert: values["tls-cert"],
+    tlsKey: values["tls-key"],
+    tlsServerName: values["tls-server-name"],
+  };
   switch (values.help ? "help" : command) {
     case "serve":
       return serveCommand(values.config ?? usage("serve needs --config FILE"), values.listen);
@@ -61,11 +77,13 @@ async function main(argv: string[]): Promise<void> {
     case "fake-wechat":
       return fakeWeChatCommand({ host: values.host, port: num(values.port), apps: values.app ?? [], expiresIn: num(values["expires-in"]) });
     case "get":
-      return getCommand(values.addr, needApp(), timeout);
+      return getCommand(values.addr, needApp(), timeout, auth);
     case "refresh":
-      return refreshCommand(values.addr, needApp(), values.stale ?? usage("refresh needs --stale TOKEN"), timeout);
+      return refreshCommand(values.addr, needApp(), values.stale ?? usage("refresh needs --stale TOKEN"), timeout, auth);
     case "watch":
-      return watchCommand(values.addr, needApp(), Number(values["known-version"]));
+      return watchCommand(values.addr, needApp(), Number(values["known-version"]), auth);
+    case "hash-key":
+      return hashKeyCommand(app);
     case "callback-ip":
       return callbackIpCommand({
         addr: values.addr,

@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import type { ZodError } from "zod";
+import { grantWarnings } from "../auth/schema.js";
+import { resolveTlsFiles, type TlsFiles } from "../auth/tls-files.js";
 import { Secret } from "../secret.js";
 import type { AppCredentials } from "../upstream/types.js";
 import { configSchema, type Config } from "./schema.js";
@@ -15,6 +17,8 @@ export interface LoadedConfig {
   apps: AppCredentials[];
   /** Resolved path of the file store, if the store is a file. */
   storePath?: string;
+  /** The tls section with resolved paths, if the server serves TLS. */
+  tls?: TlsFiles;
   /** Things that work but should be fixed (e.g. a literal secret). */
   warnings: string[];
 }
@@ -66,7 +70,8 @@ export function parseConfig(raw: unknown, options: { baseDir?: string; env?: Nod
     return { appId: a.appId, secret: new Secret(value), endpoint: a.endpoint };
   });
   const storePath = config.store.type === "file" ? resolve(baseDir, config.store.path) : undefined;
-  return { config, apps, storePath, warnings };
+  warnings.push(...grantWarnings(config.auth, config.apps.map((a) => a.appId)));
+  return { config, apps, storePath, tls: resolveTlsFiles(config.tls, baseDir), warnings };
 }
 
 function formatIssues(error: ZodError): string {

@@ -4,6 +4,7 @@
  * so a typo never silently falls back to a default.
  */
 import { z } from "zod";
+import { authSchema, checkSecurity, tlsSchema } from "../auth/schema.js";
 
 const app = z
   .strictObject({
@@ -72,9 +73,17 @@ export const configSchema = z.strictObject({
     .prefault({}),
   apps: z.array(app).min(1, "configure at least one app"),
   log: z.strictObject({ level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info") }).prefault({}),
+  /** Prometheus metrics on their own HTTP port (GET /metrics). Absent: off; `{}` serves on 127.0.0.1:9464. */
+  metrics: z.strictObject({ listen: z.string().min(1).default("127.0.0.1:9464") }).optional(),
   /** On SIGINT/SIGTERM: how long in-flight calls may take before the server closes anyway. */
   shutdownGraceMs: z.number().int().nonnegative().default(5_000),
-});
+  /** Who may call, and what (README: Security). Absent: everyone may do everything. */
+  auth: authSchema.optional(),
+  /** Serve TLS (and accept client certificates). Absent: plaintext. */
+  tls: tlsSchema.optional(),
+  /** Allow listening on a non-loopback address with no client authentication, on purpose. */
+  insecure: z.boolean().default(false),
+}).superRefine(checkSecurity);
 
 export type Config = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;

@@ -3,11 +3,16 @@
  * services (TokenService, health, reflection) -> listening socket; and takes
  * them apart again in order on shutdown.
  */
-import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { Server } from "@grpc/grpc-js";
 import { TokenServiceService } from "../../generated/wxtoken/v1/token_service.js";
 import { systemClock, type Clock } from "../clock.js";
-import type { LoadedConfig } from "../config/load.js";
+import { createAuthorizer } from "../auth/authorizer.js";
+import { exposureProblem, exposureWarnings } from "../auth/exposure.js";
+import { serverCredentials } from "../auth/server-credentials.js";
+import { ConfigError, type LoadedConfig } from "../config/load.js";
 import type { Logger } from "../log.js";
+import { serveMetrics, type MetricsEndpoint } from "../metrics/http.js";
+import { bothObservers, Metrics } from "../metrics/metrics.js";
 import { FileStore } from "../store/file-store.js";
 import { MemoryStore } from "../store/memory-store.js";
 import type { TokenStore } from "../store/store.js";
@@ -52,16 +57,20 @@ export interface ServerDeps {
   upstream?: TokenUpstream;
   /** Defaults to the store the config names. */
   store?: TokenStore;
-  /** Who may call what; defaults to everyone, everything. */
+  /** Who may call what; defaults to the config's auth section (everyone, everything when it has none). */
   authorizer?: Authorizer;
-  /** Told about every finished call (metrics). */
+  /** Told about every finished call (besides the metrics). */
   observer?: CallObserver;
+  /** Prometheus metrics; by default made when the config has a `metrics` section, which also opens its HTTP port. */
+  metrics?: Metrics;
 }
 
 export class WxTokenServer {
   readonly grpc: Server;
   readonly health = new HealthService();
   readonly tokens: TokenServiceImpl;
+  readonly metrics: Metrics | undefined;
+  private metricsEndpoint: MetricsEndpoint | undefined;
   private port = 0;
   private closing: Promise<void> | undefined;
 
@@ -74,9 +83,12 @@ export class WxTokenServer {
     deps: ServerDeps,
   ) {
     this.grpc = new Server(SERVER_CHANNEL_OPTIONS);
+    this.metrics = deps.metrics;
+    this.metrics?.attach(registry);
     this.tokens = new TokenServiceImpl(registry, log, {
       authorizer: deps.authorizer,
-      observer: deps.observer,
+      observer: this.metrics ? bothObservers(this.metrics.observer, deps.observer) : deps.observer,
+      clock: deps.clock,
       forceRefreshLimiter: new RateLimiter(loaded.config.quota.clientForceRefreshPerMinute, deps.clock ?? systemClock),
     });
     this.grpc.addService(TokenServiceService, this.tokens.handlers());
@@ -92,6 +104,7 @@ export class WxTokenServer {
 
   static async create(loaded: LoadedConfig, deps: ServerDeps): Promise<WxTokenServer> {
     const { config } = loaded;
+    const authorizer = deps.authorizer ?? createAuthorizer(config.auth);
     const store =
       deps.store ?? (config.store.type === "file" && loaded.storePath ? new FileStore(loaded.storePath, deps.log) : new MemoryStore());
     const upstream =
@@ -101,10 +114,11 @@ export class WxTokenServer {
         connectTimeoutMs: config.upstream.connectTimeoutMs,
         timeoutMs: config.upstream.timeoutMs,
       });
+    const metrics = deps.metrics ?? (config.metrics ? new Metrics(deps.clock ?? systemClock) : undefined);
     const r = config.refresh;
     const registry = await TokenRegistry.create({
       apps: loaded.apps,
-      upstream,
+      upstream: metrics ? metrics.meterUpstream(upstream) : upstream,
       store,
       clock: deps.clock ?? systemClock,
       random: deps.random,
@@ -123,21 +137,34 @@ export class WxTokenServer {
         minForceIntervalMs: config.quota.minForceRefreshIntervalSeconds * 1000,
       },
     });
-    return new WxTokenServer(registry, store, upstream, loaded, deps.log, deps);
+    return new WxTokenServer(registry, store, upstream, loaded, deps.log, { ...deps, authorizer, metrics });
   }
 
-  /** Binds, then starts the refreshers. Returns the bound port. */
+  /** Binds (refusing an exposed address without client authentication), then starts the refreshers. Returns the bound port. */
   async listen(address = this.loaded.config.listen): Promise<number> {
+    const { config, tls } = this.loaded;
+    const exposed = exposureProblem(config, address);
+    if (exposed !== undefined) throw new ConfigError(`config error at insecure: ${exposed}`);
+    for (const w of exposureWarnings(config, address)) this.log.warn(w);
+    const { credentials, ready } = serverCredentials(tls);
     this.port = await new Promise<number>((resolve, reject) =>
-      this.grpc.bindAsync(address, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+      this.grpc.bindAsync(address, credentials, (err, port) => (err ? reject(err) : resolve(port))),
     );
+    await ready();
+    if (this.metrics && config.metrics) this.metricsEndpoint = await serveMetrics(this.metrics, config.metrics.listen, this.log);
     this.registry.start();
-    this.log.info({ address, port: this.port, apps: this.registry.all().map((a) => a.appId), store: this.store.kind }, "wxtoken listening");
+    const security = { tls: tls === undefined ? "off" : tls.clientCaFile ? "mutual" : "on", clients: config.auth?.clients.length ?? "open" };
+    this.log.info({ address, port: this.port, apps: this.registry.all().map((a) => a.appId), store: this.store.kind, ...security }, "wxtoken listening");
     return this.port;
   }
 
   get boundPort(): number {
     return this.port;
+  }
+
+  /** The metrics HTTP port, when the config has a `metrics` section and the server listens. */
+  get metricsPort(): number | undefined {
+    return this.metricsEndpoint?.port;
   }
 
   /**
@@ -174,6 +201,7 @@ export class WxTokenServer {
     this.registry.stop();
     await this.store.close();
     await this.upstream.close?.();
+    await this.metricsEndpoint?.close();
     this.log.info("stopped");
   }
 }

@@ -5,13 +5,14 @@
  */
 import { status, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from "@grpc/grpc-js";
 import type { TokenServiceServer } from "../../generated/wxtoken/v1/token_service.js";
+import { systemClock, type Clock } from "../clock.js";
 import type { Logger } from "../log.js";
 import type { AppToken } from "../token/app-token.js";
 import type { TokenRegistry } from "../token/registry.js";
 import { toProtoToken } from "./convert.js";
 import { allowAll, observeNothing, type Authorizer, type CallObserver, type Permission, type Principal } from "./hooks.js";
 import { clientKey, type RateLimiter } from "./rate-limit.js";
-import { checkMetadataSize, toServiceError, toStatus, validateAppId, validateStaleToken } from "./status.js";
+import { checkMetadataSize, ShuttingDownError, toServiceError, toStatus, validateAppId, validateStaleToken } from "./status.js";
 import { Watcher, type WatchCall } from "./watch.js";
 
 export interface TokenServiceOptions {
@@ -19,6 +20,8 @@ export interface TokenServiceOptions {
   observer?: CallObserver;
   /** Per-client limit on ForceRefresh; none when absent. */
   forceRefreshLimiter?: RateLimiter;
+  /** The server's clock: turns the refresher's next attempt time into an error's retry delay. */
+  clock?: Clock;
 }
 
 type AnyCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>;
@@ -30,6 +33,7 @@ export class TokenServiceImpl {
   private readonly authorizer: Authorizer;
   private readonly observer: CallObserver;
   private readonly limiter: RateLimiter | undefined;
+  private readonly clock: Clock;
 
   constructor(
     private readonly registry: TokenRegistry,
@@ -39,6 +43,7 @@ export class TokenServiceImpl {
     this.authorizer = options.authorizer ?? allowAll;
     this.observer = options.observer ?? observeNothing;
     this.limiter = options.forceRefreshLimiter;
+    this.clock = options.clock ?? systemClock;
   }
 
   handlers(): TokenServiceServer {
@@ -90,7 +95,8 @@ export class TokenServiceImpl {
   /** Ends every watch stream with UNAVAILABLE so clients reconnect elsewhere. */
   endWatches(details = "server shutting down; reconnect with known_version"): void {
     this.draining = true;
-    for (const w of [...this.watchers]) w.end(status.UNAVAILABLE, details);
+    const ending = toServiceError(toStatus(new ShuttingDownError(details)));
+    for (const w of [...this.watchers]) w.end(ending);
   }
 
   private authenticate(call: AnyCall): Principal {
@@ -129,7 +135,7 @@ export class TokenServiceImpl {
           callback(null, res);
         },
         (err: unknown) => {
-          const mapped = toStatus(err);
+          const mapped = toStatus(err, this.clock.now());
           if (mapped.code === status.INTERNAL) this.log.error({ method, err }, "internal error");
           else this.log.debug({ method, caller: principal?.name, code: status[mapped.code], details: mapped.details }, "call failed");
           finish(mapped.code);
@@ -143,7 +149,7 @@ export class TokenServiceImpl {
     let principal: Principal | undefined;
     try {
       if (this.draining) {
-        call.emit("error", { code: status.UNAVAILABLE, details: "server shutting down" });
+        call.emit("error", toServiceError(toStatus(new ShuttingDownError("server shutting down"))));
         return;
       }
       principal = this.authenticate(call as AnyCall);
@@ -156,7 +162,7 @@ export class TokenServiceImpl {
       });
       this.watchers.add(watcher);
     } catch (err) {
-      const mapped = toStatus(err);
+      const mapped = toStatus(err, this.clock.now());
       this.observer.onCallEnd("WatchToken", mapped.code, performance.now() - started, principal);
       call.emit("error", toServiceError(mapped));
     }

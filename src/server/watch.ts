@@ -3,7 +3,7 @@
  * kept per subscriber, so a slow reader never builds a queue; when write()
  * says the transport is full we wait for 'drain' and then send the newest.
  */
-import { status, type ServerWritableStream } from "@grpc/grpc-js";
+import { status, type ServerWritableStream, type ServiceError } from "@grpc/grpc-js";
 import type { WatchTokenRequest, WatchTokenResponse } from "../../generated/wxtoken/v1/token_service.js";
 import type { AppToken } from "../token/app-token.js";
 import type { TokenRecord } from "../token/token.js";
@@ -51,11 +51,11 @@ export class Watcher {
     this.flush();
   }
 
-  /** Ends the stream with a status (server shutdown). */
-  end(code: number, details: string): void {
+  /** Ends the stream with a status (server shutdown), built by status.ts's toServiceError. */
+  end(err: Partial<ServiceError>): void {
     if (this.closed) return;
-    this.close(code);
-    this.call.emit("error", { code, details });
+    this.close(err.code ?? status.UNKNOWN);
+    this.call.emit("error", err);
   }
 
   private flush(): void {

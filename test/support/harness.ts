@@ -2,7 +2,7 @@
  * Test harness: the real server on a loopback port, the fake WeChat over real
  * HTTP, one shared fake clock, and a real gRPC client.
  */
-import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
+import { credentials, Metadata, type ChannelCredentials, type ServiceError } from "@grpc/grpc-js";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +12,7 @@ import {
   type ForceRefreshResponse,
   type GetTokenResponse,
 } from "../../generated/wxtoken/v1/token_service.js";
+import { clientOptions } from "../../src/auth/client-credentials.js";
 import { FakeClock } from "../../src/clock.js";
 import { parseConfig, type LoadedConfig } from "../../src/config/load.js";
 import type { ConfigInput } from "../../src/config/schema.js";
@@ -52,6 +53,9 @@ export interface HarnessOptions {
   random?: () => number;
   /** Stands in for the configured authentication (tests of per-client limits). */
   authorizer?: Authorizer;
+  /** The harness client's channel credentials (default plaintext) and API key (default none). */
+  clientCredentials?: ChannelCredentials;
+  apiKey?: string;
 }
 
 export class Harness {
@@ -89,7 +93,7 @@ export class Harness {
     const upstream = new WeChatClient({ baseUrl: fake.url, timeoutMs: opts.upstreamTimeoutMs ?? 2000 });
     const server = await WxTokenServer.create(loaded, { log, clock, upstream, store: opts.store, random: opts.random ?? (() => 0), authorizer: opts.authorizer });
     const port = await server.listen("127.0.0.1:0");
-    const client = new TokenServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
+    const client = new TokenServiceClient(`127.0.0.1:${port}`, opts.clientCredentials ?? credentials.createInsecure(), clientOptions({ apiKey: opts.apiKey }));
     return new Harness(clock, fake, server, client, logs, port, loaded, ownsFake);
   }
 

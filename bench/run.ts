@@ -1,0 +1,44 @@
+/**
+ * `npm run bench`: every bench once, bounded in time (under two minutes),
+ * on 127.0.0.1 only. Prints numbers; never part of the tests.
+ *
+ *   node dist/bench/run.js [unary] [source] [fanout] [--quick]
+ *
+ * --quick shortens every phase (a smoke run, numbers not worth quoting).
+ */
+import { cpus } from "node:os";
+import { fanoutBench } from "./fanout.js";
+import { tokenSourceBench } from "./token-source.js";
+import { unaryBench } from "./unary.js";
+
+const args = process.argv.slice(2);
+const quick = args.includes("--quick");
+const picked = args.filter((a) => !a.startsWith("--"));
+const wanted = (name: string): boolean => picked.length === 0 || picked.includes(name);
+const print = (s: string): void => void process.stdout.write(`${s}\n`);
+
+async function main(): Promise<void> {
+  print(`wxtoken bench: Node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model.trim() ?? "unknown"})${quick ? ", --quick" : ""}\n`);
+  const started = Date.now();
+  if (wanted("unary")) {
+    await unaryBench({ concurrency: 64, warmupMs: quick ? 300 : 1000, durationMs: quick ? 1000 : 5000, rounds: quick ? 1 : 3 }, print);
+    print("");
+  }
+  if (wanted("source")) {
+    await tokenSourceBench(quick ? 500 : 3000, print);
+    print("");
+  }
+  if (wanted("fanout")) {
+    await fanoutBench({ sizes: quick ? [1000] : [1000, 5000, 10_000], rotations: quick ? 3 : 15, perConnection: 250 }, print);
+    print("");
+  }
+  print(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: Error) => {
+    console.error(err.stack ?? err.message);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,72 @@
+/** What the bench process and its load processes say to each other. */
+
+export interface UnaryLoad {
+  type: "unary";
+  target: string;
+  /** getToken: TokenService.GetToken; echo: the bare server's byte echo. */
+  kind: "getToken" | "echo";
+  appId: string;
+  concurrency: number;
+  warmupMs: number;
+  durationMs: number;
+}
+
+export interface UnaryResult {
+  type: "unary-result";
+  calls: number;
+  errors: number;
+  firstError?: string;
+  seconds: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+export interface SourceReads {
+  type: "token-source";
+  target: string;
+  appId: string;
+  durationMs: number;
+}
+
+export interface SourceResult {
+  type: "token-source-result";
+  reads: number;
+  seconds: number;
+}
+
+export interface Subscribe {
+  type: "subscribe";
+  target: string;
+  appId: string;
+  subscribers: number;
+  /** Streams per HTTP/2 connection. */
+  perConnection: number;
+}
+
+export interface Subscribed {
+  type: "subscribed";
+  version: number;
+  /** From the first call to the last subscriber's first token. */
+  ms: number;
+}
+
+/** Sent when every subscriber has received this version. */
+export interface Delivered {
+  type: "delivered";
+  version: number;
+  /** Wall-clock ms (stats.wallMs) of the first and last delivery, and the per-subscriber median. */
+  first: number;
+  last: number;
+  median: number;
+  /** Subscribers that got this version more than once (must be 0). */
+  duplicates: number;
+}
+
+export interface Stop {
+  type: "stop";
+}
+
+export type ToUnaryClient = UnaryLoad | SourceReads | Stop;
+export type FromUnaryClient = UnaryResult | SourceResult;
+export type ToWatchClient = Subscribe | Stop;
+export type FromWatchClient = Subscribed | Delivered | { type: "error"; message: string };

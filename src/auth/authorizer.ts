@@ -1,0 +1,70 @@
+/**
+ * The Authorizer built from the config's `auth` section: who the caller is
+ * (an API key, else a verified client certificate) and which apps it may read
+ * or refresh. Without `auth`, everyone may do everything (allowAll).
+ */
+import {
+  allowAll,
+  PermissionDeniedError,
+  UnauthenticatedError,
+  type Authorizer,
+  type CallInfo,
+  type Permission,
+  type Principal,
+} from "../server/hooks.js";
+import { ApiKeyTable, bearerKey } from "./api-key.js";
+import { verifiedPeerNames } from "./peer-names.js";
+import type { AuthClientConfig, AuthConfig } from "./schema.js";
+
+interface Client {
+  readonly name: string;
+  readonly grants: Record<Permission, ReadonlySet<string>>;
+}
+
+const VERB: Record<Permission, string> = { read: "read tokens of", refresh: "force a refresh of" };
+
+export function createAuthorizer(auth: AuthConfig | undefined): Authorizer {
+  return auth === undefined ? allowAll : new ConfigAuthorizer(auth.clients);
+}
+
+export class ConfigAuthorizer implements Authorizer {
+  private readonly byName = new Map<string, Client>();
+  private readonly byKey = new ApiKeyTable<Client>();
+  private readonly byCertName = new Map<string, Client>();
+
+  constructor(clients: readonly AuthClientConfig[]) {
+    for (const c of clients) {
+      const client: Client = { name: c.name, grants: { read: new Set(c.read), refresh: new Set(c.refresh) } };
+      this.byName.set(c.name, client);
+      if (c.apiKeySha256 !== undefined) this.byKey.add(c.apiKeySha256, client);
+      for (const n of c.certNames ?? []) this.byCertName.set(n, client);
+    }
+  }
+
+  /** A presented API key decides (and must be right); without one, a verified client certificate. */
+  authenticate(call: CallInfo): Principal {
+    const key = bearerKey(call.metadata.get("authorization"));
+    if (key !== undefined) {
+      const client = this.byKey.find(key);
+      if (!client) throw new UnauthenticatedError("unknown API key");
+      return { name: client.name, method: "api-key" };
+    }
+    const names = verifiedPeerNames(call.authContext);
+    if (names === undefined) {
+      throw new UnauthenticatedError('no credentials: send metadata "authorization: Bearer <api key>" or connect with a client certificate');
+    }
+    const matches = new Set(names.flatMap((n) => this.byCertName.get(n) ?? []));
+    const shown = names.map((n) => JSON.stringify(n)).join(", ");
+    if (matches.size === 0) throw new UnauthenticatedError(`client certificate (${shown}) is not configured for any client`);
+    if (matches.size > 1) throw new UnauthenticatedError(`client certificate (${shown}) matches more than one client`);
+    const [client] = matches;
+    return { name: client!.name, method: "mtls" };
+  }
+
+  /** The message names neither the app nor whether it exists: unknown and not-granted apps look the same. */
+  authorize(principal: Principal, appId: string, permission: Permission): void {
+    const grants = this.byName.get(principal.name)?.grants[permission];
+    if (grants?.has("*") || grants?.has(appId)) return;
+    throw new PermissionDeniedError(`client "${principal.name}" may not ${VERB[permission]} this app`);
+  }
+}

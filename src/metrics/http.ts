@@ -1,0 +1,56 @@
+/**
+ * The metrics HTTP endpoint, on its own port (so a scraper never needs the
+ * gRPC port, and the gRPC port never speaks HTTP/1.1): GET /metrics answers
+ * the Prometheus text format; anything else is 404.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "../log.js";
+import type { Metrics } from "./metrics.js";
+
+export interface MetricsEndpoint {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** "host:port", "[v6]:port" or ":port" (all interfaces). */
+export function parseHostPort(address: string): { host: string | undefined; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(address);
+  if (!m) throw new Error(`metrics address must be host:port, got "${address}"`);
+  return { host: m[1] ?? (m[2] || undefined), port: Number(m[3]) };
+}
+
+export async function serveMetrics(metrics: Metrics, address: string, log: Logger): Promise<MetricsEndpoint> {
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? "").split("?")[0];
+    if (req.method !== "GET" || path !== "/metrics") {
+      res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("not found: GET /metrics\n");
+      return;
+    }
+    metrics.scrape().then(
+      (text) => res.writeHead(200, { "content-type": metrics.contentType }).end(text),
+      (err: unknown) => {
+        log.error({ err }, "metrics scrape failed");
+        res.writeHead(500, { "content-type": "text/plain; charset=utf-8" }).end("scrape failed\n");
+      },
+    );
+  });
+  const { host, port } = parseHostPort(address);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const bound = (server.address() as AddressInfo).port;
+  log.info({ address, port: bound }, "metrics listening (GET /metrics)");
+  return {
+    port: bound,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
