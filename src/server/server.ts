@@ -168,10 +168,10 @@ export class WxTokenServer {
   }
 
   /**
-   * Shutdown order: NOT_SERVING (so balancers stop sending), end watch streams
-   * with UNAVAILABLE (clients reconnect elsewhere), let in-flight unary calls
-   * finish within the grace period, force the rest, stop refreshers, flush the
-   * store.
+   * Shutdown order: NOT_SERVING (so balancers stop sending), drain (no new
+   * calls; unary calls in flight may finish within the grace period), end
+   * watch streams with UNAVAILABLE (clients reconnect elsewhere), force what
+   * is left, stop refreshers, flush the store.
    */
   shutdown(graceMs = this.loaded.config.shutdownGraceMs): Promise<void> {
     this.closing ??= this.doShutdown(graceMs);
