@@ -23,6 +23,11 @@ export type { WeChatClientOptions, CallApiOptions } from "./upstream/wechat-clie
 export { WeChatError, UpstreamTransportError, isUpstreamError } from "./upstream/errors.js";
 export type { UpstreamError, UpstreamErrorKind, TransportFailure } from "./upstream/errors.js";
 
+export { apiKeyInterceptor, clientChannelCredentials, clientOptions } from "./auth/client-credentials.js";
+export type { ClientAuthOptions } from "./auth/client-credentials.js";
+export { statusDetailsOf, decodeStatusDetails } from "./server/error-details.js";
+export type { StatusDetails } from "./server/error-details.js";
+
 export { systemClock } from "./clock.js";
 export type { Clock, TimerHandle } from "./clock.js";
 

@@ -5,7 +5,7 @@
 import { credentials, status } from "@grpc/grpc-js";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { generateApiKey, hashApiKey } from "../src/auth/api-key.js";
 import { parseConfig } from "../src/config/load.js";
 import type { ConfigInput } from "../src/config/schema.js";
@@ -35,6 +35,10 @@ beforeAll(() => {
   impostor = evilCa.issue("impostor", "orders.internal", [], "clientAuth");
   both = ca.issue("both", "orders.internal", ["URI:spiffe://example.org/billing"], "clientAuth");
 }, 30_000);
+afterAll(() => {
+  ca.dispose();
+  evilCa.dispose();
+});
 
 let h: Harness | undefined;
 const clients: AuthClient[] = [];

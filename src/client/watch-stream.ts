@@ -31,7 +31,10 @@ export async function* tokensOf(call: ClientReadableStream<WatchTokenResponse>, 
     ended ??= {};
     notify();
   });
-  const onAbort = () => call.cancel();
+  // grpc-js 1.14 leaks a call cancelled in the same tick it was started (the
+  // call is sent anyway and never cancelled): cancel one tick later.
+  const cancel = () => setImmediate(() => call.cancel());
+  const onAbort = cancel;
   signal?.addEventListener("abort", onAbort, { once: true });
   try {
     for (;;) {
@@ -52,6 +55,6 @@ export async function* tokensOf(call: ClientReadableStream<WatchTokenResponse>, 
     }
   } finally {
     signal?.removeEventListener("abort", onAbort);
-    call.cancel();
+    cancel();
   }
 }

@@ -6,7 +6,7 @@
 import { credentials, Metadata, type ChannelCredentials, type ServiceError } from "@grpc/grpc-js";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   TokenServiceClient,
@@ -50,6 +50,11 @@ export class TestCa {
     openssl(this.dir, "x509", "-req", "-in", `${base}.csr`, "-CA", this.cert, "-CAkey", this.key, "-out", `${base}.crt`,
       "-days", "2", "-set_serial", `0x${randomBytes(8).toString("hex")}`, "-extfile", `${base}.ext`);
     return { cert: `${base}.crt`, key: `${base}.key` };
+  }
+
+  /** Deletes the temp dir, private keys included. */
+  dispose(): void {
+    rmSync(this.dir, { recursive: true, force: true });
   }
 
   serverCert(): KeyPair {
