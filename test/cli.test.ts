@@ -3,6 +3,7 @@
  * in its own process, from a fresh build of dist/.
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -116,6 +117,63 @@ describe("wxtoken serve", () => {
     const result = await run(process.execPath, [CLI, "serve", "--config", config]).catch((e: { code: number; stderr: string }) => e);
     expect(result).toMatchObject({ code: 78 });
     expect((result as { stderr: string }).stderr).toMatch(/apps\[0\]\.secretEnv/);
+  });
+});
+
+describe("wxtoken with authentication", () => {
+  it("hash-key makes a key and its hash; serve accepts the key and refuses calls without it", async () => {
+    const made = await run(process.execPath, [CLI, "hash-key"]);
+    const key = /^key: (\S+)$/m.exec(made.stdout)?.[1];
+    const hash = /^apiKeySha256: ([0-9a-f]{64})$/m.exec(made.stdout)?.[1];
+    expect(key).toMatch(/^wxt_/);
+    expect(hash).toBe(createHash("sha256").update(key!).digest("hex"));
+
+    const fake = await fakeWeChat();
+    const dir = tempDir();
+    const port = await freePort();
+    const config = join(dir, "wxtoken.json");
+    writeFileSync(
+      config,
+      JSON.stringify({
+        listen: `127.0.0.1:${port}`,
+        upstream: { baseUrl: fake.url },
+        store: { type: "memory" },
+        auth: { clients: [{ name: "orders", apiKeySha256: hash, read: ["wxcli000000000001"], refresh: [] }] },
+        apps: [{ appId: "wxcli000000000001", secretEnv: "WX_CLI_SECRET" }],
+      }),
+    );
+    const server = start(["serve", "--config", config], { WX_CLI_SECRET: SECRET });
+    await eventually(() => expect(server.stderr()).toMatch(/wxtoken listening/), 10_000);
+    const addr = `127.0.0.1:${port}`;
+
+    const denied = await run(process.execPath, [CLI, "get", "wxcli000000000001", "--addr", addr]).catch((e: { code: number; stderr: string }) => e);
+    expect(denied).toMatchObject({ code: 1 });
+    expect((denied as { stderr: string }).stderr).toMatch(/UNAUTHENTICATED/);
+
+    const got = await run(process.execPath, [CLI, "get", "wxcli000000000001", "--addr", addr, "--api-key", key!]);
+    expect(JSON.parse(got.stdout)).toMatchObject({ app_id: "wxcli000000000001", version: 1 });
+    const viaEnv = await run(process.execPath, [CLI, "get", "wxcli000000000001", "--addr", addr], { env: { ...process.env, WXTOKEN_API_KEY: key } });
+    expect(JSON.parse(viaEnv.stdout)).toMatchObject({ version: 1 });
+
+    const noGrant = await run(process.execPath, [CLI, "refresh", "wxcli000000000001", "--stale", "x", "--addr", addr, "--api-key", key!]).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect((noGrant as { stderr: string }).stderr).toMatch(/PERMISSION_DENIED/);
+
+    server.child.kill("SIGTERM");
+    expect(await server.exited).toBe(0);
+    expect(server.stderr()).not.toContain(key!);
+  });
+
+  it("refuses to serve an open server on a non-loopback address unless told it is insecure on purpose", async () => {
+    const dir = tempDir();
+    const config = join(dir, "wxtoken.json");
+    writeFileSync(config, JSON.stringify({ listen: "0.0.0.0:0", store: { type: "memory" }, apps: [{ appId: "wx1", secretEnv: "WX_CLI_SECRET" }] }));
+    const result = await run(process.execPath, [CLI, "serve", "--config", config], { env: { ...process.env, WX_CLI_SECRET: "x" } }).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(result).toMatchObject({ code: 78 });
+    expect((result as { stderr: string }).stderr).toMatch(/insecure/);
   });
 });
 
