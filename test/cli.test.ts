@@ -101,6 +101,43 @@ describe("wxtoken serve", () => {
     expect(server.stderr()).not.toContain(token.access_token);
   });
 
+  it("reloads the config on SIGHUP: a rotated secret file is used, a broken file changes nothing", async () => {
+    const fake = await fakeWeChat();
+    const dir = tempDir();
+    const port = await freePort();
+    const config = join(dir, "wxtoken.json");
+    const secretFile = join(dir, "secret");
+    writeFileSync(secretFile, "not-the-secret\n");
+    const body = {
+      listen: `127.0.0.1:${port}`,
+      upstream: { baseUrl: fake.url },
+      store: { type: "memory" },
+      apps: [{ appId: "wxcli000000000001", secretFile: "secret" }],
+    };
+    writeFileSync(config, JSON.stringify(body));
+    const server = start(["serve", "--config", config]);
+    await eventually(() => expect(server.stderr()).toMatch(/wxtoken listening/), 10_000);
+    const addr = `127.0.0.1:${port}`;
+    const before = await run(process.execPath, [CLI, "get", "wxcli000000000001", "--addr", addr]).catch((e: { stderr: string }) => e);
+    expect((before as { stderr: string }).stderr).toMatch(/FAILED_PRECONDITION.*40125/);
+
+    writeFileSync(config, "{ broken");
+    server.child.kill("SIGHUP");
+    await eventually(() => expect(server.stderr()).toMatch(/config reload failed/));
+
+    writeFileSync(secretFile, `${SECRET}\n`);
+    writeFileSync(config, JSON.stringify(body));
+    server.child.kill("SIGHUP");
+    await eventually(() => expect(server.stderr()).toMatch(/config reloaded/));
+    await eventually(async () => {
+      const got = await run(process.execPath, [CLI, "get", "wxcli000000000001", "--addr", addr]);
+      expect(JSON.parse(got.stdout)).toMatchObject({ version: 1 });
+    });
+    server.child.kill("SIGTERM");
+    expect(await server.exited).toBe(0);
+    expect(server.stderr()).not.toContain(SECRET);
+  });
+
   it("exits non-zero naming the bad key for an invalid config", async () => {
     const dir = tempDir();
     const config = join(dir, "wxtoken.json");

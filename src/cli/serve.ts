@@ -2,13 +2,24 @@ import { loadConfigFile } from "../config/load.js";
 import { createLogger } from "../log.js";
 import { WxTokenServer } from "../server/server.js";
 
-/** Runs until SIGINT/SIGTERM, then shuts down in order (see WxTokenServer.shutdown). */
+/** Runs until SIGINT/SIGTERM, then shuts down in order (see WxTokenServer.shutdown); SIGHUP reloads the config. */
 export async function serveCommand(configPath: string, listen?: string): Promise<void> {
   const loaded = loadConfigFile(configPath);
   const log = createLogger({ level: loaded.config.log.level });
   for (const w of loaded.warnings) log.warn(w);
   const server = await WxTokenServer.create(loaded, { log });
   await server.listen(listen ?? loaded.config.listen);
+  // SIGHUP: re-read the config; apps and auth change in place, a bad file changes nothing.
+  process.on("SIGHUP", () => {
+    try {
+      const next = loadConfigFile(configPath);
+      for (const w of next.warnings) log.warn(w);
+      const { needsRestart } = server.reload(next);
+      if (needsRestart.length > 0) log.warn({ keys: needsRestart }, "these config changes take effect after a restart");
+    } catch (err) {
+      log.error({ err: (err as Error).message }, "config reload failed; keeping the running config");
+    }
+  });
   const signal = await untilSignal();
   log.info({ signal }, "signal received");
   await server.shutdown();

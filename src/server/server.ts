@@ -10,13 +10,15 @@ import { createAuthorizer } from "../auth/authorizer.js";
 import { exposureProblem, exposureWarnings } from "../auth/exposure.js";
 import { serverCredentials } from "../auth/server-credentials.js";
 import { ConfigError, type LoadedConfig } from "../config/load.js";
+import type { Config } from "../config/schema.js";
 import type { Logger } from "../log.js";
 import { serveMetrics, type MetricsEndpoint } from "../metrics/http.js";
 import { bothObservers, Metrics } from "../metrics/metrics.js";
 import { FileStore } from "../store/file-store.js";
 import { MemoryStore } from "../store/memory-store.js";
 import type { TokenStore } from "../store/store.js";
-import { TokenRegistry } from "../token/registry.js";
+import type { AppToken } from "../token/app-token.js";
+import { TokenRegistry, type ReconcileResult } from "../token/registry.js";
 import type { Random } from "../token/schedule.js";
 import type { TokenUpstream } from "../upstream/types.js";
 import { WeChatClient } from "../upstream/wechat-client.js";
@@ -78,7 +80,7 @@ export class WxTokenServer {
     readonly registry: TokenRegistry,
     readonly store: TokenStore,
     private readonly upstream: TokenUpstream & { close?: () => Promise<void> },
-    private readonly loaded: LoadedConfig,
+    private loaded: LoadedConfig,
     private readonly log: Logger,
     deps: ServerDeps,
   ) {
@@ -95,11 +97,37 @@ export class WxTokenServer {
     this.health.addTo(this.grpc);
     addReflection(this.grpc);
     this.health.set(TOKEN_SERVICE_NAME, "SERVING");
-    for (const app of registry.all()) {
-      const name = appHealthName(app.appId);
-      this.health.set(name, "NOT_SERVING");
-      app.onHealth((healthy) => this.health.set(name, healthy ? "SERVING" : "NOT_SERVING"));
+    for (const app of registry.all()) this.reportHealth(app);
+  }
+
+  private reportHealth(app: AppToken): void {
+    const name = appHealthName(app.appId);
+    this.health.set(name, app.healthy() ? "SERVING" : "NOT_SERVING");
+    app.onHealth((healthy) => this.health.set(name, healthy ? "SERVING" : "NOT_SERVING"));
+  }
+
+  /**
+   * Applies a changed config without a restart (SIGHUP): apps added, removed,
+   * or with a new secret or endpoint, and the auth section. Other changes need
+   * a restart; they are returned so the caller can say so.
+   */
+  reload(next: LoadedConfig): { apps: ReconcileResult; needsRestart: string[] } {
+    const apps = this.registry.reconcile(next.apps);
+    for (const id of apps.added) this.reportHealth(this.registry.app(id));
+    for (const id of apps.removed) {
+      this.health.remove(appHealthName(id));
+      this.tokens.endWatchesOf(id);
     }
+    const prev = this.loaded.config;
+    const cfg = next.config;
+    if (JSON.stringify(prev.auth) !== JSON.stringify(cfg.auth)) this.tokens.setAuthorizer(createAuthorizer(cfg.auth));
+    const reloadable = new Set(["apps", "auth"]);
+    const needsRestart = (Object.keys({ ...prev, ...cfg }) as (keyof Config)[]).filter(
+      (k) => !reloadable.has(k) && JSON.stringify(prev[k]) !== JSON.stringify(cfg[k]),
+    );
+    this.loaded = { ...this.loaded, apps: next.apps, config: { ...prev, apps: cfg.apps, auth: cfg.auth } };
+    this.log.info({ ...apps, needsRestart }, "config reloaded");
+    return { apps, needsRestart };
   }
 
   static async create(loaded: LoadedConfig, deps: ServerDeps): Promise<WxTokenServer> {

@@ -8,6 +8,7 @@ import type { TokenServiceServer } from "../../generated/wxtoken/v1/token_servic
 import { systemClock, type Clock } from "../clock.js";
 import type { Logger } from "../log.js";
 import type { AppToken } from "../token/app-token.js";
+import { UnknownAppError } from "../token/errors.js";
 import type { TokenRegistry } from "../token/registry.js";
 import { toProtoToken } from "./convert.js";
 import { allowAll, observeNothing, type Authorizer, type CallObserver, type Permission, type Principal } from "./hooks.js";
@@ -30,7 +31,7 @@ export class TokenServiceImpl {
   private readonly watchers = new Set<Watcher>();
   private draining = false;
   private inflight = 0;
-  private readonly authorizer: Authorizer;
+  private authorizer: Authorizer;
   private readonly observer: CallObserver;
   private readonly limiter: RateLimiter | undefined;
   private readonly clock: Clock;
@@ -93,6 +94,17 @@ export class TokenServiceImpl {
   }
 
   /** Ends every watch stream with UNAVAILABLE so clients reconnect elsewhere. */
+  /** Uses a new authorizer for calls from now on (a config reload). */
+  setAuthorizer(authorizer: Authorizer): void {
+    this.authorizer = authorizer;
+  }
+
+  /** Ends the watch streams of an app that was removed from the configuration (NOT_FOUND). */
+  endWatchesOf(appId: string): void {
+    const ending = toServiceError(toStatus(new UnknownAppError(appId)));
+    for (const w of [...this.watchers]) if (w.appId === appId) w.end(ending);
+  }
+
   endWatches(details = "server shutting down; reconnect with known_version"): void {
     this.draining = true;
     const ending = toServiceError(toStatus(new ShuttingDownError(details)));

@@ -18,12 +18,15 @@ export class Watcher {
   private closed = false;
   private readonly unsubscribe: () => void;
 
+  readonly appId: string;
+
   constructor(
     private readonly call: WatchCall,
     app: AppToken,
     knownVersion: number,
     private readonly onClose: (w: Watcher, code: status) => void,
   ) {
+    this.appId = app.appId;
     // A client that holds a version this server never reached saw another
     // lineage (a restart with the memory store): send it what we have.
     this.lastSent = knownVersion > app.highestVersion() ? 0 : knownVersion;

@@ -67,7 +67,7 @@ export class AppToken {
   /** Upstream calls made (for tests and metrics). */
   upstreamCalls = 0;
 
-  constructor(private readonly opts: AppTokenOptions) {
+  constructor(private opts: AppTokenOptions) {
     this.appId = opts.app.appId;
     this.random = opts.random ?? Math.random;
     this.log = opts.log.child({ appId: this.appId });
@@ -98,6 +98,24 @@ export class AppToken {
     } else {
       this.refresh("startup").catch(() => undefined);
     }
+  }
+
+  /**
+   * Uses new credentials (a config reload) from the next upstream call on.
+   * Returns false when nothing changed. After a credential or IP error the
+   * next attempt is made at once: the change may be the fix.
+   */
+  updateCredentials(app: AppCredentials, refresh: RefreshPolicy): boolean {
+    const old = this.opts.app;
+    if (old.secret.reveal() === app.secret.reveal() && old.endpoint === app.endpoint) return false;
+    this.opts = { ...this.opts, app, refresh };
+    this.log.info({ endpoint: app.endpoint }, "credentials updated");
+    const kind = this.failure?.error.kind;
+    if (this.started && !this.stopped && (kind === "permanent" || kind === "admin")) {
+      this.failure = undefined;
+      this.scheduleRefresh(this.opts.clock.now(), "retry");
+    }
+    return true;
   }
 
   stop(): void {

@@ -1,6 +1,6 @@
 import type { Clock } from "../clock.js";
 import type { Logger } from "../log.js";
-import type { TokenStore } from "../store/store.js";
+import type { StoredToken, TokenStore } from "../store/store.js";
 import type { AppCredentials, TokenUpstream } from "../upstream/types.js";
 import { AppToken } from "./app-token.js";
 import { UnknownAppError } from "./errors.js";
@@ -25,31 +25,71 @@ export interface RegistryOptions {
  */
 const STABLE_TOKEN_MAX_MARGIN_MS = 240_000;
 
+export interface ReconcileResult {
+  added: string[];
+  removed: string[];
+  /** Apps whose secret or endpoint changed. */
+  updated: string[];
+}
+
 /** Every configured app's token, by app id. */
 export class TokenRegistry {
   private readonly apps = new Map<string, AppToken>();
+  private started = false;
 
-  private constructor(private readonly opts: RegistryOptions) {}
+  private constructor(
+    private readonly opts: RegistryOptions,
+    /** What the store held at start, for apps added later by a reload. */
+    private readonly stored: Map<string, StoredToken>,
+  ) {}
 
   /** Loads the store, then creates (but does not start) each app's refresher. */
   static async create(opts: RegistryOptions): Promise<TokenRegistry> {
-    const registry = new TokenRegistry(opts);
-    const stored = await opts.store.load();
-    for (const app of opts.apps) {
-      const refresh =
-        app.endpoint === "stable_token"
-          ? { ...opts.refresh, marginMs: Math.min(opts.refresh.marginMs, STABLE_TOKEN_MAX_MARGIN_MS) }
-          : opts.refresh;
-      registry.apps.set(
-        app.appId,
-        new AppToken({ ...opts, app, refresh, stored: stored.get(app.appId) }),
-      );
-    }
+    const registry = new TokenRegistry(opts, await opts.store.load());
+    for (const app of opts.apps) registry.apps.set(app.appId, registry.make(app));
     return registry;
   }
 
   start(): void {
+    this.started = true;
     for (const app of this.apps.values()) app.start();
+  }
+
+  /**
+   * Applies a new list of apps (a config reload): new apps start at once,
+   * removed ones stop, and a changed secret or endpoint is used from the next
+   * upstream call on, without losing the current token.
+   */
+  reconcile(apps: AppCredentials[]): ReconcileResult {
+    const result: ReconcileResult = { added: [], removed: [], updated: [] };
+    const wanted = new Map(apps.map((a) => [a.appId, a]));
+    for (const [id, token] of this.apps) {
+      if (wanted.has(id)) continue;
+      token.stop();
+      this.apps.delete(id);
+      result.removed.push(id);
+    }
+    for (const app of apps) {
+      const existing = this.apps.get(app.appId);
+      if (!existing) {
+        const token = this.make(app);
+        this.apps.set(app.appId, token);
+        if (this.started) token.start();
+        result.added.push(app.appId);
+      } else if (existing.updateCredentials(app, this.refreshPolicy(app))) {
+        result.updated.push(app.appId);
+      }
+    }
+    return result;
+  }
+
+  private make(app: AppCredentials): AppToken {
+    return new AppToken({ ...this.opts, app, refresh: this.refreshPolicy(app), stored: this.stored.get(app.appId) });
+  }
+
+  private refreshPolicy(app: AppCredentials): RefreshPolicy {
+    const r = this.opts.refresh;
+    return app.endpoint === "stable_token" ? { ...r, marginMs: Math.min(r.marginMs, STABLE_TOKEN_MAX_MARGIN_MS) } : r;
   }
 
   stop(): void {
