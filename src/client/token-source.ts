@@ -9,6 +9,7 @@ import { systemClock, type Clock } from "../clock.js";
 import { Backoff, type BackoffOptions, type Random } from "./backoff.js";
 import { PERMANENT_CODES, TokenExpiredError, TokenServiceError, TokenSourceClosedError, TokenSourceTimeoutError } from "./errors.js";
 import { TokenClient, type CallOptions, type ForceRefreshResult, type TokenClientOptions } from "./token-client.js";
+import { isNewer } from "./token-order.js";
 import { TokenWatcher } from "./watcher.js";
 import { withToken, type WithTokenOptions } from "./with-token.js";
 
@@ -157,8 +158,9 @@ export class TokenSource {
   }
 
   #adopt(token: Token): void {
-    // The stream and forceRefresh() both deliver tokens: keep only what is newer.
-    if (this.#token && token.version <= this.#token.version) return;
+    // The stream and forceRefresh() both deliver tokens: keep only what is newer
+    // (a higher version, or a restarted lineage's later token).
+    if (!isNewer(token, this.#token)) return;
     this.#token = token;
     this.#first?.resolve();
     for (const listener of this.#updateListeners) callSafely(() => listener(token));

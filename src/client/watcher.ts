@@ -1,8 +1,9 @@
 /**
  * The watch loop under a TokenSource (go-spiffe's watcher): keeps one
  * WatchToken stream open, and when it fails reconnects after a backoff delay,
- * passing the version it holds so the server sends only what is newer. Each
- * token received resets the backoff: the connection has proven healthy.
+ * passing the version it holds so the server sends only what is newer (or,
+ * from a restarted lineage, its current token). Each token received resets the
+ * backoff: the connection has proven healthy.
  */
 import { status } from "@grpc/grpc-js";
 import type { Token } from "../../generated/wxtoken/v1/token_service.js";
@@ -10,16 +11,17 @@ import type { Clock, TimerHandle } from "../clock.js";
 import type { Backoff } from "./backoff.js";
 import { TokenServiceError } from "./errors.js";
 import type { TokenClient } from "./token-client.js";
+import { isNewer } from "./token-order.js";
 
 export interface WatcherHandlers {
-  /** A token newer than any before it. */
+  /** A token newer than the one held (see isNewer: a higher version, or a new lineage). */
   onToken(token: Token): void;
   /** The stream failed; the next attempt starts in retryInMs (on the injected clock). */
   onError(err: TokenServiceError, retryInMs: number): void;
 }
 
 export class TokenWatcher {
-  #version = 0;
+  #held: Token | undefined;
   readonly #stop = new AbortController();
   #sleeping: { timer: TimerHandle; wake: () => void } | undefined;
   #loop: Promise<void> | undefined;
@@ -32,9 +34,9 @@ export class TokenWatcher {
     private readonly handlers: WatcherHandlers,
   ) {}
 
-  /** The version of the newest token received (0 before the first). */
+  /** The version of the token held, sent as known_version on reconnect (0 before the first). */
   get version(): number {
-    return this.#version;
+    return this.#held?.version ?? 0;
   }
 
   start(): void {
@@ -56,11 +58,12 @@ export class TokenWatcher {
     while (!signal.aborted) {
       let failure: TokenServiceError;
       try {
-        for await (const token of this.client.watch(this.appId, { knownVersion: this.#version, signal })) {
+        for await (const token of this.client.watch(this.appId, { knownVersion: this.version, signal })) {
           this.backoff.reset();
-          // A reconnect may reach a replica that is behind: never go back.
-          if (token.version <= this.#version) continue;
-          this.#version = token.version;
+          // A reconnect may reach a replica that is behind: never go back
+          // within a lineage, but follow a restarted one.
+          if (!isNewer(token, this.#held)) continue;
+          this.#held = token;
           this.handlers.onToken(token);
         }
         if (signal.aborted) return;

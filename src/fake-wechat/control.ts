@@ -5,7 +5,7 @@
  */
 import type { ServerResponse } from "node:http";
 import { type FaultList, faultSchema } from "./faults.js";
-import { parseJsonBody, sendJson } from "./http.js";
+import { parseJsonObject, sendJson } from "./http.js";
 import type { WeChatState } from "./state.js";
 import type { CallStats } from "./stats.js";
 
@@ -18,11 +18,14 @@ export interface ControlDeps {
 export function handleControl(method: string, url: URL, body: Buffer, contentType: string, res: ServerResponse, deps: ControlDeps): void {
   switch (`${method} ${url.pathname}`) {
     case "POST /_fake/faults": {
-      const json = parseJsonBody(body, contentType);
-      if (!json.ok) return sendJson(res, { error: "body must be a JSON object" }, undefined, 400);
+      // JSON whatever the content type: `curl -d` labels it form-encoded, and
+      // reading it WeChat's way would turn the fault into a silent no-op.
+      const json = parseJsonObject(body);
+      if (!json.ok) return sendJson(res, { error: `${json.error} (content-type: ${contentType || "none"}); send the fault as a JSON object` }, undefined, 400);
       const parsed = faultSchema.safeParse(json.value);
       if (!parsed.success) {
-        return sendJson(res, { error: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") }, undefined, 400);
+        const issues = parsed.error.issues.map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message));
+        return sendJson(res, { error: issues.join("; ") }, undefined, 400);
       }
       deps.faults.add(parsed.data);
       return sendJson(res, { ok: true, activeFaults: deps.faults.count() });

@@ -24,6 +24,18 @@ export interface Fault {
   times?: number;
 }
 
+/** Whether the fault changes anything; one without is a mistake, not a no-op to accept. */
+export function hasEffect(f: Omit<Fault, "times">): boolean {
+  return (
+    f.errcode !== undefined ||
+    f.errmsg !== undefined ||
+    (f.delayMs ?? 0) > 0 ||
+    f.garbage === true ||
+    f.httpStatus !== undefined ||
+    f.drop === true
+  );
+}
+
 /** A fault as the control API receives it: JSON has no Infinity, so "times": null means it. */
 export const faultSchema = z
   .object({
@@ -38,6 +50,7 @@ export const faultSchema = z
     times: z.number().int().positive().nullable().optional(),
   })
   .strict()
+  .refine(hasEffect, { message: "a fault needs an effect: errcode, errmsg, delayMs > 0, garbage, httpStatus or drop" })
   .transform((f): Fault => {
     const { times, ...rest } = f;
     return { ...rest, times: times === null ? Infinity : times };
@@ -52,6 +65,7 @@ export class FaultList {
   private active: ActiveFault[] = [];
 
   add(fault: Fault): void {
+    if (!hasEffect(fault)) throw new RangeError("fault has no effect: give errcode, errmsg, delayMs > 0, garbage, httpStatus or drop");
     const times = fault.times ?? 1;
     if (!(times > 0) || (Number.isFinite(times) && !Number.isInteger(times))) {
       throw new RangeError(`fault.times must be a positive integer or Infinity, got ${times}`);

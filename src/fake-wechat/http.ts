@@ -21,7 +21,21 @@ export async function readBody(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-export type JsonBody = { ok: true; value: Record<string, unknown> } | { ok: false };
+export type JsonBody = { ok: true; value: Record<string, unknown> } | { ok: false; error: string };
+
+/** A body read as a JSON object whatever its content type says. */
+export function parseJsonObject(body: Buffer): JsonBody {
+  const text = body.toString("utf8");
+  if (text.trim() === "") return { ok: false, error: "body is empty" };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return { ok: false, error: `body is not JSON (${(err as Error).message})` };
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return { ok: false, error: "body is JSON but not an object" };
+  return { ok: true, value: value as Record<string, unknown> };
+}
 
 /**
  * A request body as WeChat reads it: a JSON object, or nothing usable (47001).
@@ -30,13 +44,7 @@ export type JsonBody = { ok: true; value: Record<string, unknown> } | { ok: fals
  */
 export function parseJsonBody(body: Buffer, contentType: string): JsonBody {
   if (contentType.toLowerCase().includes("application/x-www-form-urlencoded")) return { ok: true, value: {} };
-  try {
-    const value: unknown = JSON.parse(body.toString("utf8"));
-    if (value === null || typeof value !== "object" || Array.isArray(value)) return { ok: false };
-    return { ok: true, value: value as Record<string, unknown> };
-  } catch {
-    return { ok: false };
-  }
+  return parseJsonObject(body);
 }
 
 export function send(res: ServerResponse, status: number, contentType: string, text: string): void {

@@ -4,7 +4,7 @@
  */
 import { status, type ServiceError } from "@grpc/grpc-js";
 import { Metadata } from "@grpc/grpc-js";
-import { NoValidTokenError, StoppedError, UnknownAppError, type RefreshError } from "../token/errors.js";
+import { NoValidTokenError, SameTokenError, StoppedError, UnknownAppError, type RefreshError } from "../token/errors.js";
 import { QuotaGuardError } from "../token/quota-guard.js";
 import { PermissionDeniedError, UnauthenticatedError } from "./hooks.js";
 import { isUpstreamError, WeChatError, type UpstreamErrorKind } from "../upstream/errors.js";
@@ -69,7 +69,14 @@ export function toStatus(err: unknown, now: number = Date.now()): MappedStatus {
   if (err instanceof MetadataTooLargeError) return { code: status.RESOURCE_EXHAUSTED, details: err.message, reason: "METADATA_TOO_LARGE" };
   if (err instanceof InvalidArgumentError) return { code: status.INVALID_ARGUMENT, details: err.message, reason: err.reason };
   if (err instanceof UnknownAppError) return { code: status.NOT_FOUND, details: err.message, reason: "UNKNOWN_APP", metadata: { app_id: err.appId } };
+  // A reload removed the app while the call waited: as if it had never been configured.
+  if (err instanceof StoppedError && err.reason === "removed") {
+    return { code: status.NOT_FOUND, details: err.message, reason: "UNKNOWN_APP", metadata: { app_id: err.appId } };
+  }
   if (err instanceof StoppedError || err instanceof ShuttingDownError) return { code: status.UNAVAILABLE, details: err.message, reason: "SHUTTING_DOWN" };
+  if (err instanceof SameTokenError) {
+    return { code: status.UNAVAILABLE, details: err.message, reason: "SAME_TOKEN", metadata: { app_id: err.appId }, retryDelayMs: err.retryAfterMs };
+  }
   if (err instanceof NoValidTokenError) {
     const cause = refreshCause(err.upstream);
     const retryDelayMs = err.retryAt === undefined ? undefined : Math.max(0, err.retryAt - now);

@@ -56,10 +56,14 @@ export class TokenServiceImpl {
         }),
       forceRefresh: (call, callback) =>
         this.unary("ForceRefresh", call, callback, async (req, principal) => {
-          const app = this.resolveApp(principal, req.appId, "refresh");
-          const stale = validateStaleToken(req.staleToken);
-          this.limiter?.take(clientKey(principal, { peer: call.getPeer() }));
-          const result = await app.forceRefresh(stale, principal.name);
+          const app = this.resolveApp(principal, req.appId, "refresh", () => validateStaleToken(req.staleToken));
+          const stale = req.staleToken;
+          // The per-client limit only applies to a call that would go upstream:
+          // one whose stale token is already replaced, or that joins a refresh
+          // under way, costs nothing and is answered whatever the limit.
+          const limiter = this.limiter;
+          const beforeUpstream = limiter ? () => limiter.take(clientKey(principal, { peer: call.getPeer() })) : undefined;
+          const result = await app.forceRefresh(stale, principal.name, beforeUpstream);
           return { token: toProtoToken(result.token), refreshed: result.refreshed };
         }),
       watchToken: (call) => this.watch(call),
@@ -93,7 +97,6 @@ export class TokenServiceImpl {
     while (this.inflight > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
   }
 
-  /** Ends every watch stream with UNAVAILABLE so clients reconnect elsewhere. */
   /** Uses a new authorizer for calls from now on (a config reload). */
   setAuthorizer(authorizer: Authorizer): void {
     this.authorizer = authorizer;
@@ -105,6 +108,7 @@ export class TokenServiceImpl {
     for (const w of [...this.watchers]) if (w.appId === appId) w.end(ending);
   }
 
+  /** Ends every watch stream with UNAVAILABLE so clients reconnect elsewhere. */
   endWatches(details = "server shutting down; reconnect with known_version"): void {
     this.draining = true;
     const ending = toServiceError(toStatus(new ShuttingDownError(details)));
@@ -117,8 +121,9 @@ export class TokenServiceImpl {
   }
 
   /** Validate, authorize (before lookup: a denial must not reveal whether the app exists), look up. */
-  private resolveApp(principal: Principal, appId: unknown, permission: Permission): AppToken {
+  private resolveApp(principal: Principal, appId: unknown, permission: Permission, validateRest?: () => void): AppToken {
     const id = validateAppId(appId);
+    validateRest?.();
     this.authorizer.authorize(principal, id, permission);
     return this.registry.app(id);
   }
@@ -160,10 +165,7 @@ export class TokenServiceImpl {
     const started = performance.now();
     let principal: Principal | undefined;
     try {
-      if (this.draining) {
-        call.emit("error", toServiceError(toStatus(new ShuttingDownError("server shutting down"))));
-        return;
-      }
+      if (this.draining) throw new ShuttingDownError("server shutting down");
       principal = this.authenticate(call as AnyCall);
       const app = this.resolveApp(principal, call.request.appId, "read");
       const known = Math.max(0, Number(call.request.knownVersion ?? 0));

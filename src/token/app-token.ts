@@ -11,7 +11,7 @@ import type { Logger } from "../log.js";
 import type { StoredToken, TokenStore } from "../store/store.js";
 import { isUpstreamError, UpstreamTransportError } from "../upstream/errors.js";
 import type { AppCredentials, TokenUpstream } from "../upstream/types.js";
-import { NoValidTokenError, StoppedError, type RefreshError } from "./errors.js";
+import { NoValidTokenError, SameTokenError, StoppedError, type RefreshError } from "./errors.js";
 import { AppQuota, QuotaGuardError, type QuotaPolicy } from "./quota-guard.js";
 import { capBeforeExpiry, planRefresh, retryDelay, type Random, type RefreshPolicy, type RetryPolicy } from "./schedule.js";
 import { describeToken, makeRecord, type TokenRecord } from "./token.js";
@@ -64,8 +64,11 @@ export class AppToken {
   private readonly random: Random;
   private readonly log: Logger;
   readonly quota: AppQuota;
-  /** Upstream calls made (for tests and metrics). */
-  upstreamCalls = 0;
+  /** Bumped by updateCredentials: a failure with older credentials says nothing about the new ones. */
+  private generation = 0;
+  /** Aborts a fetch still running when stop()'s grace is over. */
+  private readonly abort = new AbortController();
+  private stopReason: "shutdown" | "removed" = "shutdown";
 
   constructor(private opts: AppTokenOptions) {
     this.appId = opts.app.appId;
@@ -109,6 +112,7 @@ export class AppToken {
     const old = this.opts.app;
     if (old.secret.reveal() === app.secret.reveal() && old.endpoint === app.endpoint) return false;
     this.opts = { ...this.opts, app, refresh };
+    this.generation++;
     this.log.info({ endpoint: app.endpoint }, "credentials updated");
     const kind = this.failure?.error.kind;
     if (this.started && !this.stopped && (kind === "permanent" || kind === "admin")) {
@@ -118,20 +122,45 @@ export class AppToken {
     return true;
   }
 
-  stop(): void {
+  /**
+   * No more refreshes or timers. A fetch already running may still finish (see
+   * settle): WeChat may have issued a token, and it must be kept.
+   */
+  stop(reason: "shutdown" | "removed" = "shutdown"): void {
     this.stopped = true;
+    this.stopReason = reason;
     if (this.timer) this.opts.clock.clearTimeout(this.timer);
     if (this.expiryTimer) this.opts.clock.clearTimeout(this.expiryTimer);
     this.timer = this.expiryTimer = undefined;
   }
 
+  /**
+   * After stop(): waits up to ms for a fetch in flight, so that a token WeChat
+   * has just issued reaches the store (the one it replaced dies in 5 minutes);
+   * then aborts it.
+   */
+  async settle(ms: number): Promise<void> {
+    const inflight = this.inflight;
+    if (!inflight) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+    await Promise.race([inflight.then(() => undefined, () => undefined), timeout]);
+    clearTimeout(timer);
+    if (this.inflight) this.abort.abort(new StoppedError(this.appId));
+  }
+
+  /** Whether a token may still be served (not expired). */
+  isValid(token: TokenRecord): boolean {
+    return token.expiresAt > this.opts.clock.now();
+  }
+
   /** The current token if it is still valid. */
   current(): TokenRecord | undefined {
     const t = this.token;
-    return t && t.expiresAt > this.opts.clock.now() ? t : undefined;
+    return t && this.isValid(t) ? t : undefined;
   }
 
-  /** The newest token held, valid or not (for WatchToken's "at once"). */
+  /** The newest token held, valid or not (metrics, and a reload that removes the app). */
   latest(): TokenRecord | undefined {
     return this.token;
   }
@@ -164,16 +193,25 @@ export class AppToken {
    * the current token; every concurrent caller with that token shares one
    * upstream call.
    */
-  async forceRefresh(stale: string, caller = "anonymous"): Promise<ForceRefreshResult> {
+  async forceRefresh(stale: string, caller = "anonymous", beforeUpstream?: () => void): Promise<ForceRefreshResult> {
     const held = this.token;
     if (!held || held.accessToken !== stale) {
       // Someone already replaced it (or it was never ours): no upstream call.
       return { token: await this.get(), refreshed: false };
     }
-    if (this.inflight) return { token: await this.inflight, refreshed: true };
+    // An expired token needs an ordinary refresh, not a forced one (no force budget spent).
+    if (!this.current()) return { token: await this.get(), refreshed: true };
+    if (this.inflight) {
+      const joined = await this.inflight;
+      // A scheduled stable_token refresh may bring back the same token: then force one.
+      if (joined.accessToken !== stale) return { token: joined, refreshed: true };
+    }
     this.throwIfBackingOff();
+    beforeUpstream?.();
     this.log.info({ caller, stale: held.fingerprint }, "passive refresh requested");
-    return { token: await this.refresh("force"), refreshed: true };
+    const token = await this.refresh("force");
+    if (token.accessToken === stale) throw new SameTokenError(this.appId);
+    return { token, refreshed: true };
   }
 
   onToken(listener: TokenListener): () => void {
@@ -192,7 +230,7 @@ export class AppToken {
 
   /** Single flight: joins the refresh in progress, or starts one. */
   refresh(reason: RefreshReason): Promise<TokenRecord> {
-    if (this.stopped) return Promise.reject(new StoppedError(this.appId));
+    if (this.stopped) return Promise.reject(new StoppedError(this.appId, this.stopReason));
     if (!this.inflight) {
       this.inflight = this.fetch(reason).finally(() => {
         this.inflight = undefined;
@@ -204,6 +242,8 @@ export class AppToken {
   private throwIfBackingOff(): void {
     const f = this.failure;
     if (f && f.retryAt > this.opts.clock.now()) {
+      // With a valid token the failure is only about refreshing it.
+      if (this.current()) throw f.error;
       throw new NoValidTokenError(this.appId, f.error, f.retryAt, this.whyNoToken() + `; next attempt at ${new Date(f.retryAt).toISOString()}`);
     }
   }
@@ -226,21 +266,22 @@ export class AppToken {
       return this.fail(err as QuotaGuardError, reason);
     }
     this.opts.store.saveQuota(this.appId, this.quota.record(forceRefresh));
-    this.upstreamCalls++;
     this.log.debug({ reason }, "refreshing token");
+    const generation = this.generation;
+    let fetched;
     try {
-      const fetched = await this.opts.upstream.fetchToken(this.opts.app, { forceRefresh });
-      if (this.stopped) throw new StoppedError(this.appId);
-      return this.accept(fetched.accessToken, requestedAt, requestedAt + fetched.expiresIn * 1000, reason);
+      fetched = await this.opts.upstream.fetchToken(this.opts.app, { forceRefresh, signal: this.abort.signal });
     } catch (err) {
-      if (err instanceof StoppedError) throw err;
+      if (this.stopped) throw new StoppedError(this.appId, this.stopReason);
       const error = isUpstreamError(err) ? err : new UpstreamTransportError("token", "BAD_BODY", (err as Error).message);
-      return this.fail(error, reason);
+      return this.fail(error, reason, generation !== this.generation);
     }
+    // Kept even when stopping: WeChat has issued it, and the one it replaced dies in 5 minutes.
+    return this.accept(fetched.accessToken, requestedAt, requestedAt + fetched.expiresIn * 1000, reason);
   }
 
-  private fail(error: RefreshError, reason: RefreshReason): never {
-    this.recordFailure(error, reason);
+  private fail(error: RefreshError, reason: RefreshReason, staleCredentials = false): never {
+    this.recordFailure(error, reason, staleCredentials);
     if (this.current()) throw error;
     throw new NoValidTokenError(this.appId, error, this.failure?.retryAt, this.whyNoToken());
   }
@@ -269,13 +310,15 @@ export class AppToken {
     return token;
   }
 
-  private recordFailure(error: RefreshError, reason: RefreshReason): void {
+  private recordFailure(error: RefreshError, reason: RefreshReason, staleCredentials: boolean): void {
     const now = this.opts.clock.now();
     const attempts = (this.failure?.attempts ?? 0) + 1;
     const errcode = "errcode" in error ? error.errcode : undefined;
     let delay =
       error instanceof QuotaGuardError ? error.retryAfterMs : retryDelay(error.kind, attempts, now, this.opts.retry, this.random, errcode);
     delay = capBeforeExpiry(delay, now, this.current()?.expiresAt, this.opts.retry.baseMs / 2);
+    // The credentials changed while this call was out: try the new ones now.
+    if (staleCredentials) delay = 0;
     this.failure = { error, attempts, retryAt: now + delay };
     this.log.warn(
       { reason, kind: error.kind, errcode, rid: "rid" in error ? error.rid : undefined, attempts, retryInMs: delay, err: error.message },

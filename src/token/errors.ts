@@ -30,10 +30,25 @@ export class NoValidTokenError extends Error {
   }
 }
 
-/** The refresher was stopped (server shutting down). */
+/** The refresher was stopped: the server is shutting down, or a reload removed the app. */
 export class StoppedError extends Error {
   override readonly name = "StoppedError";
-  constructor(appId: string) {
-    super(`token refresher for app ${appId} is shutting down`);
+  constructor(
+    readonly appId: string,
+    readonly reason: "shutdown" | "removed" = "shutdown",
+  ) {
+    super(reason === "removed" ? `app "${appId}" was removed from the configuration` : `token refresher for app ${appId} is shutting down`);
+  }
+}
+
+/**
+ * A forced refresh brought back the token that was reported stale (stable_token
+ * answers the current token to a force_refresh within 30 s of the last one).
+ */
+export class SameTokenError extends Error {
+  override readonly name = "SameTokenError";
+  readonly retryAfterMs = 30_000;
+  constructor(readonly appId: string) {
+    super(`WeChat returned the same token for app ${appId} to a forced refresh; try again in 30s`);
   }
 }
