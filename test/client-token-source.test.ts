@@ -167,6 +167,40 @@ describe("TokenSource", () => {
     expect(errors.at(-1)!.retryInMs).toBe(1000);
   });
 
+  it("follows a server restarted without its store, whose new token is numbered v1 again", async () => {
+    const clock = new FakeClock();
+    const fake = new FakeWeChat({ apps: SECRETS, clock });
+    await fake.start();
+    cleanups.push(() => fake.close());
+    const first = await Harness.start({ clock, fake }); // memory store
+    cleanups.push(() => first.stop());
+    const s = await source(first, {
+      clientOptions: { channelOptions: { "grpc.initial_reconnect_backoff_ms": 20, "grpc.max_reconnect_backoff_ms": 50 } },
+    });
+    const old = s.current();
+    expect(old.version).toBe(1);
+    const errors: number[] = [];
+    s.onError((_err, retryInMs) => errors.push(retryInMs));
+    await first.stop();
+    await eventually(() => expect(errors).toHaveLength(1));
+
+    // The new process fetches its own token, also v1, before the source is back.
+    const second = await restartOnSamePort(first, clock, fake);
+    cleanups.push(() => second.shutdown(500));
+    const restarted = new TokenClient(`127.0.0.1:${first.port}`);
+    cleanups.push(() => restarted.close());
+    const fresh = await restarted.getToken(APP);
+    expect(fresh.version).toBe(1);
+    expect(fresh.accessToken).not.toBe(old.accessToken);
+
+    await eventually(async () => {
+      await clock.advance(errors.at(-1)!);
+      expect(s.token()).toBe(fresh.accessToken);
+    });
+    // The old token is dead in five minutes; the source no longer hands it out.
+    expect(fake.isValid(APP, s.token())).toBe(true);
+  });
+
   it("close() ends the stream and any pending reconnect, and token() then throws", async () => {
     const h = await harness();
     const sourceClock = new FakeClock(h.clock.now());

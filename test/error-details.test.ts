@@ -63,7 +63,7 @@ function detailsOf(err: ServiceError) {
 
 function watchError(appId: string, end?: () => void): Promise<ServiceError> {
   return new Promise((resolve) => {
-    const call = h!.client.watchToken({ appId, knownVersion: 0 }, new Metadata());
+    const call = h!.client.watchToken({ appId, knownVersion: 0, knownFingerprint: "" }, new Metadata());
     call.on("data", () => end?.());
     call.on("error", (err: ServiceError) => resolve(err));
   });

@@ -334,6 +334,26 @@ describe("hooks, counts and the control API", () => {
     expect((await raw("/_fake/invalidate?appid=wxnope", { method: "POST" })).res.status).toBe(404);
   });
 
+  it("reads a fault as JSON whatever its label (curl -d says form-encoded), and refuses one with no effect", async () => {
+    const form = "application/x-www-form-urlencoded";
+    expect(await post("/_fake/faults", { errcode: 40164 }, form)).toEqual({ ok: true, activeFaults: 1 });
+    expect(await errcodeOf(json(tokenPath()))).toBe(40164);
+    for (const [body, error] of [
+      ["{}", /a fault needs an effect/],
+      ['{"appId":"wx1","times":3}', /a fault needs an effect/],
+      ['{"delayMs":0}', /a fault needs an effect/],
+      ["", /body is empty/],
+      ["errcode=40164", /body is not JSON/],
+      ["[1]", /not an object/],
+    ] as const) {
+      const { res, text } = await raw("/_fake/faults", { method: "POST", headers: { "content-type": form }, body });
+      expect(res.status).toBe(400);
+      expect((JSON.parse(text) as Json).error).toMatch(error);
+    }
+    expect(() => fake.inject({ appId: A })).toThrow(/no effect/);
+    expect((await json("/_fake/stats")).calls["/cgi-bin/token"].total).toBe(1);
+  });
+
   it("never echoes the secret, even in errors and stats", async () => {
     await getToken();
     await stable(false, B, SB);

@@ -138,7 +138,7 @@ describe("hostile clients", () => {
     extra.push(() => hog.close());
     let first = 0;
     const streams = Array.from({ length: 3000 }, () => {
-      const s = hog.watchToken({ appId: APP, knownVersion: 0 });
+      const s = hog.watchToken({ appId: APP, knownVersion: 0, knownFingerprint: "" });
       s.once("data", () => first++);
       s.on("error", () => undefined);
       return s;
@@ -177,7 +177,7 @@ describe("hostile clients", () => {
       "grpc.http2.write_buffer_size": 1,
     } as object);
     extra.push(() => slow.close());
-    const stream = slow.watchToken({ appId: APP, knownVersion: 0 });
+    const stream = slow.watchToken({ appId: APP, knownVersion: 0, knownFingerprint: "" });
     stream.on("error", () => undefined);
     stream.pause();
     await eventually(() => expect(h!.server.tokens.watcherCount()).toBe(1));

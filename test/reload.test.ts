@@ -41,7 +41,7 @@ describe("reload", () => {
   it("removes an app: NOT_FOUND, its watchers end with NOT_FOUND, its health entry goes", async () => {
     h = await Harness.start();
     await h.getToken(APP2);
-    const watch = h.client.watchToken({ appId: APP2, knownVersion: 0 });
+    const watch = h.client.watchToken({ appId: APP2, knownVersion: 0, knownFingerprint: "" });
     const ended = new Promise<ServiceError>((resolve) => watch.on("error", resolve));
     watch.on("data", () => undefined);
     await eventually(() => expect(h!.server.tokens.watcherCount()).toBe(1));

@@ -49,9 +49,9 @@ export async function refreshCommand(addr: string, appId: string, stale: string,
 }
 
 /** Prints one JSON line per token until Ctrl-C or the server ends the stream. */
-export async function watchCommand(addr: string, appId: string, knownVersion: number, auth: ClientAuthOptions = {}): Promise<void> {
+export async function watchCommand(addr: string, appId: string, known: { version: number; fingerprint: string }, auth: ClientAuthOptions = {}): Promise<void> {
   const client = connect(addr, auth);
-  const stream = client.watchToken({ appId, knownVersion });
+  const stream = client.watchToken({ appId, knownVersion: known.version, knownFingerprint: known.fingerprint });
   process.once("SIGINT", () => stream.cancel());
   await new Promise<void>((resolve) => {
     stream.on("data", (m: { token?: Token }) => process.stdout.write(JSON.stringify(printable(m.token)) + "\n"));

@@ -26,7 +26,7 @@ Clients (--addr, default ${DEFAULT_ADDR}; --timeout MS, default 10000;
          mutual TLS: --tls-cert FILE --tls-key FILE):
   wxtoken get APP                        print the current token as JSON
   wxtoken refresh APP --stale TOKEN      passive refresh: refresh only if TOKEN is still current
-  wxtoken watch APP [--known-version N]  print each new token as a JSON line
+  wxtoken watch APP [--known-version N] [--known-fingerprint F]  print each new token as a JSON line
   wxtoken callback-ip APP [--wechat URL] [--repeat N] [--interval MS]
                                          call WeChat's getcallbackip with the served token;
                                          recovers by itself from 40001/40014/42001
@@ -43,6 +43,7 @@ async function main(argv: string[]): Promise<void> {
       listen: { type: "string" },
       stale: { type: "string" },
       "known-version": { type: "string", default: "0" },
+      "known-fingerprint": { type: "string", default: "" },
       timeout: { type: "string", default: "10000" },
       port: { type: "string" },
       host: { type: "string" },
@@ -81,7 +82,7 @@ async function main(argv: string[]): Promise<void> {
     case "refresh":
       return refreshCommand(values.addr, needApp(), values.stale ?? usage("refresh needs --stale TOKEN"), timeout, auth);
     case "watch":
-      return watchCommand(values.addr, needApp(), Number(values["known-version"]), auth);
+      return watchCommand(values.addr, needApp(), { version: Number(values["known-version"]), fingerprint: values["known-fingerprint"] }, auth);
     case "hash-key":
       return hashKeyCommand(app);
     case "callback-ip":

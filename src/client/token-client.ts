@@ -27,6 +27,11 @@ export interface CallOptions {
 export interface WatchOptions {
   /** The version already held (default 0): the server skips tokens up to it. */
   knownVersion?: number;
+  /**
+   * The fingerprint of the token held: lets a server that restarted without
+   * its store (and numbers from 1 again) tell that its token is another one.
+   */
+  knownFingerprint?: string;
   /** Ends the watch: the iteration then finishes without an error. */
   signal?: AbortSignal;
 }
@@ -93,7 +98,7 @@ export class TokenClient {
    */
   watch(appId: string, options: WatchOptions = {}): AsyncGenerator<Token, void, undefined> {
     if (options.signal?.aborted) return (async function* () {})();
-    const call = this.raw.watchToken({ appId, knownVersion: options.knownVersion ?? 0 });
+    const call = this.raw.watchToken({ appId, knownVersion: options.knownVersion ?? 0, knownFingerprint: options.knownFingerprint ?? "" });
     return tokensOf(call, options.signal);
   }
 

@@ -9,9 +9,10 @@ import type { Token } from "../../generated/wxtoken/v1/token_service.js";
 
 /**
  * True when candidate should replace held: a higher version, or a different
- * token obtained later (a new lineage, whatever its version). A replica that is
- * behind within the same lineage (an older or equal token, obtained no later)
- * never takes the client back.
+ * token obtained no earlier (a new lineage, whatever its version: within one
+ * lineage two tokens are never obtained at the same instant). A replica that
+ * is behind within the same lineage (an older token, obtained earlier) never
+ * takes the client back.
  */
 export function isNewer(candidate: Token, held: Token | undefined): boolean {
   if (!held) return true;
@@ -21,7 +22,7 @@ export function isNewer(candidate: Token, held: Token | undefined): boolean {
   return (
     obtained !== undefined &&
     heldObtained !== undefined &&
-    obtained > heldObtained &&
+    obtained >= heldObtained &&
     candidate.accessToken !== held.accessToken
   );
 }

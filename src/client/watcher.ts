@@ -58,7 +58,7 @@ export class TokenWatcher {
     while (!signal.aborted) {
       let failure: TokenServiceError;
       try {
-        for await (const token of this.client.watch(this.appId, { knownVersion: this.version, signal })) {
+        for await (const token of this.client.watch(this.appId, { knownVersion: this.version, knownFingerprint: this.#held?.fingerprint, signal })) {
           this.backoff.reset();
           // A reconnect may reach a replica that is behind: never go back
           // within a lineage, but follow a restarted one.

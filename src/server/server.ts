@@ -226,7 +226,11 @@ export class WxTokenServer {
       this.grpc.forceShutdown();
     }
     clearTimeout(timer);
+    // 5. No more refreshes; a fetch in flight may land (WeChat has likely
+    // issued its token, and the one it replaces dies in 5 minutes), then the
+    // store is flushed.
     this.registry.stop();
+    await this.registry.settle(Math.min(Math.max(deadline - Date.now(), 500), 2000));
     await this.store.close();
     await this.upstream.close?.();
     await this.metricsEndpoint?.close();

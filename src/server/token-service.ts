@@ -170,7 +170,7 @@ export class TokenServiceImpl {
       const app = this.resolveApp(principal, call.request.appId, "read");
       const known = Math.max(0, Number(call.request.knownVersion ?? 0));
       const who = principal;
-      const watcher = new Watcher(call, app, known, (w, code) => {
+      const watcher = new Watcher(call, app, { version: known, fingerprint: call.request.knownFingerprint ?? "" }, (w, code) => {
         this.watchers.delete(w);
         this.observer.onCallEnd("WatchToken", code, performance.now() - started, who);
       });

@@ -23,13 +23,11 @@ export class Watcher {
   constructor(
     private readonly call: WatchCall,
     app: AppToken,
-    knownVersion: number,
+    known: { version: number; fingerprint: string },
     private readonly onClose: (w: Watcher, code: status) => void,
   ) {
     this.appId = app.appId;
-    // A client that holds a version this server never reached saw another
-    // lineage (a restart with the memory store): send it what we have.
-    this.lastSent = knownVersion > app.highestVersion() ? 0 : knownVersion;
+    this.lastSent = Watcher.alreadySent(app, known);
     this.unsubscribe = app.onToken((t) => this.offer(t));
     // 'cancelled' covers client cancel and deadline; 'close'/'error' cover the rest.
     call.on("cancelled", () => this.close(status.CANCELLED));
@@ -40,6 +38,19 @@ export class Watcher {
     // No valid token yet: ask for one (single flight, and no call at all while
     // backing off); the listener above delivers it when it comes.
     else app.get().catch(() => undefined);
+  }
+
+  /**
+   * What the client already has, as a version to skip up to. A client that
+   * holds a version this server never reached, or the same version with another
+   * fingerprint, saw another lineage (a server restarted with the memory store
+   * numbers from 1 again): it is sent what we have.
+   */
+  private static alreadySent(app: AppToken, known: { version: number; fingerprint: string }): number {
+    if (known.version > app.highestVersion()) return 0;
+    const held = app.latest();
+    if (known.fingerprint && held?.version === known.version && held.fingerprint !== known.fingerprint) return 0;
+    return known.version;
   }
 
   /** Number of tokens waiting to be written (0 or 1). */

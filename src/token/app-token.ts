@@ -277,7 +277,10 @@ export class AppToken {
       return this.fail(error, reason, generation !== this.generation);
     }
     // Kept even when stopping: WeChat has issued it, and the one it replaced dies in 5 minutes.
-    return this.accept(fetched.accessToken, requestedAt, requestedAt + fetched.expiresIn * 1000, reason);
+    const token = this.accept(fetched.accessToken, requestedAt, requestedAt + fetched.expiresIn * 1000, reason);
+    // ...but not handed to callers of an app that is gone.
+    if (this.stopped) throw new StoppedError(this.appId, this.stopReason);
+    return token;
   }
 
   private fail(error: RefreshError, reason: RefreshReason, staleCredentials = false): never {

@@ -65,7 +65,7 @@ export class TokenRegistry {
     const wanted = new Map(apps.map((a) => [a.appId, a]));
     for (const [id, token] of this.apps) {
       if (wanted.has(id)) continue;
-      token.stop();
+      token.stop("removed");
       this.apps.delete(id);
       result.removed.push(id);
     }
@@ -94,6 +94,11 @@ export class TokenRegistry {
 
   stop(): void {
     for (const app of this.apps.values()) app.stop();
+  }
+
+  /** After stop(): lets fetches in flight land (up to ms), so the store gets what WeChat just issued. */
+  async settle(ms: number): Promise<void> {
+    await Promise.all(this.all().map((app) => app.settle(ms)));
   }
 
   /** The app's token state; throws UnknownAppError for an app not configured. */

@@ -96,7 +96,7 @@ export class AuthClient {
   /** The first message of a WatchToken stream (then cancels it), or the stream's error. */
   firstWatchMessage(appId: string): Promise<WatchTokenResponse> {
     return new Promise((resolve, reject) => {
-      const stream = this.raw.watchToken({ appId, knownVersion: 0 }, { deadline: Date.now() + 5000 });
+      const stream = this.raw.watchToken({ appId, knownVersion: 0, knownFingerprint: "" }, { deadline: Date.now() + 5000 });
       stream.on("data", (m: WatchTokenResponse) => {
         resolve(m);
         stream.cancel();

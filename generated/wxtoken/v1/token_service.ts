@@ -37,8 +37,10 @@ export interface Token {
   accessToken: string;
   /**
    * Increases by at least one each time the server obtains a new token for this
-   * app, and never goes down, also across server restarts. Compare versions,
-   * not token strings, to tell which token is newer.
+   * app, and never goes down, also across server restarts with the file store
+   * (a server with the memory store starts again at 1: see
+   * WatchTokenRequest.known_fingerprint). Compare versions, not token strings,
+   * to tell which token is newer.
    */
   version: number;
   /**
@@ -115,6 +117,14 @@ export interface WatchTokenRequest {
    * drop is not sent what it already has.
    */
   knownVersion: number;
+  /**
+   * The fingerprint (Token.fingerprint) of the token the client holds, if any.
+   * Optional, but set it with known_version: a server restarted without its
+   * store (store type "memory") numbers its tokens from 1 again, and when its
+   * token has version known_version but another fingerprint, it is a newer
+   * token the client does not have, and is sent.
+   */
+  knownFingerprint: string;
 }
 
 /** WatchTokenResponse is one message of the stream. */
@@ -635,7 +645,7 @@ export const ForceRefreshResponse: MessageFns<ForceRefreshResponse> = {
 };
 
 function createBaseWatchTokenRequest(): WatchTokenRequest {
-  return { appId: "", knownVersion: 0 };
+  return { appId: "", knownVersion: 0, knownFingerprint: "" };
 }
 
 export const WatchTokenRequest: MessageFns<WatchTokenRequest> = {
@@ -645,6 +655,9 @@ export const WatchTokenRequest: MessageFns<WatchTokenRequest> = {
     }
     if (message.knownVersion !== 0) {
       writer.uint32(16).uint64(message.knownVersion);
+    }
+    if (message.knownFingerprint !== "") {
+      writer.uint32(26).string(message.knownFingerprint);
     }
     return writer;
   },
@@ -678,6 +691,14 @@ export const WatchTokenRequest: MessageFns<WatchTokenRequest> = {
             message.knownVersion = longToNumber(reader.uint64());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.knownFingerprint = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -702,6 +723,11 @@ export const WatchTokenRequest: MessageFns<WatchTokenRequest> = {
         : isSet(object.known_version)
         ? globalThis.Number(object.known_version)
         : 0,
+      knownFingerprint: isSet(object.knownFingerprint)
+        ? globalThis.String(object.knownFingerprint)
+        : isSet(object.known_fingerprint)
+        ? globalThis.String(object.known_fingerprint)
+        : "",
     };
   },
 
@@ -713,6 +739,9 @@ export const WatchTokenRequest: MessageFns<WatchTokenRequest> = {
     if (message.knownVersion !== 0) {
       obj.knownVersion = Math.round(message.knownVersion);
     }
+    if (message.knownFingerprint !== "") {
+      obj.knownFingerprint = message.knownFingerprint;
+    }
     return obj;
   },
 
@@ -723,6 +752,7 @@ export const WatchTokenRequest: MessageFns<WatchTokenRequest> = {
     const message = createBaseWatchTokenRequest();
     message.appId = object.appId ?? "";
     message.knownVersion = object.knownVersion ?? 0;
+    message.knownFingerprint = object.knownFingerprint ?? "";
     return message;
   },
 };
@@ -828,6 +858,11 @@ export const TokenServiceService = {
    *
    * Status codes: OK, INVALID_ARGUMENT (also for an empty stale_token), NOT_FOUND,
    * UNAVAILABLE, FAILED_PRECONDITION, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED.
+   * UNAVAILABLE with reason SAME_TOKEN: a stable_token app's forced refresh
+   * brought back the stale token (WeChat forces at most once per 30 s); retry
+   * after the RetryInfo delay. RESOURCE_EXHAUSTED with reason QUOTA_EXHAUSTED:
+   * the server's own quota guard refused the refresh; the current token is
+   * still served by GetToken.
    */
   forceRefresh: {
     path: "/wxtoken.v1.TokenService/ForceRefresh" as const,
@@ -885,6 +920,11 @@ export interface TokenServiceServer extends UntypedServiceImplementation {
    *
    * Status codes: OK, INVALID_ARGUMENT (also for an empty stale_token), NOT_FOUND,
    * UNAVAILABLE, FAILED_PRECONDITION, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED.
+   * UNAVAILABLE with reason SAME_TOKEN: a stable_token app's forced refresh
+   * brought back the stale token (WeChat forces at most once per 30 s); retry
+   * after the RetryInfo delay. RESOURCE_EXHAUSTED with reason QUOTA_EXHAUSTED:
+   * the server's own quota guard refused the refresh; the current token is
+   * still served by GetToken.
    */
   forceRefresh: handleUnaryCall<ForceRefreshRequest, ForceRefreshResponse>;
   /**
@@ -939,6 +979,11 @@ export interface TokenServiceClient extends Client {
    *
    * Status codes: OK, INVALID_ARGUMENT (also for an empty stale_token), NOT_FOUND,
    * UNAVAILABLE, FAILED_PRECONDITION, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED.
+   * UNAVAILABLE with reason SAME_TOKEN: a stable_token app's forced refresh
+   * brought back the stale token (WeChat forces at most once per 30 s); retry
+   * after the RetryInfo delay. RESOURCE_EXHAUSTED with reason QUOTA_EXHAUSTED:
+   * the server's own quota guard refused the refresh; the current token is
+   * still served by GetToken.
    */
   forceRefresh(
     request: ForceRefreshRequest,
