@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Token } from "../generated/wxtoken/v1/token_service.js";
 import { FakeClock } from "../src/clock.js";
-import { FakeWeChat } from "../src/fake-wechat/index.js";
+import type { FakeWeChat } from "../src/fake-wechat/index.js";
 import {
   TokenClient,
   TokenExpiredError,
@@ -16,7 +16,7 @@ import {
 import { silentLogger } from "../src/log.js";
 import { WxTokenServer } from "../src/server/server.js";
 import { WeChatClient } from "../src/upstream/wechat-client.js";
-import { APP, eventually, Harness, SECRETS, tempDir } from "./support/harness.js";
+import { APP, eventually, Harness, startFakeWeChat, tempDir } from "./support/harness.js";
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -128,9 +128,7 @@ describe("TokenSource", () => {
 
   it("reconnects by itself to a server restarted on the same port, with backoff reset by each message", async () => {
     const clock = new FakeClock();
-    const fake = new FakeWeChat({ apps: SECRETS, clock });
-    await fake.start();
-    cleanups.push(() => fake.close());
+    const fake = await startFakeWeChat(clock, cleanups);
     const storePath = join(tempDir(), "tokens.json");
     const first = await Harness.start({ clock, fake, storePath });
     cleanups.push(() => first.stop());
@@ -169,9 +167,7 @@ describe("TokenSource", () => {
 
   it("follows a server restarted without its store, whose new token is numbered v1 again", async () => {
     const clock = new FakeClock();
-    const fake = new FakeWeChat({ apps: SECRETS, clock });
-    await fake.start();
-    cleanups.push(() => fake.close());
+    const fake = await startFakeWeChat(clock, cleanups);
     const first = await Harness.start({ clock, fake }); // memory store
     cleanups.push(() => first.stop());
     const s = await source(first, {

@@ -7,8 +7,7 @@ import { connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { GetTokenResponse, TokenServiceClient } from "../generated/wxtoken/v1/token_service.js";
 import { FakeClock } from "../src/clock.js";
-import { FakeWeChat } from "../src/fake-wechat/index.js";
-import { APP, APP2, eventually, grpcError, Harness, SECRETS } from "./support/harness.js";
+import { APP, APP2, eventually, grpcError, Harness, startFakeWeChat } from "./support/harness.js";
 
 let h: Harness | undefined;
 const extra: (() => Promise<void> | void)[] = [];
@@ -118,9 +117,7 @@ describe("bad input", () => {
 
   it("a caller's deadline is honoured while the upstream hangs, and the refresh still lands", async () => {
     const clock = new FakeClock();
-    const fake = new FakeWeChat({ apps: SECRETS, clock });
-    await fake.start();
-    extra.push(() => fake.close());
+    const fake = await startFakeWeChat(clock, extra);
     fake.inject({ delayMs: 600, times: Infinity });
     h = await Harness.start({ clock, fake });
     const err = await grpcError(h.getToken(APP, 100));
@@ -196,9 +193,7 @@ describe("hostile clients", () => {
 describe("shutdown", () => {
   it("lets an in-flight call finish, then refuses new ones", async () => {
     const clock = new FakeClock();
-    const fake = new FakeWeChat({ apps: SECRETS, clock });
-    await fake.start();
-    extra.push(() => fake.close());
+    const fake = await startFakeWeChat(clock, extra);
     fake.inject({ delayMs: 300 });
     h = await Harness.start({ clock, fake });
     const inflight = h.getToken(APP, 5000);

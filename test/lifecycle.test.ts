@@ -5,8 +5,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { FakeClock } from "../src/clock.js";
 import { parseConfig } from "../src/config/load.js";
-import { FakeWeChat } from "../src/fake-wechat/index.js";
-import { APP, APP2, eventually, grpcError, Harness, SECRETS, tempDir } from "./support/harness.js";
+import { APP, APP2, eventually, grpcError, Harness, SECRETS, startFakeWeChat, tempDir } from "./support/harness.js";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -16,9 +15,7 @@ afterEach(async () => {
 describe("a refresh in flight", () => {
   it("lands in the store when the server shuts down while WeChat is answering", async () => {
     const clock = new FakeClock();
-    const fake = new FakeWeChat({ apps: SECRETS, clock });
-    await fake.start();
-    cleanups.push(() => fake.close());
+    const fake = await startFakeWeChat(clock, cleanups);
     const storePath = join(tempDir(), "tokens.json");
     const first = await Harness.start({ clock, fake, storePath });
     const old = (await first.getToken(APP)).token!;

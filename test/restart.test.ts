@@ -2,21 +2,15 @@ import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { FakeClock } from "../src/clock.js";
-import { FakeWeChat } from "../src/fake-wechat/index.js";
 import { FileStore } from "../src/store/file-store.js";
-import { APP, APP2, eventually, Harness, SECRETS, tempDir } from "./support/harness.js";
+import { APP, APP2, eventually, Harness, SECRETS, startFakeWeChat, tempDir } from "./support/harness.js";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function fakeWeChat(clock: FakeClock): Promise<FakeWeChat> {
-  const fake = new FakeWeChat({ apps: SECRETS, clock });
-  await fake.start();
-  cleanups.push(() => fake.close());
-  return fake;
-}
+const fakeWeChat = (clock: FakeClock) => startFakeWeChat(clock, cleanups);
 
 describe("file store: a restart does not cost a token", () => {
   it("serves a still-valid token after a restart with zero upstream calls", async () => {

@@ -142,6 +142,14 @@ export async function eventually(check: () => void | Promise<void>, timeoutMs = 
   }
 }
 
+/** A fake WeChat on the given clock, started; its close() is pushed onto cleanups. */
+export async function startFakeWeChat(clock: FakeClock, cleanups: (() => unknown)[]): Promise<FakeWeChat> {
+  const fake = new FakeWeChat({ apps: SECRETS, clock });
+  await fake.start();
+  cleanups.push(() => fake.close());
+  return fake;
+}
+
 export function tempDir(): string {
   return mkdtempSync(join(tmpdir(), "wxtoken-test-"));
 }
