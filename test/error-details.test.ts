@@ -12,11 +12,11 @@ import { ErrorInfo, RetryInfo } from "../generated/google/rpc/error_details.js";
 import { FakeClock } from "../src/clock.js";
 import { FakeWeChat } from "../src/fake-wechat/index.js";
 import { decodeStatusDetails, encodeStatusDetails, statusDetailsOf, STATUS_DETAILS_KEY } from "../src/server/error-details.js";
-import { toStatus } from "../src/server/status.js";
+import { ShuttingDownError, toStatus } from "../src/server/status.js";
 import { NoValidTokenError, UnknownAppError } from "../src/token/errors.js";
 import { QuotaGuardError } from "../src/token/quota-guard.js";
 import { UpstreamTransportError, WeChatError } from "../src/upstream/errors.js";
-import { APP, APP2, grpcError, Harness, SECRETS } from "./support/harness.js";
+import { APP, APP2, eventually, grpcError, Harness, SECRETS } from "./support/harness.js";
 
 const run = promisify(execFile);
 const BUF = fileURLToPath(new URL("../node_modules/.bin/buf", import.meta.url));
@@ -92,8 +92,20 @@ describe("the status table's details", () => {
     // ForceRefresh's own refresh failed while a valid token exists: no retry advice.
     const forced = toStatus(wechat, now);
     expect([forced.reason, forced.retryDelayMs]).toEqual(["WECHAT_ERROR", undefined]);
+    expect(toStatus(new ShuttingDownError("bye"), now)).toMatchObject({ code: status.UNAVAILABLE, reason: "SHUTTING_DOWN", retryDelayMs: 1000 });
     expect(toStatus(new UnknownAppError("wxnope"), now)).toMatchObject({ code: status.NOT_FOUND, reason: "UNKNOWN_APP", metadata: { app_id: "wxnope" } });
     expect(toStatus(new Error("boom"), now)).toEqual({ code: status.INTERNAL, details: "internal error", reason: "INTERNAL" });
+  });
+
+  it("says when WeChat's own quota answers to a forced refresh can change: 45009 at the next quota day, 45011 after a minute", () => {
+    // 23:59:59.999 in China: the quota day turns 1 ms later; a minute earlier, 60,001 ms.
+    const lastMs = Date.UTC(2026, 0, 1, 16) - 1;
+    for (const [at, wait] of [[lastMs, 1], [lastMs - 60_000, 60_001], [Date.UTC(2026, 0, 1, 0), 16 * 3600_000]] as const) {
+      const daily = toStatus(new WeChatError("/cgi-bin/token", 45009, "reach max api daily quota limit rid: 1-2-3"), at);
+      expect(daily).toMatchObject({ code: status.RESOURCE_EXHAUSTED, reason: "WECHAT_ERROR", metadata: { errcode: "45009" }, retryDelayMs: wait });
+    }
+    const rate = toStatus(new WeChatError("/cgi-bin/stable_token", 45011, "api minute-quota reach limit"), now);
+    expect(rate).toMatchObject({ code: status.RESOURCE_EXHAUSTED, reason: "WECHAT_ERROR", metadata: { errcode: "45011" }, retryDelayMs: 60_000 });
   });
 
   it("encodes google.rpc.Status with Any-packed ErrorInfo and RetryInfo", () => {
@@ -143,7 +155,29 @@ describe("error statuses on the wire", () => {
     expect([unknown.code, detailsOf(unknown).errorInfo?.reason]).toEqual([status.NOT_FOUND, "UNKNOWN_APP"]);
     const ended = watchError(APP, () => h!.server.tokens.endWatches());
     const err = await ended;
-    expect([err.code, detailsOf(err).errorInfo?.reason]).toEqual([status.UNAVAILABLE, "SHUTTING_DOWN"]);
+    // Reconnect soon, possibly to another instance.
+    expect([err.code, detailsOf(err).errorInfo?.reason, detailsOf(err).retryDelayMs]).toEqual([status.UNAVAILABLE, "SHUTTING_DOWN", 1000]);
+  });
+
+  it("give a ForceRefresh WeChat refused for quota a RetryInfo, while the valid token is still served", async () => {
+    h = await Harness.start();
+    const token = (await h.getToken(APP)).token!;
+    h.fake.inject({ appId: APP, errcode: 45009, times: 1 });
+    const daily = await grpcError(h.forceRefresh(APP, token.accessToken));
+    expect(daily.code).toBe(status.RESOURCE_EXHAUSTED);
+    // The fake clock starts at 08:00 China time: WeChat's quota day turns 16 h later.
+    expect(detailsOf(daily)).toMatchObject({ errorInfo: { reason: "WECHAT_ERROR", metadata: { errcode: "45009" } }, retryDelayMs: 16 * 3600_000 });
+    expect(detailsOf(daily).errorInfo?.metadata.app_id).toBeUndefined();
+    expect((await h.getToken(APP)).token?.accessToken).toBe(token.accessToken);
+
+    // Past the server's backoff (its retry, before expiry, fetched a new token).
+    await h.clock.advance(3 * 3600_000);
+    await eventually(async () => expect((await h!.getToken(APP)).token?.version).toBe(2));
+    const current = (await h.getToken(APP)).token!;
+    h.fake.inject({ appId: APP, errcode: 45011, times: 1 });
+    const rate = await grpcError(h.forceRefresh(APP, current.accessToken));
+    expect(rate.code).toBe(status.RESOURCE_EXHAUSTED);
+    expect(detailsOf(rate)).toMatchObject({ errorInfo: { reason: "WECHAT_ERROR", metadata: { errcode: "45011" } }, retryDelayMs: 60_000 });
   });
 
   it("never carry the appsecret, even when WeChat echoes it", async () => {

@@ -3,7 +3,7 @@
  * up and keeps serving everyone else.
  */
 import { credentials, makeGenericClientConstructor, Metadata, status, type ServiceError } from "@grpc/grpc-js";
-import { connect } from "node:net";
+import { connect, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { GetTokenResponse, TokenServiceClient } from "../generated/wxtoken/v1/token_service.js";
 import { FakeClock } from "../src/clock.js";
@@ -58,9 +58,26 @@ function appIdField(bytes: Buffer): Buffer {
   return Buffer.concat([Buffer.from([0x0a, ...len]), bytes]);
 }
 
+type Client = InstanceType<typeof TokenServiceClient>;
+
+/** A client on its own HTTP/2 connection (grpc-js shares one between clients with equal options otherwise). */
+function ownConnection(port: number, options: object = {}): Client {
+  const client = new TokenServiceClient(`127.0.0.1:${port}`, credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1, ...options });
+  extra.push(() => client.close());
+  return client;
+}
+
+function getToken(client: Client, appId = APP): Promise<GetTokenResponse> {
+  return new Promise((resolve, reject) =>
+    client.getToken({ appId }, new Metadata(), { deadline: Date.now() + 5000 }, (err, res) => (err ? reject(err) : resolve(res))),
+  );
+}
+
+/** A valid token, both on the harness client's connection and on a new one. */
 async function stillServing(harness: Harness): Promise<void> {
-  const r = await harness.getToken(APP);
-  expect(harness.fake.isValid(APP, r.token!.accessToken)).toBe(true);
+  for (const r of [await harness.getToken(APP), await getToken(ownConnection(harness.port))]) {
+    expect(harness.fake.isValid(APP, r.token!.accessToken)).toBe(true);
+  }
 }
 
 describe("bad input", () => {
@@ -106,12 +123,14 @@ describe("bad input", () => {
     );
     expect(err?.code).toBe(status.RESOURCE_EXHAUSTED);
     expect(err.details).toMatch(/metadata/);
-    // Past HTTP/2's own header limit the transport refuses it; still a status, still up.
+    // Past the HTTP/2 header list limit the server never sees a call: the
+    // transport resets the stream (RST_STREAM), which grpc-js reports as INTERNAL.
     const huge = new Metadata();
-    huge.set("x-huge", "x".repeat(256 * 1024));
+    huge.set("x-huge", "x".repeat(32 * 1024));
     const cut = await new Promise<ServiceError>((resolve) => h!.client.getToken({ appId: APP }, huge, (e) => resolve(e as ServiceError)));
-    expect(cut).toBeTruthy();
-    expect(typeof cut.code).toBe("number");
+    expect(cut.code).toBe(status.INTERNAL);
+    expect(cut.details).toMatch(/RST_STREAM/);
+    // Only that stream was refused: the same connection, and a new one, are served.
     await stillServing(h);
   });
 
@@ -147,23 +166,37 @@ describe("hostile clients", () => {
     expect(h.server.registry.app(APP).listenerCount()).toBe(0);
   });
 
-  it("a socket that connects and never speaks, and one that sends garbage, do not disturb others", async () => {
+  it("sockets that connect and never speak, one that stops after the HTTP/2 preface, and one that sends garbage, do not disturb others", async () => {
     h = await Harness.start();
-    const silent = connect(h.port, "127.0.0.1");
-    const garbage = connect(h.port, "127.0.0.1");
-    extra.push(() => {
-      silent.destroy();
-      garbage.destroy();
-    });
-    let closed = false;
-    garbage.on("close", () => (closed = true));
-    garbage.on("error", () => undefined);
+    const open = (): Socket => {
+      const socket = connect(h!.port, "127.0.0.1");
+      socket.on("error", () => undefined);
+      extra.push(() => void socket.destroy());
+      return socket;
+    };
+    const connected = (s: Socket) => new Promise<void>((r) => (s.readyState === "open" ? r() : s.once("connect", () => r())));
+    const silent = Array.from({ length: 50 }, open);
+    const preface = open();
+    const garbage = open();
+    await Promise.all([...silent, preface, garbage].map(connected));
+    // The client preface alone: the server answers with its SETTINGS frame
+    // (type 0x4) and then waits for ours, which never comes.
+    const fromServer: Buffer[] = [];
+    preface.on("data", (b: Buffer) => fromServer.push(b));
+    preface.write("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+    await eventually(() => expect(Buffer.concat(fromServer)[3]).toBe(0x4));
+    let garbageClosed = false;
+    garbage.on("close", () => (garbageClosed = true));
     garbage.on("data", () => undefined);
-    await new Promise<void>((r) => garbage.once("connect", () => r()));
     garbage.write(Buffer.from("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+
+    // Others are served, on a new connection too, while those sockets sit there.
     await stillServing(h);
+    const others = await Promise.all(Array.from({ length: 5 }, () => getToken(ownConnection(h!.port))));
+    for (const r of others) expect(r.token?.appId).toBe(APP);
+    expect([...silent, preface].every((s) => !s.destroyed && s.readyState === "open")).toBe(true);
     // The server answers an HTTP/1 request with GOAWAY and closes.
-    await eventually(() => expect(closed).toBe(true));
+    await eventually(() => expect(garbageClosed).toBe(true));
     await stillServing(h);
   });
 

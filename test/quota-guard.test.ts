@@ -4,7 +4,7 @@ import { FakeClock } from "../src/clock.js";
 import type { Authorizer } from "../src/server/hooks.js";
 import { RateLimiter } from "../src/server/rate-limit.js";
 import { AppQuota, QuotaGuardError } from "../src/token/quota-guard.js";
-import { APP, grpcError, Harness } from "./support/harness.js";
+import { APP, APP2, eventually, grpcError, Harness } from "./support/harness.js";
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -27,11 +27,13 @@ describe("AppQuota", () => {
     const clock = new FakeClock(Date.UTC(2026, 0, 1, 15, 0, 0)); // 23:00 in Beijing
     const q = new AppQuota("wx1", { dailyBudget: 5, forceDailyBudget: 2, minForceIntervalMs: 30_000 }, clock);
     q.check(true);
+    q.attempt(true);
     q.record(true);
     expect(guardError(() => q.check(true)).reason).toBe("FORCE_REFRESH_TOO_SOON");
     expect(guardError(() => q.check(true)).retryAfterMs).toBe(30_000);
     clock.set(clock.now() + 30_000);
     q.check(true);
+    q.attempt(true);
     q.record(true);
     clock.set(clock.now() + 30_000);
     expect(guardError(() => q.check(true)).reason).toBe("FORCE_REFRESH_BUDGET_EXHAUSTED");
@@ -42,6 +44,14 @@ describe("AppQuota", () => {
     expect(clock.now() + e.retryAfterMs).toBe(Date.UTC(2026, 0, 1, 16, 0, 0));
     clock.set(Date.UTC(2026, 0, 1, 16, 0, 0));
     q.check(true);
+    expect(q.used()).toMatchObject({ used: 0, forced: 0 });
+  });
+
+  it("starts the ForceRefresh interval at the attempt, counted or not", () => {
+    const clock = new FakeClock();
+    const q = new AppQuota("wx1", { dailyBudget: 5, forceDailyBudget: 2, minForceIntervalMs: 30_000 }, clock);
+    q.attempt(true);
+    expect(guardError(() => q.check(true)).reason).toBe("FORCE_REFRESH_TOO_SOON");
     expect(q.used()).toMatchObject({ used: 0, forced: 0 });
   });
 });
@@ -117,6 +127,36 @@ describe("a ForceRefresh flood", () => {
     expect(err.code).toBe(status.RESOURCE_EXHAUSTED);
     expect(err.details).toMatch(/over its ForceRefresh limit/);
     expect((await h.getToken(APP)).token?.accessToken).toBe(r2.token?.accessToken);
+  });
+
+  it("does not count calls WeChat refused or never received, so an outage does not use up the budget", async () => {
+    h = await Harness.start({ expiresIn: 600, config: { quota: { dailyBudget: 3 } } });
+    const first = (await h.getToken(APP)).token!;
+    expect(h.server.registry.app(APP).quota.used().used).toBe(1);
+    // WeChat is busy (-1), then a proxy answers 502, for far more attempts than the budget.
+    h.fake.inject({ appId: APP, errcode: -1, times: 10 });
+    h.fake.inject({ appId: APP, httpStatus: 502, times: 10 });
+    await h.clock.advance(first.expiresAt!.getTime() - h.clock.now());
+    const calls = () => h!.fake.calls("/cgi-bin/token", APP);
+    // Each retry comes within a minute (the backoff's cap); wait for each one's I/O.
+    while (calls() < 21) {
+      const before = calls();
+      await h.clock.advance(60_000);
+      await eventually(() => expect(calls()).toBeGreaterThan(before));
+    }
+    // WeChat is back: the budget still has room, so the app recovers today.
+    await eventually(async () => {
+      await h!.clock.advance(60_000);
+      expect((await h!.getToken(APP)).token?.version).toBe(2);
+    });
+    expect(h.server.registry.app(APP).quota.used().used).toBe(2);
+  });
+
+  it("counts a call whose answer was lost (a timeout): WeChat may have issued and counted a token", async () => {
+    h = await Harness.start({ upstreamTimeoutMs: 100 });
+    h.fake.inject({ appId: APP2, delayMs: 400 });
+    await eventually(() => expect(h!.server.registry.app(APP2).lastError()?.message).toMatch(/timeout/));
+    expect(h.server.registry.app(APP2).quota.used().used).toBe(1);
   });
 
   it("stops scheduled refreshes at the daily budget and resumes on the next quota day", async () => {

@@ -1,16 +1,39 @@
 import { status } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
-import { APP, APP2, eventually, grpcError, Harness, SECRETS } from "./support/harness.js";
+import { FakeClock } from "../src/clock.js";
+import { APP, APP2, eventually, grpcError, Harness, startFakeWeChat } from "./support/harness.js";
 
 let h: Harness | undefined;
+const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   await h?.stop();
   h = undefined;
+  for (const c of cleanups.splice(0)) await c();
 });
+
+/**
+ * The harness with the app's first token call held up for delayMs (real time):
+ * the server starts that fetch at listen(), so calls made right after start()
+ * arrive while it is still in flight, not after it has finished.
+ */
+async function startWithSlowFirstFetch(delayMs: number): Promise<Harness> {
+  const clock = new FakeClock();
+  const fake = await startFakeWeChat(clock, cleanups);
+  fake.inject({ appId: APP, delayMs });
+  return Harness.start({ clock, fake });
+}
+
+/** What WeChat answers a call made with the token: 0 when it works, else its errcode. */
+async function errcodeWith(token: string): Promise<number> {
+  const res = await fetch(`${h!.fake.url}/cgi-bin/getcallbackip?access_token=${encodeURIComponent(token)}`);
+  const body = (await res.json()) as { errcode?: number };
+  return body.errcode ?? 0;
+}
 
 describe("GetToken", () => {
   it("makes exactly one upstream call for 1,000 concurrent callers on a cold start", async () => {
-    h = await Harness.start();
+    h = await startWithSlowFirstFetch(500);
+    expect(h.fake.successfulTokenCalls(APP)).toBe(0);
     const results = await Promise.all(Array.from({ length: 1000 }, () => h!.getToken(APP)));
     expect(h.fake.successfulTokenCalls(APP)).toBe(1);
     expect(h.fake.calls("/cgi-bin/token", APP)).toBe(1);
@@ -119,6 +142,8 @@ describe("ForceRefresh", () => {
   it("makes exactly one upstream call for 1,000 concurrent callers with the same stale token", async () => {
     h = await Harness.start();
     const stale = (await h.getToken(APP)).token!.accessToken;
+    // Held up, so the callers arrive while the refresh is in flight.
+    h.fake.inject({ appId: APP, delayMs: 500 });
     const results = await Promise.all(Array.from({ length: 1000 }, () => h!.forceRefresh(APP, stale)));
     expect(h.fake.successfulTokenCalls(APP)).toBe(2);
     const fresh = new Set(results.map((r) => r.token?.accessToken));
@@ -159,7 +184,14 @@ describe("ForceRefresh", () => {
     h = await Harness.start();
     const stale = (await h.getToken(APP)).token!.accessToken;
     const res = await h.forceRefresh(APP, stale);
-    expect(h.fake.isValid(APP, res.token!.accessToken)).toBe(true);
-    expect(SECRETS[APP]).toBeDefined();
+    const fresh = res.token!.accessToken;
+    expect(await errcodeWith(fresh)).toBe(0);
+    // WeChat keeps the superseded token working for 5 minutes, then answers 40001.
+    await h.clock.advance(299_999);
+    expect(await errcodeWith(stale)).toBe(0);
+    await h.clock.advance(1);
+    expect(await errcodeWith(stale)).toBe(40001);
+    expect(await errcodeWith(fresh)).toBe(0);
+    expect(h.fake.isValid(APP, fresh)).toBe(true);
   });
 });

@@ -5,6 +5,7 @@
  */
 import { status } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
+import { ERRMSG } from "../src/fake-wechat/errors.js";
 import { ERRCODES } from "../src/upstream/errors.js";
 import { APP, eventually, grpcError, Harness, SECRETS } from "./support/harness.js";
 
@@ -31,12 +32,16 @@ describe("upstream errcodes reach callers with a defined status", () => {
 
   it.each(rows)("errcode $errcode ($meaning): $kind", async ({ errcode, kind }) => {
     h = await Harness.start();
-    h.fake.inject({ errcode, times: Infinity });
+    // WeChat sometimes echoes the request's parameters, the secret among them (only to that app).
+    const errmsg = `${(ERRMSG[errcode] ?? "error").replaceAll("{ip}", "127.0.0.1")}, request: grant_type=client_credential&appid=${APP}&secret=${SECRETS[APP]}`;
+    h.fake.inject({ appId: APP, errcode, errmsg, times: Infinity });
     const expected = EXPECTED[kind]!;
     const err = await grpcError(h.getToken(APP));
     expect(err.code).toBe(expected.code);
     expect(err.details).toContain(`errcode ${errcode}`);
     expect(err.details).toMatch(/rid: [0-9a-f-]+/);
+    // The errmsg reaches the caller, with the secret scrubbed out of it.
+    expect(err.details).toContain(`appid=${APP}&secret=***`);
     expect(err.details).not.toContain(SECRETS[APP]);
     const callsAfterFirst = h.fake.calls("/cgi-bin/token", APP);
     // A burst of callers during the failure does not reach WeChat again.

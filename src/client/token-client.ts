@@ -34,6 +34,13 @@ export interface WatchOptions {
   knownFingerprint?: string;
   /** Ends the watch: the iteration then finishes without an error. */
   signal?: AbortSignal;
+  /**
+   * Called once the server has accepted the subscription (its response
+   * headers arrived), which may be long before any token: a reconnect that
+   * sends knownVersion gets nothing until the next rotation. A watcher resets
+   * its reconnect backoff here.
+   */
+  onOpen?: () => void;
 }
 
 export interface ForceRefreshResult {
@@ -94,12 +101,13 @@ export class TokenClient {
   /**
    * The app's tokens as they come: the current one at once (unless its version
    * is <= knownVersion), then each new one. Throws TokenServiceError when the
-   * server ends the stream with an error; breaking out of the loop cancels it.
+   * server ends the stream with an error; breaking out of the loop, return()
+   * or the signal cancels it, even before the first next().
    */
   watch(appId: string, options: WatchOptions = {}): AsyncGenerator<Token, void, undefined> {
     if (options.signal?.aborted) return (async function* () {})();
     const call = this.raw.watchToken({ appId, knownVersion: options.knownVersion ?? 0, knownFingerprint: options.knownFingerprint ?? "" });
-    return tokensOf(call, options.signal);
+    return tokensOf(call, { signal: options.signal, onOpen: options.onOpen });
   }
 
   /** Closes the channel. */

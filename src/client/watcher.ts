@@ -2,8 +2,11 @@
  * The watch loop under a TokenSource (go-spiffe's watcher): keeps one
  * WatchToken stream open, and when it fails reconnects after a backoff delay,
  * passing the version it holds so the server sends only what is newer (or,
- * from a restarted lineage, its current token). Each token received resets the
- * backoff: the connection has proven healthy.
+ * from a restarted lineage, its current token). The backoff is reset when a
+ * stream opens (the server's response headers arrive), not when a token
+ * arrives: a healthy reconnect that sends known_version may get no token for
+ * hours, and the server's regular max-connection-age drops must not make each
+ * reconnect wait longer than the last.
  */
 import { status } from "@grpc/grpc-js";
 import type { Token } from "../../generated/wxtoken/v1/token_service.js";
@@ -58,8 +61,13 @@ export class TokenWatcher {
     while (!signal.aborted) {
       let failure: TokenServiceError;
       try {
-        for await (const token of this.client.watch(this.appId, { knownVersion: this.version, knownFingerprint: this.#held?.fingerprint, signal })) {
-          this.backoff.reset();
+        const tokens = this.client.watch(this.appId, {
+          knownVersion: this.version,
+          knownFingerprint: this.#held?.fingerprint,
+          signal,
+          onOpen: () => this.backoff.reset(),
+        });
+        for await (const token of tokens) {
           // A reconnect may reach a replica that is behind: never go back
           // within a lineage, but follow a restarted one.
           if (!isNewer(token, this.#held)) continue;

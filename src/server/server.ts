@@ -74,6 +74,8 @@ export class WxTokenServer {
   readonly metrics: Metrics | undefined;
   private metricsEndpoint: MetricsEndpoint | undefined;
   private port = 0;
+  /** The address listen() bound, for the exposure check of a reload. */
+  private boundAddress: string | undefined;
   private closing: Promise<void> | undefined;
 
   private constructor(
@@ -112,14 +114,20 @@ export class WxTokenServer {
    * a restart; they are returned so the caller can say so.
    */
   reload(next: LoadedConfig): { apps: ReconcileResult; needsRestart: string[] } {
+    const prev = this.loaded.config;
+    const cfg = next.config;
+    // The socket stays where it is (listen, tls and insecure need a restart):
+    // a new auth section must still protect it, or nothing is applied.
+    if (this.boundAddress !== undefined) {
+      const exposed = exposureProblem({ insecure: prev.insecure, tls: prev.tls, auth: cfg.auth }, this.boundAddress);
+      if (exposed !== undefined) throw new ConfigError(`config error at auth: ${exposed}`);
+    }
     const apps = this.registry.reconcile(next.apps);
     for (const id of apps.added) this.reportHealth(this.registry.app(id));
     for (const id of apps.removed) {
       this.health.remove(appHealthName(id));
       this.tokens.endWatchesOf(id);
     }
-    const prev = this.loaded.config;
-    const cfg = next.config;
     if (JSON.stringify(prev.auth) !== JSON.stringify(cfg.auth)) this.tokens.setAuthorizer(createAuthorizer(cfg.auth));
     const reloadable = new Set(["apps", "auth"]);
     const needsRestart = (Object.keys({ ...prev, ...cfg }) as (keyof Config)[]).filter(
@@ -175,6 +183,7 @@ export class WxTokenServer {
     if (exposed !== undefined) throw new ConfigError(`config error at insecure: ${exposed}`);
     for (const w of exposureWarnings(config, address)) this.log.warn(w);
     const { credentials, ready } = serverCredentials(tls);
+    this.boundAddress = address;
     this.port = await new Promise<number>((resolve, reject) =>
       this.grpc.bindAsync(address, credentials, (err, port) => (err ? reject(err) : resolve(port))),
     );

@@ -6,6 +6,7 @@ import { status, type ServiceError } from "@grpc/grpc-js";
 import { Metadata } from "@grpc/grpc-js";
 import { NoValidTokenError, SameTokenError, StoppedError, UnknownAppError, type RefreshError } from "../token/errors.js";
 import { QuotaGuardError } from "../token/quota-guard.js";
+import { nextQuotaDay } from "../token/schedule.js";
 import { PermissionDeniedError, UnauthenticatedError } from "./hooks.js";
 import { isUpstreamError, WeChatError, type UpstreamErrorKind } from "../upstream/errors.js";
 import { encodeStatusDetails, STATUS_DETAILS_KEY } from "./error-details.js";
@@ -33,6 +34,11 @@ export class MetadataTooLargeError extends Error {
 }
 
 export const MAX_METADATA_BYTES = 16 * 1024;
+
+/** SHUTTING_DOWN: long enough for the balancer to see NOT_SERVING, short enough to reconnect (elsewhere) at once. */
+export const SHUTTING_DOWN_RETRY_MS = 1000;
+/** WeChat's 45011 rate limit counts per minute (10,000 a minute on stable_token). */
+export const RATE_LIMITED_RETRY_MS = 60_000;
 
 export function checkMetadataSize(metadata: Metadata): void {
   let size = 0;
@@ -73,7 +79,9 @@ export function toStatus(err: unknown, now: number = Date.now()): MappedStatus {
   if (err instanceof StoppedError && err.reason === "removed") {
     return { code: status.NOT_FOUND, details: err.message, reason: "UNKNOWN_APP", metadata: { app_id: err.appId } };
   }
-  if (err instanceof StoppedError || err instanceof ShuttingDownError) return { code: status.UNAVAILABLE, details: err.message, reason: "SHUTTING_DOWN" };
+  if (err instanceof StoppedError || err instanceof ShuttingDownError) {
+    return { code: status.UNAVAILABLE, details: err.message, reason: "SHUTTING_DOWN", retryDelayMs: SHUTTING_DOWN_RETRY_MS };
+  }
   if (err instanceof SameTokenError) {
     return { code: status.UNAVAILABLE, details: err.message, reason: "SAME_TOKEN", metadata: { app_id: err.appId }, retryDelayMs: err.retryAfterMs };
   }
@@ -83,8 +91,23 @@ export function toStatus(err: unknown, now: number = Date.now()): MappedStatus {
     return { code: BY_UPSTREAM_KIND[err.upstream.kind], details: err.message, ...cause, metadata: { app_id: err.appId, ...cause.metadata }, retryDelayMs, upstream: err.upstream };
   }
   if (err instanceof QuotaGuardError) return { code: status.RESOURCE_EXHAUSTED, details: err.message, ...refreshCause(err), retryDelayMs: err.retryAfterMs, upstream: err };
-  if (isUpstreamError(err)) return { code: BY_UPSTREAM_KIND[err.kind], details: `refresh failed: ${err.message}`, ...refreshCause(err), upstream: err };
+  // Only ForceRefresh's own refresh failed (a valid token is still served).
+  if (isUpstreamError(err)) {
+    return { code: BY_UPSTREAM_KIND[err.kind], details: `refresh failed: ${err.message}`, ...refreshCause(err), retryDelayMs: wechatQuotaRetry(err, now), upstream: err };
+  }
   return { code: status.INTERNAL, details: "internal error", reason: "INTERNAL" };
+}
+
+/**
+ * WeChat's own quota answers say when asking again can work: 45009 (daily
+ * quota) not before the next quota day, 45011 (rate limit) after a minute.
+ * Other refusals of a forced refresh carry no advice: the token still works.
+ */
+function wechatQuotaRetry(err: RefreshError, now: number): number | undefined {
+  if (!(err instanceof WeChatError)) return undefined;
+  if (err.errcode === 45009) return nextQuotaDay(now) - now;
+  if (err.errcode === 45011) return RATE_LIMITED_RETRY_MS;
+  return undefined;
 }
 
 /** Why a refresh did not happen, as an ErrorInfo reason and metadata. */

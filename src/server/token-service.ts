@@ -3,7 +3,7 @@
  * authenticate -> validate -> authorize -> look up the app -> act, with any
  * failure mapped through one table (status.ts). It never talks to WeChat.
  */
-import { status, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from "@grpc/grpc-js";
+import { Metadata, status, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from "@grpc/grpc-js";
 import type { TokenServiceServer } from "../../generated/wxtoken/v1/token_service.js";
 import { systemClock, type Clock } from "../clock.js";
 import type { Logger } from "../log.js";
@@ -11,7 +11,7 @@ import type { AppToken } from "../token/app-token.js";
 import { UnknownAppError } from "../token/errors.js";
 import type { TokenRegistry } from "../token/registry.js";
 import { toProtoToken } from "./convert.js";
-import { allowAll, observeNothing, type Authorizer, type CallObserver, type Permission, type Principal } from "./hooks.js";
+import { allowAll, observeNothing, type Authorizer, type CallInfo, type CallObserver, type Permission, type Principal } from "./hooks.js";
 import { clientKey, type RateLimiter } from "./rate-limit.js";
 import { checkMetadataSize, ShuttingDownError, toServiceError, toStatus, validateAppId, validateStaleToken } from "./status.js";
 import { Watcher, type WatchCall } from "./watch.js";
@@ -26,6 +26,10 @@ export interface TokenServiceOptions {
 }
 
 type AnyCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>;
+
+function callInfo(call: AnyCall): CallInfo {
+  return { metadata: call.metadata, authContext: call.getAuthContext(), peer: call.getPeer() };
+}
 
 export class TokenServiceImpl {
   private readonly watchers = new Set<Watcher>();
@@ -97,9 +101,21 @@ export class TokenServiceImpl {
     while (this.inflight > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
   }
 
-  /** Uses a new authorizer for calls from now on (a config reload). */
+  /**
+   * Uses a new authorizer (a config reload): for calls from now on, and for
+   * the watch streams already open, which end with UNAUTHENTICATED or
+   * PERMISSION_DENIED when their key or grant was revoked.
+   */
   setAuthorizer(authorizer: Authorizer): void {
     this.authorizer = authorizer;
+    for (const w of [...this.watchers]) {
+      try {
+        authorizer.authorize(authorizer.authenticate(callInfo(w.call)), w.appId, "read");
+      } catch (err) {
+        this.log.info({ appId: w.appId, reason: (err as Error).message }, "watch stream ended: access revoked");
+        w.end(toServiceError(toStatus(err, this.clock.now())));
+      }
+    }
   }
 
   /** Ends the watch streams of an app that was removed from the configuration (NOT_FOUND). */
@@ -117,7 +133,7 @@ export class TokenServiceImpl {
 
   private authenticate(call: AnyCall): Principal {
     checkMetadataSize(call.metadata);
-    return this.authorizer.authenticate({ metadata: call.metadata, authContext: call.getAuthContext(), peer: call.getPeer() });
+    return this.authorizer.authenticate(callInfo(call));
   }
 
   /** Validate, authorize (before lookup: a denial must not reveal whether the app exists), look up. */
@@ -175,6 +191,10 @@ export class TokenServiceImpl {
         this.observer.onCallEnd("WatchToken", code, performance.now() - started, who);
       });
       this.watchers.add(watcher);
+      // Response headers now: the subscription is accepted, which tells a
+      // reconnecting client the stream is healthy before any token is due
+      // (it sent known_version, so it may get none for hours).
+      call.sendMetadata(new Metadata());
     } catch (err) {
       const mapped = toStatus(err, this.clock.now());
       this.observer.onCallEnd("WatchToken", mapped.code, performance.now() - started, principal);

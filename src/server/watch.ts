@@ -21,8 +21,8 @@ export class Watcher {
   readonly appId: string;
 
   constructor(
-    private readonly call: WatchCall,
-    app: AppToken,
+    readonly call: WatchCall,
+    private readonly app: AppToken,
     known: { version: number; fingerprint: string },
     private readonly onClose: (w: Watcher, code: status) => void,
   ) {
@@ -76,6 +76,9 @@ export class Watcher {
     while (!this.blocked && !this.closed && this.pending) {
       const token = this.pending;
       this.pending = undefined;
+      // A reader that was blocked for long may be owed a token that has since
+      // expired: never send one (the next token will come).
+      if (!this.app.isValid(token)) continue;
       this.lastSent = token.version;
       if (!this.call.write({ token: toProtoToken(token) })) {
         this.blocked = true;

@@ -16,6 +16,18 @@ import { AppQuota, QuotaGuardError, type QuotaPolicy } from "./quota-guard.js";
 import { capBeforeExpiry, planRefresh, retryDelay, type Random, type RefreshPolicy, type RetryPolicy } from "./schedule.js";
 import { describeToken, makeRecord, type TokenRecord } from "./token.js";
 
+/**
+ * Whether a failed call may still have cost WeChat quota: an answer that was
+ * lost (a timeout) or mangled (a bad body, an absurd token) may have been a
+ * token WeChat issued and counted. A refused connection, an HTTP error from
+ * a proxy, or an errcode answer issued nothing: counting those would let an
+ * outage of a few hours use up our own daily budget and keep the app down
+ * after WeChat has recovered.
+ */
+function mayHaveIssuedToken(error: RefreshError): boolean {
+  return error instanceof UpstreamTransportError && error.code !== "CONNECT" && error.code !== "HTTP_STATUS";
+}
+
 export type RefreshReason = "startup" | "scheduled" | "retry" | "no-token" | "force";
 
 export interface AppTokenOptions {
@@ -265,22 +277,29 @@ export class AppToken {
       if (forceRefresh) throw err;
       return this.fail(err as QuotaGuardError, reason);
     }
-    this.opts.store.saveQuota(this.appId, this.quota.record(forceRefresh));
+    this.quota.attempt(forceRefresh);
     this.log.debug({ reason }, "refreshing token");
     const generation = this.generation;
     let fetched;
     try {
       fetched = await this.opts.upstream.fetchToken(this.opts.app, { forceRefresh, signal: this.abort.signal });
     } catch (err) {
-      if (this.stopped) throw new StoppedError(this.appId, this.stopReason);
       const error = isUpstreamError(err) ? err : new UpstreamTransportError("token", "BAD_BODY", (err as Error).message);
+      if (this.stopped || mayHaveIssuedToken(error)) this.countCall(forceRefresh);
+      if (this.stopped) throw new StoppedError(this.appId, this.stopReason);
       return this.fail(error, reason, generation !== this.generation);
     }
+    this.countCall(forceRefresh);
     // Kept even when stopping: WeChat has issued it, and the one it replaced dies in 5 minutes.
     const token = this.accept(fetched.accessToken, requestedAt, requestedAt + fetched.expiresIn * 1000, reason);
     // ...but not handed to callers of an app that is gone.
     if (this.stopped) throw new StoppedError(this.appId, this.stopReason);
     return token;
+  }
+
+  /** Counts a call against the daily budget, and persists the count (a crash loop must not reset it). */
+  private countCall(forced: boolean): void {
+    this.opts.store.saveQuota(this.appId, this.quota.record(forced));
   }
 
   private fail(error: RefreshError, reason: RefreshReason, staleCredentials = false): never {

@@ -7,7 +7,10 @@ import type { Clock } from "../clock.js";
 import { nextQuotaDay } from "./schedule.js";
 
 export interface QuotaPolicy {
-  /** Upstream token calls per app per quota day (China midnight to midnight), whatever the cause. */
+  /**
+   * Upstream token calls per app per quota day (China midnight to midnight),
+   * whatever the cause, that may have cost WeChat quota (see app-token.ts).
+   */
   dailyBudget: number;
   /** Of those, how many ForceRefresh may cause. */
   forceDailyBudget: number;
@@ -78,14 +81,16 @@ export class AppQuota {
     }
   }
 
-  /** Counts one upstream call. Returns the usage to persist. */
+  /** An upstream call starts: a forced one starts the minimum interval, whatever its outcome. */
+  attempt(forced: boolean): void {
+    if (forced) this.lastForcedAt = this.clock.now();
+  }
+
+  /** Counts one upstream call that may have cost WeChat quota. Returns the usage to persist. */
   record(forced: boolean): QuotaUsage {
     const u = this.current();
     u.used += 1;
-    if (forced) {
-      u.forced += 1;
-      this.lastForcedAt = this.clock.now();
-    }
+    if (forced) u.forced += 1;
     return { ...u };
   }
 

@@ -66,6 +66,13 @@ export class TokenRegistry {
     for (const [id, token] of this.apps) {
       if (wanted.has(id)) continue;
       token.stop("removed");
+      // Should a later reload add it back, it starts from here, not from what
+      // the store held at startup (an older token WeChat may have replaced).
+      const latest = token.latest();
+      if (latest) {
+        const { accessToken, obtainedAt, expiresAt } = latest;
+        this.stored.set(id, { appId: id, accessToken, obtainedAt, expiresAt, version: token.highestVersion() });
+      }
       this.apps.delete(id);
       result.removed.push(id);
     }

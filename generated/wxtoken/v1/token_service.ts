@@ -881,9 +881,16 @@ export const TokenServiceService = {
    * If no token can be obtained right now the stream stays open and the first
    * message arrives as soon as one exists.
    *
-   * Status codes that end the stream: INVALID_ARGUMENT, NOT_FOUND (at once);
-   * CANCELLED when the client cancels; UNAVAILABLE when the server shuts down
-   * (reconnect with backoff, passing known_version).
+   * The response headers are sent as soon as the subscription is accepted, so
+   * a client can tell a healthy (re)connection before any token is due.
+   *
+   * Status codes that end the stream: INVALID_ARGUMENT, NOT_FOUND,
+   * UNAUTHENTICATED, PERMISSION_DENIED (at once); NOT_FOUND later when a config
+   * reload removes the app; UNAUTHENTICATED / PERMISSION_DENIED later when a
+   * reload revokes the caller's key or grant; CANCELLED when the client
+   * cancels; UNAVAILABLE when the server shuts down or a connection reaches its
+   * maximum age (reconnect with backoff, passing known_version and
+   * known_fingerprint).
    */
   watchToken: {
     path: "/wxtoken.v1.TokenService/WatchToken" as const,
@@ -934,9 +941,16 @@ export interface TokenServiceServer extends UntypedServiceImplementation {
    * If no token can be obtained right now the stream stays open and the first
    * message arrives as soon as one exists.
    *
-   * Status codes that end the stream: INVALID_ARGUMENT, NOT_FOUND (at once);
-   * CANCELLED when the client cancels; UNAVAILABLE when the server shuts down
-   * (reconnect with backoff, passing known_version).
+   * The response headers are sent as soon as the subscription is accepted, so
+   * a client can tell a healthy (re)connection before any token is due.
+   *
+   * Status codes that end the stream: INVALID_ARGUMENT, NOT_FOUND,
+   * UNAUTHENTICATED, PERMISSION_DENIED (at once); NOT_FOUND later when a config
+   * reload removes the app; UNAUTHENTICATED / PERMISSION_DENIED later when a
+   * reload revokes the caller's key or grant; CANCELLED when the client
+   * cancels; UNAVAILABLE when the server shuts down or a connection reaches its
+   * maximum age (reconnect with backoff, passing known_version and
+   * known_fingerprint).
    */
   watchToken: handleServerStreamingCall<WatchTokenRequest, WatchTokenResponse>;
 }
@@ -1007,9 +1021,16 @@ export interface TokenServiceClient extends Client {
    * If no token can be obtained right now the stream stays open and the first
    * message arrives as soon as one exists.
    *
-   * Status codes that end the stream: INVALID_ARGUMENT, NOT_FOUND (at once);
-   * CANCELLED when the client cancels; UNAVAILABLE when the server shuts down
-   * (reconnect with backoff, passing known_version).
+   * The response headers are sent as soon as the subscription is accepted, so
+   * a client can tell a healthy (re)connection before any token is due.
+   *
+   * Status codes that end the stream: INVALID_ARGUMENT, NOT_FOUND,
+   * UNAUTHENTICATED, PERMISSION_DENIED (at once); NOT_FOUND later when a config
+   * reload removes the app; UNAUTHENTICATED / PERMISSION_DENIED later when a
+   * reload revokes the caller's key or grant; CANCELLED when the client
+   * cancels; UNAVAILABLE when the server shuts down or a connection reaches its
+   * maximum age (reconnect with backoff, passing known_version and
+   * known_fingerprint).
    */
   watchToken(request: WatchTokenRequest, options?: Partial<CallOptions>): ClientReadableStream<WatchTokenResponse>;
   watchToken(
