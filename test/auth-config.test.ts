@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ApiKeyTable, bearerKey, generateApiKey, hashApiKey } from "../src/auth/api-key.js";
-import { isLoopbackAddress } from "../src/auth/exposure.js";
+import { exposureWarnings, isLoopbackAddress } from "../src/auth/exposure.js";
 import { hashKeyCommand } from "../src/auth/hash-key-command.js";
 import { certificateNames, parseSubjectAltName } from "../src/auth/peer-names.js";
 import { ConfigError, loadConfigFile, parseConfig } from "../src/config/load.js";
@@ -62,6 +62,16 @@ describe("refusing to serve an exposed address unauthenticated", () => {
     const dir = tempDir();
     writeFileSync(join(dir, "wxtoken.json"), JSON.stringify({ listen: "0.0.0.0:50051", apps: APPS }));
     expect(() => loadConfigFile(join(dir, "wxtoken.json"))).toThrow(/config error at insecure/);
+  });
+
+  it("warns about API keys in clear text and about metrics reachable from other machines", () => {
+    const keys = { insecure: false, auth: { clients: [{ apiKeySha256: "a".repeat(64) }] } };
+    expect(exposureWarnings(keys, "0.0.0.0:50051")).toEqual([expect.stringMatching(/API keys cross the network in clear text/)]);
+    expect(exposureWarnings(keys, "127.0.0.1:50051")).toEqual([]);
+    const metrics = (listen: string, insecure = false) => exposureWarnings({ insecure, metrics: { listen } }, "127.0.0.1:50051");
+    expect(metrics("0.0.0.0:9464")).toEqual([expect.stringMatching(/metrics on 0\.0\.0\.0:9464 have no authentication/)]);
+    expect(metrics("127.0.0.1:9464")).toEqual([]);
+    expect(metrics("0.0.0.0:9464", true)).toEqual([]);
   });
 
   describe("an exposed --listen override at serve time", () => {

@@ -50,11 +50,24 @@ export function exposureProblem(config: ExposureFields, address: string): string
   );
 }
 
-/** Works, but should be fixed: API keys sent in clear text across a network. */
-export function exposureWarnings(config: ExposureFields & { auth?: { clients: { apiKeySha256?: string }[] } }, address: string): string[] {
+/**
+ * Works, but should be fixed: API keys sent in clear text across a network;
+ * metrics (no authentication: they list app ids and quota use) reachable from
+ * other machines.
+ */
+export function exposureWarnings(
+  config: ExposureFields & { auth?: { clients: { apiKeySha256?: string }[] }; metrics?: { listen: string } },
+  address: string,
+): string[] {
+  const warnings: string[] = [];
   const usesKeys = config.auth?.clients.some((c) => c.apiKeySha256 !== undefined) ?? false;
   if (usesKeys && config.tls === undefined && !config.insecure && !isLoopbackAddress(address)) {
-    return [`API keys cross the network in clear text on ${address}: configure tls, or terminate TLS in front of the server (and set "insecure": true to say so)`];
+    warnings.push(`API keys cross the network in clear text on ${address}: configure tls, or terminate TLS in front of the server (and set "insecure": true to say so)`);
   }
-  return [];
+  if (config.metrics && !config.insecure && !isLoopbackAddress(config.metrics.listen)) {
+    warnings.push(
+      `metrics on ${config.metrics.listen} have no authentication and name every app id and its quota use: keep the port on a private network (set "insecure": true to silence this)`,
+    );
+  }
+  return warnings;
 }

@@ -47,6 +47,10 @@ export const SERVER_CHANNEL_OPTIONS = {
   "grpc.http2.min_ping_interval_without_data_ms": 10_000,
   "grpc.max_connection_age_ms": 30 * 60_000,
   "grpc.max_connection_age_grace_ms": 60_000,
+  // A connection with no call for 5 minutes is closed (GOAWAY): idle clients
+  // reconnect when they next call, and abandoned connections do not pile up.
+  // A connection with an open watch stream is never idle.
+  "grpc.max_connection_idle_ms": 5 * 60_000,
   "grpc.max_receive_message_length": 64 * 1024,
   "grpc.max_send_message_length": 1024 * 1024,
 };
