@@ -1,49 +1,31 @@
 /**
  * The real command line, as a user runs it: `node dist/src/cli/main.js ...`
- * in its own process, from a fresh build of dist/.
+ * in its own process, from a fresh build (see support/cli.ts).
  */
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { FakeWeChat } from "../src/fake-wechat/index.js";
+import { buildPackage, Cli, freePort } from "./support/cli.js";
 import { eventually, tempDir } from "./support/harness.js";
 
-const run = promisify(execFile);
-const CLI = join(process.cwd(), "dist/src/cli/main.js");
 const BUF = join(process.cwd(), "node_modules/.bin/buf");
 const SECRET = "cli-secret-NEVER-LOGGED-123";
+const run = promisify(execFile);
 
+let cli: Cli;
 beforeAll(async () => {
-  await run("npx", ["--no-install", "tsc", "-p", "tsconfig.json"]);
+  cli = new Cli((await buildPackage()).cli);
 }, 60_000);
 
-const children: ChildProcess[] = [];
 const fakes: FakeWeChat[] = [];
 afterEach(async () => {
-  for (const c of children.splice(0)) if (c.exitCode === null) c.kill("SIGKILL");
+  cli.kill();
   for (const f of fakes.splice(0)) await f.close();
 });
-
-interface Running {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-function start(args: string[], env: NodeJS.ProcessEnv = {}): Running {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  children.push(child);
-  let out = "";
-  let err = "";
-  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-  child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return { child, stdout: () => out, stderr: () => err, exited };
-}
 
 async function fakeWeChat(): Promise<FakeWeChat> {
   const fake = new FakeWeChat({ apps: { wxcli000000000001: SECRET } });
@@ -52,44 +34,31 @@ async function fakeWeChat(): Promise<FakeWeChat> {
   return fake;
 }
 
-async function freePort(): Promise<number> {
-  const { createServer } = await import("node:net");
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 describe("wxtoken serve", () => {
   it("serves tokens, exits promptly on SIGTERM with the store flushed, and never logs the secret", async () => {
     const fake = await fakeWeChat();
     const dir = tempDir();
     const port = await freePort();
-    const config = join(dir, "wxtoken.json");
-    writeFileSync(
-      config,
-      JSON.stringify({
+    const server = await cli.serve(
+      {
         listen: `127.0.0.1:${port}`,
         upstream: { baseUrl: fake.url },
         store: { type: "file", path: "state/tokens.json" },
         apps: [{ appId: "wxcli000000000001", secretEnv: "WX_CLI_SECRET" }],
-      }),
+      },
+      { dir, env: { WX_CLI_SECRET: SECRET } },
     );
-    const server = start(["serve", "--config", config], { WX_CLI_SECRET: SECRET });
-    await eventually(() => expect(server.stderr()).toMatch(/wxtoken listening/), 10_000);
 
-    const got = await run(process.execPath, [CLI, "get", "wxcli000000000001", "--addr", `127.0.0.1:${port}`]);
+    const got = await cli.run(["get", "wxcli000000000001", "--addr", `127.0.0.1:${port}`]);
     const token = JSON.parse(got.stdout) as { access_token: string; version: number };
     expect(fake.isValid("wxcli000000000001", token.access_token)).toBe(true);
 
-    const refreshed = await run(process.execPath, [CLI, "refresh", "wxcli000000000001", "--stale", token.access_token, "--addr", `127.0.0.1:${port}`]);
+    const refreshed = await cli.run(["refresh", "wxcli000000000001", "--stale", token.access_token, "--addr", `127.0.0.1:${port}`]);
     expect(JSON.parse(refreshed.stdout)).toMatchObject({ refreshed: true, token: { version: 2 } });
 
-    const missing = await run(process.execPath, [CLI, "get", "wxnope", "--addr", `127.0.0.1:${port}`]).catch((e: { code: number; stderr: string }) => e);
+    const missing = await cli.run(["get", "wxnope", "--addr", `127.0.0.1:${port}`]);
     expect(missing).toMatchObject({ code: 1 });
-    expect((missing as { stderr: string }).stderr).toMatch(/NOT_FOUND/);
+    expect(missing.stderr).toMatch(/NOT_FOUND/);
 
     server.child.kill("SIGTERM");
     expect(await server.exited).toBe(0);
@@ -105,7 +74,6 @@ describe("wxtoken serve", () => {
     const fake = await fakeWeChat();
     const dir = tempDir();
     const port = await freePort();
-    const config = join(dir, "wxtoken.json");
     const secretFile = join(dir, "secret");
     writeFileSync(secretFile, "not-the-secret\n");
     const body = {
@@ -114,12 +82,11 @@ describe("wxtoken serve", () => {
       store: { type: "memory" },
       apps: [{ appId: "wxcli000000000001", secretFile: "secret" }],
     };
-    writeFileSync(config, JSON.stringify(body));
-    const server = start(["serve", "--config", config]);
-    await eventually(() => expect(server.stderr()).toMatch(/wxtoken listening/), 10_000);
+    const server = await cli.serve(body, { dir });
+    const { config } = server;
     const addr = `127.0.0.1:${port}`;
-    const before = await run(process.execPath, [CLI, "get", "wxcli000000000001", "--addr", addr]).catch((e: { stderr: string }) => e);
-    expect((before as { stderr: string }).stderr).toMatch(/FAILED_PRECONDITION.*40125/);
+    const before = await cli.run(["get", "wxcli000000000001", "--addr", addr]);
+    expect(before.stderr).toMatch(/FAILED_PRECONDITION.*40125/);
 
     writeFileSync(config, "{ broken");
     server.child.kill("SIGHUP");
@@ -130,7 +97,7 @@ describe("wxtoken serve", () => {
     server.child.kill("SIGHUP");
     await eventually(() => expect(server.stderr()).toMatch(/config reloaded/));
     await eventually(async () => {
-      const got = await run(process.execPath, [CLI, "get", "wxcli000000000001", "--addr", addr]);
+      const got = await cli.run(["get", "wxcli000000000001", "--addr", addr]);
       expect(JSON.parse(got.stdout)).toMatchObject({ version: 1 });
     });
     server.child.kill("SIGTERM");
@@ -142,60 +109,54 @@ describe("wxtoken serve", () => {
     const dir = tempDir();
     const config = join(dir, "wxtoken.json");
     writeFileSync(config, JSON.stringify({ apps: [{ appId: "wx1", secretEnv: "WX_CLI_SECRET" }], refrsh: {} }));
-    const result = await run(process.execPath, [CLI, "serve", "--config", config]).catch((e: { code: number; stderr: string }) => e);
+    const result = await cli.run(["serve", "--config", config]);
     expect(result).toMatchObject({ code: 78 });
-    expect((result as { stderr: string }).stderr).toMatch(/config error at \(root\): .*"refrsh"/);
+    expect(result.stderr).toMatch(/config error at \(root\): .*"refrsh"/);
   });
 
   it("exits non-zero when the secret's environment variable is missing", async () => {
     const dir = tempDir();
     const config = join(dir, "wxtoken.json");
     writeFileSync(config, JSON.stringify({ apps: [{ appId: "wx1", secretEnv: "WX_CLI_UNSET_SECRET" }] }));
-    const result = await run(process.execPath, [CLI, "serve", "--config", config]).catch((e: { code: number; stderr: string }) => e);
+    const result = await cli.run(["serve", "--config", config]);
     expect(result).toMatchObject({ code: 78 });
-    expect((result as { stderr: string }).stderr).toMatch(/apps\[0\]\.secretEnv/);
+    expect(result.stderr).toMatch(/apps\[0\]\.secretEnv/);
   });
 });
 
 describe("wxtoken with authentication", () => {
   it("hash-key makes a key and its hash; serve accepts the key and refuses calls without it", async () => {
-    const made = await run(process.execPath, [CLI, "hash-key"]);
+    const made = await cli.run(["hash-key"]);
     const key = /^key: (\S+)$/m.exec(made.stdout)?.[1];
     const hash = /^apiKeySha256: ([0-9a-f]{64})$/m.exec(made.stdout)?.[1];
     expect(key).toMatch(/^wxt_/);
     expect(hash).toBe(createHash("sha256").update(key!).digest("hex"));
 
     const fake = await fakeWeChat();
-    const dir = tempDir();
     const port = await freePort();
-    const config = join(dir, "wxtoken.json");
-    writeFileSync(
-      config,
-      JSON.stringify({
+    const server = await cli.serve(
+      {
         listen: `127.0.0.1:${port}`,
         upstream: { baseUrl: fake.url },
         store: { type: "memory" },
         auth: { clients: [{ name: "orders", apiKeySha256: hash, read: ["wxcli000000000001"], refresh: [] }] },
         apps: [{ appId: "wxcli000000000001", secretEnv: "WX_CLI_SECRET" }],
-      }),
+      },
+      { env: { WX_CLI_SECRET: SECRET } },
     );
-    const server = start(["serve", "--config", config], { WX_CLI_SECRET: SECRET });
-    await eventually(() => expect(server.stderr()).toMatch(/wxtoken listening/), 10_000);
     const addr = `127.0.0.1:${port}`;
 
-    const denied = await run(process.execPath, [CLI, "get", "wxcli000000000001", "--addr", addr]).catch((e: { code: number; stderr: string }) => e);
+    const denied = await cli.run(["get", "wxcli000000000001", "--addr", addr]);
     expect(denied).toMatchObject({ code: 1 });
-    expect((denied as { stderr: string }).stderr).toMatch(/UNAUTHENTICATED/);
+    expect(denied.stderr).toMatch(/UNAUTHENTICATED/);
 
-    const got = await run(process.execPath, [CLI, "get", "wxcli000000000001", "--addr", addr, "--api-key", key!]);
+    const got = await cli.run(["get", "wxcli000000000001", "--addr", addr, "--api-key", key!]);
     expect(JSON.parse(got.stdout)).toMatchObject({ app_id: "wxcli000000000001", version: 1 });
-    const viaEnv = await run(process.execPath, [CLI, "get", "wxcli000000000001", "--addr", addr], { env: { ...process.env, WXTOKEN_API_KEY: key } });
+    const viaEnv = await cli.run(["get", "wxcli000000000001", "--addr", addr], { env: { WXTOKEN_API_KEY: key } });
     expect(JSON.parse(viaEnv.stdout)).toMatchObject({ version: 1 });
 
-    const noGrant = await run(process.execPath, [CLI, "refresh", "wxcli000000000001", "--stale", "x", "--addr", addr, "--api-key", key!]).catch(
-      (e: { code: number; stderr: string }) => e,
-    );
-    expect((noGrant as { stderr: string }).stderr).toMatch(/PERMISSION_DENIED/);
+    const noGrant = await cli.run(["refresh", "wxcli000000000001", "--stale", "x", "--addr", addr, "--api-key", key!]);
+    expect(noGrant.stderr).toMatch(/PERMISSION_DENIED/);
 
     server.child.kill("SIGTERM");
     expect(await server.exited).toBe(0);
@@ -206,34 +167,16 @@ describe("wxtoken with authentication", () => {
     const dir = tempDir();
     const config = join(dir, "wxtoken.json");
     writeFileSync(config, JSON.stringify({ listen: "0.0.0.0:0", store: { type: "memory" }, apps: [{ appId: "wx1", secretEnv: "WX_CLI_SECRET" }] }));
-    const result = await run(process.execPath, [CLI, "serve", "--config", config], { env: { ...process.env, WX_CLI_SECRET: "x" } }).catch(
-      (e: { code: number; stderr: string }) => e,
-    );
+    const result = await cli.run(["serve", "--config", config], { env: { WX_CLI_SECRET: "x" } });
     expect(result).toMatchObject({ code: 78 });
-    expect((result as { stderr: string }).stderr).toMatch(/insecure/);
-  });
-});
-
-describe("the package", () => {
-  it("can be imported by another Node service as \"wxtoken\" with its exports map", async () => {
-    const dir = tempDir();
-    mkdirSync(join(dir, "node_modules"));
-    symlinkSync(process.cwd(), join(dir, "node_modules", "wxtoken"), "dir");
-    writeFileSync(
-      join(dir, "check.mjs"),
-      `import { TokenSource, TokenClient, withToken, WeChatClient, Token, TokenServiceClient } from "wxtoken";
-       console.log(JSON.stringify([typeof TokenSource.create, typeof TokenClient, typeof withToken, typeof WeChatClient, typeof Token.encode, typeof TokenServiceClient]));`,
-    );
-    const out = await run(process.execPath, [join(dir, "check.mjs")], { cwd: dir });
-    expect(JSON.parse(out.stdout)).toEqual(["function", "function", "function", "function", "function", "function"]);
-    expect(existsSync(join(process.cwd(), "dist/src/index.d.ts"))).toBe(true);
+    expect(result.stderr).toMatch(/insecure/);
   });
 });
 
 describe("wxtoken demo", () => {
   it("runs the fake WeChat and the server; buf curl gets a token and lists the RPCs through reflection", async () => {
     const port = await freePort();
-    const demo = start(["demo", "--listen", `127.0.0.1:${port}`]);
+    const demo = cli.start(["demo", "--listen", `127.0.0.1:${port}`]);
     await eventually(() => expect(demo.stdout()).toMatch(/wxtoken demo is running/), 10_000);
     expect(demo.stdout()).toContain(`buf curl --protocol grpc --http2-prior-knowledge http://127.0.0.1:${port}/wxtoken.v1.TokenService/GetToken`);
     const base = `http://127.0.0.1:${port}`;

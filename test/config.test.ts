@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfigFile, parseConfig } from "../src/config/load.js";
+import { WeChatClient } from "../src/upstream/wechat-client.js";
 import { tempDir } from "./support/harness.js";
 
 const env = { WX_SECRET: "env-secret-value" };
@@ -66,6 +67,60 @@ describe("config", () => {
     [{ apps: [{ appId: "wx1", secretEnv: "WX_SECRET" }], upstream: { baseUrl: "not a url" } }, /upstream\.baseUrl/],
   ])("rejects %j naming the bad key", (raw, pattern) => {
     expect(errorOf(raw)).toMatch(pattern);
+  });
+
+  const withApp = (extra: object) => ({ apps: [{ appId: "wx1", secretEnv: "WX_SECRET" }], ...extra });
+
+  it.each([
+    ["ftp://api.weixin.qq.com", /upstream\.baseUrl: must be an http:\/\/ or https:\/\/ URL, not ftp:/],
+    ["file:///etc/passwd", /upstream\.baseUrl: .*not file:/],
+    ["api.weixin.qq.com", /upstream\.baseUrl: must be an absolute/],
+    ["https://api.weixin.qq.com/?x=1", /upstream\.baseUrl: must not carry a query/],
+    ["https://api.weixin.qq.com/#top", /upstream\.baseUrl: must not carry a fragment/],
+    ["https://user:pw@proxy.internal", /upstream\.baseUrl: must not carry credentials/],
+  ])("rejects upstream.baseUrl %s (the upstream client could not use it)", (baseUrl, pattern) => {
+    const message = errorOf(withApp({ upstream: { baseUrl } }));
+    expect(message).toMatch(pattern);
+    // A URL may hold a password: it is not echoed.
+    expect(message).not.toContain("pw@");
+  });
+
+  it.each(["https://api.weixin.qq.com", "http://127.0.0.1:8080", "https://proxy.internal/wechat/"])(
+    "accepts upstream.baseUrl %s, and the upstream client accepts it too",
+    async (baseUrl) => {
+      const { config } = parseConfig(withApp({ upstream: { baseUrl } }), { env });
+      expect(config.upstream.baseUrl).toBe(baseUrl);
+      await new WeChatClient({ baseUrl: config.upstream.baseUrl }).close();
+    },
+  );
+
+  it.each([
+    ["listen", "localhost", /at listen: must be host:port/],
+    ["listen", "127.0.0.1:65536", /at listen: port 65536 is over 65535/],
+    ["listen", ":50051", /at listen: needs a host/],
+    ["listen", "http://127.0.0.1:50051", /at listen: /],
+    ["listen", "127.0.0.1 :50051", /at listen: .*not a host name/],
+    ["listen", "[10.0.0.1]:50051", /at listen: \[10\.0\.0\.1\] is not an IPv6 address/],
+    ["listen", "::1:50051", /at listen: must be host:port/],
+    ["listen", "ipv4:localhost:50051", /at listen: ipv4: needs an IPv4 address/],
+    ["listen", "unix:", /at listen: unix: needs a socket path/],
+    ["metrics.listen", "9464", /at metrics\.listen: must be host:port/],
+    ["metrics.listen", "127.0.0.1:99999", /at metrics\.listen: port 99999/],
+    ["metrics.listen", "127.0.0.1/metrics:9464", /at metrics\.listen: .*not a host name/],
+  ])("rejects %s %j naming the key", (key, address, pattern) => {
+    const raw = key === "listen" ? withApp({ listen: address }) : withApp({ metrics: { listen: address } });
+    expect(errorOf(raw)).toMatch(pattern);
+  });
+
+  it.each(["127.0.0.1:0", "localhost:50051", "[::1]:50051", "dns:127.0.0.1:50051", "dns:///localhost:1", "ipv4:127.0.0.1:50051", "ipv6:[::1]:50051", "unix:/tmp/wxtoken.sock"])(
+    "accepts listen %s",
+    (listen) => {
+      expect(parseConfig(withApp({ listen }), { env }).config.listen).toBe(listen);
+    },
+  );
+
+  it.each([":9464", "0.0.0.0:9464", "[::]:0", "metrics.internal:9464"])("accepts metrics.listen %s", (listen) => {
+    expect(parseConfig(withApp({ metrics: { listen } }), { env }).config.metrics?.listen).toBe(listen);
   });
 
   it("does not echo a literal secret in an error", () => {

@@ -86,6 +86,8 @@ describe("/cgi-bin/token", () => {
     await clock.advance(1);
     expect(await ips(t1)).toEqual({ errcode: 40001, errmsg: expect.stringMatching(/^invalid credential, access_token is invalid or not latest rid: /) });
     expect(await works(t2)).toBe(true);
+    // errcodeFor() (for tests of the server) tells the same without a request.
+    expect([fake.errcodeFor(t1), fake.errcodeFor(t2), fake.errcodeFor("never-issued")]).toEqual([40001, 0, 40014]);
   });
 
   it("invalidates a token two generations back at once", async () => {
@@ -179,21 +181,24 @@ describe("/cgi-bin/stable_token", () => {
     expect([await errcodeOf(ips(s1)), await works(s2.access_token)]).toEqual([42001, true]);
   });
 
-  it("force_refresh issues a new token, the old one dies after the overlap; sooner than 30 s returns the current", async () => {
+  it("force_refresh issues a new token and the previous one dies at once (40001); sooner than 30 s returns the current", async () => {
     await setup({ stableForceRefreshPerDay: 2 });
     const s1 = (await stable()).access_token as string;
     const f1 = (await stable(true)).access_token as string;
     expect(f1).not.toBe(s1);
+    // No overlap, unlike a renewal in the last 5 minutes: the previous token is invalidated.
+    expect([await errcodeOf(ips(s1)), await works(f1)]).toEqual([40001, true]);
     await clock.advance(29_999);
-    expect((await stable(true)).access_token).toBe(f1); // too soon: not counted
+    expect((await stable(true)).access_token).toBe(f1); // too soon: not counted, f1 unharmed
+    expect(await works(f1)).toBe(true);
     await clock.advance(1);
     const f2 = (await stable(true)).access_token as string;
     expect(f2).not.toBe(f1);
+    expect([await errcodeOf(ips(f1)), await works(f2)]).toEqual([40001, true]);
     await clock.advance(30_000);
     expect(await stable(true)).toMatchObject({ errcode: 45009, errmsg: expect.stringMatching(RID) });
-    expect(await works(f1)).toBe(true);
-    await clock.advance(270_000);
-    expect([await errcodeOf(ips(f1)), await works(f2)]).toEqual([40001, true]);
+    // A refused force changes nothing; a plain call shares the current token.
+    expect([await works(f2), (await stable()).access_token]).toEqual([true, f2]);
   });
 
   it("allows 20 forced refreshes a day by default, then 45009 until Shanghai midnight", async () => {

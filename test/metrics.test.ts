@@ -78,8 +78,9 @@ describe("GET /metrics", () => {
     expect([calls(APP, "0"), calls(APP, "40164"), calls(APP2, "0"), calls(APP2, "transport")]).toEqual([1, 1, 2, 1]);
     expect(valueOf(m, "wxtoken_refresh_duration_seconds_count", { app_id: APP })).toBe(2);
     expect(valueOf(m, "wxtoken_refresh_duration_seconds_count", { app_id: APP2 })).toBe(3);
-    expect(valueOf(m, "wxtoken_upstream_quota_used_today", { app_id: APP })).toBe(2);
-    expect(valueOf(m, "wxtoken_upstream_quota_used_today", { app_id: APP2 })).toBe(3);
+    // Calls that cannot have cost WeChat quota (an errcode answer, an HTTP 502) are not counted.
+    expect(valueOf(m, "wxtoken_upstream_quota_used_today", { app_id: APP })).toBe(1);
+    expect(valueOf(m, "wxtoken_upstream_quota_used_today", { app_id: APP2 })).toBe(2);
 
     const rpc = (method: string, code: string) => valueOf(m, "wxtoken_rpc_total", { method, code });
     expect(rpc("GetToken", "OK")).toBe(4);

@@ -1,7 +1,9 @@
 /**
  * A full run, failures included, with every output captured: logs, metrics,
  * gRPC error messages and their binary details, responses, the store. The
- * appsecret appears in none of them, in any encoding.
+ * appsecret appears in none of them, in any encoding, whether it travels in a
+ * query string (/cgi-bin/token) or in a POST body (/cgi-bin/stable_token); no
+ * access_token appears in the logs (only fingerprints); WeChat's rid does.
  */
 import { Metadata, type ServiceError } from "@grpc/grpc-js";
 import { readFileSync } from "node:fs";
@@ -9,7 +11,12 @@ import { join } from "node:path";
 import { afterEach, expect, it } from "vitest";
 import { FakeClock } from "../src/clock.js";
 import { FakeWeChat } from "../src/fake-wechat/index.js";
+import { fingerprint } from "../src/fingerprint.js";
 import { APP, APP2, eventually, Harness, SECRETS, tempDir } from "./support/harness.js";
+
+/** An app on POST /cgi-bin/stable_token, its secret given inline in the config. */
+const STABLE = "wx3333333333333333";
+const ALL_SECRETS: Record<string, string> = { ...SECRETS, [STABLE]: "s3cr3t-stable-SHOULD-NEVER-LEAK-0003" };
 
 let h: Harness | undefined;
 let fake: FakeWeChat | undefined;
@@ -25,12 +32,21 @@ function forms(secret: string): string[] {
 
 it("the appsecret never leaves the server: logs, metrics, errors, details, responses, store", async () => {
   const clock = new FakeClock();
-  fake = new FakeWeChat({ apps: SECRETS, clock, expiresIn: 600 });
+  fake = new FakeWeChat({ apps: ALL_SECRETS, clock, expiresIn: 600 });
   await fake.start();
   const storePath = join(tempDir(), "tokens.json");
-  h = await Harness.start({ clock, fake, storePath, config: { metrics: { listen: "127.0.0.1:0" } } });
+  const apps = [
+    { appId: APP, secretEnv: `SECRET_${APP}` },
+    { appId: APP2, secretEnv: `SECRET_${APP2}` },
+    { appId: STABLE, secret: ALL_SECRETS[STABLE]!, endpoint: "stable_token" as const },
+  ];
+  h = await Harness.start({ clock, fake, storePath, config: { apps, metrics: { listen: "127.0.0.1:0" } } });
   const outputs: string[] = [];
+  const served = new Set<string>();
   const record = (x: unknown): void => {
+    const r = x as { token?: { accessToken?: string }; accessToken?: string };
+    const token = r?.token?.accessToken ?? r?.accessToken;
+    if (token) served.add(token);
     outputs.push(typeof x === "string" ? x : JSON.stringify(x));
   };
   const recordError = (err: ServiceError): void => {
@@ -40,26 +56,30 @@ it("the appsecret never leaves the server: logs, metrics, errors, details, respo
     if (bin) outputs.push(Buffer.from(bin as Buffer).toString("latin1"));
   };
 
-  // Successes.
-  const t = (await h.getToken(APP)).token!;
-  record(t);
-  record(await h.forceRefresh(APP, t.accessToken));
-  // WeChat failures whose errmsg echoes the secret, the way a proxy or a bug might.
+  // Successes, on both endpoints.
+  for (const app of [APP, STABLE]) {
+    const t = (await h.getToken(app)).token!;
+    record(t);
+    record(await h.forceRefresh(app, t.accessToken));
+  }
+  // WeChat failures whose errmsg echoes the secret, the way a proxy or a bug might
+  // (path "*": on /cgi-bin/stable_token too).
   for (const errcode of [40125, 40013, 40164, 45009, -1]) {
-    fake.inject({ appId: APP2, errcode, errmsg: `bad secret ${SECRETS[APP2]} given`, times: 1 });
+    for (const app of [APP2, STABLE]) fake.inject({ path: "*", appId: app, errcode, errmsg: `bad secret ${ALL_SECRETS[app]} given`, times: 1 });
     await h.clock.advance(2 * 3600_000);
-    try {
-      record(await h.getToken(APP2));
-    } catch (err) {
-      recordError(err as ServiceError);
-    }
+    for (const app of [APP2, STABLE]) await h.getToken(app).then(record, recordError);
   }
   // Transport failures: garbage, 502, dropped connections.
   for (const fault of [{ garbage: true }, { httpStatus: 502 }, { drop: true }]) {
-    fake.inject({ ...fault, appId: APP, times: 3 });
-    const current = (await h.getToken(APP)).token!;
-    await h.forceRefresh(APP, current.accessToken).then(record, (e: ServiceError) => recordError(e));
-    fake.clearFaults();
+    for (const app of [APP, STABLE]) {
+      fake.inject({ ...fault, path: "*", appId: app, times: 3 });
+      const current = (await h.getToken(app)).token!;
+      record(current);
+      await h.forceRefresh(app, current.accessToken).then(record, recordError);
+      fake.clearFaults();
+      // stable_token forces at most once per 30 s.
+      await h.clock.advance(31_000);
+    }
   }
   // Client mistakes.
   for (const p of [h.getToken("wxunknown"), h.getToken(""), h.forceRefresh(APP, "")]) await p.then(record, recordError);
@@ -87,7 +107,23 @@ it("the appsecret never leaves the server: logs, metrics, errors, details, respo
   expect(outputs.length).toBeGreaterThan(15);
   expect(everything).toContain("errcode 40125");
   expect(everything).toContain("rid:");
-  for (const secret of Object.values(SECRETS)) {
+  expect(fake.calls("/cgi-bin/stable_token", STABLE)).toBeGreaterThan(5);
+  for (const secret of Object.values(ALL_SECRETS)) {
     for (const form of forms(secret)) expect(everything).not.toContain(form);
   }
+
+  // Tokens: in the logs (and metrics) only as fingerprints.
+  expect(served.size).toBeGreaterThan(5);
+  const logged = logs.text() + metrics;
+  for (const token of served) {
+    expect(logged).not.toContain(token);
+    expect(logs.text()).toContain(fingerprint(token));
+  }
+
+  // WeChat's rid is what its support asks for: every refusal's log line has it, as a field.
+  const failures = logs.lines
+    .map((l) => JSON.parse(l) as { msg: string; appId?: string; errcode?: number; rid?: string })
+    .filter((l) => l.msg === "token refresh failed" && l.errcode !== undefined);
+  expect(new Set(failures.map((l) => l.appId))).toEqual(new Set([APP2, STABLE]));
+  for (const l of failures) expect(l.rid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}$/);
 });

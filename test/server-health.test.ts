@@ -1,14 +1,17 @@
 import { credentials, status, type ServiceError } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import { HealthCheckResponse_ServingStatus as S, HealthClient } from "../generated/grpc/health/v1/health.js";
-import { APP, APP2, eventually, Harness } from "./support/harness.js";
+import { FakeClock } from "../src/clock.js";
+import { APP, APP2, eventually, grpcError, Harness, startFakeWeChat } from "./support/harness.js";
 
 let h: Harness | undefined;
 let health: InstanceType<typeof HealthClient> | undefined;
+const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   health?.close();
   await h?.stop();
   h = undefined;
+  for (const c of cleanups.splice(0)) await c();
 });
 
 function check(service: string): Promise<S> {
@@ -57,5 +60,35 @@ describe("grpc.health.v1 reflects reality", () => {
     h.client.close();
     await h.fake.close();
     h = undefined;
+  });
+
+  it("when the grace period ends, turns NOT_SERVING first, then cuts a call still waiting for WeChat", async () => {
+    const clock = new FakeClock();
+    const fake = await startFakeWeChat(clock, cleanups);
+    // The first fetch hangs (5 s, real time): GetToken waits on the cold start.
+    fake.inject({ delayMs: 5000 });
+    h = await Harness.start({ clock, fake });
+    health = new HealthClient(`127.0.0.1:${h.port}`, credentials.createInsecure());
+    const events: string[] = [];
+    const watch = health.watch({ service: "" });
+    watch.on("data", (m: { status: S }) => events.push(S[m.status]));
+    watch.on("error", () => undefined);
+    await eventually(() => expect(events).toEqual(["SERVING"]));
+
+    const waiting = grpcError(h.getToken(APP, 10_000)).then((err) => {
+      events.push(`call ${status[err.code]}`);
+      return err;
+    });
+    await eventually(() => expect(h!.server.tokens.inflightUnary()).toBe(1));
+    expect(fake.calls("/cgi-bin/token", APP)).toBe(1);
+    // Resolving at all is the point: without the forced step this would wait out WeChat.
+    await h.server.shutdown(300);
+    expect(h.logs.text()).toContain("grace period over; closing remaining calls");
+    const err = await waiting;
+    // grpc-js's forceShutdown resets the stream (RST_STREAM CANCEL): the client
+    // sees CANCELLED from the transport, not a status from our table.
+    expect(err.code).toBe(status.CANCELLED);
+    // Balancers were told before anything was cut.
+    expect(events).toEqual(["SERVING", "NOT_SERVING", "call CANCELLED"]);
   });
 });

@@ -25,8 +25,10 @@ describe("stable_token apps", () => {
     const second = (await h.getToken(APP)).token!;
     expect(second.accessToken).not.toBe(first.accessToken);
     expect(h.fake.isValid(APP, second.accessToken)).toBe(true);
-    // Inside the overlap both work, as WeChat promises.
-    expect(h.fake.isValid(APP, first.accessToken)).toBe(true);
+    // Inside the overlap both work, as WeChat promises; then the old one expires.
+    expect(h.fake.errcodeFor(first.accessToken)).toBe(0);
+    await h.clock.advance(first.expiresAt!.getTime() - h.clock.now());
+    expect([h.fake.errcodeFor(first.accessToken), h.fake.errcodeFor(second.accessToken)]).toEqual([42001, 0]);
   });
 
   it("ForceRefresh forces a new stable token, which supersedes the stale one", async () => {
@@ -37,6 +39,9 @@ describe("stable_token apps", () => {
     expect(res.token?.version).toBe(2);
     expect(res.token?.accessToken).not.toBe(stale.accessToken);
     expect(h.fake.isValid(APP, res.token!.accessToken)).toBe(true);
+    // force_refresh invalidates the previous token at once: no 5-minute overlap.
+    expect(h.fake.isValid(APP, stale.accessToken)).toBe(false);
+    expect(h.fake.errcodeFor(stale.accessToken)).toBe(40001);
     expect(h.fake.calls("/cgi-bin/stable_token", APP)).toBe(2);
   });
 

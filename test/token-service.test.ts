@@ -23,13 +23,6 @@ async function startWithSlowFirstFetch(delayMs: number): Promise<Harness> {
   return Harness.start({ clock, fake });
 }
 
-/** What WeChat answers a call made with the token: 0 when it works, else its errcode. */
-async function errcodeWith(token: string): Promise<number> {
-  const res = await fetch(`${h!.fake.url}/cgi-bin/getcallbackip?access_token=${encodeURIComponent(token)}`);
-  const body = (await res.json()) as { errcode?: number };
-  return body.errcode ?? 0;
-}
-
 describe("GetToken", () => {
   it("makes exactly one upstream call for 1,000 concurrent callers on a cold start", async () => {
     h = await startWithSlowFirstFetch(500);
@@ -185,13 +178,13 @@ describe("ForceRefresh", () => {
     const stale = (await h.getToken(APP)).token!.accessToken;
     const res = await h.forceRefresh(APP, stale);
     const fresh = res.token!.accessToken;
-    expect(await errcodeWith(fresh)).toBe(0);
+    expect(h.fake.errcodeFor(fresh)).toBe(0);
     // WeChat keeps the superseded token working for 5 minutes, then answers 40001.
     await h.clock.advance(299_999);
-    expect(await errcodeWith(stale)).toBe(0);
+    expect(h.fake.errcodeFor(stale)).toBe(0);
     await h.clock.advance(1);
-    expect(await errcodeWith(stale)).toBe(40001);
-    expect(await errcodeWith(fresh)).toBe(0);
+    expect(h.fake.errcodeFor(stale)).toBe(40001);
+    expect(h.fake.errcodeFor(fresh)).toBe(0);
     expect(h.fake.isValid(APP, fresh)).toBe(true);
   });
 });

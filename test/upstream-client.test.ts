@@ -1,5 +1,7 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { connect, type AddressInfo, type Socket } from "node:net";
 import { inspect } from "node:util";
 import { MockAgent } from "undici";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -235,6 +237,32 @@ describe("fetchToken transport failures", () => {
     const elapsed = performance.now() - started;
     expect(elapsed).toBeGreaterThanOrEqual(150);
     expect(elapsed).toBeLessThan(800);
+  });
+
+  it("a connect that never completes is TIMEOUT after connectTimeoutMs, not timeoutMs", async () => {
+    // A listener whose process never accepts (its thread sleeps in Atomics.wait): once its
+    // accept queue is full the kernel drops further SYNs, so a connect hangs, even on loopback.
+    const listener = spawn(process.execPath, ["-e", `require("net").createServer().listen({ port: 0, host: "127.0.0.1", backlog: 1 }, function () {
+      require("fs").writeSync(1, this.address().port + "\\n"); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0); })`], { stdio: ["ignore", "pipe", "inherit"] });
+    const fillers: Socket[] = [];
+    try {
+      const port = Number(String((await once(listener.stdout, "data"))[0]).trim());
+      // Fill the queue: connect until one is still pending after 500 ms (a dropped SYN is retried after 1 s).
+      for (let connected = true; connected && fillers.length < 64; ) {
+        const s = connect(port, "127.0.0.1").on("error", () => undefined);
+        fillers.push(s);
+        connected = await Promise.race([once(s, "connect").then(() => true), new Promise<boolean>((r) => setTimeout(r, 500, false))]);
+      }
+      const c = new WeChatClient({ baseUrl: `http://127.0.0.1:${port}`, connectTimeoutMs: 300, timeoutMs: 8000 });
+      const started = performance.now();
+      const err = await transport(c.fetchToken(app()), "TIMEOUT").finally(() => c.close());
+      expect(err.message).toMatch(/UND_ERR_CONNECT_TIMEOUT/);
+      // undici's connect timer ticks about once a second; well before timeoutMs all the same.
+      expect(performance.now() - started).toBeLessThan(4000);
+    } finally {
+      for (const s of fillers) s.destroy();
+      listener.kill("SIGKILL");
+    }
   });
 
   it.each([

@@ -4,6 +4,7 @@
  * it, and recovers by itself when WeChat rejects the token. With --repeat it
  * keeps calling, so one can invalidate the token mid-run and watch it recover.
  */
+import { clientChannelCredentials, clientOptions, type ClientAuthOptions } from "../auth/client-credentials.js";
 import { systemClock, type Clock } from "../clock.js";
 import { TokenSource } from "../client/token-source.js";
 import { WeChatClient } from "../upstream/wechat-client.js";
@@ -18,6 +19,10 @@ export interface CallbackIpOptions {
   repeat?: number;
   /** Real time between calls; default 1_000 ms. */
   intervalMs?: number;
+  /** How long to wait for the first token; default 10_000 ms. */
+  timeoutMs?: number;
+  /** API key and TLS, as for the other client commands; default plaintext without a key. */
+  auth?: ClientAuthOptions;
   /** For token expiry checks; default the system clock (tests pass the server's fake clock). */
   clock?: Clock;
 }
@@ -32,7 +37,14 @@ export async function callbackIpCommand(opts: CallbackIpOptions): Promise<void> 
   const intervalMs = opts.intervalMs ?? 1_000;
   if (!Number.isInteger(repeat) || repeat < 1) throw new RangeError(`--repeat must be a positive integer, got ${opts.repeat}`);
   if (!(intervalMs >= 0)) throw new RangeError(`--interval must be >= 0 ms, got ${opts.intervalMs}`);
-  const source = await TokenSource.create({ address: opts.addr, appId: opts.appId, clock: opts.clock ?? systemClock });
+  const auth = opts.auth ?? {};
+  const source = await TokenSource.create({
+    address: opts.addr,
+    appId: opts.appId,
+    timeoutMs: opts.timeoutMs,
+    clientOptions: { credentials: clientChannelCredentials(auth), channelOptions: clientOptions(auth) },
+    clock: opts.clock ?? systemClock,
+  });
   const wechat = new WeChatClient({ baseUrl: opts.wechatBaseUrl });
   try {
     for (let i = 0; i < repeat; i++) {

@@ -10,6 +10,7 @@ import { callbackIpCommand } from "./callback-ip.js";
 import { DEFAULT_ADDR, getCommand, refreshCommand, watchCommand } from "./client-commands.js";
 import { demoCommand } from "./demo.js";
 import { fakeWeChatCommand } from "./fake-wechat-command.js";
+import { integerFlags, UsageError } from "./flags.js";
 import { serveCommand } from "./serve.js";
 
 const USAGE = `wxtoken: a central access_token server for WeChat
@@ -61,7 +62,8 @@ async function main(argv: string[]): Promise<void> {
     },
   });
   const app = positionals[0];
-  const timeout = Number(values.timeout);
+  const n = integerFlags(values);
+  const timeout = n.timeout!; // has a default
   const needApp = (): string => app ?? usage(`${command} needs an APP argument`);
   const auth = {
     apiKey: values["api-key"] ?? (process.env.WXTOKEN_API_KEY || undefined),
@@ -74,15 +76,15 @@ async function main(argv: string[]): Promise<void> {
     case "serve":
       return serveCommand(values.config ?? usage("serve needs --config FILE"), values.listen);
     case "demo":
-      return demoCommand({ listen: values.listen, expiresIn: num(values["expires-in"]) });
+      return demoCommand({ listen: values.listen, expiresIn: n["expires-in"] });
     case "fake-wechat":
-      return fakeWeChatCommand({ host: values.host, port: num(values.port), apps: values.app ?? [], expiresIn: num(values["expires-in"]) });
+      return fakeWeChatCommand({ host: values.host, port: n.port, apps: values.app ?? [], expiresIn: n["expires-in"] });
     case "get":
       return getCommand(values.addr, needApp(), timeout, auth);
     case "refresh":
       return refreshCommand(values.addr, needApp(), values.stale ?? usage("refresh needs --stale TOKEN"), timeout, auth);
     case "watch":
-      return watchCommand(values.addr, needApp(), { version: Number(values["known-version"]), fingerprint: values["known-fingerprint"] }, auth);
+      return watchCommand(values.addr, needApp(), { version: n["known-version"]!, fingerprint: values["known-fingerprint"] }, auth);
     case "hash-key":
       return hashKeyCommand(app);
     case "callback-ip":
@@ -90,8 +92,10 @@ async function main(argv: string[]): Promise<void> {
         addr: values.addr,
         appId: needApp(),
         wechatBaseUrl: values.wechat ?? DEFAULT_BASE_URL,
-        repeat: num(values.repeat),
-        intervalMs: num(values.interval),
+        repeat: n.repeat,
+        intervalMs: n.interval,
+        timeoutMs: timeout,
+        auth,
       });
     case "help":
     case undefined:
@@ -102,16 +106,14 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-function num(v: string | undefined): number | undefined {
-  return v === undefined ? undefined : Number(v);
-}
-
 function usage(message: string): never {
   process.stderr.write(`error: ${message}\n\n${USAGE}`);
   process.exit(2);
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
+  // parseArgs's own complaints (an unknown flag, a missing value) are usage errors too.
+  if (err instanceof UsageError || String((err as { code?: unknown }).code).startsWith("ERR_PARSE_ARGS")) usage((err as Error).message);
   if (err instanceof ConfigError) {
     process.stderr.write(`${err.message}\n`);
     process.exit(78); // EX_CONFIG

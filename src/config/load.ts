@@ -17,6 +17,8 @@ export interface LoadedConfig {
   apps: AppCredentials[];
   /** Resolved path of the file store, if the store is a file. */
   storePath?: string;
+  /** The Redis password from store.passwordEnv, if any. */
+  redisPassword?: Secret;
   /** The tls section with resolved paths, if the server serves TLS. */
   tls?: TlsFiles;
   /** Things that work but should be fixed (e.g. a literal secret). */
@@ -70,8 +72,19 @@ export function parseConfig(raw: unknown, options: { baseDir?: string; env?: Nod
     return { appId: a.appId, secret: new Secret(value), endpoint: a.endpoint };
   });
   const storePath = config.store.type === "file" ? resolve(baseDir, config.store.path) : undefined;
+  let redisPassword: Secret | undefined;
+  if (config.store.type === "redis") {
+    const { passwordEnv, url } = config.store;
+    if (passwordEnv !== undefined) {
+      const value = env[passwordEnv] ?? "";
+      if (value === "") throw new ConfigError(`config error at store.passwordEnv: environment variable ${passwordEnv} is not set or empty`);
+      redisPassword = new Secret(value);
+    } else if (new URL(url).password) {
+      warnings.push("store.url holds the Redis password in the config file itself; prefer store.passwordEnv");
+    }
+  }
   warnings.push(...grantWarnings(config.auth, config.apps.map((a) => a.appId)));
-  return { config, apps, storePath, tls: resolveTlsFiles(config.tls, baseDir), warnings };
+  return { config, apps, storePath, redisPassword, tls: resolveTlsFiles(config.tls, baseDir), warnings };
 }
 
 function formatIssues(error: ZodError): string {

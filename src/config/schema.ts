@@ -3,8 +3,77 @@
  * README's config reference is written from this file. Unknown keys are errors,
  * so a typo never silently falls back to a default.
  */
+import { isIPv4, isIPv6 } from "node:net";
 import { z } from "zod";
 import { authSchema, checkSecurity, tlsSchema } from "../auth/schema.js";
+
+/**
+ * What WeChatClient can use: http(s), no query, fragment or credentials (a
+ * path prefix is fine, for a proxy). Checked here so a bad value is a config
+ * error naming the key, not a TypeError at startup. The value is not echoed:
+ * it may hold a password.
+ */
+function baseUrlProblem(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return "must be an absolute http:// or https:// URL";
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") return `must be an http:// or https:// URL, not ${url.protocol}`;
+  if (url.username || url.password) return "must not carry credentials (user:password@)";
+  if (url.search) return "must not carry a query (?...)";
+  if (url.hash) return "must not carry a fragment (#...)";
+  return undefined;
+}
+
+/** What ioredis accepts; the value is not echoed (it may hold a password). */
+function redisUrlProblem(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return "must be an absolute redis:// or rediss:// URL";
+  }
+  if (url.protocol !== "redis:" && url.protocol !== "rediss:") return `must be a redis:// or rediss:// URL, not ${url.protocol}`;
+  if (!url.hostname) return "needs a host";
+  if (url.pathname !== "" && url.pathname !== "/" && !/^\/\d{1,2}$/.test(url.pathname)) return "the path may only be a database number (/0 ... /15)";
+  return undefined;
+}
+
+const HOST_NAME = /^[A-Za-z0-9._-]+$/;
+
+/** "host:port" or "[v6]:port" with a port of 0-65535; an empty host only where allowed (all interfaces). */
+function hostPortProblem(address: string, emptyHost: boolean): string | undefined {
+  const m = /^(?:\[([^\]]*)\]|([^:[\]]*)):(\d{1,5})$/.exec(address);
+  if (!m) return "must be host:port or [ipv6]:port";
+  const [, v6, host, port] = m;
+  if (Number(port) > 65535) return `port ${port} is over 65535`;
+  if (v6 !== undefined) return isIPv6(v6) ? undefined : `[${v6}] is not an IPv6 address`;
+  if (host === "" || host === undefined) return emptyHost ? undefined : "needs a host before the port";
+  return HOST_NAME.test(host) ? undefined : `"${host}" is not a host name or IP address`;
+}
+
+/** The address forms grpc-js binds: host:port, [v6]:port, dns:, ipv4:, ipv6: and unix:. */
+function grpcAddressProblem(address: string): string | undefined {
+  if (address.startsWith("unix:")) return address.length > "unix:".length ? undefined : "unix: needs a socket path";
+  const [, scheme = "", rest = ""] = /^(dns:(?:\/\/\/)?|ipv4:|ipv6:)?(.*)$/.exec(address) ?? [];
+  const problem = hostPortProblem(rest, false);
+  if (problem) return problem;
+  const host = rest.slice(0, rest.lastIndexOf(":")).replace(/^\[|\]$/g, "");
+  if (scheme === "ipv4:" && !isIPv4(host)) return "ipv4: needs an IPv4 address";
+  if (scheme === "ipv6:" && !rest.startsWith("[")) return "ipv6: needs [address]:port";
+  return undefined;
+}
+
+/** A string checked by `problem`; the issue lands on the key itself, so the message names it. */
+const checked = (problem: (value: string) => string | undefined, expected: string) =>
+  z.string().superRefine((value, ctx) => {
+    const why = problem(value);
+    if (why !== undefined) ctx.addIssue({ code: "custom", message: `${why}; expected ${expected}` });
+  });
+
+const GRPC_ADDRESS = "host:port, [ipv6]:port, dns:host:port, ipv4:a.b.c.d:port, ipv6:[addr]:port or unix:/path";
 
 const app = z
   .strictObject({
@@ -30,14 +99,25 @@ const store = z.discriminatedUnion("type", [
     path: z.string().min(1).default(".wxtoken/tokens.json"),
   }),
   z.strictObject({ type: z.literal("memory") }),
+  z.strictObject({
+    /** Replicas sharing Redis: one refresh lock, one token and one quota count per app for the cluster. */
+    type: z.literal("redis"),
+    url: checked(redisUrlProblem, "redis://host:port[/db] or rediss://host:port[/db]").default("redis://127.0.0.1:6379"),
+    /** Environment variable holding the Redis password (rather than a password in the URL). */
+    passwordEnv: z.string().min(1).optional(),
+    /** Prefix of every key, so that several deployments can share a Redis. */
+    keyPrefix: z.string().min(1).max(100).default("wxtoken:"),
+    /** How long a refresh lock lives if its holder dies (at least the upstream timeout plus 5 s is used). */
+    lockLeaseSeconds: z.number().positive().max(600).default(30),
+  }),
 ]);
 
 export const configSchema = z.strictObject({
   /** host:port for gRPC. */
-  listen: z.string().min(1).default("127.0.0.1:50051"),
+  listen: checked(grpcAddressProblem, GRPC_ADDRESS).default("127.0.0.1:50051"),
   upstream: z
     .strictObject({
-      baseUrl: z.url().default("https://api.weixin.qq.com"),
+      baseUrl: checked(baseUrlProblem, "e.g. https://api.weixin.qq.com").default("https://api.weixin.qq.com"),
       connectTimeoutMs: z.number().int().positive().default(5_000),
       timeoutMs: z.number().int().positive().default(10_000),
     })
@@ -74,7 +154,9 @@ export const configSchema = z.strictObject({
   apps: z.array(app).min(1, "configure at least one app"),
   log: z.strictObject({ level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info") }).prefault({}),
   /** Prometheus metrics on their own HTTP port (GET /metrics). Absent: off; `{}` serves on 127.0.0.1:9464. */
-  metrics: z.strictObject({ listen: z.string().min(1).default("127.0.0.1:9464") }).optional(),
+  metrics: z
+    .strictObject({ listen: checked((a) => hostPortProblem(a, true), "host:port, [ipv6]:port or :port").default("127.0.0.1:9464") })
+    .optional(),
   /** On SIGINT/SIGTERM: how long in-flight calls may take before the server closes anyway. */
   shutdownGraceMs: z.number().int().nonnegative().default(5_000),
   /** Who may call, and what (README: Security). Absent: everyone may do everything. */

@@ -146,6 +146,12 @@ export class FakeWeChat {
     return this.state.isValid(appId, token);
   }
 
+  /** What a call made with the token (e.g. getcallbackip) would answer: 0 when it works, else the errcode (40001, 42001, ...). */
+  errcodeFor(token: string): number {
+    const access = this.state.checkAccess(token);
+    return access.ok ? 0 : access.errcode;
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://fake.invalid");
     const method = req.method ?? "GET";

@@ -72,7 +72,8 @@ export class WeChatState {
       } else if (this.quota.stableForce.get(appId) >= this.o.stableForceRefreshPerDay) {
         return fail(45009);
       } else {
-        record = this.tokens.issue(appId, "stable", this.o.expiresIn * 1000);
+        // "Invalidates the previous token": no overlap, unlike a non-forced renewal.
+        record = this.tokens.issue(appId, "stable", this.o.expiresIn * 1000, "cut-at-once");
         this.quota.stableForce.add(appId);
         this.quota.lastForceAt.set(appId, now);
       }

@@ -50,22 +50,24 @@ export class TokenBook {
 
   /**
    * Issues a new token. The previous one keeps working until its own expiry or
-   * the end of the overlap, whichever is first; any older one stops at once
-   * (WeChat does not document it, so the fake takes the strict reading).
+   * the end of the overlap, whichever is first, unless `previous` is
+   * "cut-at-once" (stable_token force_refresh "invalidates the previous
+   * token"). Any older one stops at once (WeChat does not document it, so the
+   * fake takes the strict reading).
    */
-  issue(appId: string, lineage: Lineage, lifetimeMs: number): TokenRecord {
+  issue(appId: string, lineage: Lineage, lifetimeMs: number, previous: "overlap" | "cut-at-once" = "overlap"): TokenRecord {
     const now = this.clock.now();
     const k = key(appId, lineage);
-    const [previous, ...older] = this.generations.get(k) ?? [];
+    const [last, ...older] = this.generations.get(k) ?? [];
     for (const record of older) record.cutoffAt = Math.min(record.cutoffAt ?? Infinity, now);
-    if (previous) previous.cutoffAt = Math.min(previous.cutoffAt ?? Infinity, now + this.overlapMs);
+    if (last) last.cutoffAt = Math.min(last.cutoffAt ?? Infinity, previous === "overlap" ? now + this.overlapMs : now);
 
     let value = newTokenValue();
     while (this.byValue.has(value)) value = newTokenValue();
     const record: TokenRecord = { value, appId, lineage, expiresAt: now + lifetimeMs, revoked: false };
     this.prune(now);
     this.byValue.set(value, record);
-    this.generations.set(k, previous ? [record, previous] : [record]);
+    this.generations.set(k, last ? [record, last] : [record]);
     return record;
   }
 

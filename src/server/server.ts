@@ -14,9 +14,9 @@ import type { Config } from "../config/schema.js";
 import type { Logger } from "../log.js";
 import { serveMetrics, type MetricsEndpoint } from "../metrics/http.js";
 import { bothObservers, Metrics } from "../metrics/metrics.js";
-import { FileStore } from "../store/file-store.js";
-import { MemoryStore } from "../store/memory-store.js";
+import { openStore } from "../store/open-store.js";
 import type { TokenStore } from "../store/store.js";
+import { isCoordinator } from "../token/coordinator.js";
 import type { AppToken } from "../token/app-token.js";
 import { TokenRegistry, type ReconcileResult } from "../token/registry.js";
 import type { Random } from "../token/schedule.js";
@@ -145,8 +145,7 @@ export class WxTokenServer {
   static async create(loaded: LoadedConfig, deps: ServerDeps): Promise<WxTokenServer> {
     const { config } = loaded;
     const authorizer = deps.authorizer ?? createAuthorizer(config.auth);
-    const store =
-      deps.store ?? (config.store.type === "file" && loaded.storePath ? new FileStore(loaded.storePath, deps.log) : new MemoryStore());
+    const store = deps.store ?? openStore(loaded, deps.log);
     const upstream =
       deps.upstream ??
       new WeChatClient({
@@ -160,6 +159,7 @@ export class WxTokenServer {
       apps: loaded.apps,
       upstream: metrics ? metrics.meterUpstream(upstream) : upstream,
       store,
+      coordinator: isCoordinator(store) ? store : undefined,
       clock: deps.clock ?? systemClock,
       random: deps.random,
       log: deps.log,

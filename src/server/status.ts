@@ -5,6 +5,7 @@
 import { status, type ServiceError } from "@grpc/grpc-js";
 import { Metadata } from "@grpc/grpc-js";
 import { NoValidTokenError, SameTokenError, StoppedError, UnknownAppError, type RefreshError } from "../token/errors.js";
+import { CoordinationError } from "../token/coordinator.js";
 import { QuotaGuardError } from "../token/quota-guard.js";
 import { nextQuotaDay } from "../token/schedule.js";
 import { PermissionDeniedError, UnauthenticatedError } from "./hooks.js";
@@ -92,7 +93,7 @@ export function toStatus(err: unknown, now: number = Date.now()): MappedStatus {
   }
   if (err instanceof QuotaGuardError) return { code: status.RESOURCE_EXHAUSTED, details: err.message, ...refreshCause(err), retryDelayMs: err.retryAfterMs, upstream: err };
   // Only ForceRefresh's own refresh failed (a valid token is still served).
-  if (isUpstreamError(err)) {
+  if (isUpstreamError(err) || err instanceof CoordinationError) {
     return { code: BY_UPSTREAM_KIND[err.kind], details: `refresh failed: ${err.message}`, ...refreshCause(err), retryDelayMs: wechatQuotaRetry(err, now), upstream: err };
   }
   return { code: status.INTERNAL, details: "internal error", reason: "INTERNAL" };
@@ -113,6 +114,7 @@ function wechatQuotaRetry(err: RefreshError, now: number): number | undefined {
 /** Why a refresh did not happen, as an ErrorInfo reason and metadata. */
 function refreshCause(err: RefreshError): { reason: string; metadata: Record<string, string> } {
   if (err instanceof QuotaGuardError) return { reason: "QUOTA_EXHAUSTED", metadata: { limit: err.reason } };
+  if (err instanceof CoordinationError) return { reason: "SHARED_STORE_UNAVAILABLE", metadata: {} };
   if (err instanceof WeChatError) {
     const metadata: Record<string, string> = { errcode: String(err.errcode), endpoint: err.endpoint };
     if (err.rid) metadata.rid = err.rid;

@@ -1,7 +1,7 @@
 import { chmod, mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Logger } from "../log.js";
-import type { StoredQuota, StoredToken, TokenStore } from "./store.js";
+import { isStoredQuota, isStoredToken, type StoredQuota, type StoredToken, type TokenStore } from "./store.js";
 
 const FORMAT = 1;
 
@@ -40,7 +40,7 @@ export class FileStore implements TokenStore {
         if (isStoredToken(t) && t.appId === appId) this.tokens.set(appId, t);
       }
       for (const [appId, q] of Object.entries(data.quota ?? {})) {
-        if (Number.isFinite(q?.day) && Number.isSafeInteger(q?.used) && Number.isSafeInteger(q?.forced)) this.quotas.set(appId, q);
+        if (isStoredQuota(q)) this.quotas.set(appId, q);
       }
     } catch (err) {
       // Costs one token fetch per app, which beats refusing to start.
@@ -110,17 +110,4 @@ export class FileStore implements TokenStore {
     await file.close();
     await rename(tmp, this.path);
   }
-}
-
-function isStoredToken(t: unknown): t is StoredToken {
-  if (typeof t !== "object" || t === null) return false;
-  const o = t as Record<string, unknown>;
-  return (
-    typeof o.appId === "string" &&
-    typeof o.accessToken === "string" &&
-    o.accessToken.length > 0 &&
-    Number.isSafeInteger(o.version) &&
-    Number.isFinite(o.obtainedAt) &&
-    Number.isFinite(o.expiresAt)
-  );
 }

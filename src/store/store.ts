@@ -14,6 +14,32 @@ export interface StoredQuota {
   day: number;
   used: number;
   forced: number;
+  /** When a ForceRefresh last went upstream (ms since the epoch), for the minimum interval across replicas. */
+  lastForcedAt?: number;
+}
+
+export function isStoredToken(t: unknown): t is StoredToken {
+  if (typeof t !== "object" || t === null) return false;
+  const o = t as Record<string, unknown>;
+  return (
+    typeof o.appId === "string" &&
+    typeof o.accessToken === "string" &&
+    o.accessToken.length > 0 &&
+    Number.isSafeInteger(o.version) &&
+    Number.isFinite(o.obtainedAt) &&
+    Number.isFinite(o.expiresAt)
+  );
+}
+
+export function isStoredQuota(q: unknown): q is StoredQuota {
+  if (typeof q !== "object" || q === null) return false;
+  const o = q as Record<string, unknown>;
+  return (
+    Number.isFinite(o.day) &&
+    Number.isSafeInteger(o.used) &&
+    Number.isSafeInteger(o.forced) &&
+    (o.lastForcedAt === undefined || Number.isFinite(o.lastForcedAt))
+  );
 }
 
 /**

@@ -11,6 +11,7 @@ import type { Logger } from "../log.js";
 import type { StoredToken, TokenStore } from "../store/store.js";
 import { isUpstreamError, UpstreamTransportError } from "../upstream/errors.js";
 import type { AppCredentials, TokenUpstream } from "../upstream/types.js";
+import { CoordinationError, type Coordinator } from "./coordinator.js";
 import { NoValidTokenError, SameTokenError, StoppedError, type RefreshError } from "./errors.js";
 import { AppQuota, QuotaGuardError, type QuotaPolicy } from "./quota-guard.js";
 import { capBeforeExpiry, planRefresh, retryDelay, type Random, type RefreshPolicy, type RetryPolicy } from "./schedule.js";
@@ -42,6 +43,8 @@ export interface AppTokenOptions {
   random?: Random;
   /** What the store had at start (a token, maybe expired, and its version). */
   stored?: StoredToken;
+  /** Replicas sharing a store: a cluster-wide refresh lock and the shared token. */
+  coordinator?: Coordinator;
 }
 
 export type TokenListener = (token: TokenRecord) => void;
@@ -265,7 +268,32 @@ export class AppToken {
     return t ? `token v${t.version} expired at ${new Date(t.expiresAt).toISOString()}` : "no token obtained yet";
   }
 
+  /**
+   * One refresh. With a coordinator (replicas sharing Redis) it runs under
+   * the app's cluster-wide lock, and first looks at what the other replicas
+   * did: if one of them already refreshed, that token is taken and WeChat is
+   * not called.
+   */
   private async fetch(reason: RefreshReason): Promise<TokenRecord> {
+    const coordinator = this.opts.coordinator;
+    if (!coordinator) return this.fetchUpstream(reason);
+    const stale = this.token?.accessToken;
+    try {
+      return await coordinator.withLock(this.appId, async (shared) => {
+        if (shared.token) this.adopt(shared.token);
+        if (shared.quota) this.quota.sync(shared.quota);
+        const held = this.current();
+        const stillNeeded = !held || (reason === "force" ? held.accessToken === stale : this.opts.clock.now() >= held.refreshAt);
+        if (!stillNeeded) return held;
+        return this.fetchUpstream(reason);
+      });
+    } catch (err) {
+      if (err instanceof CoordinationError) return this.fail(err, reason);
+      throw err;
+    }
+  }
+
+  private async fetchUpstream(reason: RefreshReason): Promise<TokenRecord> {
     const clock = this.opts.clock;
     const requestedAt = clock.now();
     // stable_token only issues a new token when asked to force it.
@@ -321,10 +349,37 @@ export class AppToken {
       expiresAt,
       refreshAt: planRefresh(obtainedAt, expiresAt, this.opts.refresh, this.random),
     });
+    this.opts.store.save({ appId: this.appId, accessToken, version: token.version, obtainedAt: token.obtainedAt, expiresAt });
+    return this.install(token, previous, reason);
+  }
+
+  /**
+   * Takes a token another replica obtained (from the shared store, or pushed
+   * by it), if it is newer than ours: a higher version, or our token with a
+   * later expiry. Returns it, or undefined when it changed nothing.
+   */
+  adopt(stored: StoredToken): TokenRecord | undefined {
+    const held = this.token;
+    if (this.stopped || stored.appId !== this.appId || stored.expiresAt <= this.opts.clock.now()) return undefined;
+    const same = held?.accessToken === stored.accessToken;
+    if (same ? stored.expiresAt <= held.expiresAt : stored.version <= (held?.version ?? 0)) return undefined;
+    this.version = Math.max(this.version, stored.version);
+    const token = makeRecord({
+      appId: this.appId,
+      accessToken: stored.accessToken,
+      version: same ? held.version : stored.version,
+      obtainedAt: same ? held.obtainedAt : stored.obtainedAt,
+      expiresAt: stored.expiresAt,
+      refreshAt: planRefresh(stored.obtainedAt, stored.expiresAt, this.opts.refresh, this.random),
+    });
+    return this.install(token, held, "shared");
+  }
+
+  private install(token: TokenRecord, previous: TokenRecord | undefined, reason: RefreshReason | "shared"): TokenRecord {
+    const same = previous?.accessToken === token.accessToken;
     this.token = token;
     this.failure = undefined;
     this.log.info({ ...describeToken(token), reason, previous: previous?.fingerprint }, same ? "token unchanged, expiry updated" : "new token");
-    this.opts.store.save({ appId: this.appId, accessToken, version: token.version, obtainedAt: token.obtainedAt, expiresAt });
     this.scheduleRefresh(token.refreshAt);
     this.watchExpiry();
     if (!same) for (const listener of [...this.tokenListeners]) listener(token);

@@ -1,8 +1,12 @@
 import type { UpstreamError } from "../upstream/errors.js";
+import type { CoordinationError } from "./coordinator.js";
 import type { QuotaGuardError } from "./quota-guard.js";
 
-/** Why a refresh did not happen: WeChat said no, could not be reached, or our own quota guard refused. */
-export type RefreshError = UpstreamError | QuotaGuardError;
+/**
+ * Why a refresh did not happen: WeChat said no, could not be reached, our own
+ * quota guard refused, or (replicas) the shared store could not be used.
+ */
+export type RefreshError = UpstreamError | QuotaGuardError | CoordinationError;
 
 /** The app id is not configured on this server. */
 export class UnknownAppError extends Error {

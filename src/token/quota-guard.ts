@@ -40,6 +40,8 @@ export interface QuotaUsage {
   day: number;
   used: number;
   forced: number;
+  /** When a ForceRefresh last went upstream, when known to other replicas. */
+  lastForcedAt?: number;
 }
 
 export class AppQuota {
@@ -52,7 +54,20 @@ export class AppQuota {
     private readonly clock: Clock,
     initial?: QuotaUsage,
   ) {
-    this.usage = initial ?? { day: this.today(), used: 0, forced: 0 };
+    this.usage = { day: this.today(), used: 0, forced: 0 };
+    if (initial) this.sync(initial);
+  }
+
+  /**
+   * Takes the count other replicas keep in the shared store (read under the
+   * app's refresh lock, so it includes every call made so far).
+   */
+  sync(shared: QuotaUsage): void {
+    const { lastForcedAt, ...counts } = shared;
+    if (lastForcedAt !== undefined) this.lastForcedAt = Math.max(this.lastForcedAt, lastForcedAt);
+    // Never below our own count: a write of ours to the shared store may have failed.
+    const u = this.current();
+    if (counts.day === u.day) this.usage = { day: u.day, used: Math.max(u.used, counts.used), forced: Math.max(u.forced, counts.forced) };
   }
 
   /** Throws QuotaGuardError if an upstream call for this reason would go over a limit. */
@@ -91,7 +106,7 @@ export class AppQuota {
     const u = this.current();
     u.used += 1;
     if (forced) u.forced += 1;
-    return { ...u };
+    return { ...u, ...(Number.isFinite(this.lastForcedAt) ? { lastForcedAt: this.lastForcedAt } : {}) };
   }
 
   used(): QuotaUsage {

@@ -3,6 +3,7 @@ import type { Logger } from "../log.js";
 import type { StoredToken, TokenStore } from "../store/store.js";
 import type { AppCredentials, TokenUpstream } from "../upstream/types.js";
 import { AppToken } from "./app-token.js";
+import type { Coordinator } from "./coordinator.js";
 import { UnknownAppError } from "./errors.js";
 import type { QuotaPolicy } from "./quota-guard.js";
 import type { Random, RefreshPolicy, RetryPolicy } from "./schedule.js";
@@ -17,6 +18,8 @@ export interface RegistryOptions {
   quota: QuotaPolicy;
   log: Logger;
   random?: Random;
+  /** Replicas sharing a store (Redis): cluster-wide refresh lock, shared token, pushed updates. */
+  coordinator?: Coordinator;
 }
 
 /**
@@ -47,6 +50,8 @@ export class TokenRegistry {
   static async create(opts: RegistryOptions): Promise<TokenRegistry> {
     const registry = new TokenRegistry(opts, await opts.store.load());
     for (const app of opts.apps) registry.apps.set(app.appId, registry.make(app));
+    // A token another replica obtained reaches this one's callers and watchers at once.
+    opts.coordinator?.onToken((token) => registry.apps.get(token.appId)?.adopt(token));
     return registry;
   }
 

@@ -1,0 +1,227 @@
+/**
+ * Tokens, quota counts and the refresh lock in Redis, shared by several
+ * wxtoken replicas (see src/token/coordinator.ts for why). The appsecret never
+ * goes to Redis; the tokens do, so protect it like the tokens themselves
+ * (AUTH/ACL, rediss:// across a network).
+ *
+ * Keys (prefix "wxtoken:" by default): token:<appId> (JSON StoredToken),
+ * quota:<appId> (JSON StoredQuota), lock:<appId> (a lease id, with a TTL), and
+ * the channel tokens, on which each new token is published.
+ */
+import { randomUUID } from "node:crypto";
+import { Redis, type RedisOptions } from "ioredis";
+import type { Logger } from "../log.js";
+import { CoordinationError, type Coordinator, type SharedState } from "../token/coordinator.js";
+import { isStoredQuota, isStoredToken, type StoredQuota, type StoredToken, type TokenStore } from "./store.js";
+
+export interface RedisStoreOptions {
+  /** redis://[user:password@]host:port/db or rediss://... */
+  url: string;
+  /** Overrides a password in the URL (read from an environment variable by the config). */
+  password?: string;
+  keyPrefix: string;
+  /** How long a refresh lock lives if its holder dies: longer than an upstream call may take. */
+  lockLeaseMs: number;
+  /** How long to wait for another replica's lock before giving up (default lease + 2 s). */
+  lockWaitMs?: number;
+  /** Connect and per-command timeout (default 2000 ms). */
+  timeoutMs?: number;
+  log: Logger;
+}
+
+/** Saves a token unless Redis holds a newer version (a slow replica must not go back), and tells every replica. */
+const SAVE_TOKEN = `
+local current = redis.call('GET', KEYS[1])
+if current then
+  local ok, held = pcall(cjson.decode, current)
+  if ok and type(held) == 'table' and tonumber(held.version) and tonumber(held.version) > tonumber(ARGV[2]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('PUBLISH', KEYS[2], ARGV[1])
+return 1`;
+
+/** Releases a lock only if it is still ours (it may have expired and been taken by another replica). */
+const RELEASE_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+
+const QUOTA_TTL_SECONDS = 2 * 86_400;
+
+export class RedisStore implements TokenStore, Coordinator {
+  readonly kind = "redis";
+  private readonly redis: Redis;
+  /** Subscriptions need a connection of their own. */
+  private readonly sub: Redis;
+  private readonly quotas = new Map<string, StoredQuota>();
+  private readonly listeners = new Set<(token: StoredToken) => void>();
+  private readonly writes = new Set<Promise<unknown>>();
+  private readonly log: Logger;
+  private readonly where: string;
+  private closed = false;
+
+  constructor(private readonly opts: RedisStoreOptions) {
+    this.log = opts.log.child({ store: "redis" });
+    const url = new URL(opts.url);
+    // Never log the password a URL may carry.
+    this.where = `${url.protocol}//${url.host}${url.pathname}`;
+    const timeout = opts.timeoutMs ?? 2000;
+    const options: RedisOptions = {
+      lazyConnect: true,
+      // Fail fast while disconnected: a refresh must not hang on a queued command.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      connectTimeout: timeout,
+      commandTimeout: timeout,
+      retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+      ...(opts.password !== undefined ? { password: opts.password } : {}),
+    };
+    this.redis = new Redis(opts.url, options);
+    this.sub = new Redis(opts.url, { ...options, commandTimeout: undefined });
+    for (const [name, conn] of [["commands", this.redis], ["subscriber", this.sub]] as const) {
+      let down = false;
+      conn.on("error", (err: Error) => {
+        if (!down && !this.closed) this.log.warn({ where: this.where, connection: name, err: err.message }, "redis unreachable; retrying");
+        down = true;
+      });
+      conn.on("ready", () => {
+        if (down) this.log.info({ where: this.where, connection: name }, "redis reachable again");
+        down = false;
+      });
+    }
+    this.sub.on("message", (_channel: string, message: string) => this.deliver(message));
+    // Subscribe on every (re)connect, then catch up on what was published meanwhile.
+    this.sub.on("ready", () => {
+      this.sub.subscribe(this.key("tokens")).then(() => this.resync(), () => undefined);
+    });
+  }
+
+  private key(...parts: string[]): string {
+    return this.opts.keyPrefix + parts.join(":");
+  }
+
+  /** Connects (a server may start before Redis; it then keeps retrying) and reads every shared token. */
+  async load(): Promise<Map<string, StoredToken>> {
+    await Promise.all([this.redis.connect(), this.sub.connect()].map((p) => p.catch(() => undefined)));
+    const tokens = new Map<string, StoredToken>();
+    try {
+      for (const [appId, t] of await this.readAll("token", isStoredToken)) if (t.appId === appId) tokens.set(appId, t);
+      for (const [appId, q] of await this.readAll("quota", isStoredQuota)) this.quotas.set(appId, q);
+      this.log.info({ where: this.where, tokens: tokens.size }, "shared tokens loaded");
+    } catch (err) {
+      this.log.warn({ where: this.where, err: (err as Error).message }, "redis unreachable at start; no token is fetched until it is");
+    }
+    return tokens;
+  }
+
+  save(token: StoredToken): void {
+    this.track(this.redis.eval(SAVE_TOKEN, 2, this.key("token", token.appId), this.key("tokens"), JSON.stringify(token), token.version), "save token");
+  }
+
+  quota(appId: string): StoredQuota | undefined {
+    return this.quotas.get(appId);
+  }
+
+  saveQuota(appId: string, quota: StoredQuota): void {
+    this.quotas.set(appId, { ...quota });
+    // Written under the app's lock, after reading the shared count: no lost updates.
+    this.track(this.redis.set(this.key("quota", appId), JSON.stringify(quota), "EX", QUOTA_TTL_SECONDS), "save quota");
+  }
+
+  async withLock<T>(appId: string, fn: (shared: SharedState) => Promise<T>): Promise<T> {
+    const lockKey = this.key("lock", appId);
+    const lease = randomUUID();
+    const waitMs = this.opts.lockWaitMs ?? this.opts.lockLeaseMs + 2000;
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const taken = await this.command(() => this.redis.set(lockKey, lease, "PX", this.opts.lockLeaseMs, "NX"));
+      if (taken === "OK") break;
+      if (Date.now() >= deadline) {
+        throw new CoordinationError(`another replica held the refresh lock of app ${appId} for over ${waitMs} ms`);
+      }
+      // Real time on purpose: the lease in Redis runs on real time too.
+      await new Promise((resolve) => setTimeout(resolve, 40 + Math.random() * 80));
+    }
+    try {
+      const [token, quota] = await this.command(() => this.redis.mget(this.key("token", appId), this.key("quota", appId)));
+      const shared = { token: parsed(token, isStoredToken), quota: parsed(quota, isStoredQuota) };
+      if (shared.quota) this.quotas.set(appId, shared.quota);
+      return await fn(shared);
+    } finally {
+      // Queued after fn's writes on the same connection, so the next holder sees them.
+      await this.redis.eval(RELEASE_LOCK, 1, lockKey, lease).catch((err: Error) => {
+        this.log.warn({ appId, err: err.message }, "could not release the refresh lock; it expires by itself");
+      });
+    }
+  }
+
+  onToken(listener: (token: StoredToken) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async flush(): Promise<void> {
+    await Promise.allSettled([...this.writes]);
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    this.closed = true;
+    await Promise.allSettled([this.redis.quit(), this.sub.quit()]);
+    this.redis.disconnect();
+    this.sub.disconnect();
+  }
+
+  private async command<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      throw new CoordinationError(`shared store ${this.where} unreachable: ${(err as Error).message}`);
+    }
+  }
+
+  private track(write: Promise<unknown>, what: string): void {
+    const p = write.catch((err: Error) => this.log.warn({ where: this.where, err: err.message }, `redis: could not ${what}`));
+    this.writes.add(p);
+    void p.finally(() => this.writes.delete(p));
+  }
+
+  private deliver(message: string): void {
+    const token = parsed(message, isStoredToken);
+    if (!token) return;
+    for (const listener of [...this.listeners]) listener(token);
+  }
+
+  private async resync(): Promise<void> {
+    try {
+      for (const t of (await this.readAll("token", isStoredToken)).values()) for (const listener of [...this.listeners]) listener(t);
+    } catch {
+      // The next reconnect tries again.
+    }
+  }
+
+  /** Every token:* or quota:* value, by app id. */
+  private async readAll<T>(kind: "token" | "quota", valid: (v: unknown) => v is T): Promise<Map<string, T>> {
+    const out = new Map<string, T>();
+    const prefix = this.key(kind, "");
+    let cursor = "0";
+    do {
+      const [next, keys] = await this.redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 500);
+      cursor = next;
+      if (keys.length === 0) continue;
+      const values = await this.redis.mget(...keys);
+      keys.forEach((k, i) => {
+        const v = parsed(values[i], valid);
+        if (v !== undefined) out.set(k.slice(prefix.length), v);
+      });
+    } while (cursor !== "0");
+    return out;
+  }
+}
+
+function parsed<T>(text: string | null | undefined, valid: (v: unknown) => v is T): T | undefined {
+  if (text === null || text === undefined) return undefined;
+  try {
+    const value: unknown = JSON.parse(text);
+    return valid(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}

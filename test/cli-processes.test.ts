@@ -1,0 +1,103 @@
+/**
+ * The long-running commands as their own processes: `fake-wechat`, `demo`
+ * driven by `callback-ip`, and `serve` stopped under an open watch stream.
+ */
+import { status } from "@grpc/grpc-js";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { FakeWeChat } from "../src/fake-wechat/index.js";
+import { TokenClient, TokenServiceError } from "../src/index.js";
+import { buildPackage, Cli, freePort, type Running } from "./support/cli.js";
+import { APP, eventually } from "./support/harness.js";
+
+const SECRET = "cli-processes-secret-0123456789";
+
+let cli: Cli;
+beforeAll(async () => {
+  cli = new Cli((await buildPackage()).cli);
+}, 60_000);
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  cli.kill();
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** The first capture of `pattern` in what a process has printed, once it appears. */
+async function printed(from: () => string, pattern: RegExp): Promise<string> {
+  let found: string | undefined;
+  await eventually(() => {
+    found = pattern.exec(from())?.[1];
+    expect(found).toBeDefined();
+  }, 10_000);
+  return found!;
+}
+
+function lines(p: Running): string[] {
+  return p.stdout().split("\n").filter(Boolean);
+}
+
+describe("wxtoken fake-wechat", () => {
+  it("runs as its own process and answers /cgi-bin/token", async () => {
+    const fake = cli.start(["fake-wechat", "--port", "0", "--app", `${APP}:${SECRET}`, "--expires-in", "300"]);
+    const url = await printed(fake.stdout, /fake WeChat listening on (http:\/\/\S+)/);
+    const token = (appSecret: string) =>
+      fetch(`${url}/cgi-bin/token?grant_type=client_credential&appid=${APP}&secret=${appSecret}`).then((r) => r.json() as Promise<Record<string, unknown>>);
+
+    const ok = await token(SECRET);
+    expect(ok).toMatchObject({ access_token: expect.any(String), expires_in: 300 });
+    expect(await token("not-the-secret")).toMatchObject({ errcode: 40125 });
+
+    fake.child.kill("SIGTERM");
+    expect(await fake.exited).toBe(0);
+  });
+});
+
+describe("wxtoken callback-ip against wxtoken demo", () => {
+  it("recovers by itself when the demo's fake WeChat invalidates the token mid-run", async () => {
+    const demo = cli.start(["demo", "--listen", "127.0.0.1:0"]);
+    const addr = await printed(demo.stdout, /gRPC server: +(\S+)/);
+    const wechat = await printed(demo.stdout, /fake WeChat: +(\S+)/);
+    const app = "wxdemo0000000001";
+
+    const caller = cli.start(["callback-ip", app, "--addr", addr, "--wechat", wechat, "--repeat", "3", "--interval", "500"]);
+    await eventually(() => expect(lines(caller)).toHaveLength(1), 10_000);
+    // Someone else "refreshes" the token at WeChat: the one callback-ip holds is now rejected.
+    const invalidated = await fetch(`${wechat}/_fake/invalidate?appid=${app}`, { method: "POST" });
+    expect(invalidated.status).toBe(200);
+
+    expect(await caller.exited).toBe(0);
+    expect(lines(caller)).toHaveLength(3);
+    for (const line of lines(caller)) expect(JSON.parse(line)).toContain("106.55.206.146");
+    expect(caller.stderr()).toMatch(/^WeChat rejected the token \(errcode 40001\); retrying with token v2 \([0-9a-f]{8}\)\n$/);
+
+    demo.child.kill("SIGINT");
+    expect(await demo.exited).toBe(0);
+  });
+});
+
+describe("wxtoken serve on SIGTERM", () => {
+  it("ends an open watch stream with UNAVAILABLE and exits 0", async () => {
+    const fake = new FakeWeChat({ apps: { [APP]: SECRET } });
+    await fake.start();
+    cleanups.push(() => fake.close());
+    const port = await freePort();
+    const server = await cli.serve(
+      { listen: `127.0.0.1:${port}`, upstream: { baseUrl: fake.url }, store: { type: "memory" }, apps: [{ appId: APP, secretEnv: "WX_SECRET" }] },
+      { env: { WX_SECRET: SECRET } },
+    );
+    const client = new TokenClient(`127.0.0.1:${port}`);
+    cleanups.push(() => client.close());
+    const tokens = client.watch(APP);
+    expect((await tokens.next()).value).toMatchObject({ appId: APP, version: 1 });
+
+    server.child.kill("SIGTERM");
+    const ended = await tokens.next().then(
+      () => expect.fail("expected the stream to end with an error"),
+      (err: unknown) => err,
+    );
+    expect(ended).toBeInstanceOf(TokenServiceError);
+    expect((ended as TokenServiceError).code).toBe(status.UNAVAILABLE);
+    expect((ended as TokenServiceError).details).toMatch(/server shutting down/);
+    expect(await server.exited).toBe(0);
+  });
+});

@@ -1,0 +1,87 @@
+/**
+ * Redis for tests: the machine's shared server (127.0.0.1:6379, or
+ * WXTOKEN_TEST_REDIS) with a key prefix of each test's own, or a redis-server
+ * of a test's own on a free port, to kill and restart.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { createServer } from "node:net";
+import { Redis } from "ioredis";
+
+export const SHARED_REDIS_URL = process.env.WXTOKEN_TEST_REDIS ?? "redis://127.0.0.1:6379";
+
+/** A prefix no other test uses, so tests can share one Redis. */
+export function uniquePrefix(): string {
+  return `wxtoken-test-${randomUUID()}:`;
+}
+
+/** Deletes every key under prefix. */
+export async function dropPrefix(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 500);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== "0");
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** A redis-server of the test's own (nothing on disk), which the test may kill and start again on the same port. */
+export class OwnRedis {
+  private proc: ChildProcess | undefined;
+
+  private constructor(readonly port: number) {}
+
+  static async start(): Promise<OwnRedis> {
+    const r = new OwnRedis(await freePort());
+    await r.start();
+    return r;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    const proc = spawn("redis-server", ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.proc = proc;
+    await new Promise<void>((resolve, reject) => {
+      let out = "";
+      const onData = (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes("Ready to accept connections")) resolve();
+      };
+      proc.stdout?.on("data", onData);
+      proc.once("exit", (code) => reject(new Error(`redis-server exited (${code}): ${out}`)));
+      proc.once("error", reject);
+    });
+  }
+
+  /** SIGKILL: what a crash looks like to the clients. */
+  async kill(): Promise<void> {
+    const proc = this.proc;
+    if (!proc || proc.exitCode !== null) return;
+    const exited = new Promise((resolve) => proc.once("exit", resolve));
+    proc.kill("SIGKILL");
+    await exited;
+    this.proc = undefined;
+  }
+}
