@@ -62,7 +62,7 @@ describe("config", () => {
     [{ apps: [{ appId: "wx1", secretFile: "/nonexistent/secret" }] }, /apps\[0\]\.secretFile: cannot read/],
     [{ apps: [{ appId: "wx1", secretEnv: "WX_SECRET" }, { appId: "wx1", secretEnv: "WX_SECRET" }] }, /apps\[1\]\.appId: duplicate/],
     [{ apps: [{ appId: "wx1", secretEnv: "WX_SECRET", endpoint: "stable" }] }, /apps\[0\]\.endpoint/],
-    [{ apps: [{ appId: "wx1", secretEnv: "WX_SECRET" }], store: { type: "redis" } }, /store/],
+    [{ apps: [{ appId: "wx1", secretEnv: "WX_SECRET" }], store: { type: "sqlite" } }, /store/],
     [{ apps: [{ appId: "wx1", secretEnv: "WX_SECRET" }], refresh: { marginSeconds: -1 } }, /refresh\.marginSeconds/],
     [{ apps: [{ appId: "wx1", secretEnv: "WX_SECRET" }], upstream: { baseUrl: "not a url" } }, /upstream\.baseUrl/],
   ])("rejects %j naming the bad key", (raw, pattern) => {
@@ -132,5 +132,34 @@ describe("config", () => {
     const dir = tempDir();
     writeFileSync(join(dir, "bad.json"), "{");
     expect(() => loadConfigFile(join(dir, "bad.json"))).toThrow(/bad\.json is not valid JSON/);
+  });
+});
+
+describe("config: the redis store", () => {
+  const apps = [{ appId: "wx1", secretEnv: "WX_SECRET" }];
+
+  it("fills in documented defaults and takes the password from an environment variable", () => {
+    const loaded = parseConfig({ apps, store: { type: "redis", passwordEnv: "REDIS_PW" } }, { env: { ...env, REDIS_PW: "redis-pw-0001" } });
+    expect(loaded.config.store).toEqual({ type: "redis", url: "redis://127.0.0.1:6379", passwordEnv: "REDIS_PW", keyPrefix: "wxtoken:", lockLeaseSeconds: 30 });
+    expect(loaded.redisPassword?.reveal()).toBe("redis-pw-0001");
+    expect(inspect(loaded)).not.toContain("redis-pw-0001");
+  });
+
+  it.each([
+    [{ type: "redis", url: "http://127.0.0.1:6379" }, /store\.url: must be a redis:\/\/ or rediss:\/\/ URL/],
+    [{ type: "redis", url: "redis://127.0.0.1:6379/x" }, /store\.url: the path may only be a database number/],
+    [{ type: "redis", lockLeaseSeconds: 0 }, /store\.lockLeaseSeconds/],
+    [{ type: "redis", keyPrefix: "" }, /store\.keyPrefix/],
+    [{ type: "redis", host: "x" }, /store: .*"host"/],
+    [{ type: "redis", passwordEnv: "NOPE" }, /store\.passwordEnv: environment variable NOPE is not set/],
+  ])("rejects %j naming the key", (store, message) => {
+    expect(errorOf({ apps, store })).toMatch(message);
+  });
+
+  it("does not echo a password in the URL, and warns about it", () => {
+    const secretUrl = "ftp://user:hunter2-pw@127.0.0.1:6379";
+    expect(errorOf({ apps, store: { type: "redis", url: secretUrl } })).not.toContain("hunter2-pw");
+    const loaded = parseConfig({ apps, store: { type: "redis", url: "rediss://user:hunter2-pw@redis.internal:6380/2" } }, { env });
+    expect(loaded.warnings).toContain("store.url holds the Redis password in the config file itself; prefer store.passwordEnv");
   });
 });

@@ -12,7 +12,10 @@ import { FakeClock } from "../src/clock.js";
 import type { FakeWeChat } from "../src/fake-wechat/index.js";
 import { silentLogger } from "../src/log.js";
 import { RedisStore } from "../src/store/redis-store.js";
-import { APP, eventually, grpcError, Harness, startFakeWeChat, type HarnessOptions } from "./support/harness.js";
+import { TokenClient } from "../src/client/token-client.js";
+import { parseConfig } from "../src/config/load.js";
+import { WxTokenServer } from "../src/server/server.js";
+import { APP, APP2, SECRETS, eventually, grpcError, Harness, startFakeWeChat, type HarnessOptions } from "./support/harness.js";
 import { dropPrefix, OwnRedis, SHARED_REDIS_URL, uniquePrefix } from "./support/redis.js";
 
 const cleanups: (() => unknown)[] = [];
@@ -95,6 +98,19 @@ describe("replicas sharing Redis", () => {
     expect(results.every((r) => r.token!.version === 2)).toBe(true);
   });
 
+  it("push a token one replica obtained to every other replica's watchers at once", async () => {
+    const c = await cluster(3);
+    const first = (await c.replicas[0]!.getToken(APP)).token!;
+    const watchers = c.replicas.map(watch);
+    await eventually(() => expect(watchers.map((w) => w.versions)).toEqual([[1], [1], [1]]));
+    // Nothing is due on the other replicas: only the push can tell them.
+    const forced = (await c.replicas[0]!.forceRefresh(APP, first.accessToken)).token!;
+    await eventually(() => expect(watchers.map((w) => w.tokens.at(-1))).toEqual([forced.accessToken, forced.accessToken, forced.accessToken]));
+    expect(watchers.map((w) => w.versions)).toEqual([[1, 2], [1, 2], [1, 2]]);
+    for (const r of c.replicas) expect((await r.getToken(APP)).token?.accessToken).toBe(forced.accessToken);
+    expect(c.fake.successfulTokenCalls(APP)).toBe(2);
+  });
+
   it("start a new replica on the cluster's token with no upstream call", async () => {
     const c = await cluster(1);
     const served = (await c.replicas[0]!.getToken(APP)).token!;
@@ -129,11 +145,38 @@ describe("replicas sharing Redis", () => {
     const redis = new Redis(SHARED_REDIS_URL);
     cleanups.push(() => redis.disconnect());
     // What a replica that crashed mid-refresh leaves behind.
-    await redis.set(`${prefix}lock:${APP}`, "a-dead-replica", "PX", 400);
+    await redis.set(`${prefix}lock:${APP}`, "a-dead-replica", "PX", 1500);
     const store = new RedisStore({ url: SHARED_REDIS_URL, keyPrefix: prefix, lockLeaseMs: 5000, log: silentLogger });
     const h = await Harness.start({ clock, fake, store });
     cleanups.push(() => h.stop());
+    // The other app is not held up; this one waits for the lease to run out.
+    expect((await h.getToken(APP2)).token?.version).toBe(1);
+    expect(fake.calls("/cgi-bin/token", APP)).toBe(0);
     expect((await h.getToken(APP)).token?.version).toBe(1);
+    expect(fake.successfulTokenCalls(APP)).toBe(1);
+  });
+});
+
+describe("replicas configured with store type redis", () => {
+  it("share one token, from the config file alone", async () => {
+    const fake = await startFakeWeChat(new FakeClock(), cleanups);
+    const prefix = uniquePrefix();
+    cleanups.push(() => dropPrefix(SHARED_REDIS_URL, prefix));
+    const config = {
+      listen: "127.0.0.1:0",
+      upstream: { baseUrl: fake.url },
+      store: { type: "redis", url: SHARED_REDIS_URL, keyPrefix: prefix },
+      apps: [{ appId: APP, secret: SECRETS[APP]! }],
+    };
+    const tokens: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const server = await WxTokenServer.create(parseConfig(config), { log: silentLogger });
+      cleanups.push(() => server.shutdown(200));
+      const client = new TokenClient(`127.0.0.1:${await server.listen("127.0.0.1:0")}`);
+      cleanups.push(() => client.close());
+      tokens.push((await client.getToken(APP)).accessToken);
+    }
+    expect(tokens[1]).toBe(tokens[0]);
     expect(fake.successfulTokenCalls(APP)).toBe(1);
   });
 });

@@ -1,4 +1,5 @@
 import { credentials, status, type ServiceError } from "@grpc/grpc-js";
+import { statusDetailsOf } from "../src/server/error-details.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { HealthCheckResponse_ServingStatus as S, HealthClient } from "../generated/grpc/health/v1/health.js";
 import { FakeClock } from "../src/clock.js";
@@ -85,10 +86,12 @@ describe("grpc.health.v1 reflects reality", () => {
     await h.server.shutdown(300);
     expect(h.logs.text()).toContain("grace period over; closing remaining calls");
     const err = await waiting;
-    // grpc-js's forceShutdown resets the stream (RST_STREAM CANCEL): the client
-    // sees CANCELLED from the transport, not a status from our table.
-    expect(err.code).toBe(status.CANCELLED);
+    // Answered before the transport is cut: a status clients retry (CANCELLED,
+    // from grpc-js's forceShutdown resetting the stream, is one they do not).
+    expect(err.code).toBe(status.UNAVAILABLE);
+    expect(err.details).toMatch(/shutting down; the call was still waiting for a token/);
+    expect(statusDetailsOf(err.metadata)?.errorInfo?.reason).toBe("SHUTTING_DOWN");
     // Balancers were told before anything was cut.
-    expect(events).toEqual(["SERVING", "NOT_SERVING", "call CANCELLED"]);
+    expect(events).toEqual(["SERVING", "NOT_SERVING", "call UNAVAILABLE"]);
   });
 });

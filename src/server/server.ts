@@ -235,8 +235,12 @@ export class WxTokenServer {
     let timer: NodeJS.Timeout | undefined;
     const forced = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), Math.max(left, 100))));
     if (await Promise.race([closed.then(() => false), forced])) {
-      this.log.warn("grace period over; closing remaining calls");
-      this.grpc.forceShutdown();
+      // Calls still waiting get a status clients retry; then the transport
+      // has a moment to send it before whatever is left is cut.
+      const answered = this.tokens.failPendingUnary();
+      this.log.warn({ answered }, "grace period over; closing remaining calls");
+      const sent = await Promise.race([closed.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), answered > 0 ? 100 : 0))]);
+      if (!sent) this.grpc.forceShutdown();
     }
     clearTimeout(timer);
     // 5. No more refreshes; a fetch in flight may land (WeChat has likely

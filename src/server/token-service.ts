@@ -33,6 +33,8 @@ function callInfo(call: AnyCall): CallInfo {
 
 export class TokenServiceImpl {
   private readonly watchers = new Set<Watcher>();
+  /** Unary calls not yet answered, by the function that answers them with an error. */
+  private readonly pendingUnary = new Set<(err: unknown) => void>();
   private draining = false;
   private inflight = 0;
   private authorizer: Authorizer;
@@ -152,29 +154,44 @@ export class TokenServiceImpl {
   ): void {
     const started = performance.now();
     let principal: Principal | undefined;
+    let answered = false;
     this.inflight++;
-    const finish = (code: status): void => {
+    const fail = (err: unknown): void => {
+      if (answered) return;
+      answered = true;
+      this.pendingUnary.delete(fail);
+      const mapped = toStatus(err, this.clock.now());
+      if (mapped.code === status.INTERNAL) this.log.error({ method, err }, "internal error");
+      else this.log.debug({ method, caller: principal?.name, code: status[mapped.code], details: mapped.details }, "call failed");
       this.inflight--;
-      this.observer.onCallEnd(method, code, performance.now() - started, principal);
+      this.observer.onCallEnd(method, mapped.code, performance.now() - started, principal);
+      callback(toServiceError(mapped), null);
     };
+    this.pendingUnary.add(fail);
     Promise.resolve()
       .then(() => {
         principal = this.authenticate(call as AnyCall);
         return fn(call.request, principal);
       })
-      .then(
-        (res) => {
-          finish(status.OK);
-          callback(null, res);
-        },
-        (err: unknown) => {
-          const mapped = toStatus(err, this.clock.now());
-          if (mapped.code === status.INTERNAL) this.log.error({ method, err }, "internal error");
-          else this.log.debug({ method, caller: principal?.name, code: status[mapped.code], details: mapped.details }, "call failed");
-          finish(mapped.code);
-          callback(toServiceError(mapped), null);
-        },
-      );
+      .then((res) => {
+        if (answered) return;
+        answered = true;
+        this.pendingUnary.delete(fail);
+        this.inflight--;
+        this.observer.onCallEnd(method, status.OK, performance.now() - started, principal);
+        callback(null, res);
+      }, fail);
+  }
+
+  /**
+   * Answers every unary call still waiting (on a refresh) with UNAVAILABLE /
+   * SHUTTING_DOWN, which clients retry, rather than letting the transport cut
+   * them (CANCELLED, which they do not). The shutdown's last step.
+   */
+  failPendingUnary(): number {
+    const pending = [...this.pendingUnary];
+    for (const fail of pending) fail(new ShuttingDownError("server shutting down; the call was still waiting for a token"));
+    return pending.length;
   }
 
   private watch(call: WatchCall): void {
