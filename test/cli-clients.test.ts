@@ -2,32 +2,23 @@
  * The client commands in their own processes: `watch`, `callback-ip` with the
  * same authentication flags as the others, and the checks on numeric flags.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateApiKey, hashApiKey } from "../src/auth/api-key.js";
 import { FakeWeChat } from "../src/fake-wechat/index.js";
 import { TestCa, type KeyPair } from "./support/auth.js";
-import { buildPackage, Cli, freePort } from "./support/cli.js";
+import { freePort, useCli } from "./support/cli.js";
 import { APP, eventually, Harness } from "./support/harness.js";
 
 const SECRET = "cli-clients-secret-0123456789";
 const KEY = generateApiKey();
 
-let cli: Cli;
-beforeAll(async () => {
-  cli = new Cli((await buildPackage()).cli);
-}, 60_000);
-
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  cli.kill();
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const fixture = useCli();
 
 describe("wxtoken watch", () => {
   it("prints one JSON line per token, follows a rotation, and exits 0 on Ctrl-C", async () => {
     const h = await Harness.start();
-    cleanups.push(() => h.stop());
-    const watch = cli.start(["watch", APP, "--addr", `127.0.0.1:${h.port}`]);
+    fixture.defer(() => h.stop());
+    const watch = fixture.cli.start(["watch", APP, "--addr", `127.0.0.1:${h.port}`]);
     const lines = () => watch.stdout().split("\n").filter(Boolean).map((l) => JSON.parse(l) as { version: number; access_token: string });
     await eventually(() => expect(lines()).toHaveLength(1), 10_000);
     const first = (await h.getToken(APP)).token!;
@@ -55,9 +46,9 @@ describe("wxtoken callback-ip with authentication", () => {
   it("uses --api-key or WXTOKEN_API_KEY and the --tls-* flags, like the other client commands", async () => {
     const fake = new FakeWeChat({ apps: { [APP]: SECRET } });
     await fake.start();
-    cleanups.push(() => fake.close());
+    fixture.defer(() => fake.close());
     const port = await freePort();
-    await cli.serve(
+    await fixture.cli.serve(
       {
         listen: `127.0.0.1:${port}`,
         upstream: { baseUrl: fake.url },
@@ -70,15 +61,15 @@ describe("wxtoken callback-ip with authentication", () => {
     );
     const args = ["callback-ip", APP, "--addr", `127.0.0.1:${port}`, "--wechat", fake.url, "--tls-ca", ca.cert, "--timeout", "5000"];
 
-    const withFlag = await cli.run([...args, "--api-key", KEY, "--tls-server-name", "localhost"], { timeoutMs: 15_000 });
+    const withFlag = await fixture.cli.run([...args, "--api-key", KEY, "--tls-server-name", "localhost"], { timeoutMs: 15_000 });
     expect(withFlag).toMatchObject({ code: 0, stderr: "" });
     expect(JSON.parse(withFlag.stdout)).toContain("106.55.206.146");
 
-    const withEnv = await cli.run(args, { env: { WXTOKEN_API_KEY: KEY }, timeoutMs: 15_000 });
+    const withEnv = await fixture.cli.run(args, { env: { WXTOKEN_API_KEY: KEY }, timeoutMs: 15_000 });
     expect(withEnv).toMatchObject({ code: 0 });
     expect(JSON.parse(withEnv.stdout)).toContain("106.55.206.146");
 
-    const noKey = await cli.run(args, { env: { WXTOKEN_API_KEY: "" }, timeoutMs: 15_000 });
+    const noKey = await fixture.cli.run(args, { env: { WXTOKEN_API_KEY: "" }, timeoutMs: 15_000 });
     expect(noKey.code).toBe(1);
     expect(noKey.stderr).toMatch(/WatchToken failed: UNAUTHENTICATED/);
   }, 60_000);
@@ -96,7 +87,7 @@ describe("numeric flags", () => {
     [["demo", "--expires-in", "NaN"], /--expires-in must be a positive number of seconds, got "NaN"/],
     [["get", APP, "--timout", "5"], /Unknown option '--timout'/],
   ])("%j is a usage error (exit 2) naming the flag", async (args, message) => {
-    const result = await cli.run(args as string[]);
+    const result = await fixture.cli.run(args as string[]);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(message as RegExp);
     expect(result.stderr).toContain("wxtoken get APP"); // followed by the usage

@@ -3,24 +3,15 @@
  * driven by `callback-ip`, and `serve` stopped under an open watch stream.
  */
 import { status } from "@grpc/grpc-js";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { FakeWeChat } from "../src/fake-wechat/index.js";
 import { TokenClient, TokenServiceError } from "../src/index.js";
-import { buildPackage, Cli, freePort, type Running } from "./support/cli.js";
+import { freePort, useCli, type Running } from "./support/cli.js";
 import { APP, eventually } from "./support/harness.js";
 
 const SECRET = "cli-processes-secret-0123456789";
 
-let cli: Cli;
-beforeAll(async () => {
-  cli = new Cli((await buildPackage()).cli);
-}, 60_000);
-
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  cli.kill();
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const fixture = useCli();
 
 /** The first capture of `pattern` in what a process has printed, once it appears. */
 async function printed(from: () => string, pattern: RegExp): Promise<string> {
@@ -38,7 +29,7 @@ function lines(p: Running): string[] {
 
 describe("wxtoken fake-wechat", () => {
   it("runs as its own process and answers /cgi-bin/token", async () => {
-    const fake = cli.start(["fake-wechat", "--port", "0", "--app", `${APP}:${SECRET}`, "--expires-in", "300"]);
+    const fake = fixture.cli.start(["fake-wechat", "--port", "0", "--app", `${APP}:${SECRET}`, "--expires-in", "300"]);
     const url = await printed(fake.stdout, /fake WeChat listening on (http:\/\/\S+)/);
     const token = (appSecret: string) =>
       fetch(`${url}/cgi-bin/token?grant_type=client_credential&appid=${APP}&secret=${appSecret}`).then((r) => r.json() as Promise<Record<string, unknown>>);
@@ -54,12 +45,12 @@ describe("wxtoken fake-wechat", () => {
 
 describe("wxtoken callback-ip against wxtoken demo", () => {
   it("recovers by itself when the demo's fake WeChat invalidates the token mid-run", async () => {
-    const demo = cli.start(["demo", "--listen", "127.0.0.1:0"]);
+    const demo = fixture.cli.start(["demo", "--listen", "127.0.0.1:0"]);
     const addr = await printed(demo.stdout, /gRPC server: +(\S+)/);
     const wechat = await printed(demo.stdout, /fake WeChat: +(\S+)/);
     const app = "wxdemo0000000001";
 
-    const caller = cli.start(["callback-ip", app, "--addr", addr, "--wechat", wechat, "--repeat", "3", "--interval", "500"]);
+    const caller = fixture.cli.start(["callback-ip", app, "--addr", addr, "--wechat", wechat, "--repeat", "3", "--interval", "500"]);
     await eventually(() => expect(lines(caller)).toHaveLength(1), 10_000);
     // Someone else "refreshes" the token at WeChat: the one callback-ip holds is now rejected.
     const invalidated = await fetch(`${wechat}/_fake/invalidate?appid=${app}`, { method: "POST" });
@@ -79,14 +70,14 @@ describe("wxtoken serve on SIGTERM", () => {
   it("ends an open watch stream with UNAVAILABLE and exits 0", async () => {
     const fake = new FakeWeChat({ apps: { [APP]: SECRET } });
     await fake.start();
-    cleanups.push(() => fake.close());
+    fixture.defer(() => fake.close());
     const port = await freePort();
-    const server = await cli.serve(
+    const server = await fixture.cli.serve(
       { listen: `127.0.0.1:${port}`, upstream: { baseUrl: fake.url }, store: { type: "memory" }, apps: [{ appId: APP, secretEnv: "WX_SECRET" }] },
       { env: { WX_SECRET: SECRET } },
     );
     const client = new TokenClient(`127.0.0.1:${port}`);
-    cleanups.push(() => client.close());
+    fixture.defer(() => client.close());
     const tokens = client.watch(APP);
     expect((await tokens.next()).value).toMatchObject({ appId: APP, version: 1 });
 

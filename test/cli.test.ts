@@ -7,30 +7,21 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { FakeWeChat } from "../src/fake-wechat/index.js";
-import { buildPackage, Cli, freePort } from "./support/cli.js";
+import { freePort, useCli } from "./support/cli.js";
 import { eventually, tempDir } from "./support/harness.js";
 
 const BUF = join(process.cwd(), "node_modules/.bin/buf");
 const SECRET = "cli-secret-NEVER-LOGGED-123";
 const run = promisify(execFile);
 
-let cli: Cli;
-beforeAll(async () => {
-  cli = new Cli((await buildPackage()).cli);
-}, 60_000);
-
-const fakes: FakeWeChat[] = [];
-afterEach(async () => {
-  cli.kill();
-  for (const f of fakes.splice(0)) await f.close();
-});
+const fixture = useCli();
 
 async function fakeWeChat(): Promise<FakeWeChat> {
   const fake = new FakeWeChat({ apps: { wxcli000000000001: SECRET } });
   await fake.start();
-  fakes.push(fake);
+  fixture.defer(() => fake.close());
   return fake;
 }
 
@@ -39,7 +30,7 @@ describe("wxtoken serve", () => {
     const fake = await fakeWeChat();
     const dir = tempDir();
     const port = await freePort();
-    const server = await cli.serve(
+    const server = await fixture.cli.serve(
       {
         listen: `127.0.0.1:${port}`,
         upstream: { baseUrl: fake.url },
@@ -49,14 +40,14 @@ describe("wxtoken serve", () => {
       { dir, env: { WX_CLI_SECRET: SECRET } },
     );
 
-    const got = await cli.run(["get", "wxcli000000000001", "--addr", `127.0.0.1:${port}`]);
+    const got = await fixture.cli.run(["get", "wxcli000000000001", "--addr", `127.0.0.1:${port}`]);
     const token = JSON.parse(got.stdout) as { access_token: string; version: number };
     expect(fake.isValid("wxcli000000000001", token.access_token)).toBe(true);
 
-    const refreshed = await cli.run(["refresh", "wxcli000000000001", "--stale", token.access_token, "--addr", `127.0.0.1:${port}`]);
+    const refreshed = await fixture.cli.run(["refresh", "wxcli000000000001", "--stale", token.access_token, "--addr", `127.0.0.1:${port}`]);
     expect(JSON.parse(refreshed.stdout)).toMatchObject({ refreshed: true, token: { version: 2 } });
 
-    const missing = await cli.run(["get", "wxnope", "--addr", `127.0.0.1:${port}`]);
+    const missing = await fixture.cli.run(["get", "wxnope", "--addr", `127.0.0.1:${port}`]);
     expect(missing).toMatchObject({ code: 1 });
     expect(missing.stderr).toMatch(/NOT_FOUND/);
 
@@ -82,10 +73,10 @@ describe("wxtoken serve", () => {
       store: { type: "memory" },
       apps: [{ appId: "wxcli000000000001", secretFile: "secret" }],
     };
-    const server = await cli.serve(body, { dir });
+    const server = await fixture.cli.serve(body, { dir });
     const { config } = server;
     const addr = `127.0.0.1:${port}`;
-    const before = await cli.run(["get", "wxcli000000000001", "--addr", addr]);
+    const before = await fixture.cli.run(["get", "wxcli000000000001", "--addr", addr]);
     expect(before.stderr).toMatch(/FAILED_PRECONDITION.*40125/);
 
     writeFileSync(config, "{ broken");
@@ -97,7 +88,7 @@ describe("wxtoken serve", () => {
     server.child.kill("SIGHUP");
     await eventually(() => expect(server.stderr()).toMatch(/config reloaded/));
     await eventually(async () => {
-      const got = await cli.run(["get", "wxcli000000000001", "--addr", addr]);
+      const got = await fixture.cli.run(["get", "wxcli000000000001", "--addr", addr]);
       expect(JSON.parse(got.stdout)).toMatchObject({ version: 1 });
     });
     server.child.kill("SIGTERM");
@@ -109,7 +100,7 @@ describe("wxtoken serve", () => {
     const dir = tempDir();
     const config = join(dir, "wxtoken.json");
     writeFileSync(config, JSON.stringify({ apps: [{ appId: "wx1", secretEnv: "WX_CLI_SECRET" }], refrsh: {} }));
-    const result = await cli.run(["serve", "--config", config]);
+    const result = await fixture.cli.run(["serve", "--config", config]);
     expect(result).toMatchObject({ code: 78 });
     expect(result.stderr).toMatch(/config error at \(root\): .*"refrsh"/);
   });
@@ -118,7 +109,7 @@ describe("wxtoken serve", () => {
     const dir = tempDir();
     const config = join(dir, "wxtoken.json");
     writeFileSync(config, JSON.stringify({ apps: [{ appId: "wx1", secretEnv: "WX_CLI_UNSET_SECRET" }] }));
-    const result = await cli.run(["serve", "--config", config]);
+    const result = await fixture.cli.run(["serve", "--config", config]);
     expect(result).toMatchObject({ code: 78 });
     expect(result.stderr).toMatch(/apps\[0\]\.secretEnv/);
   });
@@ -126,7 +117,7 @@ describe("wxtoken serve", () => {
 
 describe("wxtoken with authentication", () => {
   it("hash-key makes a key and its hash; serve accepts the key and refuses calls without it", async () => {
-    const made = await cli.run(["hash-key"]);
+    const made = await fixture.cli.run(["hash-key"]);
     const key = /^key: (\S+)$/m.exec(made.stdout)?.[1];
     const hash = /^apiKeySha256: ([0-9a-f]{64})$/m.exec(made.stdout)?.[1];
     expect(key).toMatch(/^wxt_/);
@@ -134,7 +125,7 @@ describe("wxtoken with authentication", () => {
 
     const fake = await fakeWeChat();
     const port = await freePort();
-    const server = await cli.serve(
+    const server = await fixture.cli.serve(
       {
         listen: `127.0.0.1:${port}`,
         upstream: { baseUrl: fake.url },
@@ -146,16 +137,16 @@ describe("wxtoken with authentication", () => {
     );
     const addr = `127.0.0.1:${port}`;
 
-    const denied = await cli.run(["get", "wxcli000000000001", "--addr", addr]);
+    const denied = await fixture.cli.run(["get", "wxcli000000000001", "--addr", addr]);
     expect(denied).toMatchObject({ code: 1 });
     expect(denied.stderr).toMatch(/UNAUTHENTICATED/);
 
-    const got = await cli.run(["get", "wxcli000000000001", "--addr", addr, "--api-key", key!]);
+    const got = await fixture.cli.run(["get", "wxcli000000000001", "--addr", addr, "--api-key", key!]);
     expect(JSON.parse(got.stdout)).toMatchObject({ app_id: "wxcli000000000001", version: 1 });
-    const viaEnv = await cli.run(["get", "wxcli000000000001", "--addr", addr], { env: { WXTOKEN_API_KEY: key } });
+    const viaEnv = await fixture.cli.run(["get", "wxcli000000000001", "--addr", addr], { env: { WXTOKEN_API_KEY: key } });
     expect(JSON.parse(viaEnv.stdout)).toMatchObject({ version: 1 });
 
-    const noGrant = await cli.run(["refresh", "wxcli000000000001", "--stale", "x", "--addr", addr, "--api-key", key!]);
+    const noGrant = await fixture.cli.run(["refresh", "wxcli000000000001", "--stale", "x", "--addr", addr, "--api-key", key!]);
     expect(noGrant.stderr).toMatch(/PERMISSION_DENIED/);
 
     server.child.kill("SIGTERM");
@@ -167,7 +158,7 @@ describe("wxtoken with authentication", () => {
     const dir = tempDir();
     const config = join(dir, "wxtoken.json");
     writeFileSync(config, JSON.stringify({ listen: "0.0.0.0:0", store: { type: "memory" }, apps: [{ appId: "wx1", secretEnv: "WX_CLI_SECRET" }] }));
-    const result = await cli.run(["serve", "--config", config], { env: { WX_CLI_SECRET: "x" } });
+    const result = await fixture.cli.run(["serve", "--config", config], { env: { WX_CLI_SECRET: "x" } });
     expect(result).toMatchObject({ code: 78 });
     expect(result.stderr).toMatch(/insecure/);
   });
@@ -176,7 +167,7 @@ describe("wxtoken with authentication", () => {
 describe("wxtoken demo", () => {
   it("runs the fake WeChat and the server; buf curl gets a token and lists the RPCs through reflection", async () => {
     const port = await freePort();
-    const demo = cli.start(["demo", "--listen", `127.0.0.1:${port}`]);
+    const demo = fixture.cli.start(["demo", "--listen", `127.0.0.1:${port}`]);
     await eventually(() => expect(demo.stdout()).toMatch(/wxtoken demo is running/), 10_000);
     expect(demo.stdout()).toContain(`buf curl --protocol grpc --http2-prior-knowledge http://127.0.0.1:${port}/wxtoken.v1.TokenService/GetToken`);
     const base = `http://127.0.0.1:${port}`;

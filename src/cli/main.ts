@@ -22,7 +22,7 @@ Server:
                                          run the fake WeChat upstream on its own
   wxtoken hash-key [KEY | -]             a new API key (or KEY, or one from stdin) and its sha256 for the config
 
-Clients (--addr, default ${DEFAULT_ADDR}; --timeout MS, default 10000;
+Clients (--addr, default ${DEFAULT_ADDR}; --timeout MS, default 10000 (callback-ip: for the first token);
          --api-key KEY or env WXTOKEN_API_KEY; TLS: --tls-ca FILE [--tls-server-name NAME],
          mutual TLS: --tls-cert FILE --tls-key FILE):
   wxtoken get APP                        print the current token as JSON

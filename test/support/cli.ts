@@ -9,7 +9,7 @@ import { copyFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { expect } from "vitest";
+import { afterEach, beforeAll, expect } from "vitest";
 import { eventually, tempDir } from "./harness.js";
 
 const execFileAsync = promisify(execFile);
@@ -95,4 +95,31 @@ export async function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+export interface CliFixture {
+  /** The CLI of this file's build (from the first test on). */
+  readonly cli: Cli;
+  /** Runs fn after the current test, once its processes are killed; the last deferred runs first. */
+  defer(fn: () => unknown): void;
+}
+
+/** For a test file that runs the CLI: builds it once before the tests, and cleans up after each. */
+export function useCli(): CliFixture {
+  let cli: Cli | undefined;
+  const cleanups: (() => unknown)[] = [];
+  beforeAll(async () => {
+    cli = new Cli((await buildPackage()).cli);
+  }, 60_000);
+  afterEach(async () => {
+    cli?.kill();
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+  return {
+    get cli(): Cli {
+      if (!cli) throw new Error("the CLI is built in beforeAll: use it inside a test");
+      return cli;
+    },
+    defer: (fn) => void cleanups.push(fn),
+  };
 }
