@@ -8,34 +8,37 @@ import { z } from "zod";
 import { authSchema, checkSecurity, tlsSchema } from "../auth/schema.js";
 
 /**
- * What WeChatClient can use: http(s), no query, fragment or credentials (a
- * path prefix is fine, for a proxy). Checked here so a bad value is a config
- * error naming the key, not a TypeError at startup. The value is not echoed:
- * it may hold a password.
+ * The URL, if it parses and has one of the protocols; else why not. The value
+ * is never echoed: it may hold a password.
  */
-function baseUrlProblem(value: string): string | undefined {
+function urlWith(value: string, protocols: string[], expected: string): URL | string {
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    return "must be an absolute http:// or https:// URL";
+    return `must be an absolute URL: ${expected}`;
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") return `must be an http:// or https:// URL, not ${url.protocol}`;
+  return protocols.includes(url.protocol) ? url : `must be ${expected}, not ${url.protocol}`;
+}
+
+/**
+ * What WeChatClient can use: http(s), no query, fragment or credentials (a
+ * path prefix is fine, for a proxy). Checked here so a bad value is a config
+ * error naming the key, not a TypeError at startup.
+ */
+function baseUrlProblem(value: string): string | undefined {
+  const url = urlWith(value, ["http:", "https:"], "an http:// or https:// URL");
+  if (typeof url === "string") return url;
   if (url.username || url.password) return "must not carry credentials (user:password@)";
   if (url.search) return "must not carry a query (?...)";
   if (url.hash) return "must not carry a fragment (#...)";
   return undefined;
 }
 
-/** What ioredis accepts; the value is not echoed (it may hold a password). */
+/** What ioredis accepts. */
 function redisUrlProblem(value: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return "must be an absolute redis:// or rediss:// URL";
-  }
-  if (url.protocol !== "redis:" && url.protocol !== "rediss:") return `must be a redis:// or rediss:// URL, not ${url.protocol}`;
+  const url = urlWith(value, ["redis:", "rediss:"], "a redis:// or rediss:// URL");
+  if (typeof url === "string") return url;
   if (!url.hostname) return "needs a host";
   if (url.pathname !== "" && url.pathname !== "/" && !/^\/\d{1,2}$/.test(url.pathname)) return "the path may only be a database number (/0 ... /15)";
   return undefined;
