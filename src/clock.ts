@@ -61,11 +61,6 @@ export class FakeClock implements Clock {
     return this.timers.length;
   }
 
-  /** Due time of the earliest pending timer, if any. */
-  nextTimerAt(): number | undefined {
-    return this.timers.reduce<number | undefined>((min, t) => (min === undefined || t.at < min ? t.at : min), undefined);
-  }
-
   /**
    * Moves time forward by ms, firing due timers in order. Yields to the event
    * loop after each timer so that the promise chains they start can settle.
@@ -93,6 +88,6 @@ export class FakeClock implements Clock {
 }
 
 /** Lets pending promise callbacks and I/O callbacks run. */
-export async function settle(): Promise<void> {
+async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));
 }

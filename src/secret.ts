@@ -30,9 +30,4 @@ export class Secret {
     return REDACTED;
   }
 
-  /** Replaces every occurrence of the secret in text (for upstream messages, URLs, errors). */
-  scrub(text: string): string {
-    if (this.#value.length === 0) return text;
-    return text.split(this.#value).join(REDACTED);
-  }
 }

@@ -9,7 +9,7 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { UnauthenticatedError } from "../server/hooks.js";
 
 /** Prefix of generated keys, so secret scanners and people can recognise one. */
-export const API_KEY_PREFIX = "wxt_";
+const API_KEY_PREFIX = "wxt_";
 
 /** Below this length a key given to `hash-key` is called out as guessable. */
 export const MIN_KEY_LENGTH = 32;
@@ -21,7 +21,11 @@ export function generateApiKey(): string {
 
 /** The value for `apiKeySha256` in the config. */
 export function hashApiKey(key: string): string {
-  return createHash("sha256").update(key, "utf8").digest("hex");
+  return sha256(key).toString("hex");
+}
+
+function sha256(key: string): Buffer {
+  return createHash("sha256").update(key, "utf8").digest();
 }
 
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
@@ -54,7 +58,7 @@ export class ApiKeyTable<T> {
   }
 
   find(key: string): T | undefined {
-    const presented = createHash("sha256").update(key, "utf8").digest();
+    const presented = sha256(key);
     let found: T | undefined;
     // No early exit: every call does the same work whichever entry matches.
     for (const e of this.entries) {

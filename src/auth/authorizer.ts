@@ -54,9 +54,12 @@ export class ConfigAuthorizer implements Authorizer {
       throw new UnauthenticatedError('no credentials: send metadata "authorization: Bearer <api key>" or connect with a client certificate');
     }
     const matches = new Set(names.flatMap((n) => this.byCertName.get(n) ?? []));
-    const shown = names.map((n) => JSON.stringify(n)).join(", ");
-    if (matches.size === 0) throw new UnauthenticatedError(`client certificate (${shown}) is not configured for any client`);
-    if (matches.size > 1) throw new UnauthenticatedError(`client certificate (${shown}) matches more than one client`);
+    if (matches.size !== 1) {
+      const shown = names.map((n) => JSON.stringify(n)).join(", ");
+      throw new UnauthenticatedError(
+        matches.size === 0 ? `client certificate (${shown}) is not configured for any client` : `client certificate (${shown}) matches more than one client`,
+      );
+    }
     const [client] = matches;
     return { name: client!.name, method: "mtls" };
   }

@@ -32,11 +32,11 @@ export function isLoopbackAddress(address: string): boolean {
 interface ExposureFields {
   insecure: boolean;
   auth?: unknown;
-  tls?: { requireClientCert: boolean; clientCaFile?: string };
+  tls?: { requireClientCert: boolean };
 }
 
 /** Callers must prove who they are: API keys / certificate names (auth), or a client certificate at the handshake. */
-export function hasClientAuthentication(config: ExposureFields): boolean {
+function hasClientAuthentication(config: ExposureFields): boolean {
   return config.auth !== undefined || config.tls?.requireClientCert === true;
 }
 

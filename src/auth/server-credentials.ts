@@ -61,7 +61,7 @@ function read(key: string, path: string): Buffer {
 }
 
 /** Throws ConfigError naming the key when a file is missing or not usable (key and certificate must match). */
-export function checkTlsFiles(tls: TlsFiles): void {
+function checkTlsFiles(tls: TlsFiles): void {
   const cert = read("certFile", tls.certFile);
   const key = read("keyFile", tls.keyFile);
   parseCertificate("certFile", cert);

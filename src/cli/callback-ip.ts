@@ -4,9 +4,10 @@
  * it, and recovers by itself when WeChat rejects the token. With --repeat it
  * keeps calling, so one can invalidate the token mid-run and watch it recover.
  */
-import { clientChannelCredentials, clientOptions, type ClientAuthOptions } from "../auth/client-credentials.js";
+import type { ClientAuthOptions } from "../auth/client-credentials.js";
 import { systemClock, type Clock } from "../clock.js";
 import { TokenSource } from "../client/token-source.js";
+import { tokenClientOptions } from "./client-commands.js";
 import { WeChatClient } from "../upstream/wechat-client.js";
 
 export interface CallbackIpOptions {
@@ -42,7 +43,7 @@ export async function callbackIpCommand(opts: CallbackIpOptions): Promise<void> 
     address: opts.addr,
     appId: opts.appId,
     timeoutMs: opts.timeoutMs,
-    clientOptions: { credentials: clientChannelCredentials(auth), channelOptions: clientOptions(auth) },
+    clientOptions: tokenClientOptions(auth),
     clock: opts.clock ?? systemClock,
   });
   const wechat = new WeChatClient({ baseUrl: opts.wechatBaseUrl });

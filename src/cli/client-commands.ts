@@ -1,17 +1,17 @@
-/** `wxtoken get | refresh | watch`: small clients of a running server. */
-import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
-import { TokenServiceClient, type Token } from "../../generated/wxtoken/v1/token_service.js";
+/** `wxtoken get | refresh | watch`: small clients of a running server, on the client library. */
+import type { Token } from "../../generated/wxtoken/v1/token_service.js";
 import { clientChannelCredentials, clientOptions, type ClientAuthOptions } from "../auth/client-credentials.js";
+import { TokenServiceError } from "../client/errors.js";
+import { TokenClient, type TokenClientOptions } from "../client/token-client.js";
 
 export const DEFAULT_ADDR = "127.0.0.1:50051";
 
 /** Plaintext without TLS flags; the API key, if any, goes with every call. */
-function connect(addr: string, auth: ClientAuthOptions): InstanceType<typeof TokenServiceClient> {
-  return new TokenServiceClient(addr, clientChannelCredentials(auth), clientOptions(auth));
+export function tokenClientOptions(auth: ClientAuthOptions, timeoutMs?: number): TokenClientOptions {
+  return { credentials: clientChannelCredentials(auth), channelOptions: clientOptions(auth), timeoutMs };
 }
 
-function printable(t: Token | undefined): Record<string, unknown> {
-  if (!t) return {};
+function printable(t: Token): Record<string, unknown> {
   return {
     app_id: t.appId,
     access_token: t.accessToken,
@@ -23,43 +23,37 @@ function printable(t: Token | undefined): Record<string, unknown> {
   };
 }
 
-function fail(err: ServiceError): never {
-  process.stderr.write(`error: ${status[err.code] ?? err.code}: ${err.details}\n`);
-  process.exit(1);
+/** Runs a call; a status error is printed and exits 1, anything else propagates. */
+async function withClient<T>(addr: string, options: TokenClientOptions, run: (client: TokenClient) => Promise<T>): Promise<T> {
+  const client = new TokenClient(addr, options);
+  try {
+    return await run(client);
+  } catch (err) {
+    if (!(err instanceof TokenServiceError)) throw err;
+    process.stderr.write(`error: ${err.codeName}: ${err.details}\n`);
+    process.exit(1);
+  } finally {
+    client.close();
+  }
 }
 
 export async function getCommand(addr: string, appId: string, timeoutMs: number, auth: ClientAuthOptions = {}): Promise<void> {
-  const client = connect(addr, auth);
-  const res = await new Promise<{ token?: Token }>((resolve) =>
-    client.getToken({ appId }, new Metadata(), { deadline: Date.now() + timeoutMs }, (err, r) => (err ? fail(err) : resolve(r))),
-  );
-  client.close();
-  process.stdout.write(JSON.stringify(printable(res.token), null, 2) + "\n");
+  const token = await withClient(addr, tokenClientOptions(auth, timeoutMs), (c) => c.getToken(appId));
+  process.stdout.write(JSON.stringify(printable(token), null, 2) + "\n");
 }
 
 export async function refreshCommand(addr: string, appId: string, stale: string, timeoutMs: number, auth: ClientAuthOptions = {}): Promise<void> {
-  const client = connect(addr, auth);
-  const res = await new Promise<{ token?: Token; refreshed: boolean }>((resolve) =>
-    client.forceRefresh({ appId, staleToken: stale }, new Metadata(), { deadline: Date.now() + timeoutMs }, (err, r) =>
-      err ? fail(err) : resolve(r),
-    ),
-  );
-  client.close();
+  const res = await withClient(addr, tokenClientOptions(auth, timeoutMs), (c) => c.forceRefresh(appId, stale));
   process.stdout.write(JSON.stringify({ refreshed: res.refreshed, token: printable(res.token) }, null, 2) + "\n");
 }
 
 /** Prints one JSON line per token until Ctrl-C or the server ends the stream. */
 export async function watchCommand(addr: string, appId: string, known: { version: number; fingerprint: string }, auth: ClientAuthOptions = {}): Promise<void> {
-  const client = connect(addr, auth);
-  const stream = client.watchToken({ appId, knownVersion: known.version, knownFingerprint: known.fingerprint });
-  process.once("SIGINT", () => stream.cancel());
-  await new Promise<void>((resolve) => {
-    stream.on("data", (m: { token?: Token }) => process.stdout.write(JSON.stringify(printable(m.token)) + "\n"));
-    stream.on("error", (err: ServiceError) => {
-      if (err.code === status.CANCELLED) resolve();
-      else fail(err);
-    });
-    stream.on("end", resolve);
+  const stop = new AbortController();
+  process.once("SIGINT", () => stop.abort());
+  await withClient(addr, tokenClientOptions(auth), async (c) => {
+    for await (const token of c.watch(appId, { knownVersion: known.version, knownFingerprint: known.fingerprint, signal: stop.signal })) {
+      process.stdout.write(JSON.stringify(printable(token)) + "\n");
+    }
   });
-  client.close();
 }

@@ -29,6 +29,7 @@ export class TokenServiceError extends Error {
 
   /** Wraps what grpc-js rejects with; anything that is not a status error is kept as the cause. */
   static from(method: string, err: unknown): TokenServiceError {
+    if (err instanceof TokenServiceError) return err;
     const e = err as Partial<ServiceError> | undefined;
     if (e && typeof e.code === "number") {
       return new TokenServiceError(method, e.code, e.details ?? e.message ?? "", e.metadata ?? new Metadata());

@@ -78,7 +78,7 @@ export class TokenWatcher {
         failure = new TokenServiceError("WatchToken", status.UNAVAILABLE, "the server ended the stream; reconnecting");
       } catch (err) {
         if (signal.aborted) return;
-        failure = err instanceof TokenServiceError ? err : TokenServiceError.from("WatchToken", err);
+        failure = TokenServiceError.from("WatchToken", err);
       }
       const delay = this.backoff.next();
       this.handlers.onError(failure, delay);

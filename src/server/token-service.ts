@@ -36,7 +36,6 @@ export class TokenServiceImpl {
   /** Unary calls not yet answered, by the function that answers them with an error. */
   private readonly pendingUnary = new Set<(err: unknown) => void>();
   private draining = false;
-  private inflight = 0;
   private authorizer: Authorizer;
   private readonly observer: CallObserver;
   private readonly limiter: RateLimiter | undefined;
@@ -89,7 +88,7 @@ export class TokenServiceImpl {
 
   /** Unary calls still running (for the shutdown drain). */
   inflightUnary(): number {
-    return this.inflight;
+    return this.pendingUnary.size;
   }
 
   /** New watch streams are refused with UNAVAILABLE from now on. */
@@ -100,7 +99,7 @@ export class TokenServiceImpl {
   /** Resolves when no unary call is running, or after timeoutMs. */
   async unaryDrained(timeoutMs: number): Promise<void> {
     const end = Date.now() + timeoutMs;
-    while (this.inflight > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+    while (this.pendingUnary.size > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
   }
 
   /**
@@ -154,16 +153,12 @@ export class TokenServiceImpl {
   ): void {
     const started = performance.now();
     let principal: Principal | undefined;
-    let answered = false;
-    this.inflight++;
+    // Answered once: by the call itself, or by failPendingUnary at shutdown.
     const fail = (err: unknown): void => {
-      if (answered) return;
-      answered = true;
-      this.pendingUnary.delete(fail);
+      if (!this.pendingUnary.delete(fail)) return;
       const mapped = toStatus(err, this.clock.now());
       if (mapped.code === status.INTERNAL) this.log.error({ method, err }, "internal error");
       else this.log.debug({ method, caller: principal?.name, code: status[mapped.code], details: mapped.details }, "call failed");
-      this.inflight--;
       this.observer.onCallEnd(method, mapped.code, performance.now() - started, principal);
       callback(toServiceError(mapped), null);
     };
@@ -174,10 +169,7 @@ export class TokenServiceImpl {
         return fn(call.request, principal);
       })
       .then((res) => {
-        if (answered) return;
-        answered = true;
-        this.pendingUnary.delete(fail);
-        this.inflight--;
+        if (!this.pendingUnary.delete(fail)) return;
         this.observer.onCallEnd(method, status.OK, performance.now() - started, principal);
         callback(null, res);
       }, fail);

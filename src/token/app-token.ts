@@ -15,7 +15,7 @@ import { CoordinationError, type Coordinator } from "./coordinator.js";
 import { NoValidTokenError, SameTokenError, StoppedError, type RefreshError } from "./errors.js";
 import { AppQuota, QuotaGuardError, type QuotaPolicy } from "./quota-guard.js";
 import { capBeforeExpiry, planRefresh, retryDelay, type Random, type RefreshPolicy, type RetryPolicy } from "./schedule.js";
-import { describeToken, makeRecord, type TokenRecord } from "./token.js";
+import { describeToken, makeRecord, toStored, type TokenRecord } from "./token.js";
 
 /**
  * Whether a failed call may still have cost WeChat quota: an answer that was
@@ -92,16 +92,7 @@ export class AppToken {
     this.version = opts.stored?.version ?? 0;
     this.quota = new AppQuota(this.appId, opts.quota, opts.clock, opts.store.quota(this.appId));
     const s = opts.stored;
-    if (s && s.expiresAt > opts.clock.now()) {
-      this.token = makeRecord({
-        appId: this.appId,
-        accessToken: s.accessToken,
-        version: s.version,
-        obtainedAt: s.obtainedAt,
-        expiresAt: s.expiresAt,
-        refreshAt: planRefresh(s.obtainedAt, s.expiresAt, this.opts.refresh, this.random),
-      });
-    }
+    if (s && s.expiresAt > opts.clock.now()) this.token = this.successor(undefined, s, s.obtainedAt);
   }
 
   /** Serves the stored token if still valid (no upstream call), else fetches one. */
@@ -338,19 +329,28 @@ export class AppToken {
 
   private accept(accessToken: string, obtainedAt: number, expiresAt: number, reason: RefreshReason): TokenRecord {
     const previous = this.token;
-    // stable_token answers the same token while it is valid: same version, new expiry.
-    const same = previous?.accessToken === accessToken;
-    if (!same) this.version += 1;
-    const token = makeRecord({
-      appId: this.appId,
-      accessToken,
-      version: same ? previous.version : this.version,
-      obtainedAt: same ? previous.obtainedAt : obtainedAt,
-      expiresAt,
-      refreshAt: planRefresh(obtainedAt, expiresAt, this.opts.refresh, this.random),
-    });
-    this.opts.store.save({ appId: this.appId, accessToken, version: token.version, obtainedAt: token.obtainedAt, expiresAt });
+    if (previous?.accessToken !== accessToken) this.version += 1;
+    const token = this.successor(previous, { appId: this.appId, accessToken, version: this.version, obtainedAt, expiresAt }, obtainedAt);
+    this.opts.store.save(toStored(token));
     return this.install(token, previous, reason);
+  }
+
+  /**
+   * The record for a token that arrives (fetched, stored or shared). When it
+   * is the token already held (stable_token answers the same token while it
+   * is valid), it keeps that token's version and obtained time, with the new
+   * expiry. Its refresh is planned from `planFrom`.
+   */
+  private successor(previous: TokenRecord | undefined, incoming: StoredToken, planFrom: number): TokenRecord {
+    const same = previous?.accessToken === incoming.accessToken;
+    return makeRecord({
+      appId: this.appId,
+      accessToken: incoming.accessToken,
+      version: same ? previous.version : incoming.version,
+      obtainedAt: same ? previous.obtainedAt : incoming.obtainedAt,
+      expiresAt: incoming.expiresAt,
+      refreshAt: planRefresh(planFrom, incoming.expiresAt, this.opts.refresh, this.random),
+    });
   }
 
   /**
@@ -364,15 +364,7 @@ export class AppToken {
     const same = held?.accessToken === stored.accessToken;
     if (same ? stored.expiresAt <= held.expiresAt : stored.version <= (held?.version ?? 0)) return undefined;
     this.version = Math.max(this.version, stored.version);
-    const token = makeRecord({
-      appId: this.appId,
-      accessToken: stored.accessToken,
-      version: same ? held.version : stored.version,
-      obtainedAt: same ? held.obtainedAt : stored.obtainedAt,
-      expiresAt: stored.expiresAt,
-      refreshAt: planRefresh(stored.obtainedAt, stored.expiresAt, this.opts.refresh, this.random),
-    });
-    return this.install(token, held, "shared");
+    return this.install(this.successor(held, stored, stored.obtainedAt), held, "shared");
   }
 
   private install(token: TokenRecord, previous: TokenRecord | undefined, reason: RefreshReason | "shared"): TokenRecord {

@@ -4,6 +4,7 @@ import type { StoredToken, TokenStore } from "../store/store.js";
 import type { AppCredentials, TokenUpstream } from "../upstream/types.js";
 import { AppToken } from "./app-token.js";
 import type { Coordinator } from "./coordinator.js";
+import { toStored } from "./token.js";
 import { UnknownAppError } from "./errors.js";
 import type { QuotaPolicy } from "./quota-guard.js";
 import type { Random, RefreshPolicy, RetryPolicy } from "./schedule.js";
@@ -74,10 +75,7 @@ export class TokenRegistry {
       // Should a later reload add it back, it starts from here, not from what
       // the store held at startup (an older token WeChat may have replaced).
       const latest = token.latest();
-      if (latest) {
-        const { accessToken, obtainedAt, expiresAt } = latest;
-        this.stored.set(id, { appId: id, accessToken, obtainedAt, expiresAt, version: token.highestVersion() });
-      }
+      if (latest) this.stored.set(id, { ...toStored(latest), version: token.highestVersion() });
       this.apps.delete(id);
       result.removed.push(id);
     }

@@ -20,6 +20,12 @@ export interface FetchedToken {
   expiresIn: number;
 }
 
+export interface FetchTokenOptions {
+  /** stable_token only: ask for a new token instead of the current one. */
+  forceRefresh?: boolean;
+  signal?: AbortSignal;
+}
+
 /** The refresher's view of WeChat: it knows nothing about gRPC. */
 export interface TokenUpstream {
   /**
@@ -27,5 +33,5 @@ export interface TokenUpstream {
    * a new token instead of the current one). Throws WeChatError or
    * UpstreamTransportError; never a message containing the secret.
    */
-  fetchToken(app: AppCredentials, options?: { forceRefresh?: boolean; signal?: AbortSignal }): Promise<FetchedToken>;
+  fetchToken(app: AppCredentials, options?: FetchTokenOptions): Promise<FetchedToken>;
 }

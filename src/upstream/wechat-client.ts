@@ -6,7 +6,7 @@
 import { Agent, type Dispatcher } from "undici";
 import { UpstreamTransportError, type TransportFailure } from "./errors.js";
 import { excerpt, parseObject, redactor, throwOnErrcode, toFetchedToken, type Redact } from "./response.js";
-import type { AppCredentials, FetchedToken, TokenUpstream } from "./types.js";
+import type { AppCredentials, FetchedToken, FetchTokenOptions, TokenUpstream } from "./types.js";
 
 export interface WeChatClientOptions {
   /** Default "https://api.weixin.qq.com". A path prefix is kept (for proxies). */
@@ -19,12 +19,6 @@ export interface WeChatClientOptions {
   maxTokenLength?: number;
   /** An undici dispatcher to use instead of our own Agent; its owner closes it. */
   dispatcher?: Dispatcher;
-}
-
-export interface FetchTokenOptions {
-  /** stable_token only: ask for a new token instead of the current one. */
-  forceRefresh?: boolean;
-  signal?: AbortSignal;
 }
 
 export interface CallApiOptions {
@@ -73,17 +67,13 @@ export class WeChatClient implements TokenUpstream {
     this.#ownsDispatcher = options.dispatcher === undefined;
     this.#dispatcher =
       options.dispatcher ??
-      new Agent({
-        connect: { timeout: connectTimeoutMs },
-        headersTimeout: this.#timeoutMs,
-        bodyTimeout: this.#timeoutMs,
-      });
+      // Header and body timeouts are set per request (an injected dispatcher needs them too).
+      new Agent({ connect: { timeout: connectTimeoutMs } });
   }
 
   async fetchToken(app: AppCredentials, options: FetchTokenOptions = {}): Promise<FetchedToken> {
     const secret = app.secret.reveal();
-    const variants = redactor([secret]);
-    const redact: Redact = (text) => variants(app.secret.scrub(text));
+    const redact = redactor([secret]);
     let path: string;
     let outgoing: Outgoing;
     if (app.endpoint === "stable_token") {
