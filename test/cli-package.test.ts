@@ -6,15 +6,14 @@ import { execFile } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { describe, expect, it } from "vitest";
-import { buildPackage } from "./support/cli.js";
+import { describe, expect, inject, it } from "vitest";
 import { tempDir } from "./support/harness.js";
 
 const run = promisify(execFile);
 
 describe("the package", () => {
   it('can be imported by another Node service as "wxtoken" with its exports map', async () => {
-    const build = await buildPackage();
+    const build = inject("build");
     const dir = tempDir();
     mkdirSync(join(dir, "node_modules"));
     symlinkSync(build.root, join(dir, "node_modules", "wxtoken"), "dir");

@@ -9,8 +9,6 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { ErrorInfo, RetryInfo } from "../generated/google/rpc/error_details.js";
-import { FakeClock } from "../src/clock.js";
-import { FakeWeChat } from "../src/fake-wechat/index.js";
 import { decodeStatusDetails, encodeStatusDetails, statusDetailsOf, STATUS_DETAILS_KEY } from "../src/server/error-details.js";
 import { ShuttingDownError, toStatus } from "../src/server/status.js";
 import { NoValidTokenError, UnknownAppError } from "../src/token/errors.js";
@@ -34,20 +32,14 @@ const missing = await run(PYTHON, ["-c", "import grpc, grpc_tools"], { timeout: 
 if (missing && !inCI) console.warn(`skipping the Python details test: ${missing}`);
 
 let h: Harness | undefined;
-let fake: FakeWeChat | undefined;
 afterEach(async () => {
   await h?.stop();
-  await fake?.close();
-  h = fake = undefined;
+  h = undefined;
 });
 
 /** A server whose WeChat refuses APP (every call) and serves APP2. */
-async function startRefusing(): Promise<Harness> {
-  const clock = new FakeClock();
-  fake = new FakeWeChat({ apps: SECRETS, clock, expiresIn: 7200, overlapMs: 300_000 });
-  fake.inject({ appId: APP, errcode: REFUSED, times: Infinity });
-  await fake.start();
-  return Harness.start({ clock, fake });
+function startRefusing(): Promise<Harness> {
+  return Harness.start({ faults: [{ appId: APP, errcode: REFUSED, times: Infinity }] });
 }
 
 function detailsOf(err: ServiceError) {

@@ -6,8 +6,7 @@ import { credentials, makeGenericClientConstructor, Metadata, status, type Servi
 import { connect, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { GetTokenResponse, TokenServiceClient, type WatchTokenResponse } from "../generated/wxtoken/v1/token_service.js";
-import { FakeClock } from "../src/clock.js";
-import { APP, APP2, eventually, grpcError, Harness, startFakeWeChat } from "./support/harness.js";
+import { APP, APP2, eventually, grpcError, Harness } from "./support/harness.js";
 
 let h: Harness | undefined;
 const extra: (() => Promise<void> | void)[] = [];
@@ -135,13 +134,10 @@ describe("bad input", () => {
   });
 
   it("a caller's deadline is honoured while the upstream hangs, and the refresh still lands", async () => {
-    const clock = new FakeClock();
-    const fake = await startFakeWeChat(clock, extra);
-    fake.inject({ delayMs: 600, times: Infinity });
-    h = await Harness.start({ clock, fake });
+    h = await Harness.start({ faults: [{ delayMs: 600, times: Infinity }] });
     const err = await grpcError(h.getToken(APP, 100));
     expect(err.code).toBe(status.DEADLINE_EXCEEDED);
-    fake.clearFaults();
+    h.fake.clearFaults();
     await eventually(async () => expect((await h!.getToken(APP)).token?.version).toBe(1));
   });
 });
@@ -255,10 +251,7 @@ describe("hostile clients", () => {
 
 describe("shutdown", () => {
   it("lets an in-flight call finish, then refuses new ones", async () => {
-    const clock = new FakeClock();
-    const fake = await startFakeWeChat(clock, extra);
-    fake.inject({ delayMs: 300 });
-    h = await Harness.start({ clock, fake });
+    h = await Harness.start({ faults: [{ delayMs: 300 }] });
     const inflight = h.getToken(APP, 5000);
     await eventually(() => expect(h!.server.tokens.inflightUnary()).toBe(1));
     const stopping = h.server.shutdown(3000);
@@ -267,7 +260,5 @@ describe("shutdown", () => {
     await stopping;
     const after = await grpcError(h.getToken(APP, 1000));
     expect([status.UNAVAILABLE, status.DEADLINE_EXCEEDED]).toContain(after.code);
-    h.client.close();
-    h = undefined;
   });
 });

@@ -7,7 +7,6 @@
 import { status, type ServiceError } from "@grpc/grpc-js";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
-import type { WatchTokenResponse } from "../generated/wxtoken/v1/token_service.js";
 import { FakeClock } from "../src/clock.js";
 import type { FakeWeChat } from "../src/fake-wechat/index.js";
 import { silentLogger } from "../src/log.js";
@@ -15,7 +14,7 @@ import { RedisStore } from "../src/store/redis-store.js";
 import { TokenClient } from "../src/client/token-client.js";
 import { parseConfig } from "../src/config/load.js";
 import { WxTokenServer } from "../src/server/server.js";
-import { APP, APP2, SECRETS, eventually, grpcError, Harness, startFakeWeChat, type HarnessOptions } from "./support/harness.js";
+import { APP, APP2, SECRETS, collect, eventually, grpcError, Harness, startFakeWeChat, type HarnessOptions } from "./support/harness.js";
 import { dropPrefix, OwnRedis, SHARED_REDIS_URL, uniquePrefix } from "./support/redis.js";
 
 const cleanups: (() => unknown)[] = [];
@@ -53,17 +52,19 @@ async function cluster(n: number, opts: { url?: string; config?: HarnessOptions[
   return { clock, fake, replicas, prefix, url, add };
 }
 
-function watch(h: Harness): { versions: number[]; tokens: string[]; ended: Promise<ServiceError> } {
+function watch(h: Harness): { versions: number[]; tokens: string[]; ended: Promise<ServiceError | undefined> } {
   const stream = h.client.watchToken({ appId: APP, knownVersion: 0, knownFingerprint: "" });
-  const versions: number[] = [];
-  const tokens: string[] = [];
-  stream.on("data", (m: WatchTokenResponse) => {
-    versions.push(m.token!.version);
-    tokens.push(m.token!.accessToken);
-  });
-  const ended = new Promise<ServiceError>((resolve) => stream.on("error", resolve));
   cleanups.push(() => stream.cancel());
-  return { versions, tokens, ended };
+  const { messages, ended } = collect(stream);
+  return {
+    get versions() {
+      return messages.map((m) => m.token!.version);
+    },
+    get tokens() {
+      return messages.map((m) => m.token!.accessToken);
+    },
+    ended,
+  };
 }
 
 describe("replicas sharing Redis", () => {

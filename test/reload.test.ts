@@ -8,7 +8,7 @@ import { FakeWeChat } from "../src/fake-wechat/index.js";
 import { silentLogger } from "../src/log.js";
 import { WxTokenServer } from "../src/server/server.js";
 import { AuthClient } from "./support/auth.js";
-import { APP, APP2, eventually, grpcError, Harness, SECRETS } from "./support/harness.js";
+import { APP, APP2, collect, eventually, grpcError, Harness, SECRETS } from "./support/harness.js";
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -46,13 +46,11 @@ describe("reload", () => {
   it("removes an app: NOT_FOUND, its watchers end with NOT_FOUND, its health entry goes", async () => {
     h = await Harness.start();
     await h.getToken(APP2);
-    const watch = h.client.watchToken({ appId: APP2, knownVersion: 0, knownFingerprint: "" });
-    const ended = new Promise<ServiceError>((resolve) => watch.on("error", resolve));
-    watch.on("data", () => undefined);
+    const { ended } = collect(h.client.watchToken({ appId: APP2, knownVersion: 0, knownFingerprint: "" }));
     await eventually(() => expect(h!.server.tokens.watcherCount()).toBe(1));
     const result = h.server.reload(configWith([{ appId: APP, secret: SECRETS[APP]! }]));
     expect(result.apps.removed).toEqual([APP2]);
-    expect((await ended).code).toBe(status.NOT_FOUND);
+    expect((await ended)?.code).toBe(status.NOT_FOUND);
     expect((await grpcError(h.getToken(APP2))).code).toBe(status.NOT_FOUND);
     expect(await check(h.port, `wxtoken.v1.TokenService/${APP2}`)).toBe(status.NOT_FOUND);
     expect((await h.getToken(APP)).token?.appId).toBe(APP);
@@ -77,11 +75,14 @@ describe("reload", () => {
     h = await Harness.start({ config: { apps, auth: { clients: [client("keep", keepKey, ["*"]), client("revoke", revokeKey, [APP, APP2]), client("drop", dropKey, [APP])] } } });
     const watch = (key: string, appId: string) => {
       const c = new AuthClient(h!.port, { apiKey: key });
-      const stream = c.raw.watchToken({ appId, knownVersion: 0, knownFingerprint: "" });
-      const got: number[] = [];
-      stream.on("data", (m: { token?: { version: number } }) => got.push(m.token!.version));
-      const ended = new Promise<ServiceError>((resolve) => stream.on("error", resolve));
-      return { c, got, ended };
+      const { messages, ended } = collect(c.raw.watchToken({ appId, knownVersion: 0, knownFingerprint: "" }));
+      return {
+        c,
+        get got() {
+          return messages.map((m) => m.token!.version);
+        },
+        ended,
+      };
     };
     const kept = watch(keepKey, APP);
     const revoked = watch(revokeKey, APP);
@@ -91,8 +92,8 @@ describe("reload", () => {
 
     const next = configWith(apps, { auth: { clients: [client("keep", keepKey, ["*"]), client("revoke", revokeKey, [APP2])] } });
     h.server.reload(next);
-    expect((await revoked.ended).code).toBe(status.PERMISSION_DENIED);
-    expect((await dropped.ended).code).toBe(status.UNAUTHENTICATED);
+    expect((await revoked.ended)?.code).toBe(status.PERMISSION_DENIED);
+    expect((await dropped.ended)?.code).toBe(status.UNAUTHENTICATED);
     await eventually(() => expect(h!.server.tokens.watcherCount()).toBe(2));
     // The others still get rotations.
     const stale = (await new AuthClient(h.port, { apiKey: keepKey }).getToken(APP)).token!.accessToken;

@@ -2,17 +2,14 @@ import { credentials, status, type ServiceError } from "@grpc/grpc-js";
 import { statusDetailsOf } from "../src/server/error-details.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { HealthCheckResponse_ServingStatus as S, HealthClient } from "../generated/grpc/health/v1/health.js";
-import { FakeClock } from "../src/clock.js";
-import { APP, APP2, eventually, grpcError, Harness, startFakeWeChat } from "./support/harness.js";
+import { APP, APP2, eventually, grpcError, Harness } from "./support/harness.js";
 
 let h: Harness | undefined;
 let health: InstanceType<typeof HealthClient> | undefined;
-const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   health?.close();
   await h?.stop();
   h = undefined;
-  for (const c of cleanups.splice(0)) await c();
 });
 
 function check(service: string): Promise<S> {
@@ -56,19 +53,11 @@ describe("grpc.health.v1 reflects reality", () => {
     await eventually(() => expect(updates).toEqual([S.SERVING]));
     await h.server.shutdown(1000);
     await eventually(() => expect(updates).toEqual([S.SERVING, S.NOT_SERVING]));
-    health.close();
-    health = undefined;
-    h.client.close();
-    await h.fake.close();
-    h = undefined;
   });
 
   it("when the grace period ends, turns NOT_SERVING first, then cuts a call still waiting for WeChat", async () => {
-    const clock = new FakeClock();
-    const fake = await startFakeWeChat(clock, cleanups);
     // The first fetch hangs (5 s, real time): GetToken waits on the cold start.
-    fake.inject({ delayMs: 5000 });
-    h = await Harness.start({ clock, fake });
+    h = await Harness.start({ faults: [{ delayMs: 5000 }] });
     health = new HealthClient(`127.0.0.1:${h.port}`, credentials.createInsecure());
     const events: string[] = [];
     const watch = health.watch({ service: "" });
@@ -81,7 +70,7 @@ describe("grpc.health.v1 reflects reality", () => {
       return err;
     });
     await eventually(() => expect(h!.server.tokens.inflightUnary()).toBe(1));
-    expect(fake.calls("/cgi-bin/token", APP)).toBe(1);
+    expect(h.fake.calls("/cgi-bin/token", APP)).toBe(1);
     // Resolving at all is the point: without the forced step this would wait out WeChat.
     await h.server.shutdown(300);
     expect(h.logs.text()).toContain("grace period over; closing remaining calls");

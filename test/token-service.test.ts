@@ -1,14 +1,11 @@
 import { status } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
-import { FakeClock } from "../src/clock.js";
-import { APP, APP2, eventually, grpcError, Harness, startFakeWeChat } from "./support/harness.js";
+import { APP, APP2, eventually, grpcError, Harness } from "./support/harness.js";
 
 let h: Harness | undefined;
-const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   await h?.stop();
   h = undefined;
-  for (const c of cleanups.splice(0)) await c();
 });
 
 /**
@@ -16,11 +13,8 @@ afterEach(async () => {
  * the server starts that fetch at listen(), so calls made right after start()
  * arrive while it is still in flight, not after it has finished.
  */
-async function startWithSlowFirstFetch(delayMs: number): Promise<Harness> {
-  const clock = new FakeClock();
-  const fake = await startFakeWeChat(clock, cleanups);
-  fake.inject({ appId: APP, delayMs });
-  return Harness.start({ clock, fake });
+function startWithSlowFirstFetch(delayMs: number): Promise<Harness> {
+  return Harness.start({ faults: [{ appId: APP, delayMs }] });
 }
 
 describe("GetToken", () => {

@@ -1,23 +1,12 @@
-import { status, type ClientReadableStream, type ServiceError } from "@grpc/grpc-js";
+import { status } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
-import type { WatchTokenResponse } from "../generated/wxtoken/v1/token_service.js";
-import { APP, eventually, Harness } from "./support/harness.js";
+import { APP, collect, eventually, Harness } from "./support/harness.js";
 
 let h: Harness | undefined;
 afterEach(async () => {
   await h?.stop();
   h = undefined;
 });
-
-function collect(stream: ClientReadableStream<WatchTokenResponse>): { messages: WatchTokenResponse[]; ended: Promise<ServiceError | undefined> } {
-  const messages: WatchTokenResponse[] = [];
-  stream.on("data", (m: WatchTokenResponse) => messages.push(m));
-  const ended = new Promise<ServiceError | undefined>((resolve) => {
-    stream.on("error", (err: ServiceError) => resolve(err));
-    stream.on("end", () => resolve(undefined));
-  });
-  return { messages, ended };
-}
 
 describe("WatchToken", () => {
   it("sends the current token at once, then each new token", async () => {
@@ -93,8 +82,5 @@ describe("WatchToken", () => {
     await stopping;
     // Ending the watches let the server close without being forced.
     expect(h.logs.text()).not.toMatch(/grace period over/);
-    h.client.close();
-    await h.fake.close();
-    h = undefined;
   });
 });

@@ -55,8 +55,7 @@ export function parseConfig(raw: unknown, options: { baseDir?: string; env?: Nod
     seen.add(a.appId);
     let value: string;
     if (a.secretEnv !== undefined) {
-      value = env[a.secretEnv] ?? "";
-      if (value === "") throw new ConfigError(`config error at ${key}.secretEnv: environment variable ${a.secretEnv} is not set or empty`);
+      value = envValue(env, a.secretEnv, `${key}.secretEnv`);
     } else if (a.secretFile !== undefined) {
       const file = isAbsolute(a.secretFile) ? a.secretFile : resolve(baseDir, a.secretFile);
       try {
@@ -76,15 +75,20 @@ export function parseConfig(raw: unknown, options: { baseDir?: string; env?: Nod
   if (config.store.type === "redis") {
     const { passwordEnv, url } = config.store;
     if (passwordEnv !== undefined) {
-      const value = env[passwordEnv] ?? "";
-      if (value === "") throw new ConfigError(`config error at store.passwordEnv: environment variable ${passwordEnv} is not set or empty`);
-      redisPassword = new Secret(value);
+      redisPassword = new Secret(envValue(env, passwordEnv, "store.passwordEnv"));
     } else if (new URL(url).password) {
       warnings.push("store.url holds the Redis password in the config file itself; prefer store.passwordEnv");
     }
   }
   warnings.push(...grantWarnings(config.auth, config.apps.map((a) => a.appId)));
   return { config, apps, storePath, redisPassword, tls: resolveTlsFiles(config.tls, baseDir), warnings };
+}
+
+/** A variable that must be set and not empty; `key` is the config key that names it. */
+function envValue(env: NodeJS.ProcessEnv, name: string, key: string): string {
+  const value = env[name] ?? "";
+  if (value === "") throw new ConfigError(`config error at ${key}: environment variable ${name} is not set or empty`);
+  return value;
 }
 
 function formatIssues(error: ZodError): string {

@@ -5,6 +5,7 @@
  */
 import { isIPv4, isIPv6 } from "node:net";
 import { z } from "zod";
+import { splitHostPort } from "../host-port.js";
 import { authSchema, checkSecurity, tlsSchema } from "../auth/schema.js";
 
 /**
@@ -48,12 +49,12 @@ const HOST_NAME = /^[A-Za-z0-9._-]+$/;
 
 /** "host:port" or "[v6]:port" with a port of 0-65535; an empty host only where allowed (all interfaces). */
 function hostPortProblem(address: string, emptyHost: boolean): string | undefined {
-  const m = /^(?:\[([^\]]*)\]|([^:[\]]*)):(\d{1,5})$/.exec(address);
-  if (!m) return "must be host:port or [ipv6]:port";
-  const [, v6, host, port] = m;
-  if (Number(port) > 65535) return `port ${port} is over 65535`;
-  if (v6 !== undefined) return isIPv6(v6) ? undefined : `[${v6}] is not an IPv6 address`;
-  if (host === "" || host === undefined) return emptyHost ? undefined : "needs a host before the port";
+  const parts = splitHostPort(address);
+  if (!parts) return "must be host:port or [ipv6]:port";
+  const { host, port, bracketed } = parts;
+  if (port > 65535) return `port ${port} is over 65535`;
+  if (bracketed) return isIPv6(host) ? undefined : `[${host}] is not an IPv6 address`;
+  if (host === "") return emptyHost ? undefined : "needs a host before the port";
   return HOST_NAME.test(host) ? undefined : `"${host}" is not a host name or IP address`;
 }
 
@@ -63,9 +64,9 @@ function grpcAddressProblem(address: string): string | undefined {
   const [, scheme = "", rest = ""] = /^(dns:(?:\/\/\/)?|ipv4:|ipv6:)?(.*)$/.exec(address) ?? [];
   const problem = hostPortProblem(rest, false);
   if (problem) return problem;
-  const host = rest.slice(0, rest.lastIndexOf(":")).replace(/^\[|\]$/g, "");
+  const { host, bracketed } = splitHostPort(rest)!;
   if (scheme === "ipv4:" && !isIPv4(host)) return "ipv4: needs an IPv4 address";
-  if (scheme === "ipv6:" && !rest.startsWith("[")) return "ipv6: needs [address]:port";
+  if (scheme === "ipv6:" && !bracketed) return "ipv6: needs [address]:port";
   return undefined;
 }
 

@@ -9,7 +9,7 @@ import { type Clock, systemClock } from "../clock.js";
 import { handleControl } from "./control.js";
 import { errorBody } from "./errors.js";
 import { type Fault, FaultList } from "./faults.js";
-import { BodyTooLargeError, htmlPage, readBody, send, sendJson, TOKEN_CONTENT_TYPE } from "./http.js";
+import { BodyTooLargeError, htmlPage, parseJsonBody, readBody, send, sendJson, TOKEN_CONTENT_TYPE, type JsonBody } from "./http.js";
 import { ROUTES, type WxRequest } from "./routes.js";
 import { WeChatState } from "./state.js";
 import { CallStats } from "./stats.js";
@@ -168,7 +168,8 @@ export class FakeWeChat {
     }
 
     const route = ROUTES.get(url.pathname);
-    const wx: WxRequest = { method, query: url.searchParams, body, contentType };
+    let json: JsonBody | undefined;
+    const wx: WxRequest = { method, query: url.searchParams, json: () => (json ??= parseJsonBody(body, contentType)) };
     const appId = route?.appIdOf(wx, this.state);
     this.stats.count(url.pathname, appId);
 

@@ -2,14 +2,14 @@
  * The WeChat endpoints the fake serves: how each reads its request and which
  * WeChatState decision it asks for. Every answer here is HTTP 200 JSON.
  */
-import { API_CONTENT_TYPE, parseJsonBody, TOKEN_CONTENT_TYPE } from "./http.js";
-import type { Outcome, WeChatState } from "./state.js";
+import { API_CONTENT_TYPE, TOKEN_CONTENT_TYPE, type JsonBody } from "./http.js";
+import { fail, type Outcome, type WeChatState } from "./state.js";
 
 export interface WxRequest {
   method: string;
   query: URLSearchParams;
-  body: Buffer;
-  contentType: string;
+  /** The body as WeChat reads it (parseJsonBody), parsed once however often it is asked for. */
+  json(): JsonBody;
 }
 
 export interface Route {
@@ -26,8 +26,6 @@ export interface Route {
 const CALLBACK_IPS = ["106.55.206.146", "106.55.206.211", "101.226.103.0/25", "101.226.233.128/25", "58.247.206.128/25", "182.254.11.0/24", "117.185.253.0/25"];
 const API_DOMAIN_IPS = ["101.89.47.18", "101.91.34.103", "101.226.129.166", "183.3.234.152", "203.205.239.82/32", "58.246.220.0/26"];
 
-const fail = (errcode: number): Outcome => ({ ok: false, errcode });
-
 const token: Route = {
   contentType: TOKEN_CONTENT_TYPE,
   tokenEndpoint: true,
@@ -40,13 +38,13 @@ const stableToken: Route = {
   contentType: TOKEN_CONTENT_TYPE,
   tokenEndpoint: true,
   appIdOf: (req) => {
-    const body = parseJsonBody(req.body, req.contentType);
+    const body = req.json();
     const appId = body.ok ? body.value["appid"] : undefined;
     return typeof appId === "string" ? appId : undefined;
   },
   handle: (req, state) => {
     if (req.method !== "POST") return fail(43002);
-    const body = parseJsonBody(req.body, req.contentType);
+    const body = req.json();
     return body.ok ? state.stableToken(body.value) : fail(47001);
   },
 };
@@ -62,7 +60,7 @@ function withToken(post: boolean, answer: (appId: string, body: Record<string, u
       if (!access.ok) return fail(access.errcode);
       if (!post) return answer(access.appId, {}, state);
       if (req.method !== "POST") return fail(43002);
-      const body = parseJsonBody(req.body, req.contentType);
+      const body = req.json();
       return body.ok ? answer(access.appId, body.value, state) : fail(47001);
     },
   };

@@ -17,13 +17,14 @@ export interface StateOptions {
   stableForceMinIntervalMs: number;
 }
 
-export type Outcome = { ok: true; body: Record<string, unknown> } | { ok: false; errcode: number };
+export type Refusal = { ok: false; errcode: number };
+export type Outcome = { ok: true; body: Record<string, unknown> } | Refusal;
 
 /** WeChat's documented daily limit for stable_token. */
 export const STABLE_DAILY_LIMIT = 500_000;
 const CLEARS_PER_MONTH = 10;
 
-const fail = (errcode: number): Outcome => ({ ok: false, errcode });
+export const fail = (errcode: number): Refusal => ({ ok: false, errcode });
 
 export class WeChatState {
   readonly tokens: TokenBook;
@@ -45,9 +46,10 @@ export class WeChatState {
   }
 
   /** GET /cgi-bin/token: every success is a new token and one unit of the daily quota. */
-  token(grantType?: string, appId?: string, secret?: string): Outcome {
-    const bad = this.checkCredentials(grantType, appId, secret);
-    if (bad !== undefined || appId === undefined) return fail(bad ?? 41002);
+  token(grantType?: string, appIdParam?: string, secret?: string): Outcome {
+    const who = this.checkCredentials(grantType, appIdParam, secret);
+    if (!who.ok) return who;
+    const { appId } = who;
     if (this.quota.token.get(appId) >= this.o.dailyQuota) return fail(45009);
     const record = this.tokens.issue(appId, "token", this.o.expiresIn * 1000);
     this.quota.token.add(appId);
@@ -56,9 +58,9 @@ export class WeChatState {
 
   /** POST /cgi-bin/stable_token, from its parsed JSON body. */
   stableToken(body: Record<string, unknown>): Outcome {
-    const appId = str(body["appid"]);
-    const bad = this.checkCredentials(str(body["grant_type"]), appId, str(body["secret"]));
-    if (bad !== undefined || appId === undefined) return fail(bad ?? 41002);
+    const who = this.checkCredentials(str(body["grant_type"]), str(body["appid"]), str(body["secret"]));
+    if (!who.ok) return who;
+    const { appId } = who;
     if (this.quota.stable.get(appId) >= STABLE_DAILY_LIMIT) return fail(45009);
 
     const now = this.o.clock.now();
@@ -88,7 +90,7 @@ export class WeChatState {
   }
 
   /** The app behind an access_token, or the errcode a call with it gets. */
-  checkAccess(token: string | null | undefined): { ok: true; appId: string } | { ok: false; errcode: number } {
+  checkAccess(token: string | null | undefined): { ok: true; appId: string } | Refusal {
     if (!token) return { ok: false, errcode: 41001 };
     const check = this.tokens.check(token);
     return check.ok ? { ok: true, appId: check.record.appId } : { ok: false, errcode: check.errcode };
@@ -133,14 +135,15 @@ export class WeChatState {
   }
 
   /** The checks both token endpoints make, in WeChat's order; undefined when all pass. */
-  private checkCredentials(grantType?: string, appId?: string, secret?: string): number | undefined {
-    if (!appId) return 41002;
-    if (!secret) return 41004;
-    if (grantType !== "client_credential") return 40002;
+  /** The app the credentials are for, or the errcode WeChat answers them with. */
+  private checkCredentials(grantType?: string, appId?: string, secret?: string): { ok: true; appId: string } | Refusal {
+    if (!appId) return fail(41002);
+    if (!secret) return fail(41004);
+    if (grantType !== "client_credential") return fail(40002);
     const expected = this.apps.get(appId);
-    if (expected === undefined) return 40013;
-    if (secret !== expected) return 40125;
-    return undefined;
+    if (expected === undefined) return fail(40013);
+    if (secret !== expected) return fail(40125);
+    return { ok: true, appId };
   }
 }
 

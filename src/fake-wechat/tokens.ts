@@ -11,7 +11,6 @@ export type Lineage = "token" | "stable";
 export interface TokenRecord {
   readonly value: string;
   readonly appId: string;
-  readonly lineage: Lineage;
   readonly expiresAt: number;
   /** When a newer token superseded this one, the moment it stops working (40001). */
   cutoffAt?: number;
@@ -21,7 +20,7 @@ export interface TokenRecord {
 
 export type TokenCheck =
   | { ok: true; record: TokenRecord }
-  | { ok: false; errcode: 40001 | 40014 | 42001; record?: TokenRecord };
+  | { ok: false; errcode: 40001 | 40014 | 42001 };
 
 /** Past this many records, long-dead ones are forgotten so a long demo run stays small. */
 const PRUNE_ABOVE = 50_000;
@@ -64,7 +63,7 @@ export class TokenBook {
 
     let value = newTokenValue();
     while (this.byValue.has(value)) value = newTokenValue();
-    const record: TokenRecord = { value, appId, lineage, expiresAt: now + lifetimeMs, revoked: false };
+    const record: TokenRecord = { value, appId, expiresAt: now + lifetimeMs, revoked: false };
     this.prune(now);
     this.byValue.set(value, record);
     this.generations.set(k, last ? [record, last] : [record]);
@@ -75,13 +74,13 @@ export class TokenBook {
   check(value: string): TokenCheck {
     const record = this.byValue.get(value);
     if (!record) return { ok: false, errcode: 40014 };
-    if (record.revoked) return { ok: false, errcode: 40001, record };
+    if (record.revoked) return { ok: false, errcode: 40001 };
     const now = this.clock.now();
     // A cut-off before the natural expiry means "superseded": not latest, 40001.
     if (record.cutoffAt !== undefined && record.cutoffAt < record.expiresAt && now >= record.cutoffAt) {
-      return { ok: false, errcode: 40001, record };
+      return { ok: false, errcode: 40001 };
     }
-    if (now >= record.expiresAt) return { ok: false, errcode: 42001, record };
+    if (now >= record.expiresAt) return { ok: false, errcode: 42001 };
     return { ok: true, record };
   }
 

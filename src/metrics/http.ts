@@ -5,6 +5,7 @@
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { splitHostPort } from "../host-port.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "./metrics.js";
 
@@ -15,9 +16,9 @@ export interface MetricsEndpoint {
 
 /** "host:port", "[v6]:port" or ":port" (all interfaces). */
 export function parseHostPort(address: string): { host: string | undefined; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(address);
-  if (!m) throw new Error(`metrics address must be host:port, got "${address}"`);
-  return { host: m[1] ?? (m[2] || undefined), port: Number(m[3]) };
+  const parts = splitHostPort(address);
+  if (!parts) throw new Error(`metrics address must be host:port, got "${address}"`);
+  return { host: parts.host || undefined, port: parts.port };
 }
 
 export async function serveMetrics(metrics: Metrics, address: string, log: Logger): Promise<MetricsEndpoint> {

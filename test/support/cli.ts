@@ -1,35 +1,14 @@
 /**
  * The command line as a user runs it: `node .../dist/src/cli/main.js ...` in
- * its own process. Each test file compiles its own copy of the package into a
- * temp dir, so files running side by side (and the working tree's dist/) never
- * see each other's half-written output.
+ * its own process, from the build made once for the whole run (build.ts).
  */
-import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { copyFileSync, symlinkSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { spawn, type ChildProcess } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
-import { afterEach, beforeAll, expect } from "vitest";
+import { afterEach, expect, inject } from "vitest";
 import { eventually, tempDir } from "./harness.js";
 
-const execFileAsync = promisify(execFile);
-
-export interface Build {
-  /** A package root: package.json, dist/, and node_modules linked to the project's. */
-  root: string;
-  /** dist/src/cli/main.js in it. */
-  cli: string;
-}
-
-/** Compiles the project into a fresh temp package (a few seconds: call it from beforeAll with a long timeout). */
-export async function buildPackage(): Promise<Build> {
-  const root = tempDir();
-  const project = process.cwd();
-  copyFileSync(join(project, "package.json"), join(root, "package.json"));
-  symlinkSync(join(project, "node_modules"), join(root, "node_modules"), "dir");
-  await execFileAsync(join(project, "node_modules/.bin/tsc"), ["-p", join(project, "tsconfig.json"), "--outDir", join(root, "dist")]);
-  return { root, cli: join(root, "dist/src/cli/main.js") };
-}
+export { freePort } from "./harness.js";
 
 export interface Running {
   child: ChildProcess;
@@ -87,39 +66,20 @@ export class Cli {
   }
 }
 
-/** A loopback port that was free a moment ago, for a command that must be told its port. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 export interface CliFixture {
-  /** The CLI of this file's build (from the first test on). */
+  /** The CLI of the run's build. */
   readonly cli: Cli;
   /** Runs fn after the current test, once its processes are killed; the last deferred runs first. */
   defer(fn: () => unknown): void;
 }
 
-/** For a test file that runs the CLI: builds it once before the tests, and cleans up after each. */
+/** For a test file that runs the CLI: cleans up after each test. */
 export function useCli(): CliFixture {
-  let cli: Cli | undefined;
+  const cli = new Cli(inject("build").cli);
   const cleanups: (() => unknown)[] = [];
-  beforeAll(async () => {
-    cli = new Cli((await buildPackage()).cli);
-  }, 60_000);
   afterEach(async () => {
-    cli?.kill();
+    cli.kill();
     for (const c of cleanups.splice(0).reverse()) await c();
   });
-  return {
-    get cli(): Cli {
-      if (!cli) throw new Error("the CLI is built in beforeAll: use it inside a test");
-      return cli;
-    },
-    defer: (fn) => void cleanups.push(fn),
-  };
+  return { cli, defer: (fn) => void cleanups.push(fn) };
 }

@@ -2,8 +2,9 @@
  * Test harness: the real server on a loopback port, the fake WeChat over real
  * HTTP, one shared fake clock, and a real gRPC client.
  */
-import { credentials, Metadata, type ChannelCredentials, type ServiceError } from "@grpc/grpc-js";
+import { credentials, Metadata, type ChannelCredentials, type ClientReadableStream, type ServiceError } from "@grpc/grpc-js";
 import { mkdtempSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -11,12 +12,13 @@ import {
   TokenServiceClient,
   type ForceRefreshResponse,
   type GetTokenResponse,
+  type WatchTokenResponse,
 } from "../../generated/wxtoken/v1/token_service.js";
 import { clientOptions } from "../../src/auth/client-credentials.js";
 import { FakeClock } from "../../src/clock.js";
 import { parseConfig, type LoadedConfig } from "../../src/config/load.js";
 import type { ConfigInput } from "../../src/config/schema.js";
-import { FakeWeChat } from "../../src/fake-wechat/index.js";
+import { FakeWeChat, type Fault } from "../../src/fake-wechat/index.js";
 import { createLogger } from "../../src/log.js";
 import type { Authorizer } from "../../src/server/hooks.js";
 import { WxTokenServer } from "../../src/server/server.js";
@@ -50,7 +52,8 @@ export interface HarnessOptions {
   store?: TokenStore;
   storePath?: string;
   upstreamTimeoutMs?: number;
-  random?: () => number;
+  /** Injected into the harness's own fake WeChat before the server starts (and so before its first fetch). */
+  faults?: Fault[];
   /** Stands in for the configured authentication (tests of per-client limits). */
   authorizer?: Authorizer;
   /** The harness client's channel credentials (default plaintext) and API key (default none). */
@@ -75,6 +78,7 @@ export class Harness {
     const ownsFake = !opts.fake;
     const fake = opts.fake ?? new FakeWeChat({ apps: SECRETS, clock, expiresIn: opts.expiresIn ?? 7200, overlapMs: 300_000 });
     if (ownsFake) await fake.start();
+    for (const f of opts.faults ?? []) fake.inject(f);
     const loaded = parseConfig(
       {
         listen: "127.0.0.1:0",
@@ -91,7 +95,7 @@ export class Harness {
     const logs = new LogCapture();
     const log = createLogger({ level: "debug", destination: logs });
     const upstream = new WeChatClient({ baseUrl: fake.url, timeoutMs: opts.upstreamTimeoutMs ?? 2000 });
-    const server = await WxTokenServer.create(loaded, { log, clock, upstream, store: opts.store, random: opts.random ?? (() => 0), authorizer: opts.authorizer });
+    const server = await WxTokenServer.create(loaded, { log, clock, upstream, store: opts.store, random: () => 0, authorizer: opts.authorizer });
     const port = await server.listen("127.0.0.1:0");
     const client = new TokenServiceClient(`127.0.0.1:${port}`, opts.clientCredentials ?? credentials.createInsecure(), clientOptions({ apiKey: opts.apiKey }));
     return new Harness(clock, fake, server, client, logs, port, loaded, ownsFake);
@@ -116,6 +120,17 @@ export class Harness {
     await this.server.shutdown(500);
     if (this.ownsFake) await this.fake.close();
   }
+}
+
+/** Every message a watch stream delivers, and how it ended: its error, or undefined for a clean end. */
+export function collect(stream: ClientReadableStream<WatchTokenResponse>): { messages: WatchTokenResponse[]; ended: Promise<ServiceError | undefined> } {
+  const messages: WatchTokenResponse[] = [];
+  stream.on("data", (m: WatchTokenResponse) => messages.push(m));
+  const ended = new Promise<ServiceError | undefined>((resolve) => {
+    stream.on("error", (err: ServiceError) => resolve(err));
+    stream.on("end", () => resolve(undefined));
+  });
+  return { messages, ended };
 }
 
 /** Resolves with the gRPC error a promise rejects with; fails if it resolves. */
@@ -148,6 +163,16 @@ export async function startFakeWeChat(clock: FakeClock, cleanups: (() => unknown
   await fake.start();
   cleanups.push(() => fake.close());
   return fake;
+}
+
+/** A loopback port that was free a moment ago, for a command that must be told its port. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
 }
 
 export function tempDir(): string {
