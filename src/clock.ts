@@ -10,6 +10,9 @@ export interface Clock {
   clearTimeout(handle: TimerHandle): void;
 }
 
+/** Randomness, injected like time (jitter): returns a number in [0, 1), like Math.random. */
+export type Random = () => number;
+
 export type TimerHandle = { readonly __timer: unique symbol } | object;
 
 export const systemClock: Clock = {

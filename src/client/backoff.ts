@@ -4,8 +4,9 @@
  * One Backoff per watch, so one app's outage never slows another's reconnects.
  */
 
-/** Returns a number in [0, 1), like Math.random. */
-export type Random = () => number;
+import type { Random } from "../clock.js";
+
+export type { Random };
 
 export interface BackoffOptions {
   /** First delay; default 1_000 ms. */

@@ -25,7 +25,8 @@ export interface RetryPolicy {
   rateLimitMs: number;
 }
 
-export type Random = () => number;
+export type { Random } from "../clock.js";
+import type { Random } from "../clock.js";
 
 /**
  * The time to refresh a token obtained at `obtainedAt` that expires at
