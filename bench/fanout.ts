@@ -49,7 +49,7 @@ async function settledMemory(gc: () => void): Promise<NodeJS.MemoryUsage> {
 
 async function oneSize(n: number, o: FanoutOptions, gc: () => void): Promise<FanoutRow> {
   const wx = await startWxToken();
-  const app = wx.server.registry.app(BENCH_APP);
+  const app = wx.server.credential(BENCH_APP);
   // Registered before any watcher, so it runs first when a token arrives.
   let acceptedAt = 0;
   const off = app.onToken(() => (acceptedAt = wallMs()));
@@ -71,7 +71,7 @@ async function oneSize(n: number, o: FanoutOptions, gc: () => void): Promise<Fan
     const loop: number[] = [];
     for (let r = 0; r < o.rotations; r++) {
       const stale = app.current()!;
-      const { token } = await app.forceRefresh(stale.accessToken);
+      const { token } = await app.forceRefresh(stale.value);
       const d = await Promise.race([load.next("delivered"), failed]);
       if (d.version !== token.version) throw new Error(`delivered v${d.version}, expected v${token.version}`);
       if (d.duplicates > 0) throw new Error(`${d.duplicates} duplicate deliveries of v${d.version}`);

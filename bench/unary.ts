@@ -54,7 +54,7 @@ export async function unaryBench(o: UnaryOptions, print: (s: string) => void): P
       `${o.rounds} rounds of ${o.durationMs / 1000} s per target (after ${o.warmupMs / 1000} s warm-up each)`,
   );
   const wx = await startWxToken();
-  const reply = { token: toProtoToken(await wx.server.registry.app(BENCH_APP).get()) };
+  const reply = { token: toProtoToken(await wx.server.credential(BENCH_APP).get()) };
   const bare = await startBareServer(reply);
   const targets = [
     { name: "wxtoken GetToken", target: wx.target, kind: "getToken" as const },

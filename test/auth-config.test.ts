@@ -12,8 +12,8 @@ import { hashKeyCommand } from "../src/auth/hash-key-command.js";
 import { certificateNames, parseSubjectAltName } from "../src/auth/peer-names.js";
 import { ConfigError, loadConfigFile, parseConfig } from "../src/config/load.js";
 import { silentLogger } from "../src/log.js";
-import { WxTokenServer } from "../src/server/server.js";
-import { UnauthenticatedError } from "../src/server/hooks.js";
+import { WxTokenServer } from "../src/wxtoken.js";
+import { UnauthenticatedError } from "../src/errors.js";
 import { tempDir } from "./support/harness.js";
 
 const APPS = [{ appId: "wx1", secret: "x" }];

@@ -10,7 +10,7 @@ import { generateApiKey, hashApiKey } from "../src/auth/api-key.js";
 import { parseConfig } from "../src/config/load.js";
 import type { ConfigInput } from "../src/config/schema.js";
 import { silentLogger } from "../src/log.js";
-import { WxTokenServer } from "../src/server/server.js";
+import { WxTokenServer } from "../src/wxtoken.js";
 import { AuthClient, TestCa, tlsCredentials, type KeyPair } from "./support/auth.js";
 import { APP, APP2, grpcError, Harness } from "./support/harness.js";
 

@@ -14,7 +14,7 @@ import {
   type TokenSourceOptions,
 } from "../src/index.js";
 import { silentLogger } from "../src/log.js";
-import { WxTokenServer } from "../src/server/server.js";
+import { WxTokenServer } from "../src/wxtoken.js";
 import { WeChatClient } from "../src/upstream/wechat-client.js";
 import { APP, eventually, Harness, startFakeWeChat, tempDir } from "./support/harness.js";
 

@@ -25,7 +25,7 @@ describe("config", () => {
     expect(config.upstream.baseUrl).toBe("https://api.weixin.qq.com");
     expect(config.store).toEqual({ type: "file", path: ".wxtoken/tokens.json" });
     expect(config.refresh.marginSeconds).toBe(300);
-    expect(apps[0]?.endpoint).toBe("token");
+    expect(apps[0]).toMatchObject({ type: "official", endpoint: "token", tickets: [] });
     expect(apps[0]?.secret.reveal()).toBe("env-secret-value");
   });
 

@@ -11,8 +11,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ErrorInfo, RetryInfo } from "../generated/google/rpc/error_details.js";
 import { decodeStatusDetails, encodeStatusDetails, statusDetailsOf, STATUS_DETAILS_KEY } from "../src/server/error-details.js";
 import { ShuttingDownError, toStatus } from "../src/server/status.js";
-import { NoValidTokenError, UnknownAppError } from "../src/token/errors.js";
-import { QuotaGuardError } from "../src/token/quota-guard.js";
+import { NoValidTokenError, UnknownCredentialError } from "../src/core/errors.js";
+import { QuotaGuardError } from "../src/core/quota-guard.js";
 import { UpstreamTransportError, WeChatError } from "../src/upstream/errors.js";
 import { APP, APP2, eventually, grpcError, Harness, SECRETS } from "./support/harness.js";
 
@@ -66,14 +66,14 @@ describe("the status table's details", () => {
   const wechat = new WeChatError("/cgi-bin/token", REFUSED, "invalid ip 1.2.3.4 rid: 65ecc868-1a2b3c4d-5e6f7a8b");
 
   it("names a WeChat refusal with its errcode and rid, and says when the server tries again", () => {
-    const m = toStatus(new NoValidTokenError(APP, wechat, now + 300_000, "no token obtained yet"), now);
+    const m = toStatus(new NoValidTokenError({ appId: APP, kind: "access_token" }, wechat, now + 300_000, "no token obtained yet"), now);
     expect(m).toMatchObject({ code: status.FAILED_PRECONDITION, reason: "WECHAT_ERROR", retryDelayMs: 300_000 });
     expect(m.metadata).toEqual({ app_id: APP, errcode: "40164", endpoint: "/cgi-bin/token", rid: "65ecc868-1a2b3c4d-5e6f7a8b" });
   });
 
   it("gives each cause its own reason", () => {
     const transport = new UpstreamTransportError("/cgi-bin/token", "TIMEOUT", "no answer");
-    expect(toStatus(new NoValidTokenError(APP, transport, now + 2000, "x"), now)).toMatchObject({
+    expect(toStatus(new NoValidTokenError({ appId: APP, kind: "access_token" }, transport, now + 2000, "x"), now)).toMatchObject({
       code: status.UNAVAILABLE,
       reason: "UPSTREAM_UNAVAILABLE",
       metadata: { app_id: APP, transport: "TIMEOUT", endpoint: "/cgi-bin/token" },
@@ -85,7 +85,7 @@ describe("the status table's details", () => {
     const forced = toStatus(wechat, now);
     expect([forced.reason, forced.retryDelayMs]).toEqual(["WECHAT_ERROR", undefined]);
     expect(toStatus(new ShuttingDownError("bye"), now)).toMatchObject({ code: status.UNAVAILABLE, reason: "SHUTTING_DOWN", retryDelayMs: 1000 });
-    expect(toStatus(new UnknownAppError("wxnope"), now)).toMatchObject({ code: status.NOT_FOUND, reason: "UNKNOWN_APP", metadata: { app_id: "wxnope" } });
+    expect(toStatus(new UnknownCredentialError({ appId: "wxnope", kind: "access_token" }), now)).toMatchObject({ code: status.NOT_FOUND, reason: "UNKNOWN_APP", metadata: { app_id: "wxnope" } });
     expect(toStatus(new Error("boom"), now)).toEqual({ code: status.INTERNAL, details: "internal error", reason: "INTERNAL" });
   });
 

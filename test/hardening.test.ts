@@ -159,7 +159,7 @@ describe("hostile clients", () => {
     await stillServing(h);
     for (const s of streams) s.cancel();
     await eventually(() => expect(h!.server.tokens.watcherCount()).toBe(0), 10_000);
-    expect(h.server.registry.app(APP).listenerCount()).toBe(0);
+    expect(h.server.credential(APP).listenerCount()).toBe(0);
   });
 
   it("sockets that connect and never speak, one that stops after the HTTP/2 preface, and one that sends garbage, do not disturb others", async () => {

@@ -33,6 +33,9 @@ function parse(text: string): Sample[] {
 }
 
 /** The value of the one sample with exactly these labels (undefined if none). */
+/** The labels of an app's access_token (WeCom agents and tickets have their own). */
+const tok = (app_id: string) => ({ app_id, agent: "", kind: "access_token" });
+
 function valueOf(samples: Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
   const same = (s: Sample) =>
     s.name === name && Object.keys(s.labels).length === Object.keys(labels).length && Object.entries(labels).every(([k, v]) => s.labels[k] === v);
@@ -74,13 +77,13 @@ describe("GET /metrics", () => {
     const text = await res.text();
     const m = parse(text);
 
-    const calls = (app_id: string, errcode: string) => valueOf(m, "wxtoken_upstream_calls_total", { app_id, endpoint: "token", errcode });
+    const calls = (app_id: string, errcode: string) => valueOf(m, "wxtoken_upstream_calls_total", { ...tok(app_id), endpoint: "token", errcode });
     expect([calls(APP, "0"), calls(APP, "40164"), calls(APP2, "0"), calls(APP2, "transport")]).toEqual([1, 1, 2, 1]);
-    expect(valueOf(m, "wxtoken_refresh_duration_seconds_count", { app_id: APP })).toBe(2);
-    expect(valueOf(m, "wxtoken_refresh_duration_seconds_count", { app_id: APP2 })).toBe(3);
+    expect(valueOf(m, "wxtoken_refresh_duration_seconds_count", tok(APP))).toBe(2);
+    expect(valueOf(m, "wxtoken_refresh_duration_seconds_count", tok(APP2))).toBe(3);
     // Calls that cannot have cost WeChat quota (an errcode answer, an HTTP 502) are not counted.
-    expect(valueOf(m, "wxtoken_upstream_quota_used_today", { app_id: APP })).toBe(1);
-    expect(valueOf(m, "wxtoken_upstream_quota_used_today", { app_id: APP2 })).toBe(2);
+    expect(valueOf(m, "wxtoken_upstream_quota_used_today", tok(APP))).toBe(1);
+    expect(valueOf(m, "wxtoken_upstream_quota_used_today", tok(APP2))).toBe(2);
 
     const rpc = (method: string, code: string) => valueOf(m, "wxtoken_rpc_total", { method, code });
     expect(rpc("GetToken", "OK")).toBe(4);
@@ -90,12 +93,12 @@ describe("GET /metrics", () => {
     expect(valueOf(m, "wxtoken_rpc_duration_seconds_count", { method: "ForceRefresh" })).toBe(3);
 
     // Token state, from the registry and the server's clock: APP's token is 1,000 s old, APP2's new.
-    expect(valueOf(m, "wxtoken_token_version", { app_id: APP })).toBe(1);
-    expect(valueOf(m, "wxtoken_token_version", { app_id: APP2 })).toBe(2);
-    expect(valueOf(m, "wxtoken_token_remaining_seconds", { app_id: APP })).toBe(6200);
-    expect(valueOf(m, "wxtoken_token_remaining_seconds", { app_id: APP2 })).toBe(7200);
-    expect(valueOf(m, "wxtoken_watchers", { app_id: APP })).toBe(1);
-    expect(valueOf(m, "wxtoken_watchers", { app_id: APP2 })).toBe(0);
+    expect(valueOf(m, "wxtoken_token_version", tok(APP))).toBe(1);
+    expect(valueOf(m, "wxtoken_token_version", tok(APP2))).toBe(2);
+    expect(valueOf(m, "wxtoken_token_remaining_seconds", tok(APP))).toBe(6200);
+    expect(valueOf(m, "wxtoken_token_remaining_seconds", tok(APP2))).toBe(7200);
+    expect(valueOf(m, "wxtoken_watchers", tok(APP))).toBe(1);
+    expect(valueOf(m, "wxtoken_watchers", tok(APP2))).toBe(0);
 
     // Process metrics from prom-client's defaults.
     expect(valueOf(m, "process_resident_memory_bytes")).toBeGreaterThan(0);
@@ -108,7 +111,7 @@ describe("GET /metrics", () => {
     watch.cancel();
     await eventually(async () => {
       const after = parse(await (await fetch(`${url}/metrics`)).text());
-      expect(valueOf(after, "wxtoken_watchers", { app_id: APP })).toBe(0);
+      expect(valueOf(after, "wxtoken_watchers", tok(APP))).toBe(0);
       expect(valueOf(after, "wxtoken_rpc_total", { method: "WatchToken", code: "CANCELLED" })).toBe(1);
       expect(valueOf(after, "wxtoken_rpc_duration_seconds_count", { method: "WatchToken" })).toBeUndefined();
     });

@@ -1,9 +1,9 @@
 import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import { FakeClock } from "../src/clock.js";
-import type { Authorizer } from "../src/server/hooks.js";
+import type { Authorizer } from "../src/core/authorizer.js";
 import { RateLimiter } from "../src/server/rate-limit.js";
-import { AppQuota, QuotaGuardError } from "../src/token/quota-guard.js";
+import { AppQuota, QuotaGuardError } from "../src/core/quota-guard.js";
 import { APP, APP2, eventually, grpcError, Harness } from "./support/harness.js";
 
 let h: Harness | undefined;
@@ -29,18 +29,18 @@ describe("AppQuota", () => {
     q.check(true);
     q.attempt(true);
     q.record(true);
-    expect(guardError(() => q.check(true)).reason).toBe("FORCE_REFRESH_TOO_SOON");
+    expect(guardError(() => q.check(true)).limit).toBe("FORCE_REFRESH_TOO_SOON");
     expect(guardError(() => q.check(true)).retryAfterMs).toBe(30_000);
     clock.set(clock.now() + 30_000);
     q.check(true);
     q.attempt(true);
     q.record(true);
     clock.set(clock.now() + 30_000);
-    expect(guardError(() => q.check(true)).reason).toBe("FORCE_REFRESH_BUDGET_EXHAUSTED");
+    expect(guardError(() => q.check(true)).limit).toBe("FORCE_REFRESH_BUDGET_EXHAUSTED");
     q.check(false);
     for (let i = 0; i < 3; i++) q.record(false);
     const e = guardError(() => q.check(false));
-    expect(e.reason).toBe("DAILY_BUDGET_EXHAUSTED");
+    expect(e.limit).toBe("DAILY_BUDGET_EXHAUSTED");
     expect(clock.now() + e.retryAfterMs).toBe(Date.UTC(2026, 0, 1, 16, 0, 0));
     clock.set(Date.UTC(2026, 0, 1, 16, 0, 0));
     q.check(true);
@@ -51,7 +51,7 @@ describe("AppQuota", () => {
     const clock = new FakeClock();
     const q = new AppQuota("wx1", { dailyBudget: 5, forceDailyBudget: 2, minForceIntervalMs: 30_000 }, clock);
     q.attempt(true);
-    expect(guardError(() => q.check(true)).reason).toBe("FORCE_REFRESH_TOO_SOON");
+    expect(guardError(() => q.check(true)).limit).toBe("FORCE_REFRESH_TOO_SOON");
     expect(q.used()).toMatchObject({ used: 0, forced: 0 });
   });
 });
@@ -62,7 +62,7 @@ describe("RateLimiter", () => {
     const limiter = new RateLimiter(6, clock);
     for (let i = 0; i < 6; i++) limiter.take("a");
     const e = guardError(() => limiter.take("a"));
-    expect(e.reason).toBe("CLIENT_RATE_LIMITED");
+    expect(e.limit).toBe("CLIENT_RATE_LIMITED");
     expect(e.retryAfterMs).toBe(10_000);
     limiter.take("b"); // other clients are unaffected
     clock.set(clock.now() + 10_000);
@@ -132,7 +132,7 @@ describe("a ForceRefresh flood", () => {
   it("does not count calls WeChat refused or never received, so an outage does not use up the budget", async () => {
     h = await Harness.start({ expiresIn: 600, config: { quota: { dailyBudget: 3 } } });
     const first = (await h.getToken(APP)).token!;
-    expect(h.server.registry.app(APP).quota.used().used).toBe(1);
+    expect(h.server.credential(APP).quota.used().used).toBe(1);
     // WeChat is busy (-1), then a proxy answers 502, for far more attempts than the budget.
     h.fake.inject({ appId: APP, errcode: -1, times: 10 });
     h.fake.inject({ appId: APP, httpStatus: 502, times: 10 });
@@ -149,14 +149,14 @@ describe("a ForceRefresh flood", () => {
       await h!.clock.advance(60_000);
       expect((await h!.getToken(APP)).token?.version).toBe(2);
     });
-    expect(h.server.registry.app(APP).quota.used().used).toBe(2);
+    expect(h.server.credential(APP).quota.used().used).toBe(2);
   });
 
   it("counts a call whose answer was lost (a timeout): WeChat may have issued and counted a token", async () => {
     h = await Harness.start({ upstreamTimeoutMs: 100 });
     h.fake.inject({ appId: APP2, delayMs: 400 });
-    await eventually(() => expect(h!.server.registry.app(APP2).lastError()?.message).toMatch(/timeout/));
-    expect(h.server.registry.app(APP2).quota.used().used).toBe(1);
+    await eventually(() => expect(h!.server.credential(APP2).lastError()?.message).toMatch(/timeout/));
+    expect(h.server.credential(APP2).quota.used().used).toBe(1);
   });
 
   it("stops scheduled refreshes at the daily budget and resumes on the next quota day", async () => {

@@ -13,7 +13,7 @@ import { silentLogger } from "../src/log.js";
 import { RedisStore } from "../src/store/redis-store.js";
 import { TokenClient } from "../src/client/token-client.js";
 import { parseConfig } from "../src/config/load.js";
-import { WxTokenServer } from "../src/server/server.js";
+import { WxTokenServer } from "../src/wxtoken.js";
 import { APP, APP2, SECRETS, collect, eventually, grpcError, Harness, startFakeWeChat, type HarnessOptions } from "./support/harness.js";
 import { dropPrefix, OwnRedis, SHARED_REDIS_URL, uniquePrefix } from "./support/redis.js";
 
@@ -191,7 +191,7 @@ describe("replicas when Redis is down", () => {
     await redis.kill();
     // The refresh comes due: no lock can be had, so nobody calls WeChat...
     await c.clock.advance(first.refreshAt!.getTime() - c.clock.now());
-    await eventually(() => expect(c.replicas[0]!.server.registry.app(APP).lastError()?.message).toMatch(/shared store .* unreachable/));
+    await eventually(() => expect(c.replicas[0]!.server.credential(APP).lastError()?.message).toMatch(/shared store .* unreachable/));
     expect(c.fake.calls("/cgi-bin/token", APP)).toBe(1);
     // ...and the valid token is still served by every replica.
     for (const r of c.replicas) expect((await r.getToken(APP)).token?.accessToken).toBe(first.accessToken);

@@ -6,7 +6,7 @@ import { generateApiKey, hashApiKey } from "../src/auth/api-key.js";
 import { parseConfig, type LoadedConfig } from "../src/config/load.js";
 import { FakeWeChat } from "../src/fake-wechat/index.js";
 import { silentLogger } from "../src/log.js";
-import { WxTokenServer } from "../src/server/server.js";
+import { WxTokenServer } from "../src/wxtoken.js";
 import { AuthClient } from "./support/auth.js";
 import { APP, APP2, collect, eventually, grpcError, Harness, SECRETS } from "./support/harness.js";
 

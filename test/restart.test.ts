@@ -86,10 +86,10 @@ describe("file store: a restart does not cost a token", () => {
   it("coalesces many saves into an atomic snapshot that flush() makes durable", async () => {
     const path = join(tempDir(), "tokens.json");
     const store = new FileStore(path);
-    for (let v = 1; v <= 100; v++) store.save({ appId: APP, accessToken: `t${v}`, version: v, obtainedAt: 0, expiresAt: 7200_000 });
+    for (let v = 1; v <= 100; v++) store.save({ key: APP, value: `t${v}`, version: v, obtainedAt: 0, expiresAt: 7200_000 });
     await store.flush();
     const loaded = await new FileStore(path).load();
     expect(loaded.get(APP)?.version).toBe(100);
-    expect(loaded.get(APP)?.accessToken).toBe("t100");
+    expect(loaded.get(APP)?.value).toBe("t100");
   });
 });

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { capBeforeExpiry, nextQuotaDay, planRefresh, retryDelay, type RetryPolicy } from "../src/token/schedule.js";
+import { capBeforeExpiry, nextQuotaDay, planRefresh, retryDelay, type RetryPolicy } from "../src/core/schedule.js";
 
 const retry: RetryPolicy = { baseMs: 1000, maxMs: 60_000, adminMs: 300_000, permanentMs: 1_800_000, rateLimitMs: 60_000 };
 

@@ -55,7 +55,7 @@ function watchers(): Watcher[] {
 
 function expectNoWatchers(): void {
   expect(h!.server.tokens.watcherCount()).toBe(0);
-  expect(h!.server.registry.app(APP).listenerCount()).toBe(0);
+  expect(h!.server.credential(APP).listenerCount()).toBe(0);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -70,7 +70,7 @@ describe("WatchToken at scale", () => {
     await eventually(() => expect(subs.filter((s) => s.versions.length === 1)).toHaveLength(1000), 15_000);
     for (const s of subs) expect(s.versions).toEqual([first.version]);
     expect(h.server.tokens.watcherCount()).toBe(1000);
-    expect(h.server.registry.app(APP).listenerCount()).toBe(1000);
+    expect(h.server.credential(APP).listenerCount()).toBe(1000);
     // The 1,000 streams really are spread over four connections.
     const peers = new Set(watchers().map((w) => w["call"].getPeer()));
     expect(peers.size).toBe(4);
@@ -144,7 +144,7 @@ describe("WatchToken at scale", () => {
       maxBuffered = Math.max(maxBuffered, watcher["call"].writableLength);
       sawBlocked ||= watcher["blocked"];
     }
-    const latest = h.server.registry.app(APP).current()!.version;
+    const latest = h.server.credential(APP).current()!.version;
     expect(latest).toBe(first.version + 200);
     expect(sawBlocked).toBe(true); // the server did wait for 'drain'
     expect(maxBacklog).toBeLessThanOrEqual(1);

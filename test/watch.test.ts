@@ -56,7 +56,7 @@ describe("WatchToken", () => {
     let done = false;
     void ended.then(() => (done = true));
     // Wait until the refresher has recorded the failure (and so scheduled its retry).
-    await eventually(() => expect(h!.server.registry.app(APP).lastError()).toBeDefined());
+    await eventually(() => expect(h!.server.credential(APP).lastError()).toBeDefined());
     expect(messages).toHaveLength(0);
     await h.clock.advance(10_000);
     await eventually(() => expect(messages).toHaveLength(1));

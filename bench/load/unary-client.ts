@@ -15,7 +15,7 @@ type Call = (done: (err: ServiceError | null) => void) => void;
 function makeCaller(load: UnaryLoad): { call: Call; close(): void; ready(deadline: number): Promise<void> } {
   if (load.kind === "getToken") {
     const client = new TokenServiceClient(load.target, credentials.createInsecure());
-    const request = { appId: load.appId };
+    const request = { appId: load.appId, kind: load.credential ?? 0, agent: "" };
     return {
       call: (done) => client.getToken(request, (err) => done(err)),
       close: () => client.close(),
@@ -24,7 +24,7 @@ function makeCaller(load: UnaryLoad): { call: Call; close(): void; ready(deadlin
   }
   const client = new Client(load.target, credentials.createInsecure());
   // The same bytes a GetToken request carries.
-  const payload = Buffer.from(GetTokenRequest.encode({ appId: load.appId }).finish());
+  const payload = Buffer.from(GetTokenRequest.encode({ appId: load.appId, kind: load.credential ?? 0, agent: "" }).finish());
   const identity = (b: Buffer): Buffer => b;
   return {
     call: (done) => client.makeUnaryRequest(ECHO_PATH, identity, identity, payload, (err) => done(err)),

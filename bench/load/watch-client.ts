@@ -51,7 +51,7 @@ async function subscribe(req: Subscribe): Promise<void> {
   };
 
   for (let i = 0; i < n; i++) {
-    const stream = clients[i % connections]!.watchToken({ appId: req.appId, knownVersion: 0, knownFingerprint: "" });
+    const stream = clients[i % connections]!.watchToken({ appId: req.appId, knownVersion: 0, knownFingerprint: "", kind: 0, agent: "" });
     stream.on("data", (m: WatchTokenResponse) => arrived(i, m.token!.version, wallMs()));
     stream.on("error", (err: Error) => {
       if (!stopping) send({ type: "error", message: `subscriber ${i}: ${err.message}` });

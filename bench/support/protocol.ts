@@ -6,6 +6,8 @@ export interface UnaryLoad {
   /** getToken: TokenService.GetToken; echo: the bare server's byte echo. */
   kind: "getToken" | "echo";
   appId: string;
+  /** The CredentialKind enum value to ask for (0: the access_token; 2: the jsapi ticket). */
+  credential?: number;
   concurrency: number;
   warmupMs: number;
   durationMs: number;

@@ -8,7 +8,7 @@ import { TokenServiceService, type GetTokenResponse, type TokenServiceServer } f
 import { parseConfig } from "../../src/config/load.js";
 import { FakeWeChat } from "../../src/fake-wechat/index.js";
 import { createLogger } from "../../src/log.js";
-import { WxTokenServer } from "../../src/server/server.js";
+import { WxTokenServer } from "../../src/wxtoken.js";
 
 export const BENCH_APP = "wxbench000000001";
 const BENCH_SECRET = "bench-secret-0123456789abcdef0123";
@@ -37,7 +37,7 @@ export async function startWxToken(): Promise<BenchServer> {
   );
   const server = await WxTokenServer.create(loaded, { log: createLogger({ level: "warn" }) });
   const port = await server.listen("127.0.0.1:0");
-  await server.registry.app(BENCH_APP).get();
+  await server.credential(BENCH_APP).get();
   return {
     server,
     fake,
@@ -68,6 +68,7 @@ export async function startBareServer(reply: GetTokenResponse): Promise<{ target
     getToken: (_call, cb) => cb(null, reply),
     forceRefresh: (_call, cb) => cb(unimplemented, null),
     watchToken: (call) => call.emit("error", unimplemented),
+    signJsSdk: (_call, cb) => cb(unimplemented, null),
   };
   server.addService(TokenServiceService, constant);
   const port = await new Promise<number>((resolve, reject) =>

@@ -6,7 +6,7 @@
  * passwords, which these are not).
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { UnauthenticatedError } from "../server/hooks.js";
+import { UnauthenticatedError } from "../errors.js";
 
 /** Prefix of generated keys, so secret scanners and people can recognise one. */
 const API_KEY_PREFIX = "wxt_";

@@ -3,15 +3,9 @@
  * (an API key, else a verified client certificate) and which apps it may read
  * or refresh. Without `auth`, everyone may do everything (allowAll).
  */
-import {
-  allowAll,
-  PermissionDeniedError,
-  UnauthenticatedError,
-  type Authorizer,
-  type CallInfo,
-  type Permission,
-  type Principal,
-} from "../server/hooks.js";
+import { allowAll, type Authorizer, type CallInfo, type Permission, type Principal } from "../core/authorizer.js";
+import type { CredentialId } from "../core/credential.js";
+import { PermissionDeniedError, UnauthenticatedError } from "../errors.js";
 import { ApiKeyTable, bearerKey } from "./api-key.js";
 import { verifiedPeerNames } from "./peer-names.js";
 import type { AuthClientConfig, AuthConfig } from "./schema.js";
@@ -21,7 +15,7 @@ interface Client {
   readonly grants: Record<Permission, ReadonlySet<string>>;
 }
 
-const VERB: Record<Permission, string> = { read: "read tokens of", refresh: "force a refresh of" };
+const VERB: Record<Permission, string> = { read: "read tokens of", refresh: "force a refresh of", sign: "sign JS-SDK pages of" };
 
 export function createAuthorizer(auth: AuthConfig | undefined): Authorizer {
   return auth === undefined ? allowAll : new ConfigAuthorizer(auth.clients);
@@ -34,7 +28,8 @@ export class ConfigAuthorizer implements Authorizer {
 
   constructor(clients: readonly AuthClientConfig[]) {
     for (const c of clients) {
-      const client: Client = { name: c.name, grants: { read: new Set(c.read), refresh: new Set(c.refresh) } };
+      // Signing reveals less than reading: a read grant allows it too.
+      const client: Client = { name: c.name, grants: { read: new Set(c.read), refresh: new Set(c.refresh), sign: new Set([...c.read, ...c.sign]) } };
       this.byName.set(c.name, client);
       if (c.apiKeySha256 !== undefined) this.byKey.add(c.apiKeySha256, client);
       for (const n of c.certNames ?? []) this.byCertName.set(n, client);
@@ -64,10 +59,14 @@ export class ConfigAuthorizer implements Authorizer {
     return { name: client!.name, method: "mtls" };
   }
 
-  /** The message names neither the app nor whether it exists: unknown and not-granted apps look the same. */
-  authorize(principal: Principal, appId: string, permission: Permission): void {
+  /**
+   * A grant names "*", an appid or corpid (every credential of it), or
+   * "corpid/agent" (one WeCom agent's). The message names neither the app nor
+   * whether it exists: unknown and not-granted apps look the same.
+   */
+  authorize(principal: Principal, id: CredentialId, permission: Permission): void {
     const grants = this.byName.get(principal.name)?.grants[permission];
-    if (grants?.has("*") || grants?.has(appId)) return;
+    if (grants?.has("*") || grants?.has(id.appId) || (id.agent !== undefined && grants?.has(`${id.appId}/${id.agent}`))) return;
     throw new PermissionDeniedError(`client "${principal.name}" may not ${VERB[permission]} this app`);
   }
 }

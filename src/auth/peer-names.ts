@@ -4,7 +4,7 @@
  * peer certificate only when it chains to the configured client CA.
  */
 import type { PeerCertificate } from "node:tls";
-import type { AuthContext } from "../server/hooks.js";
+import type { AuthContext } from "../core/authorizer.js";
 
 /** The verified certificate's names, or undefined when the connection has no verified client certificate. */
 export function verifiedPeerNames(ctx: AuthContext): string[] | undefined {

@@ -6,10 +6,16 @@
 import { z } from "zod";
 import { exposureProblem } from "./exposure.js";
 
-const APP_ID = /^[A-Za-z0-9_.-]{1,128}$/;
+import { AGENT_PATTERN, APP_ID_PATTERN } from "../core/credential.js";
 
-/** "*" (every app) or one appid. */
-const grant = z.union([z.literal("*"), z.string().regex(APP_ID, 'must be "*" or an appid')]);
+/** "*" (every app), an appid or corpid (all its credentials), or "corpid/agent" (one WeCom agent's). */
+const grant = z.union([
+  z.literal("*"),
+  z.string().refine((g) => {
+    const [app = "", agent, ...rest] = g.split("/");
+    return APP_ID_PATTERN.test(app) && (agent === undefined || AGENT_PATTERN.test(agent)) && rest.length === 0;
+  }, 'must be "*", an appid or corpid, or "corpid/agent"'),
+]);
 
 const client = z
   .strictObject({
@@ -27,6 +33,8 @@ const client = z
     read: z.array(grant).default([]),
     /** Apps the client may ForceRefresh; "*" for all. Must also be readable: ForceRefresh returns the token. */
     refresh: z.array(grant).default([]),
+    /** Apps the client may only sign JS-SDK pages for (SignJsSdk), never seeing the ticket; read grants allow signing too. */
+    sign: z.array(grant).default([]),
   })
   .refine((c) => c.apiKeySha256 !== undefined || c.certNames !== undefined, {
     message: "give apiKeySha256, certNames or both (how the client proves who it is)",
@@ -123,7 +131,7 @@ export function grantWarnings(auth: AuthConfig | undefined, appIds: readonly str
   const known = new Set(appIds);
   const warnings: string[] = [];
   auth?.clients.forEach((c, i) => {
-    for (const kind of ["read", "refresh"] as const) {
+    for (const kind of ["read", "refresh", "sign"] as const) {
       c[kind].forEach((g, j) => {
         if (g !== "*" && !known.has(g)) warnings.push(`auth.clients[${i}].${kind}[${j}] grants "${g}", which is not a configured app`);
       });

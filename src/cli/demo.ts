@@ -6,7 +6,7 @@
 import { FakeWeChat } from "../fake-wechat/index.js";
 import { parseConfig } from "../config/load.js";
 import { createLogger } from "../log.js";
-import { WxTokenServer } from "../server/server.js";
+import { WxTokenServer } from "../wxtoken.js";
 import { untilSignal } from "./serve.js";
 
 export const DEMO_APPS: Record<string, string> = {

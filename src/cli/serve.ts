@@ -1,6 +1,6 @@
 import { loadConfigFile } from "../config/load.js";
 import { createLogger } from "../log.js";
-import { WxTokenServer } from "../server/server.js";
+import { WxTokenServer } from "../wxtoken.js";
 
 /** Runs until SIGINT/SIGTERM, then shuts down in order (see WxTokenServer.shutdown); SIGHUP reloads the config. */
 export async function serveCommand(configPath: string, listen?: string): Promise<void> {

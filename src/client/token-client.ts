@@ -4,7 +4,15 @@
  * meant to live for as long as the caller wants it).
  */
 import { credentials as grpcCredentials, Metadata, status, type ChannelCredentials, type ClientOptions, type ClientUnaryCall, type ServiceError } from "@grpc/grpc-js";
-import { TokenServiceClient, type ForceRefreshResponse, type GetTokenResponse, type Token } from "../../generated/wxtoken/v1/token_service.js";
+import {
+  CredentialKind as WireKind,
+  SignatureKind as WireSignature,
+  TokenServiceClient,
+  type ForceRefreshResponse,
+  type GetTokenResponse,
+  type SignJsSdkResponse,
+  type Token,
+} from "../../generated/wxtoken/v1/token_service.js";
 import { TokenServiceError } from "./errors.js";
 import { tokensOf } from "./watch-stream.js";
 
@@ -17,6 +25,47 @@ export interface TokenClientOptions {
   timeoutMs?: number;
 }
 
+/** Which credential of an app: its access_token (default) or one of its tickets. */
+export type CredentialKindName = "access_token" | "jsapi_ticket" | "wx_card_ticket" | "agent_config_ticket";
+
+/** Names a credential beyond its app id. */
+export interface Which {
+  /** Default "access_token". */
+  kind?: CredentialKindName;
+  /** WeCom: the agentid ("1000002") or built-in app name whose secret it is; omit for an Official Account. */
+  agent?: string;
+}
+
+const WIRE_KIND: Record<CredentialKindName, WireKind> = {
+  access_token: WireKind.CREDENTIAL_KIND_ACCESS_TOKEN,
+  jsapi_ticket: WireKind.CREDENTIAL_KIND_JSAPI_TICKET,
+  wx_card_ticket: WireKind.CREDENTIAL_KIND_WX_CARD_TICKET,
+  agent_config_ticket: WireKind.CREDENTIAL_KIND_AGENT_CONFIG_TICKET,
+};
+
+function wire(which: Which = {}): { kind: WireKind; agent: string } {
+  const kind = WIRE_KIND[which.kind ?? "access_token"];
+  if (kind === undefined) throw new TypeError(`unknown credential kind ${String(which.kind)}`);
+  return { kind, agent: which.agent ?? "" };
+}
+
+export type SignatureKindName = "config" | "agent_config" | "card";
+
+export interface SignOptions extends CallOptions {
+  /** wx.config (default), wx.agentConfig (WeCom) or a card call. */
+  kind?: SignatureKindName;
+  /** WeCom: the agentid (required for agent_config). */
+  agent?: string;
+  /** Cards: the values signed besides ticket, timestamp and nonce (card_id, code, openid...). */
+  cardValues?: string[];
+}
+
+const WIRE_SIGNATURE: Record<SignatureKindName, WireSignature> = {
+  config: WireSignature.SIGNATURE_KIND_CONFIG,
+  agent_config: WireSignature.SIGNATURE_KIND_AGENT_CONFIG,
+  card: WireSignature.SIGNATURE_KIND_CARD,
+};
+
 export interface CallOptions {
   /** Overrides the client's timeoutMs for this call. */
   timeoutMs?: number;
@@ -24,7 +73,7 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
-export interface WatchOptions {
+export interface WatchOptions extends Which {
   /** The version already held (default 0): the server skips tokens up to it. */
   knownVersion?: number;
   /**
@@ -83,18 +132,29 @@ export class TokenClient {
     });
   }
 
-  /** The app's current valid token. */
-  async getToken(appId: string, options: CallOptions = {}): Promise<Token> {
-    const res = await this.#unary<GetTokenResponse>("GetToken", options, (md, o, cb) => this.raw.getToken({ appId }, md, o, cb));
+  /** The app's current valid token (or, with options.kind, ticket). */
+  async getToken(appId: string, options: CallOptions & Which = {}): Promise<Token> {
+    const req = { appId, ...wire(options) };
+    const res = await this.#unary<GetTokenResponse>("GetToken", options, (md, o, cb) => this.raw.getToken(req, md, o, cb));
     return required("GetToken", res.token);
+  }
+
+  /**
+   * What a page passes to wx.config / wx.agentConfig (or a card call), signed
+   * on the server with the app's ticket: the ticket never leaves it.
+   */
+  async signJsSdk(appId: string, url: string, options: SignOptions = {}): Promise<SignJsSdkResponse> {
+    const req = { appId, url, agent: options.agent ?? "", kind: WIRE_SIGNATURE[options.kind ?? "config"], cardValues: options.cardValues ?? [] };
+    return this.#unary<SignJsSdkResponse>("SignJsSdk", options, (md, o, cb) => this.raw.signJsSdk(req, md, o, cb));
   }
 
   /**
    * Passive refresh after WeChat rejected staleToken (40001, 40014, 42001): the
    * server refreshes only if staleToken is still its current token.
    */
-  async forceRefresh(appId: string, staleToken: string, options: CallOptions = {}): Promise<ForceRefreshResult> {
-    const res = await this.#unary<ForceRefreshResponse>("ForceRefresh", options, (md, o, cb) => this.raw.forceRefresh({ appId, staleToken }, md, o, cb));
+  async forceRefresh(appId: string, staleToken: string, options: CallOptions & Which = {}): Promise<ForceRefreshResult> {
+    const req = { appId, staleToken, ...wire(options) };
+    const res = await this.#unary<ForceRefreshResponse>("ForceRefresh", options, (md, o, cb) => this.raw.forceRefresh(req, md, o, cb));
     return { token: required("ForceRefresh", res.token), refreshed: res.refreshed };
   }
 
@@ -106,7 +166,7 @@ export class TokenClient {
    */
   watch(appId: string, options: WatchOptions = {}): AsyncGenerator<Token, void, undefined> {
     if (options.signal?.aborted) return (async function* () {})();
-    const call = this.raw.watchToken({ appId, knownVersion: options.knownVersion ?? 0, knownFingerprint: options.knownFingerprint ?? "" });
+    const call = this.raw.watchToken({ appId, knownVersion: options.knownVersion ?? 0, knownFingerprint: options.knownFingerprint ?? "", ...wire(options) });
     return tokensOf(call, { signal: options.signal, onOpen: options.onOpen });
   }
 

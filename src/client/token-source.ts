@@ -8,14 +8,18 @@ import type { Token } from "../../generated/wxtoken/v1/token_service.js";
 import { systemClock, type Clock } from "../clock.js";
 import { Backoff, type BackoffOptions, type Random } from "./backoff.js";
 import { PERMANENT_CODES, TokenExpiredError, TokenServiceError, TokenSourceClosedError, TokenSourceTimeoutError } from "./errors.js";
-import { TokenClient, type CallOptions, type ForceRefreshResult, type TokenClientOptions } from "./token-client.js";
+import { TokenClient, type CallOptions, type CredentialKindName, type ForceRefreshResult, type TokenClientOptions, type Which } from "./token-client.js";
 import { isNewer } from "./token-order.js";
 import { TokenWatcher } from "./watcher.js";
 import { withToken, type WithTokenOptions } from "./with-token.js";
 
 export interface TokenSourceOptions {
-  /** The WeChat appid whose token to hold. */
+  /** The WeChat appid (or WeCom corpid) whose token to hold. */
   appId: string;
+  /** Which credential: default the access_token; or a ticket ("jsapi_ticket", ...). */
+  kind?: CredentialKindName;
+  /** WeCom: the agentid or built-in app name. */
+  agent?: string;
   /** The server, e.g. "wxtoken.internal:50051". Give this or `client`. */
   address?: string;
   /** Used with `address` to build the client the source owns (and closes). */
@@ -43,6 +47,8 @@ interface FirstToken {
 
 export class TokenSource {
   readonly appId: string;
+  /** The kind and agent held (besides appId). */
+  readonly which: Which;
   readonly #client: TokenClient;
   readonly #ownsClient: boolean;
   readonly #clock: Clock;
@@ -56,11 +62,12 @@ export class TokenSource {
 
   private constructor(options: TokenSourceOptions, client: TokenClient, ownsClient: boolean) {
     this.appId = options.appId;
+    this.which = { kind: options.kind ?? "access_token", ...(options.agent ? { agent: options.agent } : {}) };
     this.#client = client;
     this.#ownsClient = ownsClient;
     this.#clock = options.clock ?? systemClock;
     const backoff = new Backoff({ ...options.backoff, random: options.random });
-    this.#watcher = new TokenWatcher(client, options.appId, this.#clock, backoff, {
+    this.#watcher = new TokenWatcher(client, options.appId, this.which, this.#clock, backoff, {
       onToken: (t) => this.#adopt(t),
       onError: (err, retryInMs) => this.#failed(err, retryInMs),
     });
@@ -108,7 +115,7 @@ export class TokenSource {
    */
   async forceRefresh(staleToken: string, options: CallOptions = {}): Promise<ForceRefreshResult> {
     if (this.#closing) throw new TokenSourceClosedError(this.appId);
-    const result = await this.#client.forceRefresh(this.appId, staleToken, options);
+    const result = await this.#client.forceRefresh(this.appId, staleToken, { ...options, ...this.which });
     this.#adopt(result.token);
     return result;
   }

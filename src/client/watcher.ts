@@ -13,7 +13,7 @@ import type { Token } from "../../generated/wxtoken/v1/token_service.js";
 import type { Clock, TimerHandle } from "../clock.js";
 import type { Backoff } from "./backoff.js";
 import { TokenServiceError } from "./errors.js";
-import type { TokenClient } from "./token-client.js";
+import type { TokenClient, Which } from "./token-client.js";
 import { isNewer } from "./token-order.js";
 
 export interface WatcherHandlers {
@@ -32,6 +32,7 @@ export class TokenWatcher {
   constructor(
     private readonly client: TokenClient,
     readonly appId: string,
+    private readonly which: Which,
     private readonly clock: Clock,
     private readonly backoff: Backoff,
     private readonly handlers: WatcherHandlers,
@@ -62,6 +63,7 @@ export class TokenWatcher {
       let failure: TokenServiceError;
       try {
         const tokens = this.client.watch(this.appId, {
+          ...this.which,
           knownVersion: this.version,
           knownFingerprint: this.#held?.fingerprint,
           signal,

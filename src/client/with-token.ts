@@ -6,14 +6,25 @@
  * up to three times, are how refresh storms start.
  */
 import type { Token } from "../../generated/wxtoken/v1/token_service.js";
-import { WeChatError } from "../upstream/errors.js";
-import { TokenClient } from "./token-client.js";
-import type { TokenSource } from "./token-source.js";
+import { STALE_TOKEN_ERRCODES, WeChatError } from "../upstream/errors.js";
+import type { CallOptions, ForceRefreshResult, TokenClient, Which } from "./token-client.js";
 
-/** WeChat's answers for a token that is stale (40001), unknown (40014) or expired (42001). */
-export const STALE_TOKEN_ERRCODES: ReadonlySet<number> = new Set([40001, 40014, 42001]);
+export { STALE_TOKEN_ERRCODES };
 
-export interface WithTokenOptions {
+/** What withToken needs of a TokenSource: a value held in memory, and the passive refresh. */
+export interface HeldCredential {
+  readonly appId: string;
+  readonly which: Which;
+  token(): string;
+  forceRefresh(stale: string, options?: CallOptions): Promise<ForceRefreshResult>;
+}
+
+function isHeld(from: HeldCredential | TokenClient): from is HeldCredential {
+  return typeof (from as Partial<HeldCredential>).token === "function";
+}
+
+export interface WithTokenOptions extends Which {
+  /** With a TokenClient, `kind` and `agent` name the credential (a ticket too); a TokenSource knows its own. */
   /** Passed to GetToken and ForceRefresh (not to fn: close over your own signal there). */
   signal?: AbortSignal;
   /** Called before the retry: what WeChat said, and the token the retry will use. */
@@ -44,17 +55,20 @@ export function isStaleTokenError(err: unknown): err is WeChatError | StaleToken
  *
  * With a TokenSource the token comes from memory and the refreshed token is
  * adopted by the source at once; with a TokenClient each call asks GetToken.
+ * The same works for a ticket (kind "jsapi_ticket", ...): fn reports the
+ * ticket stale the same way, e.g. after WeChat or the page rejected it.
  */
 export async function withToken<T>(
-  from: TokenSource | TokenClient,
+  from: HeldCredential | TokenClient,
   appId: string,
   fn: (accessToken: string) => Promise<T>,
   options: WithTokenOptions = {},
 ): Promise<T> {
   const { signal } = options;
+  const which: Which = { kind: options.kind, agent: options.agent };
   let used: string;
-  if (from instanceof TokenClient) {
-    used = (await from.getToken(appId, { signal })).accessToken;
+  if (!isHeld(from)) {
+    used = (await from.getToken(appId, { signal, ...which })).accessToken;
   } else {
     if (from.appId !== appId) throw new TypeError(`withToken: the TokenSource holds app ${from.appId}, not ${appId}`);
     used = from.token();
@@ -63,7 +77,7 @@ export async function withToken<T>(
     return await fn(used);
   } catch (err) {
     if (!isStaleTokenError(err)) throw err;
-    const { token } = from instanceof TokenClient ? await from.forceRefresh(appId, used, { signal }) : await from.forceRefresh(used, { signal });
+    const { token } = isHeld(from) ? await from.forceRefresh(used, { signal }) : await from.forceRefresh(appId, used, { signal, ...which });
     options.onRetry?.(err, token);
     return fn(token.accessToken);
   }

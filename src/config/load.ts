@@ -4,7 +4,7 @@ import type { ZodError } from "zod";
 import { grantWarnings } from "../auth/schema.js";
 import { resolveTlsFiles, type TlsFiles } from "../auth/tls-files.js";
 import { Secret } from "../secret.js";
-import type { AppCredentials } from "../upstream/types.js";
+import type { AppEntry } from "../issuers/types.js";
 import { configSchema, type Config } from "./schema.js";
 
 /** A config problem, with the key that is wrong. The CLI prints it and exits non-zero. */
@@ -14,7 +14,7 @@ export class ConfigError extends Error {
 
 export interface LoadedConfig {
   config: Config;
-  apps: AppCredentials[];
+  apps: AppEntry[];
   /** Resolved path of the file store, if the store is a file. */
   storePath?: string;
   /** The Redis password from store.passwordEnv, if any. */
@@ -48,28 +48,14 @@ export function parseConfig(raw: unknown, options: { baseDir?: string; env?: Nod
   if (!parsed.success) throw new ConfigError(formatIssues(parsed.error));
   const config = parsed.data;
   const warnings: string[] = [];
-  const seen = new Set<string>();
-  const apps = config.apps.map((a, i): AppCredentials => {
+  const apps = config.apps.map((a, i): AppEntry => {
     const key = `apps[${i}]`;
-    if (seen.has(a.appId)) throw new ConfigError(`config error at ${key}.appId: duplicate app "${a.appId}"`);
-    seen.add(a.appId);
-    let value: string;
-    if (a.secretEnv !== undefined) {
-      value = envValue(env, a.secretEnv, `${key}.secretEnv`);
-    } else if (a.secretFile !== undefined) {
-      const file = isAbsolute(a.secretFile) ? a.secretFile : resolve(baseDir, a.secretFile);
-      try {
-        value = readFileSync(file, "utf8").trim();
-      } catch (err) {
-        throw new ConfigError(`config error at ${key}.secretFile: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? "error"}`);
-      }
-      if (value === "") throw new ConfigError(`config error at ${key}.secretFile: ${file} is empty`);
-    } else {
-      value = a.secret ?? "";
-      warnings.push(`${key}.secret holds the appsecret in the config file itself; prefer secretEnv or secretFile`);
-    }
-    return { appId: a.appId, secret: new Secret(value), endpoint: a.endpoint };
+    const secret = new Secret(secretValue(a, key, env, baseDir, warnings));
+    return a.type === "official"
+      ? { type: "official", appId: a.appId, secret, endpoint: a.endpoint, tickets: a.tickets, jsSdk: a.jsSdk }
+      : { type: "wecom", corpId: a.corpId, agent: a.agent, secret, tickets: a.tickets, jsSdk: a.jsSdk };
   });
+  checkDuplicates(config.apps);
   const storePath = config.store.type === "file" ? resolve(baseDir, config.store.path) : undefined;
   let redisPassword: Secret | undefined;
   if (config.store.type === "redis") {
@@ -80,8 +66,65 @@ export function parseConfig(raw: unknown, options: { baseDir?: string; env?: Nod
       warnings.push("store.url holds the Redis password in the config file itself; prefer store.passwordEnv");
     }
   }
-  warnings.push(...grantWarnings(config.auth, config.apps.map((a) => a.appId)));
+  warnings.push(...grantWarnings(config.auth, config.apps.flatMap((a) => (a.type === "official" ? [a.appId] : [a.corpId, `${a.corpId}/${a.agent}`]))));
   return { config, apps, storePath, redisPassword, tls: resolveTlsFiles(config.tls, baseDir), warnings };
+}
+
+/** The secret of apps[i] from its one source. */
+function secretValue(
+  a: { secretEnv?: string; secretFile?: string; secret?: string },
+  key: string,
+  env: NodeJS.ProcessEnv,
+  baseDir: string,
+  warnings: string[],
+): string {
+  if (a.secretEnv !== undefined) return envValue(env, a.secretEnv, `${key}.secretEnv`);
+  if (a.secretFile !== undefined) {
+    const file = isAbsolute(a.secretFile) ? a.secretFile : resolve(baseDir, a.secretFile);
+    let value: string;
+    try {
+      value = readFileSync(file, "utf8").trim();
+    } catch (err) {
+      throw new ConfigError(`config error at ${key}.secretFile: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? "error"}`);
+    }
+    if (value === "") throw new ConfigError(`config error at ${key}.secretFile: ${file} is empty`);
+    return value;
+  }
+  warnings.push(`${key}.secret holds the appsecret in the config file itself; prefer secretEnv or secretFile`);
+  return a.secret ?? "";
+}
+
+/**
+ * Two entries for one app (or one corp+agent) would fetch the same token
+ * twice and overwrite each other; the corp jsapi ticket is one per corp; and
+ * an id must not be an appid and a corpid at once (requests name either).
+ */
+function checkDuplicates(apps: Config["apps"]): void {
+  const seen = new Map<string, number>();
+  const corpTicket = new Map<string, number>();
+  const kindOf = new Map<string, string>();
+  apps.forEach((a, i) => {
+    const id = a.type === "official" ? a.appId : `${a.corpId}/${a.agent}`;
+    const field = a.type === "official" ? "appId" : "agent";
+    const first = seen.get(id);
+    if (first !== undefined) {
+      throw new ConfigError(`config error at apps[${i}].${field}: duplicate of apps[${first}] ("${id}")`);
+    }
+    seen.set(id, i);
+    const owner = a.type === "official" ? a.appId : a.corpId;
+    const other = kindOf.get(owner);
+    if (other !== undefined && other !== a.type) {
+      throw new ConfigError(`config error at apps[${i}]: "${owner}" is configured both as an Official Account appid and as a WeCom corpId`);
+    }
+    kindOf.set(owner, a.type);
+    if (a.type === "wecom" && a.tickets.includes("jsapi")) {
+      const holder = corpTicket.get(a.corpId);
+      if (holder !== undefined) {
+        throw new ConfigError(`config error at apps[${i}].tickets: the corp jsapi ticket of ${a.corpId} is already held by apps[${holder}]; list it on one entry per corp`);
+      }
+      corpTicket.set(a.corpId, i);
+    }
+  });
 }
 
 /** A variable that must be set and not empty; `key` is the config key that names it. */

@@ -7,6 +7,7 @@ import { isIPv4, isIPv6 } from "node:net";
 import { z } from "zod";
 import { splitHostPort } from "../host-port.js";
 import { authSchema, checkSecurity, tlsSchema } from "../auth/schema.js";
+import { AGENT_PATTERN, AGENT_RULE, APP_ID_PATTERN, APP_ID_RULE } from "../core/credential.js";
 
 /**
  * The URL, if it parses and has one of the protocols; else why not. The value
@@ -79,22 +80,77 @@ const checked = (problem: (value: string) => string | undefined, expected: strin
 
 const GRPC_ADDRESS = "host:port, [ipv6]:port, dns:host:port, ipv4:a.b.c.d:port, ipv6:[addr]:port or unix:/path";
 
-const app = z
+/** Where an app's secret comes from: exactly one of these. */
+const secretSource = {
+  /** Name of the environment variable that holds the secret (preferred). */
+  secretEnv: z.string().min(1).optional(),
+  /** Path of a file that holds the secret (e.g. a mounted Kubernetes secret), relative to the config file. */
+  secretFile: z.string().min(1).optional(),
+  /** The secret itself. Works, but is warned about: config files get copied and committed. */
+  secret: z.string().min(1).optional(),
+};
+const oneSecret = {
+  check: (a: { secretEnv?: string; secretFile?: string; secret?: string }) =>
+    [a.secretEnv, a.secretFile, a.secret].filter((s) => s !== undefined).length === 1,
+  message: "give exactly one of secretEnv, secretFile or secret",
+};
+
+/** A page origin SignJsSdk may sign for: scheme://host[:port], nothing after it. */
+function originProblem(value: string): string | undefined {
+  const url = urlWith(value, ["http:", "https:"], "an http:// or https:// origin");
+  if (typeof url === "string") return url;
+  return url.origin === value ? undefined : `must be an origin only (scheme://host[:port]), e.g. ${url.origin}`;
+}
+
+/** JS-SDK signing (SignJsSdk) for the app. */
+const jsSdk = z
   .strictObject({
-    /** The WeChat appid (or WeCom corpid). */
-    appId: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, "must be 1-128 characters of A-Z a-z 0-9 _ - ."),
-    /** Name of the environment variable that holds the appsecret (preferred). */
-    secretEnv: z.string().min(1).optional(),
-    /** Path of a file that holds the appsecret (e.g. a mounted Kubernetes secret). */
-    secretFile: z.string().min(1).optional(),
-    /** The appsecret itself. Works, but is warned about: config files get copied and committed. */
-    secret: z.string().min(1).optional(),
+    /** Origins whose pages may be signed, e.g. ["https://h5.example.com"]. Empty: any http(s) page. */
+    allowedOrigins: z.array(checked(originProblem, "scheme://host[:port]")).default([]),
+  })
+  .prefault({});
+
+const unique = <T>(values: T[]) => new Set(values).size === values.length;
+
+/** An Official Account or Mini Program (the default type). */
+const officialApp = z
+  .strictObject({
+    type: z.literal("official"),
+    /** The WeChat appid. */
+    appId: z.string().regex(APP_ID_PATTERN, `must be ${APP_ID_RULE}`),
+    ...secretSource,
     /** "token" (GET /cgi-bin/token) or "stable_token" (POST /cgi-bin/stable_token). */
     endpoint: z.enum(["token", "stable_token"]).default("token"),
+    /** JS-SDK tickets to hold: "jsapi" (wx.config), "wx_card" (card api_ticket). None unless listed. */
+    tickets: z.array(z.enum(["jsapi", "wx_card"])).default([]).refine(unique, "lists a ticket twice"),
+    jsSdk,
   })
-  .refine((a) => [a.secretEnv, a.secretFile, a.secret].filter((s) => s !== undefined).length === 1, {
-    message: "give exactly one of secretEnv, secretFile or secret",
+  .refine(oneSecret.check, { message: oneSecret.message });
+
+/** One secret of a WeCom (企业微信) corp: a self-built app (agent) or a built-in app. */
+const wecomApp = z
+  .strictObject({
+    type: z.literal("wecom"),
+    /** The corpid (企业ID). */
+    corpId: z.string().regex(APP_ID_PATTERN, `must be ${APP_ID_RULE}`),
+    /** The agentid of a self-built app ("1000002"), or a name for a built-in app's secret ("contacts", "externalcontact"). */
+    agent: z.string().regex(AGENT_PATTERN, `must be ${AGENT_RULE}`),
+    ...secretSource,
+    /** Tickets to hold: "jsapi" (the corp ticket for wx.config; one entry per corp may list it), "agent_config" (wx.agentConfig; needs a numeric agent). */
+    tickets: z.array(z.enum(["jsapi", "agent_config"])).default([]).refine(unique, "lists a ticket twice"),
+    jsSdk,
+  })
+  .refine(oneSecret.check, { message: oneSecret.message })
+  .refine((a) => !a.tickets.includes("agent_config") || /^\d+$/.test(a.agent), {
+    message: "agent_config needs a self-built app: agent must be its numeric agentid",
+    path: ["tickets"],
   });
+
+/** Entries without a type are Official Accounts / Mini Programs (configs written before WeCom support). */
+const app = z.preprocess(
+  (v) => (typeof v === "object" && v !== null && !Array.isArray(v) && !("type" in v) ? { ...v, type: "official" } : v),
+  z.discriminatedUnion("type", [officialApp, wecomApp]),
+);
 
 const store = z.discriminatedUnion("type", [
   z.strictObject({
@@ -122,6 +178,8 @@ export const configSchema = z.strictObject({
   upstream: z
     .strictObject({
       baseUrl: checked(baseUrlProblem, "e.g. https://api.weixin.qq.com").default("https://api.weixin.qq.com"),
+      /** WeCom's API host (gettoken, tickets), separate from the Official Account one. */
+      wecomBaseUrl: checked(baseUrlProblem, "e.g. https://qyapi.weixin.qq.com").default("https://qyapi.weixin.qq.com"),
       connectTimeoutMs: z.number().int().positive().default(5_000),
       timeoutMs: z.number().int().positive().default(10_000),
     })
@@ -153,6 +211,12 @@ export const configSchema = z.strictObject({
       minForceRefreshIntervalSeconds: z.number().nonnegative().default(60),
       /** ForceRefresh calls per client (API key / certificate name, or peer IP) per minute. */
       clientForceRefreshPerMinute: z.number().positive().default(10),
+      /** Upstream fetches per ticket (JS-SDK, card, WeCom) per quota day: WeChat's ticket limits are low and unpublished. */
+      ticketDailyBudget: z.number().int().positive().default(100),
+      /** WeCom ticket fetches per agent per clock hour, both kinds (WeCom allows 100). */
+      wecomTicketsPerAgentHour: z.number().int().positive().max(100).default(90),
+      /** WeCom ticket fetches per corp per clock hour, all agents (WeCom allows 400). */
+      wecomTicketsPerCorpHour: z.number().int().positive().max(400).default(360),
     })
     .prefault({}),
   apps: z.array(app).min(1, "configure at least one app"),
@@ -174,3 +238,5 @@ export const configSchema = z.strictObject({
 export type Config = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
 export type AppConfig = z.infer<typeof app>;
+export type OfficialAppConfig = z.infer<typeof officialApp>;
+export type WeComAppConfig = z.infer<typeof wecomApp>;

@@ -12,11 +12,11 @@
 import { status } from "@grpc/grpc-js";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Clock } from "../clock.js";
+import type { CredentialEngine } from "../core/engine.js";
+import type { Issuer } from "../core/issuer.js";
+import type { Credential } from "../core/refresher.js";
 import type { CallObserver } from "../server/hooks.js";
-import type { AppToken } from "../token/app-token.js";
-import type { TokenRegistry } from "../token/registry.js";
 import { WeChatError } from "../upstream/errors.js";
-import type { TokenUpstream } from "../upstream/types.js";
 
 /** Upstream calls take tens of milliseconds, up to the upstream timeout (10 s by default). */
 const REFRESH_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -27,9 +27,9 @@ const STREAMING_METHODS = new Set(["WatchToken"]);
 
 export class Metrics {
   readonly registry = new Registry();
-  private apps: () => AppToken[] = () => [];
-  private readonly upstreamCalls: Counter<"app_id" | "endpoint" | "errcode">;
-  private readonly refreshDuration: Histogram<"app_id">;
+  private apps: () => Credential[] = () => [];
+  private readonly upstreamCalls: Counter<"app_id" | "agent" | "kind" | "endpoint" | "errcode">;
+  private readonly refreshDuration: Histogram<"app_id" | "agent" | "kind">;
   private readonly rpcCalls: Counter<"method" | "code">;
   private readonly rpcDuration: Histogram<"method">;
 
@@ -38,14 +38,14 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry });
     this.upstreamCalls = new Counter({
       name: "wxtoken_upstream_calls_total",
-      help: 'WeChat token API calls, by app, endpoint and errcode ("0" success, "transport" timeout/connection/HTTP/body failures)',
-      labelNames: ["app_id", "endpoint", "errcode"],
+      help: 'Upstream fetches of every credential, by app, agent, kind, endpoint and errcode ("0" success, "transport" timeout/connection/HTTP/body failures, "quota_guard" refused by our own limits before a second call)',
+      labelNames: ["app_id", "agent", "kind", "endpoint", "errcode"],
       registers,
     });
     this.refreshDuration = new Histogram({
       name: "wxtoken_refresh_duration_seconds",
-      help: "Duration of each upstream token call (a refresh attempt), successful or not",
-      labelNames: ["app_id"],
+      help: "Duration of each upstream fetch (a refresh attempt), successful or not",
+      labelNames: ["app_id", "agent", "kind"],
       buckets: REFRESH_BUCKETS,
       registers,
     });
@@ -63,38 +63,40 @@ export class Metrics {
       registers,
     });
     const now = () => this.clock.now();
-    this.perApp("wxtoken_token_remaining_seconds", "Seconds until the current token expires (0 when there is no valid token)", (app) => {
+    this.perApp("wxtoken_token_remaining_seconds", "Seconds until the current value expires (0 when there is none valid)", (app) => {
       const t = app.current();
       return t ? (t.expiresAt - now()) / 1000 : 0;
     });
-    this.perApp("wxtoken_token_version", "Version of the newest token held (0 before the first)", (app) => app.latest()?.version ?? 0);
+    this.perApp("wxtoken_token_version", "Version of the newest value held (0 before the first)", (app) => app.latest()?.version ?? 0);
     this.perApp("wxtoken_watchers", "Open WatchToken streams", (app) => app.listenerCount());
     this.perApp(
       "wxtoken_upstream_quota_used_today",
-      "Upstream token calls since the last midnight China time (WeChat's quota day), as counted by this server",
+      "Upstream fetches since the last midnight China time (WeChat's quota day), as counted by this server",
       (app) => app.quota.used().used,
     );
   }
 
-  /** The apps the per-app gauges report on, read at each scrape. */
-  attach(tokens: TokenRegistry): void {
-    this.apps = () => tokens.all();
+  /** The credentials the per-credential gauges report on, read at each scrape. */
+  attach(engine: CredentialEngine): void {
+    this.apps = () => engine.all();
   }
 
-  /** Wraps the upstream client so that every token call is counted and timed. */
-  meterUpstream(upstream: TokenUpstream): TokenUpstream {
+  /** Wraps an issuer so that every upstream fetch is counted and timed. */
+  meterIssuer(issuer: Issuer): Issuer {
+    const labels = { app_id: issuer.id.appId, agent: issuer.id.agent ?? "", kind: issuer.id.kind };
     return {
-      fetchToken: async (app, options) => {
+      ...issuer,
+      fetch: async (ctx) => {
         const started = performance.now();
         let errcode = "0";
         try {
-          return await upstream.fetchToken(app, options);
+          return await issuer.fetch(ctx);
         } catch (err) {
-          errcode = err instanceof WeChatError ? String(err.errcode) : "transport";
+          errcode = err instanceof WeChatError ? String(err.errcode) : err instanceof Error && err.name === "QuotaGuardError" ? "quota_guard" : "transport";
           throw err;
         } finally {
-          this.upstreamCalls.inc({ app_id: app.appId, endpoint: app.endpoint, errcode });
-          this.refreshDuration.observe({ app_id: app.appId }, (performance.now() - started) / 1000);
+          this.upstreamCalls.inc({ ...labels, endpoint: issuer.endpoint, errcode });
+          this.refreshDuration.observe(labels, (performance.now() - started) / 1000);
         }
       },
     };
@@ -117,16 +119,16 @@ export class Metrics {
     return this.registry.contentType;
   }
 
-  private perApp(name: string, help: string, value: (app: AppToken) => number): void {
+  private perApp(name: string, help: string, value: (c: Credential) => number): void {
     const apps = () => this.apps();
     new Gauge({
       name,
       help,
-      labelNames: ["app_id"],
+      labelNames: ["app_id", "agent", "kind"],
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const app of apps()) this.set({ app_id: app.appId }, value(app));
+        for (const c of apps()) this.set({ app_id: c.id.appId, agent: c.id.agent ?? "", kind: c.id.kind }, value(c));
       },
     });
   }

@@ -4,8 +4,8 @@
  * service cannot drive the app's refreshes for everyone.
  */
 import type { Clock } from "../clock.js";
-import { QuotaGuardError } from "../token/quota-guard.js";
-import type { CallInfo, Principal } from "./hooks.js";
+import { QuotaGuardError } from "../core/quota-guard.js";
+import type { CallInfo, Principal } from "../core/authorizer.js";
 
 interface Bucket {
   tokens: number;

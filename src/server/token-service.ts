@@ -4,17 +4,42 @@
  * failure mapped through one table (status.ts). It never talks to WeChat.
  */
 import { Metadata, status, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from "@grpc/grpc-js";
-import type { TokenServiceServer } from "../../generated/wxtoken/v1/token_service.js";
+import { SignatureKind, type CredentialKind, type TokenServiceServer } from "../../generated/wxtoken/v1/token_service.js";
 import { systemClock, type Clock } from "../clock.js";
+import { allowAll, type Authorizer, type CallInfo, type Permission, type Principal } from "../core/authorizer.js";
+import type { CredentialId } from "../core/credential.js";
+import type { CredentialEngine } from "../core/engine.js";
+import { UnknownCredentialError } from "../core/errors.js";
+import type { Credential } from "../core/refresher.js";
+import type { JsSdkSigner, SignatureKind as Kind } from "../core/signer.js";
+import { ticketFor } from "../core/signer.js";
+import { InvalidArgumentError, ShuttingDownError } from "../errors.js";
 import type { Logger } from "../log.js";
-import type { AppToken } from "../token/app-token.js";
-import { UnknownAppError } from "../token/errors.js";
-import type { TokenRegistry } from "../token/registry.js";
-import { toProtoToken } from "./convert.js";
-import { allowAll, observeNothing, type Authorizer, type CallInfo, type CallObserver, type Permission, type Principal } from "./hooks.js";
+import { kindFromProto, toProtoToken } from "./convert.js";
+import { observeNothing, type CallObserver } from "./hooks.js";
 import { clientKey, type RateLimiter } from "./rate-limit.js";
-import { checkMetadataSize, ShuttingDownError, toServiceError, toStatus, validateAppId, validateStaleToken } from "./status.js";
+import { checkMetadataSize, toServiceError, toStatus } from "./status.js";
+import { held, validateAgent, validateAppId, validateId, validateStaleToken } from "./validate.js";
 import { Watcher, type WatchCall } from "./watch.js";
+
+const SIGNATURE_KINDS = new Map<number, Kind>([
+  [SignatureKind.SIGNATURE_KIND_UNSPECIFIED, "config"],
+  [SignatureKind.SIGNATURE_KIND_CONFIG, "config"],
+  [SignatureKind.SIGNATURE_KIND_AGENT_CONFIG, "agent_config"],
+  [SignatureKind.SIGNATURE_KIND_CARD, "card"],
+]);
+const SIGNATURE_TO_PROTO: Record<Kind, SignatureKind> = {
+  config: SignatureKind.SIGNATURE_KIND_CONFIG,
+  agent_config: SignatureKind.SIGNATURE_KIND_AGENT_CONFIG,
+  card: SignatureKind.SIGNATURE_KIND_CARD,
+};
+
+/** The fields every credential request carries. */
+interface Named {
+  appId: string;
+  kind?: CredentialKind;
+  agent?: string;
+}
 
 export interface TokenServiceOptions {
   authorizer?: Authorizer;
@@ -23,6 +48,8 @@ export interface TokenServiceOptions {
   forceRefreshLimiter?: RateLimiter;
   /** The server's clock: turns the refresher's next attempt time into an error's retry delay. */
   clock?: Clock;
+  /** SignJsSdk; UNIMPLEMENTED-free: without one, signing answers NOT_FOUND for every app. */
+  signer?: JsSdkSigner;
 }
 
 type AnyCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>;
@@ -40,9 +67,10 @@ export class TokenServiceImpl {
   private readonly observer: CallObserver;
   private readonly limiter: RateLimiter | undefined;
   private readonly clock: Clock;
+  private readonly signer: JsSdkSigner | undefined;
 
   constructor(
-    private readonly registry: TokenRegistry,
+    private readonly engine: CredentialEngine,
     private readonly log: Logger,
     options: TokenServiceOptions = {},
   ) {
@@ -50,18 +78,19 @@ export class TokenServiceImpl {
     this.observer = options.observer ?? observeNothing;
     this.limiter = options.forceRefreshLimiter;
     this.clock = options.clock ?? systemClock;
+    this.signer = options.signer;
   }
 
   handlers(): TokenServiceServer {
     return {
       getToken: (call, callback) =>
         this.unary("GetToken", call, callback, async (req, principal) => {
-          const app = this.resolveApp(principal, req.appId, "read");
+          const app = this.resolve(principal, req, "read");
           return { token: toProtoToken(await app.get()) };
         }),
       forceRefresh: (call, callback) =>
         this.unary("ForceRefresh", call, callback, async (req, principal) => {
-          const app = this.resolveApp(principal, req.appId, "refresh", () => validateStaleToken(req.staleToken));
+          const app = this.resolve(principal, req, "refresh", () => validateStaleToken(req.staleToken));
           const stale = req.staleToken;
           // The per-client limit only applies to a call that would go upstream:
           // one whose stale token is already replaced, or that joins a refresh
@@ -72,6 +101,18 @@ export class TokenServiceImpl {
           return { token: toProtoToken(result.token), refreshed: result.refreshed };
         }),
       watchToken: (call) => this.watch(call),
+      signJsSdk: (call, callback) =>
+        this.unary("SignJsSdk", call, callback, async (req, principal) => {
+          const appId = validateAppId(req.appId);
+          const agent = validateAgent(req.agent);
+          const kind = SIGNATURE_KINDS.get(req.kind ?? 0);
+          if (kind === undefined) throw new InvalidArgumentError("kind is not a signature kind this server knows", "INVALID_KIND");
+          const ticket = ticketFor({ appId, agent, kind });
+          this.authorizer.authorize(principal, agent === undefined ? ticket : { ...ticket, agent }, "sign");
+          if (!this.signer) throw new UnknownCredentialError(ticket);
+          const s = await this.signer.sign({ appId, agent, kind, url: req.url, cardValues: req.cardValues ?? [] });
+          return { ...s, kind: SIGNATURE_TO_PROTO[s.kind] };
+        }),
     };
   }
 
@@ -111,18 +152,17 @@ export class TokenServiceImpl {
     this.authorizer = authorizer;
     for (const w of [...this.watchers]) {
       try {
-        authorizer.authorize(authorizer.authenticate(callInfo(w.call)), w.appId, "read");
+        authorizer.authorize(authorizer.authenticate(callInfo(w.call)), w.asked, "read");
       } catch (err) {
-        this.log.info({ appId: w.appId, reason: (err as Error).message }, "watch stream ended: access revoked");
+        this.log.info({ credential: w.key, reason: (err as Error).message }, "watch stream ended: access revoked");
         w.end(toServiceError(toStatus(err, this.clock.now())));
       }
     }
   }
 
-  /** Ends the watch streams of an app that was removed from the configuration (NOT_FOUND). */
-  endWatchesOf(appId: string): void {
-    const ending = toServiceError(toStatus(new UnknownAppError(appId)));
-    for (const w of [...this.watchers]) if (w.appId === appId) w.end(ending);
+  /** Ends the watch streams of a credential that was removed from the configuration (NOT_FOUND). */
+  endWatchesOf(key: string): void {
+    for (const w of [...this.watchers]) if (w.key === key) w.end(toServiceError(toStatus(new UnknownCredentialError(w.asked))));
   }
 
   /** Ends every watch stream with UNAVAILABLE so clients reconnect elsewhere. */
@@ -138,11 +178,25 @@ export class TokenServiceImpl {
   }
 
   /** Validate, authorize (before lookup: a denial must not reveal whether the app exists), look up. */
-  private resolveApp(principal: Principal, appId: unknown, permission: Permission, validateRest?: () => void): AppToken {
-    const id = validateAppId(appId);
+  private resolve(principal: Principal, req: Named, permission: Permission, validateRest?: () => void): Credential {
+    const id = this.named(req);
     validateRest?.();
     this.authorizer.authorize(principal, id, permission);
-    return this.registry.app(id);
+    return this.lookup(id);
+  }
+
+  private named(req: Named): CredentialId {
+    return validateId(req.appId, req.agent, kindFromProto(req.kind));
+  }
+
+  private lookup(id: CredentialId): Credential {
+    try {
+      return this.engine.find(held(id));
+    } catch (err) {
+      // Name what the caller asked for (its agent included), not our key.
+      if (err instanceof UnknownCredentialError) throw new UnknownCredentialError(id);
+      throw err;
+    }
   }
 
   private unary<Req, Res>(
@@ -192,10 +246,12 @@ export class TokenServiceImpl {
     try {
       if (this.draining) throw new ShuttingDownError("server shutting down");
       principal = this.authenticate(call as AnyCall);
-      const app = this.resolveApp(principal, call.request.appId, "read");
+      const asked = this.named(call.request);
+      this.authorizer.authorize(principal, asked, "read");
+      const app = this.lookup(asked);
       const known = Math.max(0, Number(call.request.knownVersion ?? 0));
       const who = principal;
-      const watcher = new Watcher(call, app, { version: known, fingerprint: call.request.knownFingerprint ?? "" }, (w, code) => {
+      const watcher = new Watcher(call, app, asked, { version: known, fingerprint: call.request.knownFingerprint ?? "" }, (w, code) => {
         this.watchers.delete(w);
         this.observer.onCallEnd("WatchToken", code, performance.now() - started, who);
       });

@@ -5,8 +5,8 @@
  */
 import { status, type ServerWritableStream, type ServiceError } from "@grpc/grpc-js";
 import type { WatchTokenRequest, WatchTokenResponse } from "../../generated/wxtoken/v1/token_service.js";
-import type { AppToken } from "../token/app-token.js";
-import type { TokenRecord } from "../token/token.js";
+import type { CredentialId, CredentialRecord as TokenRecord } from "../core/credential.js";
+import type { Credential } from "../core/refresher.js";
 import { toProtoToken } from "./convert.js";
 
 export type WatchCall = ServerWritableStream<WatchTokenRequest, WatchTokenResponse>;
@@ -18,15 +18,18 @@ export class Watcher {
   private closed = false;
   private readonly unsubscribe: () => void;
 
-  readonly appId: string;
+  /** The credential's key, for a reload that removes it. */
+  readonly key: string;
 
   constructor(
     readonly call: WatchCall,
-    private readonly app: AppToken,
+    private readonly app: Credential,
+    /** The credential as the request named it (for a reload's authorization check). */
+    readonly asked: CredentialId,
     known: { version: number; fingerprint: string },
     private readonly onClose: (w: Watcher, code: status) => void,
   ) {
-    this.appId = app.appId;
+    this.key = app.key;
     this.lastSent = Watcher.alreadySent(app, known);
     this.unsubscribe = app.onToken((t) => this.offer(t));
     // 'cancelled' covers client cancel and deadline; 'close'/'error' cover the rest.
@@ -46,7 +49,7 @@ export class Watcher {
    * fingerprint, saw another lineage (a server restarted with the memory store
    * numbers from 1 again): it is sent what we have.
    */
-  private static alreadySent(app: AppToken, known: { version: number; fingerprint: string }): number {
+  private static alreadySent(app: Credential, known: { version: number; fingerprint: string }): number {
     if (known.version > app.highestVersion()) return 0;
     const held = app.latest();
     if (known.fingerprint && held?.version === known.version && held.fingerprint !== known.fingerprint) return 0;

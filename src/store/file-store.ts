@@ -1,19 +1,19 @@
 import { chmod, mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Logger } from "../log.js";
-import { isStoredQuota, isStoredToken, type StoredQuota, type StoredToken, type TokenStore } from "./store.js";
+import { isStoredQuota, toStoredCredential, type StoredQuota, type StoredCredential, type TokenStore } from "../core/store.js";
 
 const FORMAT = 1;
 
 /**
- * A JSON snapshot of every app's token in one file, so that a restart serves a
+ * A JSON snapshot of every credential (tokens and tickets, by key) in one file, so that a restart serves a
  * still-valid token with no upstream call (a crash loop must not burn the daily
  * quota). Written atomically (temp file, fsync, rename) with mode 0600: it
  * holds live tokens. Writes are coalesced: many saves, one write.
  */
 export class FileStore implements TokenStore {
   readonly kind = "file";
-  private readonly tokens = new Map<string, StoredToken>();
+  private readonly tokens = new Map<string, StoredCredential>();
   private readonly quotas = new Map<string, StoredQuota>();
   private writing: Promise<void> | undefined;
   private dirty = false;
@@ -23,7 +23,7 @@ export class FileStore implements TokenStore {
     private readonly log?: Logger,
   ) {}
 
-  async load(): Promise<Map<string, StoredToken>> {
+  async load(): Promise<Map<string, StoredCredential>> {
     let text: string;
     try {
       text = await readFile(this.path, "utf8");
@@ -34,10 +34,11 @@ export class FileStore implements TokenStore {
     // A snapshot written by an older umask or copied by hand is tightened.
     await chmod(this.path, 0o600).catch(() => undefined);
     try {
-      const data = JSON.parse(text) as { format?: number; tokens?: Record<string, StoredToken>; quota?: Record<string, StoredQuota> };
+      const data = JSON.parse(text) as { format?: number; tokens?: Record<string, unknown>; quota?: Record<string, StoredQuota> };
       if (data.format !== FORMAT || typeof data.tokens !== "object" || data.tokens === null) throw new Error(`unknown format ${String(data.format)}`);
-      for (const [appId, t] of Object.entries(data.tokens)) {
-        if (isStoredToken(t) && t.appId === appId) this.tokens.set(appId, t);
+      for (const [key, raw] of Object.entries(data.tokens)) {
+        const t = toStoredCredential(raw);
+        if (t && t.key === key) this.tokens.set(key, t);
       }
       for (const [appId, q] of Object.entries(data.quota ?? {})) {
         if (isStoredQuota(q)) this.quotas.set(appId, q);
@@ -49,8 +50,8 @@ export class FileStore implements TokenStore {
     return new Map(this.tokens);
   }
 
-  save(token: StoredToken): void {
-    this.tokens.set(token.appId, { ...token });
+  save(token: StoredCredential): void {
+    this.tokens.set(token.key, { ...token });
     this.markDirty();
   }
 

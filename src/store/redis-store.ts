@@ -4,15 +4,18 @@
  * goes to Redis; the tokens do, so protect it like the tokens themselves
  * (AUTH/ACL, rediss:// across a network).
  *
- * Keys (prefix "wxtoken:" by default): token:<appId> (JSON StoredToken),
- * quota:<appId> (JSON StoredQuota), lock:<appId> (a lease id, with a TTL), and
- * the channel tokens, on which each new token is published.
+ * Keys (prefix "wxtoken:" by default), by credential key (src/core/credential.ts):
+ * token:<key> (JSON StoredCredential), quota:<key> (JSON StoredQuota; also
+ * quota:hour:<corp>[/<agent>] for WeCom's hourly ticket limits), lock:<key> (a
+ * lease id, with a TTL), and the channel tokens, on which each new value is published.
  */
 import { randomUUID } from "node:crypto";
 import { Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "../log.js";
-import { CoordinationError, type Coordinator, type SharedState } from "../token/coordinator.js";
-import { isStoredQuota, isStoredToken, type StoredQuota, type StoredToken, type TokenStore } from "./store.js";
+import { CoordinationError, type Coordinator, type SharedState } from "../core/coordinator.js";
+import { isStoredQuota, toStoredCredential, type StoredCredential, type StoredQuota, type TokenStore } from "../core/store.js";
+
+const asQuota = (v: unknown) => (isStoredQuota(v) ? v : undefined);
 
 export interface RedisStoreOptions {
   /** redis://[user:password@]host:port/db or rediss://... */
@@ -51,7 +54,7 @@ export class RedisStore implements TokenStore, Coordinator {
   /** Subscriptions need a connection of their own. */
   private readonly sub: Redis;
   private readonly quotas = new Map<string, StoredQuota>();
-  private readonly listeners = new Set<(token: StoredToken) => void>();
+  private readonly listeners = new Set<(token: StoredCredential) => void>();
   private readonly writes = new Set<Promise<unknown>>();
   private readonly log: Logger;
   private readonly where: string;
@@ -98,12 +101,12 @@ export class RedisStore implements TokenStore, Coordinator {
   }
 
   /** Connects (a server may start before Redis; it then keeps retrying) and reads every shared token. */
-  async load(): Promise<Map<string, StoredToken>> {
+  async load(): Promise<Map<string, StoredCredential>> {
     await Promise.all([this.redis.connect(), this.sub.connect()].map((p) => p.catch(() => undefined)));
-    const tokens = new Map<string, StoredToken>();
+    const tokens = new Map<string, StoredCredential>();
     try {
-      for (const [appId, t] of await this.readAll("token", isStoredToken)) if (t.appId === appId) tokens.set(appId, t);
-      for (const [appId, q] of await this.readAll("quota", isStoredQuota)) this.quotas.set(appId, q);
+      for (const [key, t] of await this.readAll("token", toStoredCredential)) if (t.key === key) tokens.set(key, t);
+      for (const [key, q] of await this.readAll("quota", asQuota)) this.quotas.set(key, q);
       this.log.info({ where: this.where, tokens: tokens.size }, "shared tokens loaded");
     } catch (err) {
       this.log.warn({ where: this.where, err: (err as Error).message }, "redis unreachable at start; no token is fetched until it is");
@@ -111,8 +114,8 @@ export class RedisStore implements TokenStore, Coordinator {
     return tokens;
   }
 
-  save(token: StoredToken): void {
-    this.track(this.redis.eval(SAVE_TOKEN, 2, this.key("token", token.appId), this.key("tokens"), JSON.stringify(token), token.version), "save token");
+  save(token: StoredCredential): void {
+    this.track(this.redis.eval(SAVE_TOKEN, 2, this.key("token", token.key), this.key("tokens"), JSON.stringify(token), token.version), "save token");
   }
 
   quota(appId: string): StoredQuota | undefined {
@@ -141,7 +144,7 @@ export class RedisStore implements TokenStore, Coordinator {
     }
     try {
       const [token, quota] = await this.command(() => this.redis.mget(this.key("token", appId), this.key("quota", appId)));
-      const shared = { token: parsed(token, isStoredToken), quota: parsed(quota, isStoredQuota) };
+      const shared = { token: parsed(token, toStoredCredential), quota: parsed(quota, asQuota) };
       if (shared.quota) this.quotas.set(appId, shared.quota);
       return await fn(shared);
     } finally {
@@ -152,7 +155,7 @@ export class RedisStore implements TokenStore, Coordinator {
     }
   }
 
-  onToken(listener: (token: StoredToken) => void): () => void {
+  onToken(listener: (token: StoredCredential) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -184,21 +187,21 @@ export class RedisStore implements TokenStore, Coordinator {
   }
 
   private deliver(message: string): void {
-    const token = parsed(message, isStoredToken);
+    const token = parsed(message, toStoredCredential);
     if (!token) return;
     for (const listener of [...this.listeners]) listener(token);
   }
 
   private async resync(): Promise<void> {
     try {
-      for (const t of (await this.readAll("token", isStoredToken)).values()) for (const listener of [...this.listeners]) listener(t);
+      for (const t of (await this.readAll("token", toStoredCredential)).values()) for (const listener of [...this.listeners]) listener(t);
     } catch {
       // The next reconnect tries again.
     }
   }
 
   /** Every token:* or quota:* value, by app id. */
-  private async readAll<T>(kind: "token" | "quota", valid: (v: unknown) => v is T): Promise<Map<string, T>> {
+  private async readAll<T>(kind: "token" | "quota", valid: (v: unknown) => T | undefined): Promise<Map<string, T>> {
     const out = new Map<string, T>();
     const prefix = this.key(kind, "");
     let cursor = "0";
@@ -216,11 +219,10 @@ export class RedisStore implements TokenStore, Coordinator {
   }
 }
 
-function parsed<T>(text: string | null | undefined, valid: (v: unknown) => v is T): T | undefined {
+function parsed<T>(text: string | null | undefined, valid: (v: unknown) => T | undefined): T | undefined {
   if (text === null || text === undefined) return undefined;
   try {
-    const value: unknown = JSON.parse(text);
-    return valid(value) ? value : undefined;
+    return valid(JSON.parse(text));
   } catch {
     return undefined;
   }

@@ -1,8 +1,11 @@
 /**
  * Errors from the WeChat upstream, as values with names. The refresher decides
- * how to retry from `kind`; the gRPC layer maps `kind` to a status code in one
- * table (src/server/status.ts).
+ * how to retry from `kind`; the transports map the category (derived from
+ * `kind`) to a status code in one table (src/server/status.ts). What an
+ * errcode means depends on the endpoint family: each issuer passes its own
+ * table (src/issuers/).
  */
+import { WxTokenError, type ErrorCategory } from "../errors.js";
 
 /**
  * - transient: retry soon with jittered exponential backoff (-1, timeouts, connection
@@ -13,13 +16,25 @@
  */
 export type UpstreamErrorKind = "transient" | "admin" | "permanent" | "quota";
 
-interface ErrcodeInfo {
+export interface ErrcodeInfo {
   kind: UpstreamErrorKind;
   meaning: string;
+  /** For a quota errcode: how long until asking again can work (default: 45009 the next quota day, others a minute). */
+  retryMs?: (now: number) => number;
 }
 
-/** Every errcode of the token endpoints (../shared/wechat-api.md), and how we treat it. */
-export const ERRCODES: Readonly<Record<number, ErrcodeInfo>> = {
+/** What each errcode of an endpoint family means, and how we treat it. */
+export type ErrcodeTable = Readonly<Record<number, ErrcodeInfo>>;
+
+const CATEGORY_OF_KIND: Record<UpstreamErrorKind, ErrorCategory> = {
+  transient: "unavailable",
+  quota: "exhausted",
+  admin: "precondition",
+  permanent: "precondition",
+};
+
+/** Every errcode of the Official Account token endpoints (docs/upstream.md), and how we treat it. */
+export const ERRCODES: ErrcodeTable = {
   [-1]: { kind: "transient", meaning: "system busy" },
   40001: { kind: "permanent", meaning: "invalid credential (wrong appsecret?)" },
   40002: { kind: "permanent", meaning: "invalid grant_type" },
@@ -48,9 +63,17 @@ export function splitRid(errmsg: string): { message: string; rid?: string } {
   return { message: m[1] ?? "", rid: m[2] ?? m[3] };
 }
 
+/** Start of the next WeChat quota day: midnight in China (UTC+8, no DST). */
+export function nextQuotaDay(now: number): number {
+  const offset = 8 * 3600_000;
+  const day = 24 * 3600_000;
+  return Math.floor((now + offset) / day) * day + day - offset;
+}
+
 /** An error answer from WeChat: a JSON body with a non-zero errcode. */
-export class WeChatError extends Error {
+export class WeChatError extends WxTokenError {
   override readonly name = "WeChatError";
+  readonly reason = "WECHAT_ERROR";
   readonly errcode: number;
   /** errmsg as WeChat sent it (secret scrubbed), rid included. */
   readonly errmsg: string;
@@ -58,17 +81,36 @@ export class WeChatError extends Error {
   readonly rid: string | undefined;
   readonly kind: UpstreamErrorKind;
   readonly endpoint: string;
+  private readonly info: ErrcodeInfo | undefined;
 
-  constructor(endpoint: string, errcode: number, errmsg: string) {
-    const info = ERRCODES[errcode];
+  constructor(endpoint: string, errcode: number, errmsg: string, table: ErrcodeTable = ERRCODES) {
+    const info = table[errcode];
     const { rid } = splitRid(errmsg);
     super(`wechat errcode ${errcode} (${info?.meaning ?? "unknown errcode"}): ${errmsg}`);
     this.endpoint = endpoint;
     this.errcode = errcode;
     this.errmsg = errmsg;
     this.rid = rid;
+    this.info = info;
     // An errcode we do not know is not retried hard: treat it like a permanent one.
     this.kind = info?.kind ?? "permanent";
+  }
+
+  get category(): ErrorCategory {
+    return CATEGORY_OF_KIND[this.kind];
+  }
+
+  override metadata(): Record<string, string> {
+    const m: Record<string, string> = { errcode: String(this.errcode), endpoint: this.endpoint };
+    if (this.rid) m.rid = this.rid;
+    return m;
+  }
+
+  /** WeChat's quota answers say when asking again can work: the next quota day (45009), a minute (45011, 45033). */
+  override retryDelayMs(now: number): number | undefined {
+    if (this.kind !== "quota") return undefined;
+    if (this.info?.retryMs) return this.info.retryMs(now);
+    return this.errcode === 45009 ? nextQuotaDay(now) - now : 60_000;
   }
 }
 
@@ -80,8 +122,10 @@ export type TransportFailure =
   | "ABSURD_TOKEN"; // empty, too long, or an impossible expires_in
 
 /** The upstream could not be reached or did not answer sensibly. Always transient. */
-export class UpstreamTransportError extends Error {
+export class UpstreamTransportError extends WxTokenError {
   override readonly name = "UpstreamTransportError";
+  readonly reason = "UPSTREAM_UNAVAILABLE";
+  readonly category = "unavailable";
   readonly kind: UpstreamErrorKind = "transient";
   readonly code: TransportFailure;
   readonly endpoint: string;
@@ -91,6 +135,10 @@ export class UpstreamTransportError extends Error {
     this.endpoint = endpoint;
     this.code = code;
   }
+
+  override metadata(): Record<string, string> {
+    return { transport: this.code, endpoint: this.endpoint };
+  }
 }
 
 export type UpstreamError = WeChatError | UpstreamTransportError;
@@ -98,3 +146,6 @@ export type UpstreamError = WeChatError | UpstreamTransportError;
 export function isUpstreamError(err: unknown): err is UpstreamError {
   return err instanceof WeChatError || err instanceof UpstreamTransportError;
 }
+
+/** WeChat's answers for a token that is stale (40001), unknown (40014) or expired (42001). */
+export const STALE_TOKEN_ERRCODES: ReadonlySet<number> = new Set([40001, 40014, 42001]);

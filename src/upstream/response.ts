@@ -2,7 +2,7 @@
  * Pure helpers of the upstream client: redaction of credentials from any text
  * that may end up in an error, and the checks on a WeChat answer.
  */
-import { UpstreamTransportError, WeChatError } from "./errors.js";
+import { ERRCODES, UpstreamTransportError, WeChatError, type ErrcodeTable } from "./errors.js";
 import type { FetchedToken } from "./types.js";
 
 export type Redact = (text: string) => string;
@@ -55,7 +55,7 @@ export function parseObject(endpoint: string, text: string, redact: Redact): Rec
 }
 
 /** Throws WeChatError for a non-zero errcode (errcode 0, "ok", is WeCom's success). */
-export function throwOnErrcode(endpoint: string, body: Record<string, unknown>, redact: Redact): void {
+export function throwOnErrcode(endpoint: string, body: Record<string, unknown>, redact: Redact, table: ErrcodeTable = ERRCODES): void {
   const raw = body.errcode;
   if (raw === undefined || raw === null) return;
   const errcode = typeof raw === "string" && /^-?\d+$/.test(raw) ? Number(raw) : raw;
@@ -65,32 +65,33 @@ export function throwOnErrcode(endpoint: string, body: Record<string, unknown>, 
   if (errcode === 0) return;
   let errmsg = redact(typeof body.errmsg === "string" ? body.errmsg : "");
   if (errmsg.length > MAX_ERRMSG_CHARS) errmsg = `${errmsg.slice(0, 800)} … ${errmsg.slice(-150)}`;
-  throw new WeChatError(endpoint, errcode, errmsg);
+  throw new WeChatError(endpoint, errcode, errmsg, table);
 }
 
-/** The checks on a token answer (errcode already handled): shape, then sanity. */
+/** The checks on a token (or ticket: field "ticket") answer, errcode already handled: shape, then sanity. */
 export function toFetchedToken(
   endpoint: string,
   body: Record<string, unknown>,
   maxTokenLength: number,
   redact: Redact,
+  field = "access_token",
 ): FetchedToken {
-  const token = body.access_token;
+  const token = body[field];
   if (typeof token !== "string") {
     // Name the keys and their types, not the values: a wrong shape may still hold a token.
     const shape = Object.entries(body)
       .slice(0, 10)
       .map(([k, v]) => `${k}:${v === null ? "null" : typeof v}`)
       .join(", ");
-    throw new UpstreamTransportError(endpoint, "BAD_BODY", `no access_token string in {${redact(shape).slice(0, 200)}}`);
+    throw new UpstreamTransportError(endpoint, "BAD_BODY", `no ${field} string in {${redact(shape).slice(0, 200)}}`);
   }
   const absurd = (why: string) => new UpstreamTransportError(endpoint, "ABSURD_TOKEN", why);
-  if (token.length === 0) throw absurd("access_token is empty");
+  if (token.length === 0) throw absurd(`${field} is empty`);
   if (token.length > maxTokenLength) {
-    throw absurd(`access_token is ${token.length} chars (max ${maxTokenLength})`);
+    throw absurd(`${field} is ${token.length} chars (max ${maxTokenLength})`);
   }
   // It goes into URLs and gRPC metadata: whitespace or control characters mean garbage.
-  if (/[\s\x00-\x1f\x7f]/.test(token)) throw absurd("access_token contains whitespace or control characters");
+  if (/[\s\x00-\x1f\x7f]/.test(token)) throw absurd(`${field} contains whitespace or control characters`);
   const raw = body.expires_in;
   if (typeof raw !== "number" || !Number.isFinite(raw)) {
     throw absurd(`expires_in is ${raw === undefined ? "missing" : `not a number: ${describe(raw, redact)}`}`);

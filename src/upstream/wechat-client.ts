@@ -4,7 +4,7 @@
  * caller's own abort reason), and no error ever carries the appsecret.
  */
 import { Agent, type Dispatcher } from "undici";
-import { UpstreamTransportError, type TransportFailure } from "./errors.js";
+import { UpstreamTransportError, type ErrcodeTable, type TransportFailure } from "./errors.js";
 import { excerpt, parseObject, redactor, throwOnErrcode, toFetchedToken, type Redact } from "./response.js";
 import type { AppCredentials, FetchedToken, FetchTokenOptions, TokenUpstream } from "./types.js";
 
@@ -27,6 +27,19 @@ export interface CallApiOptions {
   query?: Record<string, string>;
   /** Sent as JSON. */
   body?: unknown;
+  signal?: AbortSignal;
+}
+
+/** One request of an issuer: credentials in it are redacted from any error. */
+export interface UpstreamRequest {
+  method?: "GET" | "POST";
+  query?: Record<string, string>;
+  /** Sent as JSON. */
+  body?: unknown;
+  /** Values (secrets, tokens) that must never appear in an error. */
+  redact?: readonly string[];
+  /** What this endpoint family's errcodes mean (default: the Official Account token table). */
+  errcodes?: ErrcodeTable;
   signal?: AbortSignal;
 }
 
@@ -88,6 +101,21 @@ export class WeChatClient implements TokenUpstream {
     return toFetchedToken(path, body, this.#maxTokenLength, redact);
   }
 
+  /** One request to any endpoint (issuers use it): the JSON object answered, or a named error. */
+  async request(path: string, req: UpstreamRequest = {}): Promise<Record<string, unknown>> {
+    const redact = redactor(req.redact ?? []);
+    const method = req.method ?? (req.body === undefined ? "GET" : "POST");
+    const query = req.query ? new URLSearchParams(req.query) : undefined;
+    const body = req.body === undefined ? undefined : JSON.stringify(req.body);
+    return this.#exchange(path, { method, query, body }, redact, req.signal, req.errcodes);
+  }
+
+  /** The value field of an answer (a ticket, a WeCom token), checked like a token (length, characters, expires_in). */
+  valueOf(path: string, body: Record<string, unknown>, field: string, redact: readonly string[] = []): { value: string; expiresIn: number } {
+    const { accessToken, expiresIn } = toFetchedToken(path, body, this.#maxTokenLength, redactor(redact), field);
+    return { value: accessToken, expiresIn };
+  }
+
   /**
    * Calls a WeChat API with an access_token, e.g. callApi("/cgi-bin/getcallbackip", token).
    * Returns the parsed JSON object; throws WeChatError for a non-zero errcode.
@@ -118,13 +146,14 @@ export class WeChatClient implements TokenUpstream {
     outgoing: Outgoing,
     redact: Redact,
     signal: AbortSignal | undefined,
+    errcodes?: ErrcodeTable,
   ): Promise<Record<string, unknown>> {
     const { status, text } = await this.#send(endpoint, outgoing, redact, signal);
     if (status !== 200) {
       throw new UpstreamTransportError(endpoint, "HTTP_STATUS", `HTTP ${status}, body ${excerpt(text, redact)}`);
     }
     const body = parseObject(endpoint, text, redact);
-    throwOnErrcode(endpoint, body, redact);
+    throwOnErrcode(endpoint, body, redact, errcodes);
     return body;
   }
 

@@ -20,9 +20,9 @@ import { parseConfig, type LoadedConfig } from "../../src/config/load.js";
 import type { ConfigInput } from "../../src/config/schema.js";
 import { FakeWeChat, type Fault } from "../../src/fake-wechat/index.js";
 import { createLogger } from "../../src/log.js";
-import type { Authorizer } from "../../src/server/hooks.js";
-import { WxTokenServer } from "../../src/server/server.js";
-import type { TokenStore } from "../../src/store/store.js";
+import type { Authorizer } from "../../src/core/authorizer.js";
+import { WxTokenServer } from "../../src/wxtoken.js";
+import type { TokenStore } from "../../src/core/store.js";
 import { WeChatClient } from "../../src/upstream/wechat-client.js";
 
 export const APP = "wx1111111111111111";

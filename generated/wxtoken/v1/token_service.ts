@@ -26,6 +26,120 @@ export const protobufPackage = "wxtoken.v1";
 
 export const protobufFileName = "wxtoken/v1/token_service.proto";
 
+/** CredentialKind says which credential of an app a request is about. */
+export enum CredentialKind {
+  /** CREDENTIAL_KIND_UNSPECIFIED - The access_token: what every request meant before kinds existed. */
+  CREDENTIAL_KIND_UNSPECIFIED = 0,
+  /**
+   * CREDENTIAL_KIND_ACCESS_TOKEN - The access_token (the same as CREDENTIAL_KIND_UNSPECIFIED; Token.kind
+   * always says this one).
+   */
+  CREDENTIAL_KIND_ACCESS_TOKEN = 1,
+  /**
+   * CREDENTIAL_KIND_JSAPI_TICKET - The JS-SDK jsapi_ticket: of an Official Account
+   * (/cgi-bin/ticket/getticket?type=jsapi), or of a WeCom corp
+   * (/cgi-bin/get_jsapi_ticket).
+   */
+  CREDENTIAL_KIND_JSAPI_TICKET = 2,
+  /** CREDENTIAL_KIND_WX_CARD_TICKET - An Official Account's card api_ticket (/cgi-bin/ticket/getticket?type=wx_card). */
+  CREDENTIAL_KIND_WX_CARD_TICKET = 3,
+  /** CREDENTIAL_KIND_AGENT_CONFIG_TICKET - A WeCom agent's ticket for wx.agentConfig (/cgi-bin/ticket/get?type=agent_config). */
+  CREDENTIAL_KIND_AGENT_CONFIG_TICKET = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function credentialKindFromJSON(object: any): CredentialKind {
+  switch (object) {
+    case 0:
+    case "CREDENTIAL_KIND_UNSPECIFIED":
+      return CredentialKind.CREDENTIAL_KIND_UNSPECIFIED;
+    case 1:
+    case "CREDENTIAL_KIND_ACCESS_TOKEN":
+      return CredentialKind.CREDENTIAL_KIND_ACCESS_TOKEN;
+    case 2:
+    case "CREDENTIAL_KIND_JSAPI_TICKET":
+      return CredentialKind.CREDENTIAL_KIND_JSAPI_TICKET;
+    case 3:
+    case "CREDENTIAL_KIND_WX_CARD_TICKET":
+      return CredentialKind.CREDENTIAL_KIND_WX_CARD_TICKET;
+    case 4:
+    case "CREDENTIAL_KIND_AGENT_CONFIG_TICKET":
+      return CredentialKind.CREDENTIAL_KIND_AGENT_CONFIG_TICKET;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return CredentialKind.UNRECOGNIZED;
+  }
+}
+
+export function credentialKindToJSON(object: CredentialKind): string {
+  switch (object) {
+    case CredentialKind.CREDENTIAL_KIND_UNSPECIFIED:
+      return "CREDENTIAL_KIND_UNSPECIFIED";
+    case CredentialKind.CREDENTIAL_KIND_ACCESS_TOKEN:
+      return "CREDENTIAL_KIND_ACCESS_TOKEN";
+    case CredentialKind.CREDENTIAL_KIND_JSAPI_TICKET:
+      return "CREDENTIAL_KIND_JSAPI_TICKET";
+    case CredentialKind.CREDENTIAL_KIND_WX_CARD_TICKET:
+      return "CREDENTIAL_KIND_WX_CARD_TICKET";
+    case CredentialKind.CREDENTIAL_KIND_AGENT_CONFIG_TICKET:
+      return "CREDENTIAL_KIND_AGENT_CONFIG_TICKET";
+    case CredentialKind.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** SignatureKind says which JS-SDK call a signature is for. */
+export enum SignatureKind {
+  /** SIGNATURE_KIND_UNSPECIFIED - wx.config (the default). */
+  SIGNATURE_KIND_UNSPECIFIED = 0,
+  /** SIGNATURE_KIND_CONFIG - wx.config: signed with the jsapi ticket. */
+  SIGNATURE_KIND_CONFIG = 1,
+  /** SIGNATURE_KIND_AGENT_CONFIG - wx.agentConfig (WeCom): signed with the agent's agent_config ticket. */
+  SIGNATURE_KIND_AGENT_CONFIG = 2,
+  /** SIGNATURE_KIND_CARD - A card call (wx.addCard, wx.chooseCard): signed with the wx_card api_ticket. */
+  SIGNATURE_KIND_CARD = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function signatureKindFromJSON(object: any): SignatureKind {
+  switch (object) {
+    case 0:
+    case "SIGNATURE_KIND_UNSPECIFIED":
+      return SignatureKind.SIGNATURE_KIND_UNSPECIFIED;
+    case 1:
+    case "SIGNATURE_KIND_CONFIG":
+      return SignatureKind.SIGNATURE_KIND_CONFIG;
+    case 2:
+    case "SIGNATURE_KIND_AGENT_CONFIG":
+      return SignatureKind.SIGNATURE_KIND_AGENT_CONFIG;
+    case 3:
+    case "SIGNATURE_KIND_CARD":
+      return SignatureKind.SIGNATURE_KIND_CARD;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return SignatureKind.UNRECOGNIZED;
+  }
+}
+
+export function signatureKindToJSON(object: SignatureKind): string {
+  switch (object) {
+    case SignatureKind.SIGNATURE_KIND_UNSPECIFIED:
+      return "SIGNATURE_KIND_UNSPECIFIED";
+    case SignatureKind.SIGNATURE_KIND_CONFIG:
+      return "SIGNATURE_KIND_CONFIG";
+    case SignatureKind.SIGNATURE_KIND_AGENT_CONFIG:
+      return "SIGNATURE_KIND_AGENT_CONFIG";
+    case SignatureKind.SIGNATURE_KIND_CARD:
+      return "SIGNATURE_KIND_CARD";
+    case SignatureKind.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Token is one access_token of one app, with its lifetime. */
 export interface Token {
   /** The WeChat appid (or WeCom corpid) this token belongs to. */
@@ -66,12 +180,30 @@ export interface Token {
    * its SHA-256), for logs: never log the token itself.
    */
   fingerprint: string;
+  /**
+   * Which credential this is. For a ticket, access_token holds the ticket
+   * value, and version, expires_at, refresh_at are the ticket's own.
+   */
+  kind?:
+    | CredentialKind
+    | undefined;
+  /**
+   * WeCom: the agent (agentid or built-in app name) whose secret this token
+   * belongs to; empty for an Official Account and for the corp jsapi ticket.
+   */
+  agent?: string | undefined;
 }
 
 /** GetTokenRequest asks for an app's current token. */
 export interface GetTokenRequest {
-  /** The WeChat appid, e.g. "wx1234567890abcdef". Required. */
+  /** The WeChat appid, e.g. "wx1234567890abcdef", or the WeCom corpid. Required. */
   appId: string;
+  /** Which credential; unset means the access_token. */
+  kind?:
+    | CredentialKind
+    | undefined;
+  /** WeCom: the agentid ("1000002") or built-in app name; empty otherwise. */
+  agent?: string | undefined;
 }
 
 /** GetTokenResponse carries the current token. */
@@ -85,10 +217,19 @@ export interface ForceRefreshRequest {
   /** The WeChat appid. Required. */
   appId: string;
   /**
-   * The access_token that WeChat answered 40001, 40014 or 42001 for. Required:
-   * the server refreshes only if this is still its current token.
+   * The access_token that WeChat answered 40001, 40014 or 42001 for (or, for
+   * a ticket, the ticket a page reported "invalid signature" with: its value,
+   * or its fingerprint as SignJsSdkResponse.ticket_fingerprint gave it, since
+   * a page signed by SignJsSdk never sees the ticket). Required: the server
+   * refreshes only if this is still its current value.
    */
   staleToken: string;
+  /** Which credential; unset means the access_token. */
+  kind?:
+    | CredentialKind
+    | undefined;
+  /** WeCom: the agentid or built-in app name; empty otherwise. */
+  agent?: string | undefined;
 }
 
 /** ForceRefreshResponse carries the token to use from now on. */
@@ -125,12 +266,70 @@ export interface WatchTokenRequest {
    * token the client does not have, and is sent.
    */
   knownFingerprint: string;
+  /** Which credential; unset means the access_token. */
+  kind?:
+    | CredentialKind
+    | undefined;
+  /** WeCom: the agentid or built-in app name; empty otherwise. */
+  agent?: string | undefined;
 }
 
 /** WatchTokenResponse is one message of the stream. */
 export interface WatchTokenResponse {
   /** The newest token: every message carries the full state. */
   token?: Token | undefined;
+}
+
+/** SignJsSdkRequest asks for the signature of one page (or card call). */
+export interface SignJsSdkRequest {
+  /** The Official Account appid, or the WeCom corpid. Required. */
+  appId: string;
+  /**
+   * WeCom: the agentid. Required for SIGNATURE_KIND_AGENT_CONFIG; for
+   * wx.config on WeCom it may be empty (the corp ticket is one per corp).
+   */
+  agent: string;
+  /** Which call the signature is for; unset means wx.config. */
+  kind: SignatureKind;
+  /**
+   * The page URL exactly as the browser shows it (location.href); the
+   * #fragment is dropped before signing. Required for wx.config and
+   * wx.agentConfig; absolute http:// or https:// only.
+   */
+  url: string;
+  /**
+   * Cards only: the values the card call signs besides the ticket, timestamp
+   * and nonce (card_id, code, openid, balance... as the call needs).
+   */
+  cardValues: string[];
+}
+
+/**
+ * SignJsSdkResponse carries what the page passes to wx.config /
+ * wx.agentConfig (or the card call).
+ */
+export interface SignJsSdkResponse {
+  /** appId for wx.config (the appid, or the corpid on WeCom); corpid for wx.agentConfig. */
+  appId: string;
+  /** agentid for wx.agentConfig; empty otherwise. */
+  agent: string;
+  /** Seconds since the epoch (timestamp in wx.config). */
+  timestamp: number;
+  /** The random string signed (nonceStr in wx.config). */
+  nonceStr: string;
+  /** Lowercase hex SHA-1 (signature in wx.config; cardSign for cards). */
+  signature: string;
+  /** The URL that was signed (the request's url without its #fragment). */
+  url: string;
+  /** Which call it is for. */
+  kind: SignatureKind;
+  /**
+   * Version and fingerprint of the ticket used, so a page that still gets
+   * "invalid signature" can report that ticket: ForceRefresh with
+   * stale_token = ticket_fingerprint.
+   */
+  ticketVersion: number;
+  ticketFingerprint: string;
 }
 
 function createBaseToken(): Token {
@@ -142,6 +341,8 @@ function createBaseToken(): Token {
     expiresAt: undefined,
     refreshAt: undefined,
     fingerprint: "",
+    kind: undefined,
+    agent: undefined,
   };
 }
 
@@ -167,6 +368,12 @@ export const Token: MessageFns<Token> = {
     }
     if (message.fingerprint !== "") {
       writer.uint32(58).string(message.fingerprint);
+    }
+    if (message.kind !== undefined) {
+      writer.uint32(64).int32(message.kind);
+    }
+    if (message.agent !== undefined) {
+      writer.uint32(74).string(message.agent);
     }
     return writer;
   },
@@ -240,6 +447,22 @@ export const Token: MessageFns<Token> = {
             message.fingerprint = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.agent = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -281,6 +504,8 @@ export const Token: MessageFns<Token> = {
         ? fromJsonTimestamp(object.refresh_at)
         : undefined,
       fingerprint: isSet(object.fingerprint) ? globalThis.String(object.fingerprint) : "",
+      kind: isSet(object.kind) ? credentialKindFromJSON(object.kind) : undefined,
+      agent: isSet(object.agent) ? globalThis.String(object.agent) : undefined,
     };
   },
 
@@ -307,6 +532,12 @@ export const Token: MessageFns<Token> = {
     if (message.fingerprint !== "") {
       obj.fingerprint = message.fingerprint;
     }
+    if (message.kind !== undefined) {
+      obj.kind = credentialKindToJSON(message.kind);
+    }
+    if (message.agent !== undefined) {
+      obj.agent = message.agent;
+    }
     return obj;
   },
 
@@ -322,18 +553,26 @@ export const Token: MessageFns<Token> = {
     message.expiresAt = object.expiresAt ?? undefined;
     message.refreshAt = object.refreshAt ?? undefined;
     message.fingerprint = object.fingerprint ?? "";
+    message.kind = object.kind ?? undefined;
+    message.agent = object.agent ?? undefined;
     return message;
   },
 };
 
 function createBaseGetTokenRequest(): GetTokenRequest {
-  return { appId: "" };
+  return { appId: "", kind: undefined, agent: undefined };
 }
 
 export const GetTokenRequest: MessageFns<GetTokenRequest> = {
   encode(message: GetTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.appId !== "") {
       writer.uint32(10).string(message.appId);
+    }
+    if (message.kind !== undefined) {
+      writer.uint32(16).int32(message.kind);
+    }
+    if (message.agent !== undefined) {
+      writer.uint32(26).string(message.agent);
     }
     return writer;
   },
@@ -359,6 +598,22 @@ export const GetTokenRequest: MessageFns<GetTokenRequest> = {
             message.appId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.agent = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -378,6 +633,8 @@ export const GetTokenRequest: MessageFns<GetTokenRequest> = {
         : isSet(object.app_id)
         ? globalThis.String(object.app_id)
         : "",
+      kind: isSet(object.kind) ? credentialKindFromJSON(object.kind) : undefined,
+      agent: isSet(object.agent) ? globalThis.String(object.agent) : undefined,
     };
   },
 
@@ -385,6 +642,12 @@ export const GetTokenRequest: MessageFns<GetTokenRequest> = {
     const obj: any = {};
     if (message.appId !== "") {
       obj.appId = message.appId;
+    }
+    if (message.kind !== undefined) {
+      obj.kind = credentialKindToJSON(message.kind);
+    }
+    if (message.agent !== undefined) {
+      obj.agent = message.agent;
     }
     return obj;
   },
@@ -395,6 +658,8 @@ export const GetTokenRequest: MessageFns<GetTokenRequest> = {
   fromPartial<I extends Exact<DeepPartial<GetTokenRequest>, I>>(object: I): GetTokenRequest {
     const message = createBaseGetTokenRequest();
     message.appId = object.appId ?? "";
+    message.kind = object.kind ?? undefined;
+    message.agent = object.agent ?? undefined;
     return message;
   },
 };
@@ -467,7 +732,7 @@ export const GetTokenResponse: MessageFns<GetTokenResponse> = {
 };
 
 function createBaseForceRefreshRequest(): ForceRefreshRequest {
-  return { appId: "", staleToken: "" };
+  return { appId: "", staleToken: "", kind: undefined, agent: undefined };
 }
 
 export const ForceRefreshRequest: MessageFns<ForceRefreshRequest> = {
@@ -477,6 +742,12 @@ export const ForceRefreshRequest: MessageFns<ForceRefreshRequest> = {
     }
     if (message.staleToken !== "") {
       writer.uint32(18).string(message.staleToken);
+    }
+    if (message.kind !== undefined) {
+      writer.uint32(24).int32(message.kind);
+    }
+    if (message.agent !== undefined) {
+      writer.uint32(34).string(message.agent);
     }
     return writer;
   },
@@ -510,6 +781,22 @@ export const ForceRefreshRequest: MessageFns<ForceRefreshRequest> = {
             message.staleToken = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.agent = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -534,6 +821,8 @@ export const ForceRefreshRequest: MessageFns<ForceRefreshRequest> = {
         : isSet(object.stale_token)
         ? globalThis.String(object.stale_token)
         : "",
+      kind: isSet(object.kind) ? credentialKindFromJSON(object.kind) : undefined,
+      agent: isSet(object.agent) ? globalThis.String(object.agent) : undefined,
     };
   },
 
@@ -545,6 +834,12 @@ export const ForceRefreshRequest: MessageFns<ForceRefreshRequest> = {
     if (message.staleToken !== "") {
       obj.staleToken = message.staleToken;
     }
+    if (message.kind !== undefined) {
+      obj.kind = credentialKindToJSON(message.kind);
+    }
+    if (message.agent !== undefined) {
+      obj.agent = message.agent;
+    }
     return obj;
   },
 
@@ -555,6 +850,8 @@ export const ForceRefreshRequest: MessageFns<ForceRefreshRequest> = {
     const message = createBaseForceRefreshRequest();
     message.appId = object.appId ?? "";
     message.staleToken = object.staleToken ?? "";
+    message.kind = object.kind ?? undefined;
+    message.agent = object.agent ?? undefined;
     return message;
   },
 };
@@ -645,7 +942,7 @@ export const ForceRefreshResponse: MessageFns<ForceRefreshResponse> = {
 };
 
 function createBaseWatchTokenRequest(): WatchTokenRequest {
-  return { appId: "", knownVersion: 0, knownFingerprint: "" };
+  return { appId: "", knownVersion: 0, knownFingerprint: "", kind: undefined, agent: undefined };
 }
 
 export const WatchTokenRequest: MessageFns<WatchTokenRequest> = {
@@ -658,6 +955,12 @@ export const WatchTokenRequest: MessageFns<WatchTokenRequest> = {
     }
     if (message.knownFingerprint !== "") {
       writer.uint32(26).string(message.knownFingerprint);
+    }
+    if (message.kind !== undefined) {
+      writer.uint32(32).int32(message.kind);
+    }
+    if (message.agent !== undefined) {
+      writer.uint32(42).string(message.agent);
     }
     return writer;
   },
@@ -699,6 +1002,22 @@ export const WatchTokenRequest: MessageFns<WatchTokenRequest> = {
             message.knownFingerprint = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.agent = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -728,6 +1047,8 @@ export const WatchTokenRequest: MessageFns<WatchTokenRequest> = {
         : isSet(object.known_fingerprint)
         ? globalThis.String(object.known_fingerprint)
         : "",
+      kind: isSet(object.kind) ? credentialKindFromJSON(object.kind) : undefined,
+      agent: isSet(object.agent) ? globalThis.String(object.agent) : undefined,
     };
   },
 
@@ -742,6 +1063,12 @@ export const WatchTokenRequest: MessageFns<WatchTokenRequest> = {
     if (message.knownFingerprint !== "") {
       obj.knownFingerprint = message.knownFingerprint;
     }
+    if (message.kind !== undefined) {
+      obj.kind = credentialKindToJSON(message.kind);
+    }
+    if (message.agent !== undefined) {
+      obj.agent = message.agent;
+    }
     return obj;
   },
 
@@ -753,6 +1080,8 @@ export const WatchTokenRequest: MessageFns<WatchTokenRequest> = {
     message.appId = object.appId ?? "";
     message.knownVersion = object.knownVersion ?? 0;
     message.knownFingerprint = object.knownFingerprint ?? "";
+    message.kind = object.kind ?? undefined;
+    message.agent = object.agent ?? undefined;
     return message;
   },
 };
@@ -820,6 +1149,370 @@ export const WatchTokenResponse: MessageFns<WatchTokenResponse> = {
   fromPartial<I extends Exact<DeepPartial<WatchTokenResponse>, I>>(object: I): WatchTokenResponse {
     const message = createBaseWatchTokenResponse();
     message.token = (object.token !== undefined && object.token !== null) ? Token.fromPartial(object.token) : undefined;
+    return message;
+  },
+};
+
+function createBaseSignJsSdkRequest(): SignJsSdkRequest {
+  return { appId: "", agent: "", kind: 0, url: "", cardValues: [] };
+}
+
+export const SignJsSdkRequest: MessageFns<SignJsSdkRequest> = {
+  encode(message: SignJsSdkRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.appId !== "") {
+      writer.uint32(10).string(message.appId);
+    }
+    if (message.agent !== "") {
+      writer.uint32(18).string(message.agent);
+    }
+    if (message.kind !== 0) {
+      writer.uint32(24).int32(message.kind);
+    }
+    if (message.url !== "") {
+      writer.uint32(34).string(message.url);
+    }
+    for (const v of message.cardValues) {
+      writer.uint32(42).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SignJsSdkRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSignJsSdkRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.appId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.agent = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.url = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.cardValues.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SignJsSdkRequest {
+    return {
+      appId: isSet(object.appId)
+        ? globalThis.String(object.appId)
+        : isSet(object.app_id)
+        ? globalThis.String(object.app_id)
+        : "",
+      agent: isSet(object.agent) ? globalThis.String(object.agent) : "",
+      kind: isSet(object.kind) ? signatureKindFromJSON(object.kind) : 0,
+      url: isSet(object.url) ? globalThis.String(object.url) : "",
+      cardValues: globalThis.Array.isArray(object?.cardValues)
+        ? object.cardValues.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.card_values)
+        ? object.card_values.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: SignJsSdkRequest): unknown {
+    const obj: any = {};
+    if (message.appId !== "") {
+      obj.appId = message.appId;
+    }
+    if (message.agent !== "") {
+      obj.agent = message.agent;
+    }
+    if (message.kind !== 0) {
+      obj.kind = signatureKindToJSON(message.kind);
+    }
+    if (message.url !== "") {
+      obj.url = message.url;
+    }
+    if (message.cardValues?.length) {
+      obj.cardValues = message.cardValues;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SignJsSdkRequest>, I>>(base?: I): SignJsSdkRequest {
+    return SignJsSdkRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SignJsSdkRequest>, I>>(object: I): SignJsSdkRequest {
+    const message = createBaseSignJsSdkRequest();
+    message.appId = object.appId ?? "";
+    message.agent = object.agent ?? "";
+    message.kind = object.kind ?? 0;
+    message.url = object.url ?? "";
+    message.cardValues = object.cardValues?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseSignJsSdkResponse(): SignJsSdkResponse {
+  return {
+    appId: "",
+    agent: "",
+    timestamp: 0,
+    nonceStr: "",
+    signature: "",
+    url: "",
+    kind: 0,
+    ticketVersion: 0,
+    ticketFingerprint: "",
+  };
+}
+
+export const SignJsSdkResponse: MessageFns<SignJsSdkResponse> = {
+  encode(message: SignJsSdkResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.appId !== "") {
+      writer.uint32(10).string(message.appId);
+    }
+    if (message.agent !== "") {
+      writer.uint32(18).string(message.agent);
+    }
+    if (message.timestamp !== 0) {
+      writer.uint32(24).int64(message.timestamp);
+    }
+    if (message.nonceStr !== "") {
+      writer.uint32(34).string(message.nonceStr);
+    }
+    if (message.signature !== "") {
+      writer.uint32(42).string(message.signature);
+    }
+    if (message.url !== "") {
+      writer.uint32(50).string(message.url);
+    }
+    if (message.kind !== 0) {
+      writer.uint32(56).int32(message.kind);
+    }
+    if (message.ticketVersion !== 0) {
+      writer.uint32(64).uint64(message.ticketVersion);
+    }
+    if (message.ticketFingerprint !== "") {
+      writer.uint32(74).string(message.ticketFingerprint);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SignJsSdkResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSignJsSdkResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.appId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.agent = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.timestamp = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.nonceStr = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.signature = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.url = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.ticketVersion = longToNumber(reader.uint64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.ticketFingerprint = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SignJsSdkResponse {
+    return {
+      appId: isSet(object.appId)
+        ? globalThis.String(object.appId)
+        : isSet(object.app_id)
+        ? globalThis.String(object.app_id)
+        : "",
+      agent: isSet(object.agent) ? globalThis.String(object.agent) : "",
+      timestamp: isSet(object.timestamp) ? globalThis.Number(object.timestamp) : 0,
+      nonceStr: isSet(object.nonceStr)
+        ? globalThis.String(object.nonceStr)
+        : isSet(object.nonce_str)
+        ? globalThis.String(object.nonce_str)
+        : "",
+      signature: isSet(object.signature) ? globalThis.String(object.signature) : "",
+      url: isSet(object.url) ? globalThis.String(object.url) : "",
+      kind: isSet(object.kind) ? signatureKindFromJSON(object.kind) : 0,
+      ticketVersion: isSet(object.ticketVersion)
+        ? globalThis.Number(object.ticketVersion)
+        : isSet(object.ticket_version)
+        ? globalThis.Number(object.ticket_version)
+        : 0,
+      ticketFingerprint: isSet(object.ticketFingerprint)
+        ? globalThis.String(object.ticketFingerprint)
+        : isSet(object.ticket_fingerprint)
+        ? globalThis.String(object.ticket_fingerprint)
+        : "",
+    };
+  },
+
+  toJSON(message: SignJsSdkResponse): unknown {
+    const obj: any = {};
+    if (message.appId !== "") {
+      obj.appId = message.appId;
+    }
+    if (message.agent !== "") {
+      obj.agent = message.agent;
+    }
+    if (message.timestamp !== 0) {
+      obj.timestamp = Math.round(message.timestamp);
+    }
+    if (message.nonceStr !== "") {
+      obj.nonceStr = message.nonceStr;
+    }
+    if (message.signature !== "") {
+      obj.signature = message.signature;
+    }
+    if (message.url !== "") {
+      obj.url = message.url;
+    }
+    if (message.kind !== 0) {
+      obj.kind = signatureKindToJSON(message.kind);
+    }
+    if (message.ticketVersion !== 0) {
+      obj.ticketVersion = Math.round(message.ticketVersion);
+    }
+    if (message.ticketFingerprint !== "") {
+      obj.ticketFingerprint = message.ticketFingerprint;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SignJsSdkResponse>, I>>(base?: I): SignJsSdkResponse {
+    return SignJsSdkResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SignJsSdkResponse>, I>>(object: I): SignJsSdkResponse {
+    const message = createBaseSignJsSdkResponse();
+    message.appId = object.appId ?? "";
+    message.agent = object.agent ?? "";
+    message.timestamp = object.timestamp ?? 0;
+    message.nonceStr = object.nonceStr ?? "";
+    message.signature = object.signature ?? "";
+    message.url = object.url ?? "";
+    message.kind = object.kind ?? 0;
+    message.ticketVersion = object.ticketVersion ?? 0;
+    message.ticketFingerprint = object.ticketFingerprint ?? "";
     return message;
   },
 };
@@ -901,6 +1594,32 @@ export const TokenServiceService = {
     responseSerialize: (value: WatchTokenResponse): Buffer => Buffer.from(WatchTokenResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): WatchTokenResponse => WatchTokenResponse.decode(value),
   },
+  /**
+   * SignJsSdk signs a web page for the JS-SDK with the app's ticket, so the
+   * ticket never has to leave the server: wx.config (jsapi ticket of an
+   * Official Account, or the corp jsapi ticket of a WeCom corp),
+   * wx.agentConfig (a WeCom agent's agent_config ticket) or a card call
+   * (wx_card api_ticket). The signature is
+   * sha1("jsapi_ticket=T&noncestr=N&timestamp=TS&url=U") for the page kinds,
+   * with U the page URL without its #fragment, and the sha1 of the sorted,
+   * concatenated values for cards.
+   *
+   * Status codes: OK; INVALID_ARGUMENT (a URL that is not an absolute http(s)
+   * URL, a missing agent for wx.agentConfig, card values for a page kind);
+   * PERMISSION_DENIED (the caller may not sign for the app, or the URL's origin
+   * is not in the app's jsSdk.allowedOrigins, reason ORIGIN_NOT_ALLOWED);
+   * NOT_FOUND (the app has no such ticket configured); and the codes of
+   * GetToken when no valid ticket can be had.
+   */
+  signJsSdk: {
+    path: "/wxtoken.v1.TokenService/SignJsSdk" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SignJsSdkRequest): Buffer => Buffer.from(SignJsSdkRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SignJsSdkRequest => SignJsSdkRequest.decode(value),
+    responseSerialize: (value: SignJsSdkResponse): Buffer => Buffer.from(SignJsSdkResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SignJsSdkResponse => SignJsSdkResponse.decode(value),
+  },
 } as const;
 
 export interface TokenServiceServer extends UntypedServiceImplementation {
@@ -953,6 +1672,24 @@ export interface TokenServiceServer extends UntypedServiceImplementation {
    * known_fingerprint).
    */
   watchToken: handleServerStreamingCall<WatchTokenRequest, WatchTokenResponse>;
+  /**
+   * SignJsSdk signs a web page for the JS-SDK with the app's ticket, so the
+   * ticket never has to leave the server: wx.config (jsapi ticket of an
+   * Official Account, or the corp jsapi ticket of a WeCom corp),
+   * wx.agentConfig (a WeCom agent's agent_config ticket) or a card call
+   * (wx_card api_ticket). The signature is
+   * sha1("jsapi_ticket=T&noncestr=N&timestamp=TS&url=U") for the page kinds,
+   * with U the page URL without its #fragment, and the sha1 of the sorted,
+   * concatenated values for cards.
+   *
+   * Status codes: OK; INVALID_ARGUMENT (a URL that is not an absolute http(s)
+   * URL, a missing agent for wx.agentConfig, card values for a page kind);
+   * PERMISSION_DENIED (the caller may not sign for the app, or the URL's origin
+   * is not in the app's jsSdk.allowedOrigins, reason ORIGIN_NOT_ALLOWED);
+   * NOT_FOUND (the app has no such ticket configured); and the codes of
+   * GetToken when no valid ticket can be had.
+   */
+  signJsSdk: handleUnaryCall<SignJsSdkRequest, SignJsSdkResponse>;
 }
 
 export interface TokenServiceClient extends Client {
@@ -1038,6 +1775,38 @@ export interface TokenServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<WatchTokenResponse>;
+  /**
+   * SignJsSdk signs a web page for the JS-SDK with the app's ticket, so the
+   * ticket never has to leave the server: wx.config (jsapi ticket of an
+   * Official Account, or the corp jsapi ticket of a WeCom corp),
+   * wx.agentConfig (a WeCom agent's agent_config ticket) or a card call
+   * (wx_card api_ticket). The signature is
+   * sha1("jsapi_ticket=T&noncestr=N&timestamp=TS&url=U") for the page kinds,
+   * with U the page URL without its #fragment, and the sha1 of the sorted,
+   * concatenated values for cards.
+   *
+   * Status codes: OK; INVALID_ARGUMENT (a URL that is not an absolute http(s)
+   * URL, a missing agent for wx.agentConfig, card values for a page kind);
+   * PERMISSION_DENIED (the caller may not sign for the app, or the URL's origin
+   * is not in the app's jsSdk.allowedOrigins, reason ORIGIN_NOT_ALLOWED);
+   * NOT_FOUND (the app has no such ticket configured); and the codes of
+   * GetToken when no valid ticket can be had.
+   */
+  signJsSdk(
+    request: SignJsSdkRequest,
+    callback: (error: ServiceError | null, response: SignJsSdkResponse) => void,
+  ): ClientUnaryCall;
+  signJsSdk(
+    request: SignJsSdkRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SignJsSdkResponse) => void,
+  ): ClientUnaryCall;
+  signJsSdk(
+    request: SignJsSdkRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SignJsSdkResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const TokenServiceClient = makeGenericClientConstructor(

@@ -4,6 +4,7 @@
  * valid key) can burn the quota and take the business down until midnight.
  */
 import type { Clock } from "../clock.js";
+import { WxTokenError } from "../errors.js";
 import { nextQuotaDay } from "./schedule.js";
 
 export interface QuotaPolicy {
@@ -16,21 +17,37 @@ export interface QuotaPolicy {
   forceDailyBudget: number;
   /** Least time between two upstream refreshes caused by ForceRefresh. */
   minForceIntervalMs: number;
+  /** The daily budget of a ticket (JS-SDK, card, WeCom) instead of dailyBudget; default dailyBudget. */
+  ticketDailyBudget?: number;
 }
 
-export type QuotaGuardReason = "DAILY_BUDGET_EXHAUSTED" | "FORCE_REFRESH_BUDGET_EXHAUSTED" | "FORCE_REFRESH_TOO_SOON" | "CLIENT_RATE_LIMITED";
+export type QuotaGuardLimit =
+  | "DAILY_BUDGET_EXHAUSTED"
+  | "FORCE_REFRESH_BUDGET_EXHAUSTED"
+  | "FORCE_REFRESH_TOO_SOON"
+  | "CLIENT_RATE_LIMITED"
+  | "HOURLY_LIMIT_REACHED";
 
 /** Refused by our own guard, not by WeChat; no upstream call was made. */
-export class QuotaGuardError extends Error {
+export class QuotaGuardError extends WxTokenError {
   override readonly name = "QuotaGuardError";
+  readonly reason = "QUOTA_EXHAUSTED";
+  readonly category = "exhausted";
   /** Retried like WeChat's own quota errors. */
   readonly kind = "quota" as const;
   constructor(
-    readonly reason: QuotaGuardReason,
+    /** Which of our limits refused. */
+    readonly limit: QuotaGuardLimit,
     readonly retryAfterMs: number,
     message: string,
   ) {
     super(`${message}; retry in ${Math.ceil(retryAfterMs / 1000)}s`);
+  }
+  override metadata(): Record<string, string> {
+    return { limit: this.limit };
+  }
+  override retryDelayMs(): number {
+    return this.retryAfterMs;
   }
 }
 
@@ -49,7 +66,8 @@ export class AppQuota {
   private lastForcedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
-    private readonly appId: string,
+    /** For messages: "app wx1", "jsapi_ticket of wx1". */
+    private readonly what: string,
     private readonly policy: QuotaPolicy,
     private readonly clock: Clock,
     initial?: QuotaUsage,
@@ -76,14 +94,14 @@ export class AppQuota {
     const u = this.current();
     const untilTomorrow = nextQuotaDay(now) - now;
     if (u.used >= this.policy.dailyBudget) {
-      throw new QuotaGuardError("DAILY_BUDGET_EXHAUSTED", untilTomorrow, `app ${this.appId} used its daily budget of ${this.policy.dailyBudget} upstream calls`);
+      throw new QuotaGuardError("DAILY_BUDGET_EXHAUSTED", untilTomorrow, `${this.what} used its daily budget of ${this.policy.dailyBudget} upstream calls`);
     }
     if (!forced) return;
     if (u.forced >= this.policy.forceDailyBudget) {
       throw new QuotaGuardError(
         "FORCE_REFRESH_BUDGET_EXHAUSTED",
         untilTomorrow,
-        `app ${this.appId} used its daily budget of ${this.policy.forceDailyBudget} refreshes caused by ForceRefresh`,
+        `${this.what} used its daily budget of ${this.policy.forceDailyBudget} refreshes caused by ForceRefresh`,
       );
     }
     const wait = this.lastForcedAt + this.policy.minForceIntervalMs - now;
@@ -91,7 +109,7 @@ export class AppQuota {
       throw new QuotaGuardError(
         "FORCE_REFRESH_TOO_SOON",
         wait,
-        `app ${this.appId} was force-refreshed less than ${this.policy.minForceIntervalMs / 1000}s ago`,
+        `${this.what} was force-refreshed less than ${this.policy.minForceIntervalMs / 1000}s ago`,
       );
     }
   }
@@ -121,5 +139,64 @@ export class AppQuota {
 
   private today(): number {
     return nextQuotaDay(this.clock.now()) - 24 * 3600_000;
+  }
+}
+
+const HOUR_MS = 3600_000;
+
+/**
+ * A count of upstream calls per clock hour shared by several credentials:
+ * WeCom allows 100 ticket fetches an hour per agent and 400 per corp, whatever
+ * the kind. Each ticket refresher checks every limit it draws from before it
+ * calls, and counts the call in each.
+ */
+export class HourlyLimit {
+  private usage: QuotaUsage;
+
+  constructor(
+    /** The store key of the count, e.g. "hour:ww1/1000002". */
+    readonly key: string,
+    readonly limit: number,
+    /** For the refusal: "agent ww1/1000002". */
+    private readonly what: string,
+    private readonly clock: Clock,
+    initial?: QuotaUsage,
+  ) {
+    this.usage = { day: this.hour(), used: 0, forced: 0 };
+    if (initial) this.sync(initial);
+  }
+
+  /** Takes a count another replica (or a restart) kept; only ever upward. */
+  sync(shared: QuotaUsage): void {
+    const u = this.current();
+    if (shared.day === u.day) u.used = Math.max(u.used, shared.used);
+  }
+
+  check(): void {
+    const u = this.current();
+    if (u.used >= this.limit) {
+      const wait = u.day + HOUR_MS - this.clock.now();
+      throw new QuotaGuardError("HOURLY_LIMIT_REACHED", wait, `${this.what} made ${this.limit} ticket fetches this hour (our limit under WeChat's)`);
+    }
+  }
+
+  record(): QuotaUsage {
+    const u = this.current();
+    u.used += 1;
+    return { ...u };
+  }
+
+  used(): number {
+    return this.current().used;
+  }
+
+  private current(): QuotaUsage {
+    const hour = this.hour();
+    if (this.usage.day !== hour) this.usage = { day: hour, used: 0, forced: 0 };
+    return this.usage;
+  }
+
+  private hour(): number {
+    return Math.floor(this.clock.now() / HOUR_MS) * HOUR_MS;
   }
 }

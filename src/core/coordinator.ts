@@ -6,16 +6,17 @@
  * quota count, and a push of each new token to every replica (so their
  * WatchToken subscribers hear of it at once).
  *
- * Implemented by the Redis store (src/store/redis-store.ts). A single server
+ * Implemented by the Redis store (src/store/redis-store.ts), keyed by credential key. A single server
  * runs without one.
  */
-import type { StoredQuota, StoredToken } from "../store/store.js";
+import { WxTokenError } from "../errors.js";
+import type { StoredCredential, StoredQuota } from "./store.js";
 
 /** What the lock holder reads before it decides to call WeChat. */
 export interface SharedState {
-  /** The cluster's current token, if any replica ever published one. */
-  token: StoredToken | undefined;
-  /** The cluster's quota count for the app. */
+  /** The cluster's current value, if any replica ever published one. */
+  token: StoredCredential | undefined;
+  /** The cluster's quota count for the credential. */
   quota: StoredQuota | undefined;
 }
 
@@ -27,9 +28,9 @@ export interface Coordinator {
    * or the wait is too long: then no upstream call is made (a replica on its
    * own would overwrite the others' token).
    */
-  withLock<T>(appId: string, fn: (shared: SharedState) => Promise<T>): Promise<T>;
+  withLock<T>(key: string, fn: (shared: SharedState) => Promise<T>): Promise<T>;
   /** Tokens other replicas published (and, after a reconnect, what was missed). */
-  onToken(listener: (token: StoredToken) => void): () => void;
+  onToken(listener: (credential: StoredCredential) => void): () => void;
 }
 
 export function isCoordinator(x: object): x is Coordinator {
@@ -37,7 +38,9 @@ export function isCoordinator(x: object): x is Coordinator {
 }
 
 /** The shared store could not be used: retried like a transient upstream failure. */
-export class CoordinationError extends Error {
+export class CoordinationError extends WxTokenError {
   override readonly name = "CoordinationError";
   readonly kind = "transient" as const;
+  readonly reason = "SHARED_STORE_UNAVAILABLE";
+  readonly category = "unavailable";
 }

@@ -3,7 +3,9 @@
  * Pure functions of their inputs (random is injected) so they can be tested
  * exhaustively without a clock.
  */
-import type { UpstreamErrorKind } from "../upstream/errors.js";
+import { nextQuotaDay, type UpstreamErrorKind } from "../upstream/errors.js";
+
+export { nextQuotaDay };
 
 export interface RefreshPolicy {
   /** Refresh this long before expiry (capped at half the lifetime for short-lived tokens). */
@@ -43,20 +45,22 @@ export function planRefresh(obtainedAt: number, expiresAt: number, policy: Refre
   return expiresAt - lead - jitter;
 }
 
-/** Start of the next WeChat quota day: midnight in China (UTC+8, no DST). */
-export function nextQuotaDay(now: number): number {
-  const offset = 8 * 3600_000;
-  const day = 24 * 3600_000;
-  return Math.floor((now + offset) / day) * day + day - offset;
-}
-
 /**
  * How long to wait before the next attempt after `attempt` consecutive
  * failures (1 = the first) of the given kind. Transient failures back off
  * exponentially with full jitter; the others wait long, since retrying sooner
  * cannot help and may burn quota.
  */
-export function retryDelay(kind: UpstreamErrorKind, attempt: number, now: number, policy: RetryPolicy, random: Random = Math.random, errcode?: number): number {
+export function retryDelay(
+  kind: UpstreamErrorKind,
+  attempt: number,
+  now: number,
+  policy: RetryPolicy,
+  random: Random = Math.random,
+  errcode?: number,
+  /** A quota error's own advice (WeCom's hourly limits), used instead of the defaults below. */
+  quotaRetryMs?: number,
+): number {
   switch (kind) {
     case "transient": {
       const ceiling = Math.min(policy.maxMs, policy.baseMs * 2 ** Math.min(attempt - 1, 30));
@@ -64,6 +68,7 @@ export function retryDelay(kind: UpstreamErrorKind, attempt: number, now: number
       return Math.floor(ceiling / 2 + random() * (ceiling / 2));
     }
     case "quota":
+      if (quotaRetryMs !== undefined) return Math.floor(quotaRetryMs + random() * Math.min(60_000, quotaRetryMs * 0.2));
       if (errcode === 45011) return Math.floor(policy.rateLimitMs * (1 + random() * 0.2));
       // The daily quota resets at midnight China time; spread the apps over a minute.
       return nextQuotaDay(now) - now + Math.floor(random() * 60_000);

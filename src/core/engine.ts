@@ -1,0 +1,130 @@
+/**
+ * Every configured credential, by key: the engine creates each one's state and
+ * refresher from its issuer, starts and stops them, applies a reload, and
+ * hands a ticket issuer its parent token. It knows no kinds.
+ */
+import type { Clock } from "../clock.js";
+import type { Logger } from "../log.js";
+import type { Coordinator } from "./coordinator.js";
+import { credentialKey, type CredentialId } from "./credential.js";
+import { UnknownCredentialError } from "./errors.js";
+import type { Issuer, ParentToken } from "./issuer.js";
+import type { QuotaPolicy } from "./quota-guard.js";
+import { Credential } from "./refresher.js";
+import type { Random, RefreshPolicy, RetryPolicy } from "./schedule.js";
+import { toStored } from "./state.js";
+import type { StoredCredential, TokenStore } from "./store.js";
+
+export interface EngineOptions {
+  store: TokenStore;
+  clock: Clock;
+  refresh: RefreshPolicy;
+  retry: RetryPolicy;
+  quota: QuotaPolicy;
+  log: Logger;
+  random?: Random;
+  /** Replicas sharing a store (Redis): cluster-wide refresh lock, shared values, pushed updates. */
+  coordinator?: Coordinator;
+}
+
+export interface ReconcileResult {
+  added: string[];
+  removed: string[];
+  /** Credentials whose secret or endpoint changed. */
+  updated: string[];
+}
+
+export class CredentialEngine {
+  private readonly credentials = new Map<string, Credential>();
+  private started = false;
+
+  private constructor(
+    private readonly opts: EngineOptions,
+    /** What the store held at start, for credentials added later by a reload. */
+    private readonly stored: Map<string, StoredCredential>,
+  ) {}
+
+  /** Loads the store, then creates (but does not start) each credential. */
+  static async create(opts: EngineOptions, issuers: readonly Issuer[]): Promise<CredentialEngine> {
+    const engine = new CredentialEngine(opts, await opts.store.load());
+    for (const issuer of issuers) engine.add(issuer);
+    // A value another replica obtained reaches this one's callers and watchers at once.
+    opts.coordinator?.onToken((stored) => engine.credentials.get(stored.key)?.adopt(stored));
+    return engine;
+  }
+
+  start(): void {
+    this.started = true;
+    for (const c of this.credentials.values()) c.start();
+  }
+
+  /**
+   * Applies a new set of issuers (a config reload): new credentials start at
+   * once, removed ones stop, a changed secret or endpoint is used from the
+   * next upstream call on, without losing the current value.
+   */
+  reconcile(issuers: readonly Issuer[]): ReconcileResult {
+    const result: ReconcileResult = { added: [], removed: [], updated: [] };
+    const wanted = new Map(issuers.map((i) => [credentialKey(i.id), i]));
+    for (const [key, c] of this.credentials) {
+      if (wanted.has(key)) continue;
+      c.stop("removed");
+      // Should a later reload add it back, it starts from here, not from what
+      // the store held at startup (an older value WeChat may have replaced).
+      const latest = c.latest();
+      if (latest) this.stored.set(key, { ...toStored(latest), version: c.highestVersion() });
+      this.credentials.delete(key);
+      result.removed.push(key);
+    }
+    for (const [key, issuer] of wanted) {
+      const existing = this.credentials.get(key);
+      if (!existing) {
+        const c = this.add(issuer);
+        if (this.started) c.start();
+        result.added.push(key);
+      } else if (existing.replaceIssuer(issuer)) {
+        result.updated.push(key);
+      }
+    }
+    return result;
+  }
+
+  stop(): void {
+    for (const c of this.credentials.values()) c.stop();
+  }
+
+  /** After stop(): lets fetches in flight land (up to ms), so the store gets what WeChat just issued. */
+  async settle(ms: number): Promise<void> {
+    await Promise.all(this.all().map((c) => c.settle(ms)));
+  }
+
+  /** The credential; throws UnknownCredentialError when it is not configured. */
+  find(id: CredentialId): Credential {
+    const c = this.credentials.get(credentialKey(id));
+    if (!c) throw new UnknownCredentialError(id);
+    return c;
+  }
+
+  byKey(key: string): Credential | undefined {
+    return this.credentials.get(key);
+  }
+
+  all(): Credential[] {
+    return [...this.credentials.values()];
+  }
+
+  /** A ticket's parent token, looked up at each use (a reload may have replaced it). */
+  parent(id: CredentialId): ParentToken {
+    return {
+      get: () => this.find(id).get(),
+      forceRefresh: (stale, caller) => this.find(id).forceRefresh(stale, caller),
+    };
+  }
+
+  private add(issuer: Issuer): Credential {
+    const key = credentialKey(issuer.id);
+    const c = new Credential(key, { ...this.opts, issuer, stored: this.stored.get(key) });
+    this.credentials.set(key, c);
+    return c;
+  }
+}

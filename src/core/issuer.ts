@@ -1,0 +1,58 @@
+/**
+ * The one thing that differs between credential kinds: how a value is fetched
+ * from WeChat and what its errcodes mean. Everything else (single flight,
+ * schedule, backoff, quota, stores, replicas, watchers) is the engine's, the
+ * same for every kind. Implementations live in src/issuers/.
+ */
+import type { CredentialId, CredentialRecord } from "./credential.js";
+import type { HourlyLimit } from "./quota-guard.js";
+
+/** A value as WeChat returned it. */
+export interface Fetched {
+  value: string;
+  /** Seconds the value lives from the moment of the request, as WeChat said. */
+  expiresIn: number;
+}
+
+export interface FetchContext {
+  /** Ask for a new value rather than the current one (a ForceRefresh). */
+  force: boolean;
+  signal: AbortSignal;
+  /**
+   * A second upstream call within this fetch (a ticket retried once after its
+   * parent token was refreshed): checked against and counted in the same
+   * limits as the first. Throws QuotaGuardError when a limit refuses it.
+   */
+  extraCall(): void;
+}
+
+/** What a ticket issuer needs of its parent token: the engine's credential, seen from below. */
+export interface ParentToken {
+  get(): Promise<CredentialRecord>;
+  /** Compare-and-refresh: a new token only if `stale` is still the current one. */
+  forceRefresh(stale: string, caller: string): Promise<{ token: CredentialRecord }>;
+}
+
+export interface Issuer {
+  readonly id: CredentialId;
+  /** The upstream endpoint, for logs and metrics ("token", "stable_token", "ticket/getticket", ...). */
+  readonly endpoint: string;
+  /**
+   * Changes when what the issuer fetches with changes (secret, endpoint): a
+   * config reload compares it. An opaque digest, never the secret.
+   */
+  readonly source: string;
+  /** Which daily budget the fetches count against. */
+  readonly budget: "token" | "ticket";
+  /** The refresh lead may not exceed this: stable_token only issues a new token in its last 5 minutes. */
+  readonly maxMarginMs?: number;
+  /**
+   * WeChat answers the same value until it expires (tickets, WeCom tokens):
+   * after a same-value answer the next attempt is at expiry, not sooner.
+   */
+  readonly sameValueUntilExpiry: boolean;
+  /** Shared hourly limits every fetch counts against (WeCom tickets). */
+  readonly hourlyLimits: readonly HourlyLimit[];
+  /** One upstream fetch (a ticket may make two: see FetchContext.extraCall). Throws UpstreamError or QuotaGuardError. */
+  fetch(ctx: FetchContext): Promise<Fetched>;
+}

@@ -1,0 +1,384 @@
+/**
+ * One credential: its state and its single-flight refresher. However many
+ * callers ask at once, at most one upstream fetch per credential is in
+ * flight. While a refresh is in flight or failing, the current value is
+ * served as long as it is valid; an expired value is never served. What is
+ * fetched, and how, is the issuer's business: this file knows no kinds.
+ *
+ * Data flows one way: issuer (upstream) -> this refresher -> state -> (store, listeners).
+ */
+import type { Clock, TimerHandle } from "../clock.js";
+import type { Logger } from "../log.js";
+import { isUpstreamError, UpstreamTransportError } from "../upstream/errors.js";
+import { CoordinationError, type Coordinator } from "./coordinator.js";
+import { describeId, describeRecord, type CredentialId, type CredentialRecord } from "./credential.js";
+import { NoValidTokenError, SameTokenError, StoppedError, type RefreshError } from "./errors.js";
+import type { FetchContext, Issuer } from "./issuer.js";
+import { AppQuota, QuotaGuardError, type QuotaPolicy } from "./quota-guard.js";
+import { capBeforeExpiry, planRefresh, retryDelay, type Random, type RefreshPolicy, type RetryPolicy } from "./schedule.js";
+import { CredentialState, toStored, type HealthListener, type TokenListener } from "./state.js";
+import type { StoredCredential, TokenStore } from "./store.js";
+
+/**
+ * Whether a failed call may still have cost WeChat quota: an answer that was
+ * lost (a timeout) or mangled may have been a value WeChat issued and counted.
+ * A refused connection, an HTTP error from a proxy, or an errcode answer
+ * issued nothing: counting those would let an outage of a few hours use up our
+ * own daily budget and keep the credential down after WeChat has recovered.
+ */
+function mayHaveIssued(error: RefreshError): boolean {
+  return error instanceof UpstreamTransportError && error.code !== "CONNECT" && error.code !== "HTTP_STATUS";
+}
+
+export type RefreshReason = "startup" | "scheduled" | "retry" | "no-token" | "force";
+
+export interface CredentialOptions {
+  issuer: Issuer;
+  clock: Clock;
+  refresh: RefreshPolicy;
+  retry: RetryPolicy;
+  quota: QuotaPolicy;
+  store: TokenStore;
+  log: Logger;
+  random?: Random;
+  /** What the store had at start (a value, maybe expired, and its version). */
+  stored?: StoredCredential;
+  /** Replicas sharing a store: a cluster-wide refresh lock and the shared value. */
+  coordinator?: Coordinator;
+}
+
+export interface ForceRefreshResult {
+  token: CredentialRecord;
+  /** True when this call caused or joined an upstream refresh. */
+  refreshed: boolean;
+}
+
+interface Failure {
+  error: RefreshError;
+  attempts: number;
+  retryAt: number;
+}
+
+export class Credential {
+  readonly id: CredentialId;
+  readonly key: string;
+  readonly state: CredentialState;
+  readonly quota: AppQuota;
+  private issuer: Issuer;
+  private inflight: Promise<CredentialRecord> | undefined;
+  private failure: Failure | undefined;
+  private timer: TimerHandle | undefined;
+  private stopped = false;
+  private started = false;
+  private readonly random: Random;
+  private readonly log: Logger;
+  /** Bumped by replaceIssuer: a failure with older credentials says nothing about the new ones. */
+  private generation = 0;
+  /** Aborts a fetch still running when stop()'s grace is over. */
+  private readonly abort = new AbortController();
+  private stopReason: "shutdown" | "removed" = "shutdown";
+
+  constructor(
+    key: string,
+    private opts: CredentialOptions,
+  ) {
+    this.issuer = opts.issuer;
+    this.id = opts.issuer.id;
+    this.key = key;
+    this.random = opts.random ?? Math.random;
+    const { appId, agent, kind } = this.id;
+    this.log = opts.log.child({ appId, ...(agent !== undefined ? { agent } : {}), ...(kind !== "access_token" ? { kind } : {}) });
+    this.state = new CredentialState(this.id, key, opts.clock, this.log, (from, exp) => this.plan(from, exp), opts.stored);
+    const what = describeId(this.id);
+    const policy = opts.issuer.budget === "ticket" ? { ...opts.quota, dailyBudget: opts.quota.ticketDailyBudget ?? opts.quota.dailyBudget } : opts.quota;
+    this.quota = new AppQuota(what, policy, opts.clock, opts.store.quota(key));
+    for (const limit of opts.issuer.hourlyLimits) {
+      const saved = opts.store.quota(limit.key);
+      if (saved) limit.sync(saved);
+    }
+  }
+
+  /** Serves the stored value if still valid (no upstream call), else fetches one. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    const held = this.state.current();
+    if (held) {
+      this.log.info(describeRecord(held), "serving stored value");
+      this.scheduleRefresh(held.refreshAt);
+      this.state.watchExpiry();
+      this.state.updateHealth();
+    } else {
+      this.refresh("startup").catch(() => undefined);
+    }
+  }
+
+  /**
+   * Uses a new issuer (a config reload changed the secret or endpoint) from
+   * the next upstream call on. Returns false when nothing changed. After a
+   * credential or IP error the next attempt is made at once: the change may be the fix.
+   */
+  replaceIssuer(issuer: Issuer): boolean {
+    if (issuer.source === this.issuer.source) return false;
+    this.issuer = issuer;
+    this.generation++;
+    this.log.info({ endpoint: issuer.endpoint }, "credentials updated");
+    const kind = this.failure?.error.kind;
+    if (this.started && !this.stopped && (kind === "permanent" || kind === "admin")) {
+      this.failure = undefined;
+      this.scheduleRefresh(this.opts.clock.now(), "retry");
+    }
+    return true;
+  }
+
+  /** No more refreshes or timers. A fetch already running may still finish (see settle). */
+  stop(reason: "shutdown" | "removed" = "shutdown"): void {
+    this.stopped = true;
+    this.stopReason = reason;
+    if (this.timer) this.opts.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.state.stop();
+  }
+
+  /** After stop(): waits up to ms for a fetch in flight (WeChat may have issued a value), then aborts it. */
+  async settle(ms: number): Promise<void> {
+    const inflight = this.inflight;
+    if (!inflight) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+    await Promise.race([inflight.then(() => undefined, () => undefined), timeout]);
+    clearTimeout(timer);
+    if (this.inflight) this.abort.abort(new StoppedError(this.id));
+  }
+
+  // Reads, for the gRPC layer, watchers, health and metrics.
+  current = (): CredentialRecord | undefined => this.state.current();
+  latest = (): CredentialRecord | undefined => this.state.latest();
+  highestVersion = (): number => this.state.highestVersion();
+  isValid = (t: CredentialRecord): boolean => this.state.isValid(t);
+  healthy = (): boolean => this.state.healthy();
+  onToken = (l: TokenListener): (() => void) => this.state.onToken(l);
+  onHealth = (l: HealthListener): (() => void) => this.state.onHealth(l);
+  listenerCount = (): number => this.state.listenerCount();
+
+  /** The last upstream failure, if the last attempt failed. */
+  lastError(): RefreshError | undefined {
+    return this.failure?.error;
+  }
+
+  /** The current valid value; waits for a refresh only when there is none. */
+  async get(): Promise<CredentialRecord> {
+    const valid = this.state.current();
+    if (valid) return valid;
+    if (this.inflight) return this.inflight;
+    this.throwIfBackingOff();
+    return this.refresh("no-token");
+  }
+
+  /**
+   * Passive refresh as compare-and-refresh: refreshes only if `stale` is still
+   * the current value (or, for a ticket a page never saw, its fingerprint);
+   * every concurrent caller with that value shares one upstream call.
+   */
+  async forceRefresh(stale: string, caller = "anonymous", beforeUpstream?: () => void): Promise<ForceRefreshResult> {
+    const held = this.state.latest();
+    const matches = (t: CredentialRecord) => t.value === stale || (this.id.kind !== "access_token" && t.fingerprint === stale);
+    if (!held || !matches(held)) return { token: await this.get(), refreshed: false };
+    // An expired value needs an ordinary refresh, not a forced one (no force budget spent).
+    if (!this.state.current()) return { token: await this.get(), refreshed: true };
+    if (this.inflight) {
+      const joined = await this.inflight;
+      // A scheduled refresh may bring back the same value: then force one.
+      if (!matches(joined)) return { token: joined, refreshed: true };
+    }
+    this.throwIfBackingOff();
+    beforeUpstream?.();
+    this.log.info({ caller, stale: held.fingerprint }, "passive refresh requested");
+    const token = await this.refresh("force");
+    if (token.value === held.value) throw new SameTokenError(this.id);
+    return { token, refreshed: true };
+  }
+
+  /** Takes a value another replica obtained, if newer; reschedules around it. */
+  adopt(stored: StoredCredential): CredentialRecord | undefined {
+    if (this.stopped) return undefined;
+    const record = this.state.adopt(stored);
+    if (record) {
+      this.failure = undefined;
+      this.scheduleRefresh(record.refreshAt);
+    }
+    return record;
+  }
+
+  /** Single flight: joins the refresh in progress, or starts one. */
+  refresh(reason: RefreshReason): Promise<CredentialRecord> {
+    if (this.stopped) return Promise.reject(new StoppedError(this.id, this.stopReason));
+    if (!this.inflight) {
+      this.inflight = this.fetch(reason).finally(() => {
+        this.inflight = undefined;
+      });
+    }
+    return this.inflight;
+  }
+
+  private plan(from: number, expiresAt: number): number {
+    const r = this.opts.refresh;
+    const max = this.issuer.maxMarginMs;
+    return planRefresh(from, expiresAt, max === undefined ? r : { ...r, marginMs: Math.min(r.marginMs, max) }, this.random);
+  }
+
+  private throwIfBackingOff(): void {
+    const f = this.failure;
+    if (f && f.retryAt > this.opts.clock.now()) {
+      // With a valid value the failure is only about refreshing it.
+      if (this.state.current()) throw f.error;
+      throw new NoValidTokenError(this.id, f.error, f.retryAt, this.whyNoValue() + `; next attempt at ${new Date(f.retryAt).toISOString()}`);
+    }
+  }
+
+  private whyNoValue(): string {
+    const t = this.state.latest();
+    const noun = this.id.kind === "access_token" ? "token" : "ticket";
+    return t ? `${noun} v${t.version} expired at ${new Date(t.expiresAt).toISOString()}` : `no ${noun} obtained yet`;
+  }
+
+  /**
+   * One refresh. With a coordinator (replicas sharing Redis) it runs under the
+   * credential's cluster-wide lock, and first looks at what the other replicas
+   * did: if one of them already refreshed, that value is taken and WeChat is
+   * not called.
+   */
+  private async fetch(reason: RefreshReason): Promise<CredentialRecord> {
+    const coordinator = this.opts.coordinator;
+    if (!coordinator) return this.fetchUpstream(reason);
+    const stale = this.state.latest()?.value;
+    try {
+      return await coordinator.withLock(this.key, async (shared) => {
+        if (shared.token) this.adopt(shared.token);
+        if (shared.quota) this.quota.sync(shared.quota);
+        const held = this.state.current();
+        const stillNeeded = !held || (reason === "force" ? held.value === stale : this.opts.clock.now() >= held.refreshAt);
+        if (!stillNeeded) return held;
+        return this.fetchUpstream(reason);
+      });
+    } catch (err) {
+      if (err instanceof CoordinationError) return this.fail(err, reason);
+      throw err;
+    }
+  }
+
+  private async fetchUpstream(reason: RefreshReason): Promise<CredentialRecord> {
+    const clock = this.opts.clock;
+    const requestedAt = clock.now();
+    const force = reason === "force";
+    try {
+      this.checkLimits(force);
+    } catch (err) {
+      // A refused ForceRefresh leaves the current value and the schedule alone.
+      if (force) throw err;
+      return this.fail(err as QuotaGuardError, reason);
+    }
+    this.quota.attempt(force);
+    this.log.debug({ reason }, "refreshing");
+    const generation = this.generation;
+    const ctx: FetchContext = {
+      force,
+      signal: this.abort.signal,
+      extraCall: () => {
+        this.checkLimits(false);
+        this.countCall(false);
+      },
+    };
+    let fetched;
+    try {
+      fetched = await this.issuer.fetch(ctx);
+    } catch (err) {
+      const error = isRefreshError(err) ? err : new UpstreamTransportError(this.issuer.endpoint, "BAD_BODY", (err as Error).message);
+      if (this.stopped || (isUpstreamError(error) && mayHaveIssued(error))) this.countCall(force);
+      if (this.stopped) throw new StoppedError(this.id, this.stopReason);
+      return this.fail(error, reason, generation !== this.generation);
+    }
+    this.countCall(force);
+    // Kept even when stopping: WeChat has issued it, and the one it replaced may die soon.
+    const { record, same } = this.state.accept(fetched.value, requestedAt, requestedAt + fetched.expiresIn * 1000);
+    this.opts.store.save(toStored(record));
+    if (this.stopped) throw new StoppedError(this.id, this.stopReason);
+    if (!same) {
+      this.failure = undefined;
+      this.scheduleRefresh(record.refreshAt);
+      return record;
+    }
+    if (!this.state.isValid(record)) {
+      // WeChat handed back the value that has just expired by our books: ask again shortly.
+      const error = new UpstreamTransportError(this.issuer.endpoint, "BAD_BODY", `WeChat returned v${record.version} again, which expired at ${new Date(record.expiresAt).toISOString()}`);
+      return this.fail(error, reason);
+    }
+    this.failure = undefined;
+    if (force) return record; // forceRefresh turns this into SAME_TOKEN; the schedule stands
+    this.scheduleRefresh(this.state.replan(this.sameValueRetryAt(record.expiresAt))!.refreshAt);
+    return record;
+  }
+
+  /**
+   * After WeChat answered the value we hold (not a new one): when it keeps a
+   * value until its expiry (tickets, WeCom tokens), asking again before then
+   * only spends quota, so the next attempt is at expiry; otherwise
+   * (stable_token) halfway there, at least 30 s on.
+   */
+  private sameValueRetryAt(expiresAt: number): number {
+    const now = this.opts.clock.now();
+    if (this.issuer.sameValueUntilExpiry) return expiresAt;
+    return Math.min(expiresAt, now + Math.max(30_000, Math.floor((expiresAt - now) / 2)));
+  }
+
+  private checkLimits(force: boolean): void {
+    this.quota.check(force);
+    for (const limit of this.issuer.hourlyLimits) limit.check();
+  }
+
+  /** Counts a call against the budgets, and persists the counts (a crash loop must not reset them). */
+  private countCall(forced: boolean): void {
+    this.opts.store.saveQuota(this.key, this.quota.record(forced));
+    for (const limit of this.issuer.hourlyLimits) this.opts.store.saveQuota(limit.key, limit.record());
+  }
+
+  private fail(error: RefreshError, reason: RefreshReason, staleCredentials = false): never {
+    this.recordFailure(error, reason, staleCredentials);
+    if (this.state.current()) throw error;
+    throw new NoValidTokenError(this.id, error, this.failure?.retryAt, this.whyNoValue());
+  }
+
+  private recordFailure(error: RefreshError, reason: RefreshReason, staleCredentials: boolean): void {
+    const now = this.opts.clock.now();
+    const attempts = (this.failure?.attempts ?? 0) + 1;
+    const errcode = "errcode" in error ? error.errcode : undefined;
+    let delay =
+      error instanceof QuotaGuardError
+        ? error.retryAfterMs
+        : retryDelay(error.kind, attempts, now, this.opts.retry, this.random, errcode, error.kind === "quota" ? error.retryDelayMs(now) : undefined);
+    delay = capBeforeExpiry(delay, now, this.state.current()?.expiresAt, this.opts.retry.baseMs / 2);
+    // The credentials changed while this call was out: try the new ones now.
+    if (staleCredentials) delay = 0;
+    this.failure = { error, attempts, retryAt: now + delay };
+    this.log.warn(
+      { reason, kind: error.kind, errcode, rid: "rid" in error ? error.rid : undefined, attempts, retryInMs: delay, err: error.message },
+      "refresh failed",
+    );
+    this.scheduleRefresh(now + delay, "retry");
+    this.state.updateHealth();
+  }
+
+  private scheduleRefresh(at: number, reason: RefreshReason = "scheduled"): void {
+    if (this.stopped) return;
+    const clock = this.opts.clock;
+    if (this.timer) clock.clearTimeout(this.timer);
+    this.timer = clock.setTimeout(() => {
+      this.timer = undefined;
+      this.refresh(reason).catch(() => undefined);
+    }, at - clock.now());
+  }
+}
+
+function isRefreshError(err: unknown): err is RefreshError {
+  return isUpstreamError(err) || err instanceof QuotaGuardError || err instanceof CoordinationError;
+}

@@ -1,0 +1,52 @@
+/**
+ * From the configured apps to the issuers the engine runs: one access_token
+ * per Official Account and per WeCom secret, and each ticket an app lists.
+ */
+import type { Clock } from "../clock.js";
+import type { CredentialId } from "../core/credential.js";
+import type { Issuer, ParentToken } from "../core/issuer.js";
+import { HourlyLimit } from "../core/quota-guard.js";
+import type { WeChatClient } from "../upstream/wechat-client.js";
+import { officialTicketIssuer, officialTokenIssuer } from "./official.js";
+import type { AppEntry } from "./types.js";
+import { wecomTicketIssuer, wecomTokenIssuer } from "./wecom.js";
+
+export interface IssuerDeps {
+  official: WeChatClient;
+  wecom: WeChatClient;
+  /** The engine's parent lookup (CredentialEngine.parent). */
+  parent: (id: CredentialId) => ParentToken;
+  clock: Clock;
+  /** Our hourly WeCom ticket limits, under WeChat's 100 per agent and 400 per corp. */
+  wecomTicketsPerAgentHour: number;
+  wecomTicketsPerCorpHour: number;
+}
+
+/**
+ * Builds the issuers of every app. `limits` keeps the shared hourly counts
+ * across calls (a reload must not reset them).
+ */
+export function buildIssuers(apps: readonly AppEntry[], deps: IssuerDeps, limits: Map<string, HourlyLimit>): Issuer[] {
+  const limit = (key: string, max: number, what: string) => {
+    let l = limits.get(key);
+    if (!l || l.limit !== max) limits.set(key, (l = new HourlyLimit(key, max, what, deps.clock)));
+    return l;
+  };
+  const issuers: Issuer[] = [];
+  for (const app of apps) {
+    if (app.type === "official") {
+      const token = officialTokenIssuer(app, deps.official);
+      issuers.push(token);
+      for (const t of app.tickets) issuers.push(officialTicketIssuer(app, t, deps.official, deps.parent(token.id)));
+    } else {
+      const token = wecomTokenIssuer(app, deps.wecom);
+      issuers.push(token);
+      const shared = [
+        limit(`hour:${app.corpId}/${app.agent}`, deps.wecomTicketsPerAgentHour, `agent ${app.corpId}/${app.agent}`),
+        limit(`hour:${app.corpId}`, deps.wecomTicketsPerCorpHour, `corp ${app.corpId}`),
+      ];
+      for (const t of app.tickets) issuers.push(wecomTicketIssuer(app, t, deps.wecom, deps.parent(token.id), shared));
+    }
+  }
+  return issuers;
+}

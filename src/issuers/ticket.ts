@@ -1,0 +1,43 @@
+/**
+ * What every ticket issuer shares: a ticket is fetched with its parent
+ * token; when WeChat says that token is stale (40001/40014/42001), the parent
+ * is compare-and-refreshed (no refresh if someone already replaced it) and
+ * the ticket fetch is retried once.
+ */
+import { WxTokenError } from "../errors.js";
+import { NoValidTokenError } from "../core/errors.js";
+import type { CredentialRecord } from "../core/credential.js";
+import type { FetchContext, Fetched, ParentToken } from "../core/issuer.js";
+import { STALE_TOKEN_ERRCODES, UpstreamTransportError, WeChatError, isUpstreamError } from "../upstream/errors.js";
+import { QuotaGuardError } from "../core/quota-guard.js";
+
+export async function fetchWithParent(
+  parent: ParentToken,
+  ctx: FetchContext,
+  endpoint: string,
+  caller: string,
+  call: (token: string) => Promise<Fetched>,
+): Promise<Fetched> {
+  const token = await parentToken(endpoint, () => parent.get());
+  try {
+    return await call(token.value);
+  } catch (err) {
+    if (!(err instanceof WeChatError) || !STALE_TOKEN_ERRCODES.has(err.errcode)) throw err;
+    const fresh = await parentToken(endpoint, async () => (await parent.forceRefresh(token.value, caller)).token);
+    ctx.extraCall();
+    return call(fresh.value);
+  }
+}
+
+/** The parent token, or the reason there is none as an error a refresher can retry on. */
+async function parentToken(endpoint: string, get: () => Promise<CredentialRecord>): Promise<CredentialRecord> {
+  try {
+    return await get();
+  } catch (err) {
+    if (err instanceof NoValidTokenError) throw err.upstream;
+    if (isUpstreamError(err) || err instanceof QuotaGuardError) throw err;
+    // Shutting down, removed, or the same token again: nothing was asked of WeChat.
+    const why = err instanceof WxTokenError ? err.message : String(err);
+    throw new UpstreamTransportError(endpoint, "CONNECT", `no parent token: ${why}`);
+  }
+}

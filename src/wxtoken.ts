@@ -1,0 +1,263 @@
+/**
+ * The composition root: from a loaded config to a running server, and back
+ * apart in order. It builds the upstream clients, the issuers of every
+ * configured credential, the store, the engine, the metrics and the gRPC
+ * server; applies a reload; and orders the shutdown. Nothing else wires.
+ */
+import { systemClock, type Clock } from "./clock.js";
+import { createAuthorizer } from "./auth/authorizer.js";
+import { exposureProblem, exposureWarnings } from "./auth/exposure.js";
+import { serverCredentials } from "./auth/server-credentials.js";
+import { ConfigError, type LoadedConfig } from "./config/load.js";
+import type { Config } from "./config/schema.js";
+import type { Authorizer } from "./core/authorizer.js";
+import { isCoordinator } from "./core/coordinator.js";
+import type { CredentialKind } from "./core/credential.js";
+import { CredentialEngine, type ReconcileResult } from "./core/engine.js";
+import type { Credential } from "./core/refresher.js";
+import type { HourlyLimit } from "./core/quota-guard.js";
+import type { Random } from "./core/schedule.js";
+import { JsSdkSigner } from "./core/signer.js";
+import type { TokenStore } from "./core/store.js";
+import { buildIssuers } from "./issuers/index.js";
+import type { AppEntry } from "./issuers/types.js";
+import type { Logger } from "./log.js";
+import { serveMetrics, type MetricsEndpoint } from "./metrics/http.js";
+import { bothObservers, Metrics } from "./metrics/metrics.js";
+import type { CallObserver } from "./server/hooks.js";
+import { RateLimiter } from "./server/rate-limit.js";
+import { GrpcServer } from "./server/server.js";
+import type { TokenServiceImpl } from "./server/token-service.js";
+import { FileStore } from "./store/file-store.js";
+import { MemoryStore } from "./store/memory-store.js";
+import { RedisStore } from "./store/redis-store.js";
+import { WeChatClient } from "./upstream/wechat-client.js";
+
+export { appHealthName, TOKEN_SERVICE_NAME, SERVER_CHANNEL_OPTIONS } from "./server/server.js";
+
+export interface ServerDeps {
+  log: Logger;
+  clock?: Clock;
+  random?: Random;
+  /** The Official Account upstream; defaults to a WeChatClient built from the config's upstream section. */
+  upstream?: WeChatClient;
+  /** The WeCom upstream; defaults to a WeChatClient on upstream.wecomBaseUrl. */
+  wecomUpstream?: WeChatClient;
+  /** Defaults to the store the config names. */
+  store?: TokenStore;
+  /** Who may call what; defaults to the config's auth section (everyone, everything when it has none). */
+  authorizer?: Authorizer;
+  /** Told about every finished call (besides the metrics). */
+  observer?: CallObserver;
+  /** Prometheus metrics; by default made when the config has a `metrics` section, which also opens its HTTP port. */
+  metrics?: Metrics;
+}
+
+/** The store the config names. */
+export function openStore(loaded: LoadedConfig, log: Logger): TokenStore {
+  const { store, upstream } = loaded.config;
+  switch (store.type) {
+    case "file":
+      return new FileStore(loaded.storePath!, log);
+    case "memory":
+      return new MemoryStore();
+    case "redis":
+      return new RedisStore({
+        url: store.url,
+        password: loaded.redisPassword?.reveal(),
+        keyPrefix: store.keyPrefix,
+        // The lock must outlive the longest upstream call it covers.
+        lockLeaseMs: Math.max(store.lockLeaseSeconds * 1000, upstream.timeoutMs + 5000),
+        log,
+      });
+  }
+}
+
+/** Allowed JS-SDK page origins by "appid", "corpid/agent", and "corpid" for the entry holding the corp ticket. */
+function originsOf(apps: readonly AppEntry[]): Map<string, readonly string[]> {
+  const origins = new Map<string, readonly string[]>();
+  for (const a of apps) {
+    if (a.type === "official") origins.set(a.appId, a.jsSdk.allowedOrigins);
+    else {
+      origins.set(`${a.corpId}/${a.agent}`, a.jsSdk.allowedOrigins);
+      if (a.tickets.includes("jsapi")) origins.set(a.corpId, a.jsSdk.allowedOrigins);
+    }
+  }
+  return origins;
+}
+
+export class WxTokenServer {
+  readonly metrics: Metrics | undefined;
+  private metricsEndpoint: MetricsEndpoint | undefined;
+  private port = 0;
+  /** The address listen() bound, for the exposure check of a reload. */
+  private boundAddress: string | undefined;
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    readonly engine: CredentialEngine,
+    readonly store: TokenStore,
+    readonly grpcServer: GrpcServer,
+    private readonly signer: JsSdkSigner,
+    private readonly upstreams: WeChatClient[],
+    private readonly issuers: (apps: readonly AppEntry[]) => ReturnType<typeof buildIssuers>,
+    private loaded: LoadedConfig,
+    private readonly log: Logger,
+    metrics: Metrics | undefined,
+  ) {
+    this.metrics = metrics;
+  }
+
+  static async create(loaded: LoadedConfig, deps: ServerDeps): Promise<WxTokenServer> {
+    const { config } = loaded;
+    const clock = deps.clock ?? systemClock;
+    const authorizer = deps.authorizer ?? createAuthorizer(config.auth);
+    const store = deps.store ?? openStore(loaded, deps.log);
+    const client = (baseUrl: string) =>
+      new WeChatClient({ baseUrl, connectTimeoutMs: config.upstream.connectTimeoutMs, timeoutMs: config.upstream.timeoutMs });
+    const official = deps.upstream ?? client(config.upstream.baseUrl);
+    const wecom = deps.wecomUpstream ?? client(config.upstream.wecomBaseUrl);
+    const metrics = deps.metrics ?? (config.metrics ? new Metrics(clock) : undefined);
+    const r = config.refresh;
+    const q = config.quota;
+    let engine: CredentialEngine | undefined;
+    const limits = new Map<string, HourlyLimit>();
+    const issuers = (apps: readonly AppEntry[]) => {
+      const built = buildIssuers(
+        apps,
+        {
+          official,
+          wecom,
+          parent: (id) => engine!.parent(id),
+          clock,
+          wecomTicketsPerAgentHour: q.wecomTicketsPerAgentHour,
+          wecomTicketsPerCorpHour: q.wecomTicketsPerCorpHour,
+        },
+        limits,
+      );
+      return metrics ? built.map((i) => metrics.meterIssuer(i)) : built;
+    };
+    engine = await CredentialEngine.create(
+      {
+        store,
+        coordinator: isCoordinator(store) ? store : undefined,
+        clock,
+        random: deps.random,
+        log: deps.log,
+        refresh: { marginMs: r.marginSeconds * 1000, jitterMs: r.jitterSeconds * 1000 },
+        retry: {
+          baseMs: r.retryBaseSeconds * 1000,
+          maxMs: r.retryMaxSeconds * 1000,
+          adminMs: r.adminRetrySeconds * 1000,
+          permanentMs: r.permanentRetrySeconds * 1000,
+          rateLimitMs: 60_000,
+        },
+        quota: {
+          dailyBudget: q.dailyBudget,
+          forceDailyBudget: q.forceRefreshDailyBudget,
+          minForceIntervalMs: q.minForceRefreshIntervalSeconds * 1000,
+          ticketDailyBudget: q.ticketDailyBudget,
+        },
+      },
+      issuers(loaded.apps),
+    );
+    metrics?.attach(engine);
+    const signer = new JsSdkSigner(engine, clock, originsOf(loaded.apps));
+    const grpcServer = new GrpcServer(engine, deps.log, {
+      authorizer,
+      observer: metrics ? bothObservers(metrics.observer, deps.observer) : deps.observer,
+      clock,
+      forceRefreshLimiter: new RateLimiter(q.clientForceRefreshPerMinute, clock),
+      signer,
+    });
+    return new WxTokenServer(engine, store, grpcServer, signer, [official, wecom], issuers, loaded, deps.log, metrics);
+  }
+
+  /** A configured credential: an app's access_token, or with `which` a WeCom agent's or a ticket. */
+  credential(appId: string, which: { kind?: CredentialKind; agent?: string } = {}): Credential {
+    return this.engine.find({ appId, kind: which.kind ?? "access_token", ...(which.agent !== undefined ? { agent: which.agent } : {}) });
+  }
+
+  /** The TokenService implementation (watcher counts, for tests and benchmarks). */
+  get tokens(): TokenServiceImpl {
+    return this.grpcServer.tokens;
+  }
+
+  get health() {
+    return this.grpcServer.health;
+  }
+
+  /**
+   * Applies a changed config without a restart (SIGHUP): apps added, removed,
+   * or with a new secret, endpoint or tickets, JS-SDK origins, and the auth
+   * section. Other changes need a restart; they are returned so the caller can say so.
+   */
+  reload(next: LoadedConfig): { apps: ReconcileResult; needsRestart: string[] } {
+    const prev = this.loaded.config;
+    const cfg = next.config;
+    // The socket stays where it is (listen, tls and insecure need a restart):
+    // a new auth section must still protect it, or nothing is applied.
+    if (this.boundAddress !== undefined) {
+      const exposed = exposureProblem({ insecure: prev.insecure, tls: prev.tls, auth: cfg.auth }, this.boundAddress);
+      if (exposed !== undefined) throw new ConfigError(`config error at auth: ${exposed}`);
+    }
+    const apps = this.engine.reconcile(this.issuers(next.apps));
+    for (const key of apps.added) this.grpcServer.reportHealth(this.engine.byKey(key)!);
+    for (const key of apps.removed) this.grpcServer.forget(key);
+    this.signer.setOrigins(originsOf(next.apps));
+    if (JSON.stringify(prev.auth) !== JSON.stringify(cfg.auth)) this.grpcServer.tokens.setAuthorizer(createAuthorizer(cfg.auth));
+    const reloadable = new Set(["apps", "auth"]);
+    const needsRestart = (Object.keys({ ...prev, ...cfg }) as (keyof Config)[]).filter(
+      (k) => !reloadable.has(k) && JSON.stringify(prev[k]) !== JSON.stringify(cfg[k]),
+    );
+    this.loaded = { ...this.loaded, apps: next.apps, config: { ...prev, apps: cfg.apps, auth: cfg.auth } };
+    this.log.info({ ...apps, needsRestart }, "config reloaded");
+    return { apps, needsRestart };
+  }
+
+  /** Binds (refusing an exposed address without client authentication), then starts the refreshers. Returns the bound port. */
+  async listen(address = this.loaded.config.listen): Promise<number> {
+    const { config, tls } = this.loaded;
+    const exposed = exposureProblem(config, address);
+    if (exposed !== undefined) throw new ConfigError(`config error at insecure: ${exposed}`);
+    for (const w of exposureWarnings(config, address)) this.log.warn(w);
+    const { credentials, ready } = serverCredentials(tls);
+    this.boundAddress = address;
+    this.port = await this.grpcServer.bind(address, credentials);
+    await ready();
+    if (this.metrics && config.metrics) this.metricsEndpoint = await serveMetrics(this.metrics, config.metrics.listen, this.log);
+    this.engine.start();
+    const security = { tls: tls === undefined ? "off" : tls.clientCaFile ? "mutual" : "on", clients: config.auth?.clients.length ?? "open" };
+    this.log.info({ address, port: this.port, credentials: this.engine.all().map((c) => c.key), store: this.store.kind, ...security }, "wxtoken listening");
+    return this.port;
+  }
+
+  get boundPort(): number {
+    return this.port;
+  }
+
+  /** The metrics HTTP port, when the config has a `metrics` section and the server listens. */
+  get metricsPort(): number | undefined {
+    return this.metricsEndpoint?.port;
+  }
+
+  /** The gRPC shutdown (see GrpcServer.shutdown), then: stop refreshers, let a fetch in flight land, flush the store. */
+  shutdown(graceMs = this.loaded.config.shutdownGraceMs): Promise<void> {
+    this.closing ??= this.doShutdown(graceMs);
+    return this.closing;
+  }
+
+  private async doShutdown(graceMs: number): Promise<void> {
+    this.log.info({ graceMs }, "shutting down");
+    const deadline = Date.now() + graceMs;
+    await this.grpcServer.shutdown(deadline);
+    // A fetch in flight may land (WeChat has likely issued its value, and the
+    // one it replaces may die soon), then the store is flushed.
+    this.engine.stop();
+    await this.engine.settle(Math.min(Math.max(deadline - Date.now(), 500), 2000));
+    await this.store.close();
+    await Promise.all(this.upstreams.map((u) => u.close()));
+    await this.metricsEndpoint?.close();
+    this.log.info("stopped");
+  }
+}
