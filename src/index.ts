@@ -1,13 +1,24 @@
 /**
  * wxtoken's public API: the client library for business services, and the
  * WeChat client for their own WeChat calls. The server is run through the CLI.
+ * pageSignature / cardSignature are the JS-SDK algorithms, for checking a
+ * signature the server made.
  */
 export { TokenClient, DEFAULT_CHANNEL_OPTIONS, DEFAULT_TIMEOUT_MS } from "./client/token-client.js";
-export type { TokenClientOptions, CallOptions, WatchOptions, ForceRefreshResult } from "./client/token-client.js";
+export type {
+  TokenClientOptions,
+  CallOptions,
+  WatchOptions,
+  ForceRefreshResult,
+  Which,
+  CredentialKindName,
+  SignOptions,
+  SignatureKindName,
+} from "./client/token-client.js";
 export { TokenSource } from "./client/token-source.js";
 export type { TokenSourceOptions, UpdateListener, ErrorListener } from "./client/token-source.js";
 export { withToken, isStaleTokenError, STALE_TOKEN_ERRCODES } from "./client/with-token.js";
-export type { WithTokenOptions, StaleTokenLike } from "./client/with-token.js";
+export type { WithTokenOptions, StaleTokenLike, HeldCredential } from "./client/with-token.js";
 export { Backoff } from "./client/backoff.js";
 export type { BackoffOptions, Random } from "./client/backoff.js";
 export {
@@ -28,6 +39,8 @@ export type { ClientAuthOptions } from "./auth/client-credentials.js";
 export { statusDetailsOf, decodeStatusDetails } from "./server/error-details.js";
 export type { StatusDetails } from "./server/error-details.js";
 
+export { pageSignature, cardSignature } from "./core/jssdk.js";
+
 export { systemClock } from "./clock.js";
 export type { Clock, TimerHandle } from "./clock.js";
 
@@ -39,6 +52,10 @@ export {
   ForceRefreshResponse,
   WatchTokenRequest,
   WatchTokenResponse,
+  SignJsSdkRequest,
+  SignJsSdkResponse,
+  CredentialKind,
+  SignatureKind,
   TokenServiceClient,
   TokenServiceService,
 } from "../generated/wxtoken/v1/token_service.js";

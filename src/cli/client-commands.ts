@@ -1,8 +1,9 @@
-/** `wxtoken get | refresh | watch`: small clients of a running server, on the client library. */
+/** `wxtoken get | refresh | watch | sign`: small clients of a running server, on the client library. */
 import type { Token } from "../../generated/wxtoken/v1/token_service.js";
 import { clientChannelCredentials, clientOptions, type ClientAuthOptions } from "../auth/client-credentials.js";
 import { TokenServiceError } from "../client/errors.js";
-import { TokenClient, type TokenClientOptions } from "../client/token-client.js";
+import { TokenClient, type CredentialKindName, type SignatureKindName, type TokenClientOptions, type Which } from "../client/token-client.js";
+import { UsageError } from "./flags.js";
 
 export const DEFAULT_ADDR = "127.0.0.1:50051";
 
@@ -11,9 +12,32 @@ export function tokenClientOptions(auth: ClientAuthOptions, timeoutMs?: number):
   return { credentials: clientChannelCredentials(auth), channelOptions: clientOptions(auth), timeoutMs };
 }
 
+const KINDS: Record<string, CredentialKindName> = {
+  token: "access_token",
+  access_token: "access_token",
+  jsapi: "jsapi_ticket",
+  jsapi_ticket: "jsapi_ticket",
+  wx_card: "wx_card_ticket",
+  wx_card_ticket: "wx_card_ticket",
+  agent_config: "agent_config_ticket",
+  agent_config_ticket: "agent_config_ticket",
+};
+
+/** The wire CredentialKind of a ticket, by number, as --kind names it. */
+const TICKET_NAMES: Record<number, string> = { 2: "jsapi", 3: "wx_card", 4: "agent_config" };
+
+/** --kind and --agent as the client library takes them. */
+export function parseWhich(kind: string | undefined, agent: string | undefined): Which {
+  const k = kind === undefined ? "access_token" : KINDS[kind];
+  if (k === undefined) throw new UsageError(`--kind must be token, jsapi, wx_card or agent_config, got "${kind!.slice(0, 40)}"`);
+  return agent === undefined ? { kind: k } : { kind: k, agent };
+}
+
 function printable(t: Token): Record<string, unknown> {
   return {
     app_id: t.appId,
+    ...(t.agent ? { agent: t.agent } : {}),
+    ...(t.kind !== undefined && TICKET_NAMES[t.kind] ? { kind: TICKET_NAMES[t.kind] } : {}),
     access_token: t.accessToken,
     version: t.version,
     fingerprint: t.fingerprint,
@@ -37,23 +61,54 @@ async function withClient<T>(addr: string, options: TokenClientOptions, run: (cl
   }
 }
 
-export async function getCommand(addr: string, appId: string, timeoutMs: number, auth: ClientAuthOptions = {}): Promise<void> {
-  const token = await withClient(addr, tokenClientOptions(auth, timeoutMs), (c) => c.getToken(appId));
+
+export async function getCommand(addr: string, appId: string, timeoutMs: number, auth: ClientAuthOptions = {}, which: Which = {}): Promise<void> {
+  const token = await withClient(addr, tokenClientOptions(auth, timeoutMs), (c) => c.getToken(appId, which));
   process.stdout.write(JSON.stringify(printable(token), null, 2) + "\n");
 }
 
-export async function refreshCommand(addr: string, appId: string, stale: string, timeoutMs: number, auth: ClientAuthOptions = {}): Promise<void> {
-  const res = await withClient(addr, tokenClientOptions(auth, timeoutMs), (c) => c.forceRefresh(appId, stale));
+export async function refreshCommand(addr: string, appId: string, stale: string, timeoutMs: number, auth: ClientAuthOptions = {}, which: Which = {}): Promise<void> {
+  const res = await withClient(addr, tokenClientOptions(auth, timeoutMs), (c) => c.forceRefresh(appId, stale, which));
   process.stdout.write(JSON.stringify({ refreshed: res.refreshed, token: printable(res.token) }, null, 2) + "\n");
 }
 
 /** Prints one JSON line per token until Ctrl-C or the server ends the stream. */
-export async function watchCommand(addr: string, appId: string, known: { version: number; fingerprint: string }, auth: ClientAuthOptions = {}): Promise<void> {
+export async function watchCommand(
+  addr: string,
+  appId: string,
+  known: { version: number; fingerprint: string },
+  auth: ClientAuthOptions = {},
+  which: Which = {},
+): Promise<void> {
   const stop = new AbortController();
   process.once("SIGINT", () => stop.abort());
   await withClient(addr, tokenClientOptions(auth), async (c) => {
-    for await (const token of c.watch(appId, { knownVersion: known.version, knownFingerprint: known.fingerprint, signal: stop.signal })) {
+    for await (const token of c.watch(appId, { ...which, knownVersion: known.version, knownFingerprint: known.fingerprint, signal: stop.signal })) {
       process.stdout.write(JSON.stringify(printable(token)) + "\n");
     }
   });
+}
+
+const SIGNATURE_KINDS: readonly SignatureKindName[] = ["config", "agent_config", "card"];
+
+/** Prints what a page passes to wx.config / wx.agentConfig (or a card call). */
+export async function signCommand(
+  addr: string,
+  appId: string,
+  url: string,
+  timeoutMs: number,
+  auth: ClientAuthOptions,
+  opts: { kind?: string; agent?: string; card: string[] },
+): Promise<void> {
+  const kind = (opts.kind ?? "config") as SignatureKindName;
+  if (!SIGNATURE_KINDS.includes(kind)) throw new UsageError(`sign --kind must be config, agent_config or card, got "${kind.slice(0, 40)}"`);
+  if (kind !== "card" && url === "") throw new UsageError("sign needs the page URL after APP");
+  const s = await withClient(addr, tokenClientOptions(auth, timeoutMs), (c) => c.signJsSdk(appId, url, { kind, agent: opts.agent, cardValues: opts.card }));
+  const out =
+    kind === "agent_config"
+      ? { corpid: s.appId, agentid: s.agent, timestamp: s.timestamp, nonceStr: s.nonceStr, signature: s.signature }
+      : kind === "card"
+        ? { timestamp: s.timestamp, nonceStr: s.nonceStr, cardSign: s.signature }
+        : { appId: s.appId, timestamp: s.timestamp, nonceStr: s.nonceStr, signature: s.signature };
+  process.stdout.write(JSON.stringify({ ...out, url: s.url, ticket_version: s.ticketVersion, ticket_fingerprint: s.ticketFingerprint }, null, 2) + "\n");
 }

@@ -7,7 +7,7 @@ import { hashKeyCommand } from "../auth/hash-key-command.js";
 import { ConfigError } from "../config/load.js";
 import { DEFAULT_BASE_URL } from "../upstream/wechat-client.js";
 import { callbackIpCommand } from "./callback-ip.js";
-import { DEFAULT_ADDR, getCommand, refreshCommand, watchCommand } from "./client-commands.js";
+import { DEFAULT_ADDR, getCommand, parseWhich, refreshCommand, signCommand, watchCommand } from "./client-commands.js";
 import { demoCommand } from "./demo.js";
 import { fakeWeChatCommand } from "./fake-wechat-command.js";
 import { integerFlags, UsageError } from "./flags.js";
@@ -28,6 +28,10 @@ Clients (--addr, default ${DEFAULT_ADDR}; --timeout MS, default 10000 (callback-
   wxtoken get APP                        print the current token as JSON
   wxtoken refresh APP --stale TOKEN      passive refresh: refresh only if TOKEN is still current
   wxtoken watch APP [--known-version N] [--known-fingerprint F]  print each new token as a JSON line
+      get, refresh and watch take --kind token|jsapi|wx_card|agent_config (default token)
+      and, for WeCom (APP is the corpid), --agent AGENTID|NAME
+  wxtoken sign APP URL [--kind config|agent_config|card] [--agent AGENTID] [--card VALUE]...
+                                         JS-SDK signature of a page (wx.config by default), as JSON
   wxtoken callback-ip APP [--wechat URL] [--repeat N] [--interval MS]
                                          call WeChat's getcallbackip with the served token;
                                          recovers by itself from 40001/40014/42001
@@ -58,6 +62,9 @@ async function main(argv: string[]): Promise<void> {
       wechat: { type: "string" },
       repeat: { type: "string" },
       interval: { type: "string" },
+      kind: { type: "string" },
+      agent: { type: "string" },
+      card: { type: "string", multiple: true },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -80,11 +87,13 @@ async function main(argv: string[]): Promise<void> {
     case "fake-wechat":
       return fakeWeChatCommand({ host: values.host, port: n.port, apps: values.app ?? [], expiresIn: n["expires-in"] });
     case "get":
-      return getCommand(values.addr, needApp(), timeout, auth);
+      return getCommand(values.addr, needApp(), timeout, auth, parseWhich(values.kind, values.agent));
     case "refresh":
-      return refreshCommand(values.addr, needApp(), values.stale ?? usage("refresh needs --stale TOKEN"), timeout, auth);
+      return refreshCommand(values.addr, needApp(), values.stale ?? usage("refresh needs --stale TOKEN"), timeout, auth, parseWhich(values.kind, values.agent));
     case "watch":
-      return watchCommand(values.addr, needApp(), { version: n["known-version"]!, fingerprint: values["known-fingerprint"] }, auth);
+      return watchCommand(values.addr, needApp(), { version: n["known-version"]!, fingerprint: values["known-fingerprint"] }, auth, parseWhich(values.kind, values.agent));
+    case "sign":
+      return signCommand(values.addr, needApp(), positionals[1] ?? "", timeout, auth, { kind: values.kind, agent: values.agent, card: values.card ?? [] });
     case "hash-key":
       return hashKeyCommand(app);
     case "callback-ip":
