@@ -84,6 +84,11 @@ export class FakeClock implements Clock {
     await settle();
   }
 
+  /** Moves time forward to the instant `at` (see advance). */
+  advanceTo(at: number): Promise<void> {
+    return this.advance(Math.max(0, at - this.current));
+  }
+
   /** Sets the time without firing timers (for a restart that "happened later"). */
   set(ms: number): void {
     this.current = ms;

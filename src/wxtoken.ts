@@ -98,7 +98,8 @@ export class WxTokenServer {
     readonly engine: CredentialEngine,
     readonly store: TokenStore,
     readonly grpcServer: GrpcServer,
-    private readonly signer: JsSdkSigner,
+    /** SignJsSdk's logic (the demo signs a page with it). */
+    readonly signer: JsSdkSigner,
     private readonly upstreams: WeChatClient[],
     private readonly issuers: (apps: readonly AppEntry[]) => ReturnType<typeof buildIssuers>,
     private loaded: LoadedConfig,

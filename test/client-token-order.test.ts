@@ -13,6 +13,8 @@ function token(version: number, accessToken: string, obtainedAt: number): Token 
     expiresAt: new Date(obtainedAt + 7200_000),
     refreshAt: new Date(obtainedAt + 6900_000),
     fingerprint: accessToken.slice(0, 8),
+    kind: 1,
+    agent: "",
   };
 }
 

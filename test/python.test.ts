@@ -13,6 +13,8 @@ import { APP, Harness } from "./support/harness.js";
 const run = promisify(execFile);
 const PYTHON = "/usr/bin/python3";
 const CLIENT_TEST = fileURLToPath(new URL("./python/client_test.py", import.meta.url));
+const CORP = "ww0123456789abcdef";
+const AGENT = "1000002";
 const INSTALL_HINT = "apt-get install -y python3-grpcio python3-grpc-tools";
 
 async function pythonGrpcMissing(): Promise<string | undefined> {
@@ -35,12 +37,19 @@ afterEach(async () => {
 });
 
 describe.skipIf(missing !== undefined && !inCI)("a Python grpcio client", () => {
-  it("gets, force-refreshes and watches tokens", { timeout: 90_000 }, async () => {
+  it("gets, force-refreshes and watches tokens, gets a jsapi ticket and a WeCom agent token, and checks a SignJsSdk signature", { timeout: 90_000 }, async () => {
     if (missing) throw new Error(`CI must run the Python client test: ${missing}`);
-    h = await Harness.start();
+    h = await Harness.start({
+      fakeOptions: { wecom: { [CORP]: { [AGENT]: "agent-secret" } } },
+      env: { AGENT_SECRET: "agent-secret" },
+      apps: [
+        { appId: APP, secretEnv: `SECRET_${APP}`, tickets: ["jsapi"] },
+        { type: "wecom", corpId: CORP, agent: AGENT, secretEnv: "AGENT_SECRET" },
+      ],
+    });
     // Async, not execFileSync: the server answering the child runs in this process.
     const result = await run(PYTHON, [CLIENT_TEST], {
-      env: { ...process.env, WXTOKEN_ADDR: `127.0.0.1:${h.port}`, WXTOKEN_APP_ID: APP, PYTHONDONTWRITEBYTECODE: "1" },
+      env: { ...process.env, WXTOKEN_ADDR: `127.0.0.1:${h.port}`, WXTOKEN_APP_ID: APP, WXTOKEN_CORP_ID: CORP, WXTOKEN_AGENT: AGENT, PYTHONDONTWRITEBYTECODE: "1" },
       timeout: 80_000,
     }).catch((err: Error & { stdout?: string; stderr?: string; code?: number }) => {
       throw new Error(`client_test.py failed (exit ${err.code}):\n${err.stdout ?? ""}${err.stderr ?? ""}`);
@@ -48,6 +57,6 @@ describe.skipIf(missing !== undefined && !inCI)("a Python grpcio client", () => 
     // unittest reports on stderr; a run that skipped everything must not pass.
     expect(result.stderr).toMatch(/^OK$/m);
     expect(result.stderr).not.toMatch(/skipped/);
-    expect(result.stderr).toMatch(/Ran 5 tests/);
+    expect(result.stderr).toMatch(/Ran 7 tests/);
   });
 });

@@ -53,7 +53,7 @@ async function cluster(n: number, opts: { url?: string; config?: HarnessOptions[
 }
 
 function watch(h: Harness): { versions: number[]; tokens: string[]; ended: Promise<ServiceError | undefined> } {
-  const stream = h.client.watchToken({ appId: APP, knownVersion: 0, knownFingerprint: "" });
+  const stream = h.client.watchToken({ kind: 0, agent: "", appId: APP, knownVersion: 0, knownFingerprint: "" });
   cleanups.push(() => stream.cancel());
   const { messages, ended } = collect(stream);
   return {

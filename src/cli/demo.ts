@@ -1,7 +1,8 @@
 /**
  * `wxtoken demo`: the fake WeChat and the server together, with sample apps
- * and short-lived tokens so that a refresh can be watched within a minute.
- * Needs nothing outside this package.
+ * (an Official Account with its JS-SDK tickets, a second one, and a WeCom
+ * corp with an agent and a built-in app) and short-lived tokens so that a
+ * refresh can be watched within a minute. Needs nothing outside this package.
  */
 import { FakeWeChat } from "../fake-wechat/index.js";
 import { parseConfig } from "../config/load.js";
@@ -14,31 +15,53 @@ export const DEMO_APPS: Record<string, string> = {
   wxdemo0000000002: "demo-secret-two-0123456789abcdef",
 };
 
+export const DEMO_CORP = "wwdemo0000000001";
+export const DEMO_AGENT = "1000002";
+const DEMO_WECOM = { [DEMO_CORP]: { [DEMO_AGENT]: "demo-agent-secret-0123456789abcdef", contacts: "demo-contacts-secret-0123456789ab" } };
+
 export async function demoCommand(opts: { listen?: string; expiresIn?: number }): Promise<void> {
   const listen = opts.listen ?? "127.0.0.1:50051";
   const expiresIn = opts.expiresIn ?? 120;
-  const fake = new FakeWeChat({ apps: DEMO_APPS, expiresIn, overlapMs: 30_000 });
+  const fake = new FakeWeChat({ apps: DEMO_APPS, expiresIn, overlapMs: 30_000, ticketExpiresIn: expiresIn, wecom: DEMO_WECOM, wecomExpiresIn: expiresIn });
   const upstreamUrl = await fake.start();
+  const [app, app2] = Object.keys(DEMO_APPS) as [string, string];
   const loaded = parseConfig(
     {
       listen,
-      upstream: { baseUrl: upstreamUrl },
+      upstream: { baseUrl: upstreamUrl, wecomBaseUrl: fake.wecomUrl },
       store: { type: "memory" },
       refresh: { marginSeconds: 30, jitterSeconds: 5 },
-      apps: Object.keys(DEMO_APPS).map((appId) => ({ appId, secretEnv: `WXTOKEN_DEMO_SECRET_${appId}` })),
+      apps: [
+        { appId: app, secretEnv: "DEMO_SECRET_1", tickets: ["jsapi", "wx_card"] },
+        { appId: app2, secretEnv: "DEMO_SECRET_2" },
+        { type: "wecom", corpId: DEMO_CORP, agent: DEMO_AGENT, secretEnv: "DEMO_AGENT_SECRET", tickets: ["jsapi", "agent_config"] },
+        { type: "wecom", corpId: DEMO_CORP, agent: "contacts", secretEnv: "DEMO_CONTACTS_SECRET" },
+      ],
     },
-    { env: Object.fromEntries(Object.entries(DEMO_APPS).map(([id, s]) => [`WXTOKEN_DEMO_SECRET_${id}`, s])) },
+    {
+      env: {
+        DEMO_SECRET_1: DEMO_APPS[app]!,
+        DEMO_SECRET_2: DEMO_APPS[app2]!,
+        DEMO_AGENT_SECRET: DEMO_WECOM[DEMO_CORP][DEMO_AGENT],
+        DEMO_CONTACTS_SECRET: DEMO_WECOM[DEMO_CORP].contacts,
+      },
+    },
   );
   const log = createLogger({ level: "info" });
   const server = await WxTokenServer.create(loaded, { log });
   const port = await server.listen(listen);
   const addr = listen.replace(/:\d+$/, `:${port}`);
-  const app = Object.keys(DEMO_APPS)[0];
+  const signed = await server.signer.sign({ appId: app, kind: "config", url: "https://h5.example.com/demo", cardValues: [] });
   process.stdout.write(`
 wxtoken demo is running (Ctrl-C to stop)
   gRPC server:  ${addr}   (reflection and grpc.health.v1 on)
-  fake WeChat:  ${upstreamUrl}   (tokens live ${expiresIn}s, refreshed ~30s before expiry)
-  apps:         ${Object.keys(DEMO_APPS).join(", ")}
+  fake WeChat:  ${upstreamUrl}   (tokens and tickets live ${expiresIn}s, refreshed ~30s before expiry)
+  fake WeCom:   ${fake.wecomUrl}
+  apps:         ${app} (with its jsapi and wx_card tickets), ${app2}
+  WeCom:        corp ${DEMO_CORP}: agent ${DEMO_AGENT} (corp jsapi and agent_config tickets), contacts
+
+A wx.config for https://h5.example.com/demo, signed with ${app}'s jsapi ticket v${signed.ticketVersion} (${signed.ticketFingerprint}):
+  { appId: "${app}", timestamp: ${signed.timestamp}, nonceStr: "${signed.nonceStr}", signature: "${signed.signature}" }
 
 Try, in another terminal:
   npx buf curl --protocol grpc --http2-prior-knowledge http://${addr}/wxtoken.v1.TokenService/GetToken -d '{"app_id":"${app}"}'
@@ -46,6 +69,10 @@ Try, in another terminal:
   grpcurl -plaintext -d '{"app_id":"${app}"}' ${addr} wxtoken.v1.TokenService/GetToken
   grpcurl -plaintext ${addr} list
   node dist/src/cli/main.js get ${app} --addr ${addr}
+  node dist/src/cli/main.js get ${app} --kind jsapi --addr ${addr}
+  node dist/src/cli/main.js sign ${app} 'https://h5.example.com/page?id=1#top' --addr ${addr}
+  node dist/src/cli/main.js get ${DEMO_CORP} --agent ${DEMO_AGENT} --addr ${addr}
+  node dist/src/cli/main.js sign ${DEMO_CORP} https://h5.example.com/app --kind agent_config --agent ${DEMO_AGENT} --addr ${addr}
   node dist/src/cli/main.js watch ${app} --addr ${addr}
   node dist/src/cli/main.js refresh ${app} --stale TOKEN --addr ${addr}
   node dist/src/cli/main.js callback-ip ${app} --addr ${addr} --wechat ${upstreamUrl} --repeat 20 --interval 3000

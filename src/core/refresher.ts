@@ -300,22 +300,18 @@ export class Credential {
     }
     this.countCall(force);
     // Kept even when stopping: WeChat has issued it, and the one it replaced may die soon.
-    const { record, same } = this.state.accept(fetched.value, requestedAt, requestedAt + fetched.expiresIn * 1000);
+    let { record, same } = this.state.accept(fetched.value, requestedAt, requestedAt + fetched.expiresIn * 1000);
+    // The same value again, still valid: ask again later (forceRefresh turns a forced one into SAME_TOKEN).
+    if (same && this.state.isValid(record) && !force) record = this.state.replan(this.sameValueRetryAt(record.expiresAt))!;
     this.opts.store.save(toStored(record));
     if (this.stopped) throw new StoppedError(this.id, this.stopReason);
-    if (!same) {
-      this.failure = undefined;
-      this.scheduleRefresh(record.refreshAt);
-      return record;
-    }
-    if (!this.state.isValid(record)) {
+    if (same && !this.state.isValid(record)) {
       // WeChat handed back the value that has just expired by our books: ask again shortly.
       const error = new UpstreamTransportError(this.issuer.endpoint, "BAD_BODY", `WeChat returned v${record.version} again, which expired at ${new Date(record.expiresAt).toISOString()}`);
       return this.fail(error, reason);
     }
     this.failure = undefined;
-    if (force) return record; // forceRefresh turns this into SAME_TOKEN; the schedule stands
-    this.scheduleRefresh(this.state.replan(this.sameValueRetryAt(record.expiresAt))!.refreshAt);
+    if (!(same && force)) this.scheduleRefresh(record.refreshAt);
     return record;
   }
 

@@ -16,7 +16,7 @@ export type PlanRefresh = (from: number, expiresAt: number) => number;
 
 /** What the store keeps of a record (the refresh time is planned again on load). */
 export function toStored(t: CredentialRecord): StoredCredential {
-  return { key: t.key, value: t.value, version: t.version, obtainedAt: t.obtainedAt, expiresAt: t.expiresAt };
+  return { key: t.key, value: t.value, version: t.version, obtainedAt: t.obtainedAt, expiresAt: t.expiresAt, refreshAt: t.refreshAt };
 }
 
 export class CredentialState {
@@ -86,7 +86,12 @@ export class CredentialState {
   adopt(stored: StoredCredential): CredentialRecord | undefined {
     const held = this.record;
     if (this.stopped || stored.key !== this.key || stored.expiresAt <= this.clock.now()) return undefined;
-    if (held?.value === stored.value || stored.version <= (held?.version ?? 0)) return undefined;
+    if (held?.value === stored.value) {
+      // Another replica asked WeChat and got the same value: its later plan is the cluster's.
+      const later = stored.refreshAt !== undefined && stored.refreshAt > held.refreshAt && stored.refreshAt <= held.expiresAt;
+      return later ? this.replan(stored.refreshAt!) : undefined;
+    }
+    if (stored.version <= (held?.version ?? 0)) return undefined;
     this.version = Math.max(this.version, stored.version);
     const record = this.successor(held, stored, stored.obtainedAt);
     this.install(record, held, "shared");
@@ -152,7 +157,7 @@ export class CredentialState {
       version: same ? previous.version : incoming.version,
       obtainedAt: same ? previous.obtainedAt : incoming.obtainedAt,
       expiresAt,
-      refreshAt: this.plan(same ? previous.obtainedAt : planFrom, expiresAt),
+      refreshAt: laterPlan(this.plan(same ? previous.obtainedAt : planFrom, expiresAt), incoming.refreshAt, expiresAt),
     });
   }
 
@@ -164,4 +169,9 @@ export class CredentialState {
     if (!same) for (const listener of [...this.tokenListeners]) listener(record);
     this.updateHealth();
   }
+}
+
+/** A stored plan that is later than ours (a same-value answer moved it to expiry) wins; never past expiry. */
+function laterPlan(planned: number, stored: number | undefined, expiresAt: number): number {
+  return stored !== undefined && stored > planned && stored <= expiresAt ? stored : planned;
 }

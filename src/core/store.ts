@@ -9,6 +9,12 @@ export interface StoredCredential {
   obtainedAt: number;
   /** ms since the epoch */
   expiresAt: number;
+  /**
+   * When the holder plans to ask again (ms since the epoch), kept when it is
+   * later than a fresh plan would be: after WeChat answered the same value,
+   * the next attempt is at its expiry, for every replica and after a restart.
+   */
+  refreshAt?: number;
 }
 
 /** Upstream calls counted in one quota window (see src/core/quota-guard.ts). */
@@ -38,7 +44,10 @@ export function toStoredCredential(t: unknown): StoredCredential | undefined {
     Number.isSafeInteger(o.version) &&
     Number.isFinite(o.obtainedAt) &&
     Number.isFinite(o.expiresAt);
-  return ok ? { key, value, version: o.version as number, obtainedAt: o.obtainedAt as number, expiresAt: o.expiresAt as number } : undefined;
+  if (!ok) return undefined;
+  const stored: StoredCredential = { key, value, version: o.version as number, obtainedAt: o.obtainedAt as number, expiresAt: o.expiresAt as number };
+  if (Number.isFinite(o.refreshAt)) stored.refreshAt = o.refreshAt as number;
+  return stored;
 }
 
 export function isStoredQuota(q: unknown): q is StoredQuota {

@@ -33,6 +33,6 @@ export function toProtoToken(t: CredentialRecord): Token {
     refreshAt: new Date(t.refreshAt),
     fingerprint: t.fingerprint,
     kind: TO_PROTO[t.id.kind],
-    ...(t.id.agent !== undefined ? { agent: t.id.agent } : {}),
+    agent: t.id.agent ?? "",
   };
 }

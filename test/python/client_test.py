@@ -6,7 +6,8 @@ GetToken, ForceRefresh and WatchToken are called over the network.
 
 Run by test/python.test.ts, which starts the server and sets:
   WXTOKEN_ADDR    host:port of the server, e.g. 127.0.0.1:50051
-  WXTOKEN_APP_ID  an app the server is configured for
+  WXTOKEN_APP_ID  an app the server is configured for, with its jsapi ticket
+  WXTOKEN_CORP_ID, WXTOKEN_AGENT  a WeCom corp and agent the server holds
 
 Needs Debian's python3-grpcio and python3-grpc-tools (under /usr/bin/python3).
 Their protoc is old: plain --python_out/--grpc_python_out, no --pyi_out.
@@ -28,6 +29,8 @@ PROTO_ROOT = Path(__file__).resolve().parents[2] / "proto"
 PROTO_FILE = "wxtoken/v1/token_service.proto"
 ADDR = os.environ.get("WXTOKEN_ADDR", "")
 APP_ID = os.environ.get("WXTOKEN_APP_ID", "")
+CORP_ID = os.environ.get("WXTOKEN_CORP_ID", "")
+AGENT = os.environ.get("WXTOKEN_AGENT", "")
 # Every call gets a deadline; a watch that should deliver "at once" must do so well within this.
 DEADLINE_S = 10.0
 AT_ONCE_S = 2.0
@@ -48,8 +51,8 @@ def generate_stubs(out_dir):
 class TokenServiceTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        if not ADDR or not APP_ID:
-            raise unittest.SkipTest("set WXTOKEN_ADDR and WXTOKEN_APP_ID (test/python.test.ts does)")
+        if not ADDR or not APP_ID or not CORP_ID or not AGENT:
+            raise unittest.SkipTest("set WXTOKEN_ADDR, WXTOKEN_APP_ID, WXTOKEN_CORP_ID and WXTOKEN_AGENT (test/python.test.ts does)")
         cls.stub_dir = tempfile.mkdtemp(prefix="wxtoken-py-")
         cls.pb, pb_grpc = generate_stubs(cls.stub_dir)
         cls.channel = grpc.insecure_channel(ADDR)
@@ -122,6 +125,29 @@ class TokenServiceTest(unittest.TestCase):
             self.assertEqual(next(stream).token.version, rotated.token.version)
         finally:
             stream.cancel()
+
+
+    def test_jsapi_ticket_and_a_signature_the_page_can_check(self):
+        pb = self.pb
+        ticket = self.stub.GetToken(pb.GetTokenRequest(app_id=APP_ID, kind=pb.CREDENTIAL_KIND_JSAPI_TICKET), timeout=DEADLINE_S).token
+        self.assertEqual(ticket.kind, pb.CREDENTIAL_KIND_JSAPI_TICKET)
+        self.assertTrue(ticket.access_token)
+        page = "https://h5.example.com/order?id=42"
+        signed = self.stub.SignJsSdk(pb.SignJsSdkRequest(app_id=APP_ID, url=page + "#/pay"), timeout=DEADLINE_S)
+        self.assertEqual(signed.url, page)
+        self.assertEqual(signed.ticket_fingerprint, ticket.fingerprint)
+        # The JS-SDK algorithm, written out here: sha1 over the four fields in ASCII order.
+        plain = "jsapi_ticket=%s&noncestr=%s&timestamp=%d&url=%s" % (ticket.access_token, signed.nonce_str, signed.timestamp, page)
+        self.assertEqual(signed.signature, hashlib.sha1(plain.encode()).hexdigest())
+
+    def test_a_wecom_agent_token_is_its_own(self):
+        pb = self.pb
+        token = self.stub.GetToken(pb.GetTokenRequest(app_id=CORP_ID, agent=AGENT), timeout=DEADLINE_S).token
+        self.assertEqual((token.app_id, token.agent, token.kind), (CORP_ID, AGENT, pb.CREDENTIAL_KIND_ACCESS_TOKEN))
+        self.assertNotEqual(token.access_token, self.get_token().access_token)
+        with self.assertRaises(grpc.RpcError) as other:
+            self.stub.GetToken(pb.GetTokenRequest(app_id=CORP_ID, agent="1000099"), timeout=DEADLINE_S)
+        self.assertEqual(other.exception.code(), grpc.StatusCode.NOT_FOUND)
 
 
 if __name__ == "__main__":

@@ -9,16 +9,20 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import {
+  ForceRefreshRequest,
+  GetTokenRequest,
+  SignJsSdkRequest,
   TokenServiceClient,
   type ForceRefreshResponse,
   type GetTokenResponse,
+  type SignJsSdkResponse,
   type WatchTokenResponse,
 } from "../../generated/wxtoken/v1/token_service.js";
 import { clientOptions } from "../../src/auth/client-credentials.js";
 import { FakeClock } from "../../src/clock.js";
 import { parseConfig, type LoadedConfig } from "../../src/config/load.js";
 import type { ConfigInput } from "../../src/config/schema.js";
-import { FakeWeChat, type Fault } from "../../src/fake-wechat/index.js";
+import { FakeWeChat, type FakeWeChatOptions, type Fault } from "../../src/fake-wechat/index.js";
 import { createLogger } from "../../src/log.js";
 import type { Authorizer } from "../../src/core/authorizer.js";
 import { WxTokenServer } from "../../src/wxtoken.js";
@@ -59,6 +63,12 @@ export interface HarnessOptions {
   /** The harness client's channel credentials (default plaintext) and API key (default none). */
   clientCredentials?: ChannelCredentials;
   apiKey?: string;
+  /** The config's apps instead of APP and APP2 (their secrets in `env`). */
+  apps?: unknown[];
+  /** Environment for the config's secretEnv names, besides SECRET_<appid> of SECRETS. */
+  env?: Record<string, string>;
+  /** More options for the harness's own fake WeChat (tickets, WeCom corps). */
+  fakeOptions?: Partial<FakeWeChatOptions>;
 }
 
 export class Harness {
@@ -76,21 +86,26 @@ export class Harness {
   static async start(opts: HarnessOptions = {}): Promise<Harness> {
     const clock = opts.clock ?? new FakeClock();
     const ownsFake = !opts.fake;
-    const fake = opts.fake ?? new FakeWeChat({ apps: SECRETS, clock, expiresIn: opts.expiresIn ?? 7200, overlapMs: 300_000 });
+    const fake = opts.fake ?? new FakeWeChat({ apps: SECRETS, clock, expiresIn: opts.expiresIn ?? 7200, overlapMs: 300_000, ...opts.fakeOptions });
     if (ownsFake) await fake.start();
     for (const f of opts.faults ?? []) fake.inject(f);
     const loaded = parseConfig(
       {
         listen: "127.0.0.1:0",
         store: opts.storePath ? { type: "file", path: opts.storePath } : { type: "memory" },
-        apps: Object.keys(SECRETS).map((appId) => ({ appId, secretEnv: `SECRET_${appId}` })),
+        apps: opts.apps ?? Object.keys(SECRETS).map((appId) => ({ appId, secretEnv: `SECRET_${appId}` })),
         shutdownGraceMs: 2000,
         // Most tests force refreshes back to back; the quota guard has its own tests.
         quota: { dailyBudget: 100_000, forceRefreshDailyBudget: 100_000, minForceRefreshIntervalSeconds: 0, clientForceRefreshPerMinute: 1_000_000 },
         ...opts.config,
-        upstream: { baseUrl: fake.url, timeoutMs: opts.upstreamTimeoutMs ?? 2000, ...opts.config?.upstream },
+        upstream: {
+          baseUrl: fake.url,
+          ...(fake.wecomUrl ? { wecomBaseUrl: fake.wecomUrl } : {}),
+          timeoutMs: opts.upstreamTimeoutMs ?? 2000,
+          ...opts.config?.upstream,
+        },
       },
-      { env: Object.fromEntries(Object.entries(SECRETS).map(([id, s]) => [`SECRET_${id}`, s])) },
+      { env: { ...Object.fromEntries(Object.entries(SECRETS).map(([id, s]) => [`SECRET_${id}`, s])), ...opts.env } },
     );
     const logs = new LogCapture();
     const log = createLogger({ level: "debug", destination: logs });
@@ -103,15 +118,37 @@ export class Harness {
 
   getToken(appId: string, deadlineMs = 5000): Promise<GetTokenResponse> {
     return new Promise((resolve, reject) =>
-      this.client.getToken({ appId }, new Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) => (err ? reject(err) : resolve(res))),
+      this.client.getToken({ kind: 0, agent: "", appId }, new Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) => (err ? reject(err) : resolve(res))),
     );
   }
 
   forceRefresh(appId: string, staleToken: string, deadlineMs = 5000): Promise<ForceRefreshResponse> {
     return new Promise((resolve, reject) =>
-      this.client.forceRefresh({ appId, staleToken }, new Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) =>
+      this.client.forceRefresh({ kind: 0, agent: "", appId, staleToken }, new Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) =>
         err ? reject(err) : resolve(res),
       ),
+    );
+  }
+
+  /** GetToken with any request fields (kind, agent). */
+  get(req: Partial<GetTokenRequest>, deadlineMs = 5000): Promise<GetTokenResponse> {
+    return new Promise((resolve, reject) =>
+      this.client.getToken(GetTokenRequest.fromPartial(req), new Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) => (err ? reject(err) : resolve(res))),
+    );
+  }
+
+  /** ForceRefresh with any request fields. */
+  refresh(req: Partial<ForceRefreshRequest>, deadlineMs = 5000): Promise<ForceRefreshResponse> {
+    return new Promise((resolve, reject) =>
+      this.client.forceRefresh(ForceRefreshRequest.fromPartial(req), new Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) =>
+        err ? reject(err) : resolve(res),
+      ),
+    );
+  }
+
+  sign(req: Partial<SignJsSdkRequest>, deadlineMs = 5000): Promise<SignJsSdkResponse> {
+    return new Promise((resolve, reject) =>
+      this.client.signJsSdk(SignJsSdkRequest.fromPartial(req), new Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) => (err ? reject(err) : resolve(res))),
     );
   }
 

@@ -184,14 +184,12 @@ export interface Token {
    * Which credential this is. For a ticket, access_token holds the ticket
    * value, and version, expires_at, refresh_at are the ticket's own.
    */
-  kind?:
-    | CredentialKind
-    | undefined;
+  kind: CredentialKind;
   /**
    * WeCom: the agent (agentid or built-in app name) whose secret this token
    * belongs to; empty for an Official Account and for the corp jsapi ticket.
    */
-  agent?: string | undefined;
+  agent: string;
 }
 
 /** GetTokenRequest asks for an app's current token. */
@@ -199,11 +197,9 @@ export interface GetTokenRequest {
   /** The WeChat appid, e.g. "wx1234567890abcdef", or the WeCom corpid. Required. */
   appId: string;
   /** Which credential; unset means the access_token. */
-  kind?:
-    | CredentialKind
-    | undefined;
+  kind: CredentialKind;
   /** WeCom: the agentid ("1000002") or built-in app name; empty otherwise. */
-  agent?: string | undefined;
+  agent: string;
 }
 
 /** GetTokenResponse carries the current token. */
@@ -225,11 +221,9 @@ export interface ForceRefreshRequest {
    */
   staleToken: string;
   /** Which credential; unset means the access_token. */
-  kind?:
-    | CredentialKind
-    | undefined;
+  kind: CredentialKind;
   /** WeCom: the agentid or built-in app name; empty otherwise. */
-  agent?: string | undefined;
+  agent: string;
 }
 
 /** ForceRefreshResponse carries the token to use from now on. */
@@ -267,11 +261,9 @@ export interface WatchTokenRequest {
    */
   knownFingerprint: string;
   /** Which credential; unset means the access_token. */
-  kind?:
-    | CredentialKind
-    | undefined;
+  kind: CredentialKind;
   /** WeCom: the agentid or built-in app name; empty otherwise. */
-  agent?: string | undefined;
+  agent: string;
 }
 
 /** WatchTokenResponse is one message of the stream. */
@@ -341,8 +333,8 @@ function createBaseToken(): Token {
     expiresAt: undefined,
     refreshAt: undefined,
     fingerprint: "",
-    kind: undefined,
-    agent: undefined,
+    kind: 0,
+    agent: "",
   };
 }
 
@@ -369,10 +361,10 @@ export const Token: MessageFns<Token> = {
     if (message.fingerprint !== "") {
       writer.uint32(58).string(message.fingerprint);
     }
-    if (message.kind !== undefined) {
+    if (message.kind !== 0) {
       writer.uint32(64).int32(message.kind);
     }
-    if (message.agent !== undefined) {
+    if (message.agent !== "") {
       writer.uint32(74).string(message.agent);
     }
     return writer;
@@ -504,8 +496,8 @@ export const Token: MessageFns<Token> = {
         ? fromJsonTimestamp(object.refresh_at)
         : undefined,
       fingerprint: isSet(object.fingerprint) ? globalThis.String(object.fingerprint) : "",
-      kind: isSet(object.kind) ? credentialKindFromJSON(object.kind) : undefined,
-      agent: isSet(object.agent) ? globalThis.String(object.agent) : undefined,
+      kind: isSet(object.kind) ? credentialKindFromJSON(object.kind) : 0,
+      agent: isSet(object.agent) ? globalThis.String(object.agent) : "",
     };
   },
 
@@ -532,10 +524,10 @@ export const Token: MessageFns<Token> = {
     if (message.fingerprint !== "") {
       obj.fingerprint = message.fingerprint;
     }
-    if (message.kind !== undefined) {
+    if (message.kind !== 0) {
       obj.kind = credentialKindToJSON(message.kind);
     }
-    if (message.agent !== undefined) {
+    if (message.agent !== "") {
       obj.agent = message.agent;
     }
     return obj;
@@ -553,14 +545,14 @@ export const Token: MessageFns<Token> = {
     message.expiresAt = object.expiresAt ?? undefined;
     message.refreshAt = object.refreshAt ?? undefined;
     message.fingerprint = object.fingerprint ?? "";
-    message.kind = object.kind ?? undefined;
-    message.agent = object.agent ?? undefined;
+    message.kind = object.kind ?? 0;
+    message.agent = object.agent ?? "";
     return message;
   },
 };
 
 function createBaseGetTokenRequest(): GetTokenRequest {
-  return { appId: "", kind: undefined, agent: undefined };
+  return { appId: "", kind: 0, agent: "" };
 }
 
 export const GetTokenRequest: MessageFns<GetTokenRequest> = {
@@ -568,10 +560,10 @@ export const GetTokenRequest: MessageFns<GetTokenRequest> = {
     if (message.appId !== "") {
       writer.uint32(10).string(message.appId);
     }
-    if (message.kind !== undefined) {
+    if (message.kind !== 0) {
       writer.uint32(16).int32(message.kind);
     }
-    if (message.agent !== undefined) {
+    if (message.agent !== "") {
       writer.uint32(26).string(message.agent);
     }
     return writer;
@@ -633,8 +625,8 @@ export const GetTokenRequest: MessageFns<GetTokenRequest> = {
         : isSet(object.app_id)
         ? globalThis.String(object.app_id)
         : "",
-      kind: isSet(object.kind) ? credentialKindFromJSON(object.kind) : undefined,
-      agent: isSet(object.agent) ? globalThis.String(object.agent) : undefined,
+      kind: isSet(object.kind) ? credentialKindFromJSON(object.kind) : 0,
+      agent: isSet(object.agent) ? globalThis.String(object.agent) : "",
     };
   },
 
@@ -643,10 +635,10 @@ export const GetTokenRequest: MessageFns<GetTokenRequest> = {
     if (message.appId !== "") {
       obj.appId = message.appId;
     }
-    if (message.kind !== undefined) {
+    if (message.kind !== 0) {
       obj.kind = credentialKindToJSON(message.kind);
     }
-    if (message.agent !== undefined) {
+    if (message.agent !== "") {
       obj.agent = message.agent;
     }
     return obj;
@@ -658,8 +650,8 @@ export const GetTokenRequest: MessageFns<GetTokenRequest> = {
   fromPartial<I extends Exact<DeepPartial<GetTokenRequest>, I>>(object: I): GetTokenRequest {
     const message = createBaseGetTokenRequest();
     message.appId = object.appId ?? "";
-    message.kind = object.kind ?? undefined;
-    message.agent = object.agent ?? undefined;
+    message.kind = object.kind ?? 0;
+    message.agent = object.agent ?? "";
     return message;
   },
 };
@@ -732,7 +724,7 @@ export const GetTokenResponse: MessageFns<GetTokenResponse> = {
 };
 
 function createBaseForceRefreshRequest(): ForceRefreshRequest {
-  return { appId: "", staleToken: "", kind: undefined, agent: undefined };
+  return { appId: "", staleToken: "", kind: 0, agent: "" };
 }
 
 export const ForceRefreshRequest: MessageFns<ForceRefreshRequest> = {
@@ -743,10 +735,10 @@ export const ForceRefreshRequest: MessageFns<ForceRefreshRequest> = {
     if (message.staleToken !== "") {
       writer.uint32(18).string(message.staleToken);
     }
-    if (message.kind !== undefined) {
+    if (message.kind !== 0) {
       writer.uint32(24).int32(message.kind);
     }
-    if (message.agent !== undefined) {
+    if (message.agent !== "") {
       writer.uint32(34).string(message.agent);
     }
     return writer;
@@ -821,8 +813,8 @@ export const ForceRefreshRequest: MessageFns<ForceRefreshRequest> = {
         : isSet(object.stale_token)
         ? globalThis.String(object.stale_token)
         : "",
-      kind: isSet(object.kind) ? credentialKindFromJSON(object.kind) : undefined,
-      agent: isSet(object.agent) ? globalThis.String(object.agent) : undefined,
+      kind: isSet(object.kind) ? credentialKindFromJSON(object.kind) : 0,
+      agent: isSet(object.agent) ? globalThis.String(object.agent) : "",
     };
   },
 
@@ -834,10 +826,10 @@ export const ForceRefreshRequest: MessageFns<ForceRefreshRequest> = {
     if (message.staleToken !== "") {
       obj.staleToken = message.staleToken;
     }
-    if (message.kind !== undefined) {
+    if (message.kind !== 0) {
       obj.kind = credentialKindToJSON(message.kind);
     }
-    if (message.agent !== undefined) {
+    if (message.agent !== "") {
       obj.agent = message.agent;
     }
     return obj;
@@ -850,8 +842,8 @@ export const ForceRefreshRequest: MessageFns<ForceRefreshRequest> = {
     const message = createBaseForceRefreshRequest();
     message.appId = object.appId ?? "";
     message.staleToken = object.staleToken ?? "";
-    message.kind = object.kind ?? undefined;
-    message.agent = object.agent ?? undefined;
+    message.kind = object.kind ?? 0;
+    message.agent = object.agent ?? "";
     return message;
   },
 };
@@ -942,7 +934,7 @@ export const ForceRefreshResponse: MessageFns<ForceRefreshResponse> = {
 };
 
 function createBaseWatchTokenRequest(): WatchTokenRequest {
-  return { appId: "", knownVersion: 0, knownFingerprint: "", kind: undefined, agent: undefined };
+  return { appId: "", knownVersion: 0, knownFingerprint: "", kind: 0, agent: "" };
 }
 
 export const WatchTokenRequest: MessageFns<WatchTokenRequest> = {
@@ -956,10 +948,10 @@ export const WatchTokenRequest: MessageFns<WatchTokenRequest> = {
     if (message.knownFingerprint !== "") {
       writer.uint32(26).string(message.knownFingerprint);
     }
-    if (message.kind !== undefined) {
+    if (message.kind !== 0) {
       writer.uint32(32).int32(message.kind);
     }
-    if (message.agent !== undefined) {
+    if (message.agent !== "") {
       writer.uint32(42).string(message.agent);
     }
     return writer;
@@ -1047,8 +1039,8 @@ export const WatchTokenRequest: MessageFns<WatchTokenRequest> = {
         : isSet(object.known_fingerprint)
         ? globalThis.String(object.known_fingerprint)
         : "",
-      kind: isSet(object.kind) ? credentialKindFromJSON(object.kind) : undefined,
-      agent: isSet(object.agent) ? globalThis.String(object.agent) : undefined,
+      kind: isSet(object.kind) ? credentialKindFromJSON(object.kind) : 0,
+      agent: isSet(object.agent) ? globalThis.String(object.agent) : "",
     };
   },
 
@@ -1063,10 +1055,10 @@ export const WatchTokenRequest: MessageFns<WatchTokenRequest> = {
     if (message.knownFingerprint !== "") {
       obj.knownFingerprint = message.knownFingerprint;
     }
-    if (message.kind !== undefined) {
+    if (message.kind !== 0) {
       obj.kind = credentialKindToJSON(message.kind);
     }
-    if (message.agent !== undefined) {
+    if (message.agent !== "") {
       obj.agent = message.agent;
     }
     return obj;
@@ -1080,8 +1072,8 @@ export const WatchTokenRequest: MessageFns<WatchTokenRequest> = {
     message.appId = object.appId ?? "";
     message.knownVersion = object.knownVersion ?? 0;
     message.knownFingerprint = object.knownFingerprint ?? "";
-    message.kind = object.kind ?? undefined;
-    message.agent = object.agent ?? undefined;
+    message.kind = object.kind ?? 0;
+    message.agent = object.agent ?? "";
     return message;
   },
 };
