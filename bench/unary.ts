@@ -5,6 +5,7 @@
  * turns over several rounds, so a burst of background load on the machine
  * does not land on one of them only.
  */
+import { CredentialKind } from "../generated/wxtoken/v1/token_service.js";
 import { toProtoToken } from "../src/server/convert.js";
 import { LoadProcess } from "./support/child.js";
 import type { FromUnaryClient, UnaryLoad, UnaryResult } from "./support/protocol.js";
@@ -26,10 +27,10 @@ export interface UnarySummary {
   p99Ms: number;
 }
 
-async function measure(target: string, kind: UnaryLoad["kind"], o: UnaryOptions): Promise<UnaryResult> {
+async function measure(target: string, kind: UnaryLoad["kind"], credential: number, o: UnaryOptions): Promise<UnaryResult> {
   const load = new LoadProcess<FromUnaryClient>("unary-client.js");
   try {
-    load.send({ type: "unary", target, kind, appId: BENCH_APP, concurrency: o.concurrency, warmupMs: o.warmupMs, durationMs: o.durationMs } satisfies UnaryLoad);
+    load.send({ type: "unary", target, kind, appId: BENCH_APP, credential, concurrency: o.concurrency, warmupMs: o.warmupMs, durationMs: o.durationMs } satisfies UnaryLoad);
     const result = await load.next("unary-result", o.warmupMs + o.durationMs + 30_000);
     if (result.errors > 0) throw new Error(`${kind}: ${result.errors} calls failed, first: ${result.firstError}`);
     return result;
@@ -55,16 +56,21 @@ export async function unaryBench(o: UnaryOptions, print: (s: string) => void): P
   );
   const wx = await startWxToken();
   const reply = { token: toProtoToken(await wx.server.credential(BENCH_APP).get()) };
+  const ticketReply = { token: toProtoToken(await wx.server.credential(BENCH_APP, { kind: "jsapi_ticket" }).get()) };
   const bare = await startBareServer(reply);
+  const bareTicket = await startBareServer(ticketReply);
+  const JSAPI = CredentialKind.CREDENTIAL_KIND_JSAPI_TICKET;
   const targets = [
-    { name: "wxtoken GetToken", target: wx.target, kind: "getToken" as const },
-    { name: "bare grpc-js, GetToken constant", target: bare.target, kind: "getToken" as const },
-    { name: "bare grpc-js, byte echo", target: bare.target, kind: "echo" as const },
+    { name: "wxtoken GetToken", target: wx.target, kind: "getToken" as const, credential: 0 },
+    { name: "bare grpc-js, GetToken constant", target: bare.target, kind: "getToken" as const, credential: 0 },
+    { name: "bare grpc-js, byte echo", target: bare.target, kind: "echo" as const, credential: 0 },
+    { name: "wxtoken GetToken, jsapi ticket", target: wx.target, kind: "getToken" as const, credential: JSAPI },
+    { name: "bare grpc-js, ticket constant", target: bareTicket.target, kind: "getToken" as const, credential: JSAPI },
   ];
   try {
     const results = new Map<string, UnaryResult[]>(targets.map((t) => [t.name, []]));
     for (let round = 0; round < o.rounds; round++) {
-      for (const t of targets) results.get(t.name)!.push(await measure(t.target, t.kind, o));
+      for (const t of targets) results.get(t.name)!.push(await measure(t.target, t.kind, t.credential, o));
     }
     const out: Record<string, UnarySummary> = {};
     for (const t of targets) {
@@ -74,8 +80,10 @@ export async function unaryBench(o: UnaryOptions, print: (s: string) => void): P
     }
     const ratio = (a: string, b: string): string => ((out[a]!.callsPerSecond / out[b]!.callsPerSecond) * 100).toFixed(0);
     print(`  wxtoken / bare echo: ${ratio(targets[0]!.name, targets[2]!.name)} %   wxtoken / bare constant GetToken: ${ratio(targets[0]!.name, targets[1]!.name)} %`);
+    print(`  wxtoken ticket / bare constant ticket: ${ratio(targets[3]!.name, targets[4]!.name)} %`);
     return out;
   } finally {
+    await bareTicket.close();
     await bare.close();
     await wx.close();
   }

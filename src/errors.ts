@@ -80,3 +80,8 @@ export class MetadataTooLargeError extends WxTokenError {
   readonly reason = "METADATA_TOO_LARGE";
   readonly category = "exhausted";
 }
+
+/** A config problem, with the key that is wrong. The CLI prints it and exits 78. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}

@@ -29,7 +29,7 @@ export async function startWxToken(): Promise<BenchServer> {
       listen: "127.0.0.1:0",
       upstream: { baseUrl: upstreamUrl },
       store: { type: "memory" },
-      apps: [{ appId: BENCH_APP, secretEnv: "WXTOKEN_BENCH_SECRET" }],
+      apps: [{ appId: BENCH_APP, secretEnv: "WXTOKEN_BENCH_SECRET", tickets: ["jsapi"] }],
       quota: { dailyBudget: 1_000_000, forceRefreshDailyBudget: 1_000_000, minForceRefreshIntervalSeconds: 0, clientForceRefreshPerMinute: 1_000_000 },
       shutdownGraceMs: 1000,
     },
@@ -38,6 +38,7 @@ export async function startWxToken(): Promise<BenchServer> {
   const server = await WxTokenServer.create(loaded, { log: createLogger({ level: "warn" }) });
   const port = await server.listen("127.0.0.1:0");
   await server.credential(BENCH_APP).get();
+  await server.credential(BENCH_APP, { kind: "jsapi_ticket" }).get();
   return {
     server,
     fake,

@@ -10,7 +10,7 @@ import { experimental, ServerCredentials } from "@grpc/grpc-js";
 import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createSecureContext } from "node:tls";
-import { ConfigError } from "../config/load.js";
+import { ConfigError } from "../errors.js";
 import type { TlsFiles } from "./tls-files.js";
 
 export interface ListenCredentials {

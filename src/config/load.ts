@@ -4,13 +4,11 @@ import type { ZodError } from "zod";
 import { grantWarnings } from "../auth/schema.js";
 import { resolveTlsFiles, type TlsFiles } from "../auth/tls-files.js";
 import { Secret } from "../secret.js";
+import { ConfigError } from "../errors.js";
 import type { AppEntry } from "../issuers/types.js";
 import { configSchema, type Config } from "./schema.js";
 
-/** A config problem, with the key that is wrong. The CLI prints it and exits non-zero. */
-export class ConfigError extends Error {
-  override readonly name = "ConfigError";
-}
+export { ConfigError } from "../errors.js";
 
 export interface LoadedConfig {
   config: Config;

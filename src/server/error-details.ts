@@ -8,7 +8,6 @@ import type { Metadata } from "@grpc/grpc-js";
 import { Any } from "../../generated/google/protobuf/any.js";
 import { ErrorInfo, RetryInfo } from "../../generated/google/rpc/error_details.js";
 import { Status } from "../../generated/google/rpc/status.js";
-import type { MappedStatus } from "./status.js";
 
 export const STATUS_DETAILS_KEY = "grpc-status-details-bin";
 /** ErrorInfo.domain: who defines the reasons. */
@@ -16,7 +15,14 @@ export const ERROR_DOMAIN = "wxtoken";
 export const ERROR_INFO_TYPE_URL = "type.googleapis.com/google.rpc.ErrorInfo";
 export const RETRY_INFO_TYPE_URL = "type.googleapis.com/google.rpc.RetryInfo";
 
-export type DetailsSource = Pick<MappedStatus, "code" | "details" | "reason" | "metadata" | "retryDelayMs">;
+/** What a failure's details say (status.ts's MappedStatus has these fields). */
+export interface DetailsSource {
+  code: number;
+  details: string;
+  reason: string;
+  metadata?: Record<string, string>;
+  retryDelayMs?: number;
+}
 
 /** Status{code, message, details: [ErrorInfo, RetryInfo?]}, serialized. */
 export function encodeStatusDetails(s: DetailsSource): Buffer {
