@@ -129,7 +129,7 @@ export const configSchema = z.strictObject({
   store: store.prefault({ type: "file" }),
   refresh: z
     .strictObject({
-      /** Refresh this long before expiry (at most half the token's lifetime). */
+      /** Refresh this long before expiry (scaled down to fit a short-lived token's last quarter). */
       marginSeconds: z.number().positive().default(300),
       /** Up to this much earlier again, at random. */
       jitterSeconds: z.number().nonnegative().default(60),
