@@ -18,7 +18,7 @@ interface ErrcodeInfo {
   meaning: string;
 }
 
-/** Every errcode of the token endpoints (../shared/wechat-api.md), and how we treat it. */
+/** Every errcode WeChat documents for the token endpoints, and how we treat it (test/upstream-errors.test.ts holds an independent list). */
 export const ERRCODES: Readonly<Record<number, ErrcodeInfo>> = {
   [-1]: { kind: "transient", meaning: "system busy" },
   40001: { kind: "permanent", meaning: "invalid credential (wrong appsecret?)" },
