@@ -49,6 +49,8 @@ export interface HarnessOptions {
   fake?: FakeWeChat;
   expiresIn?: number;
   config?: Partial<ConfigInput>;
+  /** More environment for the config (e.g. a Redis password for store.passwordEnv). */
+  env?: Record<string, string>;
   store?: TokenStore;
   storePath?: string;
   upstreamTimeoutMs?: number;
@@ -90,7 +92,7 @@ export class Harness {
         ...opts.config,
         upstream: { baseUrl: fake.url, timeoutMs: opts.upstreamTimeoutMs ?? 2000, ...opts.config?.upstream },
       },
-      { env: Object.fromEntries(Object.entries(SECRETS).map(([id, s]) => [`SECRET_${id}`, s])) },
+      { env: { ...Object.fromEntries(Object.entries(SECRETS).map(([id, s]) => [`SECRET_${id}`, s])), ...opts.env } },
     );
     const logs = new LogCapture();
     const log = createLogger({ level: "debug", destination: logs });
