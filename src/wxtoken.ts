@@ -64,7 +64,14 @@ export function openStore(loaded: LoadedConfig, log: Logger): TokenStore {
     case "redis":
       return new RedisStore({
         url: store.url,
+        sentinels: store.sentinels,
+        masterName: store.masterName,
+        db: store.db,
+        username: store.username,
         password: loaded.redisPassword?.reveal(),
+        sentinelUsername: store.sentinelUsername,
+        sentinelPassword: loaded.redisSentinelPassword?.reveal(),
+        tls: store.tls && { caFile: loaded.redisCaFile, serverName: store.tls.serverName },
         keyPrefix: store.keyPrefix,
         // The lock must outlive the longest upstream call it covers.
         lockLeaseMs: Math.max(store.lockLeaseSeconds * 1000, upstream.timeoutMs + 5000),

@@ -75,6 +75,16 @@ describe("wxtoken callback-ip with authentication", () => {
   }, 60_000);
 });
 
+describe("help", () => {
+  it.each([[["--help"]], [["-h"]], [["help"]], [[]], [["get", "--help"]]])("%j prints the usage to stdout and exits 0", async (args) => {
+    const result = await fixture.cli.run(args);
+    expect(result).toMatchObject({ code: 0, stderr: "" });
+    expect(result.stdout).toMatch(/^wxtoken: a central access_token server/);
+    expect(result.stdout).toContain("wxtoken serve --config FILE");
+    expect(result.stdout).toContain("wxtoken get APP");
+  });
+});
+
 describe("numeric flags", () => {
   it.each([
     [["get", APP, "--timeout", "10s"], /--timeout must be a positive number of milliseconds, got "10s"/],

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfigFile, parseConfig } from "../src/config/load.js";
+import { connectionOptions } from "../src/store/redis-connection.js";
 import { WeChatClient } from "../src/upstream/wechat-client.js";
 import { tempDir } from "./support/harness.js";
 
@@ -140,9 +141,51 @@ describe("config: the redis store", () => {
 
   it("fills in documented defaults and takes the password from an environment variable", () => {
     const loaded = parseConfig({ apps, store: { type: "redis", passwordEnv: "REDIS_PW" } }, { env: { ...env, REDIS_PW: "redis-pw-0001" } });
-    expect(loaded.config.store).toEqual({ type: "redis", url: "redis://127.0.0.1:6379", passwordEnv: "REDIS_PW", keyPrefix: "wxtoken:", lockLeaseSeconds: 30 });
+    expect(loaded.config.store).toEqual({ type: "redis", passwordEnv: "REDIS_PW", keyPrefix: "wxtoken:", lockLeaseSeconds: 30 });
     expect(loaded.redisPassword?.reveal()).toBe("redis-pw-0001");
     expect(inspect(loaded)).not.toContain("redis-pw-0001");
+    // No url and no sentinels: the local Redis.
+    expect(connectionOptions({})).toMatchObject({ url: "redis://127.0.0.1:6379", where: "redis://127.0.0.1:6379" });
+  });
+
+  it("takes sentinels, a master name, ACL users and both passwords from environment variables", () => {
+    const store = {
+      type: "redis",
+      sentinels: ["10.0.0.1:26379", "[fd00::2]:26379"],
+      masterName: "tokens",
+      db: 3,
+      username: "wxtoken",
+      passwordEnv: "REDIS_PW",
+      sentinelUsername: "watcher",
+      sentinelPasswordEnv: "SENTINEL_PW",
+    };
+    const loaded = parseConfig({ apps, store }, { env: { ...env, REDIS_PW: "redis-pw-0002", SENTINEL_PW: "sentinel-pw-0003" } });
+    expect(loaded.redisSentinelPassword?.reveal()).toBe("sentinel-pw-0003");
+    expect(inspect(loaded)).not.toMatch(/redis-pw-0002|sentinel-pw-0003/);
+    const { url, options, where } = connectionOptions({ ...store, password: "redis-pw-0002", sentinelPassword: "sentinel-pw-0003" });
+    expect(url).toBeUndefined();
+    expect(options).toMatchObject({
+      sentinels: [{ host: "10.0.0.1", port: 26379 }, { host: "fd00::2", port: 26379 }],
+      name: "tokens",
+      db: 3,
+      username: "wxtoken",
+      password: "redis-pw-0002",
+      sentinelUsername: "watcher",
+      sentinelPassword: "sentinel-pw-0003",
+    });
+    expect(where).toBe('sentinel master "tokens" via 10.0.0.1:26379,[fd00::2]:26379');
+  });
+
+  it("turns TLS on with sentinels, with a CA file relative to the config file", () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "redis-ca.pem"), "-----BEGIN CERTIFICATE-----\n");
+    writeFileSync(join(dir, "wxtoken.json"), JSON.stringify({ apps, store: { type: "redis", sentinels: ["s1:26379"], masterName: "m", tls: { caFile: "redis-ca.pem", serverName: "redis.internal" } } }));
+    const loaded = loadConfigFile(join(dir, "wxtoken.json"), env);
+    expect(loaded.redisCaFile).toBe(join(dir, "redis-ca.pem"));
+    const { options } = connectionOptions({ sentinels: ["s1:26379"], masterName: "m", tls: { caFile: loaded.redisCaFile, serverName: "redis.internal" } });
+    expect(options).toMatchObject({ enableTLSForSentinelMode: true, tls: { servername: "redis.internal" }, sentinelTLS: { servername: "redis.internal" } });
+    expect(String(options.tls?.ca)).toContain("BEGIN CERTIFICATE");
+    expect(() => connectionOptions({ url: "rediss://r:6380", tls: { caFile: join(dir, "missing.pem") } })).toThrow(/store\.tls\.caFile: cannot read .*missing\.pem: ENOENT/);
   });
 
   it.each([
@@ -152,6 +195,17 @@ describe("config: the redis store", () => {
     [{ type: "redis", keyPrefix: "" }, /store\.keyPrefix/],
     [{ type: "redis", host: "x" }, /store: .*"host"/],
     [{ type: "redis", passwordEnv: "NOPE" }, /store\.passwordEnv: environment variable NOPE is not set/],
+    [{ type: "redis", url: "redis://r:6379", sentinels: ["s:26379"], masterName: "m" }, /store\.sentinels: give either url or sentinels, not both/],
+    [{ type: "redis", sentinels: ["s:26379"] }, /store\.masterName: is needed with sentinels/],
+    [{ type: "redis", sentinels: [] }, /store\.sentinels/],
+    [{ type: "redis", sentinels: ["s"], masterName: "m" }, /store\.sentinels\[0\]: must be host:port/],
+    [{ type: "redis", masterName: "m" }, /store\.masterName: only applies with sentinels/],
+    [{ type: "redis", db: 2 }, /store\.db: only applies with sentinels/],
+    [{ type: "redis", sentinelPasswordEnv: "X" }, /store\.sentinelPasswordEnv: only applies with sentinels/],
+    [{ type: "redis", sentinels: ["s:26379"], masterName: "m", sentinelPasswordEnv: "NOPE" }, /store\.sentinelPasswordEnv: environment variable NOPE is not set/],
+    [{ type: "redis", url: "redis://r:6379", tls: {} }, /store\.tls: needs a rediss:\/\/ url/],
+    [{ type: "redis", url: "rediss://r:6379", tls: { ca: "x" } }, /store\.tls: .*"ca"/],
+    [{ type: "redis", sentinels: ["s:26379"], masterName: "m", password: "x" }, /store: .*"password"/],
   ])("rejects %j naming the key", (store, message) => {
     expect(errorOf({ apps, store })).toMatch(message);
   });

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { TokenServiceClient, type WatchTokenResponse } from "../generated/wxtoken/v1/token_service.js";
 import type { Watcher } from "../src/server/watch.js";
 import { APP, eventually, Harness } from "./support/harness.js";
+import { countWrites } from "./support/watch-writes.js";
 
 type Client = InstanceType<typeof TokenServiceClient>;
 
@@ -132,23 +133,27 @@ describe("WatchToken at scale", () => {
     );
     expect(watchers()).toHaveLength(1);
     const watcher = watchers()[0]!;
+    const writes = countWrites(watcher);
 
     let token = first.accessToken;
-    let maxBacklog = 0;
     let maxBuffered = 0;
-    let sawBlocked = false;
-    for (let i = 0; i < 200; i++) {
-      const res = await h.forceRefresh(APP, token);
-      token = res.token!.accessToken;
-      maxBacklog = Math.max(maxBacklog, watcher.backlog());
+    const rotate = async (): Promise<void> => {
+      token = (await h!.forceRefresh(APP, token)).token!.accessToken;
       maxBuffered = Math.max(maxBuffered, watcher["call"].writableLength);
-      sawBlocked ||= watcher["blocked"];
+    };
+    // Rotate until the transport is full (about 115 small messages fit in the
+    // buffers on the way), then 100 times more while the reader stays stuck.
+    while (writes.firstRefused === undefined) {
+      expect(writes.versions.length).toBeLessThan(500);
+      await rotate();
     }
+    const stuckFrom = h.server.credential(APP).current()!.version;
+    for (let i = 0; i < 100; i++) await rotate();
     const latest = h.server.credential(APP).current()!.version;
-    expect(latest).toBe(first.version + 200);
-    expect(sawBlocked).toBe(true); // the server did wait for 'drain'
-    expect(maxBacklog).toBeLessThanOrEqual(1);
-    expect(watcher.backlog()).toBe(1); // the newest token, waiting
+    expect(latest).toBe(stuckFrom + 100);
+    // Once write() said the transport was full, the server wrote again only
+    // when it drained, one token each time: nothing piles up per rotation.
+    expect(writes.afterRefused()).toBeLessThanOrEqual(writes.drains);
     // What the Writable buffers is bounded by its high-water mark, not by the
     // number of rotations.
     expect(maxBuffered).toBeLessThanOrEqual(watcher["call"].writableHighWaterMark);
@@ -158,11 +163,15 @@ describe("WatchToken at scale", () => {
     stream.resume();
     await eventually(() => expect(versions.at(-1)).toBe(latest));
     await sleep(100);
-    expect(versions.at(-1)).toBe(latest);
+    // Newest wins: the reader gets exactly what the server wrote, each version
+    // once and in order, ending with the newest; the versions that came and
+    // went while it was stuck were never sent.
+    expect(versions).toEqual([first.version, ...writes.versions]);
     for (let i = 1; i < versions.length; i++) expect(versions[i]!).toBeGreaterThan(versions[i - 1]!);
-    // Newest wins: what was queued in the transport arrives, then the newest;
-    // the versions in between were never sent.
-    expect(versions.length).toBeLessThan(201);
+    expect(writes.afterRefused()).toBeLessThanOrEqual(writes.drains);
+    const sentWhileStuck = versions.filter((v) => v > stuckFrom);
+    expect(sentWhileStuck.length).toBeLessThanOrEqual(writes.drains);
+    expect(sentWhileStuck.length).toBeLessThan(100);
     expect(watcher.backlog()).toBe(0);
 
     stream.cancel();

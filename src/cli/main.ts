@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * wxtoken's command line. `wxtoken help` lists the commands.
+ * wxtoken's command line. `wxtoken help` (or --help, -h) lists the commands.
  */
 import { parseArgs } from "node:util";
 import { hashKeyCommand } from "../auth/hash-key-command.js";
@@ -38,9 +38,10 @@ Clients (--addr, default ${DEFAULT_ADDR}; --timeout MS, default 10000 (callback-
 `;
 
 async function main(argv: string[]): Promise<void> {
-  const [command, ...rest] = argv;
+  // The whole argv, so that a flag before the command (`wxtoken --help`) is a
+  // flag, not an unknown command.
   const { values, positionals } = parseArgs({
-    args: rest,
+    args: argv,
     allowPositionals: true,
     options: {
       config: { type: "string", short: "c" },
@@ -68,7 +69,7 @@ async function main(argv: string[]): Promise<void> {
       help: { type: "boolean", short: "h" },
     },
   });
-  const app = positionals[0];
+  const [command, app] = positionals;
   const n = integerFlags(values);
   const timeout = n.timeout!; // has a default
   const needApp = (): string => app ?? usage(`${command} needs an APP argument`);

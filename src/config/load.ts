@@ -15,8 +15,11 @@ export interface LoadedConfig {
   apps: AppEntry[];
   /** Resolved path of the file store, if the store is a file. */
   storePath?: string;
-  /** The Redis password from store.passwordEnv, if any. */
+  /** The Redis passwords from store.passwordEnv and store.sentinelPasswordEnv, if any. */
   redisPassword?: Secret;
+  redisSentinelPassword?: Secret;
+  /** Resolved path of store.tls.caFile, if any. */
+  redisCaFile?: string;
   /** The tls section with resolved paths, if the server serves TLS. */
   tls?: TlsFiles;
   /** Things that work but should be fixed (e.g. a literal secret). */
@@ -55,17 +58,19 @@ export function parseConfig(raw: unknown, options: { baseDir?: string; env?: Nod
   });
   checkDuplicates(config.apps);
   const storePath = config.store.type === "file" ? resolve(baseDir, config.store.path) : undefined;
-  let redisPassword: Secret | undefined;
+  const redis: Pick<LoadedConfig, "redisPassword" | "redisSentinelPassword" | "redisCaFile"> = {};
   if (config.store.type === "redis") {
-    const { passwordEnv, url } = config.store;
+    const { passwordEnv, sentinelPasswordEnv, url, tls } = config.store;
     if (passwordEnv !== undefined) {
-      redisPassword = new Secret(envValue(env, passwordEnv, "store.passwordEnv"));
-    } else if (new URL(url).password) {
+      redis.redisPassword = new Secret(envValue(env, passwordEnv, "store.passwordEnv"));
+    } else if (url !== undefined && new URL(url).password) {
       warnings.push("store.url holds the Redis password in the config file itself; prefer store.passwordEnv");
     }
+    if (sentinelPasswordEnv !== undefined) redis.redisSentinelPassword = new Secret(envValue(env, sentinelPasswordEnv, "store.sentinelPasswordEnv"));
+    if (tls?.caFile !== undefined) redis.redisCaFile = resolve(baseDir, tls.caFile);
   }
   warnings.push(...grantWarnings(config.auth, config.apps.flatMap((a) => (a.type === "official" ? [a.appId] : [a.corpId, `${a.corpId}/${a.agent}`]))));
-  return { config, apps, storePath, redisPassword, tls: resolveTlsFiles(config.tls, baseDir), warnings };
+  return { config, apps, storePath, ...redis, tls: resolveTlsFiles(config.tls, baseDir), warnings };
 }
 
 /** The secret of apps[i] from its one source. */

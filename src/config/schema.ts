@@ -159,17 +159,54 @@ const store = z.discriminatedUnion("type", [
     path: z.string().min(1).default(".wxtoken/tokens.json"),
   }),
   z.strictObject({ type: z.literal("memory") }),
-  z.strictObject({
-    /** Replicas sharing Redis: one refresh lock, one token and one quota count per app for the cluster. */
-    type: z.literal("redis"),
-    url: checked(redisUrlProblem, "redis://host:port[/db] or rediss://host:port[/db]").default("redis://127.0.0.1:6379"),
-    /** Environment variable holding the Redis password (rather than a password in the URL). */
-    passwordEnv: z.string().min(1).optional(),
-    /** Prefix of every key, so that several deployments can share a Redis. */
-    keyPrefix: z.string().min(1).max(100).default("wxtoken:"),
-    /** How long a refresh lock lives if its holder dies (at least the upstream timeout plus 5 s is used). */
-    lockLeaseSeconds: z.number().positive().max(600).default(30),
-  }),
+  z
+    .strictObject({
+      /** Replicas sharing Redis: one refresh lock, one token and one quota count per app for the cluster. */
+      type: z.literal("redis"),
+      /** One Redis (or a proxy in front of several). Default redis://127.0.0.1:6379 unless sentinels are given. */
+      url: checked(redisUrlProblem, "redis://host:port[/db] or rediss://host:port[/db]").optional(),
+      /** Redis Sentinel instead of a url: the sentinels to ask for the current master. */
+      sentinels: z.array(checked((a) => hostPortProblem(a, false), "host:port or [ipv6]:port")).min(1).optional(),
+      /** With sentinels: the name they monitor the master under (`sentinel monitor NAME ...`). */
+      masterName: z.string().min(1).optional(),
+      /** With sentinels: the database number (with a url, its path). */
+      db: z.number().int().min(0).max(99).optional(),
+      /** ACL user (Redis 6+), rather than the default user. */
+      username: z.string().min(1).optional(),
+      /** Environment variable holding the Redis password (rather than a password in the URL). */
+      passwordEnv: z.string().min(1).optional(),
+      /** With sentinels: the ACL user and password the sentinels themselves require, if any. */
+      sentinelUsername: z.string().min(1).optional(),
+      sentinelPasswordEnv: z.string().min(1).optional(),
+      /**
+       * TLS to Redis. With a url, rediss:// turns it on and this adds a CA or
+       * server name; with sentinels, its presence turns TLS on for the sentinels
+       * and the master alike.
+       */
+      tls: z
+        .strictObject({
+          /** PEM file of the CA that signed Redis's certificate (relative to the config file); default: the system's CAs. */
+          caFile: z.string().min(1).optional(),
+          /** The name to check the certificate against, if not the host connected to. */
+          serverName: z.string().min(1).optional(),
+        })
+        .optional(),
+      /** Prefix of every key, so that several deployments can share a Redis. */
+      keyPrefix: z.string().min(1).max(100).default("wxtoken:"),
+      /** How long a refresh lock lives if its holder dies (at least the upstream timeout plus 5 s is used). */
+      lockLeaseSeconds: z.number().positive().max(600).default(30),
+    })
+    .superRefine((s, ctx) => {
+      const issue = (key: string, message: string) => ctx.addIssue({ code: "custom", path: [key], message });
+      if (s.url !== undefined && s.sentinels !== undefined) issue("sentinels", "give either url or sentinels, not both");
+      if (s.sentinels !== undefined && s.masterName === undefined) issue("masterName", "is needed with sentinels: the name they monitor the master under");
+      if (s.sentinels === undefined) {
+        for (const key of ["masterName", "db", "sentinelUsername", "sentinelPasswordEnv"] as const) {
+          if (s[key] !== undefined) issue(key, "only applies with sentinels");
+        }
+      }
+      if (s.tls !== undefined && s.url !== undefined && !s.url.startsWith("rediss:")) issue("tls", "needs a rediss:// url");
+    }),
 ]);
 
 export const configSchema = z.strictObject({
@@ -187,7 +224,7 @@ export const configSchema = z.strictObject({
   store: store.prefault({ type: "file" }),
   refresh: z
     .strictObject({
-      /** Refresh this long before expiry (at most half the token's lifetime). */
+      /** Refresh this long before expiry (scaled down to fit a short-lived token's last quarter). */
       marginSeconds: z.number().positive().default(300),
       /** Up to this much earlier again, at random. */
       jitterSeconds: z.number().nonnegative().default(60),

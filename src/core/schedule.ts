@@ -8,11 +8,18 @@ import { nextQuotaDay, type UpstreamErrorKind } from "../upstream/errors.js";
 export { nextQuotaDay };
 
 export interface RefreshPolicy {
-  /** Refresh this long before expiry (capped at half the lifetime for short-lived tokens). */
+  /** Refresh this long before expiry (scaled down for short-lived tokens, see planRefresh). */
   marginMs: number;
   /** Up to this much earlier again, at random, so that many apps and servers do not refresh in step. */
   jitterMs: number;
 }
+
+/**
+ * The share of a token's lifetime that margin and jitter together may take.
+ * Each fetch costs quota, so a token is used for at least the first 3/4 of its
+ * life; the last 1/4 is left for the refresh and its retries.
+ */
+const MAX_LEAD_SHARE = 0.25;
 
 export interface RetryPolicy {
   /** First backoff after a transient failure; doubles each attempt. */
@@ -32,17 +39,29 @@ import type { Random } from "../clock.js";
 
 /**
  * The time to refresh a token obtained at `obtainedAt` that expires at
- * `expiresAt`. Always strictly after obtainedAt and strictly before expiresAt
- * for any lifetime of at least 2 ms, whatever expires_in WeChat sent.
+ * `expiresAt`: `marginMs` plus up to `jitterMs` (at most half the margin)
+ * before expiry. When the two add up to more than a quarter of the lifetime
+ * (a short-lived token), both shrink in proportion to fit, so the refresh
+ * still falls in the token's last quarter, with some spread, rather than
+ * half-way through, which would spend twice the fetches needed.
+ *
+ * For a lifetime of at least 4 ms the result is in
+ * [obtainedAt + 3/4 lifetime, expiresAt - 1], and never earlier than
+ * expiresAt - marginMs - jitterMs (stable_token relies on that: only its last
+ * 5 minutes give a new token). For 2-3 ms it is expiresAt - 1.
  */
 export function planRefresh(obtainedAt: number, expiresAt: number, policy: RefreshPolicy, random: Random = Math.random): number {
   const lifetime = expiresAt - obtainedAt;
   if (lifetime <= 1) return obtainedAt;
-  // Never spend more than half the lifetime as lead, so a short-lived token is
-  // still used for a while, and never less than 1 ms, so refresh precedes expiry.
-  const lead = Math.max(1, Math.min(policy.marginMs, Math.floor(lifetime / 2)));
-  const jitter = Math.floor(random() * Math.min(policy.jitterMs, Math.floor(lead / 2)));
-  return expiresAt - lead - jitter;
+  const budget = Math.floor(lifetime * MAX_LEAD_SHARE);
+  // Jitter spreads the margin, it does not replace it: at most half of it.
+  const jitterMs = Math.min(policy.jitterMs, policy.marginMs / 2);
+  const wanted = policy.marginMs + jitterMs;
+  const scale = wanted > budget ? budget / wanted : 1;
+  // At least 1 ms of lead, so that the refresh precedes expiry.
+  const lead = Math.max(1, Math.floor(policy.marginMs * scale));
+  const spread = Math.max(0, Math.min(Math.floor(jitterMs * scale), budget - lead));
+  return expiresAt - lead - Math.floor(random() * spread);
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * A fake WeChat upstream over real HTTP, for tests and the demo. It issues
- * tokens and enforces lifetimes, overlap and quotas as ../../shared/wechat-api.md
- * describes, on an injected clock, and lets callers inject faults.
+ * tokens and enforces lifetimes, overlap and quotas as WeChat documents them,
+ * on an injected clock, and lets callers inject faults.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";

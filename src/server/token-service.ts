@@ -120,13 +120,6 @@ export class TokenServiceImpl {
     return this.watchers.size;
   }
 
-  /** The largest number of undelivered tokens any watcher holds (at most 1 by design). */
-  maxBacklog(): number {
-    let max = 0;
-    for (const w of this.watchers) max = Math.max(max, w.backlog());
-    return max;
-  }
-
   /** Unary calls still running (for the shutdown drain). */
   inflightUnary(): number {
     return this.pendingUnary.size;

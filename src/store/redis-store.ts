@@ -12,16 +12,14 @@
 import { randomUUID } from "node:crypto";
 import { Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "../log.js";
+import { connectionOptions, type RedisConnection } from "./redis-connection.js";
+import { watchMasterSwitches, type SentinelWatchOptions } from "./sentinel-watch.js";
 import { CoordinationError, type Coordinator, type SharedState } from "../core/coordinator.js";
 import { isStoredQuota, toStoredCredential, type StoredCredential, type StoredQuota, type TokenStore } from "../core/store.js";
 
 const asQuota = (v: unknown) => (isStoredQuota(v) ? v : undefined);
 
-export interface RedisStoreOptions {
-  /** redis://[user:password@]host:port/db or rediss://... */
-  url: string;
-  /** Overrides a password in the URL (read from an environment variable by the config). */
-  password?: string;
+export interface RedisStoreOptions extends RedisConnection {
   keyPrefix: string;
   /** How long a refresh lock lives if its holder dies: longer than an upstream call may take. */
   lockLeaseMs: number;
@@ -58,15 +56,23 @@ export class RedisStore implements TokenStore, Coordinator {
   private readonly writes = new Set<Promise<unknown>>();
   private readonly log: Logger;
   private readonly where: string;
+  /** Why the connection last failed (e.g. WRONGPASS): a failed command alone only says "not writeable". */
+  private connectionError: string | undefined;
+  /** With Sentinel: follows master switches (see sentinel-watch.ts), from load() on. */
+  private readonly sentinelWatch: SentinelWatchOptions | undefined;
+  private stopWatching: (() => void) | undefined;
   private closed = false;
 
   constructor(private readonly opts: RedisStoreOptions) {
     this.log = opts.log.child({ store: "redis" });
-    const url = new URL(opts.url);
-    // Never log the password a URL may carry.
-    this.where = `${url.protocol}//${url.host}${url.pathname}`;
+    const connection = connectionOptions(opts);
+    // Never logs the password a URL may carry.
+    this.where = connection.where;
     const timeout = opts.timeoutMs ?? 2000;
     const options: RedisOptions = {
+      ...connection.options,
+      // Shown by CLIENT LIST, for operators (and the failover test).
+      connectionName: "wxtoken",
       lazyConnect: true,
       // Fail fast while disconnected: a refresh must not hang on a queued command.
       enableOfflineQueue: false,
@@ -74,19 +80,42 @@ export class RedisStore implements TokenStore, Coordinator {
       connectTimeout: timeout,
       commandTimeout: timeout,
       retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
-      ...(opts.password !== undefined ? { password: opts.password } : {}),
     };
-    this.redis = new Redis(opts.url, options);
-    this.sub = new Redis(opts.url, { ...options, commandTimeout: undefined });
+    const open = (extra: RedisOptions) =>
+      connection.url === undefined ? new Redis({ ...options, ...extra }) : new Redis(connection.url, { ...options, ...extra });
+    this.redis = open({});
+    this.sub = open({ commandTimeout: undefined });
+    const { sentinels, name, sentinelUsername, sentinelPassword, sentinelTLS } = connection.options;
+    if (sentinels && name) {
+      this.sentinelWatch = {
+        sentinels: sentinels.map((s) => ({ host: s.host ?? "127.0.0.1", port: s.port ?? 26379 })),
+        masterName: name,
+        connect: { username: sentinelUsername, password: sentinelPassword, tls: sentinelTLS },
+        log: this.log,
+        // Reconnecting asks the sentinels for the master again.
+        onSwitch: () => {
+          this.redis.disconnect(true);
+          this.sub.disconnect(true);
+        },
+      };
+    }
     for (const [name, conn] of [["commands", this.redis], ["subscriber", this.sub]] as const) {
       let down = false;
       conn.on("error", (err: Error) => {
-        if (!down && !this.closed) this.log.warn({ where: this.where, connection: name, err: err.message }, "redis unreachable; retrying");
+        this.connectionError = this.scrub(err.message);
+        if (down || this.closed) return;
+        // Refused credentials are an operator's to fix, not a network blip.
+        if (/WRONGPASS|NOAUTH|NOPERM/.test(err.message)) {
+          this.log.error({ where: this.where, connection: name, err: this.connectionError }, "redis refused the credentials: check store.username and store.passwordEnv");
+        } else {
+          this.log.warn({ where: this.where, connection: name, err: this.connectionError }, "redis unreachable; retrying");
+        }
         down = true;
       });
       conn.on("ready", () => {
         if (down) this.log.info({ where: this.where, connection: name }, "redis reachable again");
         down = false;
+        if (name === "commands") this.connectionError = undefined;
       });
     }
     this.sub.on("message", (_channel: string, message: string) => this.deliver(message));
@@ -102,6 +131,7 @@ export class RedisStore implements TokenStore, Coordinator {
 
   /** Connects (a server may start before Redis; it then keeps retrying) and reads every shared token. */
   async load(): Promise<Map<string, StoredCredential>> {
+    if (this.sentinelWatch) this.stopWatching ??= watchMasterSwitches(this.sentinelWatch);
     await Promise.all([this.redis.connect(), this.sub.connect()].map((p) => p.catch(() => undefined)));
     const tokens = new Map<string, StoredCredential>();
     try {
@@ -109,7 +139,7 @@ export class RedisStore implements TokenStore, Coordinator {
       for (const [key, q] of await this.readAll("quota", asQuota)) this.quotas.set(key, q);
       this.log.info({ where: this.where, tokens: tokens.size }, "shared tokens loaded");
     } catch (err) {
-      this.log.warn({ where: this.where, err: (err as Error).message }, "redis unreachable at start; no token is fetched until it is");
+      this.log.warn({ where: this.where, err: this.connectionError ?? this.scrub((err as Error).message) }, "redis unreachable at start; no token is fetched until it is");
     }
     return tokens;
   }
@@ -118,18 +148,18 @@ export class RedisStore implements TokenStore, Coordinator {
     this.track(this.redis.eval(SAVE_TOKEN, 2, this.key("token", token.key), this.key("tokens"), JSON.stringify(token), token.version), "save token");
   }
 
-  quota(appId: string): StoredQuota | undefined {
-    return this.quotas.get(appId);
+  quota(key: string): StoredQuota | undefined {
+    return this.quotas.get(key);
   }
 
-  saveQuota(appId: string, quota: StoredQuota): void {
-    this.quotas.set(appId, { ...quota });
+  saveQuota(key: string, quota: StoredQuota): void {
+    this.quotas.set(key, { ...quota });
     // Written under the app's lock, after reading the shared count: no lost updates.
-    this.track(this.redis.set(this.key("quota", appId), JSON.stringify(quota), "EX", QUOTA_TTL_SECONDS), "save quota");
+    this.track(this.redis.set(this.key("quota", key), JSON.stringify(quota), "EX", QUOTA_TTL_SECONDS), "save quota");
   }
 
-  async withLock<T>(appId: string, fn: (shared: SharedState) => Promise<T>): Promise<T> {
-    const lockKey = this.key("lock", appId);
+  async withLock<T>(key: string, fn: (shared: SharedState) => Promise<T>): Promise<T> {
+    const lockKey = this.key("lock", key);
     const lease = randomUUID();
     const waitMs = this.opts.lockWaitMs ?? this.opts.lockLeaseMs + 2000;
     const deadline = Date.now() + waitMs;
@@ -137,20 +167,20 @@ export class RedisStore implements TokenStore, Coordinator {
       const taken = await this.command(() => this.redis.set(lockKey, lease, "PX", this.opts.lockLeaseMs, "NX"));
       if (taken === "OK") break;
       if (Date.now() >= deadline) {
-        throw new CoordinationError(`another replica held the refresh lock of app ${appId} for over ${waitMs} ms`);
+        throw new CoordinationError(`another replica held the refresh lock of ${key} for over ${waitMs} ms`);
       }
       // Real time on purpose: the lease in Redis runs on real time too.
       await new Promise((resolve) => setTimeout(resolve, 40 + Math.random() * 80));
     }
     try {
-      const [token, quota] = await this.command(() => this.redis.mget(this.key("token", appId), this.key("quota", appId)));
+      const [token, quota] = await this.command(() => this.redis.mget(this.key("token", key), this.key("quota", key)));
       const shared = { token: parsed(token, toStoredCredential), quota: parsed(quota, asQuota) };
-      if (shared.quota) this.quotas.set(appId, shared.quota);
+      if (shared.quota) this.quotas.set(key, shared.quota);
       return await fn(shared);
     } finally {
       // Queued after fn's writes on the same connection, so the next holder sees them.
       await this.redis.eval(RELEASE_LOCK, 1, lockKey, lease).catch((err: Error) => {
-        this.log.warn({ appId, err: err.message }, "could not release the refresh lock; it expires by itself");
+        this.log.warn({ credential: key, err: this.scrub(err.message) }, "could not release the refresh lock; it expires by itself");
       });
     }
   }
@@ -167,6 +197,7 @@ export class RedisStore implements TokenStore, Coordinator {
   async close(): Promise<void> {
     await this.flush();
     this.closed = true;
+    this.stopWatching?.();
     await Promise.allSettled([this.redis.quit(), this.sub.quit()]);
     this.redis.disconnect();
     this.sub.disconnect();
@@ -176,12 +207,20 @@ export class RedisStore implements TokenStore, Coordinator {
     try {
       return await run();
     } catch (err) {
-      throw new CoordinationError(`shared store ${this.where} unreachable: ${(err as Error).message}`);
+      const why = this.redis.status === "ready" || this.connectionError === undefined ? this.scrub((err as Error).message) : this.connectionError;
+      throw new CoordinationError(`shared store ${this.where} unreachable: ${why}`);
     }
   }
 
+  /** No Redis error is known to echo a password; should one ever, it is not passed on. */
+  private scrub(message: string): string {
+    const inUrl = this.opts.url ? new URL(this.opts.url).password : "";
+    const secrets = [this.opts.password, this.opts.sentinelPassword, inUrl, safeDecode(inUrl)];
+    return secrets.reduce<string>((m, s) => (s ? m.replaceAll(s, "***") : m), message);
+  }
+
   private track(write: Promise<unknown>, what: string): void {
-    const p = write.catch((err: Error) => this.log.warn({ where: this.where, err: err.message }, `redis: could not ${what}`));
+    const p = write.catch((err: Error) => this.log.warn({ where: this.where, err: this.scrub(err.message) }, `redis: could not ${what}`));
     this.writes.add(p);
     void p.finally(() => this.writes.delete(p));
   }
@@ -216,6 +255,14 @@ export class RedisStore implements TokenStore, Coordinator {
       });
     } while (cursor !== "0");
     return out;
+  }
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
   }
 }
 

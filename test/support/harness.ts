@@ -53,6 +53,8 @@ export interface HarnessOptions {
   fake?: FakeWeChat;
   expiresIn?: number;
   config?: Partial<ConfigInput>;
+  /** More environment for the config: secretEnv names of `apps`, a Redis password for store.passwordEnv. */
+  env?: Record<string, string>;
   store?: TokenStore;
   storePath?: string;
   upstreamTimeoutMs?: number;
@@ -65,8 +67,6 @@ export interface HarnessOptions {
   apiKey?: string;
   /** The config's apps instead of APP and APP2 (their secrets in `env`). */
   apps?: unknown[];
-  /** Environment for the config's secretEnv names, besides SECRET_<appid> of SECRETS. */
-  env?: Record<string, string>;
   /** More options for the harness's own fake WeChat (tickets, WeCom corps). */
   fakeOptions?: Partial<FakeWeChatOptions>;
 }

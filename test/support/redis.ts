@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
-import { freePort } from "./harness.js";
+import { freePort, tempDir } from "./harness.js";
 
 export const SHARED_REDIS_URL = process.env.WXTOKEN_TEST_REDIS ?? "redis://127.0.0.1:6379";
 
@@ -35,10 +35,14 @@ export async function dropPrefix(url: string, prefix: string): Promise<void> {
 export class OwnRedis {
   private proc: ChildProcess | undefined;
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    /** More redis-server arguments: --replicaof, or a config file and --sentinel. */
+    private readonly args: string[],
+  ) {}
 
-  static async start(): Promise<OwnRedis> {
-    const r = new OwnRedis(await freePort());
+  static async start(args: string[] = [], port?: number): Promise<OwnRedis> {
+    const r = new OwnRedis(port ?? (await freePort()), args);
     await r.start();
     return r;
   }
@@ -48,7 +52,11 @@ export class OwnRedis {
   }
 
   async start(): Promise<void> {
-    const proc = spawn("redis-server", ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+    // A config file (sentinel mode) must come first.
+    const [file, rest] = this.args[0]?.endsWith(".conf") ? [[this.args[0]], this.args.slice(1)] : [[], this.args];
+    // --dir: a replica writes the RDB of a full sync to disk, and not into the working tree.
+    const base = ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", tempDir()];
+    const proc = spawn("redis-server", [...file, ...base, ...rest], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     this.proc = proc;
@@ -56,7 +64,8 @@ export class OwnRedis {
       let out = "";
       const onData = (chunk: Buffer) => {
         out += chunk.toString();
-        if (out.includes("Ready to accept connections")) resolve();
+        // "Sentinel ID is" for a sentinel, which prints no "Ready".
+        if (/Ready to accept connections|Sentinel ID is/.test(out)) resolve();
       };
       proc.stdout?.on("data", onData);
       proc.once("exit", (code) => reject(new Error(`redis-server exited (${code}): ${out}`)));
