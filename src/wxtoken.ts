@@ -136,7 +136,8 @@ export class WxTokenServer {
         {
           official,
           wecom,
-          parent: (id) => engine!.parent(id),
+          // Looked up at each use: the engine exists by the time any ticket is fetched.
+          parent: (id) => ({ get: () => engine!.parent(id).get(), forceRefresh: (stale, caller) => engine!.parent(id).forceRefresh(stale, caller) }),
           clock,
           wecomTicketsPerAgentHour: q.wecomTicketsPerAgentHour,
           wecomTicketsPerCorpHour: q.wecomTicketsPerCorpHour,

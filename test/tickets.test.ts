@@ -103,7 +103,7 @@ describe("JS-SDK tickets of an Official Account", () => {
   });
 
   it("retries a ticket fetch only once after refreshing the parent: a second 40014 fails the fetch", async () => {
-    h = await withTickets({ faults: [{ path: GETTICKET, errcode: 40014, times: 2 }] });
+    h = await Harness.start({ apps: [{ appId: APP, secretEnv: `SECRET_${APP}`, tickets: ["jsapi"] }], faults: [{ path: GETTICKET, errcode: 40014, times: 2 }] });
     const err = await grpcError(h.get({ appId: APP, kind: JSAPI }));
     expect(err.code).toBe(status.UNAVAILABLE);
     expect(statusDetailsOf(err.metadata)?.errorInfo).toMatchObject({ reason: "WECHAT_ERROR", metadata: { errcode: "40014" } });
@@ -164,6 +164,7 @@ describe("JS-SDK tickets of an Official Account", () => {
     await h.stop();
     h = undefined;
     const ticketCalls = fake.calls(GETTICKET);
+    await fake.start();
     try {
       h = await withTickets({ storePath, fake, clock });
       const again = (await h.get({ appId: APP, kind: JSAPI })).token!;

@@ -70,6 +70,7 @@ describe("WeCom tokens, one per secret", () => {
     await h.stop();
     h = undefined;
     const calls = fake.calls("/cgi-bin/gettoken");
+    await fake.start();
     try {
       h = await wecom({ storePath, fake, clock });
       const after = await Promise.all([A1, A2].map((agent) => h!.get({ appId: CORP, agent }).then((r) => r.token!.accessToken)));
@@ -85,6 +86,8 @@ describe("WeCom tokens, one per secret", () => {
   it("recovers a token WeCom cut early through ForceRefresh with the stale token", async () => {
     h = await wecom();
     const t1 = (await h.get({ appId: CORP, agent: A1 })).token!;
+    // The tickets fetched at start with this token are in (they would notice the cut themselves).
+    await Promise.all([h.get({ appId: CORP, kind: JSAPI }), h.get({ appId: CORP, agent: A1, kind: AGENT_CONFIG })]);
     h.fake.invalidateWeComToken(CORP, A1);
     expect(await agentGet(h, t1.accessToken, A1)).toBe(40014);
     const res = await h.refresh({ appId: CORP, agent: A1, staleToken: t1.accessToken });
@@ -169,10 +172,11 @@ describe("WeCom's errcodes, from their own table", () => {
 
   it("ticket 40014 (a token WeCom cut early) refreshes the agent's token and retries once", async () => {
     h = await wecom();
-    await h.get({ appId: CORP, agent: A2 });
+    const stale = (await h.get({ appId: CORP, agent: A2, kind: AGENT_CONFIG })).token!;
     h.fake.invalidateWeComToken(CORP, A2);
-    const t = (await h.get({ appId: CORP, agent: A2, kind: AGENT_CONFIG })).token!;
-    expect(t.accessToken).toBe(h.fake.currentTicket(`${CORP}/${A2}`, "agent_config"));
+    h.fake.invalidateTicket(`${CORP}/${A2}`, "agent_config");
+    const t = (await h.refresh({ appId: CORP, agent: A2, kind: AGENT_CONFIG, staleToken: stale.accessToken })).token!;
+    expect(t).toMatchObject({ version: 2, accessToken: h.fake.currentTicket(`${CORP}/${A2}`, "agent_config") });
     expect((await h.get({ appId: CORP, agent: A2 })).token!.version).toBe(2);
   });
 });
@@ -227,6 +231,7 @@ describe("WeCom tickets", () => {
     expect(err.details).toContain(`corp ${CORP}`);
     // The next hour, it works again.
     await h.clock.advance(3_600_000 - (h.clock.now() % 3_600_000));
-    await eventually(async () => expect((await h!.get({ appId: CORP, agent: A2, kind: AGENT_CONFIG })).token!.version).toBe(2));
+    const next = await h.refresh({ appId: CORP, agent: A2, kind: AGENT_CONFIG, staleToken: ticket.accessToken });
+    expect(next).toMatchObject({ refreshed: true, token: { version: 2 } });
   });
 });

@@ -94,7 +94,7 @@ async function main(argv: string[]): Promise<void> {
     case "watch":
       return watchCommand(values.addr, needApp(), { version: n["known-version"]!, fingerprint: values["known-fingerprint"] }, auth, parseWhich(values.kind, values.agent));
     case "sign":
-      return signCommand(values.addr, needApp(), positionals[1] ?? "", timeout, auth, { kind: values.kind, agent: values.agent, card: values.card ?? [] });
+      return signCommand(values.addr, needApp(), positionals[2] ?? "", timeout, auth, { kind: values.kind, agent: values.agent, card: values.card ?? [] });
     case "hash-key":
       return hashKeyCommand(app);
     case "callback-ip":

@@ -8,11 +8,13 @@ import { type FaultList, faultSchema } from "./faults.js";
 import { parseJsonObject, sendJson } from "./http.js";
 import type { WeChatState } from "./state.js";
 import type { CallStats } from "./stats.js";
+import type { WeComState } from "./wecom.js";
 
 export interface ControlDeps {
   faults: FaultList;
   stats: CallStats;
   state: WeChatState;
+  wecom: WeComState | undefined;
 }
 
 export function handleControl(method: string, url: URL, body: Buffer, contentType: string, res: ServerResponse, deps: ControlDeps): void {
@@ -38,6 +40,22 @@ export function handleControl(method: string, url: URL, body: Buffer, contentTyp
       if (!appId) return sendJson(res, { error: "appid query parameter required" }, undefined, 400);
       if (!deps.state.hasApp(appId)) return sendJson(res, { error: `unknown appid ${appId}` }, undefined, 404);
       deps.state.invalidate(appId);
+      return sendJson(res, { ok: true });
+    }
+    case "POST /_fake/invalidate-ticket": {
+      // ?owner=<appid | corpid | corpid/agent>&type=jsapi|wx_card|agent_config
+      const owner = url.searchParams.get("owner");
+      const type = url.searchParams.get("type");
+      if (!owner || !type) return sendJson(res, { error: "owner and type query parameters required" }, undefined, 400);
+      deps.state.tickets.invalidate(owner, type);
+      deps.wecom?.tickets.invalidate(owner, type);
+      return sendJson(res, { ok: true });
+    }
+    case "POST /_fake/wecom/invalidate": {
+      const corpId = url.searchParams.get("corpid");
+      const agent = url.searchParams.get("agent");
+      if (!deps.wecom || !corpId || !agent) return sendJson(res, { error: "corpid and agent query parameters required (and WeCom configured)" }, undefined, 400);
+      deps.wecom.invalidate(corpId, agent);
       return sendJson(res, { ok: true });
     }
     case "GET /_fake/stats": {

@@ -10,9 +10,11 @@ import { handleControl } from "./control.js";
 import { errorBody } from "./errors.js";
 import { type Fault, FaultList } from "./faults.js";
 import { BodyTooLargeError, htmlPage, parseJsonBody, readBody, send, sendJson, TOKEN_CONTENT_TYPE, type JsonBody } from "./http.js";
-import { ROUTES, type WxRequest } from "./routes.js";
+import { ROUTES, type Route, type WxRequest } from "./routes.js";
 import { WeChatState } from "./state.js";
 import { CallStats } from "./stats.js";
+import { wecomErrorBody, WECOM_ROUTES } from "./wecom-routes.js";
+import { WeComState } from "./wecom.js";
 
 export type { Fault } from "./faults.js";
 
@@ -31,6 +33,17 @@ export interface FakeWeChatOptions {
   stableForceRefreshPerDay?: number;
   /** default 30_000 */
   stableForceMinIntervalMs?: number;
+  /** Seconds a JS-SDK ticket lives; default 7200. */
+  ticketExpiresIn?: number;
+  /** getticket successes per app and type per day; default 1000. */
+  ticketDailyQuota?: number;
+  /** WeCom corps: corpId -> agent (agentid or built-in app name) -> secret. Served on a second listener (wecomUrl). */
+  wecom?: Record<string, Record<string, string>>;
+  /** Seconds, what WeCom's gettoken and tickets answer; default 7200. */
+  wecomExpiresIn?: number;
+  /** WeCom ticket fetches an hour per corp (default 400) and per agent (default 100). */
+  wecomTicketsPerCorpHour?: number;
+  wecomTicketsPerAgentHour?: number;
   /** default 127.0.0.1 */
   host?: string;
   /** default 0 (a free port) */
@@ -43,6 +56,9 @@ const GARBAGE_BODY = '{"access_token":"86_xQ9\u0000<!-- upstream reset -->';
 export class FakeWeChat {
   private readonly clock: Clock;
   private readonly state: WeChatState;
+  private readonly wecom: WeComState | undefined;
+  private wecomServer: Server | undefined;
+  private wecomBase: string | undefined;
   private readonly faults = new FaultList();
   private readonly stats = new CallStats();
   private readonly host: string;
@@ -65,30 +81,56 @@ export class FakeWeChat {
       dailyQuota: options.dailyQuota ?? 2000,
       stableForceRefreshPerDay: options.stableForceRefreshPerDay ?? 20,
       stableForceMinIntervalMs: options.stableForceMinIntervalMs ?? 30_000,
+      ticketExpiresIn: options.ticketExpiresIn ?? 7200,
+      ticketDailyQuota: options.ticketDailyQuota ?? 1000,
     });
+    if (options.wecom) {
+      this.wecom = new WeComState({
+        corps: options.wecom,
+        clock: this.clock,
+        expiresIn: options.wecomExpiresIn ?? 7200,
+        ticketsPerCorpHour: options.wecomTicketsPerCorpHour ?? 400,
+        ticketsPerAgentHour: options.wecomTicketsPerAgentHour ?? 100,
+      });
+    }
   }
 
-  /** Listens; resolves to the base URL, e.g. http://127.0.0.1:PORT. Token state survives a close()/start(). */
+  /** Listens (and WeCom's listener, when configured); resolves to the base URL, e.g. http://127.0.0.1:PORT. State survives a close()/start(). */
   async start(): Promise<string> {
     if (this.server) throw new Error("FakeWeChat already started");
     this.closing = false;
+    const main = await this.listen(this.port, (req, res) => this.handle(req, res, "wechat"));
+    this.server = main.server;
+    this.baseUrl = main.url;
+    if (this.wecom) {
+      const wecom = await this.listen(0, (req, res) => this.handle(req, res, "wecom"));
+      this.wecomServer = wecom.server;
+      this.wecomBase = wecom.url;
+    }
+    return this.baseUrl;
+  }
+
+  private async listen(port: number, handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>): Promise<{ server: Server; url: string }> {
     const server = createServer((req, res) => {
-      this.handle(req, res).catch(() => {
+      handle(req, res).catch(() => {
         if (!res.headersSent) send(res, 500, "text/plain", "fake-wechat internal error");
         else res.destroy();
       });
     });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen(this.port, this.host, () => {
+      server.listen(port, this.host, () => {
         server.off("error", reject);
         resolve();
       });
     });
-    const { port } = server.address() as AddressInfo;
-    this.server = server;
-    this.baseUrl = `http://${this.host.includes(":") ? `[${this.host}]` : this.host}:${port}`;
-    return this.baseUrl;
+    const { port: bound } = server.address() as AddressInfo;
+    return { server, url: `http://${this.host.includes(":") ? `[${this.host}]` : this.host}:${bound}` };
+  }
+
+  /** WeCom's base URL (upstream.wecomBaseUrl), when `wecom` is configured and the fake started. */
+  get wecomUrl(): string | undefined {
+    return this.wecomBase;
   }
 
   get url(): string {
@@ -98,19 +140,23 @@ export class FakeWeChat {
 
   /** Stops at once: keep-alive and in-flight (delayed) connections are cut, not waited for. */
   async close(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
+    const servers = [this.server, this.wecomServer].filter((s): s is Server => s !== undefined);
+    if (servers.length === 0) return;
     this.closing = true;
     for (const d of this.delays) {
       clearTimeout(d.timer);
       d.done();
     }
     this.delays.clear();
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeAllConnections();
-    await closed;
-    this.server = undefined;
-    this.baseUrl = undefined;
+    await Promise.all(
+      servers.map((server) => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeAllConnections();
+        return closed;
+      }),
+    );
+    this.server = this.wecomServer = undefined;
+    this.baseUrl = this.wecomBase = undefined;
   }
 
   /** Adds a fault; faults apply in the order injected, the first matching one wins. */
@@ -146,13 +192,48 @@ export class FakeWeChat {
     return this.state.isValid(appId, token);
   }
 
+  /** The valid JS-SDK ticket: of an appid ("jsapi", "wx_card"), a WeCom corp ("jsapi") or "corpid/agent" ("agent_config"). */
+  currentTicket(owner: string, type: string): string | undefined {
+    return (this.wecom && (type === "agent_config" || !this.state.hasApp(owner)) ? this.wecom.tickets : this.state.tickets).current(owner, type);
+  }
+
+  /** The ticket stops being handed out: the next fetch issues a new one. */
+  invalidateTicket(owner: string, type: string): void {
+    this.state.tickets.invalidate(owner, type);
+    this.wecom?.tickets.invalidate(owner, type);
+  }
+
+  /** Ticket fetches that answered a ticket, per appid or "corpid/agent" (the token's owner) and type. */
+  successfulTicketCalls(owner?: string, type = "jsapi"): number {
+    return this.stats.taggedSuccesses(`ticket:${type}`, owner);
+  }
+
+  /** WeCom gettoken calls that answered a token, per "corpid/agent". */
+  successfulWeComTokenCalls(owner?: string): number {
+    return this.stats.taggedSuccesses("wecom-token", owner);
+  }
+
+  /** WeCom cut the agent's token early: it answers 40014 and gettoken issues a new one. */
+  invalidateWeComToken(corpId: string, agent: string): void {
+    this.requireWeCom().invalidate(corpId, agent);
+  }
+
+  isWeComTokenValid(corpId: string, agent: string, token: string): boolean {
+    return this.requireWeCom().isValid(corpId, agent, token);
+  }
+
+  private requireWeCom(): WeComState {
+    if (!this.wecom) throw new Error("FakeWeChat: no wecom corps configured");
+    return this.wecom;
+  }
+
   /** What a call made with the token (e.g. getcallbackip) would answer: 0 when it works, else the errcode (40001, 42001, ...). */
   errcodeFor(token: string): number {
     const access = this.state.checkAccess(token);
     return access.ok ? 0 : access.errcode;
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async handle(req: IncomingMessage, res: ServerResponse, host: "wechat" | "wecom"): Promise<void> {
     const url = new URL(req.url ?? "/", "http://fake.invalid");
     const method = req.method ?? "GET";
     const contentType = req.headers["content-type"] ?? "";
@@ -163,33 +244,43 @@ export class FakeWeChat {
       if (err instanceof BodyTooLargeError) return send(res, 413, "text/html", htmlPage(413));
       throw err;
     }
-    if (url.pathname.startsWith("/_fake/")) {
-      return handleControl(method, url, body, contentType, res, { faults: this.faults, stats: this.stats, state: this.state });
+    if (host === "wechat" && url.pathname.startsWith("/_fake/")) {
+      return handleControl(method, url, body, contentType, res, { faults: this.faults, stats: this.stats, state: this.state, wecom: this.wecom });
     }
 
-    const route = ROUTES.get(url.pathname);
     let json: JsonBody | undefined;
     const wx: WxRequest = { method, query: url.searchParams, json: () => (json ??= parseJsonBody(body, contentType)) };
-    const appId = route?.appIdOf(wx, this.state);
+    const wecom = host === "wecom" ? this.wecom! : undefined;
+    const route: Route<never> | undefined = (wecom ? WECOM_ROUTES : ROUTES).get(url.pathname) as Route<never> | undefined;
+    const state = (wecom ?? this.state) as never;
+    const appId = route?.appIdOf(wx, state);
     this.stats.count(url.pathname, appId);
+    const errorOf = (errcode: number, errmsg?: string, ip?: string) => (wecom ? wecomErrorBody(errcode, errmsg, ip) : errorBody(this.clock, errcode, errmsg, ip));
 
     const fault = this.faults.take(url.pathname, appId);
     if (fault?.delayMs) await this.delay(fault.delayMs);
     if (this.closing) return;
-    if (fault && this.answerFault(fault, req, res, route?.contentType)) return;
+    if (fault && this.answerFault(fault, req, res, route?.contentType, errorOf)) return;
 
     if (!route) return send(res, 404, "text/html", htmlPage(404));
     // Decided only now, after any delay, so the injected clock reads the answer's time.
-    const outcome = route.handle(wx, this.state);
+    const outcome = route.handle(wx, state);
     if (outcome.ok) {
       if (route.tokenEndpoint && appId !== undefined) this.stats.countSuccess(appId);
+      if (route.tag) this.stats.countTagged(route.tag(wx), appId);
       return sendJson(res, outcome.body, route.contentType);
     }
-    sendJson(res, errorBody(this.clock, outcome.errcode), route.contentType);
+    sendJson(res, errorOf(outcome.errcode), route.contentType);
   }
 
   /** Answers (or drops) per the fault; false when it was a delay only and the request proceeds. */
-  private answerFault(fault: Fault, req: IncomingMessage, res: ServerResponse, contentType = TOKEN_CONTENT_TYPE): boolean {
+  private answerFault(
+    fault: Fault,
+    req: IncomingMessage,
+    res: ServerResponse,
+    contentType = TOKEN_CONTENT_TYPE,
+    errorOf: (errcode: number, errmsg?: string, ip?: string) => object = (c, m, ip) => errorBody(this.clock, c, m, ip),
+  ): boolean {
     if (fault.drop) {
       req.socket.destroy();
     } else if (fault.httpStatus !== undefined) {
@@ -199,7 +290,7 @@ export class FakeWeChat {
     } else if (fault.errcode !== undefined || fault.errmsg !== undefined) {
       // An errmsg alone means "system busy" with that text.
       const callerIp = (req.socket.remoteAddress ?? "127.0.0.1").replace(/^::ffff:/, "");
-      sendJson(res, errorBody(this.clock, fault.errcode ?? -1, fault.errmsg, callerIp), contentType);
+      sendJson(res, errorOf(fault.errcode ?? -1, fault.errmsg, callerIp), contentType);
     } else {
       return false;
     }

@@ -12,14 +12,16 @@ export interface WxRequest {
   json(): JsonBody;
 }
 
-export interface Route {
+export interface Route<S = WeChatState> {
   /** The label on the answer (it differs per endpoint on the real service). */
   contentType: string;
   /** Success answers a token: counted by successfulTokenCalls(). */
   tokenEndpoint: boolean;
+  /** Successes are also counted under this tag ("ticket:jsapi", "wecom-token"), per app. */
+  tag?(req: WxRequest): string;
   /** The app the request is about, for per-app counts and faults; undefined if unknown. */
-  appIdOf(req: WxRequest, state: WeChatState): string | undefined;
-  handle(req: WxRequest, state: WeChatState): Outcome;
+  appIdOf(req: WxRequest, state: S): string | undefined;
+  handle(req: WxRequest, state: S): Outcome;
 }
 
 /** Real addresses, some as CIDR ranges, as the real lists have them. */
@@ -66,7 +68,21 @@ function withToken(post: boolean, answer: (appId: string, body: Record<string, u
   };
 }
 
+/** GET /cgi-bin/ticket/getticket?access_token=&type=jsapi|wx_card: the same ticket while it is valid. */
+const getticket: Route = {
+  contentType: API_CONTENT_TYPE,
+  tokenEndpoint: false,
+  tag: (req) => `ticket:${req.query.get("type") ?? ""}`,
+  appIdOf: (req, state) => state.tokens.ownerOf(req.query.get("access_token") ?? ""),
+  handle: (req, state) => {
+    const access = state.checkAccess(req.query.get("access_token"));
+    if (!access.ok) return fail(access.errcode);
+    return state.ticket(access.appId, req.query.get("type") ?? "");
+  },
+};
+
 export const ROUTES: ReadonlyMap<string, Route> = new Map([
+  ["/cgi-bin/ticket/getticket", getticket],
   ["/cgi-bin/token", token],
   ["/cgi-bin/stable_token", stableToken],
   ["/cgi-bin/getcallbackip", withToken(false, () => ({ ok: true, body: { ip_list: CALLBACK_IPS } }))],

@@ -4,7 +4,8 @@
  * only parses requests and serialises these outcomes.
  */
 import type { Clock } from "../clock.js";
-import { QuotaBook } from "./quota.js";
+import { PeriodCounter, QuotaBook, shanghaiDay } from "./quota.js";
+import { TicketBook } from "./tickets.js";
 import { type TokenRecord, TokenBook } from "./tokens.js";
 
 export interface StateOptions {
@@ -15,6 +16,10 @@ export interface StateOptions {
   dailyQuota: number;
   stableForceRefreshPerDay: number;
   stableForceMinIntervalMs: number;
+  /** Seconds a JS-SDK ticket lives (and what getticket answers as expires_in). */
+  ticketExpiresIn: number;
+  /** getticket successes per app and type per day. */
+  ticketDailyQuota: number;
 }
 
 export type Refusal = { ok: false; errcode: number };
@@ -29,12 +34,27 @@ export const fail = (errcode: number): Refusal => ({ ok: false, errcode });
 export class WeChatState {
   readonly tokens: TokenBook;
   readonly quota: QuotaBook;
+  readonly tickets: TicketBook;
+  private readonly ticketQuota: PeriodCounter;
   private readonly apps: Map<string, string>;
 
   constructor(private readonly o: StateOptions) {
     this.apps = new Map(Object.entries(o.apps));
     this.tokens = new TokenBook(o.clock, o.overlapMs);
     this.quota = new QuotaBook(o.clock);
+    this.tickets = new TicketBook(o.clock);
+    this.ticketQuota = new PeriodCounter(o.clock, shanghaiDay);
+  }
+
+  /** GET /cgi-bin/ticket/getticket for the token's app: jsapi or wx_card, the same ticket while valid. */
+  ticket(appId: string, type: string): Outcome {
+    if (type !== "jsapi" && type !== "wx_card") return fail(40097);
+    const counter = `${appId}\u0000${type}`;
+    if (this.ticketQuota.get(counter) >= this.o.ticketDailyQuota) return fail(45009);
+    this.ticketQuota.add(counter);
+    const ticket = this.tickets.fetch(appId, type, this.o.ticketExpiresIn * 1000);
+    // Always the full lifetime, even for a ticket handed out again: what the real service does.
+    return { ok: true, body: { errcode: 0, errmsg: "ok", ticket, expires_in: this.o.ticketExpiresIn } };
   }
 
   hasApp(appId: string): boolean {

@@ -18,6 +18,7 @@ export interface StatsSnapshot {
 export class CallStats {
   private calls = new Map<string, PerApp>();
   private successes: PerApp = new Map();
+  private tagged = new Map<string, PerApp>();
 
   count(path: string, appId: string | undefined): void {
     let perApp = this.calls.get(path);
@@ -27,6 +28,17 @@ export class CallStats {
 
   countSuccess(appId: string): void {
     bump(this.successes, appId);
+  }
+
+  /** A success of a tagged route ("ticket:jsapi", "wecom-token"), per app or "corpid/agent". */
+  countTagged(tag: string, appId: string | undefined): void {
+    let perApp = this.tagged.get(tag);
+    if (!perApp) this.tagged.set(tag, (perApp = new Map()));
+    bump(perApp, appId ?? NO_APP);
+  }
+
+  taggedSuccesses(tag: string, appId?: string): number {
+    return sum(this.tagged.get(tag), appId);
   }
 
   callsTo(path: string, appId?: string): number {
@@ -40,6 +52,7 @@ export class CallStats {
   reset(): void {
     this.calls = new Map();
     this.successes = new Map();
+    this.tagged = new Map();
   }
 
   snapshot(): StatsSnapshot {

@@ -4,7 +4,7 @@
  * engine; it is put together by the composition root (src/wxtoken.ts).
  */
 import { Server, type ServerCredentials } from "@grpc/grpc-js";
-import { TokenServiceService } from "../../generated/wxtoken/v1/token_service.js";
+import { CachedTokenService } from "./encoded.js";
 import type { Credential } from "../core/refresher.js";
 import type { Logger } from "../log.js";
 import { HealthService } from "./health.js";
@@ -50,7 +50,7 @@ export class GrpcServer {
     options: TokenServiceOptions,
   ) {
     this.tokens = new TokenServiceImpl(engine, log, options);
-    this.grpc.addService(TokenServiceService, this.tokens.handlers());
+    this.grpc.addService(CachedTokenService, this.tokens.handlers());
     this.health.addTo(this.grpc);
     addReflection(this.grpc);
     this.health.set(TOKEN_SERVICE_NAME, "SERVING");

@@ -16,6 +16,7 @@ import { ticketFor } from "../core/signer.js";
 import { InvalidArgumentError, ShuttingDownError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { kindFromProto, toProtoToken } from "./convert.js";
+import { responseOf } from "./encoded.js";
 import { observeNothing, type CallObserver } from "./hooks.js";
 import { clientKey, type RateLimiter } from "./rate-limit.js";
 import { checkMetadataSize, toServiceError, toStatus } from "./status.js";
@@ -86,7 +87,7 @@ export class TokenServiceImpl {
       getToken: (call, callback) =>
         this.unary("GetToken", call, callback, async (req, principal) => {
           const app = this.resolve(principal, req, "read");
-          return { token: toProtoToken(await app.get()) };
+          return responseOf(await app.get());
         }),
       forceRefresh: (call, callback) =>
         this.unary("ForceRefresh", call, callback, async (req, principal) => {

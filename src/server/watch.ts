@@ -7,7 +7,7 @@ import { status, type ServerWritableStream, type ServiceError } from "@grpc/grpc
 import type { WatchTokenRequest, WatchTokenResponse } from "../../generated/wxtoken/v1/token_service.js";
 import type { CredentialId, CredentialRecord as TokenRecord } from "../core/credential.js";
 import type { Credential } from "../core/refresher.js";
-import { toProtoToken } from "./convert.js";
+import { responseOf } from "./encoded.js";
 
 export type WatchCall = ServerWritableStream<WatchTokenRequest, WatchTokenResponse>;
 
@@ -83,7 +83,7 @@ export class Watcher {
       // expired: never send one (the next token will come).
       if (!this.app.isValid(token)) continue;
       this.lastSent = token.version;
-      if (!this.call.write({ token: toProtoToken(token) })) {
+      if (!this.call.write(responseOf(token))) {
         this.blocked = true;
         this.call.once("drain", () => {
           this.blocked = false;

@@ -1,0 +1,72 @@
+/**
+ * WeCom's endpoints, on the fake's second listener (WeCom has its own host,
+ * qyapi.weixin.qq.com), and WeCom's error bodies.
+ */
+import { randomBytes } from "node:crypto";
+import { API_CONTENT_TYPE } from "./http.js";
+import type { Route, WxRequest } from "./routes.js";
+import type { ErrorBody } from "./errors.js";
+import type { WeComState } from "./wecom.js";
+
+const WECOM_ERRMSG: Readonly<Record<number, string>> = {
+  [-1]: "system busy",
+  40001: "invalid secret",
+  40013: "invalid corpid",
+  40014: "invalid access_token",
+  40091: "secret is invalid",
+  40097: "invalid args",
+  41001: "access_token missing",
+  41002: "corpid missing",
+  41004: "corpsecret missing",
+  42001: "access_token expired",
+  45009: "api freq out of limit",
+  45033: "api concurrent out of limit",
+  48002: "api forbidden",
+  60020: "not allow to access from your ip",
+  301002: "access_token and agentid mismatch",
+};
+
+/** `{"errcode":N,"errmsg":"<text>, hint: [...], from ip: ..., more info at ...?e=N"}`, as WeCom writes them. */
+export function wecomErrorBody(errcode: number, errmsg?: string, callerIp = "127.0.0.1"): ErrorBody {
+  const text = errmsg ?? WECOM_ERRMSG[errcode] ?? "unknown error";
+  const hint = `${Math.floor(Date.now() / 1000)}_${randomBytes(8).toString("hex")}`;
+  return { errcode, errmsg: `${text}, hint: [${hint}], from ip: ${callerIp}, more info at https://open.work.weixin.qq.com/devtool/query?e=${errcode}` };
+}
+
+const byToken = (req: WxRequest, state: WeComState) => state.ownerOf(req.query.get("access_token") ?? "");
+
+export const WECOM_ROUTES: ReadonlyMap<string, Route<WeComState>> = new Map<string, Route<WeComState>>([
+  [
+    "/cgi-bin/gettoken",
+    {
+      contentType: API_CONTENT_TYPE,
+      tokenEndpoint: false,
+      tag: () => "wecom-token",
+      appIdOf: (req, state) => {
+        const corp = req.query.get("corpid") ?? undefined;
+        const agent = state.agentOf(corp, req.query.get("corpsecret") ?? undefined);
+        return agent === undefined ? corp : `${corp}/${agent}`;
+      },
+      handle: (req, state) => state.gettoken(req.query.get("corpid") ?? undefined, req.query.get("corpsecret") ?? undefined),
+    },
+  ],
+  [
+    "/cgi-bin/get_jsapi_ticket",
+    { contentType: API_CONTENT_TYPE, tokenEndpoint: false, tag: () => "ticket:jsapi", appIdOf: byToken, handle: (req, state) => state.ticket(req.query.get("access_token"), "jsapi") },
+  ],
+  [
+    "/cgi-bin/ticket/get",
+    {
+      contentType: API_CONTENT_TYPE,
+      tokenEndpoint: false,
+      tag: (req) => `ticket:${req.query.get("type") ?? ""}`,
+      appIdOf: byToken,
+      handle: (req, state) =>
+        req.query.get("type") === "agent_config" ? state.ticket(req.query.get("access_token"), "agent_config") : { ok: false, errcode: 40097 },
+    },
+  ],
+  [
+    "/cgi-bin/agent/get",
+    { contentType: API_CONTENT_TYPE, tokenEndpoint: false, appIdOf: byToken, handle: (req, state) => state.agentGet(req.query.get("access_token"), req.query.get("agentid")) },
+  ],
+]);
