@@ -36,8 +36,8 @@ export type { UpstreamError, UpstreamErrorKind, TransportFailure } from "./upstr
 
 export { apiKeyInterceptor, clientChannelCredentials, clientOptions } from "./auth/client-credentials.js";
 export type { ClientAuthOptions } from "./auth/client-credentials.js";
-export { statusDetailsOf, decodeStatusDetails } from "./server/error-details.js";
-export type { StatusDetails } from "./server/error-details.js";
+export { statusDetailsOf, decodeStatusDetails } from "./status-details.js";
+export type { StatusDetails } from "./status-details.js";
 
 export { pageSignature, cardSignature } from "./core/jssdk.js";
 

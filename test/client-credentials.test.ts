@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
-import { pageSignature, TokenClient, TokenSource, withToken } from "../src/index.js";
+import { pageSignature, TokenClient, TokenServiceError, TokenSource, withToken } from "../src/index.js";
 import { useCli } from "./support/cli.js";
 import { APP, eventually, Harness } from "./support/harness.js";
 
@@ -65,6 +65,19 @@ describe("the client library with tickets and WeCom agents", () => {
     // withToken with a TokenClient names the credential too.
     const used = await withToken(client, CORP, async (t) => t, { agent: AGENT });
     expect(used).toBe(token.accessToken);
+  });
+
+  it("names the server's reason and retry advice on a TokenServiceError", async () => {
+    const h = await start();
+    const client = new TokenClient(`127.0.0.1:${h.port}`);
+    cleanups.push(() => client.close());
+    const ticket = await client.getToken(APP, { kind: "jsapi_ticket" });
+    // WeChat still holds the ticket valid: the same one comes back.
+    const same = await client.forceRefresh(APP, ticket.fingerprint, { kind: "jsapi_ticket" }).catch((e: unknown) => e);
+    expect(same).toBeInstanceOf(TokenServiceError);
+    expect(same).toMatchObject({ codeName: "UNAVAILABLE", reason: "SAME_TOKEN", retryDelayMs: 30_000, info: { app_id: APP, kind: "jsapi_ticket" } });
+    const unknown = await client.getToken(APP, { kind: "wx_card_ticket" }).catch((e: unknown) => e);
+    expect(unknown).toMatchObject({ codeName: "NOT_FOUND", reason: "UNKNOWN_APP", retryDelayMs: undefined });
   });
 });
 

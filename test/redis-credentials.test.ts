@@ -61,7 +61,13 @@ describe("credentials shared through Redis", () => {
     cleanups.push(() => watches.forEach((_, i) => c.replicas[i]!.client.close()));
     await eventually(() => watches.forEach((w) => expect(w.messages).toHaveLength(1)));
     const t = first[0]!.token!;
-    // Every replica's timer fires at the ticket's expiry: one fetch for the cluster.
+    // Every replica's refresh timer fires: one fetch for the cluster, WeChat answers the same
+    // ticket, and the plan it moves to the expiry is shared (no replica asks again before).
+    await c.clock.advanceTo(t.refreshAt!.getTime());
+    await eventually(() => expect(c.fake.successfulTicketCalls(APP, "jsapi")).toBe(2));
+    await c.clock.advanceTo(t.expiresAt!.getTime() - 1);
+    expect(c.fake.successfulTicketCalls(APP, "jsapi")).toBe(2);
+    // At the expiry, one fetch for the cluster again, and every replica's watchers get the new one.
     await c.clock.advanceTo(t.expiresAt!.getTime());
     await eventually(() => watches.forEach((w) => expect(w.messages.map((m) => m.token!.version)).toEqual([1, 2])));
     expect(new Set(watches.map((w) => w.messages[1]!.token!.accessToken)).size).toBe(1);

@@ -7,7 +7,7 @@
 import { status } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import { CredentialKind } from "../generated/wxtoken/v1/token_service.js";
-import { statusDetailsOf } from "../src/server/error-details.js";
+import { statusDetailsOf } from "../src/status-details.js";
 import { APP, APP2, collect, eventually, grpcError, Harness, SECRETS, tempDir } from "./support/harness.js";
 import { join } from "node:path";
 
@@ -109,6 +109,30 @@ describe("JS-SDK tickets of an Official Account", () => {
     expect(statusDetailsOf(err.metadata)?.errorInfo).toMatchObject({ reason: "WECHAT_ERROR", metadata: { errcode: "40014" } });
     // The token was refreshed once for it (a compare-and-refresh of the token it used), not in a loop.
     expect(h.fake.successfulTokenCalls(APP)).toBe(2);
+  });
+
+  // Written out here, not copied from the server's table: getticket's errcode ->
+  // the status a caller gets, and whether the app's token was refreshed for it.
+  const ROWS: [number, status, boolean][] = [
+    [-1, status.UNAVAILABLE, false],
+    [40001, status.UNAVAILABLE, true],
+    [40014, status.UNAVAILABLE, true],
+    [42001, status.UNAVAILABLE, true],
+    [41001, status.FAILED_PRECONDITION, false],
+    [40097, status.FAILED_PRECONDITION, false],
+    [45009, status.RESOURCE_EXHAUSTED, false],
+    [48001, status.FAILED_PRECONDITION, false],
+    [50002, status.FAILED_PRECONDITION, false],
+  ];
+
+  it.each(ROWS)("getticket %i: %s (parent token refreshed: %s)", async (errcode, code, parentRefreshed) => {
+    h = await Harness.start({ apps: [{ appId: APP, secretEnv: `SECRET_${APP}`, tickets: ["jsapi"] }], faults: [{ path: GETTICKET, errcode, times: Infinity }] });
+    const err = await grpcError(h.get({ appId: APP, kind: JSAPI }));
+    expect(err.code).toBe(code);
+    expect(statusDetailsOf(err.metadata)?.errorInfo?.metadata).toMatchObject({ errcode: String(errcode), kind: "jsapi_ticket" });
+    expect(h.fake.successfulTokenCalls(APP)).toBe(parentRefreshed ? 2 : 1);
+    // One retry after the refresh at most: never a loop.
+    expect(h.fake.calls(GETTICKET, APP)).toBe(parentRefreshed ? 2 : 1);
   });
 
   it("keeps a valid ticket when the parent token rotates", async () => {

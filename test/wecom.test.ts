@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { CredentialKind } from "../generated/wxtoken/v1/token_service.js";
-import { statusDetailsOf } from "../src/server/error-details.js";
+import { statusDetailsOf } from "../src/status-details.js";
 import { eventually, grpcError, Harness, tempDir, type HarnessOptions } from "./support/harness.js";
 
 const CORP = "ww0123456789abcdef";
@@ -147,6 +147,11 @@ describe("WeCom's errcodes, from their own table", () => {
 
   const TICKET: [number, status][] = [
     [-1, status.UNAVAILABLE],
+    [40001, status.UNAVAILABLE], // after the agent's token was refreshed and the ticket asked once more
+    [40014, status.UNAVAILABLE],
+    [42001, status.UNAVAILABLE],
+    [40097, status.FAILED_PRECONDITION],
+    [45033, status.RESOURCE_EXHAUSTED],
     [41001, status.FAILED_PRECONDITION],
     [45009, status.RESOURCE_EXHAUSTED],
     [48002, status.FAILED_PRECONDITION],

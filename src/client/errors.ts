@@ -3,6 +3,7 @@
  * branch on the class and on `code`, never on message text.
  */
 import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import { statusDetailsOf } from "../status-details.js";
 
 /** A call to the wxtoken server failed with a gRPC status. */
 export class TokenServiceError extends Error {
@@ -13,9 +14,19 @@ export class TokenServiceError extends Error {
   readonly codeName: string;
   /** The server's status message (WeChat's errcode, errmsg and rid when the failure came from WeChat). */
   readonly details: string;
-  /** The RPC that failed: "GetToken", "ForceRefresh" or "WatchToken". */
+  /** The RPC that failed: "GetToken", "ForceRefresh", "WatchToken" or "SignJsSdk". */
   readonly method: string;
   readonly metadata: Metadata;
+  /**
+   * The server's stable reason (google.rpc.ErrorInfo), e.g. "WECHAT_ERROR",
+   * "QUOTA_EXHAUSTED", "SAME_TOKEN", "UNKNOWN_APP": branch on this. Undefined
+   * when the failure did not come from a wxtoken server (a proxy, the transport).
+   */
+  readonly reason: string | undefined;
+  /** Facts about the failure (app_id, errcode, rid, limit...), from the same ErrorInfo. */
+  readonly info: Readonly<Record<string, string>>;
+  /** How long the server advises waiting before retrying (google.rpc.RetryInfo), if it did. */
+  readonly retryDelayMs: number | undefined;
 
   constructor(method: string, code: status, details: string, metadata = new Metadata()) {
     const codeName = status[code] ?? String(code);
@@ -25,6 +36,15 @@ export class TokenServiceError extends Error {
     this.codeName = codeName;
     this.details = details;
     this.metadata = metadata;
+    let d;
+    try {
+      d = statusDetailsOf(metadata);
+    } catch {
+      // Details that do not decode are as good as none.
+    }
+    this.reason = d?.errorInfo?.reason;
+    this.info = d?.errorInfo?.metadata ?? {};
+    this.retryDelayMs = d?.retryDelayMs;
   }
 
   /** Wraps what grpc-js rejects with; anything that is not a status error is kept as the cause. */

@@ -41,6 +41,16 @@ export function describeId(id: CredentialId): string {
   return id.kind === "access_token" ? `app ${owner}` : `${id.kind} of ${owner}`;
 }
 
+/** What a credential's log lines carry: the app, and the agent and kind when they say more. */
+export function logFields(id: CredentialId): Record<string, string> {
+  return { appId: id.appId, ...(id.agent !== undefined ? { agent: id.agent } : {}), ...(id.kind !== "access_token" ? { kind: id.kind } : {}) };
+}
+
+/** "token" or "ticket", for messages. */
+export function noun(id: CredentialId): "token" | "ticket" {
+  return id.kind === "access_token" ? "token" : "ticket";
+}
+
 /** One value of one credential, as the server holds it. Times are ms since the epoch. */
 export interface CredentialRecord {
   readonly key: string;

@@ -11,11 +11,12 @@ import type { Clock, TimerHandle } from "../clock.js";
 import type { Logger } from "../log.js";
 import { isUpstreamError, UpstreamTransportError } from "../upstream/errors.js";
 import { CoordinationError, type Coordinator } from "./coordinator.js";
-import { describeId, describeRecord, type CredentialId, type CredentialRecord } from "./credential.js";
-import { NoValidTokenError, SameTokenError, StoppedError, type RefreshError } from "./errors.js";
+import { describeId, describeRecord, logFields, type CredentialId, type CredentialRecord } from "./credential.js";
+import { SameTokenError, StoppedError, type RefreshError } from "./errors.js";
+import { Failures } from "./failures.js";
 import type { FetchContext, Issuer } from "./issuer.js";
 import { AppQuota, QuotaGuardError, type QuotaPolicy } from "./quota-guard.js";
-import { capBeforeExpiry, planRefresh, retryDelay, type Random, type RefreshPolicy, type RetryPolicy } from "./schedule.js";
+import { planRefresh, sameValueRetryAt, type Random, type RefreshPolicy, type RetryPolicy } from "./schedule.js";
 import { CredentialState, toStored, type HealthListener, type TokenListener } from "./state.js";
 import type { StoredCredential, TokenStore } from "./store.js";
 
@@ -53,12 +54,6 @@ export interface ForceRefreshResult {
   refreshed: boolean;
 }
 
-interface Failure {
-  error: RefreshError;
-  attempts: number;
-  retryAt: number;
-}
-
 export class Credential {
   readonly id: CredentialId;
   readonly key: string;
@@ -66,7 +61,7 @@ export class Credential {
   readonly quota: AppQuota;
   private issuer: Issuer;
   private inflight: Promise<CredentialRecord> | undefined;
-  private failure: Failure | undefined;
+  private readonly failures: Failures;
   private timer: TimerHandle | undefined;
   private stopped = false;
   private started = false;
@@ -86,9 +81,9 @@ export class Credential {
     this.id = opts.issuer.id;
     this.key = key;
     this.random = opts.random ?? Math.random;
-    const { appId, agent, kind } = this.id;
-    this.log = opts.log.child({ appId, ...(agent !== undefined ? { agent } : {}), ...(kind !== "access_token" ? { kind } : {}) });
+    this.log = opts.log.child(logFields(this.id));
     this.state = new CredentialState(this.id, key, opts.clock, this.log, (from, exp) => this.plan(from, exp), opts.stored);
+    this.failures = new Failures(this.id, opts.clock, opts.retry, this.random, this.log);
     const what = describeId(this.id);
     const policy = opts.issuer.budget === "ticket" ? { ...opts.quota, dailyBudget: opts.quota.ticketDailyBudget ?? opts.quota.dailyBudget } : opts.quota;
     this.quota = new AppQuota(what, policy, opts.clock, opts.store.quota(key));
@@ -123,9 +118,9 @@ export class Credential {
     this.issuer = issuer;
     this.generation++;
     this.log.info({ endpoint: issuer.endpoint }, "credentials updated");
-    const kind = this.failure?.error.kind;
+    const kind = this.failures.last()?.kind;
     if (this.started && !this.stopped && (kind === "permanent" || kind === "admin")) {
-      this.failure = undefined;
+      this.failures.clear();
       this.scheduleRefresh(this.opts.clock.now(), "retry");
     }
     return true;
@@ -163,7 +158,7 @@ export class Credential {
 
   /** The last upstream failure, if the last attempt failed. */
   lastError(): RefreshError | undefined {
-    return this.failure?.error;
+    return this.failures.last();
   }
 
   /** The current valid value; waits for a refresh only when there is none. */
@@ -171,18 +166,18 @@ export class Credential {
     const valid = this.state.current();
     if (valid) return valid;
     if (this.inflight) return this.inflight;
-    this.throwIfBackingOff();
+    this.failures.throwIfBackingOff(this.state.current(), this.state.latest());
     return this.refresh("no-token");
   }
 
   /**
    * Passive refresh as compare-and-refresh: refreshes only if `stale` is still
-   * the current value (or, for a ticket a page never saw, its fingerprint);
+   * the current value (or its fingerprint: a page signed with a ticket never sees it);
    * every concurrent caller with that value shares one upstream call.
    */
   async forceRefresh(stale: string, caller = "anonymous", beforeUpstream?: () => void): Promise<ForceRefreshResult> {
     const held = this.state.latest();
-    const matches = (t: CredentialRecord) => t.value === stale || (this.id.kind !== "access_token" && t.fingerprint === stale);
+    const matches = (t: CredentialRecord) => t.value === stale || t.fingerprint === stale;
     if (!held || !matches(held)) return { token: await this.get(), refreshed: false };
     // An expired value needs an ordinary refresh, not a forced one (no force budget spent).
     if (!this.state.current()) return { token: await this.get(), refreshed: true };
@@ -191,7 +186,7 @@ export class Credential {
       // A scheduled refresh may bring back the same value: then force one.
       if (!matches(joined)) return { token: joined, refreshed: true };
     }
-    this.throwIfBackingOff();
+    this.failures.throwIfBackingOff(this.state.current(), this.state.latest());
     beforeUpstream?.();
     this.log.info({ caller, stale: held.fingerprint }, "passive refresh requested");
     const token = await this.refresh("force");
@@ -204,7 +199,7 @@ export class Credential {
     if (this.stopped) return undefined;
     const record = this.state.adopt(stored);
     if (record) {
-      this.failure = undefined;
+      this.failures.clear();
       this.scheduleRefresh(record.refreshAt);
     }
     return record;
@@ -225,21 +220,6 @@ export class Credential {
     const r = this.opts.refresh;
     const max = this.issuer.maxMarginMs;
     return planRefresh(from, expiresAt, max === undefined ? r : { ...r, marginMs: Math.min(r.marginMs, max) }, this.random);
-  }
-
-  private throwIfBackingOff(): void {
-    const f = this.failure;
-    if (f && f.retryAt > this.opts.clock.now()) {
-      // With a valid value the failure is only about refreshing it.
-      if (this.state.current()) throw f.error;
-      throw new NoValidTokenError(this.id, f.error, f.retryAt, this.whyNoValue() + `; next attempt at ${new Date(f.retryAt).toISOString()}`);
-    }
-  }
-
-  private whyNoValue(): string {
-    const t = this.state.latest();
-    const noun = this.id.kind === "access_token" ? "token" : "ticket";
-    return t ? `${noun} v${t.version} expired at ${new Date(t.expiresAt).toISOString()}` : `no ${noun} obtained yet`;
   }
 
   /**
@@ -302,7 +282,7 @@ export class Credential {
     // Kept even when stopping: WeChat has issued it, and the one it replaced may die soon.
     let { record, same } = this.state.accept(fetched.value, requestedAt, requestedAt + fetched.expiresIn * 1000);
     // The same value again, still valid: ask again later (forceRefresh turns a forced one into SAME_TOKEN).
-    if (same && this.state.isValid(record) && !force) record = this.state.replan(this.sameValueRetryAt(record.expiresAt))!;
+    if (same && this.state.isValid(record) && !force) record = this.state.replan(sameValueRetryAt(this.opts.clock.now(), record.expiresAt, this.issuer.sameValueUntilExpiry))!;
     this.opts.store.save(toStored(record));
     if (this.stopped) throw new StoppedError(this.id, this.stopReason);
     if (same && !this.state.isValid(record)) {
@@ -310,21 +290,9 @@ export class Credential {
       const error = new UpstreamTransportError(this.issuer.endpoint, "BAD_BODY", `WeChat returned v${record.version} again, which expired at ${new Date(record.expiresAt).toISOString()}`);
       return this.fail(error, reason);
     }
-    this.failure = undefined;
+    this.failures.clear();
     if (!(same && force)) this.scheduleRefresh(record.refreshAt);
     return record;
-  }
-
-  /**
-   * After WeChat answered the value we hold (not a new one): when it keeps a
-   * value until its expiry (tickets, WeCom tokens), asking again before then
-   * only spends quota, so the next attempt is at expiry; otherwise
-   * (stable_token) halfway there, at least 30 s on.
-   */
-  private sameValueRetryAt(expiresAt: number): number {
-    const now = this.opts.clock.now();
-    if (this.issuer.sameValueUntilExpiry) return expiresAt;
-    return Math.min(expiresAt, now + Math.max(30_000, Math.floor((expiresAt - now) / 2)));
   }
 
   private checkLimits(force: boolean): void {
@@ -339,29 +307,11 @@ export class Credential {
   }
 
   private fail(error: RefreshError, reason: RefreshReason, staleCredentials = false): never {
-    this.recordFailure(error, reason, staleCredentials);
-    if (this.state.current()) throw error;
-    throw new NoValidTokenError(this.id, error, this.failure?.retryAt, this.whyNoValue());
-  }
-
-  private recordFailure(error: RefreshError, reason: RefreshReason, staleCredentials: boolean): void {
-    const now = this.opts.clock.now();
-    const attempts = (this.failure?.attempts ?? 0) + 1;
-    const errcode = "errcode" in error ? error.errcode : undefined;
-    let delay =
-      error instanceof QuotaGuardError
-        ? error.retryAfterMs
-        : retryDelay(error.kind, attempts, now, this.opts.retry, this.random, errcode, error.kind === "quota" ? error.retryDelayMs(now) : undefined);
-    delay = capBeforeExpiry(delay, now, this.state.current()?.expiresAt, this.opts.retry.baseMs / 2);
-    // The credentials changed while this call was out: try the new ones now.
-    if (staleCredentials) delay = 0;
-    this.failure = { error, attempts, retryAt: now + delay };
-    this.log.warn(
-      { reason, kind: error.kind, errcode, rid: "rid" in error ? error.rid : undefined, attempts, retryInMs: delay, err: error.message },
-      "refresh failed",
-    );
-    this.scheduleRefresh(now + delay, "retry");
+    const retryAt = this.failures.record(error, reason, this.state.current(), staleCredentials);
+    this.scheduleRefresh(retryAt, "retry");
     this.state.updateHealth();
+    if (this.state.current()) throw error;
+    throw this.failures.noValid(error, this.state.latest());
   }
 
   private scheduleRefresh(at: number, reason: RefreshReason = "scheduled"): void {

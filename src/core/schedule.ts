@@ -108,3 +108,14 @@ export function capBeforeExpiry(delay: number, now: number, expiresAt: number | 
   const latest = Math.floor((expiresAt - now) * 0.9);
   return Math.min(delay, Math.max(latest, Math.min(floorMs, delay)));
 }
+
+/**
+ * The next attempt after WeChat answered the value already held (not a new
+ * one): when it keeps a value until its expiry (tickets, WeCom tokens),
+ * asking again before then only spends quota, so at expiry; otherwise
+ * (stable_token) halfway there, at least 30 s on, never past expiry.
+ */
+export function sameValueRetryAt(now: number, expiresAt: number, untilExpiry: boolean): number {
+  if (untilExpiry) return expiresAt;
+  return Math.min(expiresAt, now + Math.max(30_000, Math.floor((expiresAt - now) / 2)));
+}

@@ -5,7 +5,7 @@
  * the ticket fetch is retried once.
  */
 import { WxTokenError } from "../errors.js";
-import { NoValidTokenError } from "../core/errors.js";
+import { NoValidTokenError, SameTokenError } from "../core/errors.js";
 import type { CredentialRecord } from "../core/credential.js";
 import type { FetchContext, Fetched, ParentToken } from "../core/issuer.js";
 import { STALE_TOKEN_ERRCODES, UpstreamTransportError, WeChatError, isUpstreamError } from "../upstream/errors.js";
@@ -23,7 +23,15 @@ export async function fetchWithParent(
     return await call(token.value);
   } catch (err) {
     if (!(err instanceof WeChatError) || !STALE_TOKEN_ERRCODES.has(err.errcode)) throw err;
-    const fresh = await parentToken(endpoint, async () => (await parent.forceRefresh(token.value, caller)).token);
+    const fresh = await parentToken(endpoint, async () => {
+      try {
+        return (await parent.forceRefresh(token.value, caller)).token;
+      } catch (e) {
+        // WeChat handed back the same token: it still vouches for it, so the retry uses it.
+        if (e instanceof SameTokenError) return token;
+        throw e;
+      }
+    });
     ctx.extraCall();
     return call(fresh.value);
   }

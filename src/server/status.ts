@@ -10,7 +10,7 @@ import { NoValidTokenError } from "../core/errors.js";
 import type { RefreshError } from "../core/errors.js";
 import { QuotaGuardError } from "../core/quota-guard.js";
 import { isUpstreamError } from "../upstream/errors.js";
-import { encodeStatusDetails, STATUS_DETAILS_KEY } from "./error-details.js";
+import { encodeStatusDetails, STATUS_DETAILS_KEY } from "../status-details.js";
 
 export { InvalidArgumentError, MetadataTooLargeError, ShuttingDownError } from "../errors.js";
 

@@ -5,9 +5,9 @@
  * status.ts decides what a failure means; this file only encodes and decodes it.
  */
 import type { Metadata } from "@grpc/grpc-js";
-import { Any } from "../../generated/google/protobuf/any.js";
-import { ErrorInfo, RetryInfo } from "../../generated/google/rpc/error_details.js";
-import { Status } from "../../generated/google/rpc/status.js";
+import { Any } from "../generated/google/protobuf/any.js";
+import { ErrorInfo, RetryInfo } from "../generated/google/rpc/error_details.js";
+import { Status } from "../generated/google/rpc/status.js";
 
 export const STATUS_DETAILS_KEY = "grpc-status-details-bin";
 /** ErrorInfo.domain: who defines the reasons. */

@@ -1,0 +1,79 @@
+/**
+ * A credential's run of failed refreshes: how many in a row, the last error,
+ * and when the next attempt is due. The refresher asks it whether to call
+ * upstream now, and what a caller who finds no valid value is told.
+ */
+import type { Clock } from "../clock.js";
+import type { Logger } from "../log.js";
+import { noun, type CredentialId, type CredentialRecord } from "./credential.js";
+import { NoValidTokenError, type RefreshError } from "./errors.js";
+import { QuotaGuardError } from "./quota-guard.js";
+import { capBeforeExpiry, retryDelay, type Random, type RetryPolicy } from "./schedule.js";
+
+interface Failure {
+  error: RefreshError;
+  attempts: number;
+  retryAt: number;
+}
+
+export class Failures {
+  private failure: Failure | undefined;
+
+  constructor(
+    private readonly id: CredentialId,
+    private readonly clock: Clock,
+    private readonly policy: RetryPolicy,
+    private readonly random: Random,
+    private readonly log: Logger,
+  ) {}
+
+  /** The last upstream failure, if the last attempt failed. */
+  last(): RefreshError | undefined {
+    return this.failure?.error;
+  }
+
+  clear(): void {
+    this.failure = undefined;
+  }
+
+  /**
+   * Records a failed attempt and returns when to try again: backoff by the
+   * error's kind, capped so that a retry comes before the valid value (if
+   * any) expires; at once when the credentials changed while the call was out.
+   */
+  record(error: RefreshError, reason: string, valid: CredentialRecord | undefined, staleCredentials: boolean): number {
+    const now = this.clock.now();
+    const attempts = (this.failure?.attempts ?? 0) + 1;
+    const errcode = "errcode" in error ? error.errcode : undefined;
+    let delay =
+      error instanceof QuotaGuardError
+        ? error.retryAfterMs
+        : retryDelay(error.kind, attempts, now, this.policy, this.random, errcode, error.kind === "quota" ? error.retryDelayMs(now) : undefined);
+    delay = capBeforeExpiry(delay, now, valid?.expiresAt, this.policy.baseMs / 2);
+    if (staleCredentials) delay = 0;
+    this.failure = { error, attempts, retryAt: now + delay };
+    this.log.warn(
+      { reason, kind: error.kind, errcode, rid: "rid" in error ? error.rid : undefined, attempts, retryInMs: delay, err: error.message },
+      "refresh failed",
+    );
+    return now + delay;
+  }
+
+  /** Throws while the next attempt is not due: the error itself with a valid value (only refreshing failed), else NoValidTokenError. */
+  throwIfBackingOff(valid: CredentialRecord | undefined, latest: CredentialRecord | undefined): void {
+    const f = this.failure;
+    if (!f || f.retryAt <= this.clock.now()) return;
+    if (valid) throw f.error;
+    throw new NoValidTokenError(this.id, f.error, f.retryAt, `${this.whyNone(latest)}; next attempt at ${new Date(f.retryAt).toISOString()}`);
+  }
+
+  /** What a caller with no valid value is told after `error`. */
+  noValid(error: RefreshError, latest: CredentialRecord | undefined): NoValidTokenError {
+    return new NoValidTokenError(this.id, error, this.failure?.retryAt, this.whyNone(latest));
+  }
+
+  private whyNone(latest: CredentialRecord | undefined): string {
+    const what = noun(this.id);
+    return latest ? `${what} v${latest.version} expired at ${new Date(latest.expiresAt).toISOString()}` : `no ${what} obtained yet`;
+  }
+}
