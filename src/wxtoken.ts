@@ -25,7 +25,8 @@ import type { Logger } from "./log.js";
 import { serveMetrics, type MetricsEndpoint } from "./metrics/http.js";
 import { bothObservers, Metrics } from "./metrics/metrics.js";
 import type { CallObserver } from "./server/hooks.js";
-import { RateLimiter } from "./server/rate-limit.js";
+import { RateLimiter } from "./api/rate-limit.js";
+import { TokenApi } from "./api/token-api.js";
 import { GrpcServer } from "./server/server.js";
 import type { TokenServiceImpl } from "./server/token-service.js";
 import { FileStore } from "./store/file-store.js";
@@ -104,6 +105,8 @@ export class WxTokenServer {
   private constructor(
     readonly engine: CredentialEngine,
     readonly store: TokenStore,
+    /** What every transport does with a request. */
+    readonly api: TokenApi,
     readonly grpcServer: GrpcServer,
     /** SignJsSdk's logic (the demo signs a page with it). */
     readonly signer: JsSdkSigner,
@@ -172,14 +175,12 @@ export class WxTokenServer {
     );
     metrics?.attach(engine);
     const signer = new JsSdkSigner(engine, clock, originsOf(loaded.apps));
-    const grpcServer = new GrpcServer(engine, deps.log, {
-      authorizer,
+    const api = new TokenApi(engine, { authorizer, forceRefreshLimiter: new RateLimiter(q.clientForceRefreshPerMinute, clock), signer, log: deps.log });
+    const grpcServer = new GrpcServer(engine, api, deps.log, {
       observer: metrics ? bothObservers(metrics.observer, deps.observer) : deps.observer,
       clock,
-      forceRefreshLimiter: new RateLimiter(q.clientForceRefreshPerMinute, clock),
-      signer,
     });
-    return new WxTokenServer(engine, store, grpcServer, signer, [official, wecom], issuers, loaded, deps.log, metrics);
+    return new WxTokenServer(engine, store, api, grpcServer, signer, [official, wecom], issuers, loaded, deps.log, metrics);
   }
 
   /** A configured credential: an app's access_token, or with `which` a WeCom agent's or a ticket. */
@@ -212,9 +213,12 @@ export class WxTokenServer {
     }
     const apps = this.engine.reconcile(this.issuers(next.apps));
     for (const key of apps.added) this.grpcServer.reportHealth(this.engine.byKey(key)!);
-    for (const key of apps.removed) this.grpcServer.forget(key);
+    for (const key of apps.removed) {
+      this.grpcServer.forget(key);
+      this.api.endWatchesOf(key);
+    }
     this.signer.setOrigins(originsOf(next.apps));
-    if (JSON.stringify(prev.auth) !== JSON.stringify(cfg.auth)) this.grpcServer.tokens.setAuthorizer(createAuthorizer(cfg.auth));
+    if (JSON.stringify(prev.auth) !== JSON.stringify(cfg.auth)) this.api.setAuthorizer(createAuthorizer(cfg.auth));
     const reloadable = new Set(["apps", "auth"]);
     const needsRestart = (Object.keys({ ...prev, ...cfg }) as (keyof Config)[]).filter(
       (k) => !reloadable.has(k) && JSON.stringify(prev[k]) !== JSON.stringify(cfg[k]),

@@ -210,7 +210,7 @@ describe("TokenSource", () => {
     // Closed while waiting to reconnect: the timer goes too.
     const waiting = await source(h, { clock: sourceClock });
     const retrying = new Promise((resolve) => waiting.onError(resolve));
-    h.server.tokens.endWatches();
+    h.server.api.endWatches();
     await retrying;
     expect(sourceClock.pending()).toBe(1);
     await waiting.close();

@@ -145,7 +145,7 @@ describe("error statuses on the wire", () => {
     h = await Harness.start();
     const unknown = await watchError("wxnotconfigured");
     expect([unknown.code, detailsOf(unknown).errorInfo?.reason]).toEqual([status.NOT_FOUND, "UNKNOWN_APP"]);
-    const ended = watchError(APP, () => h!.server.tokens.endWatches());
+    const ended = watchError(APP, () => h!.server.api.endWatches());
     const err = await ended;
     // Reconnect soon, possibly to another instance.
     expect([err.code, detailsOf(err).errorInfo?.reason, detailsOf(err).retryDelayMs]).toEqual([status.UNAVAILABLE, "SHUTTING_DOWN", 1000]);

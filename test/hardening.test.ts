@@ -210,7 +210,7 @@ describe("hostile clients", () => {
     const slow = slowClient.watchToken({ kind: 0, agent: "", appId: APP, knownVersion: 0, knownFingerprint: "" });
     slow.on("error", () => undefined);
     await new Promise<void>((resolve) => slow.once("data", () => resolve(void slow.pause())));
-    const [stuck] = [...h.server.tokens["watchers"]];
+    const [stuck] = [...h.server.api["watchers"]];
     // Readers on the stuck one's connection and on another.
     const readers = [slowClient, ownConnection(h.port)].map((client) => {
       const seen: number[] = [];

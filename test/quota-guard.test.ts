@@ -2,7 +2,7 @@ import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import { FakeClock } from "../src/clock.js";
 import type { Authorizer } from "../src/core/authorizer.js";
-import { RateLimiter } from "../src/server/rate-limit.js";
+import { RateLimiter } from "../src/api/rate-limit.js";
 import { AppQuota, QuotaGuardError } from "../src/core/quota-guard.js";
 import { APP, APP2, eventually, grpcError, Harness } from "./support/harness.js";
 

@@ -6,7 +6,7 @@
 import { credentials, type ChannelOptions, type ClientReadableStream } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import { TokenServiceClient, type WatchTokenResponse } from "../generated/wxtoken/v1/token_service.js";
-import type { Watcher } from "../src/server/watch.js";
+import type { Watcher } from "../src/api/watcher.js";
 import { APP, eventually, Harness } from "./support/harness.js";
 import { countWrites } from "./support/watch-writes.js";
 
@@ -51,7 +51,12 @@ function subscribe(client: Client, knownVersion = 0): Subscription {
 
 /** The server's live watchers (private in TokenServiceImpl; bracket access is a test-only escape hatch). */
 function watchers(): Watcher[] {
-  return [...h!.server.tokens["watchers"]];
+  return [...h!.server.api["watchers"]];
+}
+
+/** The gRPC stream behind a watcher (its sink carries it). */
+function grpcStream(w: Watcher): { writableLength: number; writableHighWaterMark: number } {
+  return (w["sink"] as unknown as { stream: { writableLength: number; writableHighWaterMark: number } }).stream;
 }
 
 function expectNoWatchers(): void {
@@ -73,7 +78,7 @@ describe("WatchToken at scale", () => {
     expect(h.server.tokens.watcherCount()).toBe(1000);
     expect(h.server.credential(APP).listenerCount()).toBe(1000);
     // The 1,000 streams really are spread over four connections.
-    const peers = new Set(watchers().map((w) => w["call"].getPeer()));
+    const peers = new Set(watchers().map((w) => w.caller.peer));
     expect(peers.size).toBe(4);
 
     const rotated = await h.forceRefresh(APP, first.accessToken);
@@ -139,7 +144,7 @@ describe("WatchToken at scale", () => {
     let maxBuffered = 0;
     const rotate = async (): Promise<void> => {
       token = (await h!.forceRefresh(APP, token)).token!.accessToken;
-      maxBuffered = Math.max(maxBuffered, watcher["call"].writableLength);
+      maxBuffered = Math.max(maxBuffered, grpcStream(watcher).writableLength);
     };
     // Rotate until the transport is full (about 115 small messages fit in the
     // buffers on the way), then 100 times more while the reader stays stuck.
@@ -156,7 +161,7 @@ describe("WatchToken at scale", () => {
     expect(writes.afterRefused()).toBeLessThanOrEqual(writes.drains);
     // What the Writable buffers is bounded by its high-water mark, not by the
     // number of rotations.
-    expect(maxBuffered).toBeLessThanOrEqual(watcher["call"].writableHighWaterMark);
+    expect(maxBuffered).toBeLessThanOrEqual(grpcStream(watcher).writableHighWaterMark);
 
     const versions: number[] = [first.version];
     stream.on("data", (m: WatchTokenResponse) => versions.push(m.token!.version));

@@ -15,7 +15,7 @@ export interface SignRequest {
   appId: string;
   agent?: string;
   kind: SignatureKind;
-  url?: string;
+  url?: unknown;
   cardValues: readonly string[];
 }
 

@@ -11,6 +11,7 @@ import { HealthService } from "./health.js";
 import { addReflection } from "./reflection.js";
 import { TokenServiceImpl, type TokenServiceOptions } from "./token-service.js";
 import type { CredentialEngine } from "../core/engine.js";
+import type { TokenApi } from "../api/token-api.js";
 
 export const TOKEN_SERVICE_NAME = "wxtoken.v1.TokenService";
 
@@ -46,10 +47,11 @@ export class GrpcServer {
 
   constructor(
     engine: CredentialEngine,
+    private readonly api: TokenApi,
     private readonly log: Logger,
     options: TokenServiceOptions,
   ) {
-    this.tokens = new TokenServiceImpl(engine, log, options);
+    this.tokens = new TokenServiceImpl(api, log, options);
     this.grpc.addService(CachedTokenService, this.tokens.handlers());
     this.health.addTo(this.grpc);
     addReflection(this.grpc);
@@ -64,10 +66,9 @@ export class GrpcServer {
     c.onHealth((healthy) => this.health.set(name, healthy ? "SERVING" : "NOT_SERVING"));
   }
 
-  /** A reload removed the credential: its health entry goes, its watchers end NOT_FOUND. */
+  /** A reload removed the credential: its health entry goes. */
   forget(key: string): void {
     this.health.remove(appHealthName(key));
-    this.tokens.endWatchesOf(key);
   }
 
   bind(address: string, credentials: ServerCredentials): Promise<number> {
@@ -84,11 +85,11 @@ export class GrpcServer {
     // 1. Tell balancers and health watchers first.
     this.health.shutdown();
     // 2. Drain: no new calls; unary calls in flight may finish within the grace period.
-    this.tokens.startDraining();
+    this.api.startDraining();
     const closed = new Promise<void>((resolve) => this.grpc.tryShutdown(() => resolve()));
     await this.tokens.unaryDrained(Math.max(0, deadline - Date.now()));
-    // 3. Watch streams never end by themselves: end them so clients reconnect elsewhere.
-    this.tokens.endWatches();
+    // 3. Watch streams never end by themselves: end them (every transport's) so clients reconnect elsewhere.
+    this.api.endWatches();
     // 4. Whatever is still open after the grace period is cut.
     const left = Math.max(0, deadline - Date.now());
     let timer: NodeJS.Timeout | undefined;

@@ -1,27 +1,22 @@
 /**
- * The gRPC face of the token registry. Every call goes the same way:
- * authenticate -> validate -> authorize -> look up the app -> act, with any
- * failure mapped through one table (status.ts). It never talks to WeChat.
+ * The gRPC face of the token API: decodes, authenticates, hands the request
+ * to TokenApi (src/api/token-api.ts, shared with the HTTP API), and encodes
+ * the answer or the failure through one table (status.ts). It never talks to
+ * WeChat and decides nothing on its own.
  */
 import { Metadata, status, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from "@grpc/grpc-js";
-import { SignatureKind, type CredentialKind, type TokenServiceServer } from "../../generated/wxtoken/v1/token_service.js";
+import { SignatureKind, type TokenServiceServer, type WatchTokenRequest, type WatchTokenResponse } from "../../generated/wxtoken/v1/token_service.js";
 import { systemClock, type Clock } from "../clock.js";
-import { allowAll, type Authorizer, type CallInfo, type Permission, type Principal } from "../core/authorizer.js";
-import type { CredentialId } from "../core/credential.js";
-import type { CredentialEngine } from "../core/engine.js";
-import { UnknownCredentialError } from "../core/errors.js";
-import type { Credential } from "../core/refresher.js";
-import type { JsSdkSigner, SignatureKind as Kind } from "../core/signer.js";
-import { ticketFor } from "../core/signer.js";
-import { InvalidArgumentError, ShuttingDownError } from "../errors.js";
+import type { TokenApi } from "../api/token-api.js";
+import type { WatchSink } from "../api/watcher.js";
+import type { CallInfo, Principal } from "../core/authorizer.js";
+import type { SignatureKind as Kind } from "../core/signer.js";
+import { ShuttingDownError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { kindFromProto, toProtoToken } from "./convert.js";
 import { responseOf } from "./encoded.js";
 import { observeNothing, type CallObserver } from "./hooks.js";
-import { clientKey, type RateLimiter } from "./rate-limit.js";
 import { checkMetadataSize, toServiceError, toStatus } from "./status.js";
-import { held, validateAgent, validateAppId, validateId, validateStaleToken } from "./validate.js";
-import { Watcher, type WatchCall } from "./watch.js";
 
 const SIGNATURE_KINDS = new Map<number, Kind>([
   [SignatureKind.SIGNATURE_KIND_UNSPECIFIED, "config"],
@@ -29,106 +24,73 @@ const SIGNATURE_KINDS = new Map<number, Kind>([
   [SignatureKind.SIGNATURE_KIND_AGENT_CONFIG, "agent_config"],
   [SignatureKind.SIGNATURE_KIND_CARD, "card"],
 ]);
-const SIGNATURE_TO_PROTO: Record<Kind, SignatureKind> = {
+export const SIGNATURE_TO_PROTO: Record<Kind, SignatureKind> = {
   config: SignatureKind.SIGNATURE_KIND_CONFIG,
   agent_config: SignatureKind.SIGNATURE_KIND_AGENT_CONFIG,
   card: SignatureKind.SIGNATURE_KIND_CARD,
 };
 
-/** The fields every credential request carries. */
-interface Named {
-  appId: string;
-  kind?: CredentialKind;
-  agent?: string;
+/** The SignatureKind a request names; undefined for a value this server does not know. */
+export function signatureKindFromProto(kind: number | undefined): Kind | undefined {
+  return SIGNATURE_KINDS.get(kind ?? 0);
 }
 
 export interface TokenServiceOptions {
-  authorizer?: Authorizer;
   observer?: CallObserver;
-  /** Per-client limit on ForceRefresh; none when absent. */
-  forceRefreshLimiter?: RateLimiter;
   /** The server's clock: turns the refresher's next attempt time into an error's retry delay. */
   clock?: Clock;
-  /** SignJsSdk; UNIMPLEMENTED-free: without one, signing answers NOT_FOUND for every app. */
-  signer?: JsSdkSigner;
 }
 
-type AnyCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>;
+type WatchCall = ServerWritableStream<WatchTokenRequest, WatchTokenResponse>;
+type AnyCall = ServerUnaryCall<unknown, unknown> | WatchCall;
 
 function callInfo(call: AnyCall): CallInfo {
   return { metadata: call.metadata, authContext: call.getAuthContext(), peer: call.getPeer() };
 }
 
 export class TokenServiceImpl {
-  private readonly watchers = new Set<Watcher>();
   /** Unary calls not yet answered, by the function that answers them with an error. */
   private readonly pendingUnary = new Set<(err: unknown) => void>();
-  private draining = false;
-  private authorizer: Authorizer;
   private readonly observer: CallObserver;
-  private readonly limiter: RateLimiter | undefined;
   private readonly clock: Clock;
-  private readonly signer: JsSdkSigner | undefined;
 
   constructor(
-    private readonly engine: CredentialEngine,
+    readonly api: TokenApi,
     private readonly log: Logger,
     options: TokenServiceOptions = {},
   ) {
-    this.authorizer = options.authorizer ?? allowAll;
     this.observer = options.observer ?? observeNothing;
-    this.limiter = options.forceRefreshLimiter;
     this.clock = options.clock ?? systemClock;
-    this.signer = options.signer;
   }
 
   handlers(): TokenServiceServer {
     return {
       getToken: (call, callback) =>
-        this.unary("GetToken", call, callback, async (req, principal) => {
-          const app = this.resolve(principal, req, "read");
-          return responseOf(await app.get());
-        }),
+        this.unary("GetToken", call, callback, async (req, principal) =>
+          responseOf(await this.api.getToken(principal, { appId: req.appId, agent: req.agent, kind: kindFromProto(req.kind) })),
+        ),
       forceRefresh: (call, callback) =>
         this.unary("ForceRefresh", call, callback, async (req, principal) => {
-          const app = this.resolve(principal, req, "refresh", () => validateStaleToken(req.staleToken));
-          const stale = req.staleToken;
-          // The per-client limit only applies to a call that would go upstream:
-          // one whose stale token is already replaced, or that joins a refresh
-          // under way, costs nothing and is answered whatever the limit.
-          const limiter = this.limiter;
-          const beforeUpstream = limiter ? () => limiter.take(clientKey(principal, { peer: call.getPeer() })) : undefined;
-          const result = await app.forceRefresh(stale, principal.name, beforeUpstream);
+          const named = { appId: req.appId, agent: req.agent, kind: kindFromProto(req.kind), staleToken: req.staleToken };
+          const result = await this.api.forceRefresh(principal, named, call.getPeer());
           return { token: toProtoToken(result.token), refreshed: result.refreshed };
         }),
       watchToken: (call) => this.watch(call),
       signJsSdk: (call, callback) =>
         this.unary("SignJsSdk", call, callback, async (req, principal) => {
-          const appId = validateAppId(req.appId);
-          const agent = validateAgent(req.agent);
-          const kind = SIGNATURE_KINDS.get(req.kind ?? 0);
-          if (kind === undefined) throw new InvalidArgumentError("kind is not a signature kind this server knows", "INVALID_KIND");
-          const ticket = ticketFor({ appId, agent, kind });
-          this.authorizer.authorize(principal, agent === undefined ? ticket : { ...ticket, agent }, "sign");
-          if (!this.signer) throw new UnknownCredentialError(ticket);
-          const s = await this.signer.sign({ appId, agent, kind, url: req.url, cardValues: req.cardValues ?? [] });
+          const s = await this.api.signJsSdk(principal, { appId: req.appId, agent: req.agent, kind: signatureKindFromProto(req.kind), url: req.url, cardValues: req.cardValues ?? [] });
           return { ...s, kind: SIGNATURE_TO_PROTO[s.kind] };
         }),
     };
   }
 
   watcherCount(): number {
-    return this.watchers.size;
+    return this.api.watcherCount();
   }
 
   /** Unary calls still running (for the shutdown drain). */
   inflightUnary(): number {
     return this.pendingUnary.size;
-  }
-
-  /** New watch streams are refused with UNAVAILABLE from now on. */
-  startDraining(): void {
-    this.draining = true;
   }
 
   /** Resolves when no unary call is running, or after timeoutMs. */
@@ -137,60 +99,9 @@ export class TokenServiceImpl {
     while (this.pendingUnary.size > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
   }
 
-  /**
-   * Uses a new authorizer (a config reload): for calls from now on, and for
-   * the watch streams already open, which end with UNAUTHENTICATED or
-   * PERMISSION_DENIED when their key or grant was revoked.
-   */
-  setAuthorizer(authorizer: Authorizer): void {
-    this.authorizer = authorizer;
-    for (const w of [...this.watchers]) {
-      try {
-        authorizer.authorize(authorizer.authenticate(callInfo(w.call)), w.asked, "read");
-      } catch (err) {
-        this.log.info({ credential: w.key, reason: (err as Error).message }, "watch stream ended: access revoked");
-        w.end(toServiceError(toStatus(err, this.clock.now())));
-      }
-    }
-  }
-
-  /** Ends the watch streams of a credential that was removed from the configuration (NOT_FOUND). */
-  endWatchesOf(key: string): void {
-    for (const w of [...this.watchers]) if (w.key === key) w.end(toServiceError(toStatus(new UnknownCredentialError(w.asked))));
-  }
-
-  /** Ends every watch stream with UNAVAILABLE so clients reconnect elsewhere. */
-  endWatches(details = "server shutting down; reconnect with known_version"): void {
-    this.draining = true;
-    const ending = toServiceError(toStatus(new ShuttingDownError(details)));
-    for (const w of [...this.watchers]) w.end(ending);
-  }
-
   private authenticate(call: AnyCall): Principal {
     checkMetadataSize(call.metadata);
-    return this.authorizer.authenticate(callInfo(call));
-  }
-
-  /** Validate, authorize (before lookup: a denial must not reveal whether the app exists), look up. */
-  private resolve(principal: Principal, req: Named, permission: Permission, validateRest?: () => void): Credential {
-    const id = this.named(req);
-    validateRest?.();
-    this.authorizer.authorize(principal, id, permission);
-    return this.lookup(id);
-  }
-
-  private named(req: Named): CredentialId {
-    return validateId(req.appId, req.agent, kindFromProto(req.kind));
-  }
-
-  private lookup(id: CredentialId): Credential {
-    try {
-      return this.engine.find(held(id));
-    } catch (err) {
-      // Name what the caller asked for (its agent included), not our key.
-      if (err instanceof UnknownCredentialError) throw new UnknownCredentialError(id);
-      throw err;
-    }
+    return this.api.authenticate(callInfo(call));
   }
 
   private unary<Req, Res>(
@@ -237,19 +148,37 @@ export class TokenServiceImpl {
   private watch(call: WatchCall): void {
     const started = performance.now();
     let principal: Principal | undefined;
+    let code: status = status.OK;
     try {
-      if (this.draining) throw new ShuttingDownError("server shutting down");
-      principal = this.authenticate(call as AnyCall);
-      const asked = this.named(call.request);
-      this.authorizer.authorize(principal, asked, "read");
-      const app = this.lookup(asked);
-      const known = Math.max(0, Number(call.request.knownVersion ?? 0));
+      principal = this.authenticate(call);
       const who = principal;
-      const watcher = new Watcher(call, app, asked, { version: known, fingerprint: call.request.knownFingerprint ?? "" }, (w, code) => {
-        this.watchers.delete(w);
-        this.observer.onCallEnd("WatchToken", code, performance.now() - started, who);
+      const req = call.request;
+      // The stream rides along on the sink for introspection (tests of back-pressure).
+      const sink: WatchSink & { stream: WatchCall } = {
+        stream: call,
+        write: (token) => call.write(responseOf(token)),
+        onDrain: (fn) => call.once("drain", fn),
+        fail: (err) => {
+          const mapped = toStatus(err, this.clock.now());
+          code = mapped.code;
+          call.emit("error", toServiceError(mapped));
+        },
+      };
+      const watcher = this.api.watch(
+        callInfo(call),
+        principal,
+        { appId: req.appId, agent: req.agent, kind: kindFromProto(req.kind) },
+        { version: Math.max(0, Number(req.knownVersion ?? 0)), fingerprint: req.knownFingerprint ?? "" },
+        sink,
+      );
+      // 'cancelled' covers client cancel and deadline; 'close'/'error' cover the rest.
+      call.on("cancelled", () => {
+        code = status.CANCELLED;
+        watcher.close();
       });
-      this.watchers.add(watcher);
+      call.on("error", () => watcher.close());
+      call.on("close", () => watcher.close());
+      watcher.onClose(() => this.observer.onCallEnd("WatchToken", code, performance.now() - started, who));
       // Response headers now: the subscription is accepted, which tells a
       // reconnecting client the stream is healthy before any token is due
       // (it sent known_version, so it may get none for hours).

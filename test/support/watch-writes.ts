@@ -4,8 +4,7 @@
  * drained. A reader's view cannot tell "the server sent nothing while it was
  * stuck" from "the server queued it all somewhere"; this can.
  */
-import type { WatchTokenResponse } from "../../generated/wxtoken/v1/token_service.js";
-import type { Watcher } from "../../src/server/watch.js";
+import type { Watcher } from "../../src/api/watcher.js";
 
 export interface Writes {
   versions: number[];
@@ -16,18 +15,23 @@ export interface Writes {
   afterRefused(): number;
 }
 
-/** Starts recording; call it before the writes of interest (it wraps the stream's write()). */
+/** Starts recording; call it before the writes of interest (it wraps the watcher's sink: the stream's write() and 'drain'). */
 export function countWrites(watcher: Watcher): Writes {
-  const call = watcher.call;
-  const write = call.write.bind(call) as (message: WatchTokenResponse) => boolean;
+  const sink = watcher["sink"];
+  const write = sink.write.bind(sink);
+  const onDrain = sink.onDrain.bind(sink);
   const seen = { versions: [] as number[], firstRefused: undefined as number | undefined, drains: 0 };
-  call.write = ((message: WatchTokenResponse) => {
-    const ok = write(message);
-    seen.versions.push(message.token!.version);
+  sink.write = (token) => {
+    const ok = write(token);
+    seen.versions.push(token.version);
     if (!ok && seen.firstRefused === undefined) seen.firstRefused = seen.versions.length - 1;
     return ok;
-  }) as typeof call.write;
-  call.on("drain", () => seen.drains++);
+  };
+  sink.onDrain = (fn) =>
+    onDrain(() => {
+      seen.drains++;
+      fn();
+    });
   return Object.assign(seen, {
     afterRefused: () => (seen.firstRefused === undefined ? 0 : seen.versions.length - 1 - seen.firstRefused),
   });

@@ -1,0 +1,150 @@
+/**
+ * What every transport (gRPC in src/server/, HTTP/JSON and server-sent events
+ * in src/http/) does with a request, the same way: validate, authorize
+ * (before the lookup: a denial must not reveal whether the app exists), look
+ * up, act. Transports only decode, authenticate and encode; they never decide.
+ */
+import { allowAll, type Authorizer, type CallInfo, type Permission, type Principal } from "../core/authorizer.js";
+import type { CredentialId, CredentialRecord } from "../core/credential.js";
+import type { CredentialEngine } from "../core/engine.js";
+import { UnknownCredentialError } from "../core/errors.js";
+import type { Credential, ForceRefreshResult } from "../core/refresher.js";
+import { ticketFor, type JsSdkSigner, type SignatureKind, type Signed } from "../core/signer.js";
+import { InvalidArgumentError, ShuttingDownError } from "../errors.js";
+import type { Logger } from "../log.js";
+import { clientKey, type RateLimiter } from "./rate-limit.js";
+import { held, validateAgent, validateAppId, validateId, validateStaleToken } from "./validate.js";
+import { Watcher, type WatchSink } from "./watcher.js";
+import type { CredentialKind } from "../core/credential.js";
+
+/** A request naming a credential, with the kind already mapped from the transport's enum (undefined: unknown value). */
+export interface Named {
+  appId: unknown;
+  agent?: unknown;
+  kind: CredentialKind | undefined;
+}
+
+export interface SignArgs {
+  appId: unknown;
+  agent?: unknown;
+  /** undefined: a value this server does not know. */
+  kind: SignatureKind | undefined;
+  url: unknown;
+  cardValues: readonly string[];
+}
+
+export interface TokenApiOptions {
+  authorizer?: Authorizer;
+  /** Per-client limit on ForceRefresh calls that would go upstream. */
+  forceRefreshLimiter?: RateLimiter;
+  signer?: JsSdkSigner;
+  log: Logger;
+}
+
+export class TokenApi {
+  private authorizer: Authorizer;
+  private readonly watchers = new Set<Watcher>();
+  private draining = false;
+
+  constructor(
+    private readonly engine: CredentialEngine,
+    private readonly opts: TokenApiOptions,
+  ) {
+    this.authorizer = opts.authorizer ?? allowAll;
+  }
+
+  authenticate(call: CallInfo): Principal {
+    return this.authorizer.authenticate(call);
+  }
+
+  async getToken(principal: Principal, req: Named): Promise<CredentialRecord> {
+    return this.resolve(principal, req, "read").get();
+  }
+
+  /**
+   * The per-client limit only applies to a call that would go upstream: one
+   * whose stale value is already replaced, or that joins a refresh under way,
+   * costs nothing and is answered whatever the limit.
+   */
+  async forceRefresh(principal: Principal, req: Named & { staleToken: unknown }, peer: string): Promise<ForceRefreshResult> {
+    const app = this.resolve(principal, req, "refresh", () => validateStaleToken(req.staleToken));
+    const limiter = this.opts.forceRefreshLimiter;
+    const beforeUpstream = limiter ? () => limiter.take(clientKey(principal, { peer })) : undefined;
+    return app.forceRefresh(req.staleToken as string, principal.name, beforeUpstream);
+  }
+
+  async signJsSdk(principal: Principal, req: SignArgs): Promise<Signed> {
+    const appId = validateAppId(req.appId);
+    const agent = validateAgent(req.agent);
+    if (req.kind === undefined) throw new InvalidArgumentError("kind is not a signature kind this server knows", "INVALID_KIND");
+    const ticket = ticketFor({ appId, agent, kind: req.kind });
+    this.authorizer.authorize(principal, agent === undefined ? ticket : { ...ticket, agent }, "sign");
+    if (!this.opts.signer) throw new UnknownCredentialError(ticket);
+    return this.opts.signer.sign({ appId, agent, kind: req.kind, url: req.url, cardValues: req.cardValues });
+  }
+
+  /** A new subscriber: the current value at once (unless known), then each new one, through the sink. */
+  watch(call: CallInfo, principal: Principal, req: Named, known: { version: number; fingerprint: string }, sink: WatchSink): Watcher {
+    if (this.draining) throw new ShuttingDownError("server shutting down");
+    const asked = validateId(req.appId, req.agent, req.kind);
+    this.authorizer.authorize(principal, asked, "read");
+    const watcher = new Watcher(sink, this.lookup(asked), asked, call, known);
+    this.watchers.add(watcher);
+    watcher.onClose(() => this.watchers.delete(watcher));
+    return watcher;
+  }
+
+  watcherCount(): number {
+    return this.watchers.size;
+  }
+
+  /**
+   * Uses a new authorizer (a config reload): for calls from now on, and for
+   * the watch streams already open, which end with UNAUTHENTICATED or
+   * PERMISSION_DENIED when their key or grant was revoked.
+   */
+  setAuthorizer(authorizer: Authorizer): void {
+    this.authorizer = authorizer;
+    for (const w of [...this.watchers]) {
+      try {
+        authorizer.authorize(authorizer.authenticate(w.caller), w.asked, "read");
+      } catch (err) {
+        this.opts.log.info({ credential: w.key, reason: (err as Error).message }, "watch stream ended: access revoked");
+        w.end(err);
+      }
+    }
+  }
+
+  /** Ends the watch streams of a credential that a reload removed (NOT_FOUND). */
+  endWatchesOf(key: string): void {
+    for (const w of [...this.watchers]) if (w.key === key) w.end(new UnknownCredentialError(w.asked));
+  }
+
+  /** New subscriptions are refused with UNAVAILABLE from now on. */
+  startDraining(): void {
+    this.draining = true;
+  }
+
+  /** Ends every watch stream with UNAVAILABLE / SHUTTING_DOWN, so clients reconnect elsewhere. */
+  endWatches(details = "server shutting down; reconnect with known_version"): void {
+    this.draining = true;
+    for (const w of [...this.watchers]) w.end(new ShuttingDownError(details));
+  }
+
+  private resolve(principal: Principal, req: Named, permission: Permission, validateRest?: () => void): Credential {
+    const id = validateId(req.appId, req.agent, req.kind);
+    validateRest?.();
+    this.authorizer.authorize(principal, id, permission);
+    return this.lookup(id);
+  }
+
+  private lookup(id: CredentialId): Credential {
+    try {
+      return this.engine.find(held(id));
+    } catch (err) {
+      // Name what the caller asked for (its agent included), not our key.
+      if (err instanceof UnknownCredentialError) throw new UnknownCredentialError(id);
+      throw err;
+    }
+  }
+}
