@@ -28,6 +28,7 @@ import type { CallObserver } from "./server/hooks.js";
 import { RateLimiter } from "./api/rate-limit.js";
 import { TokenApi } from "./api/token-api.js";
 import { GrpcServer } from "./server/server.js";
+import { HttpApi } from "./http/server.js";
 import type { TokenServiceImpl } from "./server/token-service.js";
 import { FileStore } from "./store/file-store.js";
 import { MemoryStore } from "./store/memory-store.js";
@@ -97,6 +98,8 @@ function originsOf(apps: readonly AppEntry[]): Map<string, readonly string[]> {
 export class WxTokenServer {
   readonly metrics: Metrics | undefined;
   private metricsEndpoint: MetricsEndpoint | undefined;
+  /** The HTTP/JSON API, when the config has an `http` section. */
+  readonly http: HttpApi | undefined;
   private port = 0;
   /** The address listen() bound, for the exposure check of a reload. */
   private boundAddress: string | undefined;
@@ -115,8 +118,14 @@ export class WxTokenServer {
     private loaded: LoadedConfig,
     private readonly log: Logger,
     metrics: Metrics | undefined,
+    observer: CallObserver | undefined,
+    clock: Clock,
   ) {
     this.metrics = metrics;
+    const http = loaded.config.http;
+    this.http = http
+      ? new HttpApi(api, { listen: http.listen, maxBodyBytes: http.maxBodyBytes, keepaliveSeconds: http.keepaliveSeconds, tls: loaded.tls, clock, log, observer })
+      : undefined;
   }
 
   static async create(loaded: LoadedConfig, deps: ServerDeps): Promise<WxTokenServer> {
@@ -176,11 +185,9 @@ export class WxTokenServer {
     metrics?.attach(engine);
     const signer = new JsSdkSigner(engine, clock, originsOf(loaded.apps));
     const api = new TokenApi(engine, { authorizer, forceRefreshLimiter: new RateLimiter(q.clientForceRefreshPerMinute, clock), signer, log: deps.log });
-    const grpcServer = new GrpcServer(engine, api, deps.log, {
-      observer: metrics ? bothObservers(metrics.observer, deps.observer) : deps.observer,
-      clock,
-    });
-    return new WxTokenServer(engine, store, api, grpcServer, signer, [official, wecom], issuers, loaded, deps.log, metrics);
+    const observer = metrics ? bothObservers(metrics.observer, deps.observer) : deps.observer;
+    const grpcServer = new GrpcServer(engine, api, deps.log, { observer, clock });
+    return new WxTokenServer(engine, store, api, grpcServer, signer, [official, wecom], issuers, loaded, deps.log, metrics, observer, clock);
   }
 
   /** A configured credential: an app's access_token, or with `which` a WeCom agent's or a ticket. */
@@ -207,8 +214,9 @@ export class WxTokenServer {
     const cfg = next.config;
     // The socket stays where it is (listen, tls and insecure need a restart):
     // a new auth section must still protect it, or nothing is applied.
-    if (this.boundAddress !== undefined) {
-      const exposed = exposureProblem({ insecure: prev.insecure, tls: prev.tls, auth: cfg.auth }, this.boundAddress);
+    for (const address of [this.boundAddress, this.http?.boundPort ? prev.http?.listen : undefined]) {
+      if (address === undefined) continue;
+      const exposed = exposureProblem({ insecure: prev.insecure, tls: prev.tls, auth: cfg.auth }, address);
       if (exposed !== undefined) throw new ConfigError(`config error at auth: ${exposed}`);
     }
     const apps = this.engine.reconcile(this.issuers(next.apps));
@@ -238,6 +246,11 @@ export class WxTokenServer {
     this.boundAddress = address;
     this.port = await this.grpcServer.bind(address, credentials);
     await ready();
+    if (this.http) {
+      const problem = exposureProblem(config, config.http!.listen);
+      if (problem !== undefined) throw new ConfigError(`config error at http.listen: ${problem}`);
+      await this.http.listen();
+    }
     if (this.metrics && config.metrics) this.metricsEndpoint = await serveMetrics(this.metrics, config.metrics.listen, this.log);
     this.engine.start();
     const security = { tls: tls === undefined ? "off" : tls.clientCaFile ? "mutual" : "on", clients: config.auth?.clients.length ?? "open" };
@@ -247,6 +260,11 @@ export class WxTokenServer {
 
   get boundPort(): number {
     return this.port;
+  }
+
+  /** The HTTP API's port, when the config has an `http` section and the server listens. */
+  get httpPort(): number | undefined {
+    return this.http?.boundPort;
   }
 
   /** The metrics HTTP port, when the config has a `metrics` section and the server listens. */
@@ -263,7 +281,8 @@ export class WxTokenServer {
   private async doShutdown(graceMs: number): Promise<void> {
     this.log.info({ graceMs }, "shutting down");
     const deadline = Date.now() + graceMs;
-    await this.grpcServer.shutdown(deadline);
+    this.api.startDraining();
+    await Promise.all([this.grpcServer.shutdown(deadline), this.http?.shutdown(deadline)]);
     // A fetch in flight may land (WeChat has likely issued its value, and the
     // one it replaces may die soon), then the store is flushed.
     this.engine.stop();

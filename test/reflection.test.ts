@@ -113,12 +113,18 @@ describe("reflection via the generated v1 client", () => {
 
   it("returns the file declaring a service plus its imports, as the buf-built bytes", async () => {
     const r = await one({ $case: "fileContainingSymbol", value: "wxtoken.v1.TokenService" });
-    expect(fileNames(r)).toEqual(["wxtoken/v1/token_service.proto", "google/protobuf/timestamp.proto"]);
+    expect(fileNames(r)).toEqual([
+      "wxtoken/v1/token_service.proto",
+      "google/api/annotations.proto",
+      "google/api/http.proto",
+      "google/protobuf/descriptor.proto",
+      "google/protobuf/timestamp.proto",
+    ]);
 
     // Byte-for-byte what buf wrote into the descriptor set.
     const set = fromBinary(FileDescriptorSetSchema, Buffer.from(descriptorSetBase64, "base64"));
     const sent = (r.messageResponse as { value: v1.FileDescriptorResponse }).value.fileDescriptorProto;
-    const ts = fromBinary(FileDescriptorProtoSchema, sent[1]!);
+    const ts = fromBinary(FileDescriptorProtoSchema, sent[4]!);
     expect(ts).toEqual(set.file.find((f) => f.name === "google/protobuf/timestamp.proto"));
     expect(Buffer.from(descriptorSetBase64, "base64").includes(sent[0]!)).toBe(true);
   });

@@ -258,6 +258,21 @@ export const configSchema = z.strictObject({
     .prefault({}),
   apps: z.array(app).min(1, "configure at least one app"),
   log: z.strictObject({ level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info") }).prefault({}),
+  /**
+   * The HTTP/JSON API and server-sent events on a port of their own (the routes
+   * of the proto's google.api.http annotations). Absent: off; `{}` serves on
+   * 127.0.0.1:8080. Same auth, grants, quota guard and errors as gRPC; HTTPS
+   * (and client certificates) with the `tls` section.
+   */
+  http: z
+    .strictObject({
+      listen: checked((a) => hostPortProblem(a, true), "host:port, [ipv6]:port or :port").default("127.0.0.1:8080"),
+      /** Largest request body accepted (413 past it). */
+      maxBodyBytes: z.number().int().positive().max(1_048_576).default(65_536),
+      /** Seconds between keepalive comments on an idle event stream (idle proxies cut silent connections). */
+      keepaliveSeconds: z.number().positive().max(300).default(15),
+    })
+    .optional(),
   /** Prometheus metrics on their own HTTP port (GET /metrics). Absent: off; `{}` serves on 127.0.0.1:9464. */
   metrics: z
     .strictObject({ listen: checked((a) => hostPortProblem(a, true), "host:port, [ipv6]:port or :port").default("127.0.0.1:9464") })

@@ -26,7 +26,8 @@ from pathlib import Path
 import grpc
 
 PROTO_ROOT = Path(__file__).resolve().parents[2] / "proto"
-PROTO_FILE = "wxtoken/v1/token_service.proto"
+# The service and the google.api HTTP annotations it imports (generated too, or the import fails).
+PROTO_FILES = ["wxtoken/v1/token_service.proto", "google/api/annotations.proto", "google/api/http.proto"]
 ADDR = os.environ.get("WXTOKEN_ADDR", "")
 APP_ID = os.environ.get("WXTOKEN_APP_ID", "")
 CORP_ID = os.environ.get("WXTOKEN_CORP_ID", "")
@@ -37,10 +38,10 @@ AT_ONCE_S = 2.0
 
 
 def generate_stubs(out_dir):
-    """protoc from grpc_tools; google/protobuf/timestamp.proto comes from its bundled includes."""
+    """protoc from grpc_tools; google/protobuf/{timestamp,descriptor}.proto come from its bundled includes."""
     subprocess.run(
         [sys.executable, "-m", "grpc_tools.protoc", f"-I{PROTO_ROOT}",
-         f"--python_out={out_dir}", f"--grpc_python_out={out_dir}", str(PROTO_ROOT / PROTO_FILE)],
+         f"--python_out={out_dir}", f"--grpc_python_out={out_dir}", *(str(PROTO_ROOT / f) for f in PROTO_FILES)],
         check=True,
     )
     sys.path.insert(0, out_dir)

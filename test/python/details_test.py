@@ -23,7 +23,7 @@ from pathlib import Path
 import grpc
 
 PROTO_ROOT = Path(__file__).resolve().parents[2] / "proto"
-PROTO_FILES = ["wxtoken/v1/token_service.proto", "google/rpc/status.proto", "google/rpc/error_details.proto"]
+PROTO_FILES = ["wxtoken/v1/token_service.proto", "google/api/annotations.proto", "google/api/http.proto", "google/rpc/status.proto", "google/rpc/error_details.proto"]
 ADDR = os.environ.get("WXTOKEN_ADDR", "")
 APP_ID = os.environ.get("WXTOKEN_APP_ID", "")
 ERRCODE = os.environ.get("WXTOKEN_ERRCODE", "")

@@ -1,0 +1,70 @@
+/**
+ * The proto3 JSON mapping for the messages the HTTP API carries: the field
+ * names buf curl prints (lowerCamelCase; the proto names are accepted too),
+ * enums by name, timestamps as RFC 3339, 64-bit integers as strings, default
+ * values left out. Unknown fields and wrong types are refused, as proto3 JSON
+ * parsers do.
+ */
+import {
+  ForceRefreshRequest,
+  GetTokenRequest,
+  SignJsSdkRequest,
+  Token,
+  WatchTokenRequest,
+} from "../../generated/wxtoken/v1/token_service.js";
+import { InvalidArgumentError } from "../errors.js";
+import { toProtoToken } from "../server/convert.js";
+import type { CredentialRecord } from "../core/credential.js";
+
+type FieldType = "string" | "enum" | "int" | "strings";
+
+const FIELDS: Record<string, Record<string, FieldType>> = {
+  GetToken: { appId: "string", kind: "enum", agent: "string" },
+  ForceRefresh: { appId: "string", staleToken: "string", kind: "enum", agent: "string" },
+  WatchToken: { appId: "string", knownVersion: "int", knownFingerprint: "string", kind: "enum", agent: "string" },
+  SignJsSdk: { appId: "string", agent: "string", kind: "enum", url: "string", cardValues: "strings" },
+};
+
+const camel = (name: string) => name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+
+function typeOk(type: FieldType, v: unknown): boolean {
+  switch (type) {
+    case "string":
+      return typeof v === "string";
+    case "enum":
+      return typeof v === "string" || Number.isInteger(v);
+    case "int":
+      return (typeof v === "string" && /^\d{1,20}$/.test(v)) || (Number.isSafeInteger(v) && (v as number) >= 0);
+    case "strings":
+      return Array.isArray(v) && v.every((x) => typeof x === "string");
+  }
+}
+
+/** The request fields from the JSON body, the query and the path, checked, in camelCase. */
+export function requestFields(rpc: keyof typeof FIELDS, sources: Record<string, unknown>[]): Record<string, unknown> {
+  const fields = FIELDS[rpc]!;
+  const out: Record<string, unknown> = {};
+  for (const source of sources) {
+    for (const [name, value] of Object.entries(source)) {
+      const key = camel(name);
+      const type = fields[key];
+      if (!type) throw new InvalidArgumentError(`unknown field "${name.slice(0, 64)}"`, "INVALID_ARGUMENT");
+      if (!typeOk(type, value)) throw new InvalidArgumentError(`field "${name}" must be ${type === "strings" ? "an array of strings" : type === "int" ? "a non-negative integer" : type === "enum" ? "an enum name or number" : "a string"}`, "INVALID_ARGUMENT");
+      out[key] = value;
+    }
+  }
+  return out;
+}
+
+export const DECODE = {
+  GetToken: (o: Record<string, unknown>) => GetTokenRequest.fromJSON(o),
+  ForceRefresh: (o: Record<string, unknown>) => ForceRefreshRequest.fromJSON(o),
+  WatchToken: (o: Record<string, unknown>) => WatchTokenRequest.fromJSON(o),
+  SignJsSdk: (o: Record<string, unknown>) => SignJsSdkRequest.fromJSON(o),
+};
+
+/** A Token in proto3 JSON (version as a string, as 64-bit integers are). */
+export function tokenJson(t: CredentialRecord): Record<string, unknown> {
+  const json = Token.toJSON(toProtoToken(t)) as Record<string, unknown>;
+  return { ...json, version: String(t.version) };
+}
