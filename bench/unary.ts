@@ -66,6 +66,7 @@ export async function unaryBench(o: UnaryOptions, print: (s: string) => void): P
     { name: "bare grpc-js, byte echo", target: bare.target, kind: "echo" as const, credential: 0 },
     { name: "wxtoken GetToken, jsapi ticket", target: wx.target, kind: "getToken" as const, credential: JSAPI },
     { name: "bare grpc-js, ticket constant", target: bareTicket.target, kind: "getToken" as const, credential: JSAPI },
+    { name: "wxtoken HTTP GET /v1/apps/{app}/token", target: wx.httpTarget, kind: "httpGet" as const, credential: 0 },
   ];
   try {
     const results = new Map<string, UnaryResult[]>(targets.map((t) => [t.name, []]));
@@ -80,7 +81,7 @@ export async function unaryBench(o: UnaryOptions, print: (s: string) => void): P
     }
     const ratio = (a: string, b: string): string => ((out[a]!.callsPerSecond / out[b]!.callsPerSecond) * 100).toFixed(0);
     print(`  wxtoken / bare echo: ${ratio(targets[0]!.name, targets[2]!.name)} %   wxtoken / bare constant GetToken: ${ratio(targets[0]!.name, targets[1]!.name)} %`);
-    print(`  wxtoken ticket / bare constant ticket: ${ratio(targets[3]!.name, targets[4]!.name)} %`);
+    print(`  wxtoken ticket / bare constant ticket: ${ratio(targets[3]!.name, targets[4]!.name)} %   HTTP GET / gRPC GetToken: ${ratio(targets[5]!.name, targets[0]!.name)} %`);
     return out;
   } finally {
     await bareTicket.close();

@@ -4,6 +4,7 @@
  * TokenSource.token() in a tight loop.
  */
 import { Client, credentials, type ServiceError } from "@grpc/grpc-js";
+import { Pool } from "undici";
 import { GetTokenRequest, TokenServiceClient } from "../../generated/wxtoken/v1/token_service.js";
 import { TokenSource } from "../../src/client/token-source.js";
 import type { SourceReads, ToUnaryClient, UnaryLoad, UnaryResult } from "../support/protocol.js";
@@ -13,6 +14,24 @@ import { percentile, wallMs } from "../support/stats.js";
 type Call = (done: (err: ServiceError | null) => void) => void;
 
 function makeCaller(load: UnaryLoad): { call: Call; close(): void; ready(deadline: number): Promise<void> } {
+  if (load.kind === "httpGet") {
+    // HTTP/1.1 keep-alive: as many connections as calls in flight, the way an HTTP client pool works.
+    const pool = new Pool(`http://${load.target}`, { connections: load.concurrency, pipelining: 1 });
+    const path = `/v1/apps/${load.appId}/token`;
+    return {
+      call: (done) => {
+        pool.request({ method: "GET", path }).then(
+          async (res) => {
+            await res.body.text();
+            done(res.statusCode === 200 ? null : ({ message: `HTTP ${res.statusCode}` } as ServiceError));
+          },
+          (err: Error) => done({ message: err.message } as ServiceError),
+        );
+      },
+      close: () => void pool.close(),
+      ready: async () => undefined,
+    };
+  }
   if (load.kind === "getToken") {
     const client = new TokenServiceClient(load.target, credentials.createInsecure());
     const request = { appId: load.appId, kind: load.credential ?? 0, agent: "" };

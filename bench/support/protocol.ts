@@ -3,8 +3,8 @@
 export interface UnaryLoad {
   type: "unary";
   target: string;
-  /** getToken: TokenService.GetToken; echo: the bare server's byte echo. */
-  kind: "getToken" | "echo";
+  /** getToken: TokenService.GetToken; echo: the bare server's byte echo; httpGet: GET /v1/apps/{app}/token on the HTTP API. */
+  kind: "getToken" | "echo" | "httpGet";
   appId: string;
   /** The CredentialKind enum value to ask for (0: the access_token; 2: the jsapi ticket). */
   credential?: number;

@@ -17,6 +17,8 @@ export interface BenchServer {
   server: WxTokenServer;
   fake: FakeWeChat;
   target: string;
+  /** host:port of the HTTP API. */
+  httpTarget: string;
   close(): Promise<void>;
 }
 
@@ -32,6 +34,7 @@ export async function startWxToken(): Promise<BenchServer> {
       apps: [{ appId: BENCH_APP, secretEnv: "WXTOKEN_BENCH_SECRET", tickets: ["jsapi"] }],
       quota: { dailyBudget: 1_000_000, forceRefreshDailyBudget: 1_000_000, minForceRefreshIntervalSeconds: 0, clientForceRefreshPerMinute: 1_000_000 },
       shutdownGraceMs: 1000,
+      http: { listen: "127.0.0.1:0" },
     },
     { env: { WXTOKEN_BENCH_SECRET: BENCH_SECRET } },
   );
@@ -43,6 +46,7 @@ export async function startWxToken(): Promise<BenchServer> {
     server,
     fake,
     target: `127.0.0.1:${port}`,
+    httpTarget: `127.0.0.1:${server.httpPort}`,
     async close() {
       await server.shutdown(1000);
       await fake.close();

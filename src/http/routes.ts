@@ -1,10 +1,13 @@
 /**
  * The HTTP routes, read from the contract itself: each TokenService method's
- * google.api.http annotation in proto/ (the same rules grpc-gateway or Envoy's
- * transcoder would apply), so the HTTP API cannot drift from the proto.
+ * google.api.http annotation (the same rules grpc-gateway or Envoy's
+ * transcoder apply), taken from the descriptor set buf built from proto/, so
+ * the HTTP API cannot drift from the proto.
  */
-import { loadSync } from "@grpc/proto-loader";
-import { fileURLToPath } from "node:url";
+import { fromBinary } from "@bufbuild/protobuf";
+import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
+import { descriptorSetBase64 } from "../../generated/descriptor_set.js";
+import { HttpRule } from "../../generated/google/api/http.js";
 
 export type Rpc = "GetToken" | "ForceRefresh" | "WatchToken" | "SignJsSdk";
 
@@ -16,12 +19,6 @@ export interface Route {
   /** Whether the request message comes in the JSON body ("*"); otherwise from the query. */
   body: boolean;
   match(path: string): Record<string, string> | undefined;
-}
-
-/** proto/ beside the build (dist/src/http -> proto) or the sources (src/http -> proto). */
-function protoRoot(): string {
-  const here = fileURLToPath(new URL(".", import.meta.url));
-  return here.includes("/dist/") ? fileURLToPath(new URL("../../../proto", import.meta.url)) : fileURLToPath(new URL("../../proto", import.meta.url));
 }
 
 /** "/v1/apps/{app_id}/token" -> a matcher that yields { app_id }. Path variables are single segments. */
@@ -54,22 +51,30 @@ function matcher(template: string): (path: string) => Record<string, string> | u
   };
 }
 
-interface HttpRuleOption {
-  get?: string;
-  post?: string;
-  body?: string;
-}
+/** google.api.http's field number in MethodOptions. */
+const HTTP_RULE_FIELD = 72295728;
 
 export function loadRoutes(): Route[] {
-  const def = loadSync("wxtoken/v1/token_service.proto", { includeDirs: [protoRoot()], keepCase: true });
-  const service = def["wxtoken.v1.TokenService"] as unknown as Record<string, { options?: Record<string, unknown> }>;
+  const set = fromBinary(FileDescriptorSetSchema, Buffer.from(descriptorSetBase64, "base64"));
+  const file = set.file.find((f) => f.name === "wxtoken/v1/token_service.proto")!;
+  const service = file.service.find((s) => s.name === "TokenService")!;
   const routes: Route[] = [];
-  for (const [rpc, m] of Object.entries(service)) {
-    const rule = m.options?.["(google.api.http)"] as HttpRuleOption | undefined;
-    if (!rule) continue;
-    const method = rule.get !== undefined ? "GET" : "POST";
-    const template = (rule.get ?? rule.post)!;
-    routes.push({ rpc: rpc as Rpc, method, template, body: rule.body === "*", match: matcher(template) });
+  for (const m of service.method) {
+    // An extension the runtime has no schema for stays an unknown field: decode it as an HttpRule.
+    const raw = m.options?.$unknown?.find((u) => u.no === HTTP_RULE_FIELD);
+    if (!raw) continue;
+    const rule = HttpRule.decode(raw.data.subarray(lengthPrefix(raw.data)));
+    const method = rule.pattern?.$case === "get" ? "GET" : "POST";
+    const template = rule.pattern?.$case === "get" || rule.pattern?.$case === "post" ? rule.pattern.value : "";
+    if (!template) continue;
+    routes.push({ rpc: m.name as Rpc, method, template, body: rule.body === "*", match: matcher(template) });
   }
   return routes;
+}
+
+/** The bytes of a length-delimited unknown field start with their varint length. */
+function lengthPrefix(data: Uint8Array): number {
+  let i = 0;
+  while (data[i]! & 0x80) i++;
+  return i + 1;
 }

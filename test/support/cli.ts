@@ -32,7 +32,15 @@ export class Cli {
 
   /** A long-running command (serve, demo, watch...). */
   start(args: string[], env: NodeJS.ProcessEnv = {}): Running {
-    const child = spawn(process.execPath, [this.path, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    return this.track(spawn(process.execPath, [this.path, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] }));
+  }
+
+  /** Another program, through sh (a documented curl line), killed with the rest. */
+  spawnShell(line: string): Running {
+    return this.track(spawn("sh", ["-c", `exec ${line}`], { stdio: ["ignore", "pipe", "pipe"] }));
+  }
+
+  private track(child: ChildProcess): Running {
     this.#children.push(child);
     let out = "";
     let err = "";
