@@ -236,6 +236,17 @@ export class WxTokenServer {
     return { apps, needsRestart };
   }
 
+  /**
+   * Every credential whose last attempt failed (IP whitelist, quota, wrong
+   * secret) tries again at once: an operator fixed the cause (SIGHUP, after
+   * the reload). Our own quota guard still applies. Returns their keys.
+   */
+  retryFailing(): string[] {
+    const keys = this.engine.retryFailing();
+    if (keys.length > 0) this.log.info({ credentials: keys }, "retrying failing credentials at once");
+    return keys;
+  }
+
   /** Binds (refusing an exposed address without client authentication), then starts the refreshers. Returns the bound port. */
   async listen(address = this.loaded.config.listen): Promise<number> {
     const { config, tls } = this.loaded;

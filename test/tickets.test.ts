@@ -104,7 +104,7 @@ describe("JS-SDK tickets of an Official Account", () => {
 
   it("retries a ticket fetch only once after refreshing the parent: a second 40014 fails the fetch", async () => {
     h = await Harness.start({ apps: [{ appId: APP, secretEnv: `SECRET_${APP}`, tickets: ["jsapi"] }], faults: [{ path: GETTICKET, errcode: 40014, times: 2 }] });
-    const err = await grpcError(h.get({ appId: APP, kind: JSAPI }));
+    const err = await grpcError(h.get({ appId: APP, kind: JSAPI }, 600));
     expect(err.code).toBe(status.UNAVAILABLE);
     expect(statusDetailsOf(err.metadata)?.errorInfo).toMatchObject({ reason: "WECHAT_ERROR", metadata: { errcode: "40014" } });
     // The token was refreshed once for it (a compare-and-refresh of the token it used), not in a loop.
@@ -127,7 +127,7 @@ describe("JS-SDK tickets of an Official Account", () => {
 
   it.each(ROWS)("getticket %i: %s (parent token refreshed: %s)", async (errcode, code, parentRefreshed) => {
     h = await Harness.start({ apps: [{ appId: APP, secretEnv: `SECRET_${APP}`, tickets: ["jsapi"] }], faults: [{ path: GETTICKET, errcode, times: Infinity }] });
-    const err = await grpcError(h.get({ appId: APP, kind: JSAPI }));
+    const err = await grpcError(h.get({ appId: APP, kind: JSAPI }, 600));
     expect(err.code).toBe(code);
     expect(statusDetailsOf(err.metadata)?.errorInfo?.metadata).toMatchObject({ errcode: String(errcode), kind: "jsapi_ticket" });
     expect(h.fake.successfulTokenCalls(APP)).toBe(parentRefreshed ? 2 : 1);

@@ -114,7 +114,8 @@ describe("refresh schedule", () => {
     // Retries happened (transient), each before expiry.
     expect(h.fake.calls("/cgi-bin/token", APP)).toBeGreaterThan(2);
     await h.clock.advance(expiresAt - h.clock.now());
-    const err = await grpcError(h.getToken(APP));
+    // A deadline before the next attempt: answered at once, not joined to it.
+    const err = await grpcError(h.getToken(APP, 150));
     expect(err.code).toBe(status.UNAVAILABLE);
     expect(err.details).toMatch(/expired/);
     expect(err.details).toContain("errcode -1");

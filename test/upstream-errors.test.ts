@@ -58,6 +58,12 @@ const EXPECTED: [errcode: number, expected: Expected][] = [
 /** The harness clock starts at 2026-01-01 00:00 UTC, 08:00 in China: the quota resets at 16:00 UTC. */
 const NEXT_QUOTA_DAY = Date.UTC(2026, 0, 1, 16, 0, 0);
 
+/**
+ * A caller whose deadline ends before the server's next attempt is answered at
+ * once (a longer one would wait for that attempt: test/operator-faults.test.ts).
+ */
+const SHORT_DEADLINE_MS = 600;
+
 describe("upstream errcodes reach callers with a defined status", () => {
   it("the errcode table has a row for each errcode of the token API, and no other", () => {
     const documented = EXPECTED.map(([code]) => code).sort((a, b) => a - b);
@@ -69,7 +75,7 @@ describe("upstream errcodes reach callers with a defined status", () => {
     // WeChat sometimes echoes the request's parameters, the secret among them (only to that app).
     const errmsg = `${(ERRMSG[errcode] ?? "error").replaceAll("{ip}", "127.0.0.1")}, request: grant_type=client_credential&appid=${APP}&secret=${SECRETS[APP]}`;
     h.fake.inject({ appId: APP, errcode, errmsg, times: Infinity });
-    const err = await grpcError(h.getToken(APP));
+    const err = await grpcError(h.getToken(APP, SHORT_DEADLINE_MS));
     const failedAt = h.clock.now();
     expect(err.code).toBe(expected.code);
     expect(err.details).toContain(`errcode ${errcode}`);
@@ -80,7 +86,7 @@ describe("upstream errcodes reach callers with a defined status", () => {
     const callsAfterFirst = h.fake.calls("/cgi-bin/token", APP);
     expect(callsAfterFirst).toBe(1);
     // A burst of callers during the failure does not reach WeChat again.
-    const burst = await Promise.all(Array.from({ length: 20 }, () => grpcError(h!.getToken(APP))));
+    const burst = await Promise.all(Array.from({ length: 20 }, () => grpcError(h!.getToken(APP, SHORT_DEADLINE_MS))));
     for (const e of burst) expect(e.code).toBe(expected.code);
 
     const [notBefore, by] = expected.retry === "next quota day" ? [NEXT_QUOTA_DAY - failedAt, NEXT_QUOTA_DAY - failedAt + MINUTE] : expected.retry;
@@ -102,7 +108,7 @@ describe("upstream transport failures are transient: UNAVAILABLE, retried", () =
   ])("%s", async (_what, fault) => {
     h = await Harness.start({ upstreamTimeoutMs: 300 });
     h.fake.inject({ ...fault, times: Infinity });
-    const err = await grpcError(h.getToken(APP));
+    const err = await grpcError(h.getToken(APP, SHORT_DEADLINE_MS));
     expect(err.code).toBe(status.UNAVAILABLE);
     expect(err.details).toMatch(/no token obtained yet/);
     expect(err.details).not.toContain(SECRETS[APP]);

@@ -57,8 +57,9 @@ export class TokenApi {
     return this.authorizer.authenticate(call);
   }
 
-  async getToken(principal: Principal, req: Named): Promise<CredentialRecord> {
-    return this.resolve(principal, req, "read").get();
+  /** waitMs: how long the caller can wait (its deadline): long enough, it joins the next attempt rather than fail at once. */
+  async getToken(principal: Principal, req: Named, waitMs = 0): Promise<CredentialRecord> {
+    return this.resolve(principal, req, "read").get({ waitMs });
   }
 
   /**

@@ -12,11 +12,17 @@ import { demoCommand } from "./demo.js";
 import { fakeWeChatCommand } from "./fake-wechat-command.js";
 import { integerFlags, UsageError } from "./flags.js";
 import { serveCommand } from "./serve.js";
+import { clearQuotaCommand, retryCommand } from "./operator-commands.js";
 
 const USAGE = `wxtoken: a central access_token server for WeChat
 
 Server:
-  wxtoken serve --config FILE            run the server (see README: config reference)
+  wxtoken serve --config FILE [--pidfile FILE]
+                                         run the server (see docs/configuration.md); SIGHUP reloads
+                                         the config and retries every failing credential at once
+  wxtoken retry --pidfile FILE | --pid N  tell a running server the cause is fixed (whitelist, quota):
+                                         it retries every failing credential now (sends SIGHUP)
+  wxtoken clear-quota APP --config FILE  WeChat's clear_quota/v2 for APP (10 a month), then run retry
   wxtoken demo [--listen ADDR]           fake WeChat + server with sample apps, until Ctrl-C
   wxtoken fake-wechat [--port N] [--app APPID:SECRET]... [--expires-in S]
                                          run the fake WeChat upstream on its own
@@ -64,6 +70,8 @@ async function main(argv: string[]): Promise<void> {
       repeat: { type: "string" },
       interval: { type: "string" },
       kind: { type: "string" },
+      pidfile: { type: "string" },
+      pid: { type: "string" },
       agent: { type: "string" },
       card: { type: "string", multiple: true },
       help: { type: "boolean", short: "h" },
@@ -81,8 +89,12 @@ async function main(argv: string[]): Promise<void> {
     tlsServerName: values["tls-server-name"],
   };
   switch (values.help ? "help" : command) {
+    case "retry":
+      return retryCommand({ pid: values.pid, pidfile: values.pidfile });
+    case "clear-quota":
+      return clearQuotaCommand(values.config ?? usage("clear-quota needs --config FILE"), needApp());
     case "serve":
-      return serveCommand(values.config ?? usage("serve needs --config FILE"), values.listen);
+      return serveCommand(values.config ?? usage("serve needs --config FILE"), values.listen, values.pidfile);
     case "demo":
       return demoCommand({ listen: values.listen, expiresIn: n["expires-in"] });
     case "fake-wechat":

@@ -1,15 +1,23 @@
+import { rmSync, writeFileSync } from "node:fs";
 import { loadConfigFile } from "../config/load.js";
 import { createLogger } from "../log.js";
 import { WxTokenServer } from "../wxtoken.js";
 
-/** Runs until SIGINT/SIGTERM, then shuts down in order (see WxTokenServer.shutdown); SIGHUP reloads the config. */
-export async function serveCommand(configPath: string, listen?: string): Promise<void> {
+/**
+ * Runs until SIGINT/SIGTERM, then shuts down in order (see
+ * WxTokenServer.shutdown). SIGHUP reloads the config and makes every failing
+ * credential try again at once (`wxtoken retry` sends it).
+ */
+export async function serveCommand(configPath: string, listen?: string, pidfile?: string): Promise<void> {
   const loaded = loadConfigFile(configPath);
   const log = createLogger({ level: loaded.config.log.level });
   for (const w of loaded.warnings) log.warn(w);
   const server = await WxTokenServer.create(loaded, { log });
   await server.listen(listen ?? loaded.config.listen);
-  // SIGHUP: re-read the config; apps and auth change in place, a bad file changes nothing.
+  if (pidfile) writeFileSync(pidfile, `${process.pid}\n`);
+  // SIGHUP: re-read the config (apps and auth change in place, a bad file
+  // changes nothing), then retry what was failing: the operator may have
+  // fixed the whitelist or reset the quota.
   process.on("SIGHUP", () => {
     try {
       const next = loadConfigFile(configPath);
@@ -19,10 +27,12 @@ export async function serveCommand(configPath: string, listen?: string): Promise
     } catch (err) {
       log.error({ err: (err as Error).message }, "config reload failed; keeping the running config");
     }
+    server.retryFailing();
   });
   const signal = await untilSignal();
   log.info({ signal }, "signal received");
   await server.shutdown();
+  if (pidfile) rmSync(pidfile, { force: true });
   // Nothing should be left, but an exit within seconds is a promise to operators.
   process.exit(0);
 }

@@ -89,6 +89,13 @@ export class CredentialEngine {
     return result;
   }
 
+  /** Every credential whose last attempt failed tries again at once (an operator fixed the cause). Returns their keys. */
+  retryFailing(): string[] {
+    return this.all()
+      .filter((c) => c.retryNow())
+      .map((c) => c.key);
+  }
+
   stop(): void {
     for (const c of this.credentials.values()) c.stop();
   }

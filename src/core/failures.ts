@@ -36,6 +36,11 @@ export class Failures {
     this.failure = undefined;
   }
 
+  /** When the next attempt is due, while the last one failed. */
+  nextAttemptAt(): number | undefined {
+    return this.failure?.retryAt;
+  }
+
   /**
    * Records a failed attempt and returns when to try again: backoff by the
    * error's kind, capped so that a retry comes before the valid value (if

@@ -19,6 +19,12 @@ export interface FetchContext {
   force: boolean;
   signal: AbortSignal;
   /**
+   * How many times the client's own timeout to wait for the answer (1, then
+   * 2, 4... after answers that were lost): a slow WeChat then yields one value
+   * we hold instead of a chain of values we never saw.
+   */
+  timeoutFactor: number;
+  /**
    * A second upstream call within this fetch (a ticket retried once after its
    * parent token was refreshed): checked against and counted in the same
    * limits as the first. Throws QuotaGuardError when a limit refuses it.
@@ -51,6 +57,12 @@ export interface Issuer {
    * after a same-value answer the next attempt is at expiry, not sooner.
    */
   readonly sameValueUntilExpiry: boolean;
+  /**
+   * Every answered fetch issues a new value, which cuts the one held this
+   * long after (/cgi-bin/token: 5 minutes). After an answer that was lost, the
+   * held value is then assumed to live at most this long past that call.
+   */
+  readonly supersedesAfterMs?: number;
   /** Shared hourly limits every fetch counts against (WeCom tickets). */
   readonly hourlyLimits: readonly HourlyLimit[];
   /** One upstream fetch (a ticket may make two: see FetchContext.extraCall). Throws UpstreamError or QuotaGuardError. */

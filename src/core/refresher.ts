@@ -69,6 +69,10 @@ export class Credential {
   private readonly log: Logger;
   /** Bumped by replaceIssuer: a failure with older credentials says nothing about the new ones. */
   private generation = 0;
+  /** Answers lost in a row (timeouts, mangled bodies): each doubles the next attempt's wait for its answer. */
+  private lostAnswers = 0;
+  /** Callers waiting for the next scheduled attempt to start (a GetToken whose deadline reaches it). */
+  private attemptWaiters: (() => void)[] = [];
   /** Aborts a fetch still running when stop()'s grace is over. */
   private readonly abort = new AbortController();
   private stopReason: "shutdown" | "removed" = "shutdown";
@@ -129,6 +133,7 @@ export class Credential {
   /** No more refreshes or timers. A fetch already running may still finish (see settle). */
   stop(reason: "shutdown" | "removed" = "shutdown"): void {
     this.stopped = true;
+    for (const wake of this.attemptWaiters.splice(0)) wake();
     this.stopReason = reason;
     if (this.timer) this.opts.clock.clearTimeout(this.timer);
     this.timer = undefined;
@@ -161,13 +166,40 @@ export class Credential {
     return this.failures.last();
   }
 
-  /** The current valid value; waits for a refresh only when there is none. */
-  async get(): Promise<CredentialRecord> {
+  /**
+   * The current valid value; waits for a refresh only when there is none.
+   * While the last attempt failed and the next is not due, a caller that can
+   * wait (waitMs, from its deadline) past the next attempt joins it and gets
+   * its result instead of an error and a retry loop of its own.
+   */
+  async get(opts: { waitMs?: number } = {}): Promise<CredentialRecord> {
     const valid = this.state.current();
     if (valid) return valid;
     if (this.inflight) return this.inflight;
+    const due = this.failures.nextAttemptAt();
+    const wait = due === undefined ? 0 : due - this.opts.clock.now();
+    if (wait > 0 && wait < (opts.waitMs ?? 0) && !this.stopped) {
+      const started = Date.now();
+      await new Promise<void>((resolve) => this.attemptWaiters.push(resolve));
+      if (this.inflight) return this.inflight;
+      return this.get({ waitMs: (opts.waitMs ?? 0) - (Date.now() - started) });
+    }
     this.failures.throwIfBackingOff(this.state.current(), this.state.latest());
     return this.refresh("no-token");
+  }
+
+  /**
+   * An operator fixed the cause (the IP whitelist, a reset quota): a
+   * credential whose last attempt failed tries again at once. Our own quota
+   * guard still applies; a refusal by it is not retried here.
+   */
+  retryNow(): boolean {
+    const last = this.failures.last();
+    if (!this.started || this.stopped || !last || last instanceof QuotaGuardError) return false;
+    this.failures.clear();
+    this.log.info({ kind: last.kind }, "retrying at once (operator request)");
+    this.scheduleRefresh(this.opts.clock.now(), "retry");
+    return true;
   }
 
   /**
@@ -186,6 +218,10 @@ export class Credential {
       // A scheduled refresh may bring back the same value: then force one.
       if (!matches(joined)) return { token: joined, refreshed: true };
     }
+    // After an answer that was lost, WeChat may have issued a value we never
+    // saw: a report that ours went stale starts the next attempt now.
+    const lost = this.failures.last();
+    if (lost instanceof UpstreamTransportError && mayHaveIssued(lost)) this.failures.clear();
     this.failures.throwIfBackingOff(this.state.current(), this.state.latest());
     beforeUpstream?.();
     this.log.info({ caller, stale: held.fingerprint }, "passive refresh requested");
@@ -264,6 +300,7 @@ export class Credential {
     const ctx: FetchContext = {
       force,
       signal: this.abort.signal,
+      timeoutFactor: 2 ** Math.min(this.lostAnswers, 6),
       extraCall: () => {
         this.checkLimits(false);
         this.countCall(false);
@@ -274,11 +311,14 @@ export class Credential {
       fetched = await this.issuer.fetch(ctx);
     } catch (err) {
       const error = isRefreshError(err) ? err : new UpstreamTransportError(this.issuer.endpoint, "BAD_BODY", (err as Error).message);
-      if (this.stopped || (isUpstreamError(error) && mayHaveIssued(error))) this.countCall(force);
+      const lost = isUpstreamError(error) && mayHaveIssued(error);
+      if (this.stopped || lost) this.countCall(force);
       if (this.stopped) throw new StoppedError(this.id, this.stopReason);
+      if (lost) this.answerLost(requestedAt);
       return this.fail(error, reason, generation !== this.generation);
     }
     this.countCall(force);
+    this.lostAnswers = 0;
     // Kept even when stopping: WeChat has issued it, and the one it replaced may die soon.
     let { record, same } = this.state.accept(fetched.value, requestedAt, requestedAt + fetched.expiresIn * 1000);
     // The same value again, still valid: ask again later (forceRefresh turns a forced one into SAME_TOKEN).
@@ -293,6 +333,21 @@ export class Credential {
     this.failures.clear();
     if (!(same && force)) this.scheduleRefresh(record.refreshAt);
     return record;
+  }
+
+  /**
+   * WeChat may have answered a call whose answer we lost, with a new value:
+   * then ours stops working supersedesAfterMs after that call. Believe it
+   * lives no longer (the retry is planned inside that window) and wait longer
+   * for the next answer.
+   */
+  private answerLost(requestedAt: number): void {
+    this.lostAnswers++;
+    const after = this.issuer.supersedesAfterMs;
+    if (after === undefined) return;
+    const shortened = this.state.shorten(requestedAt + after);
+    if (shortened) this.opts.store.save(toStored(shortened));
+    if (shortened) this.log.warn({ expiresAt: new Date(shortened.expiresAt).toISOString() }, "an answer was lost: WeChat may have issued a new value, so the held one is assumed to end with the overlap");
   }
 
   private checkLimits(force: boolean): void {
@@ -321,6 +376,7 @@ export class Credential {
     this.timer = clock.setTimeout(() => {
       this.timer = undefined;
       this.refresh(reason).catch(() => undefined);
+      for (const wake of this.attemptWaiters.splice(0)) wake();
     }, at - clock.now());
   }
 }

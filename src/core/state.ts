@@ -98,6 +98,20 @@ export class CredentialState {
     return record;
   }
 
+  /**
+   * The held value ends no later than `by` (WeChat may have issued its
+   * successor in an answer we lost); its refresh is planned inside that. Returns
+   * the shortened record, or undefined when nothing changed.
+   */
+  shorten(by: number): CredentialRecord | undefined {
+    const t = this.record;
+    if (!t || t.expiresAt <= by) return undefined;
+    const now = this.clock.now();
+    this.record = makeRecord({ ...t, expiresAt: by, refreshAt: Math.min(t.refreshAt, Math.max(now, this.plan(now, by))) });
+    this.watchExpiry();
+    return this.record;
+  }
+
   /** Plans the refresh of the value held again (after a same-value answer, say). */
   replan(refreshAt: number): CredentialRecord | undefined {
     const t = this.record;

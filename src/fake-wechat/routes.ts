@@ -89,4 +89,21 @@ export const ROUTES: ReadonlyMap<string, Route> = new Map([
   ["/cgi-bin/get_api_domain_ip", withToken(false, () => ({ ok: true, body: { ip_list: API_DOMAIN_IPS } }))],
   ["/cgi-bin/openapi/quota/get", withToken(true, (appId, body, state) => state.quotaGet(appId, body))],
   ["/cgi-bin/clear_quota", withToken(true, (appId, body, state) => state.clearQuota(appId, body))],
+  [
+    "/cgi-bin/clear_quota/v2",
+    {
+      contentType: API_CONTENT_TYPE,
+      tokenEndpoint: false,
+      appIdOf: (req) => {
+        const body = req.json();
+        return req.query.get("appid") ?? (body.ok && typeof body.value["appid"] === "string" ? body.value["appid"] : undefined);
+      },
+      handle: (req, state) => {
+        if (req.method !== "POST") return fail(43002);
+        const body = req.json();
+        const field = (name: string) => req.query.get(name) ?? (body.ok && typeof body.value[name] === "string" ? (body.value[name] as string) : undefined);
+        return state.clearQuotaV2(field("appid"), field("appsecret"));
+      },
+    },
+  ],
 ]);

@@ -144,6 +144,22 @@ export class WeChatState {
     return { ok: true, body: { errcode: 0, errmsg: "ok" } };
   }
 
+  /**
+   * POST /cgi-bin/clear_quota/v2 with appid and appsecret (query or JSON
+   * body): works without a token; shares the 10 resets a month.
+   */
+  clearQuotaV2(appId: string | undefined, secret: string | undefined): Outcome {
+    if (!appId) return fail(41002);
+    if (!secret) return fail(41004);
+    const expected = this.apps.get(appId);
+    if (expected === undefined) return fail(40013);
+    if (secret !== expected) return fail(40125);
+    if (this.quota.clears.get(appId) >= CLEARS_PER_MONTH) return fail(48006);
+    this.quota.clears.add(appId);
+    this.quota.clearDay(appId);
+    return { ok: true, body: { errcode: 0, errmsg: "ok" } };
+  }
+
   /** Test/demo hook: every token of the app stops working (40001). */
   invalidate(appId: string): void {
     this.tokens.revokeAll(appId);

@@ -23,9 +23,14 @@ export function officialTokenIssuer(app: OfficialApp, client: WeChatClient): Iss
     maxMarginMs: app.endpoint === "stable_token" ? STABLE_TOKEN_MAX_MARGIN_MS : undefined,
     // /cgi-bin/token issues a new token every call; stable_token repeats it until its last minutes.
     sameValueUntilExpiry: false,
+    // ...and the token it replaces works 5 more minutes, then answers 40001.
+    supersedesAfterMs: app.endpoint === "token" ? 300_000 : undefined,
     hourlyLimits: [],
     fetch: async (ctx) => {
-      const t = await client.fetchToken({ appId: app.appId, secret: app.secret, endpoint: app.endpoint }, { forceRefresh: ctx.force, signal: ctx.signal });
+      const t = await client.fetchToken(
+        { appId: app.appId, secret: app.secret, endpoint: app.endpoint },
+        { forceRefresh: ctx.force, signal: ctx.signal, timeoutFactor: ctx.timeoutFactor },
+      );
       return { value: t.accessToken, expiresIn: t.expiresIn };
     },
   };
@@ -59,7 +64,13 @@ export function officialTicketIssuer(app: OfficialApp, type: OfficialTicket, cli
     hourlyLimits: [],
     fetch: (ctx) =>
       fetchWithParent(parent, ctx, GETTICKET, `${type} ticket`, async (token) => {
-        const body = await client.request(GETTICKET, { query: { access_token: token, type }, redact: [token], errcodes: OFFICIAL_TICKET_ERRCODES, signal: ctx.signal });
+        const body = await client.request(GETTICKET, {
+          query: { access_token: token, type },
+          redact: [token],
+          errcodes: OFFICIAL_TICKET_ERRCODES,
+          signal: ctx.signal,
+          timeoutFactor: ctx.timeoutFactor,
+        });
         return client.valueOf(GETTICKET, body, "ticket", [token]);
       }),
   };

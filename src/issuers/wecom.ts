@@ -66,6 +66,7 @@ export function wecomTokenIssuer(app: WeComApp, client: WeChatClient): Issuer {
         redact: [secret],
         errcodes: WECOM_TOKEN_ERRCODES,
         signal: ctx.signal,
+        timeoutFactor: ctx.timeoutFactor,
       });
       return client.valueOf(GETTOKEN, body, "access_token", [secret]);
     },
@@ -93,7 +94,13 @@ export function wecomTicketIssuer(app: WeComApp, type: WeComTicket, client: WeCh
     hourlyLimits: limits,
     fetch: (ctx) =>
       fetchWithParent(parent, ctx, path, `${type} ticket`, async (token) => {
-        const body = await client.request(path, { query: { ...query, access_token: token }, redact: [token], errcodes: WECOM_TICKET_ERRCODES, signal: ctx.signal });
+        const body = await client.request(path, {
+          query: { ...query, access_token: token },
+          redact: [token],
+          errcodes: WECOM_TICKET_ERRCODES,
+          signal: ctx.signal,
+          timeoutFactor: ctx.timeoutFactor,
+        });
         return client.valueOf(path, body, "ticket", [token]);
       }),
   };

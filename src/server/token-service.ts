@@ -42,6 +42,13 @@ export interface TokenServiceOptions {
 }
 
 type WatchCall = ServerWritableStream<WatchTokenRequest, WatchTokenResponse>;
+
+/** How long the caller can wait for an answer: until shortly before its deadline (none: no waiting). */
+function waitMs(call: ServerUnaryCall<unknown, unknown>): number {
+  const deadline = call.getDeadline();
+  const at = deadline instanceof Date ? deadline.getTime() : deadline;
+  return Number.isFinite(at) ? Math.max(0, at - Date.now() - 200) : 0;
+}
 type AnyCall = ServerUnaryCall<unknown, unknown> | WatchCall;
 
 function callInfo(call: AnyCall): CallInfo {
@@ -67,7 +74,7 @@ export class TokenServiceImpl {
     return {
       getToken: (call, callback) =>
         this.unary("GetToken", call, callback, async (req, principal) =>
-          responseOf(await this.api.getToken(principal, { appId: req.appId, agent: req.agent, kind: kindFromProto(req.kind) })),
+          responseOf(await this.api.getToken(principal, { appId: req.appId, agent: req.agent, kind: kindFromProto(req.kind) }, waitMs(call))),
         ),
       forceRefresh: (call, callback) =>
         this.unary("ForceRefresh", call, callback, async (req, principal) => {

@@ -24,6 +24,8 @@ export interface FetchTokenOptions {
   /** stable_token only: ask for a new token instead of the current one. */
   forceRefresh?: boolean;
   signal?: AbortSignal;
+  /** Wait this many times the client's timeout for the answer (capped at 60 s, or the timeout if larger). */
+  timeoutFactor?: number;
 }
 
 /** The refresher's view of WeChat: it knows nothing about gRPC. */

@@ -41,10 +41,14 @@ export interface UpstreamRequest {
   /** What this endpoint family's errcodes mean (default: the Official Account token table). */
   errcodes?: ErrcodeTable;
   signal?: AbortSignal;
+  /** Wait this many times the client's timeout for the answer (capped at 60 s, or the timeout if larger). */
+  timeoutFactor?: number;
 }
 
 export const DEFAULT_BASE_URL = "https://api.weixin.qq.com";
 const MAX_BODY_BYTES = 1024 * 1024;
+/** The longest a grown timeout gets (unless the configured one is longer). */
+const MAX_TIMEOUT_MS = 60_000;
 const TIMEOUT_CODES = new Set([
   "UND_ERR_CONNECT_TIMEOUT",
   "UND_ERR_HEADERS_TIMEOUT",
@@ -97,7 +101,7 @@ export class WeChatClient implements TokenUpstream {
       path = "/cgi-bin/token";
       outgoing = { method: "GET", query: new URLSearchParams({ grant_type: "client_credential", appid: app.appId, secret }) };
     }
-    const body = await this.#exchange(path, outgoing, redact, options.signal);
+    const body = await this.#exchange(path, outgoing, redact, options.signal, undefined, this.#timeout(options.timeoutFactor));
     return toFetchedToken(path, body, this.#maxTokenLength, redact);
   }
 
@@ -107,7 +111,7 @@ export class WeChatClient implements TokenUpstream {
     const method = req.method ?? (req.body === undefined ? "GET" : "POST");
     const query = req.query ? new URLSearchParams(req.query) : undefined;
     const body = req.body === undefined ? undefined : JSON.stringify(req.body);
-    return this.#exchange(path, { method, query, body }, redact, req.signal, req.errcodes);
+    return this.#exchange(path, { method, query, body }, redact, req.signal, req.errcodes, this.#timeout(req.timeoutFactor));
   }
 
   /** The value field of an answer (a ticket, a WeCom token), checked like a token (length, characters, expires_in). */
@@ -134,6 +138,11 @@ export class WeChatClient implements TokenUpstream {
     return (await this.#exchange(path, { method, query, body }, redact, options.signal)) as T;
   }
 
+  /** The timeout for one request: the configured one, times a factor after lost answers, capped. */
+  #timeout(factor = 1): number {
+    return Math.min(this.#timeoutMs * Math.max(1, factor), Math.max(this.#timeoutMs, MAX_TIMEOUT_MS));
+  }
+
   /** Closes our own Agent (keep-alive sockets included); an injected dispatcher is left alone. */
   close(): Promise<void> {
     this.#closed ??= this.#ownsDispatcher ? this.#dispatcher.close() : Promise.resolve();
@@ -147,8 +156,9 @@ export class WeChatClient implements TokenUpstream {
     redact: Redact,
     signal: AbortSignal | undefined,
     errcodes?: ErrcodeTable,
+    timeoutMs = this.#timeoutMs,
   ): Promise<Record<string, unknown>> {
-    const { status, text } = await this.#send(endpoint, outgoing, redact, signal);
+    const { status, text } = await this.#send(endpoint, outgoing, redact, signal, timeoutMs);
     if (status !== 200) {
       throw new UpstreamTransportError(endpoint, "HTTP_STATUS", `HTTP ${status}, body ${excerpt(text, redact)}`);
     }
@@ -162,13 +172,14 @@ export class WeChatClient implements TokenUpstream {
     outgoing: Outgoing,
     redact: Redact,
     signal: AbortSignal | undefined,
+    timeoutMs: number,
   ): Promise<{ status: number; text: string }> {
     if (signal?.aborted) throw abortError(signal);
     // One controller per request, aborted by our deadline or by the caller. Not
     // AbortSignal.any(AbortSignal.timeout(), signal): on Node 20 that keeps a
     // timer and listeners on a long-lived caller signal after every request.
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new DOMException("deadline", "TimeoutError")), this.#timeoutMs);
+    const timer = setTimeout(() => controller.abort(new DOMException("deadline", "TimeoutError")), timeoutMs);
     const onAbort = () => controller.abort(signal?.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
     const search = outgoing.query ? `?${outgoing.query.toString()}` : "";
@@ -184,8 +195,8 @@ export class WeChatClient implements TokenUpstream {
         },
         body: outgoing.body,
         signal: controller.signal,
-        headersTimeout: this.#timeoutMs,
-        bodyTimeout: this.#timeoutMs,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
       });
       let size = 0;
       const chunks: Buffer[] = [];
@@ -203,7 +214,7 @@ export class WeChatClient implements TokenUpstream {
       if (signal?.aborted) throw abortError(signal);
       if (err instanceof UpstreamTransportError) throw err;
       if (controller.signal.aborted) {
-        throw new UpstreamTransportError(endpoint, "TIMEOUT", `no complete answer within ${this.#timeoutMs} ms`);
+        throw new UpstreamTransportError(endpoint, "TIMEOUT", `no complete answer within ${timeoutMs} ms`);
       }
       throw transportError(endpoint, err, redact);
     } finally {
