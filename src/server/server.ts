@@ -23,6 +23,7 @@ import type { Random } from "../token/schedule.js";
 import type { TokenUpstream } from "../upstream/types.js";
 import { WeChatClient } from "../upstream/wechat-client.js";
 import { HealthService } from "./health.js";
+import { closeIdleConnections } from "./idle-connections.js";
 import type { Authorizer, CallObserver } from "./hooks.js";
 import { addReflection } from "./reflection.js";
 import { RateLimiter } from "./rate-limit.js";
@@ -226,6 +227,7 @@ export class WxTokenServer {
     this.health.shutdown();
     // 2. Drain: no new calls; unary calls in flight may finish within the grace period.
     this.tokens.startDraining();
+    const stopClosingIdle = closeIdleConnections(this.grpc);
     const closed = new Promise<void>((resolve) => this.grpc.tryShutdown(() => resolve()));
     await this.tokens.unaryDrained(graceMs);
     // 3. Watch streams never end by themselves: end them so clients reconnect elsewhere.
@@ -243,6 +245,7 @@ export class WxTokenServer {
       if (!sent) this.grpc.forceShutdown();
     }
     clearTimeout(timer);
+    stopClosingIdle();
     // 5. No more refreshes; a fetch in flight may land (WeChat has likely
     // issued its token, and the one it replaces dies in 5 minutes), then the
     // store is flushed.
