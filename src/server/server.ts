@@ -24,6 +24,7 @@ import type { TokenUpstream } from "../upstream/types.js";
 import { WeChatClient } from "../upstream/wechat-client.js";
 import { HealthService } from "./health.js";
 import { closeIdleConnections } from "./idle-connections.js";
+import { decodeLeniently } from "./malformed.js";
 import type { Authorizer, CallObserver } from "./hooks.js";
 import { addReflection } from "./reflection.js";
 import { RateLimiter } from "./rate-limit.js";
@@ -100,7 +101,7 @@ export class WxTokenServer {
       clock: deps.clock,
       forceRefreshLimiter: new RateLimiter(loaded.config.quota.clientForceRefreshPerMinute, deps.clock ?? systemClock),
     });
-    this.grpc.addService(TokenServiceService, this.tokens.handlers());
+    this.grpc.addService(decodeLeniently(TokenServiceService), this.tokens.handlers());
     this.health.addTo(this.grpc);
     addReflection(this.grpc);
     this.health.set(TOKEN_SERVICE_NAME, "SERVING");

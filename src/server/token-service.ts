@@ -12,6 +12,7 @@ import { UnknownAppError } from "../token/errors.js";
 import type { TokenRegistry } from "../token/registry.js";
 import { toProtoToken } from "./convert.js";
 import { allowAll, observeNothing, type Authorizer, type CallInfo, type CallObserver, type Permission, type Principal } from "./hooks.js";
+import { checkDecoded } from "./malformed.js";
 import { clientKey, type RateLimiter } from "./rate-limit.js";
 import { checkMetadataSize, ShuttingDownError, toServiceError, toStatus, validateAppId, validateStaleToken } from "./status.js";
 import { Watcher, type WatchCall } from "./watch.js";
@@ -166,6 +167,7 @@ export class TokenServiceImpl {
     Promise.resolve()
       .then(() => {
         principal = this.authenticate(call as AnyCall);
+        checkDecoded(call.request);
         return fn(call.request, principal);
       })
       .then((res) => {
@@ -192,6 +194,7 @@ export class TokenServiceImpl {
     try {
       if (this.draining) throw new ShuttingDownError("server shutting down");
       principal = this.authenticate(call as AnyCall);
+      checkDecoded(call.request);
       const app = this.resolveApp(principal, call.request.appId, "read");
       const known = Math.max(0, Number(call.request.knownVersion ?? 0));
       const who = principal;
