@@ -28,7 +28,7 @@ describe("a Redis frozen while a replica asks for the refresh lock", () => {
     const prefix = uniquePrefix();
     // A lease far longer than the other replica waits: only a released lock lets it in.
     const replica = async () => {
-      const store = new RedisStore({ url: redis.url, keyPrefix: prefix, lockLeaseMs: 30_000, lockWaitMs: 3000, timeoutMs: 500, log: silentLogger });
+      const store = new RedisStore({ url: redis.url, keyPrefix: prefix, lockLeaseMs: 30_000, lockWaitMs: 3000, log: silentLogger });
       const h = await Harness.start({ clock, fake, store });
       cleanups.push(() => h.stop());
       return h;
@@ -39,7 +39,7 @@ describe("a Redis frozen while a replica asks for the refresh lock", () => {
     await eventually(async () => expect((await b.getToken(APP)).token?.accessToken).toBe(stale));
 
     redis.pause();
-    // A's SET NX reaches the frozen server's socket; A gives up on it.
+    // A's SET NX reaches the frozen server's socket; A gives up on it after the 2 s command timeout.
     const err = await grpcError(a.forceRefresh(APP, stale));
     expect(err.code).toBe(status.UNAVAILABLE);
     expect(err.details).toMatch(/shared store .* unreachable/);
