@@ -32,14 +32,12 @@ const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 const MAX_HEADER_LENGTH = 1024;
 
 /**
- * The key in the call's `authorization` metadata, undefined when there is none.
- * Throws UnauthenticatedError for anything else; the message never repeats
- * what was sent (it may be a key).
+ * The key in the call's `authorization` metadata value, undefined when there
+ * is none. Throws UnauthenticatedError for anything else; the message never
+ * repeats what was sent (it may be a key).
  */
-export function bearerKey(values: readonly (string | Buffer)[]): string | undefined {
-  if (values.length === 0) return undefined;
-  if (values.length > 1) throw new UnauthenticatedError("more than one authorization metadata entry");
-  const value = values[0];
+export function bearerKey(value: string | Buffer | undefined): string | undefined {
+  if (value === undefined) return undefined;
   const match = typeof value === "string" && value.length <= MAX_HEADER_LENGTH ? BEARER.exec(value) : null;
   if (!match?.[1]) throw new UnauthenticatedError('malformed authorization metadata: expected "Bearer <api key>"');
   return match[1];

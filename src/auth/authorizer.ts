@@ -38,7 +38,9 @@ export class ConfigAuthorizer implements Authorizer {
 
   /** A presented API key decides (and must be right); without one, a verified client certificate. */
   authenticate(call: CallInfo): Principal {
-    const key = bearerKey(call.metadata.get("authorization"));
+    // Node's HTTP/2 keeps only the first authorization field of a request (a
+    // single-value header): a second one never reaches us, so it is not refused.
+    const key = bearerKey(call.metadata.get("authorization")[0]);
     if (key !== undefined) {
       const client = this.byKey.find(key);
       if (!client) throw new UnauthenticatedError("unknown API key");

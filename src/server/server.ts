@@ -8,6 +8,8 @@ import { CachedTokenService } from "./encoded.js";
 import type { Credential } from "../core/refresher.js";
 import type { Logger } from "../log.js";
 import { HealthService } from "./health.js";
+import { closeIdleConnections } from "./idle-connections.js";
+import { decodeLeniently } from "./malformed.js";
 import { addReflection } from "./reflection.js";
 import { TokenServiceImpl, type TokenServiceOptions } from "./token-service.js";
 import type { CredentialEngine } from "../core/engine.js";
@@ -52,7 +54,7 @@ export class GrpcServer {
     options: TokenServiceOptions,
   ) {
     this.tokens = new TokenServiceImpl(api, log, options);
-    this.grpc.addService(CachedTokenService, this.tokens.handlers());
+    this.grpc.addService(decodeLeniently(CachedTokenService), this.tokens.handlers());
     this.health.addTo(this.grpc);
     addReflection(this.grpc);
     this.health.set(TOKEN_SERVICE_NAME, "SERVING");
@@ -86,6 +88,7 @@ export class GrpcServer {
     this.health.shutdown();
     // 2. Drain: no new calls; unary calls in flight may finish within the grace period.
     this.api.startDraining();
+    const stopClosingIdle = closeIdleConnections(this.grpc);
     const closed = new Promise<void>((resolve) => this.grpc.tryShutdown(() => resolve()));
     await this.tokens.unaryDrained(Math.max(0, deadline - Date.now()));
     // 3. Watch streams never end by themselves: end them (every transport's) so clients reconnect elsewhere.
@@ -103,5 +106,6 @@ export class GrpcServer {
       if (!sent) this.grpc.forceShutdown();
     }
     clearTimeout(timer);
+    stopClosingIdle();
   }
 }

@@ -16,6 +16,7 @@ import type { Logger } from "../log.js";
 import { kindFromProto, toProtoToken } from "./convert.js";
 import { responseOf } from "./encoded.js";
 import { observeNothing, type CallObserver } from "./hooks.js";
+import { checkDecoded } from "./malformed.js";
 import { checkMetadataSize, toServiceError, toStatus } from "./status.js";
 
 const SIGNATURE_KINDS = new Map<number, Kind>([
@@ -132,6 +133,7 @@ export class TokenServiceImpl {
     Promise.resolve()
       .then(() => {
         principal = this.authenticate(call as AnyCall);
+        checkDecoded(call.request);
         return fn(call.request, principal);
       })
       .then((res) => {
@@ -158,6 +160,7 @@ export class TokenServiceImpl {
     let code: status = status.OK;
     try {
       principal = this.authenticate(call);
+      checkDecoded(call.request);
       const who = principal;
       const req = call.request;
       // The stream rides along on the sink for introspection (tests of back-pressure).

@@ -1,9 +1,15 @@
-import { chmod, mkdir, open, readFile, rename, rm } from "node:fs/promises";
-import { dirname } from "node:path";
+import { chmod, mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import type { Logger } from "../log.js";
 import { isStoredQuota, toStoredCredential, type StoredQuota, type StoredCredential, type TokenStore } from "../core/store.js";
 
 const FORMAT = 1;
+
+/** A temp snapshot older than this is not being written: a write takes milliseconds. */
+const STALE_TEMP_MS = 60_000;
+
+/** Temp files this process is writing right now (several stores may share a process, as in tests). */
+const writingNow = new Set<string>();
 
 /**
  * A JSON snapshot of every credential (tokens and tickets, by key) in one file, so that a restart serves a
@@ -24,6 +30,7 @@ export class FileStore implements TokenStore {
   ) {}
 
   async load(): Promise<Map<string, StoredCredential>> {
+    await this.removeStaleTemps();
     let text: string;
     try {
       text = await readFile(this.path, "utf8");
@@ -99,16 +106,64 @@ export class FileStore implements TokenStore {
     await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
     const body = JSON.stringify({ format: FORMAT, tokens: Object.fromEntries(this.tokens), quota: Object.fromEntries(this.quotas) }, null, 2) + "\n";
     const tmp = `${this.path}.${process.pid}.tmp`;
-    const file = await open(tmp, "w", 0o600);
+    writingNow.add(tmp);
     try {
-      await file.writeFile(body, "utf8");
-      await file.sync();
-    } catch (err) {
+      const file = await open(tmp, "w", 0o600);
+      try {
+        await file.writeFile(body, "utf8");
+        await file.sync();
+      } catch (err) {
+        await file.close();
+        await rm(tmp, { force: true });
+        throw err;
+      }
       await file.close();
-      await rm(tmp, { force: true });
-      throw err;
+      await rename(tmp, this.path);
+    } finally {
+      writingNow.delete(tmp);
     }
-    await file.close();
-    await rename(tmp, this.path);
+  }
+
+  /**
+   * A write killed before its rename leaves `<path>.<pid>.tmp` behind, holding
+   * live tokens. Removed unless a live process (not us) may be writing it now.
+   */
+  private async removeStaleTemps(): Promise<void> {
+    const dir = dirname(this.path);
+    const prefix = basename(this.path) + ".";
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch {
+      return;
+    }
+    const removed: string[] = [];
+    for (const name of names) {
+      const pid = name.startsWith(prefix) && name.endsWith(".tmp") ? name.slice(prefix.length, -".tmp".length) : undefined;
+      if (pid === undefined || !/^[0-9]{1,10}$/.test(pid)) continue;
+      const tmp = join(dir, name);
+      if (writingNow.has(tmp)) continue;
+      try {
+        const old = Date.now() - (await stat(tmp)).mtimeMs > STALE_TEMP_MS;
+        // Our own pid is stale too: a container's previous run had the same pid.
+        if (!old && Number(pid) !== process.pid && isRunning(Number(pid))) continue;
+        await rm(tmp, { force: true });
+        removed.push(name);
+      } catch {
+        // Gone meanwhile, or not ours to remove: leave it.
+      }
+    }
+    if (removed.length > 0) this.log?.info({ dir, files: removed }, "removed temp snapshots left by interrupted writes");
+  }
+}
+
+function isRunning(pid: number): boolean {
+  if (pid < 1 || pid > 0x7fffffff) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists, as another user's process.
+    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }

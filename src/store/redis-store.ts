@@ -44,6 +44,32 @@ return 1`;
 /** Releases a lock only if it is still ours (it may have expired and been taken by another replica). */
 const RELEASE_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 
+/**
+ * Merges a quota count into the shared one, never downwards: the same day
+ * keeps the larger of each count, an older day never replaces a newer one
+ * (a stale or replayed write, a replica that missed a Redis data loss), and
+ * lastForcedAt keeps the later time. Returns what is stored.
+ */
+const SAVE_QUOTA = `
+local q = cjson.decode(ARGV[1])
+local current = redis.call('GET', KEYS[1])
+if current then
+  local ok, held = pcall(cjson.decode, current)
+  if ok and type(held) == 'table' and tonumber(held.day) then
+    local forcedAt = math.max(tonumber(q.lastForcedAt) or 0, tonumber(held.lastForcedAt) or 0)
+    if tonumber(held.day) > q.day then
+      q = held
+    elseif tonumber(held.day) == q.day then
+      q.used = math.max(q.used, tonumber(held.used) or 0)
+      q.forced = math.max(q.forced, tonumber(held.forced) or 0)
+    end
+    if forcedAt > 0 then q.lastForcedAt = forcedAt end
+  end
+end
+local merged = cjson.encode(q)
+redis.call('SET', KEYS[1], merged, 'EX', ARGV[2])
+return merged`;
+
 const QUOTA_TTL_SECONDS = 2 * 86_400;
 
 export class RedisStore implements TokenStore, Coordinator {
@@ -54,6 +80,9 @@ export class RedisStore implements TokenStore, Coordinator {
   private readonly quotas = new Map<string, StoredQuota>();
   private readonly listeners = new Set<(token: StoredCredential) => void>();
   private readonly writes = new Set<Promise<unknown>>();
+  /** Locks we may hold without knowing it (lease -> lock key): an attempt that timed out, a release that failed. */
+  private readonly unreleased = new Map<string, string>();
+  private readonly releasing = new Set<string>();
   private readonly log: Logger;
   private readonly where: string;
   /** Why the connection last failed (e.g. WRONGPASS): a failed command alone only says "not writeable". */
@@ -118,6 +147,7 @@ export class RedisStore implements TokenStore, Coordinator {
         if (name === "commands") this.connectionError = undefined;
       });
     }
+    this.redis.on("ready", () => this.releaseUnreleased());
     this.sub.on("message", (_channel: string, message: string) => this.deliver(message));
     // Subscribe on every (re)connect, then catch up on what was published meanwhile.
     this.sub.on("ready", () => {
@@ -154,8 +184,13 @@ export class RedisStore implements TokenStore, Coordinator {
 
   saveQuota(key: string, quota: StoredQuota): void {
     this.quotas.set(key, { ...quota });
-    // Written under the app's lock, after reading the shared count: no lost updates.
-    this.track(this.redis.set(this.key("quota", key), JSON.stringify(quota), "EX", QUOTA_TTL_SECONDS), "save quota");
+    // Written under the credential's lock after reading the shared count, but
+    // merged upwards all the same: a count must never go down (see SAVE_QUOTA).
+    const write = this.redis.eval(SAVE_QUOTA, 1, this.key("quota", key), JSON.stringify(quota), QUOTA_TTL_SECONDS).then((merged) => {
+      const q = parsed(String(merged), asQuota);
+      if (q) this.quotas.set(key, q);
+    });
+    this.track(write, "save quota");
   }
 
   async withLock<T>(key: string, fn: (shared: SharedState) => Promise<T>): Promise<T> {
@@ -163,8 +198,17 @@ export class RedisStore implements TokenStore, Coordinator {
     const lease = randomUUID();
     const waitMs = this.opts.lockWaitMs ?? this.opts.lockLeaseMs + 2000;
     const deadline = Date.now() + waitMs;
+    this.releaseUnreleased();
     for (;;) {
-      const taken = await this.command(() => this.redis.set(lockKey, lease, "PX", this.opts.lockLeaseMs, "NX"));
+      // Only a command written to the socket can still run later.
+      const sent = this.redis.status === "ready";
+      const taken = await this.command(() => this.redis.set(lockKey, lease, "PX", this.opts.lockLeaseMs, "NX")).catch((err: unknown) => {
+        // A frozen Redis runs the SET when it resumes, taking the lock for a
+        // whole lease with nobody holding it: release it as soon as it can be.
+        if (sent) this.unreleased.set(lease, lockKey);
+        this.releaseUnreleased();
+        throw err;
+      });
       if (taken === "OK") break;
       if (Date.now() >= deadline) {
         throw new CoordinationError(`another replica held the refresh lock of ${key} for over ${waitMs} ms`);
@@ -180,8 +224,31 @@ export class RedisStore implements TokenStore, Coordinator {
     } finally {
       // Queued after fn's writes on the same connection, so the next holder sees them.
       await this.redis.eval(RELEASE_LOCK, 1, lockKey, lease).catch((err: Error) => {
-        this.log.warn({ credential: key, err: this.scrub(err.message) }, "could not release the refresh lock; it expires by itself");
+        this.unreleased.set(lease, lockKey);
+        this.log.warn({ credential: key, err: this.scrub(err.message) }, "could not release the refresh lock; retrying once Redis answers (it expires by itself otherwise)");
       });
+    }
+  }
+
+  /**
+   * Releases every lock we may hold unknowingly, if it still holds our lease.
+   * Sent on the connection that carried the SET, the release runs after it,
+   * so a lease is forgotten once a release has been answered.
+   */
+  private releaseUnreleased(): void {
+    for (const [lease, lockKey] of this.unreleased) {
+      if (this.releasing.has(lease) || this.redis.status !== "ready") continue;
+      this.releasing.add(lease);
+      this.redis
+        .eval(RELEASE_LOCK, 1, lockKey, lease)
+        .then(
+          (released) => {
+            this.unreleased.delete(lease);
+            if (released === 1) this.log.info({ lock: lockKey }, "released a refresh lock taken by an attempt that had given up");
+          },
+          () => undefined,
+        )
+        .finally(() => this.releasing.delete(lease));
     }
   }
 

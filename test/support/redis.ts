@@ -73,6 +73,16 @@ export class OwnRedis {
     });
   }
 
+  /** SIGSTOP: a frozen server (a VM paused, a long fork): connections stay open, nothing is answered. */
+  pause(): void {
+    this.proc?.kill("SIGSTOP");
+  }
+
+  /** SIGCONT: the frozen server runs what its clients sent meanwhile. */
+  resume(): void {
+    this.proc?.kill("SIGCONT");
+  }
+
   /** SIGKILL: what a crash looks like to the clients. */
   async kill(): Promise<void> {
     const proc = this.proc;
