@@ -8,7 +8,8 @@
  *
  * The Go build cache lives under the OS temp dir (wxtoken-go-build-cache), so
  * only the first build on a machine compiles grpc-go: measured at about 26 s
- * of CPU (15-55 s wall on two busy cores) cold, about 5 s warm.
+ * of CPU cold (37-55 s wall on two cores shared with other load), 5-8 s warm.
+ * Hence the build's own budget in beforeAll; running the client takes ~1 s.
  */
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
