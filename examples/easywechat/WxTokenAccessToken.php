@@ -11,8 +11,8 @@
  * with the appsecret; this one never does, so the app's config needs no 'secret'.
  *
  * The HTTP API (not gRPC; PHP rarely has the grpc extension):
- *   GET  /v1/apps/{app_id}/token          -> {"token": {"app_id", "access_token", "version", "expires_at"}}
- *   POST /v1/apps/{app_id}/token:refresh  {"stale_token": "..."} -> the same shape
+ *   GET  /v1/apps/{app_id}/token          -> {"token": {"appId", "accessToken", "version", "expiresAt"}} (proto3 JSON, as in docs/http-api.md)
+ *   POST /v1/apps/{app_id}/token:refresh  {"staleToken": "..."} -> the same shape
  * The POST is the passive refresh (ForceRefresh in proto/): compare-and-refresh,
  * so a burst of 40001s from many PHP workers makes one upstream call.
  *
@@ -70,7 +70,7 @@ final class WxTokenAccessToken implements RefreshableAccessToken
     public function refresh(): string
     {
         $stale = $this->token ?? $this->getToken();
-        $this->remember($this->api('POST', "/v1/apps/{$this->appId}/token:refresh", ['stale_token' => $stale]));
+        $this->remember($this->api('POST', "/v1/apps/{$this->appId}/token:refresh", ['staleToken' => $stale]));
         return $this->token;
     }
 
@@ -99,9 +99,9 @@ final class WxTokenAccessToken implements RefreshableAccessToken
 
     private function remember(array $body): void
     {
-        $this->token = (string) $body['token']['access_token'];
-        // expires_at: an RFC 3339 string (the proto JSON form of a Timestamp) or epoch seconds.
-        $e = $body['token']['expires_at'];
+        $this->token = (string) $body['token']['accessToken'];
+        // expiresAt: an RFC 3339 string (the proto3 JSON form of a Timestamp).
+        $e = $body['token']['expiresAt'];
         $expiresAt = is_numeric($e) ? (int) $e : (int) strtotime((string) $e);
         $this->reuseUntil = min(time() + 60, $expiresAt - 30);
     }

@@ -18,8 +18,8 @@
  * so that an explicit force refresh goes through wxtoken as well.
  *
  * HTTP API: GET /v1/apps/{app_id}/token and POST /v1/apps/{app_id}/token:refresh
- * with {"stale_token": "..."}, both answering {"token": {"app_id", "access_token",
- * "version", "expires_at"}}. The POST is compare-and-refresh (ForceRefresh in proto/).
+ * with {"staleToken": "..."}, both answering {"token": {"appId", "accessToken",
+ * "version", "expiresAt"}} (proto3 JSON). The POST is compare-and-refresh (ForceRefresh in proto/).
  */
 package com.example.wechat;
 
@@ -76,7 +76,7 @@ public class WxTokenMpConfigStorage extends WxMpDefaultConfigImpl {
     String stale = this.accessToken;
     if (stale == null) return;
     JsonObject body = new JsonObject();
-    body.addProperty("stale_token", stale);
+    body.addProperty("staleToken", stale);
     remember(call("POST", "/token:refresh", body.toString()));
   }
 
@@ -98,10 +98,10 @@ public class WxTokenMpConfigStorage extends WxMpDefaultConfigImpl {
   }
 
   private void remember(JsonObject token) {
-    // expires_at: an RFC 3339 string (the proto JSON form of a Timestamp) or epoch seconds.
-    JsonElement e = token.get("expires_at");
+    // expiresAt: an RFC 3339 string (the proto3 JSON form of a Timestamp).
+    JsonElement e = token.get("expiresAt");
     long expiresAt = e.getAsJsonPrimitive().isNumber() ? e.getAsLong() * 1000 : Instant.parse(e.getAsString()).toEpochMilli();
-    this.accessToken = token.get("access_token").getAsString();
+    this.accessToken = token.get("accessToken").getAsString();
     this.reuseUntilMillis = Math.min(System.currentTimeMillis() + 60_000, expiresAt - 30_000);
   }
 
