@@ -1,6 +1,7 @@
 /**
  * The config file schema (zod): every key, its default and its meaning. The
- * README's config reference is written from this file. Unknown keys are errors,
+ * reference in docs/configuration.md is generated from this file and its doc
+ * comments (npm run docs:config). Unknown keys are errors,
  * so a typo never silently falls back to a default.
  */
 import { isIPv4, isIPv6 } from "node:net";
@@ -237,7 +238,7 @@ export const configSchema = z.strictObject({
       permanentRetrySeconds: z.number().positive().default(1800),
     })
     .prefault({}),
-  /** Our own limits on upstream calls, well inside WeChat's 2,000 a day (see README: Quota guard). */
+  /** Our own limits on upstream calls, well inside WeChat's 2,000 a day (docs/operations.md, Quota guard). */
   quota: z
     .strictObject({
       /** Upstream token calls per app per quota day (China midnight), whatever the cause. */
@@ -264,7 +265,7 @@ export const configSchema = z.strictObject({
     .optional(),
   /** On SIGINT/SIGTERM: how long in-flight calls may take before the server closes anyway. */
   shutdownGraceMs: z.number().int().nonnegative().default(5_000),
-  /** Who may call, and what (README: Security). Absent: everyone may do everything. */
+  /** Who may call, and what (docs/security.md). Absent: everyone may do everything. */
   auth: authSchema.optional(),
   /** Serve TLS (and accept client certificates). Absent: plaintext. */
   tls: tlsSchema.optional(),
