@@ -1,5 +1,5 @@
 /**
- * The `auth` and `tls` sections of the config file (see README: Security).
+ * The `auth` and `tls` sections of the config file (see docs/security.md).
  * Strict like the rest of the schema: a typo is an error, never a silent
  * "everyone may do everything".
  */

@@ -1,6 +1,7 @@
 /**
  * The config file schema (zod): every key, its default and its meaning. The
- * README's config reference is written from this file. Unknown keys are errors,
+ * reference in docs/configuration.md is generated from this file and its doc
+ * comments (npm run docs:config). Unknown keys are errors,
  * so a typo never silently falls back to a default.
  */
 import { isIPv4, isIPv6 } from "node:net";
@@ -155,7 +156,7 @@ const app = z.preprocess(
 const store = z.discriminatedUnion("type", [
   z.strictObject({
     type: z.literal("file"),
-    /** Snapshot path (relative to the config file). Written atomically with mode 0600. */
+    /** Snapshot path (relative to the config file). Written atomically with mode 0600 (through <path>.<pid>.tmp; such files left by a killed write are removed at start). */
     path: z.string().min(1).default(".wxtoken/tokens.json"),
   }),
   z.strictObject({ type: z.literal("memory") }),
@@ -237,7 +238,7 @@ export const configSchema = z.strictObject({
       permanentRetrySeconds: z.number().positive().default(1800),
     })
     .prefault({}),
-  /** Our own limits on upstream calls, well inside WeChat's 2,000 a day (see README: Quota guard). */
+  /** Our own limits on upstream calls, well inside WeChat's 2,000 a day (docs/operations.md, Quota guard). */
   quota: z
     .strictObject({
       /** Upstream token calls per app per quota day (China midnight), whatever the cause. */
@@ -266,6 +267,7 @@ export const configSchema = z.strictObject({
    */
   http: z
     .strictObject({
+      /** host:port, [ipv6]:port or :port (all interfaces); a non-loopback address needs auth, like the gRPC port. */
       listen: checked((a) => hostPortProblem(a, true), "host:port, [ipv6]:port or :port").default("127.0.0.1:8080"),
       /** Largest request body accepted (413 past it). */
       maxBodyBytes: z.number().int().positive().max(1_048_576).default(65_536),
@@ -279,7 +281,7 @@ export const configSchema = z.strictObject({
     .optional(),
   /** On SIGINT/SIGTERM: how long in-flight calls may take before the server closes anyway. */
   shutdownGraceMs: z.number().int().nonnegative().default(5_000),
-  /** Who may call, and what (README: Security). Absent: everyone may do everything. */
+  /** Who may call, and what (docs/security.md). Absent: everyone may do everything. */
   auth: authSchema.optional(),
   /** Serve TLS (and accept client certificates). Absent: plaintext. */
   tls: tlsSchema.optional(),
