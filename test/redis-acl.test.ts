@@ -67,7 +67,8 @@ describe("the Redis store with an ACL user", () => {
     const store = { type: "redis" as const, url: redis.url, username: "wxtoken", passwordEnv: "WXTOKEN_REDIS_PASSWORD", keyPrefix: prefix };
     const [h] = await replicas(1, { config: { store }, env: { WXTOKEN_REDIS_PASSWORD: WRONG } });
     expect(h!.logs.text()).toMatch(/redis refused the credentials.*WRONGPASS|WRONGPASS.*redis refused the credentials/);
-    const err = await grpcError(h!.getToken(APP));
+    // A deadline before the next attempt: answered at once.
+    const err = await grpcError(h!.getToken(APP, 600));
     expect(err.code).toBe(status.UNAVAILABLE);
     expect(err.details).toMatch(/shared store redis:\/\/127\.0\.0\.1:\d+\/? unreachable: WRONGPASS/);
     expect(h!.fake.calls("/cgi-bin/token", APP)).toBe(0);
