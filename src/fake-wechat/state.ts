@@ -138,10 +138,7 @@ export class WeChatState {
     const appId = str(body["appid"]);
     if (appId === undefined) return fail(41002);
     if (appId !== tokenAppId) return fail(40013);
-    if (this.quota.clears.get(appId) >= CLEARS_PER_MONTH) return fail(48006);
-    this.quota.clears.add(appId);
-    this.quota.clearDay(appId);
-    return { ok: true, body: { errcode: 0, errmsg: "ok" } };
+    return this.resetDay(appId);
   }
 
   /**
@@ -154,6 +151,11 @@ export class WeChatState {
     const expected = this.apps.get(appId);
     if (expected === undefined) return fail(40013);
     if (secret !== expected) return fail(40125);
+    return this.resetDay(appId);
+  }
+
+  /** One of the month's 10 resets: the day's counters start from zero again. */
+  private resetDay(appId: string): Outcome {
     if (this.quota.clears.get(appId) >= CLEARS_PER_MONTH) return fail(48006);
     this.quota.clears.add(appId);
     this.quota.clearDay(appId);
