@@ -30,6 +30,8 @@ export async function demoCommand(opts: { listen?: string; expiresIn?: number })
       listen,
       upstream: { baseUrl: upstreamUrl, wecomBaseUrl: fake.wecomUrl },
       store: { type: "memory" },
+      // The HTTP/JSON API too, on a free port (printed below).
+      http: { listen: "127.0.0.1:0" },
       refresh: { marginSeconds: 30, jitterSeconds: 5 },
       apps: [
         { appId: app, secretEnv: "DEMO_SECRET_1", tickets: ["jsapi", "wx_card"] },
@@ -55,6 +57,7 @@ export async function demoCommand(opts: { listen?: string; expiresIn?: number })
   process.stdout.write(`
 wxtoken demo is running (Ctrl-C to stop)
   gRPC server:  ${addr}   (reflection and grpc.health.v1 on)
+  HTTP API:     http://127.0.0.1:${server.httpPort}   (JSON and server-sent events: docs/http-api.md)
   fake WeChat:  ${upstreamUrl}   (tokens and tickets live ${expiresIn}s, refreshed ~30s before expiry)
   fake WeCom:   ${fake.wecomUrl}
   apps:         ${app} (with its jsapi and wx_card tickets), ${app2}
@@ -69,6 +72,8 @@ Try, in another terminal:
   grpcurl -plaintext -d '{"app_id":"${app}"}' ${addr} wxtoken.v1.TokenService/GetToken
   grpcurl -plaintext ${addr} list
   node dist/src/cli/main.js get ${app} --addr ${addr}
+  curl -s http://127.0.0.1:${server.httpPort}/v1/apps/${app}/token
+  curl -sN http://127.0.0.1:${server.httpPort}/v1/apps/${app}/token:watch
   node dist/src/cli/main.js get ${app} --kind jsapi --addr ${addr}
   node dist/src/cli/main.js sign ${app} 'https://h5.example.com/page?id=1#top' --addr ${addr}
   node dist/src/cli/main.js get ${DEMO_CORP} --agent ${DEMO_AGENT} --addr ${addr}
