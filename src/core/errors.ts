@@ -1,14 +1,29 @@
 import { WxTokenError, type ErrorCategory } from "../errors.js";
-import type { UpstreamError } from "../upstream/errors.js";
-import type { CoordinationError } from "./coordinator.js";
+import { isUpstreamError, UpstreamTransportError, type UpstreamError } from "../upstream/errors.js";
+import { CoordinationError } from "./coordinator.js";
 import { describeId, type CredentialId } from "./credential.js";
-import type { QuotaGuardError } from "./quota-guard.js";
+import { QuotaGuardError } from "./quota-guard.js";
 
 /**
  * Why a refresh did not happen: WeChat said no, could not be reached, our own
  * quota guard refused, or (replicas) the shared store could not be used.
  */
 export type RefreshError = UpstreamError | QuotaGuardError | CoordinationError;
+
+export function isRefreshError(err: unknown): err is RefreshError {
+  return isUpstreamError(err) || err instanceof QuotaGuardError || err instanceof CoordinationError;
+}
+
+/**
+ * Whether a failed call may still have cost WeChat quota, and issued a value:
+ * an answer that was lost (a timeout) or mangled may have been one. A refused
+ * connection, an HTTP error from a proxy, or an errcode answer issued nothing:
+ * counting those would let an outage of a few hours use up our own daily
+ * budget and keep the credential down after WeChat has recovered.
+ */
+export function mayHaveIssued(error: RefreshError): boolean {
+  return error instanceof UpstreamTransportError && error.code !== "CONNECT" && error.code !== "HTTP_STATUS";
+}
 
 function idMetadata(id: CredentialId): Record<string, string> {
   const m: Record<string, string> = { app_id: id.appId };

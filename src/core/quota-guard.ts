@@ -5,6 +5,7 @@
  */
 import type { Clock } from "../clock.js";
 import { WxTokenError } from "../errors.js";
+import type { TokenStore } from "./store.js";
 import { nextQuotaDay } from "./schedule.js";
 
 export interface QuotaPolicy {
@@ -198,5 +199,41 @@ export class HourlyLimit {
 
   private hour(): number {
     return Math.floor(this.clock.now() / HOUR_MS) * HOUR_MS;
+  }
+}
+
+/**
+ * Every budget one credential's fetches count against: its own daily budget
+ * (and the ForceRefresh budget and interval) and any shared hourly limits,
+ * with the counts persisted after each call (a crash loop must not reset them).
+ */
+export class CredentialBudgets {
+  readonly daily: AppQuota;
+
+  constructor(
+    private readonly key: string,
+    what: string,
+    policy: QuotaPolicy,
+    clock: Clock,
+    private readonly store: Pick<TokenStore, "quota" | "saveQuota">,
+    private readonly hourly: readonly HourlyLimit[],
+  ) {
+    this.daily = new AppQuota(what, policy, clock, store.quota(key));
+    for (const limit of hourly) {
+      const saved = store.quota(limit.key);
+      if (saved) limit.sync(saved);
+    }
+  }
+
+  /** Throws QuotaGuardError when a call now would go over a limit. */
+  check(forced: boolean): void {
+    this.daily.check(forced);
+    for (const limit of this.hourly) limit.check();
+  }
+
+  /** Counts one call that may have cost WeChat quota, everywhere it counts. */
+  count(forced: boolean): void {
+    this.store.saveQuota(this.key, this.daily.record(forced));
+    for (const limit of this.hourly) this.store.saveQuota(limit.key, limit.record());
   }
 }

@@ -12,24 +12,13 @@ import type { Logger } from "../log.js";
 import { isUpstreamError, UpstreamTransportError } from "../upstream/errors.js";
 import { CoordinationError, type Coordinator } from "./coordinator.js";
 import { describeId, describeRecord, logFields, type CredentialId, type CredentialRecord } from "./credential.js";
-import { SameTokenError, StoppedError, type RefreshError } from "./errors.js";
+import { isRefreshError, mayHaveIssued, SameTokenError, StoppedError, type RefreshError } from "./errors.js";
 import { Failures } from "./failures.js";
 import type { FetchContext, Issuer } from "./issuer.js";
-import { AppQuota, QuotaGuardError, type QuotaPolicy } from "./quota-guard.js";
+import { CredentialBudgets, QuotaGuardError, type AppQuota, type QuotaPolicy } from "./quota-guard.js";
 import { planRefresh, sameValueRetryAt, type Random, type RefreshPolicy, type RetryPolicy } from "./schedule.js";
 import { CredentialState, toStored, type HealthListener, type TokenListener } from "./state.js";
 import type { StoredCredential, TokenStore } from "./store.js";
-
-/**
- * Whether a failed call may still have cost WeChat quota: an answer that was
- * lost (a timeout) or mangled may have been a value WeChat issued and counted.
- * A refused connection, an HTTP error from a proxy, or an errcode answer
- * issued nothing: counting those would let an outage of a few hours use up our
- * own daily budget and keep the credential down after WeChat has recovered.
- */
-function mayHaveIssued(error: RefreshError): boolean {
-  return error instanceof UpstreamTransportError && error.code !== "CONNECT" && error.code !== "HTTP_STATUS";
-}
 
 export type RefreshReason = "startup" | "scheduled" | "retry" | "no-token" | "force";
 
@@ -58,7 +47,7 @@ export class Credential {
   readonly id: CredentialId;
   readonly key: string;
   readonly state: CredentialState;
-  readonly quota: AppQuota;
+  private readonly budgets: CredentialBudgets;
   private issuer: Issuer;
   private inflight: Promise<CredentialRecord> | undefined;
   private readonly failures: Failures;
@@ -88,13 +77,13 @@ export class Credential {
     this.log = opts.log.child(logFields(this.id));
     this.state = new CredentialState(this.id, key, opts.clock, this.log, (from, exp) => this.plan(from, exp), opts.stored);
     this.failures = new Failures(this.id, opts.clock, opts.retry, this.random, this.log);
-    const what = describeId(this.id);
     const policy = opts.issuer.budget === "ticket" ? { ...opts.quota, dailyBudget: opts.quota.ticketDailyBudget ?? opts.quota.dailyBudget } : opts.quota;
-    this.quota = new AppQuota(what, policy, opts.clock, opts.store.quota(key));
-    for (const limit of opts.issuer.hourlyLimits) {
-      const saved = opts.store.quota(limit.key);
-      if (saved) limit.sync(saved);
-    }
+    this.budgets = new CredentialBudgets(key, describeId(this.id), policy, opts.clock, opts.store, opts.issuer.hourlyLimits);
+  }
+
+  /** The credential's own daily count (metrics). */
+  get quota(): AppQuota {
+    return this.budgets.daily;
   }
 
   /** Serves the stored value if still valid (no upstream call), else fetches one. */
@@ -288,7 +277,7 @@ export class Credential {
     const requestedAt = clock.now();
     const force = reason === "force";
     try {
-      this.checkLimits(force);
+      this.budgets.check(force);
     } catch (err) {
       // A refused ForceRefresh leaves the current value and the schedule alone.
       if (force) throw err;
@@ -302,8 +291,8 @@ export class Credential {
       signal: this.abort.signal,
       timeoutFactor: 2 ** Math.min(this.lostAnswers, 6),
       extraCall: () => {
-        this.checkLimits(false);
-        this.countCall(false);
+        this.budgets.check(false);
+        this.budgets.count(false);
       },
     };
     let fetched;
@@ -312,12 +301,12 @@ export class Credential {
     } catch (err) {
       const error = isRefreshError(err) ? err : new UpstreamTransportError(this.issuer.endpoint, "BAD_BODY", (err as Error).message);
       const lost = isUpstreamError(error) && mayHaveIssued(error);
-      if (this.stopped || lost) this.countCall(force);
+      if (this.stopped || lost) this.budgets.count(force);
       if (this.stopped) throw new StoppedError(this.id, this.stopReason);
       if (lost) this.answerLost(requestedAt);
       return this.fail(error, reason, generation !== this.generation);
     }
-    this.countCall(force);
+    this.budgets.count(force);
     this.lostAnswers = 0;
     // Kept even when stopping: WeChat has issued it, and the one it replaced may die soon.
     let { record, same } = this.state.accept(fetched.value, requestedAt, requestedAt + fetched.expiresIn * 1000);
@@ -350,17 +339,6 @@ export class Credential {
     if (shortened) this.log.warn({ expiresAt: new Date(shortened.expiresAt).toISOString() }, "an answer was lost: WeChat may have issued a new value, so the held one is assumed to end with the overlap");
   }
 
-  private checkLimits(force: boolean): void {
-    this.quota.check(force);
-    for (const limit of this.issuer.hourlyLimits) limit.check();
-  }
-
-  /** Counts a call against the budgets, and persists the counts (a crash loop must not reset them). */
-  private countCall(forced: boolean): void {
-    this.opts.store.saveQuota(this.key, this.quota.record(forced));
-    for (const limit of this.issuer.hourlyLimits) this.opts.store.saveQuota(limit.key, limit.record());
-  }
-
   private fail(error: RefreshError, reason: RefreshReason, staleCredentials = false): never {
     const retryAt = this.failures.record(error, reason, this.state.current(), staleCredentials);
     this.scheduleRefresh(retryAt, "retry");
@@ -379,8 +357,4 @@ export class Credential {
       for (const wake of this.attemptWaiters.splice(0)) wake();
     }, at - clock.now());
   }
-}
-
-function isRefreshError(err: unknown): err is RefreshError {
-  return isUpstreamError(err) || err instanceof QuotaGuardError || err instanceof CoordinationError;
 }

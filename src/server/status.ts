@@ -6,9 +6,7 @@
 import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { InvalidArgumentError, MetadataTooLargeError, WxTokenError, type ErrorCategory } from "../errors.js";
 import { CoordinationError } from "../core/coordinator.js";
-import { NoValidTokenError } from "../core/errors.js";
-import type { RefreshError } from "../core/errors.js";
-import { QuotaGuardError } from "../core/quota-guard.js";
+import { isRefreshError, NoValidTokenError, type RefreshError } from "../core/errors.js";
 import { isUpstreamError } from "../upstream/errors.js";
 import { encodeStatusDetails, STATUS_DETAILS_KEY } from "../status-details.js";
 
@@ -64,9 +62,6 @@ export function toStatus(err: unknown, now: number = Date.now()): MappedStatus {
   };
 }
 
-function isRefreshError(err: unknown): err is RefreshError {
-  return isUpstreamError(err) || err instanceof QuotaGuardError || err instanceof CoordinationError;
-}
 
 /** The status with its google.rpc.Status in the `grpc-status-details-bin` trailer. */
 export function toServiceError(mapped: MappedStatus): Partial<ServiceError> {
