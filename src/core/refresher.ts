@@ -122,7 +122,7 @@ export class Credential {
   /** No more refreshes or timers. A fetch already running may still finish (see settle). */
   stop(reason: "shutdown" | "removed" = "shutdown"): void {
     this.stopped = true;
-    for (const wake of this.attemptWaiters.splice(0)) wake();
+    this.wakeWaiters();
     this.stopReason = reason;
     if (this.timer) this.opts.clock.clearTimeout(this.timer);
     this.timer = undefined;
@@ -223,6 +223,8 @@ export class Credential {
   adopt(stored: StoredCredential): CredentialRecord | undefined {
     if (this.stopped) return undefined;
     const record = this.state.adopt(stored);
+    // A value another replica obtained answers callers waiting for the next attempt.
+    if (record) this.wakeWaiters();
     if (record) {
       this.failures.clear();
       this.scheduleRefresh(record.refreshAt);
@@ -237,8 +239,14 @@ export class Credential {
       this.inflight = this.fetch(reason).finally(() => {
         this.inflight = undefined;
       });
+      // Callers waiting for the next attempt join this one, whoever started it.
+      this.wakeWaiters();
     }
     return this.inflight;
+  }
+
+  private wakeWaiters(): void {
+    for (const wake of this.attemptWaiters.splice(0)) wake();
   }
 
   private plan(from: number, expiresAt: number): number {
@@ -354,7 +362,6 @@ export class Credential {
     this.timer = clock.setTimeout(() => {
       this.timer = undefined;
       this.refresh(reason).catch(() => undefined);
-      for (const wake of this.attemptWaiters.splice(0)) wake();
     }, at - clock.now());
   }
 }
