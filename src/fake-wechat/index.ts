@@ -6,6 +6,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type Clock, systemClock } from "../clock.js";
+import { FakeComponent, type FakeComponentOptions } from "./component.js";
+import { COMPONENT_ROUTES, componentErrorBody } from "./component-routes.js";
 import { handleControl } from "./control.js";
 import { errorBody } from "./errors.js";
 import { type Fault, FaultList } from "./faults.js";
@@ -17,6 +19,7 @@ import { wecomErrorBody, WECOM_ROUTES } from "./wecom-routes.js";
 import { WeComState } from "./wecom.js";
 
 export type { Fault } from "./faults.js";
+export type { FakeComponent, FakeComponentOptions, PushResult } from "./component.js";
 
 export interface FakeWeChatOptions {
   /** appid -> appsecret. */
@@ -44,6 +47,8 @@ export interface FakeWeChatOptions {
   /** WeCom ticket fetches an hour per corp (default 400) and per agent (default 100). */
   wecomTicketsPerCorpHour?: number;
   wecomTicketsPerAgentHour?: number;
+  /** An Open Platform component (第三方平台): its endpoints on the main host, pushes to its pushUrl; see `component`. */
+  component?: FakeComponentOptions;
   /** default 127.0.0.1 */
   host?: string;
   /** default 0 (a free port) */
@@ -57,6 +62,7 @@ export class FakeWeChat {
   private readonly clock: Clock;
   private readonly state: WeChatState;
   private readonly wecom: WeComState | undefined;
+  private readonly openPlatform: FakeComponent | undefined;
   private wecomServer: Server | undefined;
   private wecomBase: string | undefined;
   private readonly faults = new FaultList();
@@ -84,6 +90,7 @@ export class FakeWeChat {
       ticketExpiresIn: options.ticketExpiresIn ?? 7200,
       ticketDailyQuota: options.ticketDailyQuota ?? 1000,
     });
+    if (options.component) this.openPlatform = new FakeComponent(options.component, this.clock, options.overlapMs ?? 300_000);
     if (options.wecom) {
       this.wecom = new WeComState({
         corps: options.wecom,
@@ -107,6 +114,7 @@ export class FakeWeChat {
       this.wecomServer = wecom.server;
       this.wecomBase = wecom.url;
     }
+    this.openPlatform?.startTimer();
     return this.baseUrl;
   }
 
@@ -128,6 +136,12 @@ export class FakeWeChat {
     return { server, url: `http://${this.host.includes(":") ? `[${this.host}]` : this.host}:${bound}` };
   }
 
+  /** The Open Platform component, when `component` is configured: pushes, authorizations, checks. */
+  get component(): FakeComponent {
+    if (!this.openPlatform) throw new Error("FakeWeChat: no component configured");
+    return this.openPlatform;
+  }
+
   /** WeCom's base URL (upstream.wecomBaseUrl), when `wecom` is configured and the fake started. */
   get wecomUrl(): string | undefined {
     return this.wecomBase;
@@ -140,6 +154,7 @@ export class FakeWeChat {
 
   /** Stops at once: keep-alive and in-flight (delayed) connections are cut, not waited for. */
   async close(): Promise<void> {
+    await this.openPlatform?.stop();
     const servers = [this.server, this.wecomServer].filter((s): s is Server => s !== undefined);
     if (servers.length === 0) return;
     this.closing = true;
@@ -251,11 +266,13 @@ export class FakeWeChat {
     let json: JsonBody | undefined;
     const wx: WxRequest = { method, query: url.searchParams, json: () => (json ??= parseJsonBody(body, contentType)) };
     const wecom = host === "wecom" ? this.wecom! : undefined;
-    const route: Route<never> | undefined = (wecom ? WECOM_ROUTES : ROUTES).get(url.pathname) as Route<never> | undefined;
-    const state = (wecom ?? this.state) as never;
+    const component = host === "wechat" && this.openPlatform && COMPONENT_ROUTES.has(url.pathname) ? this.openPlatform.state : undefined;
+    const route: Route<never> | undefined = (component ? COMPONENT_ROUTES : wecom ? WECOM_ROUTES : ROUTES).get(url.pathname) as Route<never> | undefined;
+    const state = (component ?? wecom ?? this.state) as never;
     const appId = route?.appIdOf(wx, state);
     this.stats.count(url.pathname, appId);
-    const errorOf = (errcode: number, errmsg?: string, ip?: string) => (wecom ? wecomErrorBody(errcode, errmsg, ip) : errorBody(this.clock, errcode, errmsg, ip));
+    const errorOf = (errcode: number, errmsg?: string, ip?: string) =>
+      wecom ? wecomErrorBody(errcode, errmsg, ip) : component ? componentErrorBody(this.clock, errcode, errmsg, ip) : errorBody(this.clock, errcode, errmsg, ip);
 
     const fault = this.faults.take(url.pathname, appId);
     if (fault?.delayMs) await this.delay(fault.delayMs);

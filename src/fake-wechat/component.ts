@@ -1,0 +1,180 @@
+/**
+ * A fake Open Platform component (第三方平台): WeChat's side of it. It pushes
+ * signed, encrypted component_verify_tickets and authorization events to the
+ * platform's push URL (every pushIntervalMs on the injected clock, on
+ * api_start_push_ticket, or on demand) and decides the component endpoints
+ * (component-state.ts) that FakeWeChat serves when `component` is configured.
+ */
+import { request } from "undici";
+import type { Clock, TimerHandle } from "../clock.js";
+import { messageXml, sealPush } from "../openplatform/push.js";
+import { ComponentState } from "./component-state.js";
+
+export interface FakeComponentOptions {
+  /** The component appid (also the receiver id inside every push). */
+  appId: string;
+  /** component_appsecret. */
+  secret: string;
+  /** The message-verification Token. */
+  token: string;
+  /** The 43-character EncodingAESKey. */
+  encodingAesKey: string;
+  /** Where pushes go; may be set later with `pushUrl =`. Without it nothing is pushed. */
+  pushUrl?: string;
+  /** How often a new ticket is pushed once the fake started; default 600_000 (10 minutes). */
+  pushIntervalMs?: number;
+  /** Seconds the component and authorizer tokens live; default 7200. */
+  expiresIn?: number;
+  /** How long a pushed ticket works; default 12 hours. */
+  ticketLifetimeMs?: number;
+  /** How long an authorization code can be exchanged; default 3_600_000. */
+  authCodeLifetimeMs?: number;
+  /** Accounts already authorized at construction: appid -> { funcInfo ids }. */
+  authorizers?: Record<string, { funcInfo?: number[] }>;
+}
+
+export interface PushResult {
+  /** The HTTP status and body the receiver answered (WeChat expects 200 "success"). */
+  status: number;
+  body: string;
+  /** The decrypted message's fields as sent. */
+  fields: Record<string, string | number>;
+}
+
+/** How long the fake waits for a receiver's answer (real time). */
+const PUSH_TIMEOUT_MS = 5_000;
+
+export class FakeComponent {
+  readonly state: ComponentState;
+  /** The push URL; undefined: pushes are skipped by the timer and rejected by pushTicket(). */
+  pushUrl: string | undefined;
+  private readonly intervalMs: number;
+  private timer: TimerHandle | undefined;
+  private failures = 0;
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly o: FakeComponentOptions,
+    private readonly clock: Clock,
+    overlapMs: number,
+  ) {
+    this.pushUrl = o.pushUrl;
+    this.intervalMs = o.pushIntervalMs ?? 600_000;
+    if (!(this.intervalMs > 0)) throw new RangeError("component.pushIntervalMs must be positive");
+    this.state = new ComponentState({
+      appId: o.appId,
+      secret: o.secret,
+      clock,
+      overlapMs,
+      expiresIn: o.expiresIn ?? 7200,
+      ticketLifetimeMs: o.ticketLifetimeMs ?? 43_200_000,
+      authCodeLifetimeMs: o.authCodeLifetimeMs ?? 3_600_000,
+      authorizers: Object.fromEntries(Object.entries(o.authorizers ?? {}).map(([id, a]) => [id, a.funcInfo ?? [1, 15, 4, 7, 2, 3, 11, 6]])),
+    });
+    this.state.onStartPush = () => {
+      // "Soon": after the answer is written, in real time.
+      setImmediate(() => this.background(() => this.pushTicket()));
+    };
+  }
+
+  get appId(): string {
+    return this.o.appId;
+  }
+
+  /** Pushes a new component_verify_ticket; resolves with what the receiver answered. The ticket works whatever it answered. */
+  pushTicket(): Promise<PushResult> {
+    const now = this.clock.now();
+    const ticket = this.state.newTicket();
+    return this.push({ AppId: this.o.appId, CreateTime: Math.floor(now / 1000), InfoType: "component_verify_ticket", ComponentVerifyTicket: ticket });
+  }
+
+  /** The account's admin authorizes (again: `updateauthorized`): a new code and refresh token, pushed as an event. */
+  authorize(authorizerAppId: string): Promise<PushResult & { authorizationCode: string }> {
+    const now = this.clock.now();
+    const { code, expiresAt, update } = this.state.authorize(authorizerAppId);
+    return this.push({
+      AppId: this.o.appId,
+      CreateTime: Math.floor(now / 1000),
+      InfoType: update ? "updateauthorized" : "authorized",
+      AuthorizerAppid: authorizerAppId,
+      AuthorizationCode: code,
+      AuthorizationCodeExpiredTime: Math.floor(expiresAt / 1000),
+      PreAuthCode: `preauthcode@@@${code.slice(-20)}`,
+    }).then((r) => ({ ...r, authorizationCode: code }));
+  }
+
+  /** The account de-authorizes: its refresh and access tokens stop working, and `unauthorized` is pushed. */
+  deauthorize(authorizerAppId: string): Promise<PushResult> {
+    const now = this.clock.now();
+    if (!this.state.deauthorize(authorizerAppId)) return Promise.reject(new Error(`FakeComponent: ${authorizerAppId} is not authorized`));
+    return this.push({ AppId: this.o.appId, CreateTime: Math.floor(now / 1000), InfoType: "unauthorized", AuthorizerAppid: authorizerAppId });
+  }
+
+  /** The newest pushed ticket while it works. */
+  currentTicket(): string | undefined {
+    return this.state.currentTicket();
+  }
+
+  /** The account's current refresh token (what query_auth hands out), if authorized. */
+  refreshTokenOf(authorizerAppId: string): string | undefined {
+    return this.state.refreshTokenOf(authorizerAppId);
+  }
+
+  isAuthorizerTokenValid(authorizerAppId: string, token: string): boolean {
+    return this.state.isAuthorizerTokenValid(authorizerAppId, token);
+  }
+
+  isComponentTokenValid(token: string): boolean {
+    return this.state.isComponentTokenValid(token);
+  }
+
+  /** Timer and start_push_ticket pushes that failed (no answer, or not 200 "success"). */
+  get pushFailures(): number {
+    return this.failures;
+  }
+
+  /** Starts the periodic push (FakeWeChat.start() calls it). */
+  startTimer(): void {
+    if (this.timer !== undefined) return;
+    const tick = () => {
+      this.timer = this.clock.setTimeout(tick, this.intervalMs);
+      if (this.pushUrl !== undefined) this.background(() => this.pushTicket());
+    };
+    this.timer = this.clock.setTimeout(tick, this.intervalMs);
+  }
+
+  /** Stops the periodic push and waits for pushes in flight (FakeWeChat.close() calls it). */
+  async stop(): Promise<void> {
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  private background(push: () => Promise<PushResult>): void {
+    const p = push()
+      .then((r) => {
+        if (r.status !== 200 || r.body !== "success") this.failures++;
+      })
+      .catch(() => {
+        this.failures++;
+      });
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+  }
+
+  private async push(fields: Record<string, string | number>): Promise<PushResult> {
+    if (this.pushUrl === undefined) throw new Error("FakeComponent: no pushUrl set");
+    const sealed = sealPush({ token: this.o.token, encodingAesKey: this.o.encodingAesKey, componentAppId: this.o.appId }, messageXml(fields), Math.floor(this.clock.now() / 1000));
+    const url = new URL(this.pushUrl);
+    for (const [k, v] of sealed.query) url.searchParams.set(k, v);
+    const res = await request(url, {
+      method: "POST",
+      headers: { "content-type": "text/xml" },
+      body: sealed.body,
+      headersTimeout: PUSH_TIMEOUT_MS,
+      bodyTimeout: PUSH_TIMEOUT_MS,
+    });
+    const body = await res.body.text();
+    return { status: res.statusCode, body, fields };
+  }
+}
