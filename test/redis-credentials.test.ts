@@ -98,3 +98,47 @@ describe("credentials shared through Redis", () => {
     }
   });
 });
+
+describe("a failed ForceRefresh on a replica sharing Redis", () => {
+  it("leaves the value on its own schedule: the planned refresh still happens", async () => {
+    const c = await cluster(1);
+    const h = c.replicas[0]!;
+    const v1 = (await h.getToken(APP)).token!;
+    h.fake.inject({ appId: APP, errcode: -1, times: 1 });
+    await expect(h.forceRefresh(APP, v1.accessToken)).rejects.toMatchObject({ code: 14 });
+    // The retry finds the value still good and does nothing upstream...
+    await c.clock.advance(2_000);
+    const calls = c.fake.successfulTokenCalls(APP);
+    // ...and the refresh planned for the value still comes.
+    await c.clock.advanceTo(v1.refreshAt!.getTime());
+    await eventually(() => expect(c.fake.successfulTokenCalls(APP)).toBe(calls + 1));
+    await eventually(async () => expect((await h.getToken(APP)).token!.version).toBe(2));
+  });
+});
+
+describe("the corp jsapi ticket", () => {
+  it("needs a grant on the corp: a grant on one agent does not reach it, whichever agent is named", async () => {
+    const { generateApiKey, hashApiKey } = await import("../src/auth/api-key.js");
+    const key = generateApiKey();
+    const clock = new FakeClock();
+    const fake = new FakeWeChat({ apps: SECRETS, clock, wecom: WECOM });
+    await fake.start();
+    cleanups.push(() => fake.close());
+    const h = await Harness.start({
+      clock,
+      fake,
+      env: { A1: WECOM[CORP]["1000002"], A2: WECOM[CORP]["1000003"] },
+      apps: [
+        { type: "wecom", corpId: CORP, agent: "1000002", secretEnv: "A1", tickets: ["jsapi"] },
+        { type: "wecom", corpId: CORP, agent: "1000003", secretEnv: "A2" },
+      ],
+      config: { auth: { clients: [{ name: "agent-only", apiKeySha256: hashApiKey(key), read: [`${CORP}/1000003`] }] } },
+      apiKey: key,
+    });
+    cleanups.push(() => h.stop());
+    expect((await h.get({ appId: CORP, agent: "1000003" })).token!.agent).toBe("1000003");
+    for (const agent of ["", "1000003", "1000002"]) {
+      await expect(h.get({ appId: CORP, agent, kind: JSAPI })).rejects.toMatchObject({ code: 7 });
+    }
+  });
+});

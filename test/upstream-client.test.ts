@@ -337,3 +337,13 @@ describe("callApi", () => {
     expect(err.message).toContain("access_token=***");
   });
 });
+
+describe("excerpts of bad answers", () => {
+  it("mask a token or ticket a mangled answer carries, keeping the shape readable", async () => {
+    const { excerpt } = await import("../src/upstream/response.js");
+    const ticket = "sM4A" + "x9_Y-".repeat(16);
+    const text = excerpt(`{"errcode":0,"errmsg":"ok","ticket":"${ticket}`, (t) => t);
+    expect(text).not.toContain(ticket.slice(0, 32));
+    expect(text).toContain(`"ticket":"[${ticket.length} chars]`);
+  });
+});

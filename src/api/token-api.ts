@@ -79,7 +79,8 @@ export class TokenApi {
     const agent = validateAgent(req.agent);
     if (req.kind === undefined) throw new InvalidArgumentError("kind is not a signature kind this server knows", "INVALID_KIND");
     const ticket = ticketFor({ appId, agent, kind: req.kind });
-    this.authorizer.authorize(principal, agent === undefined ? ticket : { ...ticket, agent }, "sign");
+    // The ticket's own id: the corp jsapi ticket needs a grant on the corp, whichever agent is named.
+    this.authorizer.authorize(principal, ticket, "sign");
     if (!this.opts.signer) throw new UnknownCredentialError(ticket);
     return this.opts.signer.sign({ appId, agent, kind: req.kind, url: req.url, cardValues: req.cardValues });
   }
@@ -88,7 +89,7 @@ export class TokenApi {
   watch(call: CallInfo, principal: Principal, req: Named, known: { version: number; fingerprint: string }, sink: WatchSink): Watcher {
     if (this.draining) throw new ShuttingDownError("server shutting down");
     const asked = validateId(req.appId, req.agent, req.kind);
-    this.authorizer.authorize(principal, asked, "read");
+    this.authorizer.authorize(principal, held(asked), "read");
     const watcher = new Watcher(sink, this.lookup(asked), asked, call, known);
     this.watchers.add(watcher);
     watcher.onClose(() => this.watchers.delete(watcher));
@@ -108,7 +109,7 @@ export class TokenApi {
     this.authorizer = authorizer;
     for (const w of [...this.watchers]) {
       try {
-        authorizer.authorize(authorizer.authenticate(w.caller), w.asked, "read");
+        authorizer.authorize(authorizer.authenticate(w.caller), held(w.asked), "read");
       } catch (err) {
         this.opts.log.info({ credential: w.key, reason: (err as Error).message }, "watch stream ended: access revoked");
         w.end(err);
@@ -135,7 +136,8 @@ export class TokenApi {
   private resolve(principal: Principal, req: Named, permission: Permission, validateRest?: () => void): Credential {
     const id = validateId(req.appId, req.agent, req.kind);
     validateRest?.();
-    this.authorizer.authorize(principal, id, permission);
+    // The corp jsapi ticket is the corp's: a grant on one agent does not reach it.
+    this.authorizer.authorize(principal, held(id), permission);
     return this.lookup(id);
   }
 

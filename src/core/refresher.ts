@@ -271,7 +271,13 @@ export class Credential {
         if (shared.quota) this.quota.sync(shared.quota);
         const held = this.state.current();
         const stillNeeded = !held || (reason === "force" ? held.value === stale : this.opts.clock.now() >= held.refreshAt);
-        if (!stillNeeded) return held;
+        if (!stillNeeded) {
+          // Another replica refreshed it (or this was a retry of a failed ForceRefresh
+          // while the value is still good): back on the value's own schedule.
+          this.failures.clear();
+          this.scheduleRefresh(held.refreshAt);
+          return held;
+        }
         return this.fetchUpstream(reason);
       });
     } catch (err) {

@@ -260,9 +260,12 @@ export class HttpApi {
     const r = DECODE.WatchToken(fields);
     // A reconnecting EventSource sends the last id it saw: the version it holds.
     const lastId = req.headers["last-event-id"];
-    const resumeFrom = typeof lastId === "string" && /^\d{1,15}$/.test(lastId) ? Number(lastId) : r.knownVersion;
+    const resumed = typeof lastId === "string" && /^\d{1,15}$/.test(lastId);
+    const resumeFrom = resumed ? Number(lastId) : r.knownVersion;
+    // An EventSource reconnects with its first URL: a known_fingerprint there belongs to an older version.
+    const fingerprint = resumed ? "" : r.knownFingerprint;
     const stream = new EventStream(res, this.opts.keepaliveSeconds * 1000, this.opts.clock, (err) => statusJson(toStatus(err, this.opts.clock.now())));
-    const watcher = this.api.watch(call, principal, { appId: r.appId, agent: r.agent, kind: kindFromProto(r.kind) }, { version: resumeFrom, fingerprint: r.knownFingerprint }, {
+    const watcher = this.api.watch(call, principal, { appId: r.appId, agent: r.agent, kind: kindFromProto(r.kind) }, { version: resumeFrom, fingerprint }, {
       write: (token) => stream.send(String(token.version), "token", { token: tokenJson(token) }),
       onDrain: (fn) => res.once("drain", fn),
       fail: (err) => stream.fail(err),

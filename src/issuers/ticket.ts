@@ -42,8 +42,11 @@ async function parentToken(endpoint: string, get: () => Promise<CredentialRecord
   try {
     return await get();
   } catch (err) {
-    if (err instanceof NoValidTokenError) throw err.upstream;
-    if (isUpstreamError(err) || err instanceof QuotaGuardError) throw err;
+    const cause = err instanceof NoValidTokenError ? err.upstream : err;
+    // A transport failure of the parent cost the ticket nothing: it must not
+    // count against the ticket's budgets nor look like a lost ticket answer.
+    if (cause instanceof UpstreamTransportError) throw new UpstreamTransportError(endpoint, "CONNECT", `no parent token: ${cause.message}`);
+    if (isUpstreamError(cause) || cause instanceof QuotaGuardError) throw cause;
     // Shutting down, removed, or the same token again: nothing was asked of WeChat.
     const why = err instanceof WxTokenError ? err.message : String(err);
     throw new UpstreamTransportError(endpoint, "CONNECT", `no parent token: ${why}`);

@@ -46,6 +46,8 @@ export class GrpcServer {
   readonly grpc = new Server(SERVER_CHANNEL_OPTIONS);
   readonly health = new HealthService();
   readonly tokens: TokenServiceImpl;
+  /** Each credential's health subscription, ended when a reload removes it. */
+  private readonly healthOf = new Map<string, () => void>();
 
   constructor(
     engine: CredentialEngine,
@@ -64,12 +66,15 @@ export class GrpcServer {
   /** Per-credential health, SERVING while it holds a valid value. */
   reportHealth(c: Credential): void {
     const name = appHealthName(c.key);
+    this.healthOf.get(c.key)?.();
     this.health.set(name, c.healthy() ? "SERVING" : "NOT_SERVING");
-    c.onHealth((healthy) => this.health.set(name, healthy ? "SERVING" : "NOT_SERVING"));
+    this.healthOf.set(c.key, c.onHealth((healthy) => this.health.set(name, healthy ? "SERVING" : "NOT_SERVING")));
   }
 
   /** A reload removed the credential: its health entry goes. */
   forget(key: string): void {
+    this.healthOf.get(key)?.();
+    this.healthOf.delete(key);
     this.health.remove(appHealthName(key));
   }
 

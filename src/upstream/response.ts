@@ -35,7 +35,11 @@ export function redactor(values: readonly string[]): Redact {
 /** A short, quoted, redacted excerpt of an upstream body, safe to log. */
 export function excerpt(text: string, redact: Redact): string {
   // Redact before cutting: a cut could leave a recognisable half of the secret.
-  const flat = redact(text).replace(/\s+/g, " ").trim();
+  // Long unbroken runs (a token or ticket in a mangled answer) are masked too.
+  const flat = redact(text)
+    .replace(/\s+/g, " ")
+    .replace(/[A-Za-z0-9_\-@+/]{32,}/g, (run) => `[${run.length} chars]`)
+    .trim();
   const cut = flat.length > EXCERPT_CHARS ? `${flat.slice(0, EXCERPT_CHARS)}…` : flat;
   return JSON.stringify(cut);
 }
