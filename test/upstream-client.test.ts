@@ -344,6 +344,6 @@ describe("excerpts of bad answers", () => {
     const ticket = "sM4A" + "x9_Y-".repeat(16);
     const text = excerpt(`{"errcode":0,"errmsg":"ok","ticket":"${ticket}`, (t) => t);
     expect(text).not.toContain(ticket.slice(0, 32));
-    expect(text).toContain(`"ticket":"[${ticket.length} chars]`);
+    expect(text).toContain(`[${ticket.length} chars]`);
   });
 });
