@@ -195,9 +195,10 @@ describe("replicas when Redis is down", () => {
     expect(c.fake.calls("/cgi-bin/token", APP)).toBe(1);
     // ...and the valid token is still served by every replica.
     for (const r of c.replicas) expect((await r.getToken(APP)).token?.accessToken).toBe(first.accessToken);
-    // Past expiry there is nothing to serve: UNAVAILABLE, saying why.
+    // Past expiry there is nothing to serve: UNAVAILABLE, saying why (to a
+    // caller whose deadline ends before the next attempt: it is not joined).
     await c.clock.advance(first.expiresAt!.getTime() - c.clock.now());
-    const err = await grpcError(c.replicas[1]!.getToken(APP));
+    const err = await grpcError(c.replicas[1]!.getToken(APP, 150));
     expect(err.code).toBe(status.UNAVAILABLE);
     expect(err.details).toMatch(/expired.*shared store/);
 
