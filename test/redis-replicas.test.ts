@@ -32,7 +32,10 @@ interface Cluster {
   add(): Promise<Harness>;
 }
 
-async function cluster(n: number, opts: { url?: string; config?: HarnessOptions["config"]; beforeStart?: (fake: FakeWeChat) => void } = {}): Promise<Cluster> {
+async function cluster(
+  n: number,
+  opts: { url?: string; config?: HarnessOptions["config"]; beforeStart?: (fake: FakeWeChat) => void; upstreamTimeoutMs?: number } = {},
+): Promise<Cluster> {
   const clock = new FakeClock();
   const fake = await startFakeWeChat(clock, cleanups);
   opts.beforeStart?.(fake);
@@ -42,7 +45,7 @@ async function cluster(n: number, opts: { url?: string; config?: HarnessOptions[
   const replicas: Harness[] = [];
   const add = async () => {
     const store = new RedisStore({ url, keyPrefix: prefix, lockLeaseMs: 5000, log: silentLogger });
-    const h = await Harness.start({ clock, fake, store, config: opts.config });
+    const h = await Harness.start({ clock, fake, store, config: opts.config, upstreamTimeoutMs: opts.upstreamTimeoutMs });
     cleanups.push(() => h.stop());
     replicas.push(h);
     return h;
@@ -69,7 +72,8 @@ function watch(h: Harness): { versions: number[]; tokens: string[]; ended: Promi
 
 describe("replicas sharing Redis", () => {
   it("make one upstream call for 1,000 concurrent GetToken calls spread over them on a cold start", async () => {
-    const c = await cluster(3, { beforeStart: (fake) => fake.inject({ appId: APP, delayMs: 300 }) });
+    // A generous upstream timeout: 1,000 calls on a busy machine can hold the in-process fake back for seconds.
+    const c = await cluster(3, { beforeStart: (fake) => fake.inject({ appId: APP, delayMs: 300 }), upstreamTimeoutMs: 10_000 });
     const results = await Promise.all(Array.from({ length: 1000 }, (_, i) => c.replicas[i % 3]!.getToken(APP)));
     expect(c.fake.successfulTokenCalls(APP)).toBe(1);
     expect(new Set(results.map((r) => r.token!.accessToken)).size).toBe(1);

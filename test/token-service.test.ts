@@ -14,7 +14,9 @@ afterEach(async () => {
  * arrive while it is still in flight, not after it has finished.
  */
 function startWithSlowFirstFetch(delayMs: number): Promise<Harness> {
-  return Harness.start({ faults: [{ appId: APP, delayMs }] });
+  // A generous upstream timeout: 1,000 calls on a busy 2-core machine can hold
+  // the in-process fake's answer back for seconds, which is not what is tested.
+  return Harness.start({ faults: [{ appId: APP, delayMs }], upstreamTimeoutMs: 10_000 });
 }
 
 describe("GetToken", () => {
