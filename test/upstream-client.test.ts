@@ -239,7 +239,7 @@ describe("fetchToken transport failures", () => {
     expect(elapsed).toBeLessThan(800);
   });
 
-  it("a connect that never completes is TIMEOUT after connectTimeoutMs, not timeoutMs", async () => {
+  it("a connect that never completes is CONNECT after connectTimeoutMs, not timeoutMs (the request never left: nothing was issued)", async () => {
     // A listener whose process never accepts (its thread sleeps in Atomics.wait): once its
     // accept queue is full the kernel drops further SYNs, so a connect hangs, even on loopback.
     const listener = spawn(process.execPath, ["-e", `require("net").createServer().listen({ port: 0, host: "127.0.0.1", backlog: 1 }, function () {
@@ -255,7 +255,7 @@ describe("fetchToken transport failures", () => {
       }
       const c = new WeChatClient({ baseUrl: `http://127.0.0.1:${port}`, connectTimeoutMs: 300, timeoutMs: 8000 });
       const started = performance.now();
-      const err = await transport(c.fetchToken(app()), "TIMEOUT").finally(() => c.close());
+      const err = await transport(c.fetchToken(app()), "CONNECT").finally(() => c.close());
       expect(err.message).toMatch(/UND_ERR_CONNECT_TIMEOUT/);
       // undici's connect timer ticks about once a second; well before timeoutMs all the same.
       expect(performance.now() - started).toBeLessThan(4000);

@@ -49,8 +49,12 @@ export const DEFAULT_BASE_URL = "https://api.weixin.qq.com";
 const MAX_BODY_BYTES = 1024 * 1024;
 /** The longest a grown timeout gets (unless the configured one is longer). */
 const MAX_TIMEOUT_MS = 60_000;
+/**
+ * Timeouts once the request was sent: its answer was lost, and WeChat may have
+ * acted on it. A connect timeout is not among them: the request never left,
+ * so it is a CONNECT failure (no quota spent, nothing issued).
+ */
 const TIMEOUT_CODES = new Set([
-  "UND_ERR_CONNECT_TIMEOUT",
   "UND_ERR_HEADERS_TIMEOUT",
   "UND_ERR_BODY_TIMEOUT",
   "ETIMEDOUT",
