@@ -13,7 +13,7 @@ import type { Config } from "./config/schema.js";
 import type { Authorizer } from "./core/authorizer.js";
 import { isCoordinator } from "./core/coordinator.js";
 import type { CredentialKind } from "./core/credential.js";
-import { CredentialEngine, type ReconcileResult } from "./core/engine.js";
+import { CredentialEngine, type ReconcileResult, type Seed } from "./core/engine.js";
 import type { Credential } from "./core/refresher.js";
 import type { HourlyLimit } from "./core/quota-guard.js";
 import type { Random } from "./core/schedule.js";
@@ -34,6 +34,9 @@ import { FileStore } from "./store/file-store.js";
 import { MemoryStore } from "./store/memory-store.js";
 import { RedisStore } from "./store/redis-store.js";
 import { WeChatClient } from "./upstream/wechat-client.js";
+import { OpenPlatform, type PlatformHost } from "./openplatform/platform.js";
+import { PushReceiver } from "./openplatform/receiver.js";
+import { isPlatformStore } from "./openplatform/store.js";
 
 export { appHealthName, TOKEN_SERVICE_NAME, SERVER_CHANNEL_OPTIONS } from "./server/server.js";
 
@@ -95,6 +98,11 @@ function originsOf(apps: readonly AppEntry[]): Map<string, readonly string[]> {
   return origins;
 }
 
+/** The engine group of an Open Platform's credentials. */
+function platformGroup(componentAppId: string): string {
+  return `platform:${componentAppId}`;
+}
+
 export class WxTokenServer {
   readonly metrics: Metrics | undefined;
   private metricsEndpoint: MetricsEndpoint | undefined;
@@ -120,13 +128,35 @@ export class WxTokenServer {
     metrics: Metrics | undefined,
     observer: CallObserver | undefined,
     clock: Clock,
+    /** The Open Platforms, by component appid. */
+    readonly platforms: ReadonlyMap<string, OpenPlatform>,
   ) {
     this.metrics = metrics;
     const http = loaded.config.http;
     this.http = http
       ? new HttpApi(api, { listen: http.listen, maxBodyBytes: http.maxBodyBytes, keepaliveSeconds: http.keepaliveSeconds, tls: loaded.tls, clock, log, observer })
       : undefined;
+    const receiver = loaded.config.openPlatform?.receiver;
+    this.receiver =
+      receiver && platforms.size > 0
+        ? new PushReceiver({
+            listen: receiver.listen,
+            maxBodyBytes: receiver.maxBodyBytes,
+            maxClockSkewMs: receiver.maxClockSkewSeconds * 1000,
+            clock,
+            log,
+            targets: [...platforms.values()].map((p) => ({
+              path: p.entry.path,
+              keys: { token: p.entry.messageToken.reveal(), encodingAesKey: p.entry.encodingAesKey.reveal(), componentAppId: p.componentAppId },
+              handle: (fields) => p.handlePush(fields),
+            })),
+            observe: metrics ? (component, infoType, result) => metrics.observePush(component, infoType, result) : undefined,
+          })
+        : undefined;
   }
+
+  /** The Open Platform push receiver, when `openPlatform` is configured. */
+  readonly receiver: PushReceiver | undefined;
 
   static async create(loaded: LoadedConfig, deps: ServerDeps): Promise<WxTokenServer> {
     const { config } = loaded;
@@ -182,12 +212,61 @@ export class WxTokenServer {
       },
       issuers(loaded.apps),
     );
+    const platforms = new Map<string, OpenPlatform>();
+    let server: WxTokenServer | undefined;
+    if (loaded.platforms.length > 0) {
+      if (!isPlatformStore(store)) throw new ConfigError(`config error at store: the ${store.kind} store cannot hold Open Platform tickets and refresh tokens`);
+      const host: PlatformHost = {
+        parent: (appId) => engine!.parent({ appId, kind: "access_token" }),
+        credential: (key) => engine!.byKey(key),
+        isTaken: (appId, component) => {
+          const group = engine!.groupOf(appId);
+          return group !== undefined && group !== platformGroup(component);
+        },
+        // Before the server exists (loading), the reconcile below covers it.
+        authorizersChanged: (platform, seed) => server?.platformChanged(platform, seed),
+      };
+      for (const entry of loaded.platforms) {
+        const platform = new OpenPlatform(entry, { client: official, store, clock, log: deps.log, host });
+        await platform.load();
+        const issued = platform.issuers().map((i) => (metrics ? metrics.meterIssuer(i) : i));
+        engine.reconcile(issued, platformGroup(entry.componentAppId));
+        platforms.set(entry.componentAppId, platform);
+      }
+    }
     metrics?.attach(engine);
+    if (metrics && platforms.size > 0) metrics.attachPlatforms(platforms);
     const signer = new JsSdkSigner(engine, clock, originsOf(loaded.apps));
-    const api = new TokenApi(engine, { authorizer, forceRefreshLimiter: new RateLimiter(q.clientForceRefreshPerMinute, clock), signer, log: deps.log });
+    const api = new TokenApi(engine, { authorizer, forceRefreshLimiter: new RateLimiter(q.clientForceRefreshPerMinute, clock), signer, platforms, log: deps.log });
     const observer = metrics ? bothObservers(metrics.observer, deps.observer) : deps.observer;
     const grpcServer = new GrpcServer(engine, api, deps.log, { observer, clock });
-    return new WxTokenServer(engine, store, api, grpcServer, signer, [official, wecom], issuers, loaded, deps.log, metrics, observer, clock);
+    server = new WxTokenServer(engine, store, api, grpcServer, signer, [official, wecom], issuers, loaded, deps.log, metrics, observer, clock, platforms);
+    return server;
+  }
+
+  /**
+   * An Open Platform's authorizers changed (an authorization, a
+   * de-authorization, a sync, another replica's change): its credentials
+   * follow, a new authorizer starting from the token its authorization handed out.
+   */
+  private platformChanged(platform: OpenPlatform, seed?: { appId: string } & Seed): void {
+    const issued = platform.issuers().map((i) => (this.metrics ? this.metrics.meterIssuer(i) : i));
+    const seeds = new Map(seed ? [[seed.appId, seed]] : []);
+    const result = this.engine.reconcile(issued, platformGroup(platform.componentAppId), seeds);
+    this.followReconcile(result);
+    // An authorizer held already (re-authorized): the new token replaces the held one.
+    if (seed && !result.added.includes(seed.appId)) this.engine.byKey(seed.appId)?.offer(seed.fetched, seed.requestedAt);
+    if (result.added.length + result.removed.length > 0) this.log.info({ component: platform.componentAppId, added: result.added, removed: result.removed }, "platform credentials changed");
+    if (result.taken.length > 0) this.log.error({ component: platform.componentAppId, credentials: result.taken }, "authorizers whose appid is configured otherwise are not served through the platform");
+  }
+
+  /** Health and watch streams follow credentials added and removed. */
+  private followReconcile(result: ReconcileResult): void {
+    for (const key of result.added) this.grpcServer.reportHealth(this.engine.byKey(key)!);
+    for (const key of result.removed) {
+      this.grpcServer.forget(key);
+      this.api.endWatchesOf(key);
+    }
   }
 
   /** A configured credential: an app's access_token, or with `which` a WeCom agent's or a ticket. */
@@ -219,12 +298,8 @@ export class WxTokenServer {
       const exposed = exposureProblem({ insecure: prev.insecure, tls: prev.tls, auth: cfg.auth }, address);
       if (exposed !== undefined) throw new ConfigError(`config error at auth: ${exposed}`);
     }
-    const apps = this.engine.reconcile(this.issuers(next.apps));
-    for (const key of apps.added) this.grpcServer.reportHealth(this.engine.byKey(key)!);
-    for (const key of apps.removed) {
-      this.grpcServer.forget(key);
-      this.api.endWatchesOf(key);
-    }
+    const { taken: _taken, ...apps } = this.engine.reconcile(this.issuers(next.apps));
+    this.followReconcile(apps);
     this.signer.setOrigins(originsOf(next.apps));
     if (JSON.stringify(prev.auth) !== JSON.stringify(cfg.auth)) this.api.setAuthorizer(createAuthorizer(cfg.auth));
     const reloadable = new Set(["apps", "auth"]);
@@ -263,7 +338,10 @@ export class WxTokenServer {
       await this.http.listen();
     }
     if (this.metrics && config.metrics) this.metricsEndpoint = await serveMetrics(this.metrics, config.metrics.listen, this.log);
+    // Serves nothing but pushes, so it may face the internet (behind the operator's HTTPS proxy).
+    if (this.receiver) await this.receiver.listen();
     this.engine.start();
+    for (const p of this.platforms.values()) p.start();
     const security = { tls: tls === undefined ? "off" : tls.clientCaFile ? "mutual" : "on", clients: config.auth?.clients.length ?? "open" };
     this.log.info({ address, port: this.port, credentials: this.engine.all().map((c) => c.key), store: this.store.kind, ...security }, "wxtoken listening");
     return this.port;
@@ -276,6 +354,11 @@ export class WxTokenServer {
   /** The HTTP API's port, when the config has an `http` section and the server listens. */
   get httpPort(): number | undefined {
     return this.http?.boundPort;
+  }
+
+  /** The push receiver's port, when `openPlatform` is configured and the server listens. */
+  get receiverPort(): number | undefined {
+    return this.receiver?.boundPort;
   }
 
   /** The metrics HTTP port, when the config has a `metrics` section and the server listens. */
@@ -293,6 +376,9 @@ export class WxTokenServer {
     this.log.info({ graceMs }, "shutting down");
     const deadline = Date.now() + graceMs;
     this.api.startDraining();
+    // No more pushes: WeChat retries one we did not answer, elsewhere or after the restart.
+    await this.receiver?.close();
+    for (const p of this.platforms.values()) p.stop();
     await Promise.all([this.grpcServer.shutdown(deadline), this.http?.shutdown(deadline)]);
     // A fetch in flight may land (WeChat has likely issued its value, and the
     // one it replaces may die soon), then the store is flushed.

@@ -74,6 +74,8 @@ export async function startBareServer(reply: GetTokenResponse): Promise<{ target
     forceRefresh: (_call, cb) => cb(unimplemented, null),
     watchToken: (call) => call.emit("error", unimplemented),
     signJsSdk: (_call, cb) => cb(unimplemented, null),
+    listAuthorizers: (_call, cb) => cb(unimplemented, null),
+    syncAuthorizers: (_call, cb) => cb(unimplemented, null),
   };
   server.addService(TokenServiceService, constant);
   const port = await new Promise<number>((resolve, reject) =>

@@ -16,6 +16,8 @@ import { clientKey, type RateLimiter } from "./rate-limit.js";
 import { held, validateAgent, validateAppId, validateId, validateStaleToken } from "./validate.js";
 import { Watcher, type WatchSink } from "./watcher.js";
 import type { CredentialKind } from "../core/credential.js";
+import type { OpenPlatform } from "../openplatform/platform.js";
+import { platformView, UnknownPlatformError, type PlatformView, type SyncView } from "./platforms.js";
 
 /** A request naming a credential, with the kind already mapped from the transport's enum (undefined: unknown value). */
 export interface Named {
@@ -38,6 +40,8 @@ export interface TokenApiOptions {
   /** Per-client limit on ForceRefresh calls that would go upstream. */
   forceRefreshLimiter?: RateLimiter;
   signer?: JsSdkSigner;
+  /** The configured Open Platforms, by component appid. */
+  platforms?: ReadonlyMap<string, OpenPlatform>;
   log: Logger;
 }
 
@@ -83,6 +87,19 @@ export class TokenApi {
     this.authorizer.authorize(principal, ticket, "sign");
     if (!this.opts.signer) throw new UnknownCredentialError(ticket);
     return this.opts.signer.sign({ appId, agent, kind: req.kind, url: req.url, cardValues: req.cardValues });
+  }
+
+  /** An Open Platform's state: needs a read grant on the component appid. */
+  listAuthorizers(principal: Principal, componentAppId: unknown): PlatformView {
+    return platformView(this.platform(principal, componentAppId, "read"), this.engine);
+  }
+
+  /** Re-reads the authorizer list from WeChat: needs a refresh grant on the component appid. */
+  async syncAuthorizers(principal: Principal, componentAppId: unknown): Promise<SyncView> {
+    const platform = this.platform(principal, componentAppId, "refresh");
+    this.opts.log.info({ component: platform.componentAppId, caller: principal.name }, "authorizer sync requested");
+    const result = await platform.sync("command");
+    return { ...result, platform: platformView(platform, this.engine) };
   }
 
   /** A new subscriber: the current value at once (unless known), then each new one, through the sink. */
@@ -131,6 +148,14 @@ export class TokenApi {
   endWatches(details = "server shutting down; reconnect with known_version"): void {
     this.draining = true;
     for (const w of [...this.watchers]) w.end(new ShuttingDownError(details));
+  }
+
+  private platform(principal: Principal, componentAppId: unknown, permission: Permission): OpenPlatform {
+    const appId = validateAppId(componentAppId, "component_app_id");
+    this.authorizer.authorize(principal, { appId, kind: "access_token" }, permission);
+    const platform = this.opts.platforms?.get(appId);
+    if (!platform) throw new UnknownPlatformError(appId);
+    return platform;
   }
 
   private resolve(principal: Principal, req: Named, permission: Permission, validateRest?: () => void): Credential {

@@ -5,10 +5,10 @@
 import { AGENT_PATTERN, AGENT_RULE, APP_ID_PATTERN, APP_ID_RULE, type CredentialId, type CredentialKind } from "../core/credential.js";
 import { InvalidArgumentError } from "../errors.js";
 
-export function validateAppId(appId: unknown): string {
-  if (typeof appId !== "string" || appId.length === 0) throw new InvalidArgumentError("app_id is required", "INVALID_APP_ID");
+export function validateAppId(appId: unknown, field = "app_id"): string {
+  if (typeof appId !== "string" || appId.length === 0) throw new InvalidArgumentError(`${field} is required`, "INVALID_APP_ID");
   if (!APP_ID_PATTERN.test(appId)) {
-    throw new InvalidArgumentError(`app_id must be ${APP_ID_RULE} (a WeChat appid looks like wx1234567890abcdef)`, "INVALID_APP_ID");
+    throw new InvalidArgumentError(`${field} must be ${APP_ID_RULE} (a WeChat appid looks like wx1234567890abcdef)`, "INVALID_APP_ID");
   }
   return appId;
 }

@@ -112,3 +112,27 @@ export async function signCommand(
         : { appId: s.appId, timestamp: s.timestamp, nonceStr: s.nonceStr, signature: s.signature };
   process.stdout.write(JSON.stringify({ ...out, url: s.url, ticket_version: s.ticketVersion, ticket_fingerprint: s.ticketFingerprint }, null, 2) + "\n");
 }
+
+const STATUS_NAMES: Record<number, string> = { 1: "active", 2: "needs_reauthorization" };
+
+/** Prints an Open Platform's state (with --sync: after re-reading the authorizer list from WeChat). */
+export async function platformCommand(addr: string, componentAppId: string, timeoutMs: number, auth: ClientAuthOptions, sync: boolean): Promise<void> {
+  const out = await withClient(addr, tokenClientOptions(auth, timeoutMs), async (c) => {
+    const synced = sync ? await c.syncAuthorizers(componentAppId) : undefined;
+    const p = synced?.platform ?? (await c.listAuthorizers(componentAppId));
+    return {
+      component_app_id: p.componentAppId,
+      verify_ticket: p.verifyTicketExpiresAt ? { received_at: p.verifyTicketReceivedAt?.toISOString(), expires_at: p.verifyTicketExpiresAt.toISOString() } : null,
+      component_token: p.componentTokenVersion ? { version: p.componentTokenVersion, fingerprint: p.componentTokenFingerprint, expires_at: p.componentTokenExpiresAt?.toISOString() } : null,
+      authorizers: p.authorizers.map((a) => ({
+        app_id: a.appId,
+        status: STATUS_NAMES[a.status] ?? String(a.status),
+        authorized_at: a.authorizedAt?.toISOString(),
+        token: a.tokenVersion ? { version: a.tokenVersion, fingerprint: a.tokenFingerprint, expires_at: a.tokenExpiresAt?.toISOString() } : null,
+        ...(a.lastErrorReason ? { last_error: a.lastErrorReason } : {}),
+      })),
+      ...(synced ? { sync: { restored: synced.restored, updated: synced.updated, unchanged: synced.unchanged, missing: synced.missing } } : {}),
+    };
+  });
+  process.stdout.write(JSON.stringify(out, null, 2) + "\n");
+}

@@ -7,7 +7,7 @@ import { hashKeyCommand } from "../auth/hash-key-command.js";
 import { ConfigError } from "../config/load.js";
 import { DEFAULT_BASE_URL } from "../upstream/wechat-client.js";
 import { callbackIpCommand } from "./callback-ip.js";
-import { DEFAULT_ADDR, getCommand, parseWhich, refreshCommand, signCommand, watchCommand } from "./client-commands.js";
+import { DEFAULT_ADDR, getCommand, parseWhich, platformCommand, refreshCommand, signCommand, watchCommand } from "./client-commands.js";
 import { demoCommand } from "./demo.js";
 import { fakeWeChatCommand } from "./fake-wechat-command.js";
 import { integerFlags, UsageError } from "./flags.js";
@@ -38,6 +38,10 @@ Clients (--addr, default ${DEFAULT_ADDR}; --timeout MS, default 10000 (callback-
       and, for WeCom (APP is the corpid), --agent AGENTID|NAME
   wxtoken sign APP URL [--kind config|agent_config|card] [--agent AGENTID] [--card VALUE]...
                                          JS-SDK signature of a page (wx.config by default), as JSON
+  wxtoken platform COMPONENT_APPID [--sync]
+                                         an Open Platform's verify ticket, component token and
+                                         authorizers with their status; --sync first re-reads the
+                                         authorizers and refresh tokens from WeChat (recovery)
   wxtoken callback-ip APP [--wechat URL] [--repeat N] [--interval MS]
                                          call WeChat's getcallbackip with the served token;
                                          recovers by itself from 40001/40014/42001
@@ -74,6 +78,7 @@ async function main(argv: string[]): Promise<void> {
       pid: { type: "string" },
       agent: { type: "string" },
       card: { type: "string", multiple: true },
+      sync: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -107,6 +112,8 @@ async function main(argv: string[]): Promise<void> {
       return watchCommand(values.addr, needApp(), { version: n["known-version"]!, fingerprint: values["known-fingerprint"] }, auth, parseWhich(values.kind, values.agent));
     case "sign":
       return signCommand(values.addr, needApp(), positionals[2] ?? "", timeout, auth, { kind: values.kind, agent: values.agent, card: values.card ?? [] });
+    case "platform":
+      return platformCommand(values.addr, needApp(), timeout, auth, values.sync === true);
     case "hash-key":
       return hashKeyCommand(app);
     case "callback-ip":

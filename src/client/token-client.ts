@@ -10,7 +10,9 @@ import {
   TokenServiceClient,
   type ForceRefreshResponse,
   type GetTokenResponse,
+  type ListAuthorizersResponse,
   type SignJsSdkResponse,
+  type SyncAuthorizersResponse,
   type Token,
 } from "../../generated/wxtoken/v1/token_service.js";
 import { TokenServiceError } from "./errors.js";
@@ -146,6 +148,16 @@ export class TokenClient {
   async signJsSdk(appId: string, url: string, options: SignOptions = {}): Promise<SignJsSdkResponse> {
     const req = { appId, url, agent: options.agent ?? "", kind: WIRE_SIGNATURE[options.kind ?? "config"], cardValues: options.cardValues ?? [] };
     return this.#unary<SignJsSdkResponse>("SignJsSdk", options, (md, o, cb) => this.raw.signJsSdk(req, md, o, cb));
+  }
+
+  /** An Open Platform's state: its verify ticket, component token and authorizers (never a token itself). */
+  async listAuthorizers(componentAppId: string, options: CallOptions = {}): Promise<ListAuthorizersResponse> {
+    return this.#unary<ListAuthorizersResponse>("ListAuthorizers", options, (md, o, cb) => this.raw.listAuthorizers({ componentAppId }, md, o, cb));
+  }
+
+  /** Re-reads the platform's authorizers and refresh tokens from WeChat (a recovery after a store was lost). */
+  async syncAuthorizers(componentAppId: string, options: CallOptions = {}): Promise<SyncAuthorizersResponse> {
+    return this.#unary<SyncAuthorizersResponse>("SyncAuthorizers", options, (md, o, cb) => this.raw.syncAuthorizers({ componentAppId }, md, o, cb));
   }
 
   /**

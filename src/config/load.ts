@@ -6,6 +6,8 @@ import { resolveTlsFiles, type TlsFiles } from "../auth/tls-files.js";
 import { Secret } from "../secret.js";
 import { ConfigError } from "../errors.js";
 import type { AppEntry } from "../issuers/types.js";
+import { aesKeyOf } from "../openplatform/crypto.js";
+import { defaultPushPath, type PlatformEntry } from "../openplatform/types.js";
 import { configSchema, type Config } from "./schema.js";
 
 export { ConfigError } from "../errors.js";
@@ -22,6 +24,8 @@ export interface LoadedConfig {
   redisCaFile?: string;
   /** The tls section with resolved paths, if the server serves TLS. */
   tls?: TlsFiles;
+  /** The Open Platforms, when `openPlatform` is configured. */
+  platforms: PlatformEntry[];
   /** Things that work but should be fixed (e.g. a literal secret). */
   warnings: string[];
 }
@@ -57,6 +61,30 @@ export function parseConfig(raw: unknown, options: { baseDir?: string; env?: Nod
       : { type: "wecom", corpId: a.corpId, agent: a.agent, secret, tickets: a.tickets, jsSdk: a.jsSdk };
   });
   checkDuplicates(config.apps);
+  const platforms = (config.openPlatform?.platforms ?? []).map((p, i): PlatformEntry => {
+    const key = `openPlatform.platforms[${i}]`;
+    const read = (name: string, what: string) => {
+      const r = p as unknown as Record<string, string | undefined>;
+      return new Secret(secretValue({ secretEnv: r[`${name}Env`], secretFile: r[`${name}File`], secret: r[name] }, key, env, baseDir, warnings, name, what));
+    };
+    const encodingAesKey = read("encodingAesKey", "EncodingAESKey");
+    try {
+      aesKeyOf(encodingAesKey.reveal());
+    } catch {
+      throw new ConfigError(`config error at ${key}.encodingAesKey: must be the 43-character EncodingAESKey from the platform's settings`);
+    }
+    return {
+      componentAppId: p.componentAppId,
+      secret: new Secret(secretValue(p, key, env, baseDir, warnings)),
+      messageToken: read("messageToken", "message-verification Token"),
+      encodingAesKey,
+      path: p.path ?? defaultPushPath(p.componentAppId),
+      authorizerTickets: p.authorizerTickets,
+      startPushMinIntervalMs: p.startPushMinIntervalSeconds * 1000,
+      syncMinIntervalMs: p.syncMinIntervalSeconds * 1000,
+    };
+  });
+  checkPlatforms(platforms, config.apps);
   const storePath = config.store.type === "file" ? resolve(baseDir, config.store.path) : undefined;
   const redis: Pick<LoadedConfig, "redisPassword" | "redisSentinelPassword" | "redisCaFile"> = {};
   if (config.store.type === "redis") {
@@ -70,31 +98,50 @@ export function parseConfig(raw: unknown, options: { baseDir?: string; env?: Nod
     if (tls?.caFile !== undefined) redis.redisCaFile = resolve(baseDir, tls.caFile);
   }
   warnings.push(...grantWarnings(config.auth, config.apps.flatMap((a) => (a.type === "official" ? [a.appId] : [a.corpId, `${a.corpId}/${a.agent}`]))));
-  return { config, apps, storePath, ...redis, tls: resolveTlsFiles(config.tls, baseDir), warnings };
+  return { config, apps, platforms, storePath, ...redis, tls: resolveTlsFiles(config.tls, baseDir), warnings };
 }
 
-/** The secret of apps[i] from its one source. */
+/** A secret of the entry at `key` from its one source (NAMEEnv, NAMEFile or NAME; by default the appsecret). */
 function secretValue(
   a: { secretEnv?: string; secretFile?: string; secret?: string },
   key: string,
   env: NodeJS.ProcessEnv,
   baseDir: string,
   warnings: string[],
+  name = "secret",
+  what = "appsecret",
 ): string {
-  if (a.secretEnv !== undefined) return envValue(env, a.secretEnv, `${key}.secretEnv`);
+  if (a.secretEnv !== undefined) return envValue(env, a.secretEnv, `${key}.${name}Env`);
   if (a.secretFile !== undefined) {
     const file = isAbsolute(a.secretFile) ? a.secretFile : resolve(baseDir, a.secretFile);
     let value: string;
     try {
       value = readFileSync(file, "utf8").trim();
     } catch (err) {
-      throw new ConfigError(`config error at ${key}.secretFile: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? "error"}`);
+      throw new ConfigError(`config error at ${key}.${name}File: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? "error"}`);
     }
-    if (value === "") throw new ConfigError(`config error at ${key}.secretFile: ${file} is empty`);
+    if (value === "") throw new ConfigError(`config error at ${key}.${name}File: ${file} is empty`);
     return value;
   }
-  warnings.push(`${key}.secret holds the appsecret in the config file itself; prefer secretEnv or secretFile`);
+  warnings.push(`${key}.${name} holds the ${what} in the config file itself; prefer ${name}Env or ${name}File`);
   return a.secret ?? "";
+}
+
+/** Two platforms on one push path would refuse each other's pushes; a component appid is not an app of its own. */
+function checkPlatforms(platforms: readonly PlatformEntry[], apps: Config["apps"]): void {
+  const ids = new Set(apps.flatMap((a) => (a.type === "official" ? [a.appId] : [a.corpId])));
+  const seen = new Map<string, number>();
+  const paths = new Map<string, number>();
+  platforms.forEach((p, i) => {
+    const key = `openPlatform.platforms[${i}]`;
+    if (ids.has(p.componentAppId)) throw new ConfigError(`config error at ${key}.componentAppId: "${p.componentAppId}" is also configured under apps`);
+    const first = seen.get(p.componentAppId);
+    if (first !== undefined) throw new ConfigError(`config error at ${key}.componentAppId: duplicate of openPlatform.platforms[${first}]`);
+    seen.set(p.componentAppId, i);
+    const other = paths.get(p.path);
+    if (other !== undefined) throw new ConfigError(`config error at ${key}.path: "${p.path}" is already the path of openPlatform.platforms[${other}]`);
+    paths.set(p.path, i);
+  });
 }
 
 /**

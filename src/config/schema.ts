@@ -153,6 +153,44 @@ const app = z.preprocess(
   z.discriminatedUnion("type", [officialApp, wecomApp]),
 );
 
+const PUSH_PATH = /^\/[A-Za-z0-9._~\/-]{0,200}$/;
+
+/** An Open Platform (第三方平台) whose component and authorizer tokens the server holds. */
+const platform = z
+  .strictObject({
+    /** The platform's component appid (第三方平台 appid). */
+    componentAppId: z.string().regex(APP_ID_PATTERN, `must be ${APP_ID_RULE}`),
+    /** The component_appsecret: secretEnv (preferred), secretFile or secret, exactly one. */
+    ...secretSource,
+    /** Name of the environment variable that holds the message-verification Token (消息校验Token). Exactly one of messageTokenEnv (preferred), messageTokenFile, messageToken. */
+    messageTokenEnv: z.string().min(1).optional(),
+    /** Path of a file that holds the message-verification Token, relative to the config file. */
+    messageTokenFile: z.string().min(1).optional(),
+    /** The message-verification Token itself (warned about, like a literal secret). */
+    messageToken: z.string().min(1).optional(),
+    /** Name of the environment variable that holds the EncodingAESKey (消息加解密Key, 43 characters). Exactly one of encodingAesKeyEnv (preferred), encodingAesKeyFile, encodingAesKey. */
+    encodingAesKeyEnv: z.string().min(1).optional(),
+    /** Path of a file that holds the EncodingAESKey, relative to the config file. */
+    encodingAesKeyFile: z.string().min(1).optional(),
+    /** The EncodingAESKey itself (warned about, like a literal secret). */
+    encodingAesKey: z.string().min(1).optional(),
+    /** The path of the authorization event URL (授权事件接收URL) on the push receiver; default /wechat/open/<componentAppId>. */
+    path: z.string().regex(PUSH_PATH, "must start with / and hold only A-Z a-z 0-9 . _ ~ / -").optional(),
+    /** JS-SDK tickets to hold for every authorizer: "jsapi", "wx_card". None unless listed. */
+    authorizerTickets: z.array(z.enum(["jsapi", "wx_card"])).default([]).refine(unique, "lists a ticket twice"),
+    /** Least time between two requests for a ticket push (api_start_push_ticket), made when no valid ticket is held. */
+    startPushMinIntervalSeconds: z.number().positive().default(300),
+    /** Least time between two automatic re-reads of the authorizer list (at start with none stored, after a 61023). */
+    syncMinIntervalSeconds: z.number().positive().default(600),
+  })
+  .refine(oneSecret.check, { message: oneSecret.message })
+  .refine((p) => [p.messageTokenEnv, p.messageTokenFile, p.messageToken].filter((s) => s !== undefined).length === 1, {
+    message: "give exactly one of messageTokenEnv, messageTokenFile or messageToken",
+  })
+  .refine((p) => [p.encodingAesKeyEnv, p.encodingAesKeyFile, p.encodingAesKey].filter((s) => s !== undefined).length === 1, {
+    message: "give exactly one of encodingAesKeyEnv, encodingAesKeyFile or encodingAesKey",
+  });
+
 const store = z.discriminatedUnion("type", [
   z.strictObject({
     type: z.literal("file"),
@@ -257,7 +295,29 @@ export const configSchema = z.strictObject({
       wecomTicketsPerCorpHour: z.number().int().positive().max(400).default(360),
     })
     .prefault({}),
-  apps: z.array(app).min(1, "configure at least one app"),
+  /** The Official Accounts, Mini Programs and WeCom secrets (at least one, unless an Open Platform is configured). */
+  apps: z.array(app).default([]),
+  /**
+   * Open Platforms (第三方平台): the push receiver WeChat posts verify tickets
+   * and authorization events to, and the platforms whose component token and
+   * authorizers' tokens the server holds. Absent: off.
+   */
+  openPlatform: z
+    .strictObject({
+      /** The authorization event receiver: its own HTTP listener, serving nothing else. Put it behind your HTTPS proxy. */
+      receiver: z
+        .strictObject({
+          /** host:port, [ipv6]:port or :port (all interfaces). */
+          listen: checked((a) => hostPortProblem(a, true), "host:port, [ipv6]:port or :port").default("127.0.0.1:8090"),
+          /** Largest push body accepted (413 past it). */
+          maxBodyBytes: z.number().int().positive().max(1_048_576).default(65_536),
+          /** A push whose timestamp is further than this from the server's clock is refused (403), and replays within it are ignored. */
+          maxClockSkewSeconds: z.number().positive().max(86_400).default(300),
+        })
+        .prefault({}),
+      platforms: z.array(platform).min(1, "configure at least one platform"),
+    })
+    .optional(),
   log: z.strictObject({ level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info") }).prefault({}),
   /**
    * The HTTP/JSON API and server-sent events on a port of their own (the routes
@@ -287,10 +347,13 @@ export const configSchema = z.strictObject({
   tls: tlsSchema.optional(),
   /** Allow listening on a non-loopback address with no client authentication, on purpose. */
   insecure: z.boolean().default(false),
-}).superRefine(checkSecurity);
+})
+  .superRefine(checkSecurity)
+  .refine((c) => c.apps.length > 0 || c.openPlatform !== undefined, { message: "configure at least one app (or an openPlatform)", path: ["apps"] });
 
 export type Config = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
 export type AppConfig = z.infer<typeof app>;
 export type OfficialAppConfig = z.infer<typeof officialApp>;
 export type WeComAppConfig = z.infer<typeof wecomApp>;
+export type PlatformConfig = z.infer<typeof platform>;

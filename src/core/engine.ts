@@ -8,7 +8,7 @@ import type { Logger } from "../log.js";
 import type { Coordinator } from "./coordinator.js";
 import { credentialKey, type CredentialId } from "./credential.js";
 import { UnknownCredentialError } from "./errors.js";
-import type { Issuer, ParentToken } from "./issuer.js";
+import type { Fetched, Issuer, ParentToken } from "./issuer.js";
 import type { QuotaPolicy } from "./quota-guard.js";
 import { Credential } from "./refresher.js";
 import type { Random, RefreshPolicy, RetryPolicy } from "./schedule.js";
@@ -27,6 +27,13 @@ export interface EngineOptions {
   coordinator?: Coordinator;
 }
 
+/** A value a new credential starts from (an authorization's token), instead of fetching one. */
+export interface Seed {
+  fetched: Fetched;
+  /** When the call that issued it was made (ms since the epoch). */
+  requestedAt: number;
+}
+
 export interface ReconcileResult {
   added: string[];
   removed: string[];
@@ -34,8 +41,13 @@ export interface ReconcileResult {
   updated: string[];
 }
 
+/** The config's credentials; an Open Platform's are in a group of their own ("platform:<component appid>"). */
+export const CONFIG_GROUP = "config";
+
 export class CredentialEngine {
   private readonly credentials = new Map<string, Credential>();
+  /** Which group each credential belongs to: reconcile() only touches its own. */
+  private readonly groups = new Map<string, string>();
   private started = false;
 
   private constructor(
@@ -47,7 +59,7 @@ export class CredentialEngine {
   /** Loads the store, then creates (but does not start) each credential. */
   static async create(opts: EngineOptions, issuers: readonly Issuer[]): Promise<CredentialEngine> {
     const engine = new CredentialEngine(opts, await opts.store.load());
-    for (const issuer of issuers) engine.add(issuer);
+    for (const issuer of issuers) engine.add(issuer, CONFIG_GROUP);
     // A value another replica obtained reaches this one's callers and watchers at once.
     opts.coordinator?.onToken((stored) => engine.credentials.get(stored.key)?.adopt(stored));
     return engine;
@@ -59,27 +71,34 @@ export class CredentialEngine {
   }
 
   /**
-   * Applies a new set of issuers (a config reload): new credentials start at
-   * once, removed ones stop, a changed secret or endpoint is used from the
-   * next upstream call on, without losing the current value.
+   * Applies a new set of issuers to a group (a config reload, an Open
+   * Platform's authorizers changing): new credentials start at once (from
+   * `seeds`' value when one is given), removed ones stop, a changed secret or
+   * endpoint is used from the next upstream call on, without losing the
+   * current value. A key another group holds is skipped, and returned in `taken`.
    */
-  reconcile(issuers: readonly Issuer[]): ReconcileResult {
-    const result: ReconcileResult = { added: [], removed: [], updated: [] };
+  reconcile(issuers: readonly Issuer[], group = CONFIG_GROUP, seeds?: ReadonlyMap<string, Seed>): ReconcileResult & { taken: string[] } {
+    const result: ReconcileResult & { taken: string[] } = { added: [], removed: [], updated: [], taken: [] };
     const wanted = new Map(issuers.map((i) => [credentialKey(i.id), i]));
     for (const [key, c] of this.credentials) {
-      if (wanted.has(key)) continue;
+      if (wanted.has(key) || this.groups.get(key) !== group) continue;
       c.stop("removed");
       // Should a later reload add it back, it starts from here, not from what
       // the store held at startup (an older value WeChat may have replaced).
       const latest = c.latest();
       if (latest) this.stored.set(key, { ...toStored(latest), version: c.highestVersion() });
       this.credentials.delete(key);
+      this.groups.delete(key);
       result.removed.push(key);
     }
     for (const [key, issuer] of wanted) {
       const existing = this.credentials.get(key);
-      if (!existing) {
-        const c = this.add(issuer);
+      if (existing && this.groups.get(key) !== group) {
+        result.taken.push(key);
+      } else if (!existing) {
+        const c = this.add(issuer, group);
+        const seed = seeds?.get(key);
+        if (seed) c.offer(seed.fetched, seed.requestedAt);
         if (this.started) c.start();
         result.added.push(key);
       } else if (existing.replaceIssuer(issuer)) {
@@ -128,10 +147,21 @@ export class CredentialEngine {
     };
   }
 
-  private add(issuer: Issuer): Credential {
+  /** The group holding a key, if any. */
+  groupOf(key: string): string | undefined {
+    return this.groups.get(key);
+  }
+
+  /** The keys of a group's credentials. */
+  keysOf(group: string): string[] {
+    return [...this.groups].filter(([, g]) => g === group).map(([key]) => key);
+  }
+
+  private add(issuer: Issuer, group: string): Credential {
     const key = credentialKey(issuer.id);
     const c = new Credential(key, { ...this.opts, issuer, stored: this.stored.get(key) });
     this.credentials.set(key, c);
+    this.groups.set(key, group);
     return c;
   }
 }

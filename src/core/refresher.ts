@@ -14,7 +14,7 @@ import { CoordinationError, type Coordinator } from "./coordinator.js";
 import { describeId, describeRecord, logFields, type CredentialId, type CredentialRecord } from "./credential.js";
 import { isRefreshError, mayHaveIssued, SameTokenError, StoppedError, type RefreshError } from "./errors.js";
 import { Failures } from "./failures.js";
-import type { FetchContext, Issuer } from "./issuer.js";
+import type { FetchContext, Fetched, Issuer } from "./issuer.js";
 import { CredentialBudgets, QuotaGuardError, type AppQuota, type QuotaPolicy } from "./quota-guard.js";
 import { planRefresh, sameValueRetryAt, type Random, type RefreshPolicy, type RetryPolicy } from "./schedule.js";
 import { CredentialState, toStored, type HealthListener, type TokenListener } from "./state.js";
@@ -182,11 +182,11 @@ export class Credential {
    * credential whose last attempt failed tries again at once. Our own quota
    * guard still applies; a refusal by it is not retried here.
    */
-  retryNow(): boolean {
+  retryNow(why = "operator request"): boolean {
     const last = this.failures.last();
     if (!this.started || this.stopped || !last || last instanceof QuotaGuardError) return false;
     this.failures.clear();
-    this.log.info({ kind: last.kind }, "retrying at once (operator request)");
+    this.log.info({ kind: last.kind, why }, "retrying at once");
     this.scheduleRefresh(this.opts.clock.now(), "retry");
     return true;
   }
@@ -229,6 +229,21 @@ export class Credential {
       this.failures.clear();
       this.scheduleRefresh(record.refreshAt);
     }
+    return record;
+  }
+
+  /**
+   * A value WeChat issued outside a refresh (an Open Platform authorization
+   * hands out the authorizer's token with its refresh token): held, stored,
+   * served and refreshed like a fetched one. Returns it, or undefined once stopped.
+   */
+  offer(fetched: Fetched, requestedAt: number): CredentialRecord | undefined {
+    if (this.stopped) return undefined;
+    const { record } = this.state.accept(fetched.value, requestedAt, requestedAt + fetched.expiresIn * 1000);
+    this.opts.store.save(toStored(record));
+    this.failures.clear();
+    this.wakeWaiters();
+    if (this.started) this.scheduleRefresh(record.refreshAt);
     return record;
   }
 

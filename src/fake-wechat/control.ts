@@ -9,8 +9,11 @@ import { parseJsonObject, sendJson } from "./http.js";
 import type { WeChatState } from "./state.js";
 import type { CallStats } from "./stats.js";
 import type { WeComState } from "./wecom.js";
+import type { FakeComponent } from "./component.js";
 
 export interface ControlDeps {
+  /** The Open Platform component, when configured. */
+  component?: FakeComponent;
   faults: FaultList;
   stats: CallStats;
   state: WeChatState;
@@ -57,6 +60,23 @@ export function handleControl(method: string, url: URL, body: Buffer, contentTyp
       if (!deps.wecom || !corpId || !agent) return sendJson(res, { error: "corpid and agent query parameters required (and WeCom configured)" }, undefined, 400);
       deps.wecom.invalidate(corpId, agent);
       return sendJson(res, { ok: true });
+    }
+    case "POST /_fake/component/push-ticket":
+    case "POST /_fake/component/authorize":
+    case "POST /_fake/component/deauthorize": {
+      // ?appid=<authorizer appid> for (de)authorize: the fake pushes the event to the platform's URL.
+      const component = deps.component;
+      if (!component) return sendJson(res, { error: "no component configured" }, undefined, 404);
+      const appId = url.searchParams.get("appid");
+      const action = url.pathname.slice("/_fake/component/".length);
+      if (action !== "push-ticket" && !appId) return sendJson(res, { error: "appid query parameter required" }, undefined, 400);
+      const push =
+        action === "push-ticket" ? component.pushTicket() : action === "authorize" ? component.authorize(appId!) : component.deauthorize(appId!);
+      push.then(
+        (r) => sendJson(res, { ok: r.status === 200 && r.body === "success", receiverStatus: r.status, receiverBody: r.body.slice(0, 200) }),
+        (err: Error) => sendJson(res, { error: err.message }, undefined, 409),
+      );
+      return;
     }
     case "GET /_fake/stats": {
       const { quota } = deps.state;

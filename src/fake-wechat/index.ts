@@ -260,7 +260,7 @@ export class FakeWeChat {
       throw err;
     }
     if (host === "wechat" && url.pathname.startsWith("/_fake/")) {
-      return handleControl(method, url, body, contentType, res, { faults: this.faults, stats: this.stats, state: this.state, wecom: this.wecom });
+      return handleControl(method, url, body, contentType, res, { component: this.openPlatform, faults: this.faults, stats: this.stats, state: this.state, wecom: this.wecom });
     }
 
     let json: JsonBody | undefined;

@@ -8,12 +8,17 @@
 import {
   ForceRefreshRequest,
   GetTokenRequest,
+  ListAuthorizersRequest,
+  ListAuthorizersResponse,
+  SyncAuthorizersRequest,
+  SyncAuthorizersResponse,
   SignJsSdkRequest,
   Token,
   WatchTokenRequest,
 } from "../../generated/wxtoken/v1/token_service.js";
 import { InvalidArgumentError } from "../errors.js";
-import { toProtoToken } from "../server/convert.js";
+import { toProtoPlatform, toProtoSync, toProtoToken } from "../server/convert.js";
+import type { PlatformView, SyncView } from "../api/platforms.js";
 import type { CredentialRecord } from "../core/credential.js";
 
 type FieldType = "string" | "enum" | "int" | "strings";
@@ -23,6 +28,8 @@ const FIELDS: Record<string, Record<string, FieldType>> = {
   ForceRefresh: { appId: "string", staleToken: "string", kind: "enum", agent: "string" },
   WatchToken: { appId: "string", knownVersion: "int", knownFingerprint: "string", kind: "enum", agent: "string" },
   SignJsSdk: { appId: "string", agent: "string", kind: "enum", url: "string", cardValues: "strings" },
+  ListAuthorizers: { componentAppId: "string" },
+  SyncAuthorizers: { componentAppId: "string" },
 };
 
 const camel = (name: string) => name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -61,7 +68,26 @@ export const DECODE = {
   ForceRefresh: (o: Record<string, unknown>) => ForceRefreshRequest.fromJSON(o),
   WatchToken: (o: Record<string, unknown>) => WatchTokenRequest.fromJSON(o),
   SignJsSdk: (o: Record<string, unknown>) => SignJsSdkRequest.fromJSON(o),
+  ListAuthorizers: (o: Record<string, unknown>) => ListAuthorizersRequest.fromJSON(o),
+  SyncAuthorizers: (o: Record<string, unknown>) => SyncAuthorizersRequest.fromJSON(o),
 };
+
+/** A platform's state in proto3 JSON (64-bit versions as strings). */
+export function platformJson(p: PlatformView): Record<string, unknown> {
+  const json = ListAuthorizersResponse.toJSON(toProtoPlatform(p)) as Record<string, unknown>;
+  if (p.componentToken) json["componentTokenVersion"] = String(p.componentToken.version);
+  const authorizers = json["authorizers"] as Record<string, unknown>[] | undefined;
+  authorizers?.forEach((a, i) => {
+    const t = p.authorizers[i]!.token;
+    if (t) a["tokenVersion"] = String(t.version);
+  });
+  return json;
+}
+
+export function syncJson(s: SyncView): Record<string, unknown> {
+  const json = SyncAuthorizersResponse.toJSON(toProtoSync(s)) as Record<string, unknown>;
+  return { ...json, platform: platformJson(s.platform) };
+}
 
 /** A Token in proto3 JSON (version as a string, as 64-bit integers are). */
 export function tokenJson(t: CredentialRecord): Record<string, unknown> {

@@ -22,7 +22,7 @@ import { kindFromProto } from "../server/convert.js";
 import type { CallObserver } from "../server/hooks.js";
 import { toStatus, type MappedStatus } from "../server/status.js";
 import { SIGNATURE_TO_PROTO, signatureKindFromProto } from "../server/token-service.js";
-import { DECODE, requestFields, tokenJson } from "./json.js";
+import { DECODE, platformJson, requestFields, syncJson, tokenJson } from "./json.js";
 import { loadRoutes, type Route } from "./routes.js";
 import { EventStream } from "./sse.js";
 import { SignJsSdkResponse } from "../../generated/wxtoken/v1/token_service.js";
@@ -251,6 +251,10 @@ export class HttpApi {
         const json = SignJsSdkResponse.toJSON({ ...s, kind: SIGNATURE_TO_PROTO[s.kind] }) as Record<string, unknown>;
         return { ...json, timestamp: String(s.timestamp), ticketVersion: String(s.ticketVersion) };
       }
+      case "ListAuthorizers":
+        return platformJson(this.api.listAuthorizers(principal, DECODE.ListAuthorizers(fields).componentAppId));
+      case "SyncAuthorizers":
+        return syncJson(await this.api.syncAuthorizers(principal, DECODE.SyncAuthorizers(fields).componentAppId));
       default:
         throw new Error(`no unary handler for ${route.rpc}`);
     }

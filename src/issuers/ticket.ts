@@ -11,13 +11,13 @@ import type { FetchContext, Fetched, ParentToken } from "../core/issuer.js";
 import { STALE_TOKEN_ERRCODES, UpstreamTransportError, WeChatError, isUpstreamError } from "../upstream/errors.js";
 import { QuotaGuardError } from "../core/quota-guard.js";
 
-export async function fetchWithParent(
+export async function fetchWithParent<T = Fetched>(
   parent: ParentToken,
-  ctx: FetchContext,
+  ctx: Pick<FetchContext, "extraCall">,
   endpoint: string,
   caller: string,
-  call: (token: string) => Promise<Fetched>,
-): Promise<Fetched> {
+  call: (token: string) => Promise<T>,
+): Promise<T> {
   const token = await parentToken(endpoint, () => parent.get());
   try {
     return await call(token.value);

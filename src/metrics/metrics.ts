@@ -16,7 +16,9 @@ import type { CredentialEngine } from "../core/engine.js";
 import type { Issuer } from "../core/issuer.js";
 import type { Credential } from "../core/refresher.js";
 import type { CallObserver } from "../server/hooks.js";
-import { WeChatError } from "../upstream/errors.js";
+import { MissingInputError, WeChatError } from "../upstream/errors.js";
+import type { OpenPlatform } from "../openplatform/platform.js";
+import { AUTHORIZER_STATUSES } from "../openplatform/store.js";
 
 /** Upstream calls take tens of milliseconds, up to the upstream timeout (10 s by default). */
 const REFRESH_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -32,6 +34,8 @@ export class Metrics {
   private readonly refreshDuration: Histogram<"app_id" | "agent" | "kind">;
   private readonly rpcCalls: Counter<"method" | "code">;
   private readonly rpcDuration: Histogram<"method">;
+  private readonly pushes: Counter<"component" | "info_type" | "result">;
+  private platforms: () => Iterable<OpenPlatform> = () => [];
 
   constructor(private readonly clock: Clock) {
     const registers = [this.registry];
@@ -62,7 +66,40 @@ export class Metrics {
       buckets: RPC_BUCKETS,
       registers,
     });
+    this.pushes = new Counter({
+      name: "wxtoken_platform_pushes_total",
+      help: "Open Platform pushes received, by component appid, InfoType and result (stored, ignored, duplicate, bad_signature, stale_timestamp, ...)",
+      labelNames: ["component", "info_type", "result"],
+      registers,
+    });
+    const platforms = () => this.platforms();
+    new Gauge({
+      name: "wxtoken_platform_authorizers",
+      help: "Authorizers of each Open Platform by status (needs_reauthorization: the account must authorize again)",
+      labelNames: ["component", "status"],
+      registers,
+      collect() {
+        this.reset();
+        for (const p of platforms()) {
+          const list = p.listAuthorizers();
+          for (const st of AUTHORIZER_STATUSES) this.set({ component: p.componentAppId, status: st }, list.filter((a) => a.status === st).length);
+        }
+      },
+    });
     const now = () => this.clock.now();
+    new Gauge({
+      name: "wxtoken_platform_verify_ticket_remaining_seconds",
+      help: "Seconds until the newest component_verify_ticket expires (0 when none is held); WeChat pushes one every 10 minutes",
+      labelNames: ["component"],
+      registers,
+      collect() {
+        this.reset();
+        for (const p of platforms()) {
+          const t = p.heldTicket();
+          this.set({ component: p.componentAppId }, t ? Math.max(0, (t.expiresAt - now()) / 1000) : 0);
+        }
+      },
+    });
     this.perApp("wxtoken_token_remaining_seconds", "Seconds until the current value expires (0 when there is none valid)", (app) => {
       const t = app.current();
       return t ? (t.expiresAt - now()) / 1000 : 0;
@@ -81,6 +118,16 @@ export class Metrics {
     this.apps = () => engine.all();
   }
 
+  /** The Open Platforms the platform gauges report on. */
+  attachPlatforms(platforms: ReadonlyMap<string, OpenPlatform>): void {
+    this.platforms = () => platforms.values();
+  }
+
+  /** One push the receiver answered. */
+  observePush(component: string | undefined, infoType: string | undefined, result: string): void {
+    this.pushes.inc({ component: component ?? "", info_type: infoType ?? "", result });
+  }
+
   /** Wraps an issuer so that every upstream fetch is counted and timed. */
   meterIssuer(issuer: Issuer): Issuer {
     const labels = { app_id: issuer.id.appId, agent: issuer.id.agent ?? "", kind: issuer.id.kind };
@@ -92,11 +139,18 @@ export class Metrics {
         try {
           return await issuer.fetch(ctx);
         } catch (err) {
+          // Nothing was asked of WeChat: not an upstream call.
+          if (err instanceof MissingInputError) {
+            errcode = "none";
+            throw err;
+          }
           errcode = err instanceof WeChatError ? String(err.errcode) : err instanceof Error && err.name === "QuotaGuardError" ? "quota_guard" : "transport";
           throw err;
         } finally {
-          this.upstreamCalls.inc({ ...labels, endpoint: issuer.endpoint, errcode });
-          this.refreshDuration.observe(labels, (performance.now() - started) / 1000);
+          if (errcode !== "none") {
+            this.upstreamCalls.inc({ ...labels, endpoint: issuer.endpoint, errcode });
+            this.refreshDuration.observe(labels, (performance.now() - started) / 1000);
+          }
         }
       },
     };

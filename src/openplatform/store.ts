@@ -38,8 +38,11 @@ export interface StoredAuthorizer {
   updatedAt: number;
 }
 
-/** A change another replica made (Redis pub/sub), or made here (the memory and file stores tell their own listeners). */
-export type PlatformChange = { component: string; what: "ticket" } | { component: string; what: "authorizer"; appId: string };
+/**
+ * A change made through the store, by any replica (Redis pub/sub) or here.
+ * "all": anything may have changed (a replica that was cut off from Redis and is back).
+ */
+export type PlatformChange = { component: string; what: "ticket" } | { component: string; what: "all" } | { component: string; what: "authorizer"; appId: string };
 
 export interface PlatformStore {
   /** The newest ticket, if any is held (expired ones too: the caller checks expiresAt). */

@@ -1,5 +1,12 @@
 /** Between the engine's records and kinds and the contract's messages and enums. */
-import { CredentialKind, type Token } from "../../generated/wxtoken/v1/token_service.js";
+import {
+  AuthorizerStatus,
+  CredentialKind,
+  type ListAuthorizersResponse,
+  type SyncAuthorizersResponse,
+  type Token,
+} from "../../generated/wxtoken/v1/token_service.js";
+import type { PlatformView, SyncView } from "../api/platforms.js";
 import type { CredentialKind as Kind, CredentialRecord } from "../core/credential.js";
 
 const TO_PROTO: Record<Kind, CredentialKind> = {
@@ -35,4 +42,35 @@ export function toProtoToken(t: CredentialRecord): Token {
     kind: TO_PROTO[t.id.kind],
     agent: t.id.agent ?? "",
   };
+}
+
+const STATUS_TO_PROTO = {
+  active: AuthorizerStatus.AUTHORIZER_STATUS_ACTIVE,
+  needs_reauthorization: AuthorizerStatus.AUTHORIZER_STATUS_NEEDS_REAUTHORIZATION,
+} as const;
+
+const at = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms));
+
+export function toProtoPlatform(p: PlatformView): ListAuthorizersResponse {
+  return {
+    componentAppId: p.componentAppId,
+    verifyTicketReceivedAt: at(p.ticket?.receivedAt),
+    verifyTicketExpiresAt: at(p.ticket?.expiresAt),
+    componentTokenVersion: p.componentToken?.version ?? 0,
+    componentTokenFingerprint: p.componentToken?.fingerprint ?? "",
+    componentTokenExpiresAt: at(p.componentToken?.expiresAt),
+    authorizers: p.authorizers.map((a) => ({
+      appId: a.appId,
+      status: STATUS_TO_PROTO[a.status],
+      authorizedAt: at(a.authorizedAt),
+      tokenVersion: a.token?.version ?? 0,
+      tokenFingerprint: a.token?.fingerprint ?? "",
+      tokenExpiresAt: at(a.token?.expiresAt),
+      lastErrorReason: a.lastErrorReason ?? "",
+    })),
+  };
+}
+
+export function toProtoSync(s: SyncView): SyncAuthorizersResponse {
+  return { restored: s.restored, updated: s.updated, unchanged: s.unchanged, missing: s.missing, platform: toProtoPlatform(s.platform) };
 }

@@ -13,7 +13,7 @@ import type { CallInfo, Principal } from "../core/authorizer.js";
 import type { SignatureKind as Kind } from "../core/signer.js";
 import { ShuttingDownError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { kindFromProto, toProtoToken } from "./convert.js";
+import { kindFromProto, toProtoPlatform, toProtoSync, toProtoToken } from "./convert.js";
 import { responseOf } from "./encoded.js";
 import { observeNothing, type CallObserver } from "./hooks.js";
 import { checkDecoded } from "./malformed.js";
@@ -89,6 +89,10 @@ export class TokenServiceImpl {
           const s = await this.api.signJsSdk(principal, { appId: req.appId, agent: req.agent, kind: signatureKindFromProto(req.kind), url: req.url, cardValues: req.cardValues ?? [] });
           return { ...s, kind: SIGNATURE_TO_PROTO[s.kind] };
         }),
+      listAuthorizers: (call, callback) =>
+        this.unary("ListAuthorizers", call, callback, async (req, principal) => toProtoPlatform(this.api.listAuthorizers(principal, req.componentAppId))),
+      syncAuthorizers: (call, callback) =>
+        this.unary("SyncAuthorizers", call, callback, async (req, principal) => toProtoSync(await this.api.syncAuthorizers(principal, req.componentAppId))),
     };
   }
 

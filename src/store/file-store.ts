@@ -2,6 +2,8 @@ import { chmod, mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs
 import { basename, dirname, join } from "node:path";
 import type { Logger } from "../log.js";
 import { isStoredQuota, toStoredCredential, type StoredQuota, type StoredCredential, type TokenStore } from "../core/store.js";
+import type { AuthorizerStatus, PlatformChange, PlatformStore, StoredAuthorizer, StoredTicket } from "../openplatform/store.js";
+import { PlatformData } from "./platform-data.js";
 
 const FORMAT = 1;
 
@@ -17,31 +19,44 @@ const writingNow = new Set<string>();
  * quota). Written atomically (temp file, fsync, rename) with mode 0600: it
  * holds live tokens. Writes are coalesced: many saves, one write.
  */
-export class FileStore implements TokenStore {
+export class FileStore implements TokenStore, PlatformStore {
   readonly kind = "file";
   private readonly tokens = new Map<string, StoredCredential>();
   private readonly quotas = new Map<string, StoredQuota>();
+  /** Open Platform tickets and refresh tokens: each change resolves only once a snapshot holding it is fsynced. */
+  private readonly platforms = new PlatformData();
   private writing: Promise<void> | undefined;
   private dirty = false;
+  /** Bumped by every change; a write covers every change made before it started. */
+  private generation = 0;
+  private durableWaiters: { generation: number; resolve: () => void; reject: (err: Error) => void }[] = [];
+  private loading: Promise<void> | undefined;
 
   constructor(
     readonly path: string,
     private readonly log?: Logger,
   ) {}
 
+  /** Reads the snapshot (once: later calls get what the first read). */
   async load(): Promise<Map<string, StoredCredential>> {
+    this.loading ??= this.read();
+    await this.loading;
+    return new Map(this.tokens);
+  }
+
+  private async read(): Promise<void> {
     await this.removeStaleTemps();
     let text: string;
     try {
       text = await readFile(this.path, "utf8");
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return new Map();
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
       throw err;
     }
     // A snapshot written by an older umask or copied by hand is tightened.
     await chmod(this.path, 0o600).catch(() => undefined);
     try {
-      const data = JSON.parse(text) as { format?: number; tokens?: Record<string, unknown>; quota?: Record<string, StoredQuota> };
+      const data = JSON.parse(text) as { format?: number; tokens?: Record<string, unknown>; quota?: Record<string, StoredQuota>; platforms?: unknown };
       if (data.format !== FORMAT || typeof data.tokens !== "object" || data.tokens === null) throw new Error(`unknown format ${String(data.format)}`);
       for (const [key, raw] of Object.entries(data.tokens)) {
         const t = toStoredCredential(raw);
@@ -50,11 +65,11 @@ export class FileStore implements TokenStore {
       for (const [appId, q] of Object.entries(data.quota ?? {})) {
         if (isStoredQuota(q)) this.quotas.set(appId, q);
       }
+      this.platforms.load(data.platforms);
     } catch (err) {
       // Costs one token fetch per app, which beats refusing to start.
       this.log?.warn({ path: this.path, err: (err as Error).message }, "token snapshot unreadable; starting without it");
     }
-    return new Map(this.tokens);
   }
 
   save(token: StoredCredential): void {
@@ -72,6 +87,7 @@ export class FileStore implements TokenStore {
   }
 
   private markDirty(): void {
+    this.generation++;
     this.dirty = true;
     if (!this.writing) this.writing = this.writeLoop();
   }
@@ -90,12 +106,18 @@ export class FileStore implements TokenStore {
       await new Promise<void>((resolve) => setImmediate(resolve));
       while (this.dirty) {
         this.dirty = false;
+        const covered = this.generation;
         try {
           await this.writeSnapshot();
         } catch (err) {
           this.log?.error({ path: this.path, err: (err as Error).message }, "could not write token snapshot");
+          const failed = new Error(`could not write ${this.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+          for (const w of this.durableWaiters.splice(0)) w.reject(failed);
           return;
         }
+        const done = this.durableWaiters.filter((w) => w.generation <= covered);
+        this.durableWaiters = this.durableWaiters.filter((w) => w.generation > covered);
+        for (const w of done) w.resolve();
       }
     } finally {
       this.writing = undefined;
@@ -104,7 +126,8 @@ export class FileStore implements TokenStore {
 
   private async writeSnapshot(): Promise<void> {
     await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
-    const body = JSON.stringify({ format: FORMAT, tokens: Object.fromEntries(this.tokens), quota: Object.fromEntries(this.quotas) }, null, 2) + "\n";
+    const body =
+      JSON.stringify({ format: FORMAT, tokens: Object.fromEntries(this.tokens), quota: Object.fromEntries(this.quotas), platforms: this.platforms.toJSON() }, null, 2) + "\n";
     const tmp = `${this.path}.${process.pid}.tmp`;
     writingNow.add(tmp);
     try {
@@ -122,6 +145,68 @@ export class FileStore implements TokenStore {
     } finally {
       writingNow.delete(tmp);
     }
+  }
+
+  /** Marks the snapshot dirty and resolves once a write holding this change is fsynced (rejects when it failed). */
+  private durable(): Promise<void> {
+    this.markDirty();
+    const generation = this.generation;
+    return new Promise((resolve, reject) => this.durableWaiters.push({ generation, resolve, reject }));
+  }
+
+  /** Platform data lives in the snapshot: it is read once, before the first platform call. */
+  private async ready(): Promise<void> {
+    await this.load();
+  }
+
+  async ticket(component: string): Promise<StoredTicket | undefined> {
+    await this.ready();
+    return this.platforms.ticket(component);
+  }
+
+  async saveTicket(component: string, ticket: StoredTicket): Promise<boolean> {
+    await this.ready();
+    if (!this.platforms.saveTicket(component, ticket)) return false;
+    await this.durable();
+    this.platforms.changed({ component, what: "ticket" });
+    return true;
+  }
+
+  async authorizers(component: string): Promise<Map<string, StoredAuthorizer>> {
+    await this.ready();
+    return this.platforms.authorizers(component);
+  }
+
+  async authorizer(component: string, appId: string): Promise<StoredAuthorizer | undefined> {
+    await this.ready();
+    return this.platforms.authorizer(component, appId);
+  }
+
+  async saveAuthorizer(component: string, authorizer: StoredAuthorizer): Promise<void> {
+    await this.ready();
+    this.platforms.saveAuthorizer(component, authorizer);
+    await this.durable();
+    this.platforms.changed({ component, what: "authorizer", appId: authorizer.appId });
+  }
+
+  async updateAuthorizer(component: string, appId: string, expected: string, change: { refreshToken?: string; status?: AuthorizerStatus; updatedAt: number }): Promise<boolean> {
+    await this.ready();
+    if (!this.platforms.updateAuthorizer(component, appId, expected, change)) return false;
+    await this.durable();
+    this.platforms.changed({ component, what: "authorizer", appId });
+    return true;
+  }
+
+  async removeAuthorizer(component: string, appId: string): Promise<boolean> {
+    await this.ready();
+    if (!this.platforms.removeAuthorizer(component, appId)) return false;
+    await this.durable();
+    this.platforms.changed({ component, what: "authorizer", appId });
+    return true;
+  }
+
+  onPlatformChange(listener: (change: PlatformChange) => void): () => void {
+    return this.platforms.onChange(listener);
   }
 
   /**

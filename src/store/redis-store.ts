@@ -16,6 +16,15 @@ import { connectionOptions, type RedisConnection } from "./redis-connection.js";
 import { watchMasterSwitches, type SentinelWatchOptions } from "./sentinel-watch.js";
 import { CoordinationError, type Coordinator, type SharedState } from "../core/coordinator.js";
 import { isStoredQuota, toStoredCredential, type StoredCredential, type StoredQuota, type TokenStore } from "../core/store.js";
+import {
+  toStoredAuthorizer,
+  toStoredTicket,
+  type AuthorizerStatus,
+  type PlatformChange,
+  type PlatformStore,
+  type StoredAuthorizer,
+  type StoredTicket,
+} from "../openplatform/store.js";
 
 const asQuota = (v: unknown) => (isStoredQuota(v) ? v : undefined);
 
@@ -72,13 +81,52 @@ return merged`;
 
 const QUOTA_TTL_SECONDS = 2 * 86_400;
 
-export class RedisStore implements TokenStore, Coordinator {
+/** Stores a ticket unless one created later is held; kept an hour past its expiry; tells every replica. */
+const SAVE_TICKET = `
+local current = redis.call('GET', KEYS[1])
+if current then
+  local ok, held = pcall(cjson.decode, current)
+  if ok and type(held) == 'table' and tonumber(held.createdAt) and tonumber(held.createdAt) > tonumber(ARGV[2]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[3])
+redis.call('PUBLISH', KEYS[2], ARGV[4])
+return 1`;
+
+/** Changes an authorizer only if its stored refresh token is still the expected one; tells every replica. */
+const UPDATE_AUTHORIZER = `
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if not current then return 0 end
+local ok, held = pcall(cjson.decode, current)
+if not ok or type(held) ~= 'table' or held.refreshToken ~= ARGV[2] then return 0 end
+local change = cjson.decode(ARGV[3])
+if change.refreshToken then held.refreshToken = change.refreshToken end
+if change.status then held.status = change.status end
+held.updatedAt = change.updatedAt
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(held))
+redis.call('PUBLISH', KEYS[2], ARGV[4])
+return 1`;
+
+/** An authorizer added or replaced (no TTL: refresh tokens never expire); tells every replica. */
+const SAVE_AUTHORIZER = `
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PUBLISH', KEYS[2], ARGV[3])
+return 1`;
+
+const REMOVE_AUTHORIZER = `
+local n = redis.call('HDEL', KEYS[1], ARGV[1])
+if n > 0 then redis.call('PUBLISH', KEYS[2], ARGV[2]) end
+return n`;
+
+export class RedisStore implements TokenStore, Coordinator, PlatformStore {
   readonly kind = "redis";
   private readonly redis: Redis;
   /** Subscriptions need a connection of their own. */
   private readonly sub: Redis;
   private readonly quotas = new Map<string, StoredQuota>();
   private readonly listeners = new Set<(token: StoredCredential) => void>();
+  private readonly platformListeners = new Set<(change: PlatformChange) => void>();
+  /** Components asked about, for the catch-up after a reconnect. */
+  private readonly components = new Set<string>();
   private readonly writes = new Set<Promise<unknown>>();
   /** Locks we may hold without knowing it (lease -> lock key): an attempt that timed out, a release that failed. */
   private readonly unreleased = new Map<string, string>();
@@ -148,10 +196,10 @@ export class RedisStore implements TokenStore, Coordinator {
       });
     }
     this.redis.on("ready", () => this.releaseUnreleased());
-    this.sub.on("message", (_channel: string, message: string) => this.deliver(message));
+    this.sub.on("message", (channel: string, message: string) => (channel === this.key("platform") ? this.deliverPlatform(message) : this.deliver(message)));
     // Subscribe on every (re)connect, then catch up on what was published meanwhile.
     this.sub.on("ready", () => {
-      this.sub.subscribe(this.key("tokens")).then(() => this.resync(), () => undefined);
+      this.sub.subscribe(this.key("tokens"), this.key("platform")).then(() => this.resync(), () => undefined);
     });
   }
 
@@ -298,7 +346,76 @@ export class RedisStore implements TokenStore, Coordinator {
     for (const listener of [...this.listeners]) listener(token);
   }
 
+  // Open Platform (PlatformStore): read from Redis every time, written with awaited scripts.
+
+  async ticket(component: string): Promise<StoredTicket | undefined> {
+    this.components.add(component);
+    return parsed(await this.command(() => this.redis.get(this.key("platform", component, "ticket"))), toStoredTicket);
+  }
+
+  async saveTicket(component: string, ticket: StoredTicket): Promise<boolean> {
+    this.components.add(component);
+    const change = JSON.stringify({ component, what: "ticket" } satisfies PlatformChange);
+    // Kept an hour past its expiry, so ListAuthorizers can still say when the last one expired.
+    const keepUntil = Math.round(ticket.expiresAt + 3600_000);
+    const saved = await this.command(() =>
+      this.redis.eval(SAVE_TICKET, 2, this.key("platform", component, "ticket"), this.key("platform"), JSON.stringify(ticket), ticket.createdAt, keepUntil, change),
+    );
+    return saved === 1;
+  }
+
+  async authorizers(component: string): Promise<Map<string, StoredAuthorizer>> {
+    this.components.add(component);
+    const all = await this.command(() => this.redis.hgetall(this.key("platform", component, "authorizers")));
+    const out = new Map<string, StoredAuthorizer>();
+    for (const [appId, text] of Object.entries(all)) {
+      const a = parsed(text, toStoredAuthorizer);
+      if (a && a.appId === appId) out.set(appId, a);
+    }
+    return out;
+  }
+
+  async authorizer(component: string, appId: string): Promise<StoredAuthorizer | undefined> {
+    this.components.add(component);
+    return parsed(await this.command(() => this.redis.hget(this.key("platform", component, "authorizers"), appId)), toStoredAuthorizer);
+  }
+
+  async saveAuthorizer(component: string, authorizer: StoredAuthorizer): Promise<void> {
+    this.components.add(component);
+    const change = JSON.stringify({ component, what: "authorizer", appId: authorizer.appId } satisfies PlatformChange);
+    await this.command(() =>
+      this.redis.eval(SAVE_AUTHORIZER, 2, this.key("platform", component, "authorizers"), this.key("platform"), authorizer.appId, JSON.stringify(authorizer), change),
+    );
+  }
+
+  async updateAuthorizer(component: string, appId: string, expected: string, change: { refreshToken?: string; status?: AuthorizerStatus; updatedAt: number }): Promise<boolean> {
+    const note = JSON.stringify({ component, what: "authorizer", appId } satisfies PlatformChange);
+    const done = await this.command(() =>
+      this.redis.eval(UPDATE_AUTHORIZER, 2, this.key("platform", component, "authorizers"), this.key("platform"), appId, expected, JSON.stringify(change), note),
+    );
+    return done === 1;
+  }
+
+  async removeAuthorizer(component: string, appId: string): Promise<boolean> {
+    const note = JSON.stringify({ component, what: "authorizer", appId } satisfies PlatformChange);
+    const done = await this.command(() => this.redis.eval(REMOVE_AUTHORIZER, 2, this.key("platform", component, "authorizers"), this.key("platform"), appId, note));
+    return done === 1;
+  }
+
+  onPlatformChange(listener: (change: PlatformChange) => void): () => void {
+    this.platformListeners.add(listener);
+    return () => this.platformListeners.delete(listener);
+  }
+
+  private deliverPlatform(message: string): void {
+    const change = parsed(message, toPlatformChange);
+    if (!change) return;
+    for (const listener of [...this.platformListeners]) listener(change);
+  }
+
   private async resync(): Promise<void> {
+    // Whatever was published while the subscription was down: every platform asked about reloads.
+    for (const component of this.components) for (const listener of [...this.platformListeners]) listener({ component, what: "all" });
     try {
       for (const t of (await this.readAll("token", toStoredCredential)).values()) for (const listener of [...this.listeners]) listener(t);
     } catch {
@@ -340,4 +457,14 @@ function parsed<T>(text: string | null | undefined, valid: (v: unknown) => T | u
   } catch {
     return undefined;
   }
+}
+
+function toPlatformChange(v: unknown): PlatformChange | undefined {
+  if (typeof v !== "object" || v === null) return undefined;
+  const o = v as Record<string, unknown>;
+  if (typeof o.component !== "string") return undefined;
+  if (o.what === "ticket") return { component: o.component, what: "ticket" };
+  if (o.what === "all") return { component: o.component, what: "all" };
+  if (o.what === "authorizer" && typeof o.appId === "string") return { component: o.component, what: "authorizer", appId: o.appId };
+  return undefined;
 }

@@ -21,6 +21,8 @@ export interface ErrcodeInfo {
   meaning: string;
   /** For a quota errcode: how long until asking again can work (default: 45009 the next quota day, others a minute). */
   retryMs?: (now: number) => number;
+  /** The ErrorInfo reason callers see, where the errcode deserves its own (default WECHAT_ERROR). */
+  reason?: string;
 }
 
 /** What each errcode of an endpoint family means, and how we treat it. */
@@ -73,7 +75,7 @@ export function nextQuotaDay(now: number): number {
 /** An error answer from WeChat: a JSON body with a non-zero errcode. */
 export class WeChatError extends WxTokenError {
   override readonly name = "WeChatError";
-  readonly reason = "WECHAT_ERROR";
+  readonly reason: string;
   readonly errcode: number;
   /** errmsg as WeChat sent it (secret scrubbed), rid included. */
   readonly errmsg: string;
@@ -92,6 +94,7 @@ export class WeChatError extends WxTokenError {
     this.errmsg = errmsg;
     this.rid = rid;
     this.info = info;
+    this.reason = info?.reason ?? "WECHAT_ERROR";
     // An errcode we do not know is not retried hard: treat it like a permanent one.
     this.kind = info?.kind ?? "permanent";
   }
@@ -123,8 +126,8 @@ export type TransportFailure =
 
 /** The upstream could not be reached or did not answer sensibly. Always transient. */
 export class UpstreamTransportError extends WxTokenError {
-  override readonly name = "UpstreamTransportError";
-  readonly reason = "UPSTREAM_UNAVAILABLE";
+  override readonly name: string = "UpstreamTransportError";
+  readonly reason: string = "UPSTREAM_UNAVAILABLE";
   readonly category = "unavailable";
   readonly kind: UpstreamErrorKind = "transient";
   readonly code: TransportFailure;
@@ -138,6 +141,20 @@ export class UpstreamTransportError extends WxTokenError {
 
   override metadata(): Record<string, string> {
     return { transport: this.code, endpoint: this.endpoint };
+  }
+}
+
+/**
+ * A call that could not be made for want of an input: no component_verify_ticket
+ * pushed yet, no refresh token held. Nothing was asked of WeChat (no quota
+ * spent); retried like a transient failure, and at once when the input arrives.
+ */
+export class MissingInputError extends UpstreamTransportError {
+  override readonly name = "MissingInputError";
+  override readonly reason: string;
+  constructor(endpoint: string, reason: string, message: string) {
+    super(endpoint, "CONNECT", message);
+    this.reason = reason;
   }
 }
 

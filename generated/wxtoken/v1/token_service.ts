@@ -140,6 +140,52 @@ export function signatureKindToJSON(object: SignatureKind): string {
   }
 }
 
+/** AuthorizerStatus is where an authorized account stands. */
+export enum AuthorizerStatus {
+  AUTHORIZER_STATUS_UNSPECIFIED = 0,
+  /** AUTHORIZER_STATUS_ACTIVE - Its refresh token works: its token is served and refreshed. */
+  AUTHORIZER_STATUS_ACTIVE = 1,
+  /**
+   * AUTHORIZER_STATUS_NEEDS_REAUTHORIZATION - WeChat refused its refresh token (61023) or no longer lists it: the
+   * account's admin must authorize the platform again. GetToken answers
+   * FAILED_PRECONDITION, reason NEEDS_REAUTHORIZATION, once its last token expired.
+   */
+  AUTHORIZER_STATUS_NEEDS_REAUTHORIZATION = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function authorizerStatusFromJSON(object: any): AuthorizerStatus {
+  switch (object) {
+    case 0:
+    case "AUTHORIZER_STATUS_UNSPECIFIED":
+      return AuthorizerStatus.AUTHORIZER_STATUS_UNSPECIFIED;
+    case 1:
+    case "AUTHORIZER_STATUS_ACTIVE":
+      return AuthorizerStatus.AUTHORIZER_STATUS_ACTIVE;
+    case 2:
+    case "AUTHORIZER_STATUS_NEEDS_REAUTHORIZATION":
+      return AuthorizerStatus.AUTHORIZER_STATUS_NEEDS_REAUTHORIZATION;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return AuthorizerStatus.UNRECOGNIZED;
+  }
+}
+
+export function authorizerStatusToJSON(object: AuthorizerStatus): string {
+  switch (object) {
+    case AuthorizerStatus.AUTHORIZER_STATUS_UNSPECIFIED:
+      return "AUTHORIZER_STATUS_UNSPECIFIED";
+    case AuthorizerStatus.AUTHORIZER_STATUS_ACTIVE:
+      return "AUTHORIZER_STATUS_ACTIVE";
+    case AuthorizerStatus.AUTHORIZER_STATUS_NEEDS_REAUTHORIZATION:
+      return "AUTHORIZER_STATUS_NEEDS_REAUTHORIZATION";
+    case AuthorizerStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Token is one access_token of one app, with its lifetime. */
 export interface Token {
   /** The WeChat appid (or WeCom corpid) this token belongs to. */
@@ -322,6 +368,75 @@ export interface SignJsSdkResponse {
    */
   ticketVersion: number;
   ticketFingerprint: string;
+}
+
+/** Authorizer is one account that authorized a platform. */
+export interface Authorizer {
+  /** The account's appid: GetToken with it returns its authorizer_access_token. */
+  appId: string;
+  status: AuthorizerStatus;
+  /** When it (last) authorized the platform. */
+  authorizedAt?:
+    | Date
+    | undefined;
+  /** The token the server holds for it, while valid (0, empty, unset otherwise). */
+  tokenVersion: number;
+  tokenFingerprint: string;
+  tokenExpiresAt?:
+    | Date
+    | undefined;
+  /**
+   * While its last refresh failed: the reason (as in ErrorInfo.reason, e.g.
+   * NEEDS_REAUTHORIZATION, UPSTREAM_UNAVAILABLE); empty otherwise.
+   */
+  lastErrorReason: string;
+}
+
+/** ListAuthorizersRequest names a platform. */
+export interface ListAuthorizersRequest {
+  /** The platform's component appid. Required. */
+  componentAppId: string;
+}
+
+/** ListAuthorizersResponse is a platform's state. Never a ticket, token or refresh token itself. */
+export interface ListAuthorizersResponse {
+  componentAppId: string;
+  /**
+   * The newest component_verify_ticket: when it was received and when it
+   * expires (unset when none is held).
+   */
+  verifyTicketReceivedAt?: Date | undefined;
+  verifyTicketExpiresAt?:
+    | Date
+    | undefined;
+  /** The component_access_token, while valid (0, empty, unset otherwise). */
+  componentTokenVersion: number;
+  componentTokenFingerprint: string;
+  componentTokenExpiresAt?:
+    | Date
+    | undefined;
+  /** Every account that authorized the platform, by appid. */
+  authorizers: Authorizer[];
+}
+
+/** SyncAuthorizersRequest names a platform. */
+export interface SyncAuthorizersRequest {
+  /** The platform's component appid. Required. */
+  componentAppId: string;
+}
+
+/** SyncAuthorizersResponse says what the sync changed. */
+export interface SyncAuthorizersResponse {
+  /** Accounts WeChat listed that were not held here (their refresh tokens restored). */
+  restored: number;
+  /** Accounts whose refresh token changed. */
+  updated: number;
+  /** Accounts held with the refresh token WeChat listed. */
+  unchanged: number;
+  /** Accounts held here that WeChat did not list: marked as needing re-authorization. */
+  missing: number;
+  /** The platform after the sync. */
+  platform?: ListAuthorizersResponse | undefined;
 }
 
 function createBaseToken(): Token {
@@ -1509,6 +1624,683 @@ export const SignJsSdkResponse: MessageFns<SignJsSdkResponse> = {
   },
 };
 
+function createBaseAuthorizer(): Authorizer {
+  return {
+    appId: "",
+    status: 0,
+    authorizedAt: undefined,
+    tokenVersion: 0,
+    tokenFingerprint: "",
+    tokenExpiresAt: undefined,
+    lastErrorReason: "",
+  };
+}
+
+export const Authorizer: MessageFns<Authorizer> = {
+  encode(message: Authorizer, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.appId !== "") {
+      writer.uint32(10).string(message.appId);
+    }
+    if (message.status !== 0) {
+      writer.uint32(16).int32(message.status);
+    }
+    if (message.authorizedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.authorizedAt), writer.uint32(26).fork()).join();
+    }
+    if (message.tokenVersion !== 0) {
+      writer.uint32(32).uint64(message.tokenVersion);
+    }
+    if (message.tokenFingerprint !== "") {
+      writer.uint32(42).string(message.tokenFingerprint);
+    }
+    if (message.tokenExpiresAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.tokenExpiresAt), writer.uint32(50).fork()).join();
+    }
+    if (message.lastErrorReason !== "") {
+      writer.uint32(58).string(message.lastErrorReason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Authorizer {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuthorizer();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.appId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.authorizedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.tokenVersion = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.tokenFingerprint = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.tokenExpiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.lastErrorReason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Authorizer {
+    return {
+      appId: isSet(object.appId)
+        ? globalThis.String(object.appId)
+        : isSet(object.app_id)
+        ? globalThis.String(object.app_id)
+        : "",
+      status: isSet(object.status) ? authorizerStatusFromJSON(object.status) : 0,
+      authorizedAt: isSet(object.authorizedAt)
+        ? fromJsonTimestamp(object.authorizedAt)
+        : isSet(object.authorized_at)
+        ? fromJsonTimestamp(object.authorized_at)
+        : undefined,
+      tokenVersion: isSet(object.tokenVersion)
+        ? globalThis.Number(object.tokenVersion)
+        : isSet(object.token_version)
+        ? globalThis.Number(object.token_version)
+        : 0,
+      tokenFingerprint: isSet(object.tokenFingerprint)
+        ? globalThis.String(object.tokenFingerprint)
+        : isSet(object.token_fingerprint)
+        ? globalThis.String(object.token_fingerprint)
+        : "",
+      tokenExpiresAt: isSet(object.tokenExpiresAt)
+        ? fromJsonTimestamp(object.tokenExpiresAt)
+        : isSet(object.token_expires_at)
+        ? fromJsonTimestamp(object.token_expires_at)
+        : undefined,
+      lastErrorReason: isSet(object.lastErrorReason)
+        ? globalThis.String(object.lastErrorReason)
+        : isSet(object.last_error_reason)
+        ? globalThis.String(object.last_error_reason)
+        : "",
+    };
+  },
+
+  toJSON(message: Authorizer): unknown {
+    const obj: any = {};
+    if (message.appId !== "") {
+      obj.appId = message.appId;
+    }
+    if (message.status !== 0) {
+      obj.status = authorizerStatusToJSON(message.status);
+    }
+    if (message.authorizedAt !== undefined) {
+      obj.authorizedAt = message.authorizedAt.toISOString();
+    }
+    if (message.tokenVersion !== 0) {
+      obj.tokenVersion = Math.round(message.tokenVersion);
+    }
+    if (message.tokenFingerprint !== "") {
+      obj.tokenFingerprint = message.tokenFingerprint;
+    }
+    if (message.tokenExpiresAt !== undefined) {
+      obj.tokenExpiresAt = message.tokenExpiresAt.toISOString();
+    }
+    if (message.lastErrorReason !== "") {
+      obj.lastErrorReason = message.lastErrorReason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Authorizer>, I>>(base?: I): Authorizer {
+    return Authorizer.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Authorizer>, I>>(object: I): Authorizer {
+    const message = createBaseAuthorizer();
+    message.appId = object.appId ?? "";
+    message.status = object.status ?? 0;
+    message.authorizedAt = object.authorizedAt ?? undefined;
+    message.tokenVersion = object.tokenVersion ?? 0;
+    message.tokenFingerprint = object.tokenFingerprint ?? "";
+    message.tokenExpiresAt = object.tokenExpiresAt ?? undefined;
+    message.lastErrorReason = object.lastErrorReason ?? "";
+    return message;
+  },
+};
+
+function createBaseListAuthorizersRequest(): ListAuthorizersRequest {
+  return { componentAppId: "" };
+}
+
+export const ListAuthorizersRequest: MessageFns<ListAuthorizersRequest> = {
+  encode(message: ListAuthorizersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.componentAppId !== "") {
+      writer.uint32(10).string(message.componentAppId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListAuthorizersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListAuthorizersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.componentAppId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListAuthorizersRequest {
+    return {
+      componentAppId: isSet(object.componentAppId)
+        ? globalThis.String(object.componentAppId)
+        : isSet(object.component_app_id)
+        ? globalThis.String(object.component_app_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ListAuthorizersRequest): unknown {
+    const obj: any = {};
+    if (message.componentAppId !== "") {
+      obj.componentAppId = message.componentAppId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListAuthorizersRequest>, I>>(base?: I): ListAuthorizersRequest {
+    return ListAuthorizersRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListAuthorizersRequest>, I>>(object: I): ListAuthorizersRequest {
+    const message = createBaseListAuthorizersRequest();
+    message.componentAppId = object.componentAppId ?? "";
+    return message;
+  },
+};
+
+function createBaseListAuthorizersResponse(): ListAuthorizersResponse {
+  return {
+    componentAppId: "",
+    verifyTicketReceivedAt: undefined,
+    verifyTicketExpiresAt: undefined,
+    componentTokenVersion: 0,
+    componentTokenFingerprint: "",
+    componentTokenExpiresAt: undefined,
+    authorizers: [],
+  };
+}
+
+export const ListAuthorizersResponse: MessageFns<ListAuthorizersResponse> = {
+  encode(message: ListAuthorizersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.componentAppId !== "") {
+      writer.uint32(10).string(message.componentAppId);
+    }
+    if (message.verifyTicketReceivedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.verifyTicketReceivedAt), writer.uint32(18).fork()).join();
+    }
+    if (message.verifyTicketExpiresAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.verifyTicketExpiresAt), writer.uint32(26).fork()).join();
+    }
+    if (message.componentTokenVersion !== 0) {
+      writer.uint32(32).uint64(message.componentTokenVersion);
+    }
+    if (message.componentTokenFingerprint !== "") {
+      writer.uint32(42).string(message.componentTokenFingerprint);
+    }
+    if (message.componentTokenExpiresAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.componentTokenExpiresAt), writer.uint32(50).fork()).join();
+    }
+    for (const v of message.authorizers) {
+      Authorizer.encode(v!, writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListAuthorizersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListAuthorizersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.componentAppId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.verifyTicketReceivedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.verifyTicketExpiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.componentTokenVersion = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.componentTokenFingerprint = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.componentTokenExpiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.authorizers.push(Authorizer.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListAuthorizersResponse {
+    return {
+      componentAppId: isSet(object.componentAppId)
+        ? globalThis.String(object.componentAppId)
+        : isSet(object.component_app_id)
+        ? globalThis.String(object.component_app_id)
+        : "",
+      verifyTicketReceivedAt: isSet(object.verifyTicketReceivedAt)
+        ? fromJsonTimestamp(object.verifyTicketReceivedAt)
+        : isSet(object.verify_ticket_received_at)
+        ? fromJsonTimestamp(object.verify_ticket_received_at)
+        : undefined,
+      verifyTicketExpiresAt: isSet(object.verifyTicketExpiresAt)
+        ? fromJsonTimestamp(object.verifyTicketExpiresAt)
+        : isSet(object.verify_ticket_expires_at)
+        ? fromJsonTimestamp(object.verify_ticket_expires_at)
+        : undefined,
+      componentTokenVersion: isSet(object.componentTokenVersion)
+        ? globalThis.Number(object.componentTokenVersion)
+        : isSet(object.component_token_version)
+        ? globalThis.Number(object.component_token_version)
+        : 0,
+      componentTokenFingerprint: isSet(object.componentTokenFingerprint)
+        ? globalThis.String(object.componentTokenFingerprint)
+        : isSet(object.component_token_fingerprint)
+        ? globalThis.String(object.component_token_fingerprint)
+        : "",
+      componentTokenExpiresAt: isSet(object.componentTokenExpiresAt)
+        ? fromJsonTimestamp(object.componentTokenExpiresAt)
+        : isSet(object.component_token_expires_at)
+        ? fromJsonTimestamp(object.component_token_expires_at)
+        : undefined,
+      authorizers: globalThis.Array.isArray(object?.authorizers)
+        ? object.authorizers.map((e: any) => Authorizer.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListAuthorizersResponse): unknown {
+    const obj: any = {};
+    if (message.componentAppId !== "") {
+      obj.componentAppId = message.componentAppId;
+    }
+    if (message.verifyTicketReceivedAt !== undefined) {
+      obj.verifyTicketReceivedAt = message.verifyTicketReceivedAt.toISOString();
+    }
+    if (message.verifyTicketExpiresAt !== undefined) {
+      obj.verifyTicketExpiresAt = message.verifyTicketExpiresAt.toISOString();
+    }
+    if (message.componentTokenVersion !== 0) {
+      obj.componentTokenVersion = Math.round(message.componentTokenVersion);
+    }
+    if (message.componentTokenFingerprint !== "") {
+      obj.componentTokenFingerprint = message.componentTokenFingerprint;
+    }
+    if (message.componentTokenExpiresAt !== undefined) {
+      obj.componentTokenExpiresAt = message.componentTokenExpiresAt.toISOString();
+    }
+    if (message.authorizers?.length) {
+      obj.authorizers = message.authorizers.map((e) => Authorizer.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListAuthorizersResponse>, I>>(base?: I): ListAuthorizersResponse {
+    return ListAuthorizersResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListAuthorizersResponse>, I>>(object: I): ListAuthorizersResponse {
+    const message = createBaseListAuthorizersResponse();
+    message.componentAppId = object.componentAppId ?? "";
+    message.verifyTicketReceivedAt = object.verifyTicketReceivedAt ?? undefined;
+    message.verifyTicketExpiresAt = object.verifyTicketExpiresAt ?? undefined;
+    message.componentTokenVersion = object.componentTokenVersion ?? 0;
+    message.componentTokenFingerprint = object.componentTokenFingerprint ?? "";
+    message.componentTokenExpiresAt = object.componentTokenExpiresAt ?? undefined;
+    message.authorizers = object.authorizers?.map((e) => Authorizer.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseSyncAuthorizersRequest(): SyncAuthorizersRequest {
+  return { componentAppId: "" };
+}
+
+export const SyncAuthorizersRequest: MessageFns<SyncAuthorizersRequest> = {
+  encode(message: SyncAuthorizersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.componentAppId !== "") {
+      writer.uint32(10).string(message.componentAppId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SyncAuthorizersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSyncAuthorizersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.componentAppId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SyncAuthorizersRequest {
+    return {
+      componentAppId: isSet(object.componentAppId)
+        ? globalThis.String(object.componentAppId)
+        : isSet(object.component_app_id)
+        ? globalThis.String(object.component_app_id)
+        : "",
+    };
+  },
+
+  toJSON(message: SyncAuthorizersRequest): unknown {
+    const obj: any = {};
+    if (message.componentAppId !== "") {
+      obj.componentAppId = message.componentAppId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SyncAuthorizersRequest>, I>>(base?: I): SyncAuthorizersRequest {
+    return SyncAuthorizersRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SyncAuthorizersRequest>, I>>(object: I): SyncAuthorizersRequest {
+    const message = createBaseSyncAuthorizersRequest();
+    message.componentAppId = object.componentAppId ?? "";
+    return message;
+  },
+};
+
+function createBaseSyncAuthorizersResponse(): SyncAuthorizersResponse {
+  return { restored: 0, updated: 0, unchanged: 0, missing: 0, platform: undefined };
+}
+
+export const SyncAuthorizersResponse: MessageFns<SyncAuthorizersResponse> = {
+  encode(message: SyncAuthorizersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.restored !== 0) {
+      writer.uint32(8).uint32(message.restored);
+    }
+    if (message.updated !== 0) {
+      writer.uint32(16).uint32(message.updated);
+    }
+    if (message.unchanged !== 0) {
+      writer.uint32(24).uint32(message.unchanged);
+    }
+    if (message.missing !== 0) {
+      writer.uint32(32).uint32(message.missing);
+    }
+    if (message.platform !== undefined) {
+      ListAuthorizersResponse.encode(message.platform, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SyncAuthorizersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSyncAuthorizersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.restored = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.updated = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.unchanged = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.missing = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.platform = ListAuthorizersResponse.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SyncAuthorizersResponse {
+    return {
+      restored: isSet(object.restored) ? globalThis.Number(object.restored) : 0,
+      updated: isSet(object.updated) ? globalThis.Number(object.updated) : 0,
+      unchanged: isSet(object.unchanged) ? globalThis.Number(object.unchanged) : 0,
+      missing: isSet(object.missing) ? globalThis.Number(object.missing) : 0,
+      platform: isSet(object.platform) ? ListAuthorizersResponse.fromJSON(object.platform) : undefined,
+    };
+  },
+
+  toJSON(message: SyncAuthorizersResponse): unknown {
+    const obj: any = {};
+    if (message.restored !== 0) {
+      obj.restored = Math.round(message.restored);
+    }
+    if (message.updated !== 0) {
+      obj.updated = Math.round(message.updated);
+    }
+    if (message.unchanged !== 0) {
+      obj.unchanged = Math.round(message.unchanged);
+    }
+    if (message.missing !== 0) {
+      obj.missing = Math.round(message.missing);
+    }
+    if (message.platform !== undefined) {
+      obj.platform = ListAuthorizersResponse.toJSON(message.platform);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SyncAuthorizersResponse>, I>>(base?: I): SyncAuthorizersResponse {
+    return SyncAuthorizersResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SyncAuthorizersResponse>, I>>(object: I): SyncAuthorizersResponse {
+    const message = createBaseSyncAuthorizersResponse();
+    message.restored = object.restored ?? 0;
+    message.updated = object.updated ?? 0;
+    message.unchanged = object.unchanged ?? 0;
+    message.missing = object.missing ?? 0;
+    message.platform = (object.platform !== undefined && object.platform !== null)
+      ? ListAuthorizersResponse.fromPartial(object.platform)
+      : undefined;
+    return message;
+  },
+};
+
 /** TokenService serves WeChat access_tokens to business services. */
 export type TokenServiceService = typeof TokenServiceService;
 export const TokenServiceService = {
@@ -1612,6 +2404,50 @@ export const TokenServiceService = {
     responseSerialize: (value: SignJsSdkResponse): Buffer => Buffer.from(SignJsSdkResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SignJsSdkResponse => SignJsSdkResponse.decode(value),
   },
+  /**
+   * ListAuthorizers shows an Open Platform (第三方平台) platform as the server
+   * holds it: its component_verify_ticket (times only), its
+   * component_access_token (version, fingerprint, expiry) and every account
+   * that authorized it, with its status. The tokens themselves come from
+   * GetToken: app_id = the component appid for the component_access_token,
+   * app_id = an authorizer's appid for that account's authorizer_access_token.
+   * Needs a read grant on the component appid.
+   *
+   * Status codes: OK, INVALID_ARGUMENT, NOT_FOUND (no such platform configured).
+   */
+  listAuthorizers: {
+    path: "/wxtoken.v1.TokenService/ListAuthorizers" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListAuthorizersRequest): Buffer =>
+      Buffer.from(ListAuthorizersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListAuthorizersRequest => ListAuthorizersRequest.decode(value),
+    responseSerialize: (value: ListAuthorizersResponse): Buffer =>
+      Buffer.from(ListAuthorizersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListAuthorizersResponse => ListAuthorizersResponse.decode(value),
+  },
+  /**
+   * SyncAuthorizers re-reads every authorized account and its refresh token
+   * from WeChat (api_get_authorizer_list): it restores refresh tokens that
+   * were lost (a store wiped), takes changed ones, and marks accounts WeChat
+   * no longer lists as needing re-authorization. The server also does this by
+   * itself when it starts with no authorizers stored and after a 61023.
+   * Concurrent calls share one sync. Needs a refresh grant on the component appid.
+   *
+   * Status codes: OK, INVALID_ARGUMENT, NOT_FOUND, and those of GetToken when
+   * no component_access_token can be had or WeChat refuses the list.
+   */
+  syncAuthorizers: {
+    path: "/wxtoken.v1.TokenService/SyncAuthorizers" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SyncAuthorizersRequest): Buffer =>
+      Buffer.from(SyncAuthorizersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SyncAuthorizersRequest => SyncAuthorizersRequest.decode(value),
+    responseSerialize: (value: SyncAuthorizersResponse): Buffer =>
+      Buffer.from(SyncAuthorizersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SyncAuthorizersResponse => SyncAuthorizersResponse.decode(value),
+  },
 } as const;
 
 export interface TokenServiceServer extends UntypedServiceImplementation {
@@ -1682,6 +2518,30 @@ export interface TokenServiceServer extends UntypedServiceImplementation {
    * GetToken when no valid ticket can be had.
    */
   signJsSdk: handleUnaryCall<SignJsSdkRequest, SignJsSdkResponse>;
+  /**
+   * ListAuthorizers shows an Open Platform (第三方平台) platform as the server
+   * holds it: its component_verify_ticket (times only), its
+   * component_access_token (version, fingerprint, expiry) and every account
+   * that authorized it, with its status. The tokens themselves come from
+   * GetToken: app_id = the component appid for the component_access_token,
+   * app_id = an authorizer's appid for that account's authorizer_access_token.
+   * Needs a read grant on the component appid.
+   *
+   * Status codes: OK, INVALID_ARGUMENT, NOT_FOUND (no such platform configured).
+   */
+  listAuthorizers: handleUnaryCall<ListAuthorizersRequest, ListAuthorizersResponse>;
+  /**
+   * SyncAuthorizers re-reads every authorized account and its refresh token
+   * from WeChat (api_get_authorizer_list): it restores refresh tokens that
+   * were lost (a store wiped), takes changed ones, and marks accounts WeChat
+   * no longer lists as needing re-authorization. The server also does this by
+   * itself when it starts with no authorizers stored and after a 61023.
+   * Concurrent calls share one sync. Needs a refresh grant on the component appid.
+   *
+   * Status codes: OK, INVALID_ARGUMENT, NOT_FOUND, and those of GetToken when
+   * no component_access_token can be had or WeChat refuses the list.
+   */
+  syncAuthorizers: handleUnaryCall<SyncAuthorizersRequest, SyncAuthorizersResponse>;
 }
 
 export interface TokenServiceClient extends Client {
@@ -1798,6 +2658,58 @@ export interface TokenServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SignJsSdkResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * ListAuthorizers shows an Open Platform (第三方平台) platform as the server
+   * holds it: its component_verify_ticket (times only), its
+   * component_access_token (version, fingerprint, expiry) and every account
+   * that authorized it, with its status. The tokens themselves come from
+   * GetToken: app_id = the component appid for the component_access_token,
+   * app_id = an authorizer's appid for that account's authorizer_access_token.
+   * Needs a read grant on the component appid.
+   *
+   * Status codes: OK, INVALID_ARGUMENT, NOT_FOUND (no such platform configured).
+   */
+  listAuthorizers(
+    request: ListAuthorizersRequest,
+    callback: (error: ServiceError | null, response: ListAuthorizersResponse) => void,
+  ): ClientUnaryCall;
+  listAuthorizers(
+    request: ListAuthorizersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListAuthorizersResponse) => void,
+  ): ClientUnaryCall;
+  listAuthorizers(
+    request: ListAuthorizersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListAuthorizersResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * SyncAuthorizers re-reads every authorized account and its refresh token
+   * from WeChat (api_get_authorizer_list): it restores refresh tokens that
+   * were lost (a store wiped), takes changed ones, and marks accounts WeChat
+   * no longer lists as needing re-authorization. The server also does this by
+   * itself when it starts with no authorizers stored and after a 61023.
+   * Concurrent calls share one sync. Needs a refresh grant on the component appid.
+   *
+   * Status codes: OK, INVALID_ARGUMENT, NOT_FOUND, and those of GetToken when
+   * no component_access_token can be had or WeChat refuses the list.
+   */
+  syncAuthorizers(
+    request: SyncAuthorizersRequest,
+    callback: (error: ServiceError | null, response: SyncAuthorizersResponse) => void,
+  ): ClientUnaryCall;
+  syncAuthorizers(
+    request: SyncAuthorizersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SyncAuthorizersResponse) => void,
+  ): ClientUnaryCall;
+  syncAuthorizers(
+    request: SyncAuthorizersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SyncAuthorizersResponse) => void,
   ): ClientUnaryCall;
 }
 

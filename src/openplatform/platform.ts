@@ -1,0 +1,500 @@
+/**
+ * One Open Platform (第三方平台): the chain from the pushed
+ * component_verify_ticket to the component_access_token to every authorizer's
+ * token. It keeps what must not be lost in the platform store (the ticket,
+ * the authorizers' refresh tokens), handles the pushes the receiver
+ * verified, exchanges authorization codes, re-reads the authorizer list when
+ * refresh tokens are missing or refused, and hands the engine the issuers of
+ * its credentials (the host reconciles them in a group of their own).
+ */
+import type { Clock, TimerHandle } from "../clock.js";
+import type { Credential } from "../core/refresher.js";
+import { APP_ID_PATTERN } from "../core/credential.js";
+import type { Fetched, Issuer, ParentToken } from "../core/issuer.js";
+import { fingerprint } from "../fingerprint.js";
+import {
+  AUTHORIZER_TOKEN_ERRCODES,
+  authorizerTokenIssuer,
+  COMPONENT_TOKEN_ERRCODES,
+  componentTokenIssuer,
+  type RefreshTokenSource,
+  type TicketSource,
+} from "../issuers/component.js";
+import { officialTicketIssuer } from "../issuers/official.js";
+import { fetchWithParent } from "../issuers/ticket.js";
+import type { OfficialApp } from "../issuers/types.js";
+import type { Logger } from "../log.js";
+import { UpstreamTransportError, WeChatError, type ErrcodeTable } from "../upstream/errors.js";
+import type { WeChatClient } from "../upstream/wechat-client.js";
+import type { PushOutcome } from "./receiver.js";
+import type { PlatformChange, PlatformStore, StoredAuthorizer, StoredTicket } from "./store.js";
+import type { PlatformEntry } from "./types.js";
+
+/** WeChat: a component_verify_ticket is valid for 12 hours. */
+export const TICKET_LIFETIME_MS = 12 * 3600_000;
+
+const START_PUSH_PATH = "/cgi-bin/component/api_start_push_ticket";
+const QUERY_AUTH_PATH = "/cgi-bin/component/api_query_auth";
+const LIST_PATH = "/cgi-bin/component/api_get_authorizer_list";
+const LIST_PAGE = 500;
+
+const QUERY_AUTH_ERRCODES: ErrcodeTable = {
+  ...AUTHORIZER_TOKEN_ERRCODES,
+  61009: { kind: "permanent", meaning: "authorization code invalid or already used" },
+  61010: { kind: "permanent", meaning: "authorization code expired" },
+};
+
+const LIST_ERRCODES: ErrcodeTable = { ...AUTHORIZER_TOKEN_ERRCODES, 40097: { kind: "permanent", meaning: "invalid arguments" } };
+
+/** What the platform needs of the server around it. */
+export interface PlatformHost {
+  /** The engine's handle on a credential's token (the component token, an authorizer's), looked up at each use. */
+  parent(appId: string): ParentToken;
+  /** The engine's credential under this key, if held. */
+  credential(key: string): Credential | undefined;
+  /** Whether the appid is configured otherwise (under apps, or as another platform's authorizer): such an authorizer is not served. */
+  isTaken(appId: string, component: string): boolean;
+  /** The platform's authorizers changed: reconcile its issuers, starting a new authorizer from `seed`. */
+  authorizersChanged(platform: OpenPlatform, seed?: { appId: string; fetched: Fetched; requestedAt: number }): void;
+}
+
+export interface PlatformDeps {
+  client: WeChatClient;
+  store: PlatformStore;
+  clock: Clock;
+  log: Logger;
+  host: PlatformHost;
+}
+
+/** What a sync changed (SyncAuthorizers). */
+export interface SyncResult {
+  restored: number;
+  updated: number;
+  unchanged: number;
+  missing: number;
+}
+
+export type SyncTrigger = "command" | "none stored" | "refused";
+
+export class OpenPlatform implements TicketSource, RefreshTokenSource {
+  readonly componentAppId: string;
+  private readonly log: Logger;
+  /** The store's authorizers, mirrored (reloaded on every change a replica makes). */
+  private readonly authorizers = new Map<string, StoredAuthorizer>();
+  private ticket: StoredTicket | undefined;
+  /** A ticket WeChat refused (61005/61006): not used again. */
+  private refusedTicket: string | undefined;
+  private lastStartPushAt = -Infinity;
+  private lastSyncAt = -Infinity;
+  private syncing: Promise<SyncResult> | undefined;
+  private syncTimer: TimerHandle | undefined;
+  /** Set when the store held no authorizer at start: a sync runs once the component token is there. */
+  private syncWhenReady = false;
+  /** Refresh tokens WeChat rotated that the store could not take yet: used, and written again. */
+  private readonly unsaved = new Map<string, { previous: string; next: string }>();
+  private unsubscribe: (() => void) | undefined;
+  private stopped = false;
+
+  constructor(
+    readonly entry: PlatformEntry,
+    private readonly deps: PlatformDeps,
+  ) {
+    this.componentAppId = entry.componentAppId;
+    this.log = deps.log.child({ component: entry.componentAppId });
+  }
+
+  /** Reads the ticket and the authorizers from the store; follows later changes. */
+  async load(): Promise<void> {
+    this.unsubscribe = this.deps.store.onPlatformChange((change) => {
+      if (change.component === this.componentAppId) this.changed(change).catch((err: Error) => this.log.warn({ err: err.message }, "could not reload a platform change"));
+    });
+    try {
+      this.ticket = await this.deps.store.ticket(this.componentAppId);
+      for (const [appId, a] of await this.deps.store.authorizers(this.componentAppId)) this.authorizers.set(appId, a);
+      this.syncWhenReady = this.authorizers.size === 0;
+      this.log.info({ authorizers: this.authorizers.size, ticketExpiresAt: this.ticket && new Date(this.ticket.expiresAt).toISOString() }, "open platform loaded");
+    } catch (err) {
+      // The shared store is down: its reconnect replays every change.
+      this.log.warn({ err: (err as Error).message }, "open platform store unreadable at start; waiting for it");
+    }
+  }
+
+  /** After the engine started: follows the component token (a sync waiting for it, authorizers failing for want of it). */
+  start(): void {
+    const component = this.deps.host.credential(this.componentAppId);
+    component?.onToken(() => this.componentTokenArrived());
+    if (component?.current()) this.componentTokenArrived();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.unsubscribe?.();
+    if (this.syncTimer) this.deps.clock.clearTimeout(this.syncTimer);
+  }
+
+  /** The component token and every authorizer's token (and tickets), as issuers. */
+  issuers(): Issuer[] {
+    const { client } = this.deps;
+    const out: Issuer[] = [componentTokenIssuer(this.entry, this, client)];
+    for (const appId of [...this.authorizers.keys()].sort()) {
+      if (this.deps.host.isTaken(appId, this.componentAppId)) continue;
+      const token = authorizerTokenIssuer(this.entry, appId, this, client, this.deps.host.parent(this.componentAppId));
+      out.push(token);
+      const app: OfficialApp = { type: "official", appId, secret: this.entry.secret, endpoint: "token", tickets: this.entry.authorizerTickets, jsSdk: { allowedOrigins: [] } };
+      for (const t of this.entry.authorizerTickets) out.push(officialTicketIssuer(app, t, client, this.deps.host.parent(appId)));
+    }
+    return out;
+  }
+
+  /** The authorizers as stored (ListAuthorizers). */
+  listAuthorizers(): StoredAuthorizer[] {
+    return [...this.authorizers.values()].sort((a, b) => (a.appId < b.appId ? -1 : 1));
+  }
+
+  /** The newest ticket held, if any (ListAuthorizers: its times only). */
+  heldTicket(): StoredTicket | undefined {
+    return this.ticket;
+  }
+
+  // TicketSource
+
+  async usableTicket(): Promise<string | undefined> {
+    const t = await this.deps.store.ticket(this.componentAppId);
+    if (t) this.ticket = t;
+    if (!t || t.expiresAt <= this.deps.clock.now() || t.value === this.refusedTicket) {
+      this.requestPush(t ? "ticket expired or refused" : "no ticket held");
+      return undefined;
+    }
+    return t.value;
+  }
+
+  ticketRefused(ticket: string): void {
+    this.refusedTicket = ticket;
+    this.log.warn({ ticket: fingerprint(ticket) }, "WeChat refused the component_verify_ticket; waiting for a new push");
+    this.requestPush("ticket refused");
+  }
+
+  // RefreshTokenSource
+
+  async refreshTokenOf(appId: string): Promise<string | undefined> {
+    const pending = this.unsaved.get(appId);
+    if (pending) await this.saveRotation(appId, pending.previous, pending.next);
+    const a = await this.deps.store.authorizer(this.componentAppId, appId);
+    if (a) this.authorizers.set(appId, a);
+    return this.unsaved.get(appId)?.next ?? a?.refreshToken;
+  }
+
+  async refreshTokenRotated(appId: string, previous: string, next: string): Promise<void> {
+    this.log.info({ authorizer: appId, refreshToken: fingerprint(next) }, "WeChat rotated the authorizer's refresh token");
+    this.unsaved.set(appId, { previous, next });
+    await this.saveRotation(appId, previous, next);
+  }
+
+  refreshTokenWorked(appId: string, refreshToken: string): void {
+    if (this.authorizers.get(appId)?.status !== "needs_reauthorization") return;
+    this.setStatus(appId, refreshToken, "active");
+  }
+
+  refreshTokenRefused(appId: string, refreshToken: string): void {
+    this.log.error({ authorizer: appId, refreshToken: fingerprint(refreshToken) }, "WeChat refused the authorizer's refresh token: the account must authorize the platform again");
+    this.setStatus(appId, refreshToken, "needs_reauthorization");
+    this.scheduleSync("refused");
+  }
+
+  // Pushes
+
+  /** A push the receiver verified and decrypted. Rejects when what it carries could not be stored (WeChat then retries). */
+  async handlePush(fields: Record<string, string>): Promise<PushOutcome> {
+    const inner = fields["AppId"];
+    if (inner !== undefined && inner !== this.componentAppId) {
+      this.log.warn({ appId: inner }, "push names another component appid; ignored");
+      return "ignored";
+    }
+    switch (fields["InfoType"]) {
+      case "component_verify_ticket":
+        return this.ticketPushed(fields);
+      case "authorized":
+      case "updateauthorized":
+        return this.authorized(fields);
+      case "unauthorized":
+        return this.unauthorized(fields);
+      default:
+        this.log.info({ infoType: fields["InfoType"] }, "push of a type wxtoken does not handle; answered success");
+        return "ignored";
+    }
+  }
+
+  private async ticketPushed(fields: Record<string, string>): Promise<PushOutcome> {
+    const value = fields["ComponentVerifyTicket"];
+    if (!value) {
+      this.log.warn("component_verify_ticket push without a ticket; ignored");
+      return "ignored";
+    }
+    const now = this.deps.clock.now();
+    const created = Number(fields["CreateTime"]);
+    const ticket: StoredTicket = { value, createdAt: Number.isFinite(created) && created > 0 ? created * 1000 : now, receivedAt: now, expiresAt: now + TICKET_LIFETIME_MS };
+    const stored = await this.deps.store.saveTicket(this.componentAppId, ticket);
+    if (!stored) {
+      this.log.info({ ticket: fingerprint(value) }, "an older component_verify_ticket push; the newer one is kept");
+      return "ignored";
+    }
+    this.ticket = ticket;
+    this.log.info({ ticket: fingerprint(value), expiresAt: new Date(ticket.expiresAt).toISOString() }, "component_verify_ticket stored");
+    this.ticketArrived();
+    return "stored";
+  }
+
+  private async authorized(fields: Record<string, string>): Promise<PushOutcome> {
+    const appId = fields["AuthorizerAppid"] ?? "";
+    const code = fields["AuthorizationCode"] ?? "";
+    if (!APP_ID_PATTERN.test(appId) || code === "") {
+      this.log.warn({ infoType: fields["InfoType"] }, "authorization push without a valid AuthorizerAppid or AuthorizationCode; ignored");
+      return "ignored";
+    }
+    if (this.deps.host.isTaken(appId, this.componentAppId)) {
+      this.log.error({ authorizer: appId }, "an account authorized the platform, but its appid is configured otherwise on this server; not served through the platform");
+    }
+    const requestedAt = this.deps.clock.now();
+    let info: { appId: string; refreshToken: string; fetched: Fetched };
+    try {
+      info = await this.queryAuth(code);
+    } catch (err) {
+      if (err instanceof WeChatError && (err.errcode === 61009 || err.errcode === 61010)) {
+        // Already exchanged (a replica took the same push), or too late: asking again cannot help.
+        this.log.warn({ authorizer: appId, errcode: err.errcode }, "authorization code not exchangeable; ignored");
+        return "ignored";
+      }
+      throw err;
+    }
+    if (info.appId !== appId) this.log.warn({ authorizer: appId, answered: info.appId }, "query_auth answered another appid; using WeChat's");
+    const now = this.deps.clock.now();
+    const record: StoredAuthorizer = { appId: info.appId, refreshToken: info.refreshToken, status: "active", authorizedAt: now, updatedAt: now };
+    // Mirrored before the store tells every listener (this one too), so that the
+    // change is not taken for another replica's: the credential starts from the token just issued.
+    const previous = this.authorizers.get(info.appId);
+    this.authorizers.set(info.appId, record);
+    try {
+      await this.deps.store.saveAuthorizer(this.componentAppId, record);
+    } catch (err) {
+      if (previous) this.authorizers.set(info.appId, previous);
+      else this.authorizers.delete(info.appId);
+      throw err;
+    }
+    this.unsaved.delete(info.appId);
+    this.log.info({ authorizer: info.appId, infoType: fields["InfoType"], refreshToken: fingerprint(info.refreshToken) }, "authorizer stored");
+    this.deps.host.authorizersChanged(this, { appId: info.appId, fetched: info.fetched, requestedAt });
+    return "stored";
+  }
+
+  private async unauthorized(fields: Record<string, string>): Promise<PushOutcome> {
+    const appId = fields["AuthorizerAppid"] ?? "";
+    if (!APP_ID_PATTERN.test(appId)) {
+      this.log.warn("unauthorized push without a valid AuthorizerAppid; ignored");
+      return "ignored";
+    }
+    const removed = await this.deps.store.removeAuthorizer(this.componentAppId, appId);
+    this.unsaved.delete(appId);
+    const held = this.authorizers.delete(appId);
+    this.log.info({ authorizer: appId }, removed || held ? "authorizer de-authorized: no longer served, refresh token dropped" : "de-authorization of an account not held");
+    if (held) this.deps.host.authorizersChanged(this);
+    return removed || held ? "stored" : "ignored";
+  }
+
+  /** api_query_auth: the authorizer's appid, refresh token and a first access token for an authorization code. */
+  private async queryAuth(code: string): Promise<{ appId: string; refreshToken: string; fetched: Fetched }> {
+    const client = this.deps.client;
+    const body = await this.withComponentToken(QUERY_AUTH_PATH, "query_auth", (token) =>
+      client.request(QUERY_AUTH_PATH, {
+        query: { component_access_token: token },
+        body: { component_appid: this.componentAppId, authorization_code: code },
+        redact: [token, code],
+        errcodes: QUERY_AUTH_ERRCODES,
+      }),
+    );
+    const info = body["authorization_info"];
+    const o = typeof info === "object" && info !== null ? (info as Record<string, unknown>) : {};
+    const appId = o["authorizer_appid"];
+    const refreshToken = o["authorizer_refresh_token"];
+    if (typeof appId !== "string" || !APP_ID_PATTERN.test(appId) || typeof refreshToken !== "string" || refreshToken === "") {
+      throw new UpstreamTransportError(QUERY_AUTH_PATH, "BAD_BODY", "authorization_info lacks authorizer_appid or authorizer_refresh_token");
+    }
+    const fetched = client.valueOf(QUERY_AUTH_PATH, o, "authorizer_access_token", [code, refreshToken]);
+    return { appId, refreshToken, fetched };
+  }
+
+  // Sync (api_get_authorizer_list)
+
+  /**
+   * Re-reads every authorizer and refresh token from WeChat: restores the
+   * missing, takes changed refresh tokens, marks accounts no longer listed.
+   * Concurrent calls share one run.
+   */
+  sync(trigger: SyncTrigger = "command"): Promise<SyncResult> {
+    this.syncing ??= this.doSync(trigger).finally(() => {
+      this.syncing = undefined;
+    });
+    return this.syncing;
+  }
+
+  private async doSync(trigger: SyncTrigger): Promise<SyncResult> {
+    this.lastSyncAt = this.deps.clock.now();
+    const listed = await this.readAuthorizerList();
+    const store = this.deps.store;
+    const c = this.componentAppId;
+    const result: SyncResult = { restored: 0, updated: 0, unchanged: 0, missing: 0 };
+    const retry: string[] = [];
+    const now = this.deps.clock.now();
+    for (const item of listed) {
+      const held = await store.authorizer(c, item.appId);
+      if (!held) {
+        await store.saveAuthorizer(c, { appId: item.appId, refreshToken: item.refreshToken, status: "active", authorizedAt: item.authTime, updatedAt: now });
+        result.restored++;
+      } else if (held.refreshToken !== item.refreshToken || held.status !== "active") {
+        // A listed refresh token is one WeChat holds valid: worth another try even if it was refused once.
+        const changed = await store.updateAuthorizer(c, item.appId, held.refreshToken, { refreshToken: item.refreshToken, status: "active", updatedAt: now });
+        if (changed && held.refreshToken !== item.refreshToken) result.updated++;
+        else result.unchanged++;
+        retry.push(item.appId);
+      } else {
+        result.unchanged++;
+      }
+      this.unsaved.delete(item.appId);
+    }
+    const names = new Set(listed.map((l) => l.appId));
+    for (const held of (await store.authorizers(c)).values()) {
+      if (names.has(held.appId)) continue;
+      result.missing++;
+      if (held.status === "active") await store.updateAuthorizer(c, held.appId, held.refreshToken, { status: "needs_reauthorization", updatedAt: now });
+    }
+    await this.reloadAll();
+    this.log.info({ trigger, ...result }, "authorizer list synced from WeChat");
+    for (const appId of retry) this.deps.host.credential(appId)?.retryNow("refresh token restored from the authorizer list");
+    return result;
+  }
+
+  private async readAuthorizerList(): Promise<{ appId: string; refreshToken: string; authTime: number }[]> {
+    const out: { appId: string; refreshToken: string; authTime: number }[] = [];
+    for (let offset = 0; ; ) {
+      const body = await this.withComponentToken(LIST_PATH, "get_authorizer_list", (token) =>
+        this.deps.client.request(LIST_PATH, {
+          query: { component_access_token: token },
+          body: { component_appid: this.componentAppId, offset, count: LIST_PAGE },
+          redact: [token],
+          errcodes: LIST_ERRCODES,
+        }),
+      );
+      const list = body["list"];
+      const total = body["total_count"];
+      if (!Array.isArray(list) || typeof total !== "number") throw new UpstreamTransportError(LIST_PATH, "BAD_BODY", "answer lacks list or total_count");
+      for (const raw of list) {
+        const o = typeof raw === "object" && raw !== null ? (raw as Record<string, unknown>) : {};
+        const appId = o["authorizer_appid"];
+        const refreshToken = o["refresh_token"];
+        if (typeof appId !== "string" || !APP_ID_PATTERN.test(appId) || typeof refreshToken !== "string" || refreshToken === "") continue;
+        const authTime = typeof o["auth_time"] === "number" ? o["auth_time"] * 1000 : this.deps.clock.now();
+        out.push({ appId, refreshToken, authTime });
+      }
+      offset += list.length;
+      if (list.length === 0 || offset >= total) return out;
+    }
+  }
+
+  /** A call made with the component token: a stale one is compare-and-refreshed and the call retried once. */
+  private withComponentToken<T>(endpoint: string, what: string, call: (token: string) => Promise<T>): Promise<T> {
+    return fetchWithParent(this.deps.host.parent(this.componentAppId), { extraCall: () => undefined }, endpoint, what, call);
+  }
+
+  /** An automatic sync, no more often than syncMinIntervalMs. */
+  private scheduleSync(trigger: SyncTrigger): void {
+    if (this.stopped || this.syncTimer) return;
+    const wait = this.lastSyncAt + this.entry.syncMinIntervalMs - this.deps.clock.now();
+    const run = () => {
+      this.syncTimer = undefined;
+      this.sync(trigger).catch((err: Error) => this.log.warn({ trigger, err: err.message }, "automatic authorizer sync failed"));
+    };
+    if (wait <= 0) run();
+    else this.syncTimer = this.deps.clock.setTimeout(run, wait);
+  }
+
+  // Changes
+
+  /** Asks WeChat to push a ticket now, no more often than startPushMinIntervalMs. */
+  private requestPush(why: string): void {
+    const now = this.deps.clock.now();
+    if (this.stopped || now - this.lastStartPushAt < this.entry.startPushMinIntervalMs) return;
+    this.lastStartPushAt = now;
+    const secret = this.entry.secret.reveal();
+    this.deps.client
+      .request(START_PUSH_PATH, { body: { component_appid: this.componentAppId, component_secret: secret }, redact: [secret], errcodes: COMPONENT_TOKEN_ERRCODES })
+      .then(
+        () => this.log.info({ why }, "asked WeChat to push a component_verify_ticket"),
+        (err: Error) => this.log.warn({ why, err: err.message }, "could not ask WeChat to push a component_verify_ticket"),
+      );
+  }
+
+  private ticketArrived(): void {
+    this.deps.host.credential(this.componentAppId)?.retryNow("a new component_verify_ticket arrived");
+  }
+
+  private componentTokenArrived(): void {
+    if (this.syncWhenReady) {
+      this.syncWhenReady = false;
+      this.scheduleSync("none stored");
+    }
+    for (const appId of this.authorizers.keys()) {
+      const c = this.deps.host.credential(appId);
+      const reason = c?.lastError()?.reason;
+      if (c && reason !== "NEEDS_REAUTHORIZATION") c.retryNow("the component token is back");
+    }
+  }
+
+  private setStatus(appId: string, refreshToken: string, status: StoredAuthorizer["status"]): void {
+    const held = this.authorizers.get(appId);
+    if (held && held.refreshToken === refreshToken) this.authorizers.set(appId, { ...held, status });
+    this.deps.store.updateAuthorizer(this.componentAppId, appId, refreshToken, { status, updatedAt: this.deps.clock.now() }).catch((err: Error) => {
+      this.log.warn({ authorizer: appId, status, err: err.message }, "could not store the authorizer's status");
+    });
+  }
+
+  private async saveRotation(appId: string, previous: string, next: string): Promise<void> {
+    try {
+      await this.deps.store.updateAuthorizer(this.componentAppId, appId, previous, { refreshToken: next, status: "active", updatedAt: this.deps.clock.now() });
+      this.unsaved.delete(appId);
+    } catch (err) {
+      this.log.error({ authorizer: appId, err: (err as Error).message }, "could not store the rotated refresh token; keeping it in memory and trying again");
+    }
+  }
+
+  private async changed(change: PlatformChange): Promise<void> {
+    if (this.stopped) return;
+    if (change.what === "all") {
+      const t = await this.deps.store.ticket(this.componentAppId);
+      if (t) this.ticket = t;
+      await this.reloadAll();
+      return;
+    }
+    if (change.what === "ticket") {
+      const t = await this.deps.store.ticket(this.componentAppId);
+      const newer = t && (!this.ticket || t.createdAt > this.ticket.createdAt || t.value !== this.ticket.value);
+      if (t) this.ticket = t;
+      if (newer) this.ticketArrived();
+      return;
+    }
+    const a = await this.deps.store.authorizer(this.componentAppId, change.appId);
+    const before = this.authorizers.get(change.appId);
+    if (a) this.authorizers.set(change.appId, a);
+    else this.authorizers.delete(change.appId);
+    if (!before !== !a) this.deps.host.authorizersChanged(this);
+    // Another replica stored a new refresh token (an authorization, a sync): use it at once.
+    if (a && before && a.refreshToken !== before.refreshToken) this.deps.host.credential(a.appId)?.retryNow("a new refresh token was stored");
+  }
+
+  private async reloadAll(): Promise<void> {
+    const all = await this.deps.store.authorizers(this.componentAppId);
+    const before = new Set(this.authorizers.keys());
+    this.authorizers.clear();
+    for (const [appId, a] of all) this.authorizers.set(appId, a);
+    const same = before.size === all.size && [...all.keys()].every((k) => before.has(k));
+    if (!same) this.deps.host.authorizersChanged(this);
+  }
+}

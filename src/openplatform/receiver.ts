@@ -1,0 +1,238 @@
+/**
+ * The push receiver: the Open Platform's authorization event URL (授权事件接收URL),
+ * an HTTP listener of its own that serves nothing else. It faces the internet
+ * (WeChat must reach it), so every request gets exactly one defined answer, a
+ * log line without secrets, and nothing is stored unless it is a fresh push
+ * with a valid signature for this platform:
+ *
+ *   404 not_found            a path that is no platform's
+ *   405 method_not_allowed   anything but POST (Allow: POST)
+ *   413 too_large            a body over maxBodyBytes
+ *   400 malformed            query fields missing, encrypt_type not aes, XML malformed, no Encrypt or InfoType
+ *   403 stale_timestamp      timestamp not an integer, or further than maxClockSkewMs from our clock
+ *   403 bad_signature        msg_signature does not match
+ *   400 bad_ciphertext       bad base64, block size, padding or length
+ *   403 wrong_receiver       the message is for another component appid
+ *   200 duplicate            a push already handled (same msg_signature) within the skew window: not handled again
+ *   200 ignored / stored     handled ("success", what WeChat expects)
+ *   503 store_failed         what it carries could not be stored: WeChat retries
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Clock } from "../clock.js";
+import { splitHostPort } from "../host-port.js";
+import type { Logger } from "../log.js";
+import { PushCryptoError } from "./crypto.js";
+import { openPush, pushQueryOf, type PushKeys } from "./push.js";
+import { PushXmlError } from "./xml.js";
+
+export type PushOutcome = "stored" | "ignored";
+
+export type PushResultName =
+  | "not_found"
+  | "method_not_allowed"
+  | "too_large"
+  | "malformed"
+  | "stale_timestamp"
+  | "bad_signature"
+  | "bad_ciphertext"
+  | "wrong_receiver"
+  | "duplicate"
+  | "ignored"
+  | "stored"
+  | "store_failed";
+
+export interface PushTarget {
+  /** The exact path WeChat posts to. */
+  path: string;
+  keys: PushKeys;
+  /** A verified, decrypted message. Rejects when it could not be stored (WeChat then retries). */
+  handle(fields: Record<string, string>): Promise<PushOutcome>;
+}
+
+export interface PushReceiverOptions {
+  /** host:port, [v6]:port or :port; port 0 takes a free one. */
+  listen: string;
+  targets: readonly PushTarget[];
+  maxBodyBytes: number;
+  maxClockSkewMs: number;
+  clock: Clock;
+  log: Logger;
+  /** Told of every request's result (metrics). */
+  observe?(component: string | undefined, infoType: string | undefined, result: PushResultName): void;
+}
+
+/** Handled signatures remembered for replay detection, at most. */
+const MAX_SEEN = 10_000;
+
+const ANSWERS: Record<PushResultName, [number, string]> = {
+  not_found: [404, "not found"],
+  method_not_allowed: [405, "method not allowed"],
+  too_large: [413, "body too large"],
+  malformed: [400, "malformed push"],
+  stale_timestamp: [403, "stale timestamp"],
+  bad_signature: [403, "bad signature"],
+  bad_ciphertext: [400, "bad ciphertext"],
+  wrong_receiver: [403, "wrong receiver"],
+  duplicate: [200, "success"],
+  ignored: [200, "success"],
+  stored: [200, "success"],
+  store_failed: [503, "try again"],
+};
+
+class Refusal extends Error {
+  constructor(
+    readonly result: PushResultName,
+    readonly why: string,
+  ) {
+    super(why);
+  }
+}
+
+export class PushReceiver {
+  private readonly server: Server;
+  private readonly byPath: Map<string, PushTarget>;
+  /** msg_signature -> when it was handled (clock ms), oldest first. */
+  private readonly seen = new Map<string, number>();
+  private port: number | undefined;
+
+  constructor(private readonly o: PushReceiverOptions) {
+    this.byPath = new Map(o.targets.map((t) => [t.path, t]));
+    this.server = createServer({ maxHeaderSize: 16 * 1024 }, (req, res) => {
+      this.handle(req, res).catch((err: Error) => {
+        this.o.log.error({ err: err.message }, "push receiver: internal error");
+        if (!res.headersSent) this.answer(res, "store_failed");
+      });
+    });
+    // Slow or silent clients do not hold sockets open.
+    this.server.headersTimeout = 10_000;
+    this.server.requestTimeout = 10_000;
+    this.server.keepAliveTimeout = 5_000;
+  }
+
+  async listen(): Promise<number> {
+    const parts = splitHostPort(this.o.listen);
+    if (!parts) throw new Error(`openPlatform.receiver.listen must be host:port, got "${this.o.listen}"`);
+    await new Promise<void>((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(parts.port, parts.host || undefined, () => {
+        this.server.off("error", reject);
+        resolve();
+      });
+    });
+    const address = this.server.address();
+    this.port = typeof address === "object" && address ? address.port : parts.port;
+    this.o.log.info({ address: this.o.listen, port: this.port, paths: [...this.byPath.keys()] }, "Open Platform push receiver listening");
+    return this.port;
+  }
+
+  get boundPort(): number | undefined {
+    return this.port;
+  }
+
+  async close(): Promise<void> {
+    if (!this.server.listening) return;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    await closed;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://receiver.invalid");
+    const target = this.byPath.get(url.pathname);
+    const component = target?.keys.componentAppId;
+    const remote = req.socket.remoteAddress;
+    let infoType: string | undefined;
+    const finish = (result: PushResultName, why?: string) => {
+      this.o.observe?.(component, infoType, result);
+      const refused = ANSWERS[result][0] !== 200;
+      const fields = { component, infoType, result, remote, ...(why ? { why } : {}) };
+      if (refused) this.o.log.warn(fields, "push refused");
+      else this.o.log.info(fields, "push handled");
+      // A refused request's body may still be coming: do not keep the connection.
+      this.answer(res, result, refused && !req.complete);
+    };
+    try {
+      if (!target) throw new Refusal("not_found", "no platform on this path");
+      if (req.method !== "POST") throw new Refusal("method_not_allowed", `${req.method ?? "?"} instead of POST`);
+      const body = await this.readBody(req);
+      const query = pushQueryOf(url.searchParams);
+      if (!query.timestamp || !query.nonce || !query.msgSignature) throw new Refusal("malformed", "query lacks timestamp, nonce or msg_signature");
+      if (query.encryptType !== undefined && query.encryptType !== "aes") throw new Refusal("malformed", "encrypt_type is not aes");
+      this.checkTimestamp(query.timestamp);
+      let fields: Record<string, string>;
+      try {
+        fields = openPush(target.keys, query, body);
+      } catch (err) {
+        throw refusalOf(err);
+      }
+      infoType = fields["InfoType"];
+      if (!infoType) throw new Refusal("malformed", "message has no InfoType");
+      this.forgetOld();
+      if (this.seen.has(query.msgSignature)) return finish("duplicate");
+      let outcome: PushOutcome;
+      try {
+        outcome = await target.handle(fields);
+      } catch (err) {
+        return finish("store_failed", (err as Error).message);
+      }
+      this.remember(query.msgSignature);
+      return finish(outcome);
+    } catch (err) {
+      if (err instanceof Refusal) return finish(err.result, err.why);
+      throw err;
+    }
+  }
+
+  private checkTimestamp(timestamp: string): void {
+    if (!/^\d{1,12}$/.test(timestamp)) throw new Refusal("stale_timestamp", "timestamp is not an integer");
+    const skew = Math.abs(Number(timestamp) * 1000 - this.o.clock.now());
+    if (skew > this.o.maxClockSkewMs) throw new Refusal("stale_timestamp", `timestamp is ${Math.round(skew / 1000)} s off the server's clock`);
+  }
+
+  private async readBody(req: IncomingMessage): Promise<Buffer> {
+    const max = this.o.maxBodyBytes;
+    const declared = Number(req.headers["content-length"] ?? 0);
+    if (declared > max) throw new Refusal("too_large", `content-length ${declared} over ${max}`);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > max) throw new Refusal("too_large", `body over ${max} bytes`);
+      chunks.push(chunk);
+    }
+    return Buffer.concat(chunks);
+  }
+
+  private remember(signature: string): void {
+    this.seen.set(signature, this.o.clock.now());
+    while (this.seen.size > MAX_SEEN) this.seen.delete(this.seen.keys().next().value!);
+  }
+
+  /** A signature older than the skew window cannot come again: its timestamp would be refused. */
+  private forgetOld(): void {
+    const horizon = this.o.clock.now() - 2 * this.o.maxClockSkewMs;
+    for (const [signature, at] of this.seen) {
+      if (at >= horizon) break;
+      this.seen.delete(signature);
+    }
+  }
+
+  private answer(res: ServerResponse, result: PushResultName, close = false): void {
+    const [code, text] = ANSWERS[result];
+    const headers: Record<string, string | number> = { "content-type": "text/plain; charset=utf-8", "content-length": Buffer.byteLength(text), "cache-control": "no-store" };
+    if (result === "method_not_allowed") headers["allow"] = "POST";
+    if (close) headers["connection"] = "close";
+    res.writeHead(code, headers);
+    res.end(text);
+  }
+}
+
+/** What openPush threw, as an answer. Messages of these errors carry no secret. */
+function refusalOf(err: unknown): Refusal {
+  if (err instanceof PushXmlError) return new Refusal("malformed", err.message);
+  if (err instanceof PushCryptoError) {
+    const result: PushResultName = err.code === "bad_signature" ? "bad_signature" : err.code === "wrong_receiver" ? "wrong_receiver" : "bad_ciphertext";
+    return new Refusal(result, err.message);
+  }
+  return new Refusal("malformed", "unreadable push");
+}

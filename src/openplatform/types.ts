@@ -1,0 +1,29 @@
+/**
+ * A configured Open Platform (第三方平台), as the config loader hands it over.
+ * Secrets are typed (they print as ***).
+ */
+import type { OfficialTicket } from "../issuers/types.js";
+import type { Secret } from "../secret.js";
+
+export interface PlatformEntry {
+  readonly componentAppId: string;
+  /** component_appsecret. */
+  readonly secret: Secret;
+  /** The message-verification Token (消息校验Token) pushes are signed with. */
+  readonly messageToken: Secret;
+  /** The 43-character EncodingAESKey (消息加解密Key) pushes are encrypted with. */
+  readonly encodingAesKey: Secret;
+  /** The path on the push receiver WeChat posts to. */
+  readonly path: string;
+  /** JS-SDK tickets to hold for every authorizer. */
+  readonly authorizerTickets: readonly OfficialTicket[];
+  /** Least time between two api_start_push_ticket calls. */
+  readonly startPushMinIntervalMs: number;
+  /** Least time between two automatic authorizer syncs (api_get_authorizer_list). */
+  readonly syncMinIntervalMs: number;
+}
+
+/** Where WeChat posts a platform's pushes unless the config says otherwise. */
+export function defaultPushPath(componentAppId: string): string {
+  return `/wechat/open/${componentAppId}`;
+}
