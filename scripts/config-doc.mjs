@@ -30,6 +30,7 @@ const ROOTS = {
     wecomApp: { prefix: ["apps[]"], variant: "wecom" },
     secretSource: { prefix: ["apps[]"] },
     jsSdk: { prefix: ["apps[]", "jsSdk"] },
+    platform: { prefix: ["openPlatform", "platforms[]"] },
   },
   "src/auth/schema.ts": {
     client: { prefix: ["auth", "clients[]"] },
@@ -54,6 +55,9 @@ const FALLBACK = {
   "log.level": "Least level logged; silent logs nothing.",
   "metrics.listen": "Address of the metrics HTTP port: host:port, [ipv6]:port, or :port for all interfaces.",
   "auth.clients": "The clients that may call, each with how it proves who it is and what it may do.",
+  "openPlatform.platforms[].secretEnv": "Name of the environment variable that holds the component_appsecret (preferred). Exactly one of secretEnv, secretFile, secret.",
+  "openPlatform.platforms[].secretFile": "Path of a file that holds the component_appsecret, relative to the config file.",
+  "openPlatform.platforms[].secret": "The component_appsecret itself (warned about: config files get copied and committed).",
 };
 
 /** Captions of the variants of a discriminated union (keyed "path:value"). */

@@ -216,7 +216,9 @@ describe("reflection via the real buf curl", () => {
     expect(methods.sort()).toEqual([
       "wxtoken.v1.TokenService/ForceRefresh",
       "wxtoken.v1.TokenService/GetToken",
+      "wxtoken.v1.TokenService/ListAuthorizers",
       "wxtoken.v1.TokenService/SignJsSdk",
+      "wxtoken.v1.TokenService/SyncAuthorizers",
       "wxtoken.v1.TokenService/WatchToken",
     ]);
   });

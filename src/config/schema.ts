@@ -315,6 +315,7 @@ export const configSchema = z.strictObject({
           maxClockSkewSeconds: z.number().positive().max(86_400).default(300),
         })
         .prefault({}),
+      /** The platforms (第三方平台) served: each with its component appid, secret, message Token, EncodingAESKey and push path. */
       platforms: z.array(platform).min(1, "configure at least one platform"),
     })
     .optional(),

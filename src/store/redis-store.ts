@@ -88,7 +88,7 @@ if current then
   local ok, held = pcall(cjson.decode, current)
   if ok and type(held) == 'table' and tonumber(held.createdAt) and tonumber(held.createdAt) > tonumber(ARGV[2]) then return 0 end
 end
-redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[3])
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 redis.call('PUBLISH', KEYS[2], ARGV[4])
 return 1`;
 
@@ -357,7 +357,8 @@ export class RedisStore implements TokenStore, Coordinator, PlatformStore {
     this.components.add(component);
     const change = JSON.stringify({ component, what: "ticket" } satisfies PlatformChange);
     // Kept an hour past its expiry, so ListAuthorizers can still say when the last one expired.
-    const keepUntil = Math.round(ticket.expiresAt + 3600_000);
+    // Relative to its receipt (our clock), not an absolute time on Redis's clock.
+    const keepUntil = Math.max(1, Math.round(ticket.expiresAt - ticket.receivedAt + 3600_000));
     const saved = await this.command(() =>
       this.redis.eval(SAVE_TICKET, 2, this.key("platform", component, "ticket"), this.key("platform"), JSON.stringify(ticket), ticket.createdAt, keepUntil, change),
     );
