@@ -97,7 +97,9 @@ export function parseConfig(raw: unknown, options: { baseDir?: string; env?: Nod
     if (sentinelPasswordEnv !== undefined) redis.redisSentinelPassword = new Secret(envValue(env, sentinelPasswordEnv, "store.sentinelPasswordEnv"));
     if (tls?.caFile !== undefined) redis.redisCaFile = resolve(baseDir, tls.caFile);
   }
-  warnings.push(...grantWarnings(config.auth, config.apps.flatMap((a) => (a.type === "official" ? [a.appId] : [a.corpId, `${a.corpId}/${a.agent}`]))));
+  // Authorizers come and go at run time: a grant naming one is not checked here.
+  const known = [...config.apps.flatMap((a) => (a.type === "official" ? [a.appId] : [a.corpId, `${a.corpId}/${a.agent}`])), ...platforms.map((p) => p.componentAppId)];
+  warnings.push(...grantWarnings(config.auth, known));
   return { config, apps, platforms, storePath, ...redis, tls: resolveTlsFiles(config.tls, baseDir), warnings };
 }
 
