@@ -128,6 +128,22 @@ describe("the chain from the pushed ticket to the authorizers' tokens", () => {
   });
 });
 
+describe("authorizers' JS-SDK tickets", () => {
+  it("authorizerTickets: each authorizer's jsapi ticket is held and signs pages; it goes with the authorizer", async () => {
+    const p = await withComponentToken({ platform: { authorizerTickets: ["jsapi"] } });
+    await p.fake.component.authorize(AUTH1);
+    const ticket = (await p.h.get({ appId: AUTH1, kind: 2 }, 500)).token!;
+    expect(ticket.accessToken).toMatch(/./);
+    expect(ticket.kind).toBe(2);
+    const signed = await p.h.sign({ appId: AUTH1, url: "https://h5.example.com/page" });
+    expect(signed.ticketFingerprint).toBe(ticket.fingerprint);
+    // The ticket was fetched with the authorization's token: no authorizer token fetch, no parent refresh.
+    expect(p.calls("api_authorizer_token")).toBe(0);
+    await p.fake.component.deauthorize(AUTH1);
+    expect((await grpcError(p.h.get({ appId: AUTH1, kind: 2 }, 300))).code).toBe(status.NOT_FOUND);
+  });
+});
+
 describe("failures of the chain", () => {
   it("61005/61006: the refused ticket is not used again; a new push is asked for and recovers", async () => {
     const p = await start({ platform: { startPushMinIntervalSeconds: 1 } });

@@ -90,7 +90,10 @@ export class FakeWeChat {
       ticketExpiresIn: options.ticketExpiresIn ?? 7200,
       ticketDailyQuota: options.ticketDailyQuota ?? 1000,
     });
-    if (options.component) this.openPlatform = new FakeComponent(options.component, this.clock, options.overlapMs ?? 300_000);
+    if (options.component) {
+      this.openPlatform = new FakeComponent(options.component, this.clock, options.overlapMs ?? 300_000);
+      this.state.authorizerTokens = this.openPlatform.state.authorizerTokens;
+    }
     if (options.wecom) {
       this.wecom = new WeComState({
         corps: options.wecom,

@@ -1,0 +1,412 @@
+/**
+ * The PlatformStore contract (src/openplatform/store.ts): one suite run over
+ * the memory, file and Redis stores, then what only a durable or shared store
+ * promises (a restart keeps everything, the snapshot's shape and mode, a
+ * failed write is a rejection, TTLs, pub/sub across replicas, atomic
+ * compare-and-set between replicas).
+ */
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import { afterEach, describe, expect, it } from "vitest";
+import { createLogger, silentLogger } from "../src/log.js";
+import type { PlatformChange, PlatformStore, StoredAuthorizer, StoredTicket } from "../src/openplatform/store.js";
+import { FileStore } from "../src/store/file-store.js";
+import { MemoryStore } from "../src/store/memory-store.js";
+import { RedisStore } from "../src/store/redis-store.js";
+import { eventually, LogCapture, tempDir } from "./support/harness.js";
+import { dropPrefix, SHARED_REDIS_URL, uniquePrefix } from "./support/redis.js";
+
+const C1 = "wxcomponentstore01";
+const C2 = "wxcomponentstore02";
+const A1 = "wxauthorizerstor01";
+const A2 = "wxauthorizerstor02";
+const T0 = Date.UTC(2026, 0, 1);
+const TICKET_LIFE_MS = 12 * 3600_000;
+
+function ticketAt(createdAt: number, value: string): StoredTicket {
+  return { value, createdAt, receivedAt: createdAt + 1000, expiresAt: createdAt + 1000 + TICKET_LIFE_MS };
+}
+
+function authorizer(appId: string, refreshToken: string, at = T0): StoredAuthorizer {
+  return { appId, refreshToken, status: "active", authorizedAt: at, updatedAt: at };
+}
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** A plain Redis client on the shared server, closed after the test. */
+async function plainRedis(): Promise<Redis> {
+  const r = new Redis(SHARED_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await r.connect();
+  cleanups.push(() => r.disconnect());
+  return r;
+}
+
+/** A RedisStore on the shared server under prefix, loaded (connected), closed after the test. */
+async function redisStore(prefix: string): Promise<RedisStore> {
+  const store = new RedisStore({ url: SHARED_REDIS_URL, keyPrefix: prefix, lockLeaseMs: 5000, log: silentLogger });
+  cleanups.push(() => store.close());
+  await store.load();
+  return store;
+}
+
+/** Waits until n subscribers listen on the prefix's platform channel (a change published earlier reaches nobody). */
+async function subscribed(prefix: string, n: number): Promise<void> {
+  const r = await plainRedis();
+  await eventually(async () => {
+    const [, count] = (await r.call("PUBSUB", "NUMSUB", `${prefix}platform`)) as [string, number];
+    expect(Number(count)).toBeGreaterThanOrEqual(n);
+  });
+}
+
+interface Subject {
+  store: PlatformStore;
+  /** Resolves once the store's listeners get changes (Redis: its subscription is up). */
+  listening(): Promise<void>;
+}
+
+const kinds: { name: string; create(): Promise<Subject> }[] = [
+  {
+    name: "MemoryStore",
+    create: async () => ({ store: new MemoryStore(), listening: async () => undefined }),
+  },
+  {
+    name: "FileStore",
+    create: async () => {
+      const store = new FileStore(join(tempDir(), "state", "tokens.json"));
+      cleanups.push(() => store.close());
+      return { store, listening: async () => undefined };
+    },
+  },
+  {
+    name: "RedisStore",
+    create: async () => {
+      const prefix = uniquePrefix();
+      cleanups.push(() => dropPrefix(SHARED_REDIS_URL, prefix));
+      const store = await redisStore(prefix);
+      return { store, listening: () => subscribed(prefix, 1) };
+    },
+  },
+];
+
+/** Every change a listener got, but the catch-all "all" (a Redis resubscription may add it at any time). */
+function record(store: PlatformStore): { changes: PlatformChange[]; stop: () => void } {
+  const changes: PlatformChange[] = [];
+  const stop = store.onPlatformChange((c) => {
+    if (c.what !== "all") changes.push(c);
+  });
+  return { changes, stop };
+}
+
+describe.each(kinds)("PlatformStore contract: $name", ({ create }) => {
+  it("saves a ticket and reads it back; nothing is held before", async () => {
+    const { store } = await create();
+    expect(await store.ticket(C1)).toBeUndefined();
+    const t = ticketAt(T0, "ticket-one");
+    expect(await store.saveTicket(C1, t)).toBe(true);
+    expect(await store.ticket(C1)).toEqual(t);
+    // What was read is a copy: changing it changes nothing stored.
+    const read = (await store.ticket(C1))!;
+    read.value = "mutated";
+    expect((await store.ticket(C1))!.value).toBe("ticket-one");
+  });
+
+  it("refuses a ticket created earlier than the held one (false) and keeps the newer; a newer or equally new one replaces it", async () => {
+    const { store } = await create();
+    const newer = ticketAt(T0 + 60_000, "ticket-newer");
+    expect(await store.saveTicket(C1, newer)).toBe(true);
+    expect(await store.saveTicket(C1, ticketAt(T0, "ticket-older"))).toBe(false);
+    expect(await store.ticket(C1)).toEqual(newer);
+    const again = ticketAt(T0 + 60_000, "ticket-same-time");
+    expect(await store.saveTicket(C1, again)).toBe(true);
+    expect(await store.ticket(C1)).toEqual(again);
+    const newest = ticketAt(T0 + 120_000, "ticket-newest");
+    expect(await store.saveTicket(C1, newest)).toBe(true);
+    expect(await store.ticket(C1)).toEqual(newest);
+  });
+
+  it("never shares a ticket between two component appids", async () => {
+    const { store } = await create();
+    const one = ticketAt(T0 + 60_000, "ticket-of-one");
+    expect(await store.saveTicket(C1, one)).toBe(true);
+    expect(await store.ticket(C2)).toBeUndefined();
+    // An older ticket for C2 is not compared with C1's.
+    const two = ticketAt(T0, "ticket-of-two");
+    expect(await store.saveTicket(C2, two)).toBe(true);
+    expect(await store.ticket(C1)).toEqual(one);
+    expect(await store.ticket(C2)).toEqual(two);
+  });
+
+  it("saves, lists and gets authorizers, per component", async () => {
+    const { store } = await create();
+    expect((await store.authorizers(C1)).size).toBe(0);
+    expect(await store.authorizer(C1, A1)).toBeUndefined();
+    const a1 = authorizer(A1, "refresh-a1");
+    const a2 = { ...authorizer(A2, "refresh-a2", T0 + 5), status: "needs_reauthorization" as const };
+    await store.saveAuthorizer(C1, a1);
+    await store.saveAuthorizer(C1, a2);
+    await store.saveAuthorizer(C2, authorizer(A1, "refresh-a1-of-c2"));
+    expect(await store.authorizers(C1)).toEqual(new Map([[A1, a1], [A2, a2]]));
+    expect(await store.authorizer(C1, A2)).toEqual(a2);
+    expect(await store.authorizers(C2)).toEqual(new Map([[A1, authorizer(A1, "refresh-a1-of-c2")]]));
+    // Saving again replaces (a re-authorization).
+    const again = authorizer(A1, "refresh-a1-reauthorized", T0 + 10);
+    await store.saveAuthorizer(C1, again);
+    expect(await store.authorizer(C1, A1)).toEqual(again);
+    expect((await store.authorizers(C1)).size).toBe(2);
+    expect(await store.authorizer(C2, A1)).toEqual(authorizer(A1, "refresh-a1-of-c2"));
+  });
+
+  it("updateAuthorizer is a compare-and-set on the refresh token", async () => {
+    const { store } = await create();
+    const a1 = authorizer(A1, "refresh-1");
+    await store.saveAuthorizer(C1, a1);
+    // Wrong expected token: false, nothing changed.
+    expect(await store.updateAuthorizer(C1, A1, "refresh-stale", { refreshToken: "refresh-x", status: "needs_reauthorization", updatedAt: T0 + 1 })).toBe(false);
+    expect(await store.authorizer(C1, A1)).toEqual(a1);
+    // Unknown authorizer or component: false, nothing created.
+    expect(await store.updateAuthorizer(C1, A2, "refresh-1", { refreshToken: "refresh-x", updatedAt: T0 + 1 })).toBe(false);
+    expect(await store.updateAuthorizer(C2, A1, "refresh-1", { refreshToken: "refresh-x", updatedAt: T0 + 1 })).toBe(false);
+    expect(await store.authorizer(C1, A2)).toBeUndefined();
+    expect(await store.authorizer(C2, A1)).toBeUndefined();
+    // Right: the refresh token rotates (status kept).
+    expect(await store.updateAuthorizer(C1, A1, "refresh-1", { refreshToken: "refresh-2", updatedAt: T0 + 2 })).toBe(true);
+    expect(await store.authorizer(C1, A1)).toEqual({ ...a1, refreshToken: "refresh-2", updatedAt: T0 + 2 });
+    // The old token no longer matches.
+    expect(await store.updateAuthorizer(C1, A1, "refresh-1", { status: "needs_reauthorization", updatedAt: T0 + 3 })).toBe(false);
+    // A status change alone keeps the token.
+    expect(await store.updateAuthorizer(C1, A1, "refresh-2", { status: "needs_reauthorization", updatedAt: T0 + 4 })).toBe(true);
+    expect(await store.authorizer(C1, A1)).toEqual({ ...a1, refreshToken: "refresh-2", status: "needs_reauthorization", updatedAt: T0 + 4 });
+    expect(await store.authorizers(C1)).toEqual(new Map([[A1, { ...a1, refreshToken: "refresh-2", status: "needs_reauthorization", updatedAt: T0 + 4 }]]));
+  });
+
+  it("concurrent updates with the same expected token: exactly one wins", async () => {
+    const { store } = await create();
+    await store.saveAuthorizer(C1, authorizer(A1, "refresh-1"));
+    const results = await Promise.all(["refresh-a", "refresh-b", "refresh-c"].map((r) => store.updateAuthorizer(C1, A1, "refresh-1", { refreshToken: r, updatedAt: T0 + 1 })));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    const winner = ["refresh-a", "refresh-b", "refresh-c"][results.indexOf(true)];
+    expect((await store.authorizer(C1, A1))!.refreshToken).toBe(winner);
+  });
+
+  it("removeAuthorizer: true when it was held, then false", async () => {
+    const { store } = await create();
+    await store.saveAuthorizer(C1, authorizer(A1, "refresh-a1"));
+    await store.saveAuthorizer(C1, authorizer(A2, "refresh-a2"));
+    expect(await store.removeAuthorizer(C2, A1)).toBe(false);
+    expect(await store.removeAuthorizer(C1, A1)).toBe(true);
+    expect(await store.authorizer(C1, A1)).toBeUndefined();
+    expect([...(await store.authorizers(C1)).keys()]).toEqual([A2]);
+    expect(await store.removeAuthorizer(C1, A1)).toBe(false);
+    expect(await store.updateAuthorizer(C1, A1, "refresh-a1", { refreshToken: "x", updatedAt: T0 })).toBe(false);
+    expect(await store.authorizer(C1, A1)).toBeUndefined();
+  });
+
+  it("tells listeners of every change, and of nothing refused; an unsubscribed listener hears no more", async () => {
+    const { store, listening } = await create();
+    const first = record(store);
+    const second = record(store);
+    await listening();
+    await store.saveTicket(C1, ticketAt(T0 + 10, "ticket-1"));
+    await store.saveTicket(C1, ticketAt(T0, "ticket-older")); // refused: no change
+    await store.saveAuthorizer(C1, authorizer(A1, "refresh-1"));
+    await store.updateAuthorizer(C1, A1, "wrong", { refreshToken: "x", updatedAt: T0 }); // refused
+    await store.updateAuthorizer(C1, A1, "refresh-1", { refreshToken: "refresh-2", updatedAt: T0 + 1 });
+    await store.removeAuthorizer(C1, A2); // not held
+    await store.removeAuthorizer(C1, A1);
+    await store.saveTicket(C2, ticketAt(T0, "ticket-c2"));
+    const expected: PlatformChange[] = [
+      { component: C1, what: "ticket" },
+      { component: C1, what: "authorizer", appId: A1 },
+      { component: C1, what: "authorizer", appId: A1 },
+      { component: C1, what: "authorizer", appId: A1 },
+      { component: C2, what: "ticket" },
+    ];
+    // The last change arrived, so all before it did: the refused ones told nobody.
+    await eventually(() => expect(first.changes).toEqual(expected));
+    expect(second.changes).toEqual(expected);
+
+    first.stop();
+    await store.saveAuthorizer(C2, authorizer(A2, "refresh-c2"));
+    await eventually(() => expect(second.changes).toHaveLength(expected.length + 1));
+    expect(second.changes.at(-1)).toEqual({ component: C2, what: "authorizer", appId: A2 });
+    expect(first.changes).toEqual(expected);
+  });
+});
+
+describe("FileStore", () => {
+  it("keeps tickets and authorizers across a restart (a new store on the same file), removals and updates included", async () => {
+    const path = join(tempDir(), "tokens.json");
+    const before = new FileStore(path);
+    await before.saveTicket(C1, ticketAt(T0, "ticket-c1"));
+    await before.saveTicket(C2, ticketAt(T0 + 5, "ticket-c2"));
+    await before.saveAuthorizer(C1, authorizer(A1, "refresh-1"));
+    await before.saveAuthorizer(C1, authorizer(A2, "refresh-a2"));
+    await before.updateAuthorizer(C1, A1, "refresh-1", { refreshToken: "refresh-2", status: "needs_reauthorization", updatedAt: T0 + 9 });
+    await before.removeAuthorizer(C1, A2);
+    before.save({ key: "wxapp", value: "access-token", version: 3, obtainedAt: T0, expiresAt: T0 + 7200_000 });
+    await before.close();
+
+    const after = new FileStore(path);
+    expect((await after.load()).get("wxapp")?.value).toBe("access-token");
+    expect(await after.ticket(C1)).toEqual(ticketAt(T0, "ticket-c1"));
+    expect(await after.ticket(C2)).toEqual(ticketAt(T0 + 5, "ticket-c2"));
+    expect(await after.authorizers(C1)).toEqual(
+      new Map([[A1, { ...authorizer(A1, "refresh-2"), status: "needs_reauthorization", updatedAt: T0 + 9 }]]),
+    );
+    // The rules hold after the restart too: an older ticket is still refused.
+    expect(await after.saveTicket(C1, ticketAt(T0 - 1, "ticket-older"))).toBe(false);
+  });
+
+  it("reads platform data without load() being called first", async () => {
+    const path = join(tempDir(), "tokens.json");
+    const before = new FileStore(path);
+    await before.saveTicket(C1, ticketAt(T0, "ticket-c1"));
+    // A second store whose first call is a platform read.
+    expect(await new FileStore(path).ticket(C1)).toEqual(ticketAt(T0, "ticket-c1"));
+    // A second store whose first call is a platform write keeps what the file held.
+    const writer = new FileStore(path);
+    await writer.saveAuthorizer(C1, authorizer(A1, "refresh-1"));
+    expect(await new FileStore(path).ticket(C1)).toEqual(ticketAt(T0, "ticket-c1"));
+  });
+
+  it("writes a 0600 snapshot holding platforms: each component's ticket and authorizers", async () => {
+    const path = join(tempDir(), "tokens.json");
+    const store = new FileStore(path);
+    await store.saveTicket(C1, ticketAt(T0, "ticket-c1"));
+    await store.saveAuthorizer(C1, authorizer(A1, "refresh-1"));
+    await store.saveAuthorizer(C2, authorizer(A2, "refresh-c2"));
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    const data = JSON.parse(readFileSync(path, "utf8")) as { format: number; tokens: object; platforms: Record<string, { ticket?: StoredTicket; authorizers: Record<string, StoredAuthorizer> }> };
+    expect(data.format).toBe(1);
+    expect(data.tokens).toEqual({});
+    expect(data.platforms).toEqual({
+      [C1]: { ticket: ticketAt(T0, "ticket-c1"), authorizers: { [A1]: authorizer(A1, "refresh-1") } },
+      [C2]: { authorizers: { [A2]: authorizer(A2, "refresh-c2") } },
+    });
+  });
+
+  it("loads an older snapshot without platforms: its tokens are kept, and platform data is added beside them", async () => {
+    const path = join(tempDir(), "tokens.json");
+    const token = { key: "wxapp", value: "old-access-token", version: 7, obtainedAt: T0, expiresAt: T0 + 7200_000 };
+    writeFileSync(path, JSON.stringify({ format: 1, tokens: { wxapp: token }, quota: {} }), { mode: 0o644 });
+    const store = new FileStore(path);
+    expect(await store.load()).toEqual(new Map([["wxapp", token]]));
+    expect(await store.ticket(C1)).toBeUndefined();
+    expect((await store.authorizers(C1)).size).toBe(0);
+    expect(await store.saveTicket(C1, ticketAt(T0, "ticket-c1"))).toBe(true);
+    const data = JSON.parse(readFileSync(path, "utf8")) as { tokens: Record<string, unknown>; platforms: Record<string, unknown> };
+    expect(data.tokens).toEqual({ wxapp: token });
+    expect(data.platforms).toEqual({ [C1]: { ticket: ticketAt(T0, "ticket-c1"), authorizers: {} } });
+    // Tightened on load, and the new snapshot is 0600 too.
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+  });
+
+  it("rejects saveTicket (and tells no listener) when the snapshot cannot be written; works again once it can", async () => {
+    const dir = tempDir();
+    const parent = join(dir, "state");
+    const path = join(parent, "tokens.json");
+    const logs = new LogCapture();
+    const store = new FileStore(path, createLogger({ level: "debug", destination: logs }));
+    await store.load(); // nothing there yet: an empty start
+    // The snapshot's parent is now a regular file: mkdir fails (permissions would not stop root).
+    writeFileSync(parent, "not a directory");
+    const heard = record(store);
+    await expect(store.saveTicket(C1, ticketAt(T0, "ticket-c1"))).rejects.toThrow(/could not write/);
+    await expect(store.saveAuthorizer(C1, authorizer(A1, "refresh-1"))).rejects.toThrow(/could not write/);
+    expect(heard.changes).toEqual([]);
+    expect(logs.text()).toContain("could not write token snapshot");
+    expect(logs.text()).not.toContain("refresh-1");
+
+    rmSync(parent);
+    mkdirSync(parent);
+    expect(await store.saveTicket(C1, ticketAt(T0 + 1, "ticket-c1-again"))).toBe(true);
+    expect(heard.changes).toEqual([{ component: C1, what: "ticket" }]);
+    expect(await new FileStore(path).ticket(C1)).toEqual(ticketAt(T0 + 1, "ticket-c1-again"));
+  });
+});
+
+describe("RedisStore", () => {
+  function prefixed(): string {
+    const prefix = uniquePrefix();
+    cleanups.push(() => dropPrefix(SHARED_REDIS_URL, prefix));
+    return prefix;
+  }
+
+  it("keeps tickets and authorizers across a restart (a new store on the same prefix)", async () => {
+    const prefix = prefixed();
+    const before = await redisStore(prefix);
+    await before.saveTicket(C1, ticketAt(T0, "ticket-c1"));
+    await before.saveAuthorizer(C1, authorizer(A1, "refresh-1"));
+    await before.saveAuthorizer(C1, authorizer(A2, "refresh-a2"));
+    await before.updateAuthorizer(C1, A1, "refresh-1", { refreshToken: "refresh-2", updatedAt: T0 + 9 });
+    await before.removeAuthorizer(C1, A2);
+    await before.close();
+
+    const after = await redisStore(prefix);
+    expect(await after.ticket(C1)).toEqual(ticketAt(T0, "ticket-c1"));
+    expect(await after.ticket(C2)).toBeUndefined();
+    expect(await after.authorizers(C1)).toEqual(new Map([[A1, { ...authorizer(A1, "refresh-2"), updatedAt: T0 + 9 }]]));
+    expect(await after.saveTicket(C1, ticketAt(T0 - 1, "ticket-older"))).toBe(false);
+  });
+
+  it("never expires the authorizers hash (PTTL -1, after updates too); the ticket key lives its 12 hours plus one", async () => {
+    const prefix = prefixed();
+    const store = await redisStore(prefix);
+    const r = await plainRedis();
+    await store.saveAuthorizer(C1, authorizer(A1, "refresh-1"));
+    await store.updateAuthorizer(C1, A1, "refresh-1", { refreshToken: "refresh-2", updatedAt: T0 + 1 });
+    expect(await r.pttl(`${prefix}platform:${C1}:authorizers`)).toBe(-1);
+    await store.saveTicket(C1, ticketAt(T0, "ticket-c1"));
+    const ttl = await r.pttl(`${prefix}platform:${C1}:ticket`);
+    expect(ttl).toBeGreaterThan(TICKET_LIFE_MS + 3600_000 - 60_000);
+    expect(ttl).toBeLessThanOrEqual(TICKET_LIFE_MS + 3600_000);
+    // The TTL is relative to the receipt, not to an absolute time (a 2026 clock would otherwise be years).
+    expect(await r.pttl(`${prefix}platform:${C1}:authorizers`)).toBe(-1);
+  });
+
+  it("a change through one RedisStore reaches a second one's listener on the same prefix (and not one on another prefix)", async () => {
+    const prefix = prefixed();
+    const one = await redisStore(prefix);
+    const two = await redisStore(prefix);
+    const elsewhere = await redisStore(prefixed());
+    const heard = record(two);
+    const heardElsewhere = record(elsewhere);
+    await subscribed(prefix, 2);
+
+    await one.saveTicket(C1, ticketAt(T0, "ticket-c1"));
+    await one.saveAuthorizer(C1, authorizer(A1, "refresh-1"));
+    await one.updateAuthorizer(C1, A1, "refresh-1", { refreshToken: "refresh-2", updatedAt: T0 + 1 });
+    await one.removeAuthorizer(C1, A1);
+    await eventually(() =>
+      expect(heard.changes).toEqual([
+        { component: C1, what: "ticket" },
+        { component: C1, what: "authorizer", appId: A1 },
+        { component: C1, what: "authorizer", appId: A1 },
+        { component: C1, what: "authorizer", appId: A1 },
+      ]),
+    );
+    // What the listener reloads is there to read from the second store.
+    expect(await two.ticket(C1)).toEqual(ticketAt(T0, "ticket-c1"));
+    expect(heardElsewhere.changes).toEqual([]);
+  });
+
+  it("concurrent updateAuthorizer from two instances with the same expected token: exactly one wins, every time", async () => {
+    const prefix = prefixed();
+    const one = await redisStore(prefix);
+    const two = await redisStore(prefix);
+    for (let round = 0; round < 20; round++) {
+      const expected = `refresh-${round}`;
+      await one.saveAuthorizer(C1, authorizer(A1, expected));
+      const [a, b] = await Promise.all([
+        one.updateAuthorizer(C1, A1, expected, { refreshToken: `from-one-${round}`, updatedAt: T0 + round }),
+        two.updateAuthorizer(C1, A1, expected, { refreshToken: `from-two-${round}`, updatedAt: T0 + round }),
+      ]);
+      expect([a, b].filter(Boolean)).toHaveLength(1);
+      expect((await two.authorizer(C1, A1))!.refreshToken).toBe(a ? `from-one-${round}` : `from-two-${round}`);
+    }
+  });
+});
