@@ -327,6 +327,24 @@ describe("FileStore", () => {
     expect(heard.changes).toEqual([{ component: C1, what: "ticket" }]);
     expect(await new FileStore(path).ticket(C1)).toEqual(ticketAt(T0 + 1, "ticket-c1-again"));
   });
+
+  // A change whose write failed is taken back: the caller's retry (Platform.saveRotation
+  // retries with the same expected token) must find the old value and store the new one.
+  it("a rejected updateAuthorizer stored nothing: the same compare-and-set, retried once the disk is back, succeeds and is durable", async () => {
+    const dir = tempDir();
+    const parent = join(dir, "state");
+    const path = join(parent, "tokens.json");
+    const store = new FileStore(path);
+    await store.saveAuthorizer(C1, authorizer(A1, "refresh-1"));
+    rmSync(parent, { recursive: true });
+    writeFileSync(parent, "not a directory");
+    await expect(store.updateAuthorizer(C1, A1, "refresh-1", { refreshToken: "refresh-2", updatedAt: T0 + 1 })).rejects.toThrow(/could not write/);
+
+    rmSync(parent);
+    mkdirSync(parent);
+    expect(await store.updateAuthorizer(C1, A1, "refresh-1", { refreshToken: "refresh-2", updatedAt: T0 + 1 })).toBe(true);
+    expect((await new FileStore(path).authorizer(C1, A1))?.refreshToken).toBe("refresh-2");
+  });
 });
 
 describe("RedisStore", () => {

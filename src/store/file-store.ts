@@ -166,8 +166,9 @@ export class FileStore implements TokenStore, PlatformStore {
 
   async saveTicket(component: string, ticket: StoredTicket): Promise<boolean> {
     await this.ready();
+    const before = this.platforms.ticket(component);
     if (!this.platforms.saveTicket(component, ticket)) return false;
-    await this.durable();
+    await this.durableOrUndo(() => this.platforms.restoreTicket(component, before));
     this.platforms.changed({ component, what: "ticket" });
     return true;
   }
@@ -184,25 +185,38 @@ export class FileStore implements TokenStore, PlatformStore {
 
   async saveAuthorizer(component: string, authorizer: StoredAuthorizer): Promise<void> {
     await this.ready();
+    const before = this.platforms.authorizer(component, authorizer.appId);
     this.platforms.saveAuthorizer(component, authorizer);
-    await this.durable();
+    await this.durableOrUndo(() => this.platforms.restoreAuthorizer(component, authorizer.appId, before));
     this.platforms.changed({ component, what: "authorizer", appId: authorizer.appId });
   }
 
   async updateAuthorizer(component: string, appId: string, expected: string, change: { refreshToken?: string; status?: AuthorizerStatus; updatedAt: number }): Promise<boolean> {
     await this.ready();
+    const before = this.platforms.authorizer(component, appId);
     if (!this.platforms.updateAuthorizer(component, appId, expected, change)) return false;
-    await this.durable();
+    await this.durableOrUndo(() => this.platforms.restoreAuthorizer(component, appId, before));
     this.platforms.changed({ component, what: "authorizer", appId });
     return true;
   }
 
   async removeAuthorizer(component: string, appId: string): Promise<boolean> {
     await this.ready();
+    const before = this.platforms.authorizer(component, appId);
     if (!this.platforms.removeAuthorizer(component, appId)) return false;
-    await this.durable();
+    await this.durableOrUndo(() => this.platforms.restoreAuthorizer(component, appId, before));
     this.platforms.changed({ component, what: "authorizer", appId });
     return true;
+  }
+
+  /** Waits until the change is durable; when the write failed, takes the change back (it was not stored) and rejects. */
+  private async durableOrUndo(undo: () => void): Promise<void> {
+    try {
+      await this.durable();
+    } catch (err) {
+      undo();
+      throw err;
+    }
   }
 
   onPlatformChange(listener: (change: PlatformChange) => void): () => void {

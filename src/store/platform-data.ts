@@ -66,6 +66,19 @@ export class PlatformData {
     return this.platforms.get(component)?.authorizers.delete(appId) ?? false;
   }
 
+  /** Puts back what was held before a change that could not be stored. */
+  restoreTicket(component: string, ticket: StoredTicket | undefined): void {
+    const p = this.of(component);
+    if (ticket) p.ticket = { ...ticket };
+    else delete p.ticket;
+  }
+
+  restoreAuthorizer(component: string, appId: string, authorizer: StoredAuthorizer | undefined): void {
+    const p = this.of(component);
+    if (authorizer) p.authorizers.set(appId, { ...authorizer });
+    else p.authorizers.delete(appId);
+  }
+
   onChange(listener: (change: PlatformChange) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
