@@ -1,5 +1,5 @@
-import { readFileSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { FakeClock } from "../src/clock.js";
 import { FileStore } from "../src/store/file-store.js";
@@ -52,7 +52,7 @@ describe("file store: a restart does not cost a token", () => {
     expect(after.version).toBe(before.version + 1);
   });
 
-  it("starts without the snapshot when the file is corrupt, and rewrites it", async () => {
+  it("starts without the snapshot when the file is corrupt, keeps the corrupt file aside, and writes a new one", async () => {
     const clock = new FakeClock();
     const fake = await fakeWeChat(clock);
     const storePath = join(tempDir(), "tokens.json");
@@ -60,7 +60,11 @@ describe("file store: a restart does not cost a token", () => {
     const h = await Harness.start({ clock, fake, storePath });
     cleanups.push(() => h.stop());
     const t = (await h.getToken(APP)).token!;
-    expect(h.logs.text()).toMatch(/snapshot unreadable/);
+    expect(h.logs.text()).toMatch(/snapshot unreadable; moved aside/);
+    // What it held (refresh tokens, perhaps) is not overwritten: an operator can still read it.
+    const aside = readdirSync(dirname(storePath)).filter((f) => f.startsWith("tokens.json.unreadable-"));
+    expect(aside).toHaveLength(1);
+    expect(readFileSync(join(dirname(storePath), aside[0]!), "utf8")).toBe("{not json");
     await eventually(() => expect(readFileSync(storePath, "utf8")).toContain(t.accessToken));
     expect(statSync(storePath).mode & 0o777).toBe(0o600);
   });

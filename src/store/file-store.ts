@@ -67,8 +67,11 @@ export class FileStore implements TokenStore, PlatformStore {
       }
       this.platforms.load(data.platforms);
     } catch (err) {
-      // Costs one token fetch per app, which beats refusing to start.
-      this.log?.warn({ path: this.path, err: (err as Error).message }, "token snapshot unreadable; starting without it");
+      // Costs one token fetch per app, which beats refusing to start. The file is
+      // moved aside, not overwritten: it may hold refresh tokens an operator can recover.
+      const aside = `${this.path}.unreadable-${Date.now()}`;
+      await rename(this.path, aside).catch(() => undefined);
+      this.log?.error({ path: this.path, movedTo: aside, err: (err as Error).message }, "token snapshot unreadable; moved aside, starting without it");
     }
   }
 

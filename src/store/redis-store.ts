@@ -195,7 +195,11 @@ export class RedisStore implements TokenStore, Coordinator, PlatformStore {
         if (name === "commands") this.connectionError = undefined;
       });
     }
-    this.redis.on("ready", () => this.releaseUnreleased());
+    this.redis.on("ready", () => {
+      this.releaseUnreleased();
+      // The subscriber may have come back first, when reads still failed: platforms reload now too.
+      this.announcePlatforms();
+    });
     this.sub.on("message", (channel: string, message: string) => (channel === this.key("platform") ? this.deliverPlatform(message) : this.deliver(message)));
     // Subscribe on every (re)connect, then catch up on what was published meanwhile.
     this.sub.on("ready", () => {
@@ -414,9 +418,13 @@ export class RedisStore implements TokenStore, Coordinator, PlatformStore {
     for (const listener of [...this.platformListeners]) listener(change);
   }
 
-  private async resync(): Promise<void> {
-    // Whatever was published while the subscription was down: every platform asked about reloads.
+  /** Every platform asked about reloads everything (what was published while we could not hear it). */
+  private announcePlatforms(): void {
     for (const component of this.components) for (const listener of [...this.platformListeners]) listener({ component, what: "all" });
+  }
+
+  private async resync(): Promise<void> {
+    this.announcePlatforms();
     try {
       for (const t of (await this.readAll("token", toStoredCredential)).values()) for (const listener of [...this.listeners]) listener(t);
     } catch {
