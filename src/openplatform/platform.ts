@@ -74,7 +74,7 @@ export interface SyncResult {
   missing: number;
 }
 
-export type SyncTrigger = "command" | "none stored" | "refused";
+export type SyncTrigger = "command" | "none stored" | "refused" | "missing";
 
 export class OpenPlatform implements TicketSource, RefreshTokenSource {
   readonly componentAppId: string;
@@ -181,7 +181,13 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
     if (pending) await this.saveRotation(appId, pending.previous, pending.next);
     const a = await this.deps.store.authorizer(this.componentAppId, appId);
     if (a) this.authorizers.set(appId, a);
-    return this.unsaved.get(appId)?.next ?? a?.refreshToken;
+    const held = this.unsaved.get(appId)?.next ?? a?.refreshToken;
+    if (held !== undefined) return held;
+    // The store lost it (a Redis restarted empty): the copy in memory still works,
+    // and WeChat's list puts it back in the store.
+    const mirrored = this.authorizers.get(appId)?.refreshToken;
+    if (mirrored !== undefined) this.scheduleSync("missing");
+    return mirrored;
   }
 
   async refreshTokenRotated(appId: string, previous: string, next: string): Promise<void> {
@@ -404,10 +410,11 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
     return fetchWithParent(this.deps.host.parent(this.componentAppId), { extraCall: () => undefined }, endpoint, what, call);
   }
 
-  /** An automatic sync, no more often than syncMinIntervalMs. */
+  /** An automatic sync, no more often than syncMinIntervalMs (at once when stored refresh tokens went missing). */
   private scheduleSync(trigger: SyncTrigger): void {
-    if (this.stopped || this.syncTimer) return;
-    const wait = this.lastSyncAt + this.entry.syncMinIntervalMs - this.deps.clock.now();
+    if (this.stopped || (this.syncTimer && trigger !== "missing")) return;
+    if (this.syncTimer && trigger === "missing") this.deps.clock.clearTimeout(this.syncTimer);
+    const wait = trigger === "missing" ? 0 : this.lastSyncAt + this.entry.syncMinIntervalMs - this.deps.clock.now();
     const run = () => {
       this.syncTimer = undefined;
       this.sync(trigger).catch((err: Error) => this.log.warn({ trigger, err: err.message }, "automatic authorizer sync failed"));
@@ -470,7 +477,7 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
     if (change.what === "all") {
       const t = await this.deps.store.ticket(this.componentAppId);
       if (t) this.ticket = t;
-      await this.reloadAll();
+      await this.reloadAll(false);
       return;
     }
     if (change.what === "ticket") {
@@ -489,12 +496,25 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
     if (a && before && a.refreshToken !== before.refreshToken) this.deps.host.credential(a.appId)?.retryNow("a new refresh token was stored");
   }
 
-  private async reloadAll(): Promise<void> {
+  /**
+   * The mirror from the store. `authoritative` (after a sync with WeChat's
+   * list): what the store lacks is dropped. Otherwise (a reconnect) authorizers
+   * the store lost are kept and served from memory, and WeChat's list is read
+   * at once to put their refresh tokens back: a store that lost its data must
+   * not take the merchants down with it.
+   */
+  private async reloadAll(authoritative = true): Promise<void> {
     const all = await this.deps.store.authorizers(this.componentAppId);
     const before = new Set(this.authorizers.keys());
+    const lost = [...this.authorizers.values()].filter((a) => !all.has(a.appId));
     this.authorizers.clear();
     for (const [appId, a] of all) this.authorizers.set(appId, a);
-    const same = before.size === all.size && [...all.keys()].every((k) => before.has(k));
+    if (!authoritative && lost.length > 0) {
+      for (const a of lost) this.authorizers.set(a.appId, a);
+      this.log.error({ authorizers: lost.map((a) => a.appId) }, "the store no longer holds these authorizers (data lost?): serving them from memory and re-reading WeChat's authorizer list");
+      this.scheduleSync("missing");
+    }
+    const same = before.size === this.authorizers.size && [...this.authorizers.keys()].every((k) => before.has(k));
     if (!same) this.deps.host.authorizersChanged(this);
   }
 }
