@@ -253,6 +253,8 @@ describe("what must not be lost", () => {
     for (const secret of [COMPONENT_SECRET, MESSAGE_TOKEN, AES_KEY]) expect(snapshot).not.toContain(secret);
 
     const p2 = await start({ clock, storePath, fake });
+    // WeChat pushes nothing to the new process: the stored ticket has to do.
+    fake.component.pushUrl = undefined;
     const calls = { component: p2.calls("api_component_token"), authorizer: p2.calls("api_authorizer_token"), list: p2.calls("api_get_authorizer_list") };
     for (const [i, appId] of [COMPONENT, AUTH1, AUTH2].entries()) expect((await p2.h.getToken(appId)).token!.accessToken).toBe(tokens[i]!.accessToken);
     // Past expiry: refreshed with the stored ticket and refresh tokens, no re-authorization.
