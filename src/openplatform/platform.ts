@@ -27,6 +27,7 @@ import type { Logger } from "../log.js";
 import { UpstreamTransportError, WeChatError, type ErrcodeTable } from "../upstream/errors.js";
 import type { WeChatClient } from "../upstream/wechat-client.js";
 import type { PushOutcome } from "./receiver.js";
+import { applyAuthorizerList, LIST_PATH, readAuthorizerList, type SyncResult } from "./sync.js";
 import type { PlatformChange, PlatformStore, StoredAuthorizer, StoredTicket } from "./store.js";
 import type { PlatformEntry } from "./types.js";
 
@@ -35,8 +36,6 @@ export const TICKET_LIFETIME_MS = 12 * 3600_000;
 
 const START_PUSH_PATH = "/cgi-bin/component/api_start_push_ticket";
 const QUERY_AUTH_PATH = "/cgi-bin/component/api_query_auth";
-const LIST_PATH = "/cgi-bin/component/api_get_authorizer_list";
-const LIST_PAGE = 500;
 
 const QUERY_AUTH_ERRCODES: ErrcodeTable = {
   ...AUTHORIZER_TOKEN_ERRCODES,
@@ -44,7 +43,6 @@ const QUERY_AUTH_ERRCODES: ErrcodeTable = {
   61010: { kind: "permanent", meaning: "authorization code expired" },
 };
 
-const LIST_ERRCODES: ErrcodeTable = { ...AUTHORIZER_TOKEN_ERRCODES, 40097: { kind: "permanent", meaning: "invalid arguments" } };
 
 /** What the platform needs of the server around it. */
 export interface PlatformHost {
@@ -66,13 +64,8 @@ export interface PlatformDeps {
   host: PlatformHost;
 }
 
-/** What a sync changed (SyncAuthorizers). */
-export interface SyncResult {
-  restored: number;
-  updated: number;
-  unchanged: number;
-  missing: number;
-}
+
+export type { SyncResult } from "./sync.js";
 
 export type SyncTrigger = "command" | "none stored" | "refused" | "missing";
 
@@ -344,65 +337,13 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
 
   private async doSync(trigger: SyncTrigger): Promise<SyncResult> {
     this.lastSyncAt = this.deps.clock.now();
-    const listed = await this.readAuthorizerList();
-    const store = this.deps.store;
-    const c = this.componentAppId;
-    const result: SyncResult = { restored: 0, updated: 0, unchanged: 0, missing: 0 };
-    const retry: string[] = [];
-    const now = this.deps.clock.now();
-    for (const item of listed) {
-      const held = await store.authorizer(c, item.appId);
-      if (!held) {
-        await store.saveAuthorizer(c, { appId: item.appId, refreshToken: item.refreshToken, status: "active", authorizedAt: item.authTime, updatedAt: now });
-        result.restored++;
-      } else if (held.refreshToken !== item.refreshToken || held.status !== "active") {
-        // A listed refresh token is one WeChat holds valid: worth another try even if it was refused once.
-        const changed = await store.updateAuthorizer(c, item.appId, held.refreshToken, { refreshToken: item.refreshToken, status: "active", updatedAt: now });
-        if (changed && held.refreshToken !== item.refreshToken) result.updated++;
-        else result.unchanged++;
-        retry.push(item.appId);
-      } else {
-        result.unchanged++;
-      }
-      this.unsaved.delete(item.appId);
-    }
-    const names = new Set(listed.map((l) => l.appId));
-    for (const held of (await store.authorizers(c)).values()) {
-      if (names.has(held.appId)) continue;
-      result.missing++;
-      if (held.status === "active") await store.updateAuthorizer(c, held.appId, held.refreshToken, { status: "needs_reauthorization", updatedAt: now });
-    }
+    const listed = await readAuthorizerList(this.componentAppId, this.deps.client, this.deps.clock, (what, call) => this.withComponentToken(LIST_PATH, what, call));
+    const { result, retry } = await applyAuthorizerList(this.deps.store, this.componentAppId, listed, this.deps.clock.now());
+    for (const item of listed) this.unsaved.delete(item.appId);
     await this.reloadAll();
     this.log.info({ trigger, ...result }, "authorizer list synced from WeChat");
     for (const appId of retry) this.deps.host.credential(appId)?.retryNow("refresh token restored from the authorizer list");
     return result;
-  }
-
-  private async readAuthorizerList(): Promise<{ appId: string; refreshToken: string; authTime: number }[]> {
-    const out: { appId: string; refreshToken: string; authTime: number }[] = [];
-    for (let offset = 0; ; ) {
-      const body = await this.withComponentToken(LIST_PATH, "get_authorizer_list", (token) =>
-        this.deps.client.request(LIST_PATH, {
-          query: { component_access_token: token },
-          body: { component_appid: this.componentAppId, offset, count: LIST_PAGE },
-          redact: [token],
-          errcodes: LIST_ERRCODES,
-        }),
-      );
-      const list = body["list"];
-      const total = body["total_count"];
-      if (!Array.isArray(list) || typeof total !== "number") throw new UpstreamTransportError(LIST_PATH, "BAD_BODY", "answer lacks list or total_count");
-      for (const raw of list) {
-        const o = typeof raw === "object" && raw !== null ? (raw as Record<string, unknown>) : {};
-        const appId = o["authorizer_appid"];
-        const refreshToken = o["refresh_token"];
-        if (typeof appId !== "string" || !APP_ID_PATTERN.test(appId) || typeof refreshToken !== "string" || refreshToken === "") continue;
-        const authTime = typeof o["auth_time"] === "number" ? o["auth_time"] * 1000 : this.deps.clock.now();
-        out.push({ appId, refreshToken, authTime });
-      }
-      offset += list.length;
-      if (list.length === 0 || offset >= total) return out;
-    }
   }
 
   /** A call made with the component token: a stale one is compare-and-refreshed and the call retried once. */
