@@ -66,6 +66,8 @@ describe("an Open Platform on replicas sharing Redis", () => {
       }
     });
     expect(b.calls("api_component_token")).toBe(1);
+    // The replicas that heard of an authorization adopted its token: no fetch of their own.
+    expect(b.calls("api_authorizer_token")).toBe(0);
 
     // Six refresh cycles, a new ticket pushed to a different replica every 10 minutes.
     const invalid: string[] = [];

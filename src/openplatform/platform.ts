@@ -268,20 +268,25 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
     if (info.appId !== appId) this.log.warn({ authorizer: appId, answered: info.appId }, "query_auth answered another appid; using WeChat's");
     const now = this.deps.clock.now();
     const record: StoredAuthorizer = { appId: info.appId, refreshToken: info.refreshToken, status: "active", authorizedAt: now, updatedAt: now };
-    // Mirrored before the store tells every listener (this one too), so that the
-    // change is not taken for another replica's: the credential starts from the token just issued.
+    // Mirrored and served before the store tells every listener (this one too):
+    // the change is not taken for another replica's, the credential starts from
+    // the token just issued, and that token is written to a shared store ahead
+    // of the authorizer, so a replica that hears of it adopts the token instead
+    // of fetching another one.
     const previous = this.authorizers.get(info.appId);
     this.authorizers.set(info.appId, record);
+    this.deps.host.authorizersChanged(this, { appId: info.appId, fetched: info.fetched, requestedAt });
     try {
       await this.deps.store.saveAuthorizer(this.componentAppId, record);
     } catch (err) {
+      // Not stored, so not served: WeChat retries the push with a new code.
       if (previous) this.authorizers.set(info.appId, previous);
       else this.authorizers.delete(info.appId);
+      this.deps.host.authorizersChanged(this);
       throw err;
     }
     this.unsaved.delete(info.appId);
     this.log.info({ authorizer: info.appId, infoType: fields["InfoType"], refreshToken: fingerprint(info.refreshToken) }, "authorizer stored");
-    this.deps.host.authorizersChanged(this, { appId: info.appId, fetched: info.fetched, requestedAt });
     return "stored";
   }
 
