@@ -12,6 +12,7 @@ import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuthorizerStatus } from "../generated/wxtoken/v1/token_service.js";
 import { FakeClock } from "../src/clock.js";
+import { appHealthName } from "../src/wxtoken.js";
 import { statusDetailsOf } from "../src/status-details.js";
 import { collect, eventually, grpcError } from "./support/harness.js";
 import { AES_KEY, AUTH1, AUTH2, COMPONENT, COMPONENT_SECRET, MESSAGE_TOKEN, PlatformHarness } from "./support/platform.js";
@@ -144,6 +145,31 @@ describe("authorizers' JS-SDK tickets", () => {
   });
 });
 
+describe("refresh tokens", () => {
+  it("a refresh token WeChat rotates replaces the stored one: the next refresh uses it, and a restart still has it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "wxtoken-op-"));
+    const storePath = join(dir, "tokens.json");
+    const p = await withComponentToken({ storePath });
+    await p.fake.component.authorize(AUTH1);
+    const original = p.fake.component.refreshTokenOf(AUTH1)!;
+    p.fake.component.rotateRefreshTokenOnNextRefresh(AUTH1);
+    const t = (await p.h.getToken(AUTH1)).token!;
+    await p.clock.advanceTo(t.refreshAt!.getTime());
+    await until(p, async () => expect((await p.h.getToken(AUTH1)).token!.version).toBe(t.version + 1));
+    const rotated = p.fake.component.refreshTokenOf(AUTH1)!;
+    expect(rotated).not.toBe(original);
+    // Durable before the token was served, and the old one (now refused by WeChat) is gone.
+    await until(p, () => expect(readFileSync(storePath, "utf8")).toContain(rotated));
+    expect(readFileSync(storePath, "utf8")).not.toContain(original);
+    // The next refresh works with it (the original would get 61023).
+    const t2 = (await p.h.getToken(AUTH1)).token!;
+    await p.clock.advanceTo(t2.refreshAt!.getTime());
+    await until(p, async () => expect((await p.h.getToken(AUTH1)).token!.version).toBe(t2.version + 1));
+    expect((await p.list()).authorizers[0]!.status).toBe(AuthorizerStatus.AUTHORIZER_STATUS_ACTIVE);
+    expect(p.h.logs.text()).not.toContain(rotated);
+  });
+});
+
 describe("failures of the chain", () => {
   it("61005/61006: the refused ticket is not used again; a new push is asked for and recovers", async () => {
     const p = await start({ platform: { startPushMinIntervalSeconds: 1 } });
@@ -175,6 +201,8 @@ describe("failures of the chain", () => {
     expect(err.code).toBe(status.FAILED_PRECONDITION);
     expect(reasonOf(err)).toBe("NEEDS_REAUTHORIZATION");
     expect((await p.list()).authorizers[0]!.lastErrorReason).toBe("NEEDS_REAUTHORIZATION");
+    // Its health says so too.
+    expect(p.h.server.health.get(appHealthName(AUTH1))).toBe("NOT_SERVING");
     // The merchant authorizes again.
     p.fake.clearFaults();
     await p.fake.component.authorize(AUTH1);

@@ -12,7 +12,8 @@
  * - An authorization code is good for one exchange within authCodeLifetimeMs
  *   (default 3600 s, the gap in WeChat's sample push); a used or unknown code
  *   answers 61009 "code is invalid", an expired one 61010 "code is expired".
- * - The refresh token stays the same across api_authorizer_token calls; every
+ * - The refresh token stays the same across api_authorizer_token calls (unless
+ *   a rotation was asked for: then that answer carries a new one); every
  *   authorization (a re-authorization too) issues a new one at once, retiring
  *   the old one (61023), and query_auth hands it out; de-authorization retires
  *   it and the account's access tokens.
@@ -62,6 +63,8 @@ export class ComponentState {
   readonly authorizerTokens: TokenBook;
   private readonly authorizers = new Map<string, Authorizer>();
   private readonly codes = new Map<string, AuthCode>();
+  /** Authorizers whose next api_authorizer_token answer carries a new refresh token. */
+  readonly rotateNext = new Set<string>();
 
   constructor(private readonly o: ComponentStateOptions) {
     this.componentTokens = new TokenBook(o.clock, o.overlapMs);
@@ -186,6 +189,8 @@ export class ComponentState {
     const a = typeof appId === "string" ? this.authorizers.get(appId) : undefined;
     if (!a?.authorized || a.refreshToken === undefined || refresh !== a.refreshToken) return fail(61023);
     const token = this.authorizerTokens.issue(a.appId, "token", this.o.expiresIn * 1000);
+    // WeChat may hand out a new refresh token here: the old one stops working at once.
+    if (this.rotateNext.delete(a.appId)) a.refreshToken = `refreshtoken@@@${random(32)}`;
     return { ok: true, body: { authorizer_access_token: token.value, expires_in: this.o.expiresIn, authorizer_refresh_token: a.refreshToken } };
   }
 

@@ -110,6 +110,11 @@ export class FakeComponent {
     return this.push({ AppId: this.o.appId, CreateTime: Math.floor(now / 1000), InfoType: "unauthorized", AuthorizerAppid: authorizerAppId });
   }
 
+  /** The account's next api_authorizer_token answer carries a new refresh token (and retires the old one). */
+  rotateRefreshTokenOnNextRefresh(authorizerAppId: string): void {
+    this.state.rotateNext.add(authorizerAppId);
+  }
+
   /** The newest pushed ticket while it works. */
   currentTicket(): string | undefined {
     return this.state.currentTicket();
