@@ -7,6 +7,8 @@ import { status } from "@grpc/grpc-js";
 import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../src/config/load.js";
+import { clientOptions } from "../src/auth/client-credentials.js";
+import { TokenClient } from "../src/client/token-client.js";
 import { AuthorizerStatus } from "../generated/wxtoken/v1/token_service.js";
 import { eventually, grpcError } from "./support/harness.js";
 import { useCli } from "./support/cli.js";
@@ -85,6 +87,37 @@ describe("Open Platform surfaces", () => {
       expect(text).toContain(`wxtoken_platform_pushes_total{component="${COMPONENT}",info_type="authorized",result="stored"} 2`);
     });
     expect((await p.list()).authorizers.find((a) => a.appId === AUTH2)!.status).toBe(AuthorizerStatus.AUTHORIZER_STATUS_NEEDS_REAUTHORIZATION);
+  });
+
+  it("grants: one on the component appid covers its authorizers; one on an authorizer does not reach the platform or others", async () => {
+    const { generateApiKey, hashApiKey } = await import("../src/auth/api-key.js");
+    const platformKey = generateApiKey();
+    const merchantKey = generateApiKey();
+    const p = await ready({
+      apiKey: platformKey,
+      config: {
+        auth: {
+          clients: [
+            { name: "platform-svc", apiKeySha256: hashApiKey(platformKey), read: [COMPONENT], refresh: [COMPONENT] },
+            { name: "merchant-svc", apiKeySha256: hashApiKey(merchantKey), read: [AUTH1] },
+          ],
+        },
+      },
+    });
+    // The harness client is platform-svc: every authorizer's token, the listing and a sync.
+    for (const appId of [AUTH1, AUTH2]) expect((await p.h.getToken(appId)).token!.appId).toBe(appId);
+    expect((await p.sync()).unchanged).toBe(2);
+    const merchant = new TokenClient(`127.0.0.1:${p.h.port}`, { channelOptions: clientOptions({ apiKey: merchantKey }) });
+    try {
+      expect((await merchant.getToken(AUTH1)).appId).toBe(AUTH1);
+      await expect(merchant.getToken(AUTH2)).rejects.toMatchObject({ codeName: "PERMISSION_DENIED" });
+      await expect(merchant.getToken(COMPONENT)).rejects.toMatchObject({ codeName: "PERMISSION_DENIED" });
+      await expect(merchant.listAuthorizers(COMPONENT)).rejects.toMatchObject({ codeName: "PERMISSION_DENIED" });
+      // The same answer for an app that is no authorizer at all.
+      await expect(merchant.getToken("wxnotanauthorizer1")).rejects.toMatchObject({ codeName: "PERMISSION_DENIED" });
+    } finally {
+      merchant.close();
+    }
   });
 
   it("the CLI prints the platform, and --sync re-reads it", async () => {

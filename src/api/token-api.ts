@@ -84,7 +84,7 @@ export class TokenApi {
     if (req.kind === undefined) throw new InvalidArgumentError("kind is not a signature kind this server knows", "INVALID_KIND");
     const ticket = ticketFor({ appId, agent, kind: req.kind });
     // The ticket's own id: the corp jsapi ticket needs a grant on the corp, whichever agent is named.
-    this.authorizer.authorize(principal, ticket, "sign");
+    this.authorize(this.authorizer, principal, ticket, "sign");
     if (!this.opts.signer) throw new UnknownCredentialError(ticket);
     return this.opts.signer.sign({ appId, agent, kind: req.kind, url: req.url, cardValues: req.cardValues });
   }
@@ -106,7 +106,7 @@ export class TokenApi {
   watch(call: CallInfo, principal: Principal, req: Named, known: { version: number; fingerprint: string }, sink: WatchSink): Watcher {
     if (this.draining) throw new ShuttingDownError("server shutting down");
     const asked = validateId(req.appId, req.agent, req.kind);
-    this.authorizer.authorize(principal, held(asked), "read");
+    this.authorize(this.authorizer, principal, held(asked), "read");
     const watcher = new Watcher(sink, this.lookup(asked), asked, call, known);
     this.watchers.add(watcher);
     watcher.onClose(() => this.watchers.delete(watcher));
@@ -126,7 +126,7 @@ export class TokenApi {
     this.authorizer = authorizer;
     for (const w of [...this.watchers]) {
       try {
-        authorizer.authorize(authorizer.authenticate(w.caller), held(w.asked), "read");
+        this.authorize(authorizer, authorizer.authenticate(w.caller), held(w.asked), "read");
       } catch (err) {
         this.opts.log.info({ credential: w.key, reason: (err as Error).message }, "watch stream ended: access revoked");
         w.end(err);
@@ -150,6 +150,25 @@ export class TokenApi {
     for (const w of [...this.watchers]) w.end(new ShuttingDownError(details));
   }
 
+  /**
+   * A grant on an Open Platform's component appid also covers the accounts
+   * that authorized it (they come and go; grants cannot list them ahead). A
+   * denial is the same whether or not the app is an authorizer.
+   */
+  private authorize(authorizer: Authorizer, principal: Principal, id: CredentialId, permission: Permission): void {
+    try {
+      authorizer.authorize(principal, id, permission);
+    } catch (err) {
+      const platform = [...(this.opts.platforms?.values() ?? [])].find((p) => p.holds(id.appId));
+      if (!platform) throw err;
+      try {
+        authorizer.authorize(principal, { appId: platform.componentAppId, kind: "access_token" }, permission);
+      } catch {
+        throw err;
+      }
+    }
+  }
+
   private platform(principal: Principal, componentAppId: unknown, permission: Permission): OpenPlatform {
     const appId = validateAppId(componentAppId, "component_app_id");
     this.authorizer.authorize(principal, { appId, kind: "access_token" }, permission);
@@ -162,7 +181,7 @@ export class TokenApi {
     const id = validateId(req.appId, req.agent, req.kind);
     validateRest?.();
     // The corp jsapi ticket is the corp's: a grant on one agent does not reach it.
-    this.authorizer.authorize(principal, held(id), permission);
+    this.authorize(this.authorizer, principal, held(id), permission);
     return this.lookup(id);
   }
 

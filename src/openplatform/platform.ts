@@ -139,6 +139,11 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
     return out;
   }
 
+  /** Whether the account authorized this platform (whatever its status). */
+  holds(appId: string): boolean {
+    return this.authorizers.has(appId);
+  }
+
   /** The authorizers as stored (ListAuthorizers). */
   listAuthorizers(): StoredAuthorizer[] {
     return [...this.authorizers.values()].sort((a, b) => (a.appId < b.appId ? -1 : 1));

@@ -31,6 +31,8 @@ export interface PlatformOptions {
   /** Other apps under `apps` (default none). */
   apps?: unknown[];
   upstreamTimeoutMs?: number;
+  /** The harness client's API key (with an `auth` section in config). */
+  apiKey?: string;
   /** Injected into the fake before the server starts. */
   faults?: HarnessOptions["faults"];
 }
@@ -57,6 +59,7 @@ export class PlatformHarness {
       storePath: o.storePath,
       upstreamTimeoutMs: o.upstreamTimeoutMs,
       faults: o.faults,
+      apiKey: o.apiKey,
       apps: o.apps ?? [],
       fakeOptions: { component: componentOptions(o.authorizers) },
       env: { COMPONENT_SECRET, MESSAGE_TOKEN, AES_KEY },
