@@ -2,18 +2,34 @@ import { FakeWeChat } from "../fake-wechat/index.js";
 import { untilSignal } from "./serve.js";
 
 /** `wxtoken fake-wechat`: the fake upstream as its own process (for manual tests and other languages' tests). */
-export async function fakeWeChatCommand(opts: { host?: string; port?: number; apps: string[]; expiresIn?: number }): Promise<void> {
+/** --component APPID:SECRET:TOKEN:AESKEY: an Open Platform component (its EncodingAESKey is 43 characters, without colons). */
+function componentOf(spec: string | undefined, pushUrl: string | undefined) {
+  if (spec === undefined) {
+    if (pushUrl !== undefined) throw new Error("--push-url needs --component");
+    return undefined;
+  }
+  const [appId, secret, token, encodingAesKey, ...rest] = spec.split(":");
+  if (!appId || !secret || !token || !encodingAesKey || rest.length > 0) throw new Error("--component takes APPID:SECRET:TOKEN:AESKEY");
+  return { appId, secret, token, encodingAesKey, pushUrl };
+}
+
+export async function fakeWeChatCommand(opts: { host?: string; port?: number; apps: string[]; expiresIn?: number; component?: string; pushUrl?: string }): Promise<void> {
   const apps: Record<string, string> = {};
   for (const pair of opts.apps.length > 0 ? opts.apps : ["wxdemo0000000001:demo-secret-1"]) {
     const i = pair.indexOf(":");
     if (i <= 0) throw new Error(`--app takes APPID:SECRET, got "${pair.slice(0, 40)}"`);
     apps[pair.slice(0, i)] = pair.slice(i + 1);
   }
-  const fake = new FakeWeChat({ apps, host: opts.host ?? "127.0.0.1", port: opts.port ?? 18080, expiresIn: opts.expiresIn });
+  const component = componentOf(opts.component, opts.pushUrl);
+  const fake = new FakeWeChat({ apps, host: opts.host ?? "127.0.0.1", port: opts.port ?? 18080, expiresIn: opts.expiresIn, component });
   const url = await fake.start();
   process.stdout.write(
     `fake WeChat listening on ${url}\napps: ${Object.keys(apps).join(", ")}\n` +
-      `control: curl -X POST ${url}/_fake/faults -d '{"errcode":-1,"times":3}'   |   curl ${url}/_fake/stats\n`,
+      `control: curl -X POST ${url}/_fake/faults -d '{"errcode":-1,"times":3}'   |   curl ${url}/_fake/stats\n` +
+      (component
+        ? `component: ${component.appId}, pushing to ${component.pushUrl ?? "(no --push-url)"} every 10 minutes\n` +
+          `  curl -X POST ${url}/_fake/component/push-ticket   |   curl -X POST "${url}/_fake/component/authorize?appid=wx..."\n`
+        : ""),
   );
   await untilSignal();
   await fake.close();

@@ -25,6 +25,7 @@ Server:
   wxtoken clear-quota APP --config FILE  WeChat's clear_quota/v2 for APP (10 a month), then run retry
   wxtoken demo [--listen ADDR]           fake WeChat + server with sample apps, until Ctrl-C
   wxtoken fake-wechat [--port N] [--app APPID:SECRET]... [--expires-in S]
+                     [--component APPID:SECRET:TOKEN:AESKEY --push-url URL]
                                          run the fake WeChat upstream on its own
   wxtoken hash-key [KEY | -]             a new API key (or KEY, or one from stdin) and its sha256 for the config
 
@@ -79,6 +80,8 @@ async function main(argv: string[]): Promise<void> {
       agent: { type: "string" },
       card: { type: "string", multiple: true },
       sync: { type: "boolean" },
+      component: { type: "string" },
+      "push-url": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -103,7 +106,7 @@ async function main(argv: string[]): Promise<void> {
     case "demo":
       return demoCommand({ listen: values.listen, expiresIn: n["expires-in"] });
     case "fake-wechat":
-      return fakeWeChatCommand({ host: values.host, port: n.port, apps: values.app ?? [], expiresIn: n["expires-in"] });
+      return fakeWeChatCommand({ host: values.host, port: n.port, apps: values.app ?? [], expiresIn: n["expires-in"], component: values.component, pushUrl: values["push-url"] });
     case "get":
       return getCommand(values.addr, needApp(), timeout, auth, parseWhich(values.kind, values.agent));
     case "refresh":
