@@ -298,8 +298,9 @@ export class WxTokenServer {
       const exposed = exposureProblem({ insecure: prev.insecure, tls: prev.tls, auth: cfg.auth }, address);
       if (exposed !== undefined) throw new ConfigError(`config error at auth: ${exposed}`);
     }
-    const { taken: _taken, ...apps } = this.engine.reconcile(this.issuers(next.apps));
+    const { taken, ...apps } = this.engine.reconcile(this.issuers(next.apps));
     this.followReconcile(apps);
+    if (taken.length > 0) this.log.error({ credentials: taken }, "apps added by the reload are already served as an Open Platform's authorizers; not added");
     this.signer.setOrigins(originsOf(next.apps));
     if (JSON.stringify(prev.auth) !== JSON.stringify(cfg.auth)) this.api.setAuthorizer(createAuthorizer(cfg.auth));
     const reloadable = new Set(["apps", "auth"]);
