@@ -2,8 +2,8 @@ import { chmod, mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs
 import { basename, dirname, join } from "node:path";
 import type { Logger } from "../log.js";
 import { isStoredQuota, toStoredCredential, type StoredQuota, type StoredCredential, type TokenStore } from "../core/store.js";
-import type { AuthorizerStatus, PlatformChange, PlatformStore, StoredAuthorizer, StoredTicket } from "../openplatform/store.js";
-import { PlatformData } from "./platform-data.js";
+import type { PlatformChange, PlatformStore, StoredAuthorizer, StoredTicket } from "../openplatform/store.js";
+import { PlatformRecords } from "./platform-records.js";
 
 const FORMAT = 1;
 
@@ -24,7 +24,11 @@ export class FileStore implements TokenStore, PlatformStore {
   private readonly tokens = new Map<string, StoredCredential>();
   private readonly quotas = new Map<string, StoredQuota>();
   /** Open Platform tickets and refresh tokens: each change resolves only once a snapshot holding it is fsynced. */
-  private readonly platforms = new PlatformData();
+  private readonly platforms = new PlatformRecords(
+    () => this.durable(),
+    // Read once, before the first platform call: a write must not replace a snapshot it has not read.
+    () => this.load(),
+  );
   private writing: Promise<void> | undefined;
   private dirty = false;
   /** Bumped by every change; a write covers every change made before it started. */
@@ -157,74 +161,15 @@ export class FileStore implements TokenStore, PlatformStore {
     return new Promise((resolve, reject) => this.durableWaiters.push({ generation, resolve, reject }));
   }
 
-  /** Platform data lives in the snapshot: it is read once, before the first platform call. */
-  private async ready(): Promise<void> {
-    await this.load();
-  }
-
-  async ticket(component: string): Promise<StoredTicket | undefined> {
-    await this.ready();
-    return this.platforms.ticket(component);
-  }
-
-  async saveTicket(component: string, ticket: StoredTicket): Promise<boolean> {
-    await this.ready();
-    const before = this.platforms.ticket(component);
-    if (!this.platforms.saveTicket(component, ticket)) return false;
-    await this.durableOrUndo(() => this.platforms.restoreTicket(component, before));
-    this.platforms.changed({ component, what: "ticket" });
-    return true;
-  }
-
-  async authorizers(component: string): Promise<Map<string, StoredAuthorizer>> {
-    await this.ready();
-    return this.platforms.authorizers(component);
-  }
-
-  async authorizer(component: string, appId: string): Promise<StoredAuthorizer | undefined> {
-    await this.ready();
-    return this.platforms.authorizer(component, appId);
-  }
-
-  async saveAuthorizer(component: string, authorizer: StoredAuthorizer): Promise<void> {
-    await this.ready();
-    const before = this.platforms.authorizer(component, authorizer.appId);
-    this.platforms.saveAuthorizer(component, authorizer);
-    await this.durableOrUndo(() => this.platforms.restoreAuthorizer(component, authorizer.appId, before));
-    this.platforms.changed({ component, what: "authorizer", appId: authorizer.appId });
-  }
-
-  async updateAuthorizer(component: string, appId: string, expected: string, change: { refreshToken?: string; status?: AuthorizerStatus; updatedAt: number }): Promise<boolean> {
-    await this.ready();
-    const before = this.platforms.authorizer(component, appId);
-    if (!this.platforms.updateAuthorizer(component, appId, expected, change)) return false;
-    await this.durableOrUndo(() => this.platforms.restoreAuthorizer(component, appId, before));
-    this.platforms.changed({ component, what: "authorizer", appId });
-    return true;
-  }
-
-  async removeAuthorizer(component: string, appId: string): Promise<boolean> {
-    await this.ready();
-    const before = this.platforms.authorizer(component, appId);
-    if (!this.platforms.removeAuthorizer(component, appId)) return false;
-    await this.durableOrUndo(() => this.platforms.restoreAuthorizer(component, appId, before));
-    this.platforms.changed({ component, what: "authorizer", appId });
-    return true;
-  }
-
-  /** Waits until the change is durable; when the write failed, takes the change back (it was not stored) and rejects. */
-  private async durableOrUndo(undo: () => void): Promise<void> {
-    try {
-      await this.durable();
-    } catch (err) {
-      undo();
-      throw err;
-    }
-  }
-
-  onPlatformChange(listener: (change: PlatformChange) => void): () => void {
-    return this.platforms.onChange(listener);
-  }
+  // Open Platform records: in the snapshot, each change durable (or taken back) before it resolves.
+  ticket = (component: string) => this.platforms.ticket(component);
+  saveTicket = (component: string, ticket: StoredTicket) => this.platforms.saveTicket(component, ticket);
+  authorizers = (component: string) => this.platforms.authorizers(component);
+  authorizer = (component: string, appId: string) => this.platforms.authorizer(component, appId);
+  saveAuthorizer = (component: string, authorizer: StoredAuthorizer) => this.platforms.saveAuthorizer(component, authorizer);
+  updateAuthorizer: PlatformStore["updateAuthorizer"] = (...args) => this.platforms.updateAuthorizer(...args);
+  removeAuthorizer = (component: string, appId: string) => this.platforms.removeAuthorizer(component, appId);
+  onPlatformChange = (listener: (change: PlatformChange) => void) => this.platforms.onPlatformChange(listener);
 
   /**
    * A write killed before its rename leaves `<path>.<pid>.tmp` behind, holding
