@@ -14,6 +14,7 @@ import type { Authorizer } from "./core/authorizer.js";
 import { isCoordinator } from "./core/coordinator.js";
 import type { CredentialKind } from "./core/credential.js";
 import { CredentialEngine, type ReconcileResult, type Seed } from "./core/engine.js";
+import type { Issuer } from "./core/issuer.js";
 import type { Credential } from "./core/refresher.js";
 import type { HourlyLimit } from "./core/quota-guard.js";
 import type { Random } from "./core/schedule.js";
@@ -96,6 +97,11 @@ function originsOf(apps: readonly AppEntry[]): Map<string, readonly string[]> {
     }
   }
   return origins;
+}
+
+/** Issuers whose upstream calls the metrics count and time, when there are metrics. */
+function metered(metrics: Metrics | undefined, issuers: Issuer[]): Issuer[] {
+  return metrics ? issuers.map((i) => metrics.meterIssuer(i)) : issuers;
 }
 
 /** The engine group of an Open Platform's credentials. */
@@ -186,7 +192,7 @@ export class WxTokenServer {
         },
         limits,
       );
-      return metrics ? built.map((i) => metrics.meterIssuer(i)) : built;
+      return metered(metrics, built);
     };
     engine = await CredentialEngine.create(
       {
@@ -229,8 +235,7 @@ export class WxTokenServer {
       for (const entry of loaded.platforms) {
         const platform = new OpenPlatform(entry, { client: official, store, clock, log: deps.log, host });
         await platform.load();
-        const issued = platform.issuers().map((i) => (metrics ? metrics.meterIssuer(i) : i));
-        engine.reconcile(issued, platformGroup(entry.componentAppId));
+        engine.reconcile(metered(metrics, platform.issuers()), platformGroup(entry.componentAppId));
         platforms.set(entry.componentAppId, platform);
       }
     }
@@ -250,9 +255,8 @@ export class WxTokenServer {
    * follow, a new authorizer starting from the token its authorization handed out.
    */
   private platformChanged(platform: OpenPlatform, seed?: { appId: string } & Seed): void {
-    const issued = platform.issuers().map((i) => (this.metrics ? this.metrics.meterIssuer(i) : i));
     const seeds = new Map(seed ? [[seed.appId, seed]] : []);
-    const result = this.engine.reconcile(issued, platformGroup(platform.componentAppId), seeds);
+    const result = this.engine.reconcile(metered(this.metrics, platform.issuers()), platformGroup(platform.componentAppId), seeds);
     this.followReconcile(result);
     // An authorizer held already (re-authorized): the new token replaces the held one.
     if (seed && !result.added.includes(seed.appId)) this.engine.byKey(seed.appId)?.offer(seed.fetched, seed.requestedAt);

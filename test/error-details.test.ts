@@ -15,20 +15,15 @@ import { NoValidTokenError, UnknownCredentialError } from "../src/core/errors.js
 import { QuotaGuardError } from "../src/core/quota-guard.js";
 import { UpstreamTransportError, WeChatError } from "../src/upstream/errors.js";
 import { APP, APP2, eventually, grpcError, Harness, SECRETS } from "./support/harness.js";
+import { inCI, PYTHON, pythonGrpcMissing } from "./support/python.js";
 
 const run = promisify(execFile);
 const BUF = fileURLToPath(new URL("../node_modules/.bin/buf", import.meta.url));
-const PYTHON = "/usr/bin/python3";
 const DETAILS_TEST = fileURLToPath(new URL("./python/details_test.py", import.meta.url));
 /** WeChat refuses APP with this (IP not whitelisted): FAILED_PRECONDITION, retried every 300 s. */
 const REFUSED = 40164;
 
-/** Debian's grpcio lives under /usr/bin/python3. Without it the Python test is skipped locally, but fails in CI. */
-const inCI = Boolean(process.env.CI) && !/^(0|false)$/i.test(process.env.CI ?? "");
-const missing = await run(PYTHON, ["-c", "import grpc, grpc_tools"], { timeout: 30_000 }).then(
-  () => undefined,
-  (err: Error) => `${PYTHON} cannot import grpc and grpc_tools (apt-get install -y python3-grpcio python3-grpc-tools): ${err.message.split("\n")[0]}`,
-);
+const missing = await pythonGrpcMissing();
 if (missing && !inCI) console.warn(`skipping the Python details test: ${missing}`);
 
 let h: Harness | undefined;

@@ -7,27 +7,16 @@
  * authorizer's token and watches it rotate. Skipped locally without Debian's
  * python3-grpcio; CI must run it.
  */
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { eventually } from "./support/harness.js";
 import { AUTH1, AUTH2, COMPONENT, PlatformHarness } from "./support/platform.js";
+import { inCI, PYTHON, pythonGrpcMissing } from "./support/python.js";
 
-const PYTHON = "/usr/bin/python3";
 const SCRIPT = fileURLToPath(new URL("./python/platform_test.py", import.meta.url));
 
-async function pythonGrpcMissing(): Promise<string | undefined> {
-  try {
-    await promisify(execFile)(PYTHON, ["-c", "import grpc, grpc_tools"], { timeout: 30_000 });
-    return undefined;
-  } catch (err) {
-    return `${PYTHON} cannot import grpc and grpc_tools (apt-get install -y python3-grpcio python3-grpc-tools): ${(err as Error).message.split("\n")[0]}`;
-  }
-}
-
 const missing = await pythonGrpcMissing();
-const inCI = Boolean(process.env.CI) && !/^(0|false)$/i.test(process.env.CI ?? "");
 if (missing && !inCI) console.warn(`skipping the Python Open Platform test: ${missing}`);
 
 let p: PlatformHarness | undefined;

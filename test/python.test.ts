@@ -9,25 +9,13 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { APP, Harness } from "./support/harness.js";
+import { inCI, PYTHON, pythonGrpcMissing } from "./support/python.js";
 
 const run = promisify(execFile);
-const PYTHON = "/usr/bin/python3";
 const CLIENT_TEST = fileURLToPath(new URL("./python/client_test.py", import.meta.url));
 const CORP = "ww0123456789abcdef";
 const AGENT = "1000002";
-const INSTALL_HINT = "apt-get install -y python3-grpcio python3-grpc-tools";
-
-async function pythonGrpcMissing(): Promise<string | undefined> {
-  try {
-    await run(PYTHON, ["-c", "import grpc, grpc_tools"], { timeout: 30_000 });
-    return undefined;
-  } catch (err) {
-    return `${PYTHON} cannot import grpc and grpc_tools (${INSTALL_HINT}): ${(err as Error).message.split("\n")[0]}`;
-  }
-}
-
 const missing = await pythonGrpcMissing();
-const inCI = Boolean(process.env.CI) && !/^(0|false)$/i.test(process.env.CI ?? "");
 if (missing && !inCI) console.warn(`skipping the Python client test: ${missing}`);
 
 let h: Harness | undefined;

@@ -43,7 +43,6 @@ const QUERY_AUTH_ERRCODES: ErrcodeTable = {
   61010: { kind: "permanent", meaning: "authorization code expired" },
 };
 
-
 /** What the platform needs of the server around it. */
 export interface PlatformHost {
   /** The engine's handle on a credential's token (the component token, an authorizer's), looked up at each use. */
@@ -63,7 +62,6 @@ export interface PlatformDeps {
   log: Logger;
   host: PlatformHost;
 }
-
 
 export type { SyncResult } from "./sync.js";
 
@@ -425,17 +423,12 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
 
   private async changed(change: PlatformChange): Promise<void> {
     if (this.stopped) return;
-    if (change.what === "all") {
-      const t = await this.deps.store.ticket(this.componentAppId);
-      if (t) this.ticket = t;
-      await this.reloadAll(false);
-      return;
-    }
-    if (change.what === "ticket") {
+    if (change.what === "all" || change.what === "ticket") {
       const t = await this.deps.store.ticket(this.componentAppId);
       const newer = t && (!this.ticket || t.createdAt > this.ticket.createdAt || t.value !== this.ticket.value);
       if (t) this.ticket = t;
-      if (newer) this.ticketArrived();
+      if (change.what === "all") await this.reloadAll(false);
+      else if (newer) this.ticketArrived();
       return;
     }
     const a = await this.deps.store.authorizer(this.componentAppId, change.appId);
