@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import { createLogger, silentLogger } from "../src/log.js";
+import type { TokenStore } from "../src/core/store.js";
 import type { PlatformChange, PlatformStore, StoredAuthorizer, StoredTicket } from "../src/openplatform/store.js";
 import { FileStore } from "../src/store/file-store.js";
 import { MemoryStore } from "../src/store/memory-store.js";
@@ -192,15 +193,15 @@ describe.each(kinds)("PlatformStore contract: $name", ({ create }) => {
     expect((await store.authorizer(C1, A1))!.refreshToken).toBe(winner);
   });
 
-  it("removeAuthorizer: true when it was held, then false", async () => {
+  it("removeAuthorizer: removed when it was held, then not_held", async () => {
     const { store } = await create();
     await store.saveAuthorizer(C1, authorizer(A1, "refresh-a1"));
     await store.saveAuthorizer(C1, authorizer(A2, "refresh-a2"));
-    expect(await store.removeAuthorizer(C2, A1)).toBe(false);
-    expect(await store.removeAuthorizer(C1, A1)).toBe(true);
+    expect(await store.removeAuthorizer(C2, A1, T0 + 1000, [])).toBe("not_held");
+    expect(await store.removeAuthorizer(C1, A1, T0 + 1000, [])).toBe("removed");
     expect(await store.authorizer(C1, A1)).toBeUndefined();
     expect([...(await store.authorizers(C1)).keys()]).toEqual([A2]);
-    expect(await store.removeAuthorizer(C1, A1)).toBe(false);
+    expect(await store.removeAuthorizer(C1, A1, T0 + 1000, [])).toBe("not_held");
     expect(await store.updateAuthorizer(C1, A1, "refresh-a1", { refreshToken: "x", updatedAt: T0 })).toBe(false);
     expect(await store.authorizer(C1, A1)).toBeUndefined();
   });
@@ -215,13 +216,15 @@ describe.each(kinds)("PlatformStore contract: $name", ({ create }) => {
     await store.saveAuthorizer(C1, authorizer(A1, "refresh-1"));
     await store.updateAuthorizer(C1, A1, "wrong", { refreshToken: "x", updatedAt: T0 }); // refused
     await store.updateAuthorizer(C1, A1, "refresh-1", { refreshToken: "refresh-2", updatedAt: T0 + 1 });
-    await store.removeAuthorizer(C1, A2); // not held
-    await store.removeAuthorizer(C1, A1);
+    await store.removeAuthorizer(C1, A2, T0 + 5, []); // not held: the de-authorization is remembered all the same
+    await store.removeAuthorizer(C1, A1, T0 + 5, []);
+    await store.saveAuthorizer(C1, authorizer(A1, "refresh-late", T0 + 1)); // refused: older than the de-authorization
     await store.saveTicket(C2, ticketAt(T0, "ticket-c2"));
     const expected: PlatformChange[] = [
       { component: C1, what: "ticket" },
       { component: C1, what: "authorizer", appId: A1 },
       { component: C1, what: "authorizer", appId: A1 },
+      { component: C1, what: "authorizer", appId: A2 },
       { component: C1, what: "authorizer", appId: A1 },
       { component: C2, what: "ticket" },
     ];
@@ -235,6 +238,47 @@ describe.each(kinds)("PlatformStore contract: $name", ({ create }) => {
     expect(second.changes.at(-1)).toEqual({ component: C2, what: "authorizer", appId: A2 });
     expect(first.changes).toEqual(expected);
   });
+
+  it("an authorization older than a de-authorization, or than the held authorization, is refused; a later one is stored", async () => {
+    const { store } = await create();
+    expect(await store.saveAuthorizer(C1, authorizer(A1, "refresh-1", T0 + 10_000))).toBe(true);
+    // A late retry of an older authorization push does not replace the newer one.
+    expect(await store.saveAuthorizer(C1, authorizer(A1, "refresh-older", T0 + 5_000))).toBe(false);
+    expect((await store.authorizer(C1, A1))!.refreshToken).toBe("refresh-1");
+    // The same authorization again (WeChat retried the push) is taken.
+    expect(await store.saveAuthorizer(C1, { ...authorizer(A1, "refresh-1b", T0 + 10_000), updatedAt: T0 + 11_000 })).toBe(true);
+
+    expect(await store.removeAuthorizer(C1, A1, T0 + 20_000, [])).toBe("removed");
+    // An authorization push created before the de-authorization, arriving after it: refused.
+    expect(await store.saveAuthorizer(C1, authorizer(A1, "refresh-revoked", T0 + 15_000))).toBe(false);
+    expect(await store.authorizer(C1, A1)).toBeUndefined();
+    // A de-authorization of an account never held is remembered too.
+    expect(await store.removeAuthorizer(C1, A2, T0 + 20_000, [])).toBe("not_held");
+    expect(await store.saveAuthorizer(C1, authorizer(A2, "refresh-a2", T0 + 19_000))).toBe(false);
+    // The account authorizes again, later: stored, and an older de-authorization no longer removes it.
+    expect(await store.saveAuthorizer(C1, authorizer(A1, "refresh-2", T0 + 30_000))).toBe(true);
+    expect(await store.removeAuthorizer(C1, A1, T0 + 25_000, [])).toBe("newer_held");
+    expect((await store.authorizer(C1, A1))!.refreshToken).toBe("refresh-2");
+    // The same second as the authorization (CreateTime has seconds only): the de-authorization wins.
+    expect(await store.removeAuthorizer(C1, A1, T0 + 30_000, [])).toBe("removed");
+  });
+
+  it("a de-authorization drops the account's stored tokens with it, and only its own; one refused as older drops nothing", async () => {
+    const { store } = await create();
+    const tokens = store as unknown as TokenStore;
+    const token = (key: string, value: string) => ({ key, value, version: 1, obtainedAt: T0, expiresAt: T0 + 7200_000 });
+    tokens.save(token(A1, "access-a1"));
+    tokens.save(token(`${A1}#jsapi_ticket`, "ticket-a1"));
+    tokens.save(token(A2, "access-a2"));
+    await tokens.flush();
+    await store.saveAuthorizer(C1, authorizer(A1, "refresh-1", T0 + 10_000));
+    await store.saveAuthorizer(C1, authorizer(A2, "refresh-2", T0 + 10_000));
+
+    expect(await store.removeAuthorizer(C1, A1, T0 + 5_000, [A1, `${A1}#jsapi_ticket`])).toBe("newer_held");
+    expect([...(await tokens.load()).keys()].sort()).toEqual([A1, `${A1}#jsapi_ticket`, A2].sort());
+    expect(await store.removeAuthorizer(C1, A1, T0 + 20_000, [A1, `${A1}#jsapi_ticket`])).toBe("removed");
+    expect([...(await tokens.load()).keys()]).toEqual([A2]);
+  });
 });
 
 describe("FileStore", () => {
@@ -246,7 +290,7 @@ describe("FileStore", () => {
     await before.saveAuthorizer(C1, authorizer(A1, "refresh-1"));
     await before.saveAuthorizer(C1, authorizer(A2, "refresh-a2"));
     await before.updateAuthorizer(C1, A1, "refresh-1", { refreshToken: "refresh-2", status: "needs_reauthorization", updatedAt: T0 + 9 });
-    await before.removeAuthorizer(C1, A2);
+    await before.removeAuthorizer(C1, A2, T0 + 1000, []);
     before.save({ key: "wxapp", value: "access-token", version: 3, obtainedAt: T0, expiresAt: T0 + 7200_000 });
     await before.close();
 
@@ -345,6 +389,47 @@ describe("FileStore", () => {
     expect(await store.updateAuthorizer(C1, A1, "refresh-1", { refreshToken: "refresh-2", updatedAt: T0 + 1 })).toBe(true);
     expect((await new FileStore(path).authorizer(C1, A1))?.refreshToken).toBe("refresh-2");
   });
+
+  // Changes run one at a time, so a failed write takes back exactly its own change,
+  // even when another change to the same account was asked for meanwhile.
+  it("two changes to one account while the disk fails: both rejected or refused, the held value is what was durable", async () => {
+    const dir = tempDir();
+    const parent = join(dir, "state");
+    const path = join(parent, "tokens.json");
+    const store = new FileStore(path, undefined, 3_600_000);
+    await store.saveAuthorizer(C1, authorizer(A1, "refresh-0"));
+    rmSync(parent, { recursive: true });
+    writeFileSync(parent, "not a directory");
+    const [update, replace] = await Promise.allSettled([
+      store.updateAuthorizer(C1, A1, "refresh-0", { refreshToken: "refresh-1", updatedAt: T0 + 1 }),
+      store.saveAuthorizer(C1, authorizer(A1, "refresh-2", T0 + 2)),
+    ]);
+    expect(update.status).toBe("rejected");
+    expect(replace.status).toBe("rejected");
+    expect((await store.authorizer(C1, A1))!.refreshToken).toBe("refresh-0");
+
+    rmSync(parent);
+    mkdirSync(parent);
+    expect(await store.updateAuthorizer(C1, A1, "refresh-0", { refreshToken: "refresh-1", updatedAt: T0 + 1 })).toBe(true);
+    expect((await new FileStore(path).authorizer(C1, A1))!.refreshToken).toBe("refresh-1");
+  });
+
+  it("a failed write is tried again by itself: tokens saved while the disk failed reach the snapshot once it is back", async () => {
+    const dir = tempDir();
+    const parent = join(dir, "state");
+    const path = join(parent, "tokens.json");
+    const logs = new LogCapture();
+    const store = new FileStore(path, createLogger({ level: "debug", destination: logs }), 20);
+    cleanups.push(() => store.close());
+    await store.load();
+    writeFileSync(parent, "not a directory");
+    store.save({ key: "wxapp", value: "access-1", version: 1, obtainedAt: T0, expiresAt: T0 + 7200_000 });
+    await eventually(() => expect(logs.text().split("could not write token snapshot").length).toBeGreaterThanOrEqual(3));
+    rmSync(parent);
+    mkdirSync(parent);
+    // No further save: the retry alone writes it.
+    await eventually(async () => expect((await new FileStore(path).load()).get("wxapp")?.value).toBe("access-1"));
+  });
 });
 
 describe("RedisStore", () => {
@@ -361,7 +446,7 @@ describe("RedisStore", () => {
     await before.saveAuthorizer(C1, authorizer(A1, "refresh-1"));
     await before.saveAuthorizer(C1, authorizer(A2, "refresh-a2"));
     await before.updateAuthorizer(C1, A1, "refresh-1", { refreshToken: "refresh-2", updatedAt: T0 + 9 });
-    await before.removeAuthorizer(C1, A2);
+    await before.removeAuthorizer(C1, A2, T0 + 1000, []);
     await before.close();
 
     const after = await redisStore(prefix);
@@ -398,7 +483,7 @@ describe("RedisStore", () => {
     await one.saveTicket(C1, ticketAt(T0, "ticket-c1"));
     await one.saveAuthorizer(C1, authorizer(A1, "refresh-1"));
     await one.updateAuthorizer(C1, A1, "refresh-1", { refreshToken: "refresh-2", updatedAt: T0 + 1 });
-    await one.removeAuthorizer(C1, A1);
+    await one.removeAuthorizer(C1, A1, T0 + 1000, []);
     await eventually(() =>
       expect(heard.changes).toEqual([
         { component: C1, what: "ticket" },

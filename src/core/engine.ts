@@ -85,8 +85,11 @@ export class CredentialEngine {
       c.stop("removed");
       // Should a later reload add it back, it starts from here, not from what
       // the store held at startup (an older value WeChat may have replaced).
+      // An Open Platform's authorizer leaves when it de-authorized: its token
+      // is revoked, and a new authorization must not start from it.
       const latest = c.latest();
-      if (latest) this.stored.set(key, { ...toStored(latest), version: c.highestVersion() });
+      if (group !== CONFIG_GROUP) this.stored.delete(key);
+      else if (latest) this.stored.set(key, { ...toStored(latest), version: c.highestVersion() });
       this.credentials.delete(key);
       this.groups.delete(key);
       result.removed.push(key);

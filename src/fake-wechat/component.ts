@@ -39,6 +39,8 @@ export interface PushResult {
   body: string;
   /** The decrypted message's fields as sent. */
   fields: Record<string, string | number>;
+  /** Sends the very same request again (same query, same body), as WeChat does when a push was not answered `success`. */
+  resend(): Promise<PushResult>;
 }
 
 /** How long the fake waits for a receiver's answer (real time). */
@@ -167,19 +169,31 @@ export class FakeComponent {
     void p.finally(() => this.inFlight.delete(p));
   }
 
-  private async push(fields: Record<string, string | number>): Promise<PushResult> {
+  private push(fields: Record<string, string | number>): Promise<PushResult> {
+    return this.send(fields);
+  }
+
+  /**
+   * Pushes a message with exactly these fields (signed and encrypted as
+   * WeChat does), with no change to the fake's state: for pushes out of
+   * order, late, or of types WeChat may add.
+   */
+  async send(fields: Record<string, string | number>): Promise<PushResult> {
     if (this.pushUrl === undefined) throw new Error("FakeComponent: no pushUrl set");
     const sealed = sealPush({ token: this.o.token, encodingAesKey: this.o.encodingAesKey, componentAppId: this.o.appId }, messageXml(fields), Math.floor(this.clock.now() / 1000));
     const url = new URL(this.pushUrl);
     for (const [k, v] of sealed.query) url.searchParams.set(k, v);
-    const res = await request(url, {
-      method: "POST",
-      headers: { "content-type": "text/xml" },
-      body: sealed.body,
-      headersTimeout: PUSH_TIMEOUT_MS,
-      bodyTimeout: PUSH_TIMEOUT_MS,
-    });
-    const body = await res.body.text();
-    return { status: res.statusCode, body, fields };
+    const once = async (): Promise<PushResult> => {
+      const res = await request(url, {
+        method: "POST",
+        headers: { "content-type": "text/xml" },
+        body: sealed.body,
+        headersTimeout: PUSH_TIMEOUT_MS,
+        bodyTimeout: PUSH_TIMEOUT_MS,
+      });
+      const body = await res.body.text();
+      return { status: res.statusCode, body, fields, resend: once };
+    };
+    return once();
   }
 }

@@ -9,7 +9,7 @@
  */
 import type { Clock, TimerHandle } from "../clock.js";
 import type { Credential } from "../core/refresher.js";
-import { APP_ID_PATTERN } from "../core/credential.js";
+import { APP_ID_PATTERN, credentialKey } from "../core/credential.js";
 import type { Fetched, Issuer, ParentToken } from "../core/issuer.js";
 import { fingerprint } from "../fingerprint.js";
 import {
@@ -26,6 +26,7 @@ import type { OfficialApp } from "../issuers/types.js";
 import type { Logger } from "../log.js";
 import { UpstreamTransportError, WeChatError, type ErrcodeTable } from "../upstream/errors.js";
 import type { WeChatClient } from "../upstream/wechat-client.js";
+import { AccountWrites } from "./account-writes.js";
 import type { PushOutcome } from "./receiver.js";
 import { applyAuthorizerList, LIST_PATH, readAuthorizerList, type SyncResult } from "./sync.js";
 import type { PlatformChange, PlatformStore, StoredAuthorizer, StoredTicket } from "./store.js";
@@ -81,8 +82,19 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
   private syncTimer: TimerHandle | undefined;
   /** Set when the store held no authorizer at start: a sync runs once the component token is there. */
   private syncWhenReady = false;
+  /** The store could not be read at start: the first full reload decides whether it held any authorizer. */
+  private loadFailed = false;
+  /** Per-account order of pushes and writes; writes the store refused, tried again. */
+  private readonly writes: AccountWrites;
   /** Refresh tokens WeChat rotated that the store could not take yet: used, and written again. */
   private readonly unsaved = new Map<string, { previous: string; next: string }>();
+  /**
+   * Authorizations exchanged whose record the store could not take yet: served
+   * from memory and written again. Their codes are remembered, since WeChat's
+   * retry of the push carries a code query_auth will not exchange twice.
+   */
+  private readonly unsavedAuth = new Map<string, StoredAuthorizer>();
+  private readonly exchanged = new Map<string, string>();
   private unsubscribe: (() => void) | undefined;
   private stopped = false;
 
@@ -92,6 +104,7 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
   ) {
     this.componentAppId = entry.componentAppId;
     this.log = deps.log.child({ component: entry.componentAppId });
+    this.writes = new AccountWrites({ clock: deps.clock, log: this.log });
   }
 
   /** Reads the ticket and the authorizers from the store; follows later changes. */
@@ -103,9 +116,11 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
       this.ticket = await this.deps.store.ticket(this.componentAppId);
       for (const [appId, a] of await this.deps.store.authorizers(this.componentAppId)) this.authorizers.set(appId, a);
       this.syncWhenReady = this.authorizers.size === 0;
+      this.loadFailed = false;
       this.log.info({ authorizers: this.authorizers.size, ticketExpiresAt: this.ticket && new Date(this.ticket.expiresAt).toISOString() }, "open platform loaded");
     } catch (err) {
       // The shared store is down: its reconnect replays every change.
+      this.loadFailed = true;
       this.log.warn({ err: (err as Error).message }, "open platform store unreadable at start; waiting for it");
     }
   }
@@ -120,21 +135,27 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
   stop(): void {
     this.stopped = true;
     this.unsubscribe?.();
+    this.writes.stop();
     if (this.syncTimer) this.deps.clock.clearTimeout(this.syncTimer);
   }
 
   /** The component token and every authorizer's token (and tickets), as issuers. */
   issuers(): Issuer[] {
-    const { client } = this.deps;
-    const out: Issuer[] = [componentTokenIssuer(this.entry, this, client)];
+    const out: Issuer[] = [componentTokenIssuer(this.entry, this, this.deps.client)];
     for (const appId of [...this.authorizers.keys()].sort()) {
-      if (this.deps.host.isTaken(appId, this.componentAppId)) continue;
-      const token = authorizerTokenIssuer(this.entry, appId, this, client, this.deps.host.parent(this.componentAppId));
-      out.push(token);
-      const app: OfficialApp = { type: "official", appId, secret: this.entry.secret, endpoint: "token", tickets: this.entry.authorizerTickets, jsSdk: { allowedOrigins: [] } };
-      for (const t of this.entry.authorizerTickets) out.push(officialTicketIssuer(app, t, client, this.deps.host.parent(appId)));
+      if (!this.deps.host.isTaken(appId, this.componentAppId)) out.push(...this.issuersOf(appId));
     }
     return out;
+  }
+
+  /** An authorizer's token and its JS-SDK tickets. */
+  private issuersOf(appId: string): Issuer[] {
+    const { client } = this.deps;
+    const app: OfficialApp = { type: "official", appId, secret: this.entry.secret, endpoint: "token", tickets: this.entry.authorizerTickets, jsSdk: { allowedOrigins: [] } };
+    return [
+      authorizerTokenIssuer(this.entry, appId, this, client, this.deps.host.parent(this.componentAppId)),
+      ...this.entry.authorizerTickets.map((t) => officialTicketIssuer(app, t, client, this.deps.host.parent(appId))),
+    ];
   }
 
   /** Whether the account authorized this platform (whatever its status). */
@@ -173,12 +194,14 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
   // RefreshTokenSource
 
   async refreshTokenOf(appId: string): Promise<string | undefined> {
-    const pending = this.unsaved.get(appId);
-    if (pending) await this.saveRotation(appId, pending.previous, pending.next);
+    // Not in the store yet (it refused the write): the copy in memory works, and is written again.
+    const pending = this.unsavedAuth.get(appId)?.refreshToken ?? this.unsaved.get(appId)?.next;
+    if (pending !== undefined) return pending;
     const a = await this.deps.store.authorizer(this.componentAppId, appId);
-    if (a) this.authorizers.set(appId, a);
-    const held = this.unsaved.get(appId)?.next ?? a?.refreshToken;
-    if (held !== undefined) return held;
+    if (a) {
+      this.authorizers.set(appId, a);
+      return a.refreshToken;
+    }
     // The store lost it (a Redis restarted empty): the copy in memory still works,
     // and WeChat's list puts it back in the store.
     const mirrored = this.authorizers.get(appId)?.refreshToken;
@@ -188,8 +211,17 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
 
   async refreshTokenRotated(appId: string, previous: string, next: string): Promise<void> {
     this.log.info({ authorizer: appId, refreshToken: fingerprint(next) }, "WeChat rotated the authorizer's refresh token");
+    const pendingAuth = this.unsavedAuth.get(appId);
+    if (pendingAuth) {
+      // The authorization's own write, tried again, stores the new one.
+      this.unsavedAuth.set(appId, { ...pendingAuth, refreshToken: next, updatedAt: this.deps.clock.now() });
+      return;
+    }
     this.unsaved.set(appId, { previous, next });
-    await this.saveRotation(appId, previous, next);
+    await this.writes.serial(appId, () => this.saveRotation(appId)).catch((err: Error) => {
+      this.log.error({ authorizer: appId, err: err.message }, "could not store the rotated refresh token; keeping it in memory and trying again");
+      this.writes.retry(appId, "rotated refresh token", () => this.saveRotation(appId));
+    });
   }
 
   refreshTokenWorked(appId: string, refreshToken: string): void {
@@ -233,8 +265,7 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
       return "ignored";
     }
     const now = this.deps.clock.now();
-    const created = Number(fields["CreateTime"]);
-    const ticket: StoredTicket = { value, createdAt: Number.isFinite(created) && created > 0 ? created * 1000 : now, receivedAt: now, expiresAt: now + TICKET_LIFETIME_MS };
+    const ticket: StoredTicket = { value, createdAt: this.pushTime(fields), receivedAt: now, expiresAt: now + TICKET_LIFETIME_MS };
     const stored = await this.deps.store.saveTicket(this.componentAppId, ticket);
     if (!stored) {
       this.log.info({ ticket: fingerprint(value) }, "an older component_verify_ticket push; the newer one is kept");
@@ -246,16 +277,24 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
     return "stored";
   }
 
-  private async authorized(fields: Record<string, string>): Promise<PushOutcome> {
+  private authorized(fields: Record<string, string>): Promise<PushOutcome> {
     const appId = fields["AuthorizerAppid"] ?? "";
     const code = fields["AuthorizationCode"] ?? "";
     if (!APP_ID_PATTERN.test(appId) || code === "") {
       this.log.warn({ infoType: fields["InfoType"] }, "authorization push without a valid AuthorizerAppid or AuthorizationCode; ignored");
-      return "ignored";
+      return Promise.resolve("ignored");
     }
     if (this.deps.host.isTaken(appId, this.componentAppId)) {
       this.log.error({ authorizer: appId }, "an account authorized the platform, but its appid is configured otherwise on this server; not served through the platform");
     }
+    const at = this.pushTime(fields);
+    return this.writes.serial(appId, () => this.authorize(appId, code, at, fields["InfoType"]!));
+  }
+
+  private async authorize(appId: string, code: string, at: number, infoType: string): Promise<PushOutcome> {
+    const exchanged = this.exchanged.get(code);
+    // WeChat retried a push whose code was exchanged but not stored: store what it gave.
+    if (exchanged !== undefined) return this.storeAuthorization(exchanged, "retried push");
     const requestedAt = this.deps.clock.now();
     let info: { appId: string; refreshToken: string; fetched: Fetched };
     try {
@@ -263,48 +302,97 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
     } catch (err) {
       if (err instanceof WeChatError && (err.errcode === 61009 || err.errcode === 61010)) {
         // Already exchanged (a replica took the same push), or too late: asking again cannot help.
-        this.log.warn({ authorizer: appId, errcode: err.errcode }, "authorization code not exchangeable; ignored");
+        if (this.authorizers.has(appId)) {
+          this.log.warn({ authorizer: appId, errcode: err.errcode }, "authorization code not exchangeable; the account is held, ignored");
+        } else {
+          this.log.warn({ authorizer: appId, errcode: err.errcode }, "authorization code not exchangeable and the account is not held: reading WeChat's authorizer list");
+          this.scheduleSync("missing");
+        }
         return "ignored";
       }
       throw err;
     }
     if (info.appId !== appId) this.log.warn({ authorizer: appId, answered: info.appId }, "query_auth answered another appid; using WeChat's");
-    const now = this.deps.clock.now();
-    const record: StoredAuthorizer = { appId: info.appId, refreshToken: info.refreshToken, status: "active", authorizedAt: now, updatedAt: now };
+    const record: StoredAuthorizer = { appId: info.appId, refreshToken: info.refreshToken, status: "active", authorizedAt: at, updatedAt: this.deps.clock.now() };
     // Mirrored and served before the store tells every listener (this one too):
     // the change is not taken for another replica's, the credential starts from
     // the token just issued, and that token is written to a shared store ahead
     // of the authorizer, so a replica that hears of it adopts the token instead
     // of fetching another one.
-    const previous = this.authorizers.get(info.appId);
     this.authorizers.set(info.appId, record);
+    this.unsavedAuth.set(info.appId, record);
+    this.exchanged.set(code, info.appId);
+    this.unsaved.delete(info.appId);
     this.deps.host.authorizersChanged(this, { appId: info.appId, fetched: info.fetched, requestedAt });
+    return this.storeAuthorization(info.appId, infoType);
+  }
+
+  /**
+   * Writes an exchanged authorization. When the store refuses, the refresh
+   * token stays in memory (served, and written again on a timer) and the push
+   * fails, so WeChat retries it too.
+   */
+  private async storeAuthorization(appId: string, why: string): Promise<PushOutcome> {
+    const record = this.unsavedAuth.get(appId);
+    if (!record) return "stored";
+    let saved: boolean;
     try {
-      await this.deps.store.saveAuthorizer(this.componentAppId, record);
+      saved = await this.deps.store.saveAuthorizer(this.componentAppId, record);
     } catch (err) {
-      // Not stored, so not served: WeChat retries the push with a new code.
-      if (previous) this.authorizers.set(info.appId, previous);
-      else this.authorizers.delete(info.appId);
-      this.deps.host.authorizersChanged(this);
+      this.log.error({ authorizer: appId, err: (err as Error).message }, "could not store the authorizer's refresh token; serving it from memory and trying again");
+      this.writes.retry(appId, "authorization", () => this.storeAuthorization(appId, "retried write").then(() => undefined));
       throw err;
     }
-    this.unsaved.delete(info.appId);
-    this.log.info({ authorizer: info.appId, infoType: fields["InfoType"], refreshToken: fingerprint(info.refreshToken) }, "authorizer stored");
+    if (this.unsavedAuth.get(appId) === record) this.unsavedAuth.delete(appId);
+    for (const [code, owner] of this.exchanged) if (owner === appId) this.exchanged.delete(code);
+    if (!saved) {
+      this.log.warn({ authorizer: appId, authorizedAt: new Date(record.authorizedAt).toISOString() }, "authorization older than a de-authorization or a later authorization the store holds; not served");
+      await this.reloadOne(appId);
+      return "ignored";
+    }
+    this.log.info({ authorizer: appId, why, refreshToken: fingerprint(record.refreshToken) }, "authorizer stored");
     return "stored";
   }
 
-  private async unauthorized(fields: Record<string, string>): Promise<PushOutcome> {
+  private unauthorized(fields: Record<string, string>): Promise<PushOutcome> {
     const appId = fields["AuthorizerAppid"] ?? "";
     if (!APP_ID_PATTERN.test(appId)) {
       this.log.warn("unauthorized push without a valid AuthorizerAppid; ignored");
+      return Promise.resolve("ignored");
+    }
+    const at = this.pushTime(fields);
+    return this.writes.serial(appId, () => this.deauthorize(appId, at));
+  }
+
+  private async deauthorize(appId: string, at: number): Promise<PushOutcome> {
+    const keys = this.issuersOf(appId).map((i) => credentialKey(i.id));
+    const outcome = await this.deps.store.removeAuthorizer(this.componentAppId, appId, at, keys);
+    if (outcome === "newer_held") {
+      this.log.info({ authorizer: appId }, "a de-authorization older than the account's latest authorization; ignored");
       return "ignored";
     }
-    const removed = await this.deps.store.removeAuthorizer(this.componentAppId, appId);
-    this.unsaved.delete(appId);
-    const held = this.authorizers.delete(appId);
-    this.log.info({ authorizer: appId }, removed || held ? "authorizer de-authorized: no longer served, refresh token dropped" : "de-authorization of an account not held");
-    if (held) this.deps.host.authorizersChanged(this);
-    return removed || held ? "stored" : "ignored";
+    const pending = this.unsavedAuth.get(appId);
+    if (!pending || pending.authorizedAt <= at) {
+      this.unsavedAuth.delete(appId);
+      for (const [code, owner] of this.exchanged) if (owner === appId) this.exchanged.delete(code);
+      this.unsaved.delete(appId);
+      this.writes.drop(appId);
+    }
+    const held = this.authorizers.get(appId);
+    const drop = held !== undefined && held.authorizedAt <= at && !this.unsavedAuth.has(appId);
+    if (drop) this.authorizers.delete(appId);
+    this.log.info(
+      { authorizer: appId },
+      outcome === "removed" || drop ? "authorizer de-authorized: no longer served, refresh token dropped" : "de-authorization of an account not held (remembered against late pushes)",
+    );
+    if (drop) this.deps.host.authorizersChanged(this);
+    return outcome === "removed" || drop ? "stored" : "ignored";
+  }
+
+  /** When WeChat created the push (its CreateTime), ms; a push without one counts as now. */
+  private pushTime(fields: Record<string, string>): number {
+    const created = Number(fields["CreateTime"]);
+    return Number.isFinite(created) && created > 0 ? created * 1000 : this.deps.clock.now();
   }
 
   /** api_query_auth: the authorizer's appid, refresh token and a first access token for an authorization code. */
@@ -344,10 +432,9 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
   }
 
   private async doSync(trigger: SyncTrigger): Promise<SyncResult> {
-    this.lastSyncAt = this.deps.clock.now();
+    const startedAt = (this.lastSyncAt = this.deps.clock.now());
     const listed = await readAuthorizerList(this.componentAppId, this.deps.client, this.deps.clock, (what, call) => this.withComponentToken(LIST_PATH, what, call));
-    const { result, retry } = await applyAuthorizerList(this.deps.store, this.componentAppId, listed, this.deps.clock.now());
-    for (const item of listed) this.unsaved.delete(item.appId);
+    const { result, retry } = await applyAuthorizerList(this.deps.store, this.componentAppId, listed, this.deps.clock.now(), startedAt);
     await this.reloadAll();
     this.log.info({ trigger, ...result }, "authorizer list synced from WeChat");
     for (const appId of retry) this.deps.host.credential(appId)?.retryNow("refresh token restored from the authorizer list");
@@ -412,13 +499,13 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
     });
   }
 
-  private async saveRotation(appId: string, previous: string, next: string): Promise<void> {
-    try {
-      await this.deps.store.updateAuthorizer(this.componentAppId, appId, previous, { refreshToken: next, status: "active", updatedAt: this.deps.clock.now() });
-      this.unsaved.delete(appId);
-    } catch (err) {
-      this.log.error({ authorizer: appId, err: (err as Error).message }, "could not store the rotated refresh token; keeping it in memory and trying again");
-    }
+  /** Writes a rotated refresh token (compare-and-set on the one it replaced); rejects when the store could not take it. */
+  private async saveRotation(appId: string): Promise<void> {
+    const r = this.unsaved.get(appId);
+    if (!r) return;
+    const changed = await this.deps.store.updateAuthorizer(this.componentAppId, appId, r.previous, { refreshToken: r.next, status: "active", updatedAt: this.deps.clock.now() });
+    if (this.unsaved.get(appId) === r) this.unsaved.delete(appId);
+    if (!changed) this.log.info({ authorizer: appId }, "a rotated refresh token was not stored: the account authorized again (or left) meanwhile");
   }
 
   private async changed(change: PlatformChange): Promise<void> {
@@ -434,8 +521,8 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
     const a = await this.deps.store.authorizer(this.componentAppId, change.appId);
     const before = this.authorizers.get(change.appId);
     if (a) this.authorizers.set(change.appId, a);
-    else this.authorizers.delete(change.appId);
-    if (!before !== !a) this.deps.host.authorizersChanged(this);
+    else if (!this.unsavedAuth.has(change.appId)) this.authorizers.delete(change.appId);
+    if (!before !== !this.authorizers.has(change.appId)) this.deps.host.authorizersChanged(this);
     // Another replica stored a new refresh token (an authorization, a sync): use it at once.
     if (a && before && a.refreshToken !== before.refreshToken) this.deps.host.credential(a.appId)?.retryNow("a new refresh token was stored");
   }
@@ -450,9 +537,11 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
   private async reloadAll(authoritative = true): Promise<void> {
     const all = await this.deps.store.authorizers(this.componentAppId);
     const before = new Set(this.authorizers.keys());
-    const lost = [...this.authorizers.values()].filter((a) => !all.has(a.appId));
+    const lost = [...this.authorizers.values()].filter((a) => !all.has(a.appId) && !this.unsavedAuth.has(a.appId));
     this.authorizers.clear();
     for (const [appId, a] of all) this.authorizers.set(appId, a);
+    // Authorizations the store has not taken yet stay served.
+    for (const [appId, a] of this.unsavedAuth) if (!all.has(appId)) this.authorizers.set(appId, a);
     if (!authoritative && lost.length > 0) {
       for (const a of lost) this.authorizers.set(a.appId, a);
       this.log.error({ authorizers: lost.map((a) => a.appId) }, "the store no longer holds these authorizers (data lost?): serving them from memory and re-reading WeChat's authorizer list");
@@ -460,5 +549,23 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
     }
     const same = before.size === this.authorizers.size && [...this.authorizers.keys()].every((k) => before.has(k));
     if (!same) this.deps.host.authorizersChanged(this);
+    if (this.loadFailed) {
+      // The store was unreadable at start and answers now: empty, it is treated as a start with none stored.
+      this.loadFailed = false;
+      if (all.size === 0 && this.authorizers.size === 0) {
+        this.log.info("open platform store readable again and holds no authorizer: WeChat's authorizer list is read once the component token is there");
+        this.syncWhenReady = true;
+        if (this.deps.host.credential(this.componentAppId)?.current()) this.componentTokenArrived();
+      }
+    }
+  }
+
+  /** One authorizer's mirror from the store. */
+  private async reloadOne(appId: string): Promise<void> {
+    const a = await this.deps.store.authorizer(this.componentAppId, appId);
+    const had = this.authorizers.has(appId);
+    if (a) this.authorizers.set(appId, a);
+    else if (!this.unsavedAuth.has(appId)) this.authorizers.delete(appId);
+    if (had !== this.authorizers.has(appId)) this.deps.host.authorizersChanged(this);
   }
 }

@@ -44,6 +44,9 @@ export interface StoredAuthorizer {
  */
 export type PlatformChange = { component: string; what: "ticket" } | { component: string; what: "all" } | { component: string; what: "authorizer"; appId: string };
 
+/** removed: it was held and is gone; not_held: nothing was held (the de-authorization is remembered all the same); newer_held: an authorization made after it is held, and stays. */
+export type RemoveOutcome = "removed" | "not_held" | "newer_held";
+
 export interface PlatformStore {
   /** The newest ticket, if any is held (expired ones too: the caller checks expiresAt). */
   ticket(component: string): Promise<StoredTicket | undefined>;
@@ -55,8 +58,14 @@ export interface PlatformStore {
   /** Every authorizer of the platform, by appid. */
   authorizers(component: string): Promise<Map<string, StoredAuthorizer>>;
   authorizer(component: string, appId: string): Promise<StoredAuthorizer | undefined>;
-  /** Adds or replaces the authorizer (an authorization, a recovery); durable when it resolves. */
-  saveAuthorizer(component: string, authorizer: StoredAuthorizer): Promise<void>;
+  /**
+   * Adds or replaces the authorizer (an authorization, a recovery); durable
+   * when it resolves. Refused (false, nothing stored) when it is older than
+   * what the store knows: a de-authorization after `authorizedAt`, or a
+   * held authorization made later (pushes can arrive out of order, and
+   * WeChat retries them).
+   */
+  saveAuthorizer(component: string, authorizer: StoredAuthorizer): Promise<boolean>;
   /**
    * Atomically changes an authorizer only if its stored refresh token is
    * still `expected` (a re-authorization or a de-authorization meanwhile
@@ -68,8 +77,14 @@ export interface PlatformStore {
     expected: string,
     change: { refreshToken?: string; status?: AuthorizerStatus; updatedAt: number },
   ): Promise<boolean>;
-  /** Drops the authorizer and its refresh token (de-authorization). Resolves whether it was held. */
-  removeAuthorizer(component: string, appId: string): Promise<boolean>;
+  /**
+   * A de-authorization whose push was created at `at` (ms since the epoch).
+   * Unless an authorization made after `at` is held, it drops the authorizer,
+   * its refresh token and the stored tokens under `credentialKeys` (a later
+   * authorization must not start from a revoked token), and remembers `at`:
+   * saveAuthorizer refuses authorizations made before it.
+   */
+  removeAuthorizer(component: string, appId: string, at: number, credentialKeys: readonly string[]): Promise<RemoveOutcome>;
   /** Changes made by any replica, this one included: the platform reloads what changed. */
   onPlatformChange(listener: (change: PlatformChange) => void): () => void;
 }

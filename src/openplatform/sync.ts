@@ -66,21 +66,34 @@ export async function readAuthorizerList(
   }
 }
 
-/** Applies the list to the store; returns what changed and which authorizers should retry at once. */
+/**
+ * Applies the list to the store; returns what changed and which authorizers
+ * should retry at once. A record changed after the list was first asked for
+ * (`readSince`: an authorization, a rotated refresh token) is newer than the
+ * list and left alone; the store refuses to restore an account whose
+ * de-authorization came after its listed authorization.
+ */
 export async function applyAuthorizerList(
   store: PlatformStore,
   component: string,
   listed: readonly ListedAuthorizer[],
   now: number,
+  readSince: number,
 ): Promise<{ result: SyncResult; retry: string[] }> {
   const result: SyncResult = { restored: 0, updated: 0, unchanged: 0, missing: 0 };
   const retry: string[] = [];
   for (const item of listed) {
     const held = await store.authorizer(component, item.appId);
     if (!held) {
-      await store.saveAuthorizer(component, { appId: item.appId, refreshToken: item.refreshToken, status: "active", authorizedAt: item.authTime, updatedAt: now });
-      result.restored++;
-      retry.push(item.appId);
+      const restored = await store.saveAuthorizer(component, { appId: item.appId, refreshToken: item.refreshToken, status: "active", authorizedAt: item.authTime, updatedAt: now });
+      if (restored) {
+        result.restored++;
+        retry.push(item.appId);
+      } else {
+        result.unchanged++;
+      }
+    } else if (held.updatedAt > readSince) {
+      result.unchanged++;
     } else if (held.refreshToken !== item.refreshToken || held.status !== "active") {
       // A listed refresh token is one WeChat holds valid: worth another try even if it was refused once.
       const changed = await store.updateAuthorizer(component, item.appId, held.refreshToken, { refreshToken: item.refreshToken, status: "active", updatedAt: now });
@@ -93,7 +106,7 @@ export async function applyAuthorizerList(
   }
   const names = new Set(listed.map((l) => l.appId));
   for (const held of (await store.authorizers(component)).values()) {
-    if (names.has(held.appId)) continue;
+    if (names.has(held.appId) || held.updatedAt > readSince) continue;
     result.missing++;
     if (held.status === "active") await store.updateAuthorizer(component, held.appId, held.refreshToken, { status: "needs_reauthorization", updatedAt: now });
   }

@@ -28,6 +28,9 @@ export class FileStore implements TokenStore, PlatformStore {
     () => this.durable(),
     // Read once, before the first platform call: a write must not replace a snapshot it has not read.
     () => this.load(),
+    (keys) => {
+      for (const key of keys) this.tokens.delete(key);
+    },
   );
   private writing: Promise<void> | undefined;
   private dirty = false;
@@ -35,11 +38,19 @@ export class FileStore implements TokenStore, PlatformStore {
   private generation = 0;
   private durableWaiters: { generation: number; resolve: () => void; reject: (err: Error) => void }[] = [];
   private loading: Promise<void> | undefined;
+  /** After a failed write: the next try, and how long the one after waits. */
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryMs: number;
+  private closed = false;
 
   constructor(
     readonly path: string,
     private readonly log?: Logger,
-  ) {}
+    /** The first wait before writing again after a failed write (doubling up to 60 s). */
+    private readonly firstRetryMs = 1000,
+  ) {
+    this.retryMs = firstRetryMs;
+  }
 
   /** Reads the snapshot (once: later calls get what the first read). */
   async load(): Promise<Map<string, StoredCredential>> {
@@ -96,6 +107,14 @@ export class FileStore implements TokenStore, PlatformStore {
   private markDirty(): void {
     this.generation++;
     this.dirty = true;
+    this.startWriting();
+  }
+
+  private startWriting(): void {
+    if (this.retryTimer) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+    }
     if (!this.writing) this.writing = this.writeLoop();
   }
 
@@ -105,6 +124,9 @@ export class FileStore implements TokenStore, PlatformStore {
 
   async close(): Promise<void> {
     await this.flush();
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
   }
 
   private async writeLoop(): Promise<void> {
@@ -117,11 +139,16 @@ export class FileStore implements TokenStore, PlatformStore {
         try {
           await this.writeSnapshot();
         } catch (err) {
-          this.log?.error({ path: this.path, err: (err as Error).message }, "could not write token snapshot");
+          this.log?.error({ path: this.path, err: (err as Error).message, retryInMs: this.retryMs }, "could not write token snapshot");
           const failed = new Error(`could not write ${this.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+          // Platform changes waiting on it are taken back (their callers retry);
+          // tokens and quota counts stay dirty and are written by the next try.
           for (const w of this.durableWaiters.splice(0)) w.reject(failed);
+          this.dirty = true;
+          this.retryLater();
           return;
         }
+        this.retryMs = this.firstRetryMs;
         const done = this.durableWaiters.filter((w) => w.generation <= covered);
         this.durableWaiters = this.durableWaiters.filter((w) => w.generation > covered);
         for (const w of done) w.resolve();
@@ -129,6 +156,17 @@ export class FileStore implements TokenStore, PlatformStore {
     } finally {
       this.writing = undefined;
     }
+  }
+
+  /** A failed write is tried again by itself, sooner if another change comes first. */
+  private retryLater(): void {
+    if (this.closed || this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.startWriting();
+    }, this.retryMs);
+    this.retryTimer.unref();
+    this.retryMs = Math.min(this.retryMs * 2, 60_000);
   }
 
   private async writeSnapshot(): Promise<void> {
@@ -168,7 +206,7 @@ export class FileStore implements TokenStore, PlatformStore {
   authorizer = (component: string, appId: string) => this.platforms.authorizer(component, appId);
   saveAuthorizer = (component: string, authorizer: StoredAuthorizer) => this.platforms.saveAuthorizer(component, authorizer);
   updateAuthorizer: PlatformStore["updateAuthorizer"] = (...args) => this.platforms.updateAuthorizer(...args);
-  removeAuthorizer = (component: string, appId: string) => this.platforms.removeAuthorizer(component, appId);
+  removeAuthorizer: PlatformStore["removeAuthorizer"] = (...args) => this.platforms.removeAuthorizer(...args);
   onPlatformChange = (listener: (change: PlatformChange) => void) => this.platforms.onPlatformChange(listener);
 
   /**

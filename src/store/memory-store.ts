@@ -7,7 +7,9 @@ export class MemoryStore implements TokenStore, PlatformStore {
   readonly kind = "memory";
   private readonly tokens = new Map<string, StoredCredential>();
   private readonly quotas = new Map<string, StoredQuota>();
-  private readonly platforms = new PlatformRecords();
+  private readonly platforms = new PlatformRecords(undefined, undefined, (keys) => {
+    for (const key of keys) this.tokens.delete(key);
+  });
 
   async load(): Promise<Map<string, StoredCredential>> {
     return new Map(this.tokens);
@@ -36,6 +38,6 @@ export class MemoryStore implements TokenStore, PlatformStore {
   authorizer = (component: string, appId: string) => this.platforms.authorizer(component, appId);
   saveAuthorizer = (component: string, authorizer: StoredAuthorizer) => this.platforms.saveAuthorizer(component, authorizer);
   updateAuthorizer: PlatformStore["updateAuthorizer"] = (...args) => this.platforms.updateAuthorizer(...args);
-  removeAuthorizer = (component: string, appId: string) => this.platforms.removeAuthorizer(component, appId);
+  removeAuthorizer: PlatformStore["removeAuthorizer"] = (...args) => this.platforms.removeAuthorizer(...args);
   onPlatformChange = (listener: (change: PlatformChange) => void) => this.platforms.onPlatformChange(listener);
 }

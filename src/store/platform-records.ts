@@ -2,29 +2,40 @@
  * The Open Platform records of the memory and file stores: per component
  * appid, the newest ticket and the authorizers, with the PlatformStore rules
  * (an older ticket never replaces a newer one; updates compare the refresh
- * token). Each change is applied, then committed (the file store resolves
- * once the snapshot holding it is fsynced; a rejected commit takes the change
- * back), then told to the listeners.
+ * token; an authorization older than a de-authorization or than the held
+ * one is refused). Changes run one at a time: each is applied, then
+ * committed (the file store resolves once the snapshot holding it is
+ * fsynced; a rejected commit takes the change back, exactly, since no other
+ * change ran meanwhile), then told to the listeners.
  */
-import type { AuthorizerStatus, PlatformChange, PlatformStore, StoredAuthorizer, StoredTicket } from "../openplatform/store.js";
+import type { AuthorizerStatus, PlatformChange, PlatformStore, RemoveOutcome, StoredAuthorizer, StoredTicket } from "../openplatform/store.js";
 import { toStoredAuthorizer, toStoredTicket } from "../openplatform/store.js";
 
 interface Platform {
   ticket?: StoredTicket;
   authorizers: Map<string, StoredAuthorizer>;
+  /** appid -> the CreateTime (ms) of its latest de-authorization; dropped once a later authorization is held. */
+  deauthorized: Map<string, number>;
 }
 
-export type PlatformsJson = Record<string, { ticket?: StoredTicket; authorizers: Record<string, StoredAuthorizer> }>;
+export type PlatformsJson = Record<
+  string,
+  { ticket?: StoredTicket; authorizers: Record<string, StoredAuthorizer>; deauthorized?: Record<string, number> }
+>;
 
 export class PlatformRecords implements PlatformStore {
   private readonly platforms = new Map<string, Platform>();
   private readonly listeners = new Set<(change: PlatformChange) => void>();
+  /** The change running now: the next one starts after it settled. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
     /** Makes the changes applied so far durable; rejects when it could not. */
     private readonly commit: () => Promise<void> = async () => undefined,
     /** Resolves once the records were loaded (the file store reads its snapshot first). */
     private readonly ready: () => Promise<unknown> = async () => undefined,
+    /** Drops stored tokens (a de-authorized account's), before the commit that removes the account. */
+    private readonly dropTokens: (keys: readonly string[]) => void = () => undefined,
   ) {}
 
   async ticket(component: string): Promise<StoredTicket | undefined> {
@@ -33,17 +44,18 @@ export class PlatformRecords implements PlatformStore {
     return t && { ...t };
   }
 
-  async saveTicket(component: string, ticket: StoredTicket): Promise<boolean> {
-    await this.ready();
-    const p = this.of(component);
-    const before = p.ticket;
-    if (before && before.createdAt > ticket.createdAt) return false;
-    p.ticket = { ...ticket };
-    await this.committed({ component, what: "ticket" }, () => {
-      if (before) p.ticket = before;
-      else delete p.ticket;
+  saveTicket(component: string, ticket: StoredTicket): Promise<boolean> {
+    return this.exclusive(async () => {
+      const p = this.of(component);
+      const before = p.ticket;
+      if (before && before.createdAt > ticket.createdAt) return false;
+      p.ticket = { ...ticket };
+      await this.committed({ component, what: "ticket" }, () => {
+        if (before) p.ticket = before;
+        else delete p.ticket;
+      });
+      return true;
     });
-    return true;
   }
 
   async authorizers(component: string): Promise<Map<string, StoredAuthorizer>> {
@@ -57,29 +69,45 @@ export class PlatformRecords implements PlatformStore {
     return a && { ...a };
   }
 
-  async saveAuthorizer(component: string, authorizer: StoredAuthorizer): Promise<void> {
-    await this.ready();
-    await this.replace(component, authorizer.appId, { ...authorizer });
-  }
-
-  async updateAuthorizer(component: string, appId: string, expected: string, change: { refreshToken?: string; status?: AuthorizerStatus; updatedAt: number }): Promise<boolean> {
-    await this.ready();
-    const held = this.platforms.get(component)?.authorizers.get(appId);
-    if (!held || held.refreshToken !== expected) return false;
-    await this.replace(component, appId, {
-      ...held,
-      refreshToken: change.refreshToken ?? held.refreshToken,
-      status: change.status ?? held.status,
-      updatedAt: change.updatedAt,
+  saveAuthorizer(component: string, authorizer: StoredAuthorizer): Promise<boolean> {
+    return this.exclusive(async () => {
+      const p = this.of(component);
+      const gone = p.deauthorized.get(authorizer.appId);
+      const held = p.authorizers.get(authorizer.appId);
+      if ((gone !== undefined && gone > authorizer.authorizedAt) || (held && held.authorizedAt > authorizer.authorizedAt)) return false;
+      await this.replace(component, authorizer.appId, { ...authorizer }, gone !== undefined ? () => p.deauthorized.set(authorizer.appId, gone) : undefined);
+      return true;
     });
-    return true;
   }
 
-  async removeAuthorizer(component: string, appId: string): Promise<boolean> {
-    await this.ready();
-    if (!this.platforms.get(component)?.authorizers.has(appId)) return false;
-    await this.replace(component, appId, undefined);
-    return true;
+  updateAuthorizer(component: string, appId: string, expected: string, change: { refreshToken?: string; status?: AuthorizerStatus; updatedAt: number }): Promise<boolean> {
+    return this.exclusive(async () => {
+      const held = this.platforms.get(component)?.authorizers.get(appId);
+      if (!held || held.refreshToken !== expected) return false;
+      await this.replace(component, appId, {
+        ...held,
+        refreshToken: change.refreshToken ?? held.refreshToken,
+        status: change.status ?? held.status,
+        updatedAt: change.updatedAt,
+      });
+      return true;
+    });
+  }
+
+  removeAuthorizer(component: string, appId: string, at: number, credentialKeys: readonly string[]): Promise<RemoveOutcome> {
+    return this.exclusive(async () => {
+      const p = this.of(component);
+      const held = p.authorizers.get(appId);
+      if (held && held.authorizedAt > at) return "newer_held";
+      const gone = p.deauthorized.get(appId);
+      p.deauthorized.set(appId, Math.max(at, gone ?? at));
+      this.dropTokens(credentialKeys);
+      await this.replace(component, appId, undefined, () => {
+        if (gone === undefined) p.deauthorized.delete(appId);
+        else p.deauthorized.set(appId, gone);
+      });
+      return held ? "removed" : "not_held";
+    });
   }
 
   onPlatformChange(listener: (change: PlatformChange) => void): () => void {
@@ -90,7 +118,11 @@ export class PlatformRecords implements PlatformStore {
   toJSON(): PlatformsJson {
     const out: PlatformsJson = {};
     for (const [component, p] of this.platforms) {
-      out[component] = { ...(p.ticket ? { ticket: p.ticket } : {}), authorizers: Object.fromEntries(p.authorizers) };
+      out[component] = {
+        ...(p.ticket ? { ticket: p.ticket } : {}),
+        authorizers: Object.fromEntries(p.authorizers),
+        ...(p.deauthorized.size > 0 ? { deauthorized: Object.fromEntries(p.deauthorized) } : {}),
+      };
     }
     return out;
   }
@@ -100,7 +132,7 @@ export class PlatformRecords implements PlatformStore {
     if (typeof json !== "object" || json === null) return;
     for (const [component, raw] of Object.entries(json as Record<string, unknown>)) {
       if (typeof raw !== "object" || raw === null) continue;
-      const r = raw as { ticket?: unknown; authorizers?: unknown };
+      const r = raw as { ticket?: unknown; authorizers?: unknown; deauthorized?: unknown };
       const p = this.of(component);
       const ticket = toStoredTicket(r.ticket);
       if (ticket) p.ticket = ticket;
@@ -108,25 +140,45 @@ export class PlatformRecords implements PlatformStore {
         const stored = toStoredAuthorizer(a);
         if (stored && stored.appId === appId) p.authorizers.set(appId, stored);
       }
+      for (const [appId, at] of Object.entries((r.deauthorized ?? {}) as Record<string, unknown>)) {
+        if (typeof at === "number" && Number.isFinite(at)) p.deauthorized.set(appId, at);
+      }
     }
   }
 
   private of(component: string): Platform {
     let p = this.platforms.get(component);
-    if (!p) this.platforms.set(component, (p = { authorizers: new Map() }));
+    if (!p) this.platforms.set(component, (p = { authorizers: new Map(), deauthorized: new Map() }));
     return p;
   }
 
-  /** Sets (or, undefined, removes) an authorizer, commits, tells the listeners. */
-  private async replace(component: string, appId: string, next: StoredAuthorizer | undefined): Promise<void> {
-    const authorizers = this.of(component).authorizers;
-    const before = authorizers.get(appId);
-    if (next) authorizers.set(appId, next);
-    else authorizers.delete(appId);
+  /**
+   * Sets (or, undefined, removes) an authorizer, commits, tells the
+   * listeners. A stored authorization clears the account's de-authorization
+   * (its own time now guards against older pushes); `undoMore` takes back
+   * what else the change did.
+   */
+  private async replace(component: string, appId: string, next: StoredAuthorizer | undefined, undoMore?: () => void): Promise<void> {
+    const p = this.of(component);
+    const before = p.authorizers.get(appId);
+    if (next) {
+      p.authorizers.set(appId, next);
+      p.deauthorized.delete(appId);
+    } else {
+      p.authorizers.delete(appId);
+    }
     await this.committed({ component, what: "authorizer", appId }, () => {
-      if (before) authorizers.set(appId, before);
-      else authorizers.delete(appId);
+      if (before) p.authorizers.set(appId, before);
+      else p.authorizers.delete(appId);
+      undoMore?.();
     });
+  }
+
+  /** Runs one change at a time (after the records were loaded). */
+  private exclusive<T>(change: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(() => this.ready()).then(change);
+    this.queue = run.catch(() => undefined);
+    return run;
   }
 
   /** Commits; a change that could not be made durable is taken back (it was not stored) and the commit's error thrown. */

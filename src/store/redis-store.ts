@@ -8,6 +8,10 @@
  * token:<key> (JSON StoredCredential), quota:<key> (JSON StoredQuota; also
  * quota:hour:<corp>[/<agent>] for WeCom's hourly ticket limits), lock:<key> (a
  * lease id, with a TTL), and the channel tokens, on which each new value is published.
+ * Open Platforms: platform:<component>:ticket, platform:<component>:authorizers
+ * (a hash, appid -> JSON StoredAuthorizer, no TTL),
+ * platform:<component>:deauthorized (a hash, appid -> ms of its latest
+ * de-authorization), and the channel platform.
  */
 import { randomUUID } from "node:crypto";
 import { Redis, type RedisOptions } from "ioredis";
@@ -22,6 +26,7 @@ import {
   type AuthorizerStatus,
   type PlatformChange,
   type PlatformStore,
+  type RemoveOutcome,
   type StoredAuthorizer,
   type StoredTicket,
 } from "../openplatform/store.js";
@@ -106,15 +111,42 @@ redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(held))
 redis.call('PUBLISH', KEYS[2], ARGV[4])
 return 1`;
 
-/** An authorizer added or replaced (no TTL: refresh tokens never expire); tells every replica. */
+/**
+ * An authorizer added or replaced (no TTL: refresh tokens never expire)
+ * unless a de-authorization after it (KEYS[3], appid -> ms) or a later
+ * authorization is held; a stored one clears its de-authorization. Tells every replica.
+ */
 const SAVE_AUTHORIZER = `
+local at = tonumber(ARGV[4])
+local gone = tonumber(redis.call('HGET', KEYS[3], ARGV[1]))
+if gone and gone > at then return 0 end
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if current then
+  local ok, held = pcall(cjson.decode, current)
+  if ok and type(held) == 'table' and tonumber(held.authorizedAt) and tonumber(held.authorizedAt) > at then return 0 end
+end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HDEL', KEYS[3], ARGV[1])
 redis.call('PUBLISH', KEYS[2], ARGV[3])
 return 1`;
 
+/**
+ * A de-authorization at ARGV[2] (ms): unless an authorization made later is
+ * held, drops the authorizer and its stored tokens (KEYS[4..]) and remembers
+ * the time (KEYS[3]). Returns 1 removed, 0 not held, -1 a newer one held.
+ */
 const REMOVE_AUTHORIZER = `
+local at = tonumber(ARGV[2])
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if current then
+  local ok, held = pcall(cjson.decode, current)
+  if ok and type(held) == 'table' and tonumber(held.authorizedAt) and tonumber(held.authorizedAt) > at then return -1 end
+end
+local gone = tonumber(redis.call('HGET', KEYS[3], ARGV[1]))
+if not gone or gone < at then redis.call('HSET', KEYS[3], ARGV[1], ARGV[2]) end
+for i = 4, #KEYS do redis.call('DEL', KEYS[i]) end
 local n = redis.call('HDEL', KEYS[1], ARGV[1])
-if n > 0 then redis.call('PUBLISH', KEYS[2], ARGV[2]) end
+redis.call('PUBLISH', KEYS[2], ARGV[3])
 return n`;
 
 export class RedisStore implements TokenStore, Coordinator, PlatformStore {
@@ -385,12 +417,23 @@ export class RedisStore implements TokenStore, Coordinator, PlatformStore {
     return parsed(await this.command(() => this.redis.hget(this.key("platform", component, "authorizers"), appId)), toStoredAuthorizer);
   }
 
-  async saveAuthorizer(component: string, authorizer: StoredAuthorizer): Promise<void> {
+  async saveAuthorizer(component: string, authorizer: StoredAuthorizer): Promise<boolean> {
     this.components.add(component);
     const change = JSON.stringify({ component, what: "authorizer", appId: authorizer.appId } satisfies PlatformChange);
-    await this.command(() =>
-      this.redis.eval(SAVE_AUTHORIZER, 2, this.key("platform", component, "authorizers"), this.key("platform"), authorizer.appId, JSON.stringify(authorizer), change),
+    const saved = await this.command(() =>
+      this.redis.eval(
+        SAVE_AUTHORIZER,
+        3,
+        this.key("platform", component, "authorizers"),
+        this.key("platform"),
+        this.key("platform", component, "deauthorized"),
+        authorizer.appId,
+        JSON.stringify(authorizer),
+        change,
+        authorizer.authorizedAt,
+      ),
     );
+    return saved === 1;
   }
 
   async updateAuthorizer(component: string, appId: string, expected: string, change: { refreshToken?: string; status?: AuthorizerStatus; updatedAt: number }): Promise<boolean> {
@@ -401,10 +444,23 @@ export class RedisStore implements TokenStore, Coordinator, PlatformStore {
     return done === 1;
   }
 
-  async removeAuthorizer(component: string, appId: string): Promise<boolean> {
+  async removeAuthorizer(component: string, appId: string, at: number, credentialKeys: readonly string[]): Promise<RemoveOutcome> {
     const note = JSON.stringify({ component, what: "authorizer", appId } satisfies PlatformChange);
-    const done = await this.command(() => this.redis.eval(REMOVE_AUTHORIZER, 2, this.key("platform", component, "authorizers"), this.key("platform"), appId, note));
-    return done === 1;
+    const tokens = credentialKeys.map((k) => this.key("token", k));
+    const done = await this.command(() =>
+      this.redis.eval(
+        REMOVE_AUTHORIZER,
+        3 + tokens.length,
+        this.key("platform", component, "authorizers"),
+        this.key("platform"),
+        this.key("platform", component, "deauthorized"),
+        ...tokens,
+        appId,
+        at,
+        note,
+      ),
+    );
+    return done === 1 ? "removed" : done === -1 ? "newer_held" : "not_held";
   }
 
   onPlatformChange(listener: (change: PlatformChange) => void): () => void {
