@@ -389,6 +389,7 @@ export class WxTokenServer {
     // one it replaces may die soon), then the store is flushed.
     this.engine.stop();
     await this.engine.settle(Math.min(Math.max(deadline - Date.now(), 500), 2000));
+    for (const p of this.platforms.values()) await p.flushWrites();
     await this.store.close();
     await Promise.all(this.upstreams.map((u) => u.close()));
     await this.metricsEndpoint?.close();

@@ -70,6 +70,34 @@ function breakableStore(): { storePath: string; broken(): void; mended(): void; 
   };
 }
 
+/** A memory store whose authorizer writes can be held (a store that hangs) and let go. */
+class GatedStore extends MemoryStore {
+  waiting = 0;
+  private gate: Promise<void> | undefined;
+
+  constructor() {
+    super();
+    const save = this.saveAuthorizer;
+    this.saveAuthorizer = async (component, authorizer) => {
+      if (this.gate) {
+        this.waiting++;
+        await this.gate;
+      }
+      return save(component, authorizer);
+    };
+  }
+
+  /** Holds writes until the returned function is called. */
+  hold(): () => void {
+    let open!: () => void;
+    this.gate = new Promise<void>((resolve) => (open = resolve));
+    return () => {
+      this.gate = undefined;
+      open();
+    };
+  }
+}
+
 describe("a write the store refused", () => {
   it("an exchanged refresh token is kept and served, written once the disk is back; WeChat's retries of the push are not exchanged twice", async () => {
     const disk = breakableStore();
@@ -112,6 +140,50 @@ describe("a write the store refused", () => {
     // Long before the next refresh.
     expect(p.clock.now()).toBeLessThan(next.refreshAt!.getTime());
     expect(p.h.logs.text()).not.toContain(rotated!);
+  });
+
+  it("a refresh token rotated while the authorization's write is still running is written after it", async () => {
+    const store = new GatedStore();
+    const p = await ready({ store });
+    const opened = store.hold();
+    const pushed = p.fake.component.authorize(AUTH1);
+    await eventually(() => expect(store.waiting).toBe(1));
+    const issued = p.fake.component.refreshTokenOf(AUTH1);
+    // The write hangs; the token is served, and refreshed: WeChat rotates the refresh token.
+    p.fake.component.rotateRefreshTokenOnNextRefresh(AUTH1);
+    const t = (await p.h.getToken(AUTH1)).token!;
+    await p.clock.advanceTo(t.refreshAt!.getTime());
+    await until(p, async () => expect((await p.h.getToken(AUTH1)).token!.version).toBeGreaterThan(t.version));
+    const rotated = p.fake.component.refreshTokenOf(AUTH1);
+    expect(rotated).not.toBe(issued);
+    opened();
+    expect(await pushed).toMatchObject({ status: 200, body: "success" });
+    await until(p, async () => expect((await store.authorizer(COMPONENT, AUTH1))?.refreshToken).toBe(rotated), 1000);
+  });
+
+  it("at shutdown, refresh tokens the store refused are written once more", async () => {
+    const disk = breakableStore();
+    const p = await ready({ storePath: disk.storePath });
+    disk.broken();
+    expect((await p.fake.component.authorize(AUTH1)).status).toBe(503);
+    expect((await p.fake.component.authorize(AUTH2)).status).toBe(503);
+    // Back before the retry timer fires (the clock does not move): shutdown itself writes it.
+    disk.mended();
+    await p.stop();
+    const stored = await disk.snapshot().authorizers(COMPONENT);
+    expect([...stored.keys()].sort()).toEqual([AUTH1, AUTH2]);
+    expect(stored.get(AUTH1)!.refreshToken).toBe(p.fake.component.refreshTokenOf(AUTH1));
+  });
+
+  it("at shutdown with the store still refusing, the accounts whose refresh token is only in memory are logged", async () => {
+    const disk = breakableStore();
+    const p = await ready({ storePath: disk.storePath });
+    disk.broken();
+    expect((await p.fake.component.authorize(AUTH1)).status).toBe(503);
+    await p.stop();
+    const line = p.h.logs.text().split("\n").find((l) => l.includes("stopping with refresh tokens the store did not take"));
+    expect(line).toContain(AUTH1);
+    expect(p.h.logs.text()).not.toContain(p.fake.component.refreshTokenOf(AUTH1)!);
   });
 
   it("an authorization code WeChat will not exchange (61009) for an account not held: WeChat's list is read and restores it", async () => {

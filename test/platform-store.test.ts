@@ -259,8 +259,10 @@ describe.each(kinds)("PlatformStore contract: $name", ({ create }) => {
     expect(await store.saveAuthorizer(C1, authorizer(A1, "refresh-2", T0 + 30_000))).toBe(true);
     expect(await store.removeAuthorizer(C1, A1, T0 + 25_000, [])).toBe("newer_held");
     expect((await store.authorizer(C1, A1))!.refreshToken).toBe("refresh-2");
-    // The same second as the authorization (CreateTime has seconds only): the de-authorization wins.
+    // The same second as the authorization (CreateTime has seconds only): the de-authorization wins, both ways.
     expect(await store.removeAuthorizer(C1, A1, T0 + 30_000, [])).toBe("removed");
+    expect(await store.saveAuthorizer(C1, authorizer(A1, "refresh-same-second", T0 + 30_000))).toBe(false);
+    expect(await store.authorizer(C1, A1)).toBeUndefined();
   });
 
   it("a de-authorization drops the account's stored tokens with it, and only its own; one refused as older drops nothing", async () => {

@@ -86,9 +86,11 @@ export class CredentialEngine {
       // Should a later reload add it back, it starts from here, not from what
       // the store held at startup (an older value WeChat may have replaced).
       // An Open Platform's authorizer leaves when it de-authorized: its token
-      // is revoked, and a new authorization must not start from it.
+      // is revoked, and a new authorization must not start from it; only its
+      // version is kept, so a later one still counts upwards (a shared store
+      // refuses a lower version).
       const latest = c.latest();
-      if (group !== CONFIG_GROUP) this.stored.delete(key);
+      if (group !== CONFIG_GROUP) this.stored.set(key, { key, value: "", version: c.highestVersion(), obtainedAt: 0, expiresAt: 0 });
       else if (latest) this.stored.set(key, { ...toStored(latest), version: c.highestVersion() });
       this.credentials.delete(key);
       this.groups.delete(key);

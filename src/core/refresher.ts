@@ -341,7 +341,8 @@ export class Credential {
     let { record, same } = this.state.accept(fetched.value, requestedAt, requestedAt + fetched.expiresIn * 1000);
     // The same value again, still valid: ask again later (forceRefresh turns a forced one into SAME_TOKEN).
     if (same && this.state.isValid(record) && !force) record = this.state.replan(sameValueRetryAt(this.opts.clock.now(), record.expiresAt, this.issuer.sameValueUntilExpiry))!;
-    this.opts.store.save(toStored(record));
+    // Not when removed (an authorizer that de-authorized): its stored token was just dropped on purpose.
+    if (!(this.stopped && this.stopReason === "removed")) this.opts.store.save(toStored(record));
     if (this.stopped) throw new StoppedError(this.id, this.stopReason);
     if (same && !this.state.isValid(record)) {
       // WeChat handed back the value that has just expired by our books: ask again shortly.

@@ -73,6 +73,14 @@ export class AccountWrites {
     this.timer = undefined;
   }
 
+  /** Tries every pending write once now (at shutdown); resolves with the accounts whose write still failed. */
+  async tryNow(): Promise<string[]> {
+    if (this.timer) this.o.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.runPending();
+    return [...this.pending.keys()];
+  }
+
   private schedule(): void {
     if (this.stopped || this.timer || this.pending.size === 0) return;
     this.timer = this.o.clock.setTimeout(() => {
@@ -97,7 +105,10 @@ export class AccountWrites {
         ),
       ),
     );
+    // Doubled before the next timer is set (a write that asks to run again joins that timer).
     this.waitMs = failed ? Math.min(this.waitMs * 2, this.maxMs) : this.firstMs;
+    if (this.timer) this.o.clock.clearTimeout(this.timer);
+    this.timer = undefined;
     this.schedule();
   }
 }

@@ -213,15 +213,35 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
     this.log.info({ authorizer: appId, refreshToken: fingerprint(next) }, "WeChat rotated the authorizer's refresh token");
     const pendingAuth = this.unsavedAuth.get(appId);
     if (pendingAuth) {
-      // The authorization's own write, tried again, stores the new one.
+      // The rotation of a refresh token an authorization since replaced: the authorization's wins.
+      if (pendingAuth.refreshToken !== previous) return;
+      // Written with the authorization, whose write is tried again.
       this.unsavedAuth.set(appId, { ...pendingAuth, refreshToken: next, updatedAt: this.deps.clock.now() });
+      this.retryAuthorization(appId);
       return;
     }
     this.unsaved.set(appId, { previous, next });
-    await this.writes.serial(appId, () => this.saveRotation(appId)).catch((err: Error) => {
+    // A compare-and-set, safe beside the account's pushes without waiting for
+    // them (this runs under the credential's refresh lock).
+    await this.saveRotation(appId).catch((err: Error) => {
       this.log.error({ authorizer: appId, err: err.message }, "could not store the rotated refresh token; keeping it in memory and trying again");
       this.writes.retry(appId, "rotated refresh token", () => this.saveRotation(appId));
     });
+  }
+
+  /** Writes the account's unsaved authorization again on the retry timer, unless that is planned already. */
+  private retryAuthorization(appId: string): void {
+    if (!this.writes.has(appId)) this.writes.retry(appId, "authorization", () => this.storeAuthorization(appId, "retried write").then(() => undefined));
+  }
+
+  /**
+   * At shutdown, after the last refreshes landed: every write the store
+   * refused is tried once more. A refresh token still unwritten is named in
+   * the log; after the restart, WeChat's retried push or the authorizer list brings it back.
+   */
+  async flushWrites(): Promise<void> {
+    const left = await this.writes.tryNow();
+    if (left.length > 0) this.log.error({ authorizers: left }, "stopping with refresh tokens the store did not take: run `wxtoken platform --sync` after the restart if these accounts fail");
   }
 
   refreshTokenWorked(appId: string, refreshToken: string): void {
@@ -323,6 +343,7 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
     this.unsavedAuth.set(info.appId, record);
     this.exchanged.set(code, info.appId);
     this.unsaved.delete(info.appId);
+    this.writes.drop(info.appId);
     this.deps.host.authorizersChanged(this, { appId: info.appId, fetched: info.fetched, requestedAt });
     return this.storeAuthorization(info.appId, infoType);
   }
@@ -340,16 +361,20 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
       saved = await this.deps.store.saveAuthorizer(this.componentAppId, record);
     } catch (err) {
       this.log.error({ authorizer: appId, err: (err as Error).message }, "could not store the authorizer's refresh token; serving it from memory and trying again");
-      this.writes.retry(appId, "authorization", () => this.storeAuthorization(appId, "retried write").then(() => undefined));
+      this.retryAuthorization(appId);
       throw err;
     }
-    if (this.unsavedAuth.get(appId) === record) this.unsavedAuth.delete(appId);
+    const newer = this.unsavedAuth.get(appId) !== record;
+    if (!newer) this.unsavedAuth.delete(appId);
     for (const [code, owner] of this.exchanged) if (owner === appId) this.exchanged.delete(code);
     if (!saved) {
+      this.unsavedAuth.delete(appId);
       this.log.warn({ authorizer: appId, authorizedAt: new Date(record.authorizedAt).toISOString() }, "authorization older than a de-authorization or a later authorization the store holds; not served");
       await this.reloadOne(appId);
       return "ignored";
     }
+    // A rotation changed the record while this write ran: the newer one is written too.
+    if (newer && this.unsavedAuth.has(appId)) this.writes.retry(appId, "authorization", () => this.storeAuthorization(appId, "rotated meanwhile").then(() => undefined));
     this.log.info({ authorizer: appId, why, refreshToken: fingerprint(record.refreshToken) }, "authorizer stored");
     return "stored";
   }
@@ -365,12 +390,8 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
   }
 
   private async deauthorize(appId: string, at: number): Promise<PushOutcome> {
-    const keys = this.issuersOf(appId).map((i) => credentialKey(i.id));
-    const outcome = await this.deps.store.removeAuthorizer(this.componentAppId, appId, at, keys);
-    if (outcome === "newer_held") {
-      this.log.info({ authorizer: appId }, "a de-authorization older than the account's latest authorization; ignored");
-      return "ignored";
-    }
+    // Served no more before its stored tokens go: a refresh landing after this
+    // must not write them back (a removed credential stores nothing).
     const pending = this.unsavedAuth.get(appId);
     if (!pending || pending.authorizedAt <= at) {
       this.unsavedAuth.delete(appId);
@@ -380,13 +401,21 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
     }
     const held = this.authorizers.get(appId);
     const drop = held !== undefined && held.authorizedAt <= at && !this.unsavedAuth.has(appId);
-    if (drop) this.authorizers.delete(appId);
-    this.log.info(
-      { authorizer: appId },
-      outcome === "removed" || drop ? "authorizer de-authorized: no longer served, refresh token dropped" : "de-authorization of an account not held (remembered against late pushes)",
-    );
-    if (drop) this.deps.host.authorizersChanged(this);
-    return outcome === "removed" || drop ? "stored" : "ignored";
+    if (drop) {
+      this.authorizers.delete(appId);
+      this.deps.host.authorizersChanged(this);
+    }
+    const keys = this.issuersOf(appId).map((i) => credentialKey(i.id));
+    const outcome = await this.deps.store.removeAuthorizer(this.componentAppId, appId, at, keys);
+    if (outcome === "newer_held") {
+      this.log.info({ authorizer: appId }, "a de-authorization older than the account's latest authorization; ignored");
+      // Another replica stored that authorization: it is served here too.
+      if (drop) await this.reloadOne(appId);
+      return "ignored";
+    }
+    const gone = outcome === "removed" || drop;
+    this.log.info({ authorizer: appId }, gone ? "authorizer de-authorized: no longer served, refresh token dropped" : "de-authorization of an account not held (remembered against late pushes)");
+    return gone ? "stored" : "ignored";
   }
 
   /** When WeChat created the push (its CreateTime), ms; a push without one counts as now. */

@@ -61,7 +61,7 @@ export interface PlatformStore {
   /**
    * Adds or replaces the authorizer (an authorization, a recovery); durable
    * when it resolves. Refused (false, nothing stored) when it is older than
-   * what the store knows: a de-authorization after `authorizedAt`, or a
+   * what the store knows: a de-authorization at or after `authorizedAt`, or a
    * held authorization made later (pushes can arrive out of order, and
    * WeChat retries them).
    */

@@ -124,6 +124,11 @@ export class FileStore implements TokenStore, PlatformStore {
 
   async close(): Promise<void> {
     await this.flush();
+    // A failed write waiting for its retry: one last try.
+    if (this.dirty) {
+      this.startWriting();
+      await this.flush();
+    }
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;

@@ -74,7 +74,8 @@ export class PlatformRecords implements PlatformStore {
       const p = this.of(component);
       const gone = p.deauthorized.get(authorizer.appId);
       const held = p.authorizers.get(authorizer.appId);
-      if ((gone !== undefined && gone > authorizer.authorizedAt) || (held && held.authorizedAt > authorizer.authorizedAt)) return false;
+      // The same second (CreateTime has no more): the de-authorization wins.
+      if ((gone !== undefined && gone >= authorizer.authorizedAt) || (held && held.authorizedAt > authorizer.authorizedAt)) return false;
       await this.replace(component, authorizer.appId, { ...authorizer }, gone !== undefined ? () => p.deauthorized.set(authorizer.appId, gone) : undefined);
       return true;
     });

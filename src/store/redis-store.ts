@@ -113,13 +113,13 @@ return 1`;
 
 /**
  * An authorizer added or replaced (no TTL: refresh tokens never expire)
- * unless a de-authorization after it (KEYS[3], appid -> ms) or a later
+ * unless a de-authorization at or after it (KEYS[3], appid -> ms) or a later
  * authorization is held; a stored one clears its de-authorization. Tells every replica.
  */
 const SAVE_AUTHORIZER = `
 local at = tonumber(ARGV[4])
 local gone = tonumber(redis.call('HGET', KEYS[3], ARGV[1]))
-if gone and gone > at then return 0 end
+if gone and gone >= at then return 0 end
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 if current then
   local ok, held = pcall(cjson.decode, current)
