@@ -7,7 +7,7 @@
  */
 import { status } from "@grpc/grpc-js";
 import { Redis } from "ioredis";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuthorizerStatus } from "../generated/wxtoken/v1/token_service.js";
@@ -55,10 +55,12 @@ async function ready(o: PlatformOptions = {}): Promise<PlatformHarness> {
 function breakableStore(): { storePath: string; broken(): void; mended(): void; snapshot(): FileStore } {
   const parent = join(tempDir(), "state");
   const storePath = join(parent, "tokens.json");
+  let moved = 0;
   return {
     storePath,
     broken: () => {
-      rmSync(parent, { recursive: true, force: true });
+      // Moved aside in one step (a write may be creating its temp file in it right now).
+      renameSync(parent, `${parent}.gone-${++moved}`);
       writeFileSync(parent, "not a directory");
     },
     mended: () => {

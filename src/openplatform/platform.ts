@@ -2,31 +2,26 @@
  * One Open Platform (第三方平台): the chain from the pushed
  * component_verify_ticket to the component_access_token to every authorizer's
  * token. It keeps what must not be lost in the platform store (the ticket,
- * the authorizers' refresh tokens), handles the pushes the receiver
- * verified, exchanges authorization codes, re-reads the authorizer list when
- * refresh tokens are missing or refused, and hands the engine the issuers of
- * its credentials (the host reconciles them in a group of their own).
+ * the authorizers' refresh tokens, through its AuthorizerBook), handles the
+ * pushes the receiver verified, exchanges authorization codes, re-reads the
+ * authorizer list when refresh tokens are missing or refused, and hands the
+ * engine the issuers of its credentials (the host reconciles them in a group
+ * of their own).
  */
 import type { Clock, TimerHandle } from "../clock.js";
 import type { Credential } from "../core/refresher.js";
 import { APP_ID_PATTERN, credentialKey } from "../core/credential.js";
 import type { Fetched, Issuer, ParentToken } from "../core/issuer.js";
 import { fingerprint } from "../fingerprint.js";
-import {
-  AUTHORIZER_TOKEN_ERRCODES,
-  authorizerTokenIssuer,
-  COMPONENT_TOKEN_ERRCODES,
-  componentTokenIssuer,
-  type RefreshTokenSource,
-  type TicketSource,
-} from "../issuers/component.js";
+import { authorizerTokenIssuer, componentTokenIssuer, type RefreshTokenSource, type TicketSource } from "../issuers/component.js";
 import { officialTicketIssuer } from "../issuers/official.js";
 import { fetchWithParent } from "../issuers/ticket.js";
 import type { OfficialApp } from "../issuers/types.js";
 import type { Logger } from "../log.js";
-import { UpstreamTransportError, WeChatError, type ErrcodeTable } from "../upstream/errors.js";
+import { WeChatError } from "../upstream/errors.js";
 import type { WeChatClient } from "../upstream/wechat-client.js";
-import { AccountWrites } from "./account-writes.js";
+import { AuthorizerBook } from "./authorizer-book.js";
+import { queryAuth, startPushTicket, type Exchanged } from "./component-calls.js";
 import type { PushOutcome } from "./receiver.js";
 import { applyAuthorizerList, LIST_PATH, readAuthorizerList, type SyncResult } from "./sync.js";
 import type { PlatformChange, PlatformStore, StoredAuthorizer, StoredTicket } from "./store.js";
@@ -34,15 +29,6 @@ import type { PlatformEntry } from "./types.js";
 
 /** WeChat: a component_verify_ticket is valid for 12 hours. */
 export const TICKET_LIFETIME_MS = 12 * 3600_000;
-
-const START_PUSH_PATH = "/cgi-bin/component/api_start_push_ticket";
-const QUERY_AUTH_PATH = "/cgi-bin/component/api_query_auth";
-
-const QUERY_AUTH_ERRCODES: ErrcodeTable = {
-  ...AUTHORIZER_TOKEN_ERRCODES,
-  61009: { kind: "permanent", meaning: "authorization code invalid or already used" },
-  61010: { kind: "permanent", meaning: "authorization code expired" },
-};
 
 /** What the platform needs of the server around it. */
 export interface PlatformHost {
@@ -71,8 +57,8 @@ export type SyncTrigger = "command" | "none stored" | "refused" | "missing";
 export class OpenPlatform implements TicketSource, RefreshTokenSource {
   readonly componentAppId: string;
   private readonly log: Logger;
-  /** The store's authorizers, mirrored (reloaded on every change a replica makes). */
-  private readonly authorizers = new Map<string, StoredAuthorizer>();
+  /** The authorizers, as stored and as not yet stored. */
+  private readonly authorizers: AuthorizerBook;
   private ticket: StoredTicket | undefined;
   /** A ticket WeChat refused (61005/61006): not used again. */
   private refusedTicket: string | undefined;
@@ -84,17 +70,6 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
   private syncWhenReady = false;
   /** The store could not be read at start: the first full reload decides whether it held any authorizer. */
   private loadFailed = false;
-  /** Per-account order of pushes and writes; writes the store refused, tried again. */
-  private readonly writes: AccountWrites;
-  /** Refresh tokens WeChat rotated that the store could not take yet: used, and written again. */
-  private readonly unsaved = new Map<string, { previous: string; next: string }>();
-  /**
-   * Authorizations exchanged whose record the store could not take yet: served
-   * from memory and written again. Their codes are remembered, since WeChat's
-   * retry of the push carries a code query_auth will not exchange twice.
-   */
-  private readonly unsavedAuth = new Map<string, StoredAuthorizer>();
-  private readonly exchanged = new Map<string, string>();
   private unsubscribe: (() => void) | undefined;
   private stopped = false;
 
@@ -104,7 +79,11 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
   ) {
     this.componentAppId = entry.componentAppId;
     this.log = deps.log.child({ component: entry.componentAppId });
-    this.writes = new AccountWrites({ clock: deps.clock, log: this.log });
+    this.authorizers = new AuthorizerBook(entry.componentAppId, deps.store, deps.clock, this.log, {
+      membershipChanged: () => deps.host.authorizersChanged(this),
+      lost: () => this.scheduleSync("missing"),
+      refreshTokenReplaced: (appId) => deps.host.credential(appId)?.retryNow("a new refresh token was stored"),
+    });
   }
 
   /** Reads the ticket and the authorizers from the store; follows later changes. */
@@ -114,7 +93,7 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
     });
     try {
       this.ticket = await this.deps.store.ticket(this.componentAppId);
-      for (const [appId, a] of await this.deps.store.authorizers(this.componentAppId)) this.authorizers.set(appId, a);
+      this.authorizers.loaded(await this.deps.store.authorizers(this.componentAppId));
       this.syncWhenReady = this.authorizers.size === 0;
       this.loadFailed = false;
       this.log.info({ authorizers: this.authorizers.size, ticketExpiresAt: this.ticket && new Date(this.ticket.expiresAt).toISOString() }, "open platform loaded");
@@ -135,14 +114,14 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
   stop(): void {
     this.stopped = true;
     this.unsubscribe?.();
-    this.writes.stop();
+    this.authorizers.stop();
     if (this.syncTimer) this.deps.clock.clearTimeout(this.syncTimer);
   }
 
   /** The component token and every authorizer's token (and tickets), as issuers. */
   issuers(): Issuer[] {
     const out: Issuer[] = [componentTokenIssuer(this.entry, this, this.deps.client)];
-    for (const appId of [...this.authorizers.keys()].sort()) {
+    for (const appId of this.authorizers.appIds().sort()) {
       if (!this.deps.host.isTaken(appId, this.componentAppId)) out.push(...this.issuersOf(appId));
     }
     return out;
@@ -165,7 +144,10 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
 
   /** The authorizers as stored (ListAuthorizers). */
   listAuthorizers(): StoredAuthorizer[] {
-    return [...this.authorizers.values()].sort((a, b) => (a.appId < b.appId ? -1 : 1));
+    return this.authorizers
+      .appIds()
+      .sort()
+      .map((appId) => this.authorizers.get(appId)!);
   }
 
   /** The newest ticket held, if any (ListAuthorizers: its times only). */
@@ -193,65 +175,27 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
 
   // RefreshTokenSource
 
-  async refreshTokenOf(appId: string): Promise<string | undefined> {
-    // Not in the store yet (it refused the write): the copy in memory works, and is written again.
-    const pending = this.unsavedAuth.get(appId)?.refreshToken ?? this.unsaved.get(appId)?.next;
-    if (pending !== undefined) return pending;
-    const a = await this.deps.store.authorizer(this.componentAppId, appId);
-    if (a) {
-      this.authorizers.set(appId, a);
-      return a.refreshToken;
-    }
-    // The store lost it (a Redis restarted empty): the copy in memory still works,
-    // and WeChat's list puts it back in the store.
-    const mirrored = this.authorizers.get(appId)?.refreshToken;
-    if (mirrored !== undefined) this.scheduleSync("missing");
-    return mirrored;
+  refreshTokenOf(appId: string): Promise<string | undefined> {
+    return this.authorizers.refreshTokenOf(appId);
   }
 
-  async refreshTokenRotated(appId: string, previous: string, next: string): Promise<void> {
-    this.log.info({ authorizer: appId, refreshToken: fingerprint(next) }, "WeChat rotated the authorizer's refresh token");
-    const pendingAuth = this.unsavedAuth.get(appId);
-    if (pendingAuth) {
-      // The rotation of a refresh token an authorization since replaced: the authorization's wins.
-      if (pendingAuth.refreshToken !== previous) return;
-      // Written with the authorization, whose write is tried again.
-      this.unsavedAuth.set(appId, { ...pendingAuth, refreshToken: next, updatedAt: this.deps.clock.now() });
-      this.retryAuthorization(appId);
-      return;
-    }
-    this.unsaved.set(appId, { previous, next });
-    // A compare-and-set, safe beside the account's pushes without waiting for
-    // them (this runs under the credential's refresh lock).
-    await this.saveRotation(appId).catch((err: Error) => {
-      this.log.error({ authorizer: appId, err: err.message }, "could not store the rotated refresh token; keeping it in memory and trying again");
-      this.writes.retry(appId, "rotated refresh token", () => this.saveRotation(appId));
-    });
+  refreshTokenRotated(appId: string, previous: string, next: string): Promise<void> {
+    return this.authorizers.rotated(appId, previous, next);
   }
 
-  /** Writes the account's unsaved authorization again on the retry timer, unless that is planned already. */
-  private retryAuthorization(appId: string): void {
-    if (!this.writes.has(appId)) this.writes.retry(appId, "authorization", () => this.storeAuthorization(appId, "retried write").then(() => undefined));
-  }
-
-  /**
-   * At shutdown, after the last refreshes landed: every write the store
-   * refused is tried once more. A refresh token still unwritten is named in
-   * the log; after the restart, WeChat's retried push or the authorizer list brings it back.
-   */
-  async flushWrites(): Promise<void> {
-    const left = await this.writes.tryNow();
-    if (left.length > 0) this.log.error({ authorizers: left }, "stopping with refresh tokens the store did not take: run `wxtoken platform --sync` after the restart if these accounts fail");
+  /** At shutdown: refresh tokens the store refused are tried once more (see AuthorizerBook.flushWrites). */
+  flushWrites(): Promise<void> {
+    return this.authorizers.flushWrites();
   }
 
   refreshTokenWorked(appId: string, refreshToken: string): void {
     if (this.authorizers.get(appId)?.status !== "needs_reauthorization") return;
-    this.setStatus(appId, refreshToken, "active");
+    this.authorizers.setStatus(appId, refreshToken, "active");
   }
 
   refreshTokenRefused(appId: string, refreshToken: string): void {
     this.log.error({ authorizer: appId, refreshToken: fingerprint(refreshToken) }, "WeChat refused the authorizer's refresh token: the account must authorize the platform again");
-    this.setStatus(appId, refreshToken, "needs_reauthorization");
+    this.authorizers.setStatus(appId, refreshToken, "needs_reauthorization");
     this.scheduleSync("refused");
   }
 
@@ -308,17 +252,17 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
       this.log.error({ authorizer: appId }, "an account authorized the platform, but its appid is configured otherwise on this server; not served through the platform");
     }
     const at = this.pushTime(fields);
-    return this.writes.serial(appId, () => this.authorize(appId, code, at, fields["InfoType"]!));
+    return this.authorizers.serial(appId, () => this.authorize(appId, code, at, fields["InfoType"]!));
   }
 
   private async authorize(appId: string, code: string, at: number, infoType: string): Promise<PushOutcome> {
-    const exchanged = this.exchanged.get(code);
+    const exchanged = this.authorizers.exchangedFor(code);
     // WeChat retried a push whose code was exchanged but not stored: store what it gave.
-    if (exchanged !== undefined) return this.storeAuthorization(exchanged, "retried push");
+    if (exchanged !== undefined) return this.authorizers.write(exchanged, "retried push");
     const requestedAt = this.deps.clock.now();
-    let info: { appId: string; refreshToken: string; fetched: Fetched };
+    let info: Exchanged;
     try {
-      info = await this.queryAuth(code);
+      info = await queryAuth(this.deps.client, this.componentAppId, code, (endpoint, what, call) => this.withComponentToken(endpoint, what, call));
     } catch (err) {
       if (err instanceof WeChatError && (err.errcode === 61009 || err.errcode === 61010)) {
         // Already exchanged (a replica took the same push), or too late: asking again cannot help.
@@ -334,49 +278,8 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
     }
     if (info.appId !== appId) this.log.warn({ authorizer: appId, answered: info.appId }, "query_auth answered another appid; using WeChat's");
     const record: StoredAuthorizer = { appId: info.appId, refreshToken: info.refreshToken, status: "active", authorizedAt: at, updatedAt: this.deps.clock.now() };
-    // Mirrored and served before the store tells every listener (this one too):
-    // the change is not taken for another replica's, the credential starts from
-    // the token just issued, and that token is written to a shared store ahead
-    // of the authorizer, so a replica that hears of it adopts the token instead
-    // of fetching another one.
-    this.authorizers.set(info.appId, record);
-    this.unsavedAuth.set(info.appId, record);
-    this.exchanged.set(code, info.appId);
-    this.unsaved.delete(info.appId);
-    this.writes.drop(info.appId);
-    this.deps.host.authorizersChanged(this, { appId: info.appId, fetched: info.fetched, requestedAt });
-    return this.storeAuthorization(info.appId, infoType);
-  }
-
-  /**
-   * Writes an exchanged authorization. When the store refuses, the refresh
-   * token stays in memory (served, and written again on a timer) and the push
-   * fails, so WeChat retries it too.
-   */
-  private async storeAuthorization(appId: string, why: string): Promise<PushOutcome> {
-    const record = this.unsavedAuth.get(appId);
-    if (!record) return "stored";
-    let saved: boolean;
-    try {
-      saved = await this.deps.store.saveAuthorizer(this.componentAppId, record);
-    } catch (err) {
-      this.log.error({ authorizer: appId, err: (err as Error).message }, "could not store the authorizer's refresh token; serving it from memory and trying again");
-      this.retryAuthorization(appId);
-      throw err;
-    }
-    const newer = this.unsavedAuth.get(appId) !== record;
-    if (!newer) this.unsavedAuth.delete(appId);
-    for (const [code, owner] of this.exchanged) if (owner === appId) this.exchanged.delete(code);
-    if (!saved) {
-      this.unsavedAuth.delete(appId);
-      this.log.warn({ authorizer: appId, authorizedAt: new Date(record.authorizedAt).toISOString() }, "authorization older than a de-authorization or a later authorization the store holds; not served");
-      await this.reloadOne(appId);
-      return "ignored";
-    }
-    // A rotation changed the record while this write ran: the newer one is written too.
-    if (newer && this.unsavedAuth.has(appId)) this.writes.retry(appId, "authorization", () => this.storeAuthorization(appId, "rotated meanwhile").then(() => undefined));
-    this.log.info({ authorizer: appId, why, refreshToken: fingerprint(record.refreshToken) }, "authorizer stored");
-    return "stored";
+    this.authorizers.accept(record, code, () => this.deps.host.authorizersChanged(this, { appId: info.appId, fetched: info.fetched, requestedAt }));
+    return this.authorizers.write(info.appId, infoType);
   }
 
   private unauthorized(fields: Record<string, string>): Promise<PushOutcome> {
@@ -386,64 +289,14 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
       return Promise.resolve("ignored");
     }
     const at = this.pushTime(fields);
-    return this.writes.serial(appId, () => this.deauthorize(appId, at));
-  }
-
-  private async deauthorize(appId: string, at: number): Promise<PushOutcome> {
-    // Served no more before its stored tokens go: a refresh landing after this
-    // must not write them back (a removed credential stores nothing).
-    const pending = this.unsavedAuth.get(appId);
-    if (!pending || pending.authorizedAt <= at) {
-      this.unsavedAuth.delete(appId);
-      for (const [code, owner] of this.exchanged) if (owner === appId) this.exchanged.delete(code);
-      this.unsaved.delete(appId);
-      this.writes.drop(appId);
-    }
-    const held = this.authorizers.get(appId);
-    const drop = held !== undefined && held.authorizedAt <= at && !this.unsavedAuth.has(appId);
-    if (drop) {
-      this.authorizers.delete(appId);
-      this.deps.host.authorizersChanged(this);
-    }
     const keys = this.issuersOf(appId).map((i) => credentialKey(i.id));
-    const outcome = await this.deps.store.removeAuthorizer(this.componentAppId, appId, at, keys);
-    if (outcome === "newer_held") {
-      this.log.info({ authorizer: appId }, "a de-authorization older than the account's latest authorization; ignored");
-      // Another replica stored that authorization: it is served here too.
-      if (drop) await this.reloadOne(appId);
-      return "ignored";
-    }
-    const gone = outcome === "removed" || drop;
-    this.log.info({ authorizer: appId }, gone ? "authorizer de-authorized: no longer served, refresh token dropped" : "de-authorization of an account not held (remembered against late pushes)");
-    return gone ? "stored" : "ignored";
+    return this.authorizers.serial(appId, () => this.authorizers.deauthorize(appId, at, keys));
   }
 
   /** When WeChat created the push (its CreateTime), ms; a push without one counts as now. */
   private pushTime(fields: Record<string, string>): number {
     const created = Number(fields["CreateTime"]);
     return Number.isFinite(created) && created > 0 ? created * 1000 : this.deps.clock.now();
-  }
-
-  /** api_query_auth: the authorizer's appid, refresh token and a first access token for an authorization code. */
-  private async queryAuth(code: string): Promise<{ appId: string; refreshToken: string; fetched: Fetched }> {
-    const client = this.deps.client;
-    const body = await this.withComponentToken(QUERY_AUTH_PATH, "query_auth", (token) =>
-      client.request(QUERY_AUTH_PATH, {
-        query: { component_access_token: token },
-        body: { component_appid: this.componentAppId, authorization_code: code },
-        redact: [token, code],
-        errcodes: QUERY_AUTH_ERRCODES,
-      }),
-    );
-    const info = body["authorization_info"];
-    const o = typeof info === "object" && info !== null ? (info as Record<string, unknown>) : {};
-    const appId = o["authorizer_appid"];
-    const refreshToken = o["authorizer_refresh_token"];
-    if (typeof appId !== "string" || !APP_ID_PATTERN.test(appId) || typeof refreshToken !== "string" || refreshToken === "") {
-      throw new UpstreamTransportError(QUERY_AUTH_PATH, "BAD_BODY", "authorization_info lacks authorizer_appid or authorizer_refresh_token");
-    }
-    const fetched = client.valueOf(QUERY_AUTH_PATH, o, "authorizer_access_token", [code, refreshToken]);
-    return { appId, refreshToken, fetched };
   }
 
   // Sync (api_get_authorizer_list)
@@ -464,7 +317,7 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
     const startedAt = (this.lastSyncAt = this.deps.clock.now());
     const listed = await readAuthorizerList(this.componentAppId, this.deps.client, this.deps.clock, (what, call) => this.withComponentToken(LIST_PATH, what, call));
     const { result, retry } = await applyAuthorizerList(this.deps.store, this.componentAppId, listed, this.deps.clock.now(), startedAt);
-    await this.reloadAll();
+    await this.reloadAll(true);
     this.log.info({ trigger, ...result }, "authorizer list synced from WeChat");
     for (const appId of retry) this.deps.host.credential(appId)?.retryNow("refresh token restored from the authorizer list");
     return result;
@@ -495,13 +348,10 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
     const now = this.deps.clock.now();
     if (this.stopped || now - this.lastStartPushAt < this.entry.startPushMinIntervalMs) return;
     this.lastStartPushAt = now;
-    const secret = this.entry.secret.reveal();
-    this.deps.client
-      .request(START_PUSH_PATH, { body: { component_appid: this.componentAppId, component_secret: secret }, redact: [secret], errcodes: COMPONENT_TOKEN_ERRCODES })
-      .then(
-        () => this.log.info({ why }, "asked WeChat to push a component_verify_ticket"),
-        (err: Error) => this.log.warn({ why, err: err.message }, "could not ask WeChat to push a component_verify_ticket"),
-      );
+    startPushTicket(this.deps.client, this.entry).then(
+      () => this.log.info({ why }, "asked WeChat to push a component_verify_ticket"),
+      (err: Error) => this.log.warn({ why, err: err.message }, "could not ask WeChat to push a component_verify_ticket"),
+    );
   }
 
   private ticketArrived(): void {
@@ -513,28 +363,11 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
       this.syncWhenReady = false;
       this.scheduleSync("none stored");
     }
-    for (const appId of this.authorizers.keys()) {
+    for (const appId of this.authorizers.appIds()) {
       const c = this.deps.host.credential(appId);
       const reason = c?.lastError()?.reason;
       if (c && reason !== "NEEDS_REAUTHORIZATION") c.retryNow("the component token is back");
     }
-  }
-
-  private setStatus(appId: string, refreshToken: string, status: StoredAuthorizer["status"]): void {
-    const held = this.authorizers.get(appId);
-    if (held && held.refreshToken === refreshToken) this.authorizers.set(appId, { ...held, status });
-    this.deps.store.updateAuthorizer(this.componentAppId, appId, refreshToken, { status, updatedAt: this.deps.clock.now() }).catch((err: Error) => {
-      this.log.warn({ authorizer: appId, status, err: err.message }, "could not store the authorizer's status");
-    });
-  }
-
-  /** Writes a rotated refresh token (compare-and-set on the one it replaced); rejects when the store could not take it. */
-  private async saveRotation(appId: string): Promise<void> {
-    const r = this.unsaved.get(appId);
-    if (!r) return;
-    const changed = await this.deps.store.updateAuthorizer(this.componentAppId, appId, r.previous, { refreshToken: r.next, status: "active", updatedAt: this.deps.clock.now() });
-    if (this.unsaved.get(appId) === r) this.unsaved.delete(appId);
-    if (!changed) this.log.info({ authorizer: appId }, "a rotated refresh token was not stored: the account authorized again (or left) meanwhile");
   }
 
   private async changed(change: PlatformChange): Promise<void> {
@@ -547,54 +380,20 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
       else if (newer) this.ticketArrived();
       return;
     }
-    const a = await this.deps.store.authorizer(this.componentAppId, change.appId);
-    const before = this.authorizers.get(change.appId);
-    if (a) this.authorizers.set(change.appId, a);
-    else if (!this.unsavedAuth.has(change.appId)) this.authorizers.delete(change.appId);
-    if (!before !== !this.authorizers.has(change.appId)) this.deps.host.authorizersChanged(this);
-    // Another replica stored a new refresh token (an authorization, a sync): use it at once.
-    if (a && before && a.refreshToken !== before.refreshToken) this.deps.host.credential(a.appId)?.retryNow("a new refresh token was stored");
+    await this.authorizers.reloadOne(change.appId);
   }
 
-  /**
-   * The mirror from the store. `authoritative` (after a sync with WeChat's
-   * list): what the store lacks is dropped. Otherwise (a reconnect) authorizers
-   * the store lost are kept and served from memory, and WeChat's list is read
-   * at once to put their refresh tokens back: a store that lost its data must
-   * not take the merchants down with it.
-   */
-  private async reloadAll(authoritative = true): Promise<void> {
-    const all = await this.deps.store.authorizers(this.componentAppId);
-    const before = new Set(this.authorizers.keys());
-    const lost = [...this.authorizers.values()].filter((a) => !all.has(a.appId) && !this.unsavedAuth.has(a.appId));
-    this.authorizers.clear();
-    for (const [appId, a] of all) this.authorizers.set(appId, a);
-    // Authorizations the store has not taken yet stay served.
-    for (const [appId, a] of this.unsavedAuth) if (!all.has(appId)) this.authorizers.set(appId, a);
-    if (!authoritative && lost.length > 0) {
-      for (const a of lost) this.authorizers.set(a.appId, a);
-      this.log.error({ authorizers: lost.map((a) => a.appId) }, "the store no longer holds these authorizers (data lost?): serving them from memory and re-reading WeChat's authorizer list");
-      this.scheduleSync("missing");
-    }
-    const same = before.size === this.authorizers.size && [...this.authorizers.keys()].every((k) => before.has(k));
-    if (!same) this.deps.host.authorizersChanged(this);
+  /** The authorizers from the store (see AuthorizerBook.reloadAll); the first answer after a failed start may call for WeChat's list. */
+  private async reloadAll(authoritative: boolean): Promise<void> {
+    const stored = await this.authorizers.reloadAll(authoritative);
     if (this.loadFailed) {
       // The store was unreadable at start and answers now: empty, it is treated as a start with none stored.
       this.loadFailed = false;
-      if (all.size === 0 && this.authorizers.size === 0) {
+      if (stored === 0 && this.authorizers.size === 0) {
         this.log.info("open platform store readable again and holds no authorizer: WeChat's authorizer list is read once the component token is there");
         this.syncWhenReady = true;
         if (this.deps.host.credential(this.componentAppId)?.current()) this.componentTokenArrived();
       }
     }
-  }
-
-  /** One authorizer's mirror from the store. */
-  private async reloadOne(appId: string): Promise<void> {
-    const a = await this.deps.store.authorizer(this.componentAppId, appId);
-    const had = this.authorizers.has(appId);
-    if (a) this.authorizers.set(appId, a);
-    else if (!this.unsavedAuth.has(appId)) this.authorizers.delete(appId);
-    if (had !== this.authorizers.has(appId)) this.deps.host.authorizersChanged(this);
   }
 }
