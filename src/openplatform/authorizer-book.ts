@@ -13,8 +13,8 @@ import type { Clock } from "../clock.js";
 import { fingerprint } from "../fingerprint.js";
 import type { Logger } from "../log.js";
 import { AccountWrites } from "./account-writes.js";
-import type { PushOutcome } from "./receiver.js";
 import type { AuthorizerStatus, PlatformStore, StoredAuthorizer } from "./store.js";
+import type { PushOutcome } from "./types.js";
 
 export interface BookHooks {
   /** Which accounts are held changed: the platform's credentials follow. */

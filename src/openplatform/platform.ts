@@ -22,10 +22,9 @@ import { WeChatError } from "../upstream/errors.js";
 import type { WeChatClient } from "../upstream/wechat-client.js";
 import { AuthorizerBook } from "./authorizer-book.js";
 import { queryAuth, startPushTicket, type Exchanged } from "./component-calls.js";
-import type { PushOutcome } from "./receiver.js";
 import { applyAuthorizerList, LIST_PATH, readAuthorizerList, type SyncResult } from "./sync.js";
 import type { PlatformChange, PlatformStore, StoredAuthorizer, StoredTicket } from "./store.js";
-import type { PlatformEntry } from "./types.js";
+import type { PlatformEntry, PushOutcome } from "./types.js";
 
 /** WeChat: a component_verify_ticket is valid for 12 hours. */
 export const TICKET_LIFETIME_MS = 12 * 3600_000;

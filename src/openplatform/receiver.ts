@@ -25,7 +25,9 @@ import { PushCryptoError } from "./crypto.js";
 import { openPush, pushQueryOf, type PushKeys } from "./push.js";
 import { PushXmlError } from "./xml.js";
 
-export type PushOutcome = "stored" | "ignored";
+import type { PushOutcome } from "./types.js";
+
+export type { PushOutcome } from "./types.js";
 
 export type PushResultName =
   | "not_found"

@@ -27,3 +27,6 @@ export interface PlatformEntry {
 export function defaultPushPath(componentAppId: string): string {
   return `/wechat/open/${componentAppId}`;
 }
+
+/** What handling a verified push came to: its content stored, or nothing to store (both are answered `success`). */
+export type PushOutcome = "stored" | "ignored";
