@@ -53,6 +53,8 @@ export class Credential {
   private readonly failures: Failures;
   private timer: TimerHandle | undefined;
   private stopped = false;
+  /** A value was handed over by offer() (not fetched, not loaded). */
+  private offered = false;
   private started = false;
   private readonly random: Random;
   private readonly log: Logger;
@@ -92,7 +94,8 @@ export class Credential {
     this.started = true;
     const held = this.state.current();
     if (held) {
-      this.log.info(describeRecord(held), "serving stored value");
+      // A value handed over before start (an authorization's token) was logged as "new value" already.
+      if (!this.offered) this.log.info(describeRecord(held), "serving stored value");
       this.scheduleRefresh(held.refreshAt);
       this.state.watchExpiry();
       this.state.updateHealth();
@@ -240,6 +243,7 @@ export class Credential {
   offer(fetched: Fetched, requestedAt: number): CredentialRecord | undefined {
     if (this.stopped) return undefined;
     const { record } = this.state.accept(fetched.value, requestedAt, requestedAt + fetched.expiresIn * 1000);
+    this.offered = true;
     this.opts.store.save(toStored(record));
     this.failures.clear();
     this.wakeWaiters();
