@@ -17,6 +17,8 @@ export interface FanoutOptions {
   sizes: number[];
   rotations: number;
   perConnection: number;
+  /** grpc (default): WatchToken; sse: the HTTP API's event stream, one connection per watcher. */
+  transport?: "grpc" | "sse";
 }
 
 export interface FanoutRow {
@@ -56,7 +58,9 @@ async function oneSize(n: number, o: FanoutOptions, gc: () => void): Promise<Fan
   const load = new LoadProcess<FromWatchClient>("watch-client.js");
   try {
     const before = await settledMemory(gc);
-    load.send({ type: "subscribe", target: wx.target, appId: BENCH_APP, subscribers: n, perConnection: o.perConnection } satisfies Subscribe);
+    const transport = o.transport ?? "grpc";
+    const target = transport === "sse" ? wx.httpTarget : wx.target;
+    load.send({ type: "subscribe", transport, target, appId: BENCH_APP, subscribers: n, perConnection: o.perConnection } satisfies Subscribe);
     const failed = load.next("error", 600_000).then((e) => Promise.reject(new Error(e.message)));
     failed.catch(() => undefined);
     const subscribed = await Promise.race([load.next("subscribed"), failed]);
@@ -99,7 +103,8 @@ async function oneSize(n: number, o: FanoutOptions, gc: () => void): Promise<Fan
 }
 
 export async function fanoutBench(o: FanoutOptions, print: (s: string) => void): Promise<FanoutRow[]> {
-  print(`WatchToken fan-out, ${o.rotations} rotations per size, ${o.perConnection} streams per connection (clients in one other process)`);
+  const what = o.transport === "sse" ? "Server-sent events (GET /v1/apps/{app}/token:watch), one HTTP/1.1 connection per watcher" : `WatchToken fan-out, ${o.perConnection} streams per connection`;
+  print(`${what}, ${o.rotations} rotations per size (clients in one other process)`);
   print(`  ${"subscribers".padStart(11)}  ${"subscribe".padStart(9)}  ${"last delivery p50".padStart(17)}  ${"p99".padStart(8)}  ${"median sub p50".padStart(14)}  ${"server loop".padStart(11)}  ${"heap/sub".padStart(9)}  ${"rss/sub".padStart(9)}`);
   const gc = gcFunction();
   const rows: FanoutRow[] = [];

@@ -2,12 +2,14 @@
  * `npm run bench`: every bench once, bounded in time (under two minutes),
  * on 127.0.0.1 only. Prints numbers; never part of the tests.
  *
- *   node dist/bench/run.js [unary] [source] [fanout] [fanout-conn] [--quick]
+ *   node dist/bench/run.js [unary] [source] [fanout] [fanout-conn] [fanout-sse] [--quick]
  *
  * fanout-conn: one connection per watcher, as production has them (every pod
  * its own). 10,000 connections need 10,000 descriptors on each side: the
  * bench raises nothing itself (Node cannot call setrlimit); run it where
  * `ulimit -n` is above 10,500 (20,000 on the machines here).
+ *
+ * fanout-sse: the same, over the HTTP API's server-sent events.
  *
  * --quick shortens every phase (a smoke run, numbers not worth quoting).
  */
@@ -38,12 +40,13 @@ async function main(): Promise<void> {
     await fanoutBench({ sizes: quick ? [1000] : [1000, 5000, 10_000], rotations: quick ? 3 : 15, perConnection: 250 }, print);
     print("");
   }
-  if (wanted("fanout-conn")) {
+  for (const [name, transport] of [["fanout-conn", "grpc"], ["fanout-sse", "sse"]] as const) {
+    if (!wanted(name)) continue;
     // 10,000 connections need a descriptor limit above 10,500 on each side.
     const limit = Number(execFileSync("sh", ["-c", "ulimit -n"], { encoding: "utf8" }).trim());
     const big = !quick && (Number.isNaN(limit) || limit > 10_500);
     if (!quick && !big) print(`(ulimit -n is ${limit}: one connection per watcher up to 1,000 only; raise it above 10,500 for 10,000)`);
-    await fanoutBench({ sizes: quick ? [300] : big ? [1000, 10_000] : [1000], rotations: quick ? 3 : 10, perConnection: 1 }, print);
+    await fanoutBench({ sizes: quick ? [300] : big ? [1000, 10_000] : [1000], rotations: quick ? 3 : 10, perConnection: 1, transport }, print);
     print("");
   }
   print(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);

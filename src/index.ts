@@ -16,7 +16,9 @@ export type {
   SignatureKindName,
 } from "./client/token-client.js";
 export { TokenSource } from "./client/token-source.js";
-export type { TokenSourceOptions, UpdateListener, ErrorListener } from "./client/token-source.js";
+export type { TokenSourceOptions, SourceClient, UpdateListener, ErrorListener } from "./client/token-source.js";
+export { HttpTokenClient } from "./client/http-token-client.js";
+export type { HttpTokenClientOptions } from "./client/http-token-client.js";
 export { withToken, isStaleTokenError, STALE_TOKEN_ERRCODES } from "./client/with-token.js";
 export type { WithTokenOptions, StaleTokenLike, HeldCredential } from "./client/with-token.js";
 export { Backoff } from "./client/backoff.js";

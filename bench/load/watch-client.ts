@@ -1,9 +1,11 @@
 /**
  * Load process for the fan-out bench: holds N WatchToken streams (spread over
- * HTTP/2 connections) and reports when every subscriber has a version, with
+ * HTTP/2 connections), or N server-sent event streams (one HTTP/1.1
+ * connection each), and reports when every subscriber has a version, with
  * the wall-clock time of the first, median and last delivery.
  */
 import { credentials, type ClientReadableStream } from "@grpc/grpc-js";
+import { get, type ClientRequest } from "node:http";
 import { TokenServiceClient, type WatchTokenResponse } from "../../generated/wxtoken/v1/token_service.js";
 import type { Subscribe, ToWatchClient } from "../support/protocol.js";
 import { percentile, wallMs } from "../support/stats.js";
@@ -16,6 +18,7 @@ interface Arrivals {
 
 const clients: InstanceType<typeof TokenServiceClient>[] = [];
 const streams: ClientReadableStream<WatchTokenResponse>[] = [];
+const requests: ClientRequest[] = [];
 const send = (m: object): void => void process.send!(m);
 
 async function subscribe(req: Subscribe): Promise<void> {
@@ -50,6 +53,14 @@ async function subscribe(req: Subscribe): Promise<void> {
     byVersion.delete(version);
   };
 
+  if (req.transport === "sse") {
+    const [host, port] = [req.target.slice(0, req.target.lastIndexOf(":")), Number(req.target.slice(req.target.lastIndexOf(":") + 1))];
+    for (let i = 0; i < n; i++) {
+      requests.push(sseWatch(host, port, req.appId, i, (version) => arrived(i, version, wallMs())));
+      if (i % 500 === 499) await new Promise((r) => setImmediate(r));
+    }
+    return;
+  }
   for (let i = 0; i < n; i++) {
     const stream = clients[i % connections]!.watchToken({ appId: req.appId, knownVersion: 0, knownFingerprint: "", kind: 0, agent: "" });
     stream.on("data", (m: WatchTokenResponse) => arrived(i, m.token!.version, wallMs()));
@@ -62,6 +73,29 @@ async function subscribe(req: Subscribe): Promise<void> {
   }
 }
 
+/** One event stream on a connection of its own (agent: false); calls onVersion for each token event. */
+function sseWatch(host: string, port: number, appId: string, i: number, onVersion: (version: number) => void): ClientRequest {
+  const request = get({ host, port, path: `/v1/apps/${appId}/token:watch`, agent: false, headers: { accept: "text/event-stream" } }, (res) => {
+    if (res.statusCode !== 200) send({ type: "error", message: `subscriber ${i}: HTTP ${res.statusCode}` });
+    res.setEncoding("utf8");
+    let buffered = "";
+    res.on("data", (chunk: string) => {
+      buffered += chunk;
+      for (let end = buffered.indexOf("\n\n"); end >= 0; end = buffered.indexOf("\n\n")) {
+        const event = buffered.slice(0, end);
+        buffered = buffered.slice(end + 2);
+        if (!event.includes("event: token")) continue;
+        const data = event.slice(event.indexOf("data: ") + 6);
+        onVersion(Number((JSON.parse(data) as { token: { version: string } }).token.version));
+      }
+    });
+  });
+  request.on("error", (err: Error) => {
+    if (!stopping) send({ type: "error", message: `subscriber ${i}: ${err.message}` });
+  });
+  return request;
+}
+
 let stopping = false;
 process.on("message", (m: ToWatchClient) => {
   if (m.type === "subscribe") {
@@ -70,6 +104,7 @@ process.on("message", (m: ToWatchClient) => {
     stopping = true;
     for (const s of streams) s.cancel();
     for (const c of clients) c.close();
+    for (const r of requests) r.destroy();
     // Give the RST_STREAMs a moment to leave before the sockets go.
     setTimeout(() => process.exit(0), 200);
   }

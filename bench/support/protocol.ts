@@ -38,10 +38,13 @@ export interface SourceResult {
 
 export interface Subscribe {
   type: "subscribe";
+  /** grpc: WatchToken streams; sse: GET /v1/apps/{app}/token:watch, one HTTP/1.1 connection each. */
+  transport: "grpc" | "sse";
+  /** host:port of the gRPC server, or of the HTTP API with sse. */
   target: string;
   appId: string;
   subscribers: number;
-  /** Streams per HTTP/2 connection. */
+  /** Streams per HTTP/2 connection (grpc only). */
   perConnection: number;
 }
 

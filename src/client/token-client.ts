@@ -45,7 +45,8 @@ const WIRE_KIND: Record<CredentialKindName, WireKind> = {
   agent_config_ticket: WireKind.CREDENTIAL_KIND_AGENT_CONFIG_TICKET,
 };
 
-function wire(which: Which = {}): { kind: WireKind; agent: string } {
+/** The kind and agent as the wire carries them (the proto enum, "" for no agent). */
+export function wireWhich(which: Which = {}): { kind: WireKind; agent: string } {
   const kind = WIRE_KIND[which.kind ?? "access_token"];
   if (kind === undefined) throw new TypeError(`unknown credential kind ${String(which.kind)}`);
   return { kind, agent: which.agent ?? "" };
@@ -136,7 +137,7 @@ export class TokenClient {
 
   /** The app's current valid token (or, with options.kind, ticket). */
   async getToken(appId: string, options: CallOptions & Which = {}): Promise<Token> {
-    const req = { appId, ...wire(options) };
+    const req = { appId, ...wireWhich(options) };
     const res = await this.#unary<GetTokenResponse>("GetToken", options, (md, o, cb) => this.raw.getToken(req, md, o, cb));
     return required("GetToken", res.token);
   }
@@ -165,7 +166,7 @@ export class TokenClient {
    * server refreshes only if staleToken is still its current token.
    */
   async forceRefresh(appId: string, staleToken: string, options: CallOptions & Which = {}): Promise<ForceRefreshResult> {
-    const req = { appId, staleToken, ...wire(options) };
+    const req = { appId, staleToken, ...wireWhich(options) };
     const res = await this.#unary<ForceRefreshResponse>("ForceRefresh", options, (md, o, cb) => this.raw.forceRefresh(req, md, o, cb));
     return { token: required("ForceRefresh", res.token), refreshed: res.refreshed };
   }
@@ -178,7 +179,7 @@ export class TokenClient {
    */
   watch(appId: string, options: WatchOptions = {}): AsyncGenerator<Token, void, undefined> {
     if (options.signal?.aborted) return (async function* () {})();
-    const call = this.raw.watchToken({ appId, knownVersion: options.knownVersion ?? 0, knownFingerprint: options.knownFingerprint ?? "", ...wire(options) });
+    const call = this.raw.watchToken({ appId, knownVersion: options.knownVersion ?? 0, knownFingerprint: options.knownFingerprint ?? "", ...wireWhich(options) });
     return tokensOf(call, { signal: options.signal, onOpen: options.onOpen });
   }
 

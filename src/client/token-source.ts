@@ -1,13 +1,15 @@
 /**
  * TokenSource (go-spiffe's X509Source): create() resolves once the first token
- * has arrived over WatchToken; from then on a watcher keeps a local copy
- * current, so token() is a synchronous read from memory, never a network call.
- * It never hands out an expired token.
+ * has arrived over WatchToken (gRPC, `address`) or the HTTP API's event stream
+ * (`url`); from then on a watcher keeps a local copy current, so token() is a
+ * synchronous read from memory, never a network call. It never hands out an
+ * expired token.
  */
 import type { Token } from "../../generated/wxtoken/v1/token_service.js";
 import { systemClock, type Clock } from "../clock.js";
 import { Backoff, type BackoffOptions, type Random } from "./backoff.js";
 import { PERMANENT_CODES, TokenExpiredError, TokenServiceError, TokenSourceClosedError, TokenSourceTimeoutError } from "./errors.js";
+import { HttpTokenClient, type HttpTokenClientOptions } from "./http-token-client.js";
 import { TokenClient, type CallOptions, type CredentialKindName, type ForceRefreshResult, type TokenClientOptions, type Which } from "./token-client.js";
 import { isNewer } from "./token-order.js";
 import { TokenWatcher } from "./watcher.js";
@@ -20,12 +22,20 @@ export interface TokenSourceOptions {
   kind?: CredentialKindName;
   /** WeCom: the agentid or built-in app name. */
   agent?: string;
-  /** The server, e.g. "wxtoken.internal:50051". Give this or `client`. */
+  /** The server's gRPC address, e.g. "wxtoken.internal:50051". Give one of `address`, `url` or `client`. */
   address?: string;
   /** Used with `address` to build the client the source owns (and closes). */
   clientOptions?: TokenClientOptions;
-  /** A client to share; the source does not close it. Give this or `address`. */
-  client?: TokenClient;
+  /**
+   * The server's HTTP API, e.g. "http://wxtoken.internal:8080": the watch is a
+   * server-sent event stream on an HTTP/1.1 connection, which costs the server
+   * about a third of the memory of a gRPC stream alone on its connection.
+   */
+  url?: string;
+  /** Used with `url` (headers such as an API key, a dispatcher for TLS). */
+  httpOptions?: HttpTokenClientOptions;
+  /** A client to share (gRPC or HTTP); the source does not close it. */
+  client?: SourceClient;
   /** How long create() waits for the first token; default 10_000 ms. */
   timeoutMs?: number;
   /** For the create() timeout, reconnect delays and expiry checks; default the system clock. */
@@ -35,6 +45,9 @@ export interface TokenSourceOptions {
   /** Reconnect delays; default 1 s doubling up to 30 s, ±20 % jitter. */
   backoff?: Omit<BackoffOptions, "random">;
 }
+
+/** What a TokenSource needs of its client. */
+export type SourceClient = Pick<TokenClient, "watch" | "forceRefresh" | "close">;
 
 export type UpdateListener = (token: Token) => void;
 /** The watch stream failed; the source reconnects by itself after retryInMs. */
@@ -49,7 +62,7 @@ export class TokenSource {
   readonly appId: string;
   /** The kind and agent held (besides appId). */
   readonly which: Which;
-  readonly #client: TokenClient;
+  readonly #client: SourceClient;
   readonly #ownsClient: boolean;
   readonly #clock: Clock;
   readonly #watcher: TokenWatcher;
@@ -60,7 +73,7 @@ export class TokenSource {
   #first: FirstToken | undefined;
   #closing: Promise<void> | undefined;
 
-  private constructor(options: TokenSourceOptions, client: TokenClient, ownsClient: boolean) {
+  private constructor(options: TokenSourceOptions, client: SourceClient, ownsClient: boolean) {
     this.appId = options.appId;
     this.which = { kind: options.kind ?? "access_token", ...(options.agent ? { agent: options.agent } : {}) };
     this.#client = client;
@@ -79,12 +92,12 @@ export class TokenSource {
    * when the server says retrying cannot help (NOT_FOUND, INVALID_ARGUMENT, ...).
    */
   static async create(options: TokenSourceOptions): Promise<TokenSource> {
-    if ((options.address === undefined) === (options.client === undefined)) {
-      throw new TypeError("TokenSource.create needs exactly one of address or client");
+    if ([options.address, options.url, options.client].filter((x) => x !== undefined).length !== 1) {
+      throw new TypeError("TokenSource.create needs exactly one of address, url or client");
     }
     const timeoutMs = options.timeoutMs ?? 10_000;
     if (!(timeoutMs > 0)) throw new RangeError(`timeoutMs must be positive, got ${timeoutMs}`);
-    const client = options.client ?? new TokenClient(options.address!, options.clientOptions);
+    const client = options.client ?? (options.url !== undefined ? new HttpTokenClient(options.url, options.httpOptions) : new TokenClient(options.address!, options.clientOptions));
     const source = new TokenSource(options, client, options.client === undefined);
     try {
       await source.#waitForFirstToken(timeoutMs);

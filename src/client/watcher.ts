@@ -14,6 +14,9 @@ import type { Clock, TimerHandle } from "../clock.js";
 import type { Backoff } from "./backoff.js";
 import { TokenServiceError } from "./errors.js";
 import type { TokenClient, Which } from "./token-client.js";
+
+/** What the watcher needs of a client: TokenClient (gRPC) and HttpTokenClient (server-sent events) both have it. */
+export type WatchingClient = Pick<TokenClient, "watch">;
 import { isNewer } from "./token-order.js";
 
 export interface WatcherHandlers {
@@ -30,7 +33,7 @@ export class TokenWatcher {
   #loop: Promise<void> | undefined;
 
   constructor(
-    private readonly client: TokenClient,
+    private readonly client: WatchingClient,
     readonly appId: string,
     private readonly which: Which,
     private readonly clock: Clock,

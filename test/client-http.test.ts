@@ -1,0 +1,177 @@
+/**
+ * The client library over the HTTP API (HttpTokenClient, and TokenSource with
+ * `url`): the watch is a server-sent event stream. Against the real server's
+ * HTTP listener and the fake WeChat: the same tokens and the same errors
+ * (code, reason, info) as over gRPC.
+ */
+import { status } from "@grpc/grpc-js";
+import { createServer, type Server } from "node:http";
+import { afterEach, describe, expect, it } from "vitest";
+import type { Token } from "../generated/wxtoken/v1/token_service.js";
+import { generateApiKey, hashApiKey } from "../src/auth/api-key.js";
+import { HttpTokenClient, TokenServiceError, TokenSource, type TokenSourceOptions } from "../src/index.js";
+import { APP, APP2, eventually, Harness, type HarnessOptions } from "./support/harness.js";
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function start(opts: HarnessOptions = {}): Promise<{ h: Harness; url: string }> {
+  const h = await Harness.start({
+    apps: [{ appId: APP, secretEnv: `SECRET_${APP}`, tickets: ["jsapi"] }, { appId: APP2, secretEnv: `SECRET_${APP2}` }],
+    ...opts,
+    config: { http: { listen: "127.0.0.1:0" }, ...opts.config },
+  });
+  cleanups.push(() => h.stop());
+  return { h, url: `http://127.0.0.1:${h.server.httpPort}` };
+}
+
+function client(url: string, headers?: Record<string, string>): HttpTokenClient {
+  const c = new HttpTokenClient(url, { headers });
+  cleanups.push(() => c.close());
+  return c;
+}
+
+async function source(h: Harness, url: string, opts: Partial<TokenSourceOptions> = {}): Promise<TokenSource> {
+  const s = await TokenSource.create({ url, appId: APP, clock: h.clock, random: () => 0.5, ...opts });
+  cleanups.push(() => s.close());
+  return s;
+}
+
+async function rejection(p: Promise<unknown>): Promise<TokenServiceError> {
+  const err = await p.then(
+    () => expect.fail("expected a rejection"),
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(TokenServiceError);
+  return err as TokenServiceError;
+}
+
+describe("HttpTokenClient", () => {
+  it("getToken and forceRefresh answer what gRPC answers, tickets included", async () => {
+    const { h, url } = await start();
+    const c = client(url);
+    const grpc = (await h.getToken(APP)).token!;
+    expect(await c.getToken(APP)).toEqual(grpc);
+    const ticket = await c.getToken(APP, { kind: "jsapi_ticket" });
+    expect(ticket.accessToken).toBe(h.fake.currentTicket(APP, "jsapi"));
+
+    const forced = await c.forceRefresh(APP, grpc.accessToken);
+    expect(forced.refreshed).toBe(true);
+    expect(forced.token.version).toBe(2);
+    expect(h.fake.isValid(APP, forced.token.accessToken)).toBe(true);
+  });
+
+  it("errors carry the gRPC code, reason and info from the JSON google.rpc.Status", async () => {
+    const { h, url } = await start();
+    const c = client(url);
+    const unknown = await rejection(c.getToken("wx9999999999999999"));
+    expect(unknown).toMatchObject({ code: status.NOT_FOUND, method: "GetToken", reason: "UNKNOWN_APP" });
+    expect(unknown.info).toMatchObject({ app_id: "wx9999999999999999" });
+    // The same error over gRPC, for comparison.
+    const viaGrpc = await h.getToken("wx9999999999999999").catch((e: { code: number }) => e);
+    expect((viaGrpc as { code: number }).code).toBe(unknown.code);
+
+    const watch = await rejection((async () => {
+      for await (const _ of c.watch("wx9999999999999999")) expect.fail("no token for an unknown app");
+    })());
+    expect(watch).toMatchObject({ code: status.NOT_FOUND, method: "WatchToken", reason: "UNKNOWN_APP" });
+  });
+
+  it("a server that cannot be reached is UNAVAILABLE; one that answers no google.rpc.Status gets the HTTP status's meaning", async () => {
+    const refused = await rejection(client("http://127.0.0.1:9").getToken(APP));
+    expect(refused.code).toBe(status.UNAVAILABLE);
+
+    const proxy: Server = createServer((_req, res) => res.writeHead(502, { "content-type": "text/html" }).end("<html>Bad Gateway</html>"));
+    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+    cleanups.push(() => new Promise((r) => proxy.close(r)));
+    const bad = await rejection(client(`http://127.0.0.1:${(proxy.address() as { port: number }).port}`).getToken(APP));
+    expect(bad).toMatchObject({ code: status.UNAVAILABLE, reason: undefined });
+    expect(bad.details).toContain("HTTP 502");
+  });
+
+  it("sends its headers: an API key the server checks", async () => {
+    const key = generateApiKey();
+    const { url } = await start({ config: { auth: { clients: [{ name: "svc", apiKeySha256: hashApiKey(key), read: [APP] }] } } });
+    const denied = await rejection(client(url).getToken(APP));
+    expect(denied.code).toBe(status.UNAUTHENTICATED);
+    expect((await client(url, { authorization: `Bearer ${key}` }).getToken(APP)).appId).toBe(APP);
+  });
+
+  it("watch yields the current token, then each new one; knownVersion skips what is held", async () => {
+    const { h, url } = await start();
+    const c = client(url);
+    const stop = new AbortController();
+    const seen: Token[] = [];
+    let opened = false;
+    const done = (async () => {
+      for await (const t of c.watch(APP, { signal: stop.signal, onOpen: () => (opened = true) })) seen.push(t);
+    })();
+    await eventually(() => expect(seen.map((t) => t.version)).toEqual([1]));
+    expect(opened).toBe(true);
+    await h.forceRefresh(APP, seen[0]!.accessToken);
+    await eventually(() => expect(seen.map((t) => t.version)).toEqual([1, 2]));
+    expect(seen[1]!.accessToken).toBe((await h.getToken(APP)).token!.accessToken);
+    stop.abort();
+    await done; // the signal ends it without an error
+    await eventually(() => expect(h.server.api.watcherCount()).toBe(0));
+
+    const resumed: Token[] = [];
+    const again = new AbortController();
+    const second = (async () => {
+      for await (const t of c.watch(APP, { knownVersion: 2, knownFingerprint: seen[1]!.fingerprint, signal: again.signal })) resumed.push(t);
+    })();
+    await eventually(() => expect(h.server.api.watcherCount()).toBe(1));
+    await h.forceRefresh(APP, seen[1]!.accessToken);
+    await eventually(() => expect(resumed.map((t) => t.version)).toEqual([3]));
+    again.abort();
+    await second;
+  });
+});
+
+describe("TokenSource over the HTTP API (url)", () => {
+  it("holds the token from the event stream, follows rotations, and forceRefresh adopts the answer", async () => {
+    const { h, url } = await start();
+    const s = await source(h, url);
+    expect(s.token()).toBe((await h.getToken(APP)).token!.accessToken);
+    expect(h.server.api.watcherCount()).toBe(1);
+    const updates: number[] = [];
+    s.onUpdate((t) => updates.push(t.version));
+    await h.forceRefresh(APP, s.token());
+    await eventually(() => expect(s.current().version).toBe(2));
+    const forced = await s.forceRefresh(s.token());
+    expect(forced.refreshed).toBe(true);
+    expect(s.current().version).toBe(3);
+    await eventually(() => expect(updates).toEqual([2, 3]));
+    expect(h.fake.isValid(APP, s.token())).toBe(true);
+  });
+
+  it("an unknown app rejects create() at once, with the server's reason", async () => {
+    const { h, url } = await start();
+    const err = await rejection(TokenSource.create({ url, appId: "wx9999999999999999", clock: h.clock, timeoutMs: 60_000 }));
+    expect(err).toMatchObject({ code: status.NOT_FOUND, reason: "UNKNOWN_APP" });
+  });
+
+  it("a server shutdown ends the stream with SHUTTING_DOWN; the source keeps serving from memory and tries again after its backoff", async () => {
+    const first = await start();
+    const s = await source(first.h, first.url, { backoff: { initialMs: 1000, maxMs: 1000, jitter: 0 } });
+    const errors: { reason: string | undefined; retryInMs: number }[] = [];
+    s.onError((err, retryInMs) => errors.push({ reason: err.reason, retryInMs }));
+    const held = s.current();
+    await first.h.server.shutdown(500);
+    await eventually(() => expect(errors[0]).toEqual({ reason: "SHUTTING_DOWN", retryInMs: 1000 }));
+    // Still served from memory while the server is away.
+    expect(s.token()).toBe(held.accessToken);
+    await first.h.clock.advance(999);
+    expect(errors).toHaveLength(1);
+    await first.h.clock.advance(1);
+    // The next attempt finds nobody listening.
+    await eventually(() => expect(errors[1]).toEqual({ reason: undefined, retryInMs: 1000 }));
+  });
+
+  it("exactly one of address, url or client", async () => {
+    await expect(TokenSource.create({ appId: APP, url: "http://127.0.0.1:1", address: "127.0.0.1:1" })).rejects.toThrow(/exactly one of address, url or client/);
+    await expect(TokenSource.create({ appId: APP })).rejects.toThrow(/exactly one of address, url or client/);
+  });
+});
