@@ -19,9 +19,10 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function cluster(n: number) {
+async function cluster(n: number, faults: Parameters<FakeWeChat["inject"]>[0][] = []) {
   const clock = new FakeClock();
   const fake = new FakeWeChat({ apps: {}, clock, overlapMs: 300_000, component: componentOptions() });
+  for (const f of faults) fake.inject(f);
   await fake.start();
   cleanups.push(() => fake.close());
   const prefix = uniquePrefix();
@@ -45,6 +46,29 @@ function until(clock: FakeClock, check: () => void | Promise<void>): Promise<voi
 }
 
 describe("an Open Platform on replicas sharing Redis", () => {
+  it("with no ticket anywhere, WeChat is asked to push one once for the whole cluster", async () => {
+    // WeChat is busy: asked to push, it does not (so no replica gets a ticket by chance).
+    const { clock, fake, replicas } = await cluster(3, [{ path: "/cgi-bin/component/api_start_push_ticket", errcode: -1, times: Infinity }]);
+    // Every replica tried the component token at start, and found no ticket.
+    await until(clock, async () => {
+      for (const r of replicas) {
+        const answer = await r.h.getToken(COMPONENT, 300).then(
+          () => "a token",
+          (e: { details: string }) => e.details,
+        );
+        expect(answer).toMatch(/no valid component_verify_ticket/);
+      }
+    });
+    expect(fake.calls("/cgi-bin/component/api_start_push_ticket")).toBe(1);
+    // A push lands on one replica; all of them then have the component token.
+    fake.clearFaults();
+    fake.component.pushUrl = replicas[2]!.pushUrl;
+    await fake.component.pushTicket();
+    await until(clock, async () => {
+      for (const r of replicas) expect(fake.component.isComponentTokenValid((await r.h.getToken(COMPONENT, 300)).token!.accessToken)).toBe(true);
+    });
+  });
+
   it("pushes reach any replica; one component token fetch per cycle; every token served works", async () => {
     const { clock, fake, replicas } = await cluster(3);
     const [a, b, c] = replicas as [PlatformHarness, PlatformHarness, PlatformHarness];

@@ -342,15 +342,24 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
 
   // Changes
 
-  /** Asks WeChat to push a ticket now, no more often than startPushMinIntervalMs. */
+  /**
+   * Asks WeChat to push a ticket now, no more often than
+   * startPushMinIntervalMs: on this replica, and across replicas sharing a
+   * store (a claim in Redis; if Redis cannot be asked, this replica's own limit holds).
+   */
   private requestPush(why: string): void {
     const now = this.deps.clock.now();
     if (this.stopped || now - this.lastStartPushAt < this.entry.startPushMinIntervalMs) return;
     this.lastStartPushAt = now;
-    startPushTicket(this.deps.client, this.entry).then(
-      () => this.log.info({ why }, "asked WeChat to push a component_verify_ticket"),
-      (err: Error) => this.log.warn({ why, err: err.message }, "could not ask WeChat to push a component_verify_ticket"),
-    );
+    this.deps.store
+      .claim(this.componentAppId, "start-push-ticket", this.entry.startPushMinIntervalMs)
+      .catch(() => true)
+      .then(async (mine) => {
+        if (!mine) return this.log.debug({ why }, "another replica asked WeChat to push a component_verify_ticket");
+        await startPushTicket(this.deps.client, this.entry);
+        this.log.info({ why }, "asked WeChat to push a component_verify_ticket");
+      })
+      .catch((err: Error) => this.log.warn({ why, err: err.message }, "could not ask WeChat to push a component_verify_ticket"));
   }
 
   private ticketArrived(): void {

@@ -85,6 +85,12 @@ export interface PlatformStore {
    * saveAuthorizer refuses authorizations made before it.
    */
   removeAuthorizer(component: string, appId: string, at: number, credentialKeys: readonly string[]): Promise<RemoveOutcome>;
+  /**
+   * A claim every replica sharing the store sees (Redis: SET NX with a TTL):
+   * true for the one that may act now (ask WeChat to push a ticket), false
+   * while another replica's claim lasts. A store of one process always says true.
+   */
+  claim(component: string, what: string, ttlMs: number): Promise<boolean>;
   /** Changes made by any replica, this one included: the platform reloads what changed. */
   onPlatformChange(listener: (change: PlatformChange) => void): () => void;
 }

@@ -39,5 +39,6 @@ export class MemoryStore implements TokenStore, PlatformStore {
   saveAuthorizer = (component: string, authorizer: StoredAuthorizer) => this.platforms.saveAuthorizer(component, authorizer);
   updateAuthorizer: PlatformStore["updateAuthorizer"] = (...args) => this.platforms.updateAuthorizer(...args);
   removeAuthorizer: PlatformStore["removeAuthorizer"] = (...args) => this.platforms.removeAuthorizer(...args);
+  claim: PlatformStore["claim"] = () => this.platforms.claim();
   onPlatformChange = (listener: (change: PlatformChange) => void) => this.platforms.onPlatformChange(listener);
 }

@@ -111,6 +111,11 @@ export class PlatformRecords implements PlatformStore {
     });
   }
 
+  /** One process: its own rate limit decides. */
+  async claim(): Promise<boolean> {
+    return true;
+  }
+
   onPlatformChange(listener: (change: PlatformChange) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

@@ -463,6 +463,11 @@ export class RedisStore implements TokenStore, Coordinator, PlatformStore {
     return done === 1 ? "removed" : done === -1 ? "newer_held" : "not_held";
   }
 
+  async claim(component: string, what: string, ttlMs: number): Promise<boolean> {
+    const taken = await this.command(() => this.redis.set(this.key("platform", component, "claim", what), "1", "PX", Math.max(1, Math.round(ttlMs)), "NX"));
+    return taken === "OK";
+  }
+
   onPlatformChange(listener: (change: PlatformChange) => void): () => void {
     this.platformListeners.add(listener);
     return () => this.platformListeners.delete(listener);
