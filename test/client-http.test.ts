@@ -91,6 +91,42 @@ describe("HttpTokenClient", () => {
     expect(bad.details).toContain("HTTP 502");
   });
 
+  it("reads events split anywhere: CRLF line ends cut in two, a multi-byte character cut in two, comments and retry lines", async () => {
+    const token = (version: number) => ({ appId: APP, accessToken: `令牌-${version}`, version: String(version), fingerprint: `fp${version}`, expiresAt: "2030-01-01T00:00:00Z" });
+    const wire = Buffer.from(
+      `retry: 1000\r\n\r\n: keepalive\r\n\r\nid: 1\r\nevent: token\r\ndata: ${JSON.stringify({ token: token(1) })}\r\n\r\n` +
+        `id: 2\nevent: token\ndata: ${JSON.stringify({ token: token(2) })}\n\n`,
+    );
+    // Cut after the first CR of a CRLF, and inside the first byte sequence of 令.
+    const cuts = [wire.indexOf("\r"), wire.indexOf(Buffer.from("令")) + 1, wire.lastIndexOf("\r\n\r\n") + 1];
+    const server: Server = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      let at = 0;
+      for (const cut of [...cuts, wire.length]) {
+        res.write(wire.subarray(at, cut));
+        at = cut;
+      }
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    cleanups.push(
+      () =>
+        new Promise((r) => {
+          server.closeAllConnections();
+          server.close(r);
+        }),
+    );
+    const stop = new AbortController();
+    const seen: Token[] = [];
+    for await (const t of client(`http://127.0.0.1:${(server.address() as { port: number }).port}`).watch(APP, { signal: stop.signal })) {
+      seen.push(t);
+      if (seen.length === 2) stop.abort();
+    }
+    expect(seen.map((t) => [t.version, t.accessToken])).toEqual([
+      [1, "令牌-1"],
+      [2, "令牌-2"],
+    ]);
+  });
+
   it("sends its headers: an API key the server checks", async () => {
     const key = generateApiKey();
     const { url } = await start({ config: { auth: { clients: [{ name: "svc", apiKeySha256: hashApiKey(key), read: [APP] }] } } });

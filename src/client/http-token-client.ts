@@ -106,7 +106,10 @@ export class HttpTokenClient {
     let buffered = "";
     try {
       for await (const chunk of res.body) {
-        buffered += decoder.decode(chunk as Buffer, { stream: true }).replaceAll("\r\n", "\n");
+        // CRLF and CR end lines too (a CR at a chunk's end may be the first half of a CRLF: kept for the next).
+        buffered += decoder.decode(chunk as Buffer, { stream: true });
+        const held = buffered.endsWith("\r") ? "\r" : "";
+        buffered = buffered.slice(0, buffered.length - held.length).replace(/\r\n?/g, "\n") + held;
         for (let end = buffered.indexOf("\n\n"); end >= 0; end = buffered.indexOf("\n\n")) {
           const event = parseEvent(buffered.slice(0, end));
           buffered = buffered.slice(end + 2);
