@@ -97,8 +97,8 @@ describe("HttpTokenClient", () => {
       `retry: 1000\r\n\r\n: keepalive\r\n\r\nid: 1\r\nevent: token\r\ndata: ${JSON.stringify({ token: token(1) })}\r\n\r\n` +
         `id: 2\nevent: token\ndata: ${JSON.stringify({ token: token(2) })}\n\n`,
     );
-    // Cut after the first CR of a CRLF, and inside the first byte sequence of 令.
-    const cuts = [wire.indexOf("\r"), wire.indexOf(Buffer.from("令")) + 1, wire.lastIndexOf("\r\n\r\n") + 1];
+    // Cut after the first CR of a CRLF, right after "event: token\r", inside the bytes of 令, and inside the blank line that ends an event.
+    const cuts = [wire.indexOf("\r"), wire.indexOf("event: token\r") + "event: token\r".length, wire.indexOf(Buffer.from("令")) + 1, wire.lastIndexOf("\r\n\r\n") + 3];
     const server: Server = createServer((_req, res) => {
       res.writeHead(200, { "content-type": "text/event-stream" });
       let at = 0;
@@ -125,6 +125,41 @@ describe("HttpTokenClient", () => {
       [1, "令牌-1"],
       [2, "令牌-2"],
     ]);
+  });
+
+  it("return() ends a watch at once, even while a read waits for the next token", async () => {
+    const { h, url } = await start();
+    const watch = client(url).watch(APP);
+    expect((await watch.next()).value).toMatchObject({ version: 1 });
+    const pending = watch.next();
+    await eventually(() => expect(h.server.api.watcherCount()).toBe(1));
+    expect(await watch.return()).toEqual({ done: true, value: undefined });
+    expect(await pending).toEqual({ done: true, value: undefined });
+    await eventually(() => expect(h.server.api.watcherCount()).toBe(0));
+  });
+
+  it("a watch that hears nothing for watchIdleMs (a dead connection) fails with UNAVAILABLE; a 200 that is not an event stream too", async () => {
+    const silent: Server = createServer((req, res) => {
+      if (req.url!.includes("wx0000000000000002")) return res.writeHead(200, { "content-type": "text/html" }).end("<html>captive portal</html>");
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write("retry: 1000\n\n"); // then nothing, ever
+    });
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    cleanups.push(
+      () =>
+        new Promise((r) => {
+          silent.closeAllConnections();
+          silent.close(r);
+        }),
+    );
+    const base = `http://127.0.0.1:${(silent.address() as { port: number }).port}`;
+    const c = new HttpTokenClient(base, { watchIdleMs: 200 });
+    cleanups.push(() => c.close());
+    const idle = await rejection(c.watch("wx0000000000000001").next());
+    expect(idle.code).toBe(status.UNAVAILABLE);
+    const portal = await rejection(c.watch("wx0000000000000002").next());
+    expect(portal.code).toBe(status.UNAVAILABLE);
+    expect(portal.details).toMatch(/not an event stream/);
   });
 
   it("sends its headers: an API key the server checks", async () => {

@@ -19,6 +19,13 @@ export interface HttpTokenClientOptions {
   headers?: Record<string, string>;
   /** Deadline of each unary call; default 5_000 ms. */
   timeoutMs?: number;
+  /**
+   * A watch that receives nothing (not even the server's keepalive comment,
+   * every `http.keepaliveSeconds`, 15 s by default) for this long is taken for
+   * a dead connection and fails with UNAVAILABLE (a TokenSource reconnects);
+   * default 60_000 ms. Keep it above the server's keepalive interval.
+   */
+  watchIdleMs?: number;
   /** An undici dispatcher (TLS options, a proxy); default an Agent the client owns and closes. */
   dispatcher?: Dispatcher;
 }
@@ -43,6 +50,7 @@ export class HttpTokenClient {
   readonly #base: string;
   readonly #headers: Record<string, string>;
   readonly #timeoutMs: number;
+  readonly #watchIdleMs: number;
   readonly #dispatcher: Dispatcher;
   readonly #ownsDispatcher: boolean;
 
@@ -54,6 +62,8 @@ export class HttpTokenClient {
     this.#headers = { ...options.headers };
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     if (!(this.#timeoutMs > 0)) throw new RangeError(`timeoutMs must be positive, got ${this.#timeoutMs}`);
+    this.#watchIdleMs = options.watchIdleMs ?? 60_000;
+    if (!(this.#watchIdleMs > 0)) throw new RangeError(`watchIdleMs must be positive, got ${this.#watchIdleMs}`);
     this.#dispatcher = options.dispatcher ?? new Agent();
     this.#ownsDispatcher = options.dispatcher === undefined;
   }
@@ -75,17 +85,24 @@ export class HttpTokenClient {
    * The app's tokens as they come, over one event stream: the current one at
    * once (unless its version is <= knownVersion), then each new one. Throws
    * TokenServiceError when the server refuses the stream or ends it with an
-   * `error` event; the signal ends it quietly.
+   * `error` event. The request starts at the first next(); the signal,
+   * return() or throw() end it at any time, a read in progress included.
    */
   watch(appId: string, options: WatchOptions = {}): AsyncGenerator<Token, void, undefined> {
     const query = this.#query(options, {
       ...(options.knownVersion ? { known_version: String(options.knownVersion) } : {}),
       ...(options.knownFingerprint ? { known_fingerprint: options.knownFingerprint } : {}),
     });
-    return this.#events(`${this.#path(appId)}/token:watch${query}`, options);
+    const stop = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+    return new Cancelling(this.#events(`${this.#path(appId)}/token:watch${query}`, { ...options, signal }), stop);
   }
 
-  /** Closes the connections (and ends every watch) if the client made its own dispatcher. */
+  /**
+   * Closes the connections, if the client made its own dispatcher: watches
+   * still open end with UNAVAILABLE, calls in flight are aborted. (A
+   * TokenSource ends its watch first.)
+   */
   close(): void {
     if (this.#ownsDispatcher) void this.#dispatcher.destroy().catch(() => undefined);
   }
@@ -95,12 +112,22 @@ export class HttpTokenClient {
     if (signal?.aborted) return;
     let res: Dispatcher.ResponseData;
     try {
-      res = await request(this.#base + path, { method: "GET", headers: { ...this.#headers, accept: "text/event-stream" }, signal, dispatcher: this.#dispatcher });
+      res = await request(this.#base + path, {
+        method: "GET",
+        headers: { ...this.#headers, accept: "text/event-stream" },
+        signal,
+        dispatcher: this.#dispatcher,
+        bodyTimeout: this.#watchIdleMs,
+      });
+      if (res.statusCode !== 200) throw await errorOf("WatchToken", res);
+      if (!/^text\/event-stream\b/.test(String(res.headers["content-type"] ?? ""))) {
+        discard(res.body);
+        throw new TokenServiceError("WatchToken", status.UNAVAILABLE, `answered ${String(res.headers["content-type"])}, not an event stream (a proxy in the way?)`);
+      }
     } catch (err) {
       if (signal?.aborted) return;
-      throw transportError("WatchToken", err);
+      throw err instanceof TokenServiceError ? err : transportError("WatchToken", err);
     }
-    if (res.statusCode !== 200) throw await errorOf("WatchToken", res);
     options.onOpen?.();
     const decoder = new TextDecoder();
     let buffered = "";
@@ -110,6 +137,7 @@ export class HttpTokenClient {
         buffered += decoder.decode(chunk as Buffer, { stream: true });
         const held = buffered.endsWith("\r") ? "\r" : "";
         buffered = buffered.slice(0, buffered.length - held.length).replace(/\r\n?/g, "\n") + held;
+        if (buffered.length > MAX_EVENT_CHARS) throw new TokenServiceError("WatchToken", status.INTERNAL, `an event longer than ${MAX_EVENT_CHARS} characters: not a wxtoken stream`);
         for (let end = buffered.indexOf("\n\n"); end >= 0; end = buffered.indexOf("\n\n")) {
           const event = parseEvent(buffered.slice(0, end));
           buffered = buffered.slice(end + 2);
@@ -121,7 +149,7 @@ export class HttpTokenClient {
       if (signal?.aborted) return;
       throw err instanceof TokenServiceError ? err : transportError("WatchToken", err);
     } finally {
-      res.body.destroy();
+      discard(res.body);
     }
   }
 
@@ -159,6 +187,49 @@ export class HttpTokenClient {
     const q = params.toString();
     return q ? `?${q}` : "";
   }
+}
+
+/** A token event is well under 1 KiB; a stream that never ends an event is not ours. */
+const MAX_EVENT_CHARS = 1 << 20;
+
+/**
+ * The watch's async generator, with return() and throw() that end the stream
+ * at once: a generator's own return() waits for the read in progress, which
+ * may wait for hours for the next token.
+ */
+class Cancelling implements AsyncGenerator<Token, void, undefined> {
+  constructor(
+    private readonly inner: AsyncGenerator<Token, void, undefined>,
+    private readonly stop: AbortController,
+  ) {}
+
+  next(): Promise<IteratorResult<Token, void>> {
+    return this.inner.next();
+  }
+
+  return(): Promise<IteratorResult<Token, void>> {
+    this.stop.abort();
+    return this.inner.return();
+  }
+
+  throw(err: unknown): Promise<IteratorResult<Token, void>> {
+    this.stop.abort();
+    return this.inner.throw(err);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.return();
+  }
+}
+
+/** Closes a response body we are done with (undici reports a body destroyed unread as an error nobody would hear). */
+function discard(body: Dispatcher.ResponseData["body"]): void {
+  body.on("error", () => undefined);
+  body.destroy();
 }
 
 /** One server-sent event: its name (default "message") and its data lines joined. */

@@ -29,7 +29,7 @@ export interface TokenSourceOptions {
   /**
    * The server's HTTP API, e.g. "http://wxtoken.internal:8080": the watch is a
    * server-sent event stream on an HTTP/1.1 connection, which costs the server
-   * about a third of the memory of a gRPC stream alone on its connection.
+   * about a quarter of the memory of a gRPC stream alone on its connection.
    */
   url?: string;
   /** Used with `url` (headers such as an API key, a dispatcher for TLS). */
