@@ -5,7 +5,7 @@
  * (code, reason, info) as over gRPC.
  */
 import { status } from "@grpc/grpc-js";
-import { createServer, type Server } from "node:http";
+import { createServer, type RequestListener, type Server } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Token } from "../generated/wxtoken/v1/token_service.js";
 import { generateApiKey, hashApiKey } from "../src/auth/api-key.js";
@@ -37,6 +37,20 @@ async function source(h: Harness, url: string, opts: Partial<TokenSourceOptions>
   const s = await TokenSource.create({ url, appId: APP, clock: h.clock, random: () => 0.5, ...opts });
   cleanups.push(() => s.close());
   return s;
+}
+
+/** A stand-in HTTP server on a free loopback port, closed (its connections too) after the test; resolves with its base URL. */
+async function serve(handler: RequestListener): Promise<string> {
+  const server: Server = createServer(handler);
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  cleanups.push(
+    () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(r);
+      }),
+  );
+  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 }
 
 async function rejection(p: Promise<unknown>): Promise<TokenServiceError> {
@@ -83,10 +97,8 @@ describe("HttpTokenClient", () => {
     const refused = await rejection(client("http://127.0.0.1:9").getToken(APP));
     expect(refused.code).toBe(status.UNAVAILABLE);
 
-    const proxy: Server = createServer((_req, res) => res.writeHead(502, { "content-type": "text/html" }).end("<html>Bad Gateway</html>"));
-    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
-    cleanups.push(() => new Promise((r) => proxy.close(r)));
-    const bad = await rejection(client(`http://127.0.0.1:${(proxy.address() as { port: number }).port}`).getToken(APP));
+    const proxy = await serve((_req, res) => res.writeHead(502, { "content-type": "text/html" }).end("<html>Bad Gateway</html>"));
+    const bad = await rejection(client(proxy).getToken(APP));
     expect(bad).toMatchObject({ code: status.UNAVAILABLE, reason: undefined });
     expect(bad.details).toContain("HTTP 502");
   });
@@ -99,7 +111,7 @@ describe("HttpTokenClient", () => {
     );
     // Cut after the first CR of a CRLF, right after "event: token\r", inside the bytes of 令, and inside the blank line that ends an event.
     const cuts = [wire.indexOf("\r"), wire.indexOf("event: token\r") + "event: token\r".length, wire.indexOf(Buffer.from("令")) + 1, wire.lastIndexOf("\r\n\r\n") + 3];
-    const server: Server = createServer((_req, res) => {
+    const base = await serve((_req, res) => {
       res.writeHead(200, { "content-type": "text/event-stream" });
       let at = 0;
       for (const cut of [...cuts, wire.length]) {
@@ -107,17 +119,9 @@ describe("HttpTokenClient", () => {
         at = cut;
       }
     });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    cleanups.push(
-      () =>
-        new Promise((r) => {
-          server.closeAllConnections();
-          server.close(r);
-        }),
-    );
     const stop = new AbortController();
     const seen: Token[] = [];
-    for await (const t of client(`http://127.0.0.1:${(server.address() as { port: number }).port}`).watch(APP, { signal: stop.signal })) {
+    for await (const t of client(base).watch(APP, { signal: stop.signal })) {
       seen.push(t);
       if (seen.length === 2) stop.abort();
     }
@@ -139,20 +143,11 @@ describe("HttpTokenClient", () => {
   });
 
   it("a watch that hears nothing for watchIdleMs (a dead connection) fails with UNAVAILABLE; a 200 that is not an event stream too", async () => {
-    const silent: Server = createServer((req, res) => {
+    const base = await serve((req, res) => {
       if (req.url!.includes("wx0000000000000002")) return res.writeHead(200, { "content-type": "text/html" }).end("<html>captive portal</html>");
       res.writeHead(200, { "content-type": "text/event-stream" });
       res.write("retry: 1000\n\n"); // then nothing, ever
     });
-    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
-    cleanups.push(
-      () =>
-        new Promise((r) => {
-          silent.closeAllConnections();
-          silent.close(r);
-        }),
-    );
-    const base = `http://127.0.0.1:${(silent.address() as { port: number }).port}`;
     const c = new HttpTokenClient(base, { watchIdleMs: 200 });
     cleanups.push(() => c.close());
     const idle = await rejection(c.watch("wx0000000000000001").next());

@@ -79,7 +79,7 @@ class GatedStore extends MemoryStore {
 
   constructor() {
     super();
-    const save = this.saveAuthorizer;
+    const save = this.saveAuthorizer.bind(this);
     this.saveAuthorizer = async (component, authorizer) => {
       if (this.gate) {
         this.waiting++;

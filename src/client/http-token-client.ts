@@ -12,7 +12,7 @@ import { Agent, request, type Dispatcher } from "undici";
 import { ForceRefreshResponse, GetTokenResponse, Token, credentialKindToJSON } from "../../generated/wxtoken/v1/token_service.js";
 import { encodeStatusDetails, STATUS_DETAILS_KEY } from "../status-details.js";
 import { TokenServiceError } from "./errors.js";
-import { DEFAULT_TIMEOUT_MS, wireWhich, type CallOptions, type ForceRefreshResult, type WatchOptions, type Which } from "./token-client.js";
+import { DEFAULT_TIMEOUT_MS, required, wireWhich, type CallOptions, type ForceRefreshResult, type WatchOptions, type Which } from "./token-client.js";
 
 export interface HttpTokenClientOptions {
   /** Sent with every request, e.g. `{ authorization: "Bearer <key>" }`. */
@@ -280,9 +280,4 @@ function statusError(method: string, json: unknown): TokenServiceError {
 function transportError(method: string, err: unknown): TokenServiceError {
   const e = new TokenServiceError(method, status.UNAVAILABLE, err instanceof Error ? err.message : String(err));
   return Object.assign(e, { cause: err });
-}
-
-function required(method: string, token: Token | undefined): Token {
-  if (!token) throw new TokenServiceError(method, status.INTERNAL, "the server answered OK without a token");
-  return token;
 }

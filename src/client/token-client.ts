@@ -206,7 +206,8 @@ export class TokenClient {
   }
 }
 
-function required(method: string, token: Token | undefined): Token {
+/** The token of an OK answer; an answer without one is the server's fault (INTERNAL). */
+export function required(method: string, token: Token | undefined): Token {
   if (!token) throw new TokenServiceError(method, status.INTERNAL, "the server answered OK without a token");
   return token;
 }

@@ -63,10 +63,6 @@ export class AccountWrites {
     return this.pending.has(appId);
   }
 
-  get size(): number {
-    return this.pending.size;
-  }
-
   stop(): void {
     this.stopped = true;
     if (this.timer) this.o.clock.clearTimeout(this.timer);

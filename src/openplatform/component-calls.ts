@@ -10,7 +10,7 @@ import { UpstreamTransportError, type ErrcodeTable } from "../upstream/errors.js
 import type { WeChatClient } from "../upstream/wechat-client.js";
 import type { PlatformEntry } from "./types.js";
 
-export const QUERY_AUTH_PATH = "/cgi-bin/component/api_query_auth";
+const QUERY_AUTH_PATH = "/cgi-bin/component/api_query_auth";
 const START_PUSH_PATH = "/cgi-bin/component/api_start_push_ticket";
 
 const QUERY_AUTH_ERRCODES: ErrcodeTable = {

@@ -2,8 +2,7 @@ import { chmod, mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs
 import { basename, dirname, join } from "node:path";
 import type { Logger } from "../log.js";
 import { isStoredQuota, toStoredCredential, type StoredQuota, type StoredCredential, type TokenStore } from "../core/store.js";
-import type { PlatformChange, PlatformStore, StoredAuthorizer, StoredTicket } from "../openplatform/store.js";
-import { PlatformRecords } from "./platform-records.js";
+import { PlatformRecords, RecordsBackedStore } from "./platform-records.js";
 
 const FORMAT = 1;
 
@@ -19,12 +18,13 @@ const writingNow = new Set<string>();
  * quota). Written atomically (temp file, fsync, rename) with mode 0600: it
  * holds live tokens. Writes are coalesced: many saves, one write.
  */
-export class FileStore implements TokenStore, PlatformStore {
+export class FileStore extends RecordsBackedStore implements TokenStore {
   readonly kind = "file";
   private readonly tokens = new Map<string, StoredCredential>();
   private readonly quotas = new Map<string, StoredQuota>();
   /** Open Platform tickets and refresh tokens: each change resolves only once a snapshot holding it is fsynced. */
-  private readonly platforms = new PlatformRecords(
+  /** Open Platform records: in the snapshot, each change durable (or taken back) before it resolves. */
+  protected readonly platforms = new PlatformRecords(
     () => this.durable(),
     // Read once, before the first platform call: a write must not replace a snapshot it has not read.
     () => this.load(),
@@ -49,6 +49,7 @@ export class FileStore implements TokenStore, PlatformStore {
     /** The first wait before writing again after a failed write (doubling up to 60 s). */
     private readonly firstRetryMs = 1000,
   ) {
+    super();
     this.retryMs = firstRetryMs;
   }
 
@@ -203,17 +204,6 @@ export class FileStore implements TokenStore, PlatformStore {
     const generation = this.generation;
     return new Promise((resolve, reject) => this.durableWaiters.push({ generation, resolve, reject }));
   }
-
-  // Open Platform records: in the snapshot, each change durable (or taken back) before it resolves.
-  ticket = (component: string) => this.platforms.ticket(component);
-  saveTicket = (component: string, ticket: StoredTicket) => this.platforms.saveTicket(component, ticket);
-  authorizers = (component: string) => this.platforms.authorizers(component);
-  authorizer = (component: string, appId: string) => this.platforms.authorizer(component, appId);
-  saveAuthorizer = (component: string, authorizer: StoredAuthorizer) => this.platforms.saveAuthorizer(component, authorizer);
-  updateAuthorizer: PlatformStore["updateAuthorizer"] = (...args) => this.platforms.updateAuthorizer(...args);
-  removeAuthorizer: PlatformStore["removeAuthorizer"] = (...args) => this.platforms.removeAuthorizer(...args);
-  claim: PlatformStore["claim"] = () => this.platforms.claim();
-  onPlatformChange = (listener: (change: PlatformChange) => void) => this.platforms.onPlatformChange(listener);
 
   /**
    * A write killed before its rename leaves `<path>.<pid>.tmp` behind, holding

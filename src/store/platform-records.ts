@@ -198,3 +198,47 @@ export class PlatformRecords implements PlatformStore {
     for (const l of [...this.listeners]) l(change);
   }
 }
+
+/**
+ * A store whose Open Platform data are PlatformRecords (the memory and file
+ * stores): the PlatformStore methods, handed on to them.
+ */
+export abstract class RecordsBackedStore implements PlatformStore {
+  protected abstract readonly platforms: PlatformRecords;
+
+  ticket(component: string): Promise<StoredTicket | undefined> {
+    return this.platforms.ticket(component);
+  }
+
+  saveTicket(component: string, ticket: StoredTicket): Promise<boolean> {
+    return this.platforms.saveTicket(component, ticket);
+  }
+
+  authorizers(component: string): Promise<Map<string, StoredAuthorizer>> {
+    return this.platforms.authorizers(component);
+  }
+
+  authorizer(component: string, appId: string): Promise<StoredAuthorizer | undefined> {
+    return this.platforms.authorizer(component, appId);
+  }
+
+  saveAuthorizer(component: string, authorizer: StoredAuthorizer): Promise<boolean> {
+    return this.platforms.saveAuthorizer(component, authorizer);
+  }
+
+  updateAuthorizer(...args: Parameters<PlatformStore["updateAuthorizer"]>): Promise<boolean> {
+    return this.platforms.updateAuthorizer(...args);
+  }
+
+  removeAuthorizer(...args: Parameters<PlatformStore["removeAuthorizer"]>): Promise<RemoveOutcome> {
+    return this.platforms.removeAuthorizer(...args);
+  }
+
+  claim(): Promise<boolean> {
+    return this.platforms.claim();
+  }
+
+  onPlatformChange(listener: (change: PlatformChange) => void): () => void {
+    return this.platforms.onPlatformChange(listener);
+  }
+}
