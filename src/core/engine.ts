@@ -1,7 +1,12 @@
 /**
- * Every configured credential, by key: the engine creates each one's state and
- * refresher from its issuer, starts and stops them, applies a reload, and
- * hands a ticket issuer its parent token. It knows no kinds.
+ * Every credential, by key: the engine creates each one from its issuer,
+ * starts and stops it, links it to its parent (a ticket's access_token, an
+ * authorizer's component token), and tells subscribers (gRPC health, watch
+ * streams, metrics) when one is added or removed. Adding or removing one
+ * credential touches only that credential: a platform with 100,000
+ * authorizers gains its 100,001st in O(1). Refreshes of every credential run
+ * from one scheduler (src/core/scheduler.ts), in lanes (src/core/lane.ts).
+ * It knows no kinds.
  */
 import type { Clock } from "../clock.js";
 import type { Logger } from "../log.js";
@@ -9,11 +14,22 @@ import type { Coordinator } from "./coordinator.js";
 import { credentialKey, type CredentialId } from "./credential.js";
 import { UnknownCredentialError } from "./errors.js";
 import type { Fetched, Issuer, ParentToken } from "./issuer.js";
+import { freeLane, Lane, type LaneOptions } from "./lane.js";
 import type { QuotaPolicy } from "./quota-guard.js";
-import { Credential } from "./refresher.js";
+import { Credential, type CredentialContext } from "./refresher.js";
+import { Scheduler } from "./scheduler.js";
 import type { Random, RefreshPolicy, RetryPolicy } from "./schedule.js";
 import { toStored } from "./state.js";
 import type { StoredCredential, TokenStore } from "./store.js";
+
+/** Which replica refreshes what (src/core/ownership.ts). */
+export interface EngineOwnership {
+  owns(key: string): boolean;
+  liveCount(): number;
+  onChange(listener: () => void): () => void;
+}
+
+const SOLE: EngineOwnership = { owns: () => true, liveCount: () => 1, onChange: () => () => undefined };
 
 export interface EngineOptions {
   store: TokenStore;
@@ -25,6 +41,10 @@ export interface EngineOptions {
   random?: Random;
   /** Replicas sharing a store (Redis): cluster-wide refresh lock, shared values, pushed updates. */
   coordinator?: Coordinator;
+  /** Replicas sharing a store: which one refreshes which credential. Default: this process, all. */
+  ownership?: EngineOwnership;
+  /** How long a replica waits for a credential's owner before it looks again (default 15 s). */
+  ownerGraceMs?: number;
 }
 
 /** A value a new credential starts from (an authorization's token), instead of fetching one. */
@@ -41,20 +61,47 @@ export interface ReconcileResult {
   updated: string[];
 }
 
-/** The config's credentials; an Open Platform's are in a group of their own ("platform:<component appid>"). */
+/** A credential joined or left (a reload, an authorization, a de-authorization, a sync). */
+export interface MembershipEvent {
+  type: "added" | "removed";
+  credential: Credential;
+}
+
+/** The config's credentials; an Open Platform's are in a lane of their own ("platform:<component appid>"). */
 export const CONFIG_GROUP = "config";
 
 export class CredentialEngine {
   private readonly credentials = new Map<string, Credential>();
-  /** Which group each credential belongs to: reconcile() only touches its own. */
-  private readonly groups = new Map<string, string>();
+  private readonly lanes = new Map<string, Lane>();
+  private readonly membership = new Set<(event: MembershipEvent) => void>();
+  private readonly scheduler: Scheduler;
+  private readonly ctx: CredentialContext;
+  private readonly ownership: EngineOwnership;
   private started = false;
 
   private constructor(
     private readonly opts: EngineOptions,
-    /** What the store held at start, for credentials added later by a reload. */
+    /** What the store held at start and no credential has taken yet (a reload or an authorization may add it later). */
     private readonly stored: Map<string, StoredCredential>,
-  ) {}
+  ) {
+    this.scheduler = new Scheduler(opts.clock);
+    this.ownership = opts.ownership ?? SOLE;
+    this.ctx = {
+      clock: opts.clock,
+      refresh: opts.refresh,
+      retry: opts.retry,
+      quota: opts.quota,
+      store: opts.store,
+      log: opts.log,
+      random: opts.random ?? Math.random,
+      coordinator: opts.coordinator,
+      scheduler: this.scheduler,
+      owners: this.ownership,
+      ownerGraceMs: opts.ownerGraceMs ?? 15_000,
+      parent: (id) => this.parent(id),
+    };
+    this.lanes.set(CONFIG_GROUP, freeLane(() => opts.clock.now()));
+  }
 
   /** Loads the store, then creates (but does not start) each credential. */
   static async create(opts: EngineOptions, issuers: readonly Issuer[]): Promise<CredentialEngine> {
@@ -62,7 +109,19 @@ export class CredentialEngine {
     for (const issuer of issuers) engine.add(issuer, CONFIG_GROUP);
     // A value another replica obtained reaches this one's callers and watchers at once.
     opts.coordinator?.onToken((stored) => engine.credentials.get(stored.key)?.adopt(stored));
+    engine.ownership.onChange(() => engine.ownersChanged());
     return engine;
+  }
+
+  /** The lane of a group, made with `options` the first time it is asked for. */
+  lane(group: string, options: LaneOptions = {}): Lane {
+    let lane = this.lanes.get(group);
+    if (!lane) {
+      lane = new Lane(group, options, () => this.opts.clock.now());
+      lane.setReplicas(this.ownership.liveCount());
+      this.lanes.set(group, lane);
+    }
+    return lane;
   }
 
   start(): void {
@@ -70,41 +129,78 @@ export class CredentialEngine {
     for (const c of this.credentials.values()) c.start();
   }
 
+  /** Told of every credential added or removed from now on. Returns an unsubscribe. */
+  onMembership(listener: (event: MembershipEvent) => void): () => void {
+    this.membership.add(listener);
+    return () => this.membership.delete(listener);
+  }
+
   /**
-   * Applies a new set of issuers to a group (a config reload, an Open
-   * Platform's authorizers changing): new credentials start at once (from
-   * `seeds`' value when one is given), removed ones stop, a changed secret or
-   * endpoint is used from the next upstream call on, without losing the
-   * current value. A key another group holds is skipped, and returned in `taken`.
+   * Adds one credential to a group and starts it (once the engine runs),
+   * from `seed` when given. Returns it, or undefined when its key is held by
+   * another group (an appid configured under apps and also authorized on a platform).
+   * A key the group holds already keeps its credential, with the newer issuer.
    */
-  reconcile(issuers: readonly Issuer[], group = CONFIG_GROUP, seeds?: ReadonlyMap<string, Seed>): ReconcileResult & { taken: string[] } {
+  add(issuer: Issuer, group: string = CONFIG_GROUP, seed?: Seed): Credential | undefined {
+    const key = credentialKey(issuer.id);
+    const existing = this.credentials.get(key);
+    if (existing) {
+      if (existing.lane.name !== group) return undefined;
+      existing.replaceIssuer(issuer);
+      // Authorized again: the new authorization's token replaces the held one.
+      if (seed) existing.offer(seed.fetched, seed.requestedAt);
+      return existing;
+    }
+    const stored = this.stored.get(key);
+    this.stored.delete(key);
+    const c = new Credential(key, issuer, this.ctx, this.lane(group), stored);
+    this.credentials.set(key, c);
+    if (seed) c.offer(seed.fetched, seed.requestedAt);
+    if (this.started) c.start();
+    for (const l of this.membership) l({ type: "added", credential: c });
+    return c;
+  }
+
+  /**
+   * Stops and removes one credential. Should it come back (a reload, a new
+   * authorization), it starts from what it held, not from what the store
+   * held at startup (an older value WeChat may have replaced); a platform's
+   * authorizer leaves when it de-authorized: its token is revoked, and only
+   * its version is kept, so a later one still counts upwards.
+   */
+  remove(key: string): boolean {
+    const c = this.credentials.get(key);
+    if (!c) return false;
+    c.stop("removed");
+    const latest = c.latest();
+    if (c.lane.name !== CONFIG_GROUP) this.stored.set(key, { key, value: "", version: c.highestVersion(), obtainedAt: 0, expiresAt: 0 });
+    else if (latest) this.stored.set(key, { ...toStored(latest), version: c.highestVersion() });
+    this.credentials.delete(key);
+    for (const l of this.membership) l({ type: "removed", credential: c });
+    return true;
+  }
+
+  /**
+   * Applies a new set of issuers to a group (a config reload): new
+   * credentials start at once, removed ones stop, a changed secret or
+   * endpoint is used from the next upstream call on, without losing the
+   * current value. A key another group holds is skipped, and returned in
+   * `taken`. Costs O(group + issuers): for the config's apps, not for a platform's accounts.
+   */
+  reconcile(issuers: readonly Issuer[], group = CONFIG_GROUP): ReconcileResult & { taken: string[] } {
     const result: ReconcileResult & { taken: string[] } = { added: [], removed: [], updated: [], taken: [] };
     const wanted = new Map(issuers.map((i) => [credentialKey(i.id), i]));
-    for (const [key, c] of this.credentials) {
-      if (wanted.has(key) || this.groups.get(key) !== group) continue;
-      c.stop("removed");
-      // Should a later reload add it back, it starts from here, not from what
-      // the store held at startup (an older value WeChat may have replaced).
-      // An Open Platform's authorizer leaves when it de-authorized: its token
-      // is revoked, and a new authorization must not start from it; only its
-      // version is kept, so a later one still counts upwards (a shared store
-      // refuses a lower version).
-      const latest = c.latest();
-      if (group !== CONFIG_GROUP) this.stored.set(key, { key, value: "", version: c.highestVersion(), obtainedAt: 0, expiresAt: 0 });
-      else if (latest) this.stored.set(key, { ...toStored(latest), version: c.highestVersion() });
-      this.credentials.delete(key);
-      this.groups.delete(key);
-      result.removed.push(key);
+    for (const [key, c] of [...this.credentials]) {
+      if (c.lane.name === group && !wanted.has(key)) {
+        this.remove(key);
+        result.removed.push(key);
+      }
     }
     for (const [key, issuer] of wanted) {
       const existing = this.credentials.get(key);
-      if (existing && this.groups.get(key) !== group) {
-        result.taken.push(key);
-      } else if (!existing) {
-        const c = this.add(issuer, group);
-        const seed = seeds?.get(key);
-        if (seed) c.offer(seed.fetched, seed.requestedAt);
-        if (this.started) c.start();
+      if (existing && existing.lane.name !== group) result.taken.push(key);
+      else if (!existing) {
+        this.add(issuer, group);
         result.added.push(key);
       } else if (existing.replaceIssuer(issuer)) {
         result.updated.push(key);
@@ -122,6 +218,7 @@ export class CredentialEngine {
 
   stop(): void {
     for (const c of this.credentials.values()) c.stop();
+    this.scheduler.stop();
   }
 
   /** After stop(): lets fetches in flight land (up to ms), so the store gets what WeChat just issued. */
@@ -129,7 +226,7 @@ export class CredentialEngine {
     await Promise.all(this.all().map((c) => c.settle(ms)));
   }
 
-  /** The credential; throws UnknownCredentialError when it is not configured. */
+  /** The credential; throws UnknownCredentialError when it is not held. */
   find(id: CredentialId): Credential {
     const c = this.credentials.get(credentialKey(id));
     if (!c) throw new UnknownCredentialError(id);
@@ -144,7 +241,22 @@ export class CredentialEngine {
     return [...this.credentials.values()];
   }
 
-  /** A ticket's parent token, looked up at each use (a reload may have replaced it). */
+  /** How many credentials are held. */
+  get size(): number {
+    return this.credentials.size;
+  }
+
+  /** The credentials of one group (status, metrics). */
+  *inGroup(group: string): Iterable<Credential> {
+    for (const c of this.credentials.values()) if (c.lane.name === group) yield c;
+  }
+
+  /** Tasks in the scheduler: a refresh and an expiry watch per credential at most (tests, status). */
+  get scheduled(): number {
+    return this.scheduler.size;
+  }
+
+  /** A credential's parent token, looked up at each use (a reload may have replaced it). */
   parent(id: CredentialId): ParentToken {
     return {
       get: () => this.find(id).get(),
@@ -154,19 +266,14 @@ export class CredentialEngine {
 
   /** The group holding a key, if any. */
   groupOf(key: string): string | undefined {
-    return this.groups.get(key);
+    return this.credentials.get(key)?.lane.name;
   }
 
-  /** The keys of a group's credentials. */
-  keysOf(group: string): string[] {
-    return [...this.groups].filter(([, g]) => g === group).map(([key]) => key);
-  }
-
-  private add(issuer: Issuer, group: string): Credential {
-    const key = credentialKey(issuer.id);
-    const c = new Credential(key, { ...this.opts, issuer, stored: this.stored.get(key) });
-    this.credentials.set(key, c);
-    this.groups.set(key, group);
-    return c;
+  /** A replica joined or died: lanes share the ceiling anew, and each credential's owner plans its refresh. */
+  private ownersChanged(): void {
+    const live = this.ownership.liveCount();
+    for (const lane of this.lanes.values()) lane.setReplicas(live);
+    for (const c of this.credentials.values()) c.ownersChanged();
+    this.opts.log.info({ replicas: live, credentials: this.credentials.size }, "replicas changed: refresh work split anew");
   }
 }

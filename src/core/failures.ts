@@ -24,7 +24,8 @@ export class Failures {
     private readonly clock: Clock,
     private readonly policy: RetryPolicy,
     private readonly random: Random,
-    private readonly log: Logger,
+    /** The credential's log, made at first use. */
+    private readonly log: () => Logger,
   ) {}
 
   /** The last upstream failure, if the last attempt failed. */
@@ -57,7 +58,7 @@ export class Failures {
     delay = capBeforeExpiry(delay, now, valid?.expiresAt, this.policy.baseMs / 2);
     if (staleCredentials) delay = 0;
     this.failure = { error, attempts, retryAt: now + delay };
-    this.log.warn(
+    this.log().warn(
       { reason, kind: error.kind, errcode, rid: "rid" in error ? error.rid : undefined, attempts, retryInMs: delay, err: error.message },
       "refresh failed",
     );

@@ -30,6 +30,8 @@ export interface FetchContext {
    * limits as the first. Throws QuotaGuardError when a limit refuses it.
    */
   extraCall(): void;
+  /** The parent credential's token (the issuer's `parent`), linked by the engine. */
+  parent?: ParentToken;
 }
 
 /** What a ticket issuer needs of its parent token: the engine's credential, seen from below. */
@@ -41,6 +43,12 @@ export interface ParentToken {
 
 export interface Issuer {
   readonly id: CredentialId;
+  /**
+   * The credential whose token this one is fetched with (a ticket's
+   * access_token, an authorizer's component token): the engine hands it over
+   * in FetchContext.parent, looked up at each fetch.
+   */
+  readonly parent?: CredentialId;
   /** The upstream endpoint, for logs and metrics ("token", "stable_token", "ticket/getticket", ...). */
   readonly endpoint: string;
   /**

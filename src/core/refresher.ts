@@ -7,35 +7,52 @@
  *
  * Data flows one way: issuer (upstream) -> this refresher -> state -> (store, listeners).
  */
-import type { Clock, TimerHandle } from "../clock.js";
+import type { Clock } from "../clock.js";
 import type { Logger } from "../log.js";
 import { isUpstreamError, UpstreamTransportError } from "../upstream/errors.js";
 import { CoordinationError, type Coordinator } from "./coordinator.js";
 import { describeId, describeRecord, logFields, type CredentialId, type CredentialRecord } from "./credential.js";
 import { isRefreshError, mayHaveIssued, SameTokenError, StoppedError, type RefreshError } from "./errors.js";
 import { Failures } from "./failures.js";
-import type { FetchContext, Fetched, Issuer } from "./issuer.js";
+import type { FetchContext, Fetched, Issuer, ParentToken } from "./issuer.js";
 import { CredentialBudgets, QuotaGuardError, type AppQuota, type QuotaPolicy } from "./quota-guard.js";
 import { planRefresh, sameValueRetryAt, type Random, type RefreshPolicy, type RetryPolicy } from "./schedule.js";
+import type { Lane } from "./lane.js";
+import { Task, type Scheduler } from "./scheduler.js";
 import { CredentialState, toStored, type HealthListener, type TokenListener } from "./state.js";
 import type { StoredCredential, TokenStore } from "./store.js";
 
 export type RefreshReason = "startup" | "scheduled" | "retry" | "no-token" | "force";
 
-export interface CredentialOptions {
-  issuer: Issuer;
+/** Which replica refreshes what (src/core/ownership.ts); one process owns everything. */
+export interface Owners {
+  owns(key: string): boolean;
+}
+
+/**
+ * What every credential of an engine shares: one object, not a copy per
+ * credential (100,000 authorizers hold a pointer to it, nothing more).
+ */
+export interface CredentialContext {
   clock: Clock;
   refresh: RefreshPolicy;
   retry: RetryPolicy;
   quota: QuotaPolicy;
   store: TokenStore;
   log: Logger;
-  random?: Random;
-  /** What the store had at start (a value, maybe expired, and its version). */
-  stored?: StoredCredential;
+  random: Random;
+  scheduler: Scheduler;
+  owners: Owners;
+  /** How long a replica that does not own a credential waits before it looks again whether its owner refreshed it. */
+  ownerGraceMs: number;
+  /** A ticket's parent token, an authorizer's component token: the engine's link, looked up at each use. */
+  parent(id: CredentialId): ParentToken;
   /** Replicas sharing a store: a cluster-wide refresh lock and the shared value. */
   coordinator?: Coordinator;
 }
+
+/** A refresh planned no earlier than this share of a value's life: the room a paced lane spreads a herd over. */
+const EARLIEST_SHARE = 0.1;
 
 export interface ForceRefreshResult {
   token: CredentialRecord;
@@ -45,42 +62,78 @@ export interface ForceRefreshResult {
 
 export class Credential {
   readonly id: CredentialId;
-  readonly key: string;
   readonly state: CredentialState;
-  private readonly budgets: CredentialBudgets;
+  private budgetsHeld: CredentialBudgets | undefined;
   private issuer: Issuer;
   private inflight: Promise<CredentialRecord> | undefined;
-  private readonly failures: Failures;
-  private timer: TimerHandle | undefined;
+  private failuresHeld: Failures | undefined;
+  private logHeld: Logger | undefined;
+  /** The next background refresh (or owner check), in the engine's scheduler. */
+  private task: Task | undefined;
+  private dueReason: RefreshReason = "scheduled";
+  /** The lane slot the next refresh holds, given back when it is planned again. */
+  private slot: number | undefined;
   private stopped = false;
   /** A value was handed over by offer() (not fetched, not loaded). */
   private offered = false;
   private started = false;
-  private readonly random: Random;
-  private readonly log: Logger;
   /** Bumped by replaceIssuer: a failure with older credentials says nothing about the new ones. */
   private generation = 0;
   /** Answers lost in a row (timeouts, mangled bodies): each doubles the next attempt's wait for its answer. */
   private lostAnswers = 0;
   /** Callers waiting for the next scheduled attempt to start (a GetToken whose deadline reaches it). */
-  private attemptWaiters: (() => void)[] = [];
-  /** Aborts a fetch still running when stop()'s grace is over. */
-  private readonly abort = new AbortController();
+  private attemptWaiters: (() => void)[] | undefined;
+  /** Aborts the fetch in flight when stop()'s grace is over. */
+  private abort: AbortController | undefined;
   private stopReason: "shutdown" | "removed" = "shutdown";
+  /** On demand: when a caller last read it (ms), 0 for never since start. */
+  private lastReadAt = 0;
 
   constructor(
-    key: string,
-    private opts: CredentialOptions,
+    readonly key: string,
+    issuer: Issuer,
+    private readonly ctx: CredentialContext,
+    readonly lane: Lane,
+    stored?: StoredCredential,
   ) {
-    this.issuer = opts.issuer;
-    this.id = opts.issuer.id;
-    this.key = key;
-    this.random = opts.random ?? Math.random;
-    this.log = opts.log.child(logFields(this.id));
-    this.state = new CredentialState(this.id, key, opts.clock, this.log, (from, exp) => this.plan(from, exp), opts.stored);
-    this.failures = new Failures(this.id, opts.clock, opts.retry, this.random, this.log);
-    const policy = opts.issuer.budget === "ticket" ? { ...opts.quota, dailyBudget: opts.quota.ticketDailyBudget ?? opts.quota.dailyBudget } : opts.quota;
-    this.budgets = new CredentialBudgets(key, describeId(this.id), policy, opts.clock, opts.store, opts.issuer.hourlyLimits);
+    this.issuer = issuer;
+    this.id = issuer.id;
+    this.state = new CredentialState(this, ctx.clock, ctx.scheduler, stored);
+  }
+
+  /** Its log, made at first use: most credentials never log between refreshes. */
+  get log(): Logger {
+    return (this.logHeld ??= this.ctx.log.child(logFields(this.id)));
+  }
+
+  /** When to refresh a value obtained (or adopted) at `from` that expires at `expiresAt`. */
+  plan(from: number, expiresAt: number): number {
+    const r = this.ctx.refresh;
+    const max = this.issuer.maxMarginMs;
+    return planRefresh(from, expiresAt, max === undefined ? r : { ...r, marginMs: Math.min(r.marginMs, max) }, this.ctx.random);
+  }
+
+  private get failures(): Failures {
+    return (this.failuresHeld ??= new Failures(this.id, this.ctx.clock, this.ctx.retry, this.ctx.random, () => this.log));
+  }
+
+  private get budgets(): CredentialBudgets {
+    if (!this.budgetsHeld) {
+      const { quota, clock, store } = this.ctx;
+      const policy = this.issuer.budget === "ticket" ? { ...quota, dailyBudget: quota.ticketDailyBudget ?? quota.dailyBudget } : quota;
+      this.budgetsHeld = new CredentialBudgets(this.key, describeId(this.id), policy, clock, store, this.issuer.hourlyLimits);
+    }
+    return this.budgetsHeld;
+  }
+
+  /** Paced lanes hold thousands: routine lines go to debug. */
+  get quiet(): boolean {
+    return this.lane.paced;
+  }
+
+  /** Whether it is held on demand (refreshed only while read). */
+  get onDemand(): boolean {
+    return this.lane.idleAfterMs !== undefined;
   }
 
   /** The credential's own daily count (metrics). */
@@ -95,12 +148,16 @@ export class Credential {
     const held = this.state.current();
     if (held) {
       // A value handed over before start (an authorization's token) was logged as "new value" already.
-      if (!this.offered) this.log.info(describeRecord(held), "serving stored value");
-      this.scheduleRefresh(held.refreshAt);
+      // At scale the log would hold one line per authorizer: only the config's apps say so.
+      if (!this.offered && !this.lane.paced) this.log.info(describeRecord(held), "serving stored value");
       this.state.watchExpiry();
       this.state.updateHealth();
-    } else {
-      this.refresh("startup").catch(() => undefined);
+      // On demand, a value nobody read since the start is served while valid, not refreshed.
+      if (!this.onDemand) this.scheduleRefresh(held.refreshAt);
+    } else if (!this.onDemand) {
+      // In a paced lane a first fetch waits for its slot (a restore of thousands); a caller does not wait for it.
+      if (this.lane.paced) this.scheduleRefresh(this.ctx.clock.now(), "startup");
+      else this.refresh("startup").catch(() => undefined);
     }
   }
 
@@ -117,7 +174,7 @@ export class Credential {
     const kind = this.failures.last()?.kind;
     if (this.started && !this.stopped && (kind === "permanent" || kind === "admin")) {
       this.failures.clear();
-      this.scheduleRefresh(this.opts.clock.now(), "retry");
+      this.scheduleRefresh(this.ctx.clock.now(), "retry");
     }
     return true;
   }
@@ -127,8 +184,7 @@ export class Credential {
     this.stopped = true;
     this.wakeWaiters();
     this.stopReason = reason;
-    if (this.timer) this.opts.clock.clearTimeout(this.timer);
-    this.timer = undefined;
+    this.unschedule();
     this.state.stop();
   }
 
@@ -140,22 +196,43 @@ export class Credential {
     const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
     await Promise.race([inflight.then(() => undefined, () => undefined), timeout]);
     clearTimeout(timer);
-    if (this.inflight) this.abort.abort(new StoppedError(this.id));
+    if (this.inflight) this.abort?.abort(new StoppedError(this.id));
   }
 
   // Reads, for the gRPC layer, watchers, health and metrics.
-  current = (): CredentialRecord | undefined => this.state.current();
-  latest = (): CredentialRecord | undefined => this.state.latest();
-  highestVersion = (): number => this.state.highestVersion();
-  isValid = (t: CredentialRecord): boolean => this.state.isValid(t);
-  healthy = (): boolean => this.state.healthy();
-  onToken = (l: TokenListener): (() => void) => this.state.onToken(l);
-  onHealth = (l: HealthListener): (() => void) => this.state.onHealth(l);
-  listenerCount = (): number => this.state.listenerCount();
+  current(): CredentialRecord | undefined {
+    return this.state.current();
+  }
+  latest(): CredentialRecord | undefined {
+    return this.state.latest();
+  }
+  highestVersion(): number {
+    return this.state.highestVersion();
+  }
+  isValid(t: CredentialRecord): boolean {
+    return this.state.isValid(t);
+  }
+  healthy(): boolean {
+    return this.state.healthy();
+  }
+  onToken(l: TokenListener): () => void {
+    return this.state.onToken(l);
+  }
+  onHealth(l: HealthListener): () => void {
+    return this.state.onHealth(l);
+  }
+  listenerCount(): number {
+    return this.state.listenerCount();
+  }
 
   /** The last upstream failure, if the last attempt failed. */
   lastError(): RefreshError | undefined {
-    return this.failures.last();
+    return this.failuresHeld?.last();
+  }
+
+  /** When the next background refresh is planned, if one is (status, tests). */
+  nextRefreshAt(): number | undefined {
+    return this.task?.scheduled ? this.task.at : undefined;
   }
 
   /**
@@ -165,14 +242,15 @@ export class Credential {
    * its result instead of an error and a retry loop of its own.
    */
   async get(opts: { waitMs?: number } = {}): Promise<CredentialRecord> {
+    if (this.onDemand) this.read();
     const valid = this.state.current();
     if (valid) return valid;
     if (this.inflight) return this.inflight;
-    const due = this.failures.nextAttemptAt();
-    const wait = due === undefined ? 0 : due - this.opts.clock.now();
+    const due = this.failuresHeld?.nextAttemptAt();
+    const wait = due === undefined ? 0 : due - this.ctx.clock.now();
     if (wait > 0 && wait < (opts.waitMs ?? 0) && !this.stopped) {
       const started = Date.now();
-      await new Promise<void>((resolve) => this.attemptWaiters.push(resolve));
+      await new Promise<void>((resolve) => (this.attemptWaiters ??= []).push(resolve));
       if (this.inflight) return this.inflight;
       return this.get({ waitMs: (opts.waitMs ?? 0) - (Date.now() - started) });
     }
@@ -189,8 +267,8 @@ export class Credential {
     const last = this.failures.last();
     if (!this.started || this.stopped || !last || last instanceof QuotaGuardError) return false;
     this.failures.clear();
-    this.log.info({ kind: last.kind, why }, "retrying at once");
-    this.scheduleRefresh(this.opts.clock.now(), "retry");
+    if (!this.lane.paced) this.log.info({ kind: last.kind, why }, "retrying at once");
+    this.scheduleRefresh(this.ctx.clock.now(), "retry");
     return true;
   }
 
@@ -212,7 +290,7 @@ export class Credential {
     }
     // After an answer that was lost, WeChat may have issued a value we never
     // saw: a report that ours went stale starts the next attempt now.
-    const lost = this.failures.last();
+    const lost = this.failuresHeld?.last();
     if (lost instanceof UpstreamTransportError && mayHaveIssued(lost)) this.failures.clear();
     this.failures.throwIfBackingOff(this.state.current(), this.state.latest());
     beforeUpstream?.();
@@ -229,7 +307,7 @@ export class Credential {
     // A value another replica obtained answers callers waiting for the next attempt.
     if (record) this.wakeWaiters();
     if (record) {
-      this.failures.clear();
+      this.failuresHeld?.clear();
       this.scheduleRefresh(record.refreshAt);
     }
     return record;
@@ -244,8 +322,8 @@ export class Credential {
     if (this.stopped) return undefined;
     const { record } = this.state.accept(fetched.value, requestedAt, requestedAt + fetched.expiresIn * 1000);
     this.offered = true;
-    this.opts.store.save(toStored(record));
-    this.failures.clear();
+    this.ctx.store.save(toStored(record));
+    this.failuresHeld?.clear();
     this.wakeWaiters();
     if (this.started) this.scheduleRefresh(record.refreshAt);
     return record;
@@ -264,14 +342,30 @@ export class Credential {
     return this.inflight;
   }
 
-  private wakeWaiters(): void {
-    for (const wake of this.attemptWaiters.splice(0)) wake();
+  /**
+   * Which replicas own it changed (one joined or died): the new owner plans
+   * the refresh in its lane, a former owner steps back to watching.
+   */
+  ownersChanged(): void {
+    if (!this.started || this.stopped || this.inflight) return;
+    const held = this.state.latest();
+    if (held) this.scheduleRefresh(held.refreshAt);
+    else if (!this.onDemand) this.scheduleRefresh(this.ctx.clock.now(), "startup");
   }
 
-  private plan(from: number, expiresAt: number): number {
-    const r = this.opts.refresh;
-    const max = this.issuer.maxMarginMs;
-    return planRefresh(from, expiresAt, max === undefined ? r : { ...r, marginMs: Math.min(r.marginMs, max) }, this.random);
+  private wakeWaiters(): void {
+    const waiters = this.attemptWaiters;
+    this.attemptWaiters = undefined;
+    if (waiters) for (const wake of waiters) wake();
+  }
+
+  /** On demand: a read keeps it refreshed; the first read after idling plans the next refresh. */
+  private read(): void {
+    const now = this.ctx.clock.now();
+    const idle = now - this.lastReadAt > (this.lane.idleAfterMs ?? Infinity) || this.lastReadAt === 0;
+    this.lastReadAt = now;
+    const held = this.state.current();
+    if (idle && held && this.started && !this.task?.scheduled) this.scheduleRefresh(held.refreshAt);
   }
 
   /**
@@ -281,7 +375,7 @@ export class Credential {
    * not called.
    */
   private async fetch(reason: RefreshReason): Promise<CredentialRecord> {
-    const coordinator = this.opts.coordinator;
+    const coordinator = this.ctx.coordinator;
     if (!coordinator) return this.fetchUpstream(reason);
     const stale = this.state.latest()?.value;
     try {
@@ -289,11 +383,11 @@ export class Credential {
         if (shared.token) this.adopt(shared.token);
         if (shared.quota) this.quota.sync(shared.quota);
         const held = this.state.current();
-        const stillNeeded = !held || (reason === "force" ? held.value === stale : this.opts.clock.now() >= held.refreshAt);
+        const stillNeeded = !held || (reason === "force" ? held.value === stale : this.ctx.clock.now() >= held.refreshAt);
         if (!stillNeeded) {
           // Another replica refreshed it (or this was a retry of a failed ForceRefresh
           // while the value is still good): back on the value's own schedule.
-          this.failures.clear();
+          this.failuresHeld?.clear();
           this.scheduleRefresh(held.refreshAt);
           return held;
         }
@@ -306,7 +400,7 @@ export class Credential {
   }
 
   private async fetchUpstream(reason: RefreshReason): Promise<CredentialRecord> {
-    const clock = this.opts.clock;
+    const clock = this.ctx.clock;
     const requestedAt = clock.now();
     const force = reason === "force";
     try {
@@ -317,16 +411,19 @@ export class Credential {
       return this.fail(err as QuotaGuardError, reason);
     }
     this.quota.attempt(force);
-    this.log.debug({ reason }, "refreshing");
+    if (!this.lane.paced) this.log.debug({ reason }, "refreshing");
     const generation = this.generation;
+    const abort = (this.abort = new AbortController());
+    const parentId = this.issuer.parent;
     const ctx: FetchContext = {
       force,
-      signal: this.abort.signal,
+      signal: abort.signal,
       timeoutFactor: 2 ** Math.min(this.lostAnswers, 6),
       extraCall: () => {
         this.budgets.check(false);
         this.budgets.count(false);
       },
+      parent: parentId && this.ctx.parent(parentId),
     };
     let fetched;
     try {
@@ -339,14 +436,15 @@ export class Credential {
       if (lost) this.answerLost(requestedAt);
       return this.fail(error, reason, generation !== this.generation);
     }
+    this.abort = undefined;
     this.budgets.count(force);
     this.lostAnswers = 0;
     // Kept even when stopping: WeChat has issued it, and the one it replaced may die soon.
     let { record, same } = this.state.accept(fetched.value, requestedAt, requestedAt + fetched.expiresIn * 1000);
     // The same value again, still valid: ask again later (forceRefresh turns a forced one into SAME_TOKEN).
-    if (same && this.state.isValid(record) && !force) record = this.state.replan(sameValueRetryAt(this.opts.clock.now(), record.expiresAt, this.issuer.sameValueUntilExpiry))!;
+    if (same && this.state.isValid(record) && !force) record = this.state.replan(sameValueRetryAt(this.ctx.clock.now(), record.expiresAt, this.issuer.sameValueUntilExpiry))!;
     // Not when removed (an authorizer that de-authorized): its stored token was just dropped on purpose.
-    if (!(this.stopped && this.stopReason === "removed")) this.opts.store.save(toStored(record));
+    if (!(this.stopped && this.stopReason === "removed")) this.ctx.store.save(toStored(record));
     if (this.stopped) throw new StoppedError(this.id, this.stopReason);
     if (same && !this.state.isValid(record)) {
       // WeChat handed back the value that has just expired by our books: ask again shortly.
@@ -369,7 +467,7 @@ export class Credential {
     const after = this.issuer.supersedesAfterMs;
     if (after === undefined) return;
     const shortened = this.state.shorten(requestedAt + after);
-    if (shortened) this.opts.store.save(toStored(shortened));
+    if (shortened) this.ctx.store.save(toStored(shortened));
     if (shortened) this.log.warn({ expiresAt: new Date(shortened.expiresAt).toISOString() }, "an answer was lost: WeChat may have issued a new value, so the held one is assumed to end with the overlap");
   }
 
@@ -381,13 +479,61 @@ export class Credential {
     throw this.failures.noValid(error, this.state.latest());
   }
 
+  /**
+   * Plans the next background refresh at `at`. In a paced lane the plan
+   * takes a slot under the lane's ceiling: a planned refresh as late as its
+   * margin allows (earlier when those seconds are full, never before a tenth
+   * of the value's life), a first fetch or a retry as soon as the ceiling
+   * allows. A replica that does not own the credential only looks, later,
+   * whether its owner refreshed it.
+   */
   private scheduleRefresh(at: number, reason: RefreshReason = "scheduled"): void {
     if (this.stopped) return;
-    const clock = this.opts.clock;
-    if (this.timer) clock.clearTimeout(this.timer);
-    this.timer = clock.setTimeout(() => {
-      this.timer = undefined;
-      this.refresh(reason).catch(() => undefined);
-    }, at - clock.now());
+    const task = (this.task ??= new Task(() => this.due()));
+    if (this.slot !== undefined) this.lane.release(this.slot);
+    this.slot = undefined;
+    this.dueReason = reason;
+    const now = this.ctx.clock.now();
+    const held = this.state.current();
+    let when = Math.max(at, now);
+    if (!this.ctx.owners.owns(this.key)) {
+      // The owner plans in its own lane; this replica looks after the owner's latest slot, when a value it adopted would have replaced this one.
+      if (held) when = Math.max(when, held.expiresAt - Math.floor(this.ctx.refresh.marginMs / 2));
+      else when = now + this.ctx.ownerGraceMs;
+    } else if (this.lane.paced) {
+      const life = held ? held.expiresAt - held.obtainedAt : 0;
+      this.slot = when =
+        reason === "scheduled" && held && held.expiresAt > when
+          ? this.lane.planned(when, Math.max(now, held.obtainedAt + Math.floor(life * EARLIEST_SHARE)), held.expiresAt - 1000)
+          : this.lane.soonest(when);
+    }
+    this.ctx.scheduler.schedule(task, when);
+  }
+
+  private unschedule(): void {
+    if (this.task) this.ctx.scheduler.cancel(this.task);
+    if (this.slot !== undefined) this.lane.release(this.slot);
+    this.slot = undefined;
+  }
+
+  /** The planned time came. */
+  private due(): void {
+    this.slot = undefined;
+    if (this.stopped) return;
+    const now = this.ctx.clock.now();
+    if (!this.ctx.owners.owns(this.key)) {
+      // Its owner has not refreshed it (no value adopted): look again soon; a
+      // dead owner's share comes here when the replicas' lease says so.
+      this.ctx.scheduler.schedule(this.task!, now + this.ctx.ownerGraceMs);
+      return;
+    }
+    const idleAfter = this.lane.idleAfterMs;
+    if (idleAfter !== undefined && now - this.lastReadAt > idleAfter) {
+      // On demand and not read lately: left to expire; the next read fetches.
+      return;
+    }
+    const reason = this.dueReason;
+    const run = () => this.refresh(reason);
+    (this.lane.paced ? this.lane.run(run) : run()).catch(() => undefined);
   }
 }

@@ -3,16 +3,26 @@
  * It knows nothing of how values are fetched or when; the refresher
  * (refresher.ts) feeds it, and the gRPC layer and watchers read it.
  */
-import type { Clock, TimerHandle } from "../clock.js";
+import type { Clock } from "../clock.js";
 import type { Logger } from "../log.js";
 import { describeRecord, makeRecord, type CredentialId, type CredentialRecord } from "./credential.js";
+import { Task, type Scheduler } from "./scheduler.js";
 import type { StoredCredential } from "./store.js";
 
 export type TokenListener = (token: CredentialRecord) => void;
 export type HealthListener = (healthy: boolean) => void;
 
-/** When to refresh a value obtained (or adopted) at `from` that expires at `expiresAt`. */
-export type PlanRefresh = (from: number, expiresAt: number) => number;
+/** What the state needs of the credential it belongs to. */
+export interface StateOwner {
+  readonly id: CredentialId;
+  readonly key: string;
+  /** Made at first use. */
+  readonly log: Logger;
+  /** When to refresh a value obtained (or adopted) at `from` that expires at `expiresAt`. */
+  plan(from: number, expiresAt: number): number;
+  /** Paced lanes (an Open Platform's thousands of authorizers) log a new value at debug level. */
+  readonly quiet: boolean;
+}
 
 /** What the store keeps of a record (the refresh time is planned again on load). */
 export function toStored(t: CredentialRecord): StoredCredential {
@@ -23,22 +33,38 @@ export class CredentialState {
   private record: CredentialRecord | undefined;
   /** Highest version ever held (a stored, expired value still counts). */
   private version: number;
-  private expiryTimer: TimerHandle | undefined;
+  /** Health turns at expiry: an entry in the engine's scheduler, made at first use. */
+  private expiryTask: Task | undefined;
   private lastHealthy = false;
   private stopped = false;
-  private readonly tokenListeners = new Set<TokenListener>();
-  private readonly healthListeners = new Set<HealthListener>();
+  // Made at the first subscriber: most credentials never have one.
+  private tokenListeners: Set<TokenListener> | undefined;
+  private healthListeners: Set<HealthListener> | undefined;
 
   constructor(
-    readonly id: CredentialId,
-    readonly key: string,
+    private readonly owner: StateOwner,
     private readonly clock: Clock,
-    private readonly log: Logger,
-    private readonly plan: PlanRefresh,
+    private readonly scheduler: Scheduler,
     stored?: StoredCredential,
   ) {
     this.version = stored?.version ?? 0;
     if (stored && stored.expiresAt > clock.now()) this.record = this.successor(undefined, stored, stored.obtainedAt);
+  }
+
+  get id(): CredentialId {
+    return this.owner.id;
+  }
+
+  get key(): string {
+    return this.owner.key;
+  }
+
+  private get log(): Logger {
+    return this.owner.log;
+  }
+
+  private plan(from: number, expiresAt: number): number {
+    return this.owner.plan(from, expiresAt);
   }
 
   isValid(token: CredentialRecord): boolean {
@@ -121,44 +147,51 @@ export class CredentialState {
   }
 
   onToken(listener: TokenListener): () => void {
-    this.tokenListeners.add(listener);
-    return () => this.tokenListeners.delete(listener);
+    const set = (this.tokenListeners ??= new Set());
+    set.add(listener);
+    return () => set.delete(listener);
   }
 
   onHealth(listener: HealthListener): () => void {
-    this.healthListeners.add(listener);
-    return () => this.healthListeners.delete(listener);
+    const set = (this.healthListeners ??= new Set());
+    set.add(listener);
+    return () => set.delete(listener);
   }
 
   listenerCount(): number {
-    return this.tokenListeners.size;
+    return this.tokenListeners?.size ?? 0;
   }
 
   /** Health must turn NOT_SERVING the moment a value expires, not at the next call. */
   watchExpiry(): void {
-    if (this.expiryTimer) this.clock.clearTimeout(this.expiryTimer);
     const t = this.record;
-    if (!t || this.stopped) return;
-    this.expiryTimer = this.clock.setTimeout(() => {
-      this.expiryTimer = undefined;
-      if (this.record === t) {
-        this.log.error(describeRecord(t), "expired with no replacement");
-        this.updateHealth();
-      }
-    }, t.expiresAt - this.clock.now());
+    if (!t || this.stopped) {
+      if (this.expiryTask) this.scheduler.cancel(this.expiryTask);
+      return;
+    }
+    this.expiryTask ??= new Task(() => this.expired());
+    this.scheduler.schedule(this.expiryTask, t.expiresAt);
+  }
+
+  private expired(): void {
+    const t = this.record;
+    if (!t || this.stopped || t.expiresAt > this.clock.now()) return;
+    // An on-demand credential nobody reads is left to expire on purpose: not an error.
+    if (this.owner.quiet) this.log.debug(describeRecord(t), "expired with no replacement");
+    else this.log.error(describeRecord(t), "expired with no replacement");
+    this.updateHealth();
   }
 
   updateHealth(): void {
     const healthy = this.healthy();
     if (healthy === this.lastHealthy) return;
     this.lastHealthy = healthy;
-    for (const listener of [...this.healthListeners]) listener(healthy);
+    if (this.healthListeners) for (const listener of [...this.healthListeners]) listener(healthy);
   }
 
   stop(): void {
     this.stopped = true;
-    if (this.expiryTimer) this.clock.clearTimeout(this.expiryTimer);
-    this.expiryTimer = undefined;
+    if (this.expiryTask) this.scheduler.cancel(this.expiryTask);
   }
 
   private successor(previous: CredentialRecord | undefined, incoming: StoredCredential, planFrom: number): CredentialRecord {
@@ -178,9 +211,12 @@ export class CredentialState {
   private install(record: CredentialRecord, previous: CredentialRecord | undefined, how: "fetched" | "shared"): void {
     const same = previous?.value === record.value;
     this.record = record;
-    this.log.info({ ...describeRecord(record), how, previous: previous?.fingerprint }, same ? "same value again; its expiry stands" : "new value");
+    const fields = { ...describeRecord(record), how, previous: previous?.fingerprint };
+    const message = same ? "same value again; its expiry stands" : "new value";
+    if (this.owner.quiet) this.log.debug(fields, message);
+    else this.log.info(fields, message);
     this.watchExpiry();
-    if (!same) for (const listener of [...this.tokenListeners]) listener(record);
+    if (!same && this.tokenListeners) for (const listener of [...this.tokenListeners]) listener(record);
     this.updateHealth();
   }
 }

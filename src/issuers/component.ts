@@ -6,7 +6,7 @@
  * holds the ticket and the refresh tokens; these issuers only ask it.
  */
 import type { CredentialId } from "../core/credential.js";
-import type { Issuer, ParentToken } from "../core/issuer.js";
+import type { Issuer } from "../core/issuer.js";
 import type { Secret } from "../secret.js";
 import { MissingInputError, WeChatError, type ErrcodeTable } from "../upstream/errors.js";
 import type { WeChatClient } from "../upstream/wechat-client.js";
@@ -118,11 +118,11 @@ export function authorizerTokenIssuer(
   authorizerAppId: string,
   refreshTokens: RefreshTokenSource,
   client: WeChatClient,
-  componentToken: ParentToken,
 ): Issuer {
   const id: CredentialId = { appId: authorizerAppId, kind: "access_token" };
   return {
     id,
+    parent: { appId: platform.componentAppId, kind: "access_token" },
     endpoint: "component/api_authorizer_token",
     // The platform's secret, not the refresh token: a rotated refresh token is not a new issuer.
     source: sourceDigest(platform.secret, "authorizer", platform.componentAppId),
@@ -131,7 +131,7 @@ export function authorizerTokenIssuer(
     supersedesAfterMs: SUPERSEDES_AFTER_MS,
     hourlyLimits: [],
     fetch: (ctx) =>
-      fetchWithParent(componentToken, ctx, AUTHORIZER_TOKEN_PATH, `authorizer ${authorizerAppId}`, async (token) => {
+      fetchWithParent(ctx, AUTHORIZER_TOKEN_PATH, `authorizer ${authorizerAppId}`, async (token) => {
         const refreshToken = await refreshTokens.refreshTokenOf(authorizerAppId);
         if (refreshToken === undefined) {
           throw new MissingInputError(AUTHORIZER_TOKEN_PATH, "NO_REFRESH_TOKEN", `no refresh token held for authorizer ${authorizerAppId}: SyncAuthorizers restores it`);

@@ -3,8 +3,7 @@
  * per Official Account and per WeCom secret, and each ticket an app lists.
  */
 import type { Clock } from "../clock.js";
-import type { CredentialId } from "../core/credential.js";
-import type { Issuer, ParentToken } from "../core/issuer.js";
+import type { Issuer } from "../core/issuer.js";
 import { HourlyLimit } from "../core/quota-guard.js";
 import type { WeChatClient } from "../upstream/wechat-client.js";
 import { officialTicketIssuer, officialTokenIssuer } from "./official.js";
@@ -14,8 +13,6 @@ import { wecomTicketIssuer, wecomTokenIssuer } from "./wecom.js";
 export interface IssuerDeps {
   official: WeChatClient;
   wecom: WeChatClient;
-  /** The engine's parent lookup (CredentialEngine.parent). */
-  parent: (id: CredentialId) => ParentToken;
   clock: Clock;
   /** Our hourly WeCom ticket limits, under WeChat's 100 per agent and 400 per corp. */
   wecomTicketsPerAgentHour: number;
@@ -37,7 +34,7 @@ export function buildIssuers(apps: readonly AppEntry[], deps: IssuerDeps, limits
     if (app.type === "official") {
       const token = officialTokenIssuer(app, deps.official);
       issuers.push(token);
-      for (const t of app.tickets) issuers.push(officialTicketIssuer(app, t, deps.official, deps.parent(token.id)));
+      for (const t of app.tickets) issuers.push(officialTicketIssuer(app, t, deps.official));
     } else {
       const token = wecomTokenIssuer(app, deps.wecom);
       issuers.push(token);
@@ -45,7 +42,7 @@ export function buildIssuers(apps: readonly AppEntry[], deps: IssuerDeps, limits
         limit(`hour:${app.corpId}/${app.agent}`, deps.wecomTicketsPerAgentHour, `agent ${app.corpId}/${app.agent}`),
         limit(`hour:${app.corpId}`, deps.wecomTicketsPerCorpHour, `corp ${app.corpId}`),
       ];
-      for (const t of app.tickets) issuers.push(wecomTicketIssuer(app, t, deps.wecom, deps.parent(token.id), shared));
+      for (const t of app.tickets) issuers.push(wecomTicketIssuer(app, t, deps.wecom, shared));
     }
   }
   return issuers;

@@ -4,7 +4,7 @@
  * derived from it (GET /cgi-bin/ticket/getticket, type jsapi or wx_card).
  */
 import type { CredentialId } from "../core/credential.js";
-import type { Issuer, ParentToken } from "../core/issuer.js";
+import type { Issuer } from "../core/issuer.js";
 import type { ErrcodeTable } from "../upstream/errors.js";
 import type { WeChatClient } from "../upstream/wechat-client.js";
 import { sourceDigest } from "./digest.js";
@@ -53,17 +53,18 @@ const GETTICKET = "/cgi-bin/ticket/getticket";
 
 export const OFFICIAL_TICKET_KIND = { jsapi: "jsapi_ticket", wx_card: "wx_card_ticket" } as const;
 
-export function officialTicketIssuer(app: OfficialApp, type: OfficialTicket, client: WeChatClient, parent: ParentToken): Issuer {
+export function officialTicketIssuer(app: OfficialApp, type: OfficialTicket, client: WeChatClient): Issuer {
   const id: CredentialId = { appId: app.appId, kind: OFFICIAL_TICKET_KIND[type] };
   return {
     id,
+    parent: { appId: app.appId, kind: "access_token" },
     endpoint: `ticket/getticket?type=${type}`,
     source: sourceDigest(app.secret, app.endpoint, type),
     budget: "ticket",
     sameValueUntilExpiry: true,
     hourlyLimits: [],
     fetch: (ctx) =>
-      fetchWithParent(parent, ctx, GETTICKET, `${type} ticket`, async (token) => {
+      fetchWithParent(ctx, GETTICKET, `${type} ticket`, async (token) => {
         const body = await client.request(GETTICKET, {
           query: { access_token: token, type },
           redact: [token],

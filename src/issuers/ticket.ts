@@ -12,12 +12,13 @@ import { STALE_TOKEN_ERRCODES, UpstreamTransportError, WeChatError, isUpstreamEr
 import { QuotaGuardError } from "../core/quota-guard.js";
 
 export async function fetchWithParent<T = Fetched>(
-  parent: ParentToken,
-  ctx: Pick<FetchContext, "extraCall">,
+  ctx: Pick<FetchContext, "extraCall" | "parent">,
   endpoint: string,
   caller: string,
   call: (token: string) => Promise<T>,
 ): Promise<T> {
+  const parent: ParentToken | undefined = ctx.parent;
+  if (!parent) throw new UpstreamTransportError(endpoint, "CONNECT", "no parent token linked (a bug: the issuer names no parent)");
   const token = await parentToken(endpoint, () => parent.get());
   try {
     return await call(token.value);

@@ -6,7 +6,7 @@
  * Official Account's: 40001 from gettoken is a wrong secret, never a stale token.
  */
 import type { CredentialId } from "../core/credential.js";
-import type { Issuer, ParentToken } from "../core/issuer.js";
+import type { Issuer } from "../core/issuer.js";
 import type { HourlyLimit } from "../core/quota-guard.js";
 import type { ErrcodeTable } from "../upstream/errors.js";
 import type { WeChatClient } from "../upstream/wechat-client.js";
@@ -80,20 +80,22 @@ export const WECOM_TICKET_KIND = { jsapi: "jsapi_ticket", agent_config: "agent_c
  * fetched with the token of the entry that lists it; the agent ticket belongs
  * to the agent. Both count against the agent's and the corp's hourly limits.
  */
-export function wecomTicketIssuer(app: WeComApp, type: WeComTicket, client: WeChatClient, parent: ParentToken, limits: readonly HourlyLimit[]): Issuer {
+export function wecomTicketIssuer(app: WeComApp, type: WeComTicket, client: WeChatClient, limits: readonly HourlyLimit[]): Issuer {
   const id: CredentialId =
     type === "jsapi" ? { appId: app.corpId, kind: "jsapi_ticket" } : { appId: app.corpId, agent: app.agent, kind: "agent_config_ticket" };
   const path = type === "jsapi" ? "/cgi-bin/get_jsapi_ticket" : "/cgi-bin/ticket/get";
   const query: Record<string, string> = type === "jsapi" ? {} : { type: "agent_config" };
   return {
     id,
+    // The token of the entry that lists it (the corp jsapi ticket too).
+    parent: { appId: app.corpId, agent: app.agent, kind: "access_token" },
     endpoint: type === "jsapi" ? "get_jsapi_ticket" : "ticket/get?type=agent_config",
     source: sourceDigest(app.secret, app.agent, type),
     budget: "ticket",
     sameValueUntilExpiry: true,
     hourlyLimits: limits,
     fetch: (ctx) =>
-      fetchWithParent(parent, ctx, path, `${type} ticket`, async (token) => {
+      fetchWithParent(ctx, path, `${type} ticket`, async (token) => {
         const body = await client.request(path, {
           query: { ...query, access_token: token },
           redact: [token],

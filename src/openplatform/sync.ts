@@ -66,12 +66,18 @@ export async function readAuthorizerList(
   }
 }
 
+/** Accounts written per batch: one transaction (SQLite) or one pipeline (Redis) each. */
+export const APPLY_BATCH = 500;
+
 /**
- * Applies the list to the store; returns what changed and which authorizers
- * should retry at once. A record changed after the list was first asked for
- * (`readSince`: an authorization, a rotated refresh token) is newer than the
- * list and left alone; the store refuses to restore an account whose
- * de-authorization came after its listed authorization.
+ * Applies the list to the store, in batches; returns what changed and which
+ * authorizers should retry at once. A record changed after the list was
+ * first asked for (`readSince`: an authorization, a rotated refresh token) is
+ * newer than the list and left alone; the store refuses to restore an
+ * account whose de-authorization came after its listed authorization.
+ * `applied` hears each batch's appids and the count done so far. Costs
+ * O(listed + held) store work in N / APPLY_BATCH round trips for reads and
+ * restorations.
  */
 export async function applyAuthorizerList(
   store: PlatformStore,
@@ -79,30 +85,45 @@ export async function applyAuthorizerList(
   listed: readonly ListedAuthorizer[],
   now: number,
   readSince: number,
+  applied?: (appIds: string[], done: number) => Promise<void> | void,
 ): Promise<{ result: SyncResult; retry: string[] }> {
   const result: SyncResult = { restored: 0, updated: 0, unchanged: 0, missing: 0 };
   const retry: string[] = [];
-  for (const item of listed) {
-    const held = await store.authorizer(component, item.appId);
-    if (!held) {
-      const restored = await store.saveAuthorizer(component, { appId: item.appId, refreshToken: item.refreshToken, status: "active", authorizedAt: item.authTime, updatedAt: now });
-      if (restored) {
+  for (let i = 0; i < listed.length; i += APPLY_BATCH) {
+    const batch = listed.slice(i, i + APPLY_BATCH);
+    const held = await store.authorizersOf(
+      component,
+      batch.map((b) => b.appId),
+    );
+    const fresh = batch.filter((item) => !held.has(item.appId));
+    const saved = fresh.length > 0 ? await store.saveAuthorizers(component, fresh.map((item) => ({ appId: item.appId, refreshToken: item.refreshToken, status: "active" as const, authorizedAt: item.authTime, updatedAt: now }))) : [];
+    fresh.forEach((item, j) => {
+      if (saved[j]) {
         result.restored++;
         retry.push(item.appId);
       } else {
         result.unchanged++;
       }
-    } else if (held.updatedAt > readSince) {
-      result.unchanged++;
-    } else if (held.refreshToken !== item.refreshToken || held.status !== "active") {
-      // A listed refresh token is one WeChat holds valid: worth another try even if it was refused once.
-      const changed = await store.updateAuthorizer(component, item.appId, held.refreshToken, { refreshToken: item.refreshToken, status: "active", updatedAt: now });
-      if (changed && held.refreshToken !== item.refreshToken) result.updated++;
-      else result.unchanged++;
-      retry.push(item.appId);
-    } else {
-      result.unchanged++;
+    });
+    for (const item of batch) {
+      const h = held.get(item.appId);
+      if (!h) continue;
+      if (h.updatedAt > readSince) {
+        result.unchanged++;
+      } else if (h.refreshToken !== item.refreshToken || h.status !== "active") {
+        // A listed refresh token is one WeChat holds valid: worth another try even if it was refused once.
+        const changed = await store.updateAuthorizer(component, item.appId, h.refreshToken, { refreshToken: item.refreshToken, status: "active", updatedAt: now });
+        if (changed && h.refreshToken !== item.refreshToken) result.updated++;
+        else result.unchanged++;
+        retry.push(item.appId);
+      } else {
+        result.unchanged++;
+      }
     }
+    await applied?.(
+      fresh.filter((_, j) => saved[j]).map((item) => item.appId),
+      Math.min(i + APPLY_BATCH, listed.length),
+    );
   }
   const names = new Set(listed.map((l) => l.appId));
   for (const held of (await store.authorizers(component)).values()) {

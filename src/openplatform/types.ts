@@ -21,6 +21,20 @@ export interface PlatformEntry {
   readonly startPushMinIntervalMs: number;
   /** Least time between two automatic authorizer syncs (api_get_authorizer_list). */
   readonly syncMinIntervalMs: number;
+  /**
+   * The receiver's maxClockSkewSeconds, in ms: a stored push time further
+   * ahead of the clock than this was forged or mis-clocked, and is brought
+   * back to now when the platform loads.
+   */
+  readonly maxClockSkewMs: number;
+  /** Upstream calls per second the platform's background work (refreshes, first fetches, retries) may make, across replicas. */
+  readonly maxCallsPerSecond: number;
+  /** Background upstream calls in flight at once. */
+  readonly maxConcurrentCalls: number;
+  /** Authorizer tokens (and tickets) held on demand: fetched at the first read, refreshed while read. */
+  readonly onDemand: boolean;
+  /** On demand: refreshed while read within this long (ms). */
+  readonly idleAfterMs: number;
 }
 
 /** Where WeChat posts a platform's pushes unless the config says otherwise. */

@@ -19,13 +19,53 @@ function toWire(status: ServingStatus | undefined): Wire {
 }
 
 /**
+ * Names whose status is read where it lives rather than copied here: one per
+ * credential, and a platform may hold 100,000. Watched names are followed
+ * only while someone watches them.
+ */
+export interface DynamicHealth {
+  status(service: string): ServingStatus | undefined;
+  /** Calls `changed` whenever the service's status may have changed; returns an unsubscribe. */
+  follow(service: string, changed: () => void): () => void;
+}
+
+/**
  * Holds the serving status of each service name and answers Check and Watch.
  * The overall server status is the empty name "", which starts SERVING.
  */
 export class HealthService {
   private readonly statuses = new Map<string, ServingStatus>([["", "SERVING"]]);
   private readonly watchers = new Map<string, Set<Watcher>>();
+  /** The subscriptions of watched dynamic names. */
+  private readonly followed = new Map<string, () => void>();
+  private dynamic: DynamicHealth | undefined;
   private shutDown = false;
+
+  /** Answers names not set here (each credential's) from `dynamic`. */
+  setDynamic(dynamic: DynamicHealth): void {
+    this.dynamic = dynamic;
+  }
+
+  /** A dynamic name's status may have changed (it appeared or went): its watchers hear of it. */
+  changed(service: string): void {
+    const set = this.watchers.get(service);
+    if (!set) return;
+    // Followed anew: the credential behind the name may be another object now.
+    this.followed.get(service)?.();
+    this.followed.delete(service);
+    this.follow(service);
+    this.notify(service);
+  }
+
+  private statusOf(service: string): ServingStatus | undefined {
+    const status = this.statuses.get(service) ?? this.dynamic?.status(service);
+    return status !== undefined && this.shutDown ? "NOT_SERVING" : status;
+  }
+
+  private follow(service: string): void {
+    if (this.statuses.has(service) || !this.dynamic || this.followed.has(service)) return;
+    this.followed.set(service, this.dynamic.follow(service, () => this.notify(service)));
+  }
 
   /**
    * Sets a service's status; watchers hear about it only if it changed.
@@ -46,7 +86,7 @@ export class HealthService {
   }
 
   get(service: string): ServingStatus | undefined {
-    return this.statuses.get(service);
+    return this.statusOf(service);
   }
 
   /**
@@ -63,6 +103,9 @@ export class HealthService {
       this.set(service, "NOT_SERVING");
     }
     this.shutDown = true;
+    for (const service of this.followed.keys()) this.notify(service);
+    for (const stop of this.followed.values()) stop();
+    this.followed.clear();
     for (const set of this.watchers.values()) {
       for (const call of set) call.end();
     }
@@ -79,7 +122,7 @@ export class HealthService {
   addTo(server: Server): void {
     const impl: HealthServer = {
       check: (call, callback) => {
-        const status = this.statuses.get(call.request.service);
+        const status = this.statusOf(call.request.service);
         if (status === undefined) {
           const details = `unknown service: ${JSON.stringify(call.request.service)}`;
           callback({ code: GrpcStatus.NOT_FOUND, details }, null);
@@ -96,7 +139,7 @@ export class HealthService {
     const service = call.request.service;
     // The current status at once, SERVICE_UNKNOWN included; the stream stays
     // open so the client hears when the service appears.
-    call.write({ status: toWire(this.statuses.get(service)) });
+    call.write({ status: toWire(this.statusOf(service)) });
     if (this.shutDown) {
       call.end();
       return;
@@ -104,6 +147,7 @@ export class HealthService {
     let set = this.watchers.get(service);
     if (!set) this.watchers.set(service, (set = new Set()));
     set.add(call);
+    this.follow(service);
     // 'close' follows both a client cancel (grpc-js destroys the stream) and
     // our own end(), so this is the one place a watcher is let go.
     call.on("close", () => this.unwatch(service, call));
@@ -113,7 +157,10 @@ export class HealthService {
     const set = this.watchers.get(service);
     if (!set) return;
     set.delete(call);
-    if (set.size === 0) this.watchers.delete(service);
+    if (set.size > 0) return;
+    this.watchers.delete(service);
+    this.followed.get(service)?.();
+    this.followed.delete(service);
   }
 
   // Health changes are rare, so a slow reader's queue stays tiny; no
@@ -121,7 +168,7 @@ export class HealthService {
   private notify(service: string): void {
     const set = this.watchers.get(service);
     if (!set) return;
-    const message = { status: toWire(this.statuses.get(service)) };
+    const message = { status: toWire(this.statusOf(service)) };
     for (const call of set) call.write(message);
   }
 }

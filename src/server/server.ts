@@ -19,8 +19,10 @@ export const TOKEN_SERVICE_NAME = "wxtoken.v1.TokenService";
 
 /** The health service name of one credential: its key ("wx1", "ww1/1000002", "wx1#jsapi_ticket"). */
 export function appHealthName(key: string): string {
-  return `${TOKEN_SERVICE_NAME}/${key}`;
+  return HEALTH_PREFIX + key;
 }
+
+const HEALTH_PREFIX = `${TOKEN_SERVICE_NAME}/`;
 
 /**
  * Channel options. Keepalive pings keep idle watch streams alive through load
@@ -54,8 +56,6 @@ export class GrpcServer {
   readonly grpc = new Server(SERVER_CHANNEL_OPTIONS);
   readonly health = new HealthService();
   readonly tokens: TokenServiceImpl;
-  /** Each credential's health subscription, ended when a reload removes it. */
-  private readonly healthOf = new Map<string, () => void>();
 
   constructor(
     engine: CredentialEngine,
@@ -68,22 +68,19 @@ export class GrpcServer {
     this.health.addTo(this.grpc);
     addReflection(this.grpc);
     this.health.set(TOKEN_SERVICE_NAME, "SERVING");
-    for (const c of engine.all()) this.reportHealth(c);
-  }
-
-  /** Per-credential health, SERVING while it holds a valid value. */
-  reportHealth(c: Credential): void {
-    const name = appHealthName(c.key);
-    this.healthOf.get(c.key)?.();
-    this.health.set(name, c.healthy() ? "SERVING" : "NOT_SERVING");
-    this.healthOf.set(c.key, c.onHealth((healthy) => this.health.set(name, healthy ? "SERVING" : "NOT_SERVING")));
-  }
-
-  /** A reload removed the credential: its health entry goes. */
-  forget(key: string): void {
-    this.healthOf.get(key)?.();
-    this.healthOf.delete(key);
-    this.health.remove(appHealthName(key));
+    // Per-credential health, SERVING while it holds a valid value: read from
+    // the engine at each Check, followed only while watched.
+    const credentialOf = (service: string): Credential | undefined =>
+      service.startsWith(HEALTH_PREFIX) ? engine.byKey(service.slice(HEALTH_PREFIX.length)) : undefined;
+    this.health.setDynamic({
+      status: (service) => {
+        const c = credentialOf(service);
+        return c === undefined ? undefined : c.healthy() ? "SERVING" : "NOT_SERVING";
+      },
+      follow: (service, changed) => credentialOf(service)?.onHealth(changed) ?? (() => undefined),
+    });
+    // A credential that comes or goes: its watchers hear SERVING/NOT_SERVING or SERVICE_UNKNOWN.
+    engine.onMembership((event) => this.health.changed(appHealthName(event.credential.key)));
   }
 
   bind(address: string, credentials: ServerCredentials): Promise<number> {
