@@ -81,6 +81,7 @@ export function openStore(loaded: LoadedConfig, log: Logger): TokenStore {
         keyPrefix: store.keyPrefix,
         // The lock must outlive the longest upstream call it covers.
         lockLeaseMs: Math.max(store.lockLeaseSeconds * 1000, upstream.timeoutMs + 5000),
+        replicas: { leaseMs: store.replicaLeaseSeconds * 1000 },
         log,
       });
   }

@@ -234,6 +234,13 @@ const store = z.discriminatedUnion("type", [
       keyPrefix: z.string().min(1).max(100).default("wxtoken:"),
       /** How long a refresh lock lives if its holder dies (at least the upstream timeout plus 5 s is used). */
       lockLeaseSeconds: z.number().positive().max(600).default(30),
+      /**
+       * How long a replica counts as live after its latest heartbeat (it beats
+       * every third of this): a dead replica's credentials are refreshed by the
+       * others within about this long. The replicas' clocks must agree within
+       * two thirds of it.
+       */
+      replicaLeaseSeconds: z.number().min(1).max(600).default(15),
     })
     .superRefine((s, ctx) => {
       const issue = (key: string, message: string) => ctx.addIssue({ code: "custom", path: [key], message });

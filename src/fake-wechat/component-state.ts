@@ -19,9 +19,12 @@
  *   it and the account's access tokens.
  * - A component_appid other than the configured one answers 40013, a wrong
  *   secret 40125, count outside 1..500 in get_authorizer_list 40097.
+ * - get_authorizer_list is in authorization order (then by appid); an account
+ *   that authorizes again keeps its place.
  */
 import { randomBytes } from "node:crypto";
 import type { Clock } from "../clock.js";
+import { AuthorizerRoster, newRefreshToken } from "./component-authorizers.js";
 import { fail, type Outcome } from "./state.js";
 import { TokenBook } from "./tokens.js";
 
@@ -38,30 +41,39 @@ export interface ComponentStateOptions {
   authorizers: Record<string, number[]>;
 }
 
-interface Authorizer {
-  appId: string;
-  funcInfo: number[];
-  authorized: boolean;
-  authTime: number;
-  refreshToken: string | undefined;
-}
-
 interface AuthCode {
   authorizerAppId: string;
   expiresAt: number;
   used: boolean;
 }
 
+/** How many authorizers have been handed an access token, for a bench to follow a restore and a refresh wave. */
+export interface AuthorizerTokenProgress {
+  /** Accounts authorized now (get_authorizer_list's total_count). */
+  authorized: number;
+  /** Accounts issued at least one access token. */
+  withToken: number;
+  /** Access tokens issued to an account that had one before (refreshes). */
+  refreshes: number;
+  /** Refreshes that came after the account's previous token had stopped working (expired): a refresh too late. */
+  expiredBeforeRefresh: number;
+  /** The account issued a token last, if any. */
+  lastAppId: string | undefined;
+}
+
 const COMPONENT = "component";
 const random = (bytes: number) => randomBytes(bytes).toString("base64url");
-const DEFAULT_FUNC_INFO = [1, 15, 4, 7, 2, 3, 11, 6];
 
 export class ComponentState {
   private readonly tickets = new Map<string, number>();
   private newestTicket: string | undefined;
   readonly componentTokens: TokenBook;
   readonly authorizerTokens: TokenBook;
-  private readonly authorizers = new Map<string, Authorizer>();
+  private readonly authorizers = new AuthorizerRoster();
+  private withToken = 0;
+  private refreshes = 0;
+  private expiredBeforeRefresh = 0;
+  private lastTokenAppId: string | undefined;
   private readonly codes = new Map<string, AuthCode>();
   /** Authorizers whose next api_authorizer_token answer carries a new refresh token. */
   readonly rotateNext = new Set<string>();
@@ -70,8 +82,28 @@ export class ComponentState {
     this.componentTokens = new TokenBook(o.clock, o.overlapMs);
     this.authorizerTokens = new TokenBook(o.clock, o.overlapMs);
     for (const [appId, funcInfo] of Object.entries(o.authorizers)) {
-      this.authorizers.set(appId, { appId, funcInfo, authorized: true, authTime: o.clock.now(), refreshToken: `refreshtoken@@@${random(32)}` });
+      this.authorizers.authorize(appId, o.clock.now(), funcInfo).authorizer.refreshToken = newRefreshToken();
     }
+  }
+
+  /** n more authorized accounts (appids seededAuthorizerAppId(k), refresh tokens of their own), in one O(n) step. */
+  seedAuthorizers(n: number): { first: string; last: string } | undefined {
+    return this.authorizers.seed(n, this.o.clock.now());
+  }
+
+  tokenProgress(): AuthorizerTokenProgress {
+    return { authorized: this.authorizers.size, withToken: this.withToken, refreshes: this.refreshes, expiredBeforeRefresh: this.expiredBeforeRefresh, lastAppId: this.lastTokenAppId };
+  }
+
+  /** An access token for the account, counted for tokenProgress(). */
+  private issueAuthorizerToken(a: { appId: string; tokensIssued: number }) {
+    if (a.tokensIssued++ === 0) this.withToken++;
+    else {
+      this.refreshes++;
+      if (!this.authorizerTokens.current(a.appId, "token")) this.expiredBeforeRefresh++;
+    }
+    this.lastTokenAppId = a.appId;
+    return this.authorizerTokens.issue(a.appId, "token", this.o.expiresIn * 1000);
   }
 
   /** Called on api_start_push_ticket (the fake pushes a ticket soon after). */
@@ -131,15 +163,8 @@ export class ComponentState {
   /** An authorization by the account's admin: the code to push, and whether it was already authorized. */
   authorize(authorizerAppId: string): { code: string; expiresAt: number; update: boolean } {
     const now = this.o.clock.now();
-    let a = this.authorizers.get(authorizerAppId);
-    const update = a?.authorized === true;
-    if (!a) {
-      a = { appId: authorizerAppId, funcInfo: DEFAULT_FUNC_INFO, authorized: false, authTime: now, refreshToken: undefined };
-      this.authorizers.set(authorizerAppId, a);
-    }
-    if (!a.authorized) a.authTime = now;
-    a.authorized = true;
-    a.refreshToken = `refreshtoken@@@${random(32)}`;
+    const { authorizer: a, update } = this.authorizers.authorize(authorizerAppId, now);
+    a.refreshToken = newRefreshToken();
     const code = `queryauthcode@@@${random(48)}`;
     const expiresAt = now + this.o.authCodeLifetimeMs;
     this.codes.set(code, { authorizerAppId, expiresAt, used: false });
@@ -148,10 +173,7 @@ export class ComponentState {
 
   /** Whether the account had authorized; its refresh token, tokens and codes stop working. */
   deauthorize(authorizerAppId: string): boolean {
-    const a = this.authorizers.get(authorizerAppId);
-    if (!a?.authorized) return false;
-    a.authorized = false;
-    a.refreshToken = undefined;
+    if (!this.authorizers.deauthorize(authorizerAppId)) return false;
     this.authorizerTokens.revokeAll(authorizerAppId);
     for (const code of this.codes.values()) if (code.authorizerAppId === authorizerAppId) code.used = true;
     return true;
@@ -166,7 +188,7 @@ export class ComponentState {
     if (!code || code.used || !a?.authorized) return fail(61009);
     if (this.o.clock.now() >= code.expiresAt) return fail(61010);
     code.used = true;
-    const token = this.authorizerTokens.issue(a.appId, "token", this.o.expiresIn * 1000);
+    const token = this.issueAuthorizerToken(a);
     return {
       ok: true,
       body: {
@@ -188,9 +210,9 @@ export class ComponentState {
     const refresh = body["authorizer_refresh_token"];
     const a = typeof appId === "string" ? this.authorizers.get(appId) : undefined;
     if (!a?.authorized || a.refreshToken === undefined || refresh !== a.refreshToken) return fail(61023);
-    const token = this.authorizerTokens.issue(a.appId, "token", this.o.expiresIn * 1000);
+    const token = this.issueAuthorizerToken(a);
     // WeChat may hand out a new refresh token here: the old one stops working at once.
-    if (this.rotateNext.delete(a.appId)) a.refreshToken = `refreshtoken@@@${random(32)}`;
+    if (this.rotateNext.delete(a.appId)) a.refreshToken = newRefreshToken();
     return { ok: true, body: { authorizer_access_token: token.value, expires_in: this.o.expiresIn, authorizer_refresh_token: a.refreshToken } };
   }
 
@@ -200,14 +222,11 @@ export class ComponentState {
     const offset = body["offset"];
     const count = body["count"];
     if (!Number.isInteger(offset) || (offset as number) < 0 || !Number.isInteger(count) || (count as number) < 1 || (count as number) > 500) return fail(40097);
-    const all = [...this.authorizers.values()]
-      .filter((a) => a.authorized)
-      .sort((x, y) => x.authTime - y.authTime || (x.appId < y.appId ? -1 : 1));
-    const page = all.slice(offset as number, (offset as number) + (count as number));
+    const page = this.authorizers.page(offset as number, count as number);
     return {
       ok: true,
       body: {
-        total_count: all.length,
+        total_count: this.authorizers.size,
         list: page.map((a) => ({ authorizer_appid: a.appId, refresh_token: a.refreshToken, auth_time: Math.floor(a.authTime / 1000) })),
       },
     };

@@ -8,7 +8,7 @@
 import { request } from "undici";
 import type { Clock, TimerHandle } from "../clock.js";
 import { messageXml, sealPush } from "../openplatform/push.js";
-import { ComponentState } from "./component-state.js";
+import { ComponentState, type AuthorizerTokenProgress } from "./component-state.js";
 
 export interface FakeComponentOptions {
   /** The component appid (also the receiver id inside every push). */
@@ -31,6 +31,8 @@ export interface FakeComponentOptions {
   authCodeLifetimeMs?: number;
   /** Accounts already authorized at construction: appid -> { funcInfo ids }. */
   authorizers?: Record<string, { funcInfo?: number[] }>;
+  /** This many more authorized at construction, named seededAuthorizerAppId(0 .. n-1) (`wx` and 16 hex digits): a platform at scale. */
+  seedAuthorizers?: number;
 }
 
 export interface PushResult {
@@ -73,6 +75,7 @@ export class FakeComponent {
       authCodeLifetimeMs: o.authCodeLifetimeMs ?? 3_600_000,
       authorizers: Object.fromEntries(Object.entries(o.authorizers ?? {}).map(([id, a]) => [id, a.funcInfo ?? [1, 15, 4, 7, 2, 3, 11, 6]])),
     });
+    if (o.seedAuthorizers) this.state.seedAuthorizers(o.seedAuthorizers);
     this.state.onStartPush = () => {
       // "Soon": after the answer is written, in real time.
       setImmediate(() => this.background(() => this.pushTicket()));
@@ -115,6 +118,23 @@ export class FakeComponent {
   /** The account's next api_authorizer_token answer carries a new refresh token (and retires the old one). */
   rotateRefreshTokenOnNextRefresh(authorizerAppId: string): void {
     this.state.rotateNext.add(authorizerAppId);
+  }
+
+  /**
+   * n more accounts authorized at once, as a platform that already has them
+   * (nothing is pushed: the list knows them). Their appids are
+   * seededAuthorizerAppId(k) for the next n values of k; returns the first
+   * and last.
+   */
+  seedAuthorizers(n: number): { first: string; last: string } {
+    const made = this.state.seedAuthorizers(n);
+    if (!made) throw new RangeError("FakeComponent.seedAuthorizers: n must be a positive integer");
+    return made;
+  }
+
+  /** Authorized accounts, those issued an access token, and refreshes since: how far a restore or a refresh wave got. */
+  tokenProgress(): AuthorizerTokenProgress {
+    return this.state.tokenProgress();
   }
 
   /** The newest pushed ticket while it works. */

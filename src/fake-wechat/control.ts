@@ -11,6 +11,9 @@ import type { CallStats } from "./stats.js";
 import type { WeComState } from "./wecom.js";
 import type { FakeComponent } from "./component.js";
 
+/** The most accounts one seed call makes (a million take about a second and a few hundred MB). */
+const MAX_SEED = 1_000_000;
+
 export interface ControlDeps {
   /** The Open Platform component, when configured. */
   component?: FakeComponent;
@@ -78,6 +81,22 @@ export function handleControl(method: string, url: URL, body: Buffer, contentTyp
       );
       return;
     }
+    case "POST /_fake/component/seed": {
+      // ?n=100000: that many more accounts authorized at once (nothing pushed: WeChat's list holds them).
+      if (!deps.component) return sendJson(res, { error: "no component configured" }, undefined, 404);
+      const n = Number(url.searchParams.get("n"));
+      if (!Number.isInteger(n) || n < 1 || n > MAX_SEED) return sendJson(res, { error: `n must be an integer from 1 to ${MAX_SEED}` }, undefined, 400);
+      const made = deps.component.seedAuthorizers(n);
+      return sendJson(res, { ok: true, ...made, authorized: deps.component.tokenProgress().authorized });
+    }
+    case "GET /_fake/component/progress":
+      if (!deps.component) return sendJson(res, { error: "no component configured" }, undefined, 404);
+      return sendJson(res, deps.component.tokenProgress());
+    case "GET /_fake/rates":
+      return sendJson(res, deps.stats.rates());
+    case "DELETE /_fake/stats":
+      deps.stats.reset();
+      return sendJson(res, { ok: true });
     case "GET /_fake/stats": {
       const { quota } = deps.state;
       const quotaToday = Object.fromEntries(

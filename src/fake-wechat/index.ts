@@ -14,12 +14,16 @@ import { type Fault, FaultList } from "./faults.js";
 import { BodyTooLargeError, htmlPage, parseJsonBody, readBody, send, sendJson, TOKEN_CONTENT_TYPE, type JsonBody } from "./http.js";
 import { ROUTES, type Route, type WxRequest } from "./routes.js";
 import { WeChatState } from "./state.js";
-import { CallStats } from "./stats.js";
+import { CallStats, type RatesSnapshot } from "./stats.js";
 import { wecomErrorBody, WECOM_ROUTES } from "./wecom-routes.js";
 import { WeComState } from "./wecom.js";
 
 export type { Fault } from "./faults.js";
 export type { FakeComponent, FakeComponentOptions, PushResult } from "./component.js";
+export type { AuthorizerTokenProgress } from "./component-state.js";
+export { seededAuthorizerAppId } from "./component-authorizers.js";
+export type { RatesSnapshot } from "./stats.js";
+export type { RateSnapshot } from "./rates.js";
 
 export interface FakeWeChatOptions {
   /** appid -> appsecret. */
@@ -201,9 +205,14 @@ export class FakeWeChat {
     return this.stats.successfulTokenCalls(appId);
   }
 
-  /** Zeroes the call counts (not the quotas, which are WeChat's state). */
+  /** Zeroes the call counts and rates (not the quotas, which are WeChat's state). */
   resetCounts(): void {
     this.stats.reset();
+  }
+
+  /** Requests since the last resetCounts(), and the most in any 1 s and any 60 s window (on the injected clock), in total and per path. */
+  rates(): RatesSnapshot {
+    return this.stats.rates();
   }
 
   isValid(appId: string, token: string): boolean {
@@ -273,7 +282,7 @@ export class FakeWeChat {
     const route: Route<never> | undefined = (component ? COMPONENT_ROUTES : wecom ? WECOM_ROUTES : ROUTES).get(url.pathname) as Route<never> | undefined;
     const state = (component ?? wecom ?? this.state) as never;
     const appId = route?.appIdOf(wx, state);
-    this.stats.count(url.pathname, appId);
+    this.stats.count(url.pathname, appId, this.clock.now());
     const errorOf = (errcode: number, errmsg?: string, ip?: string) =>
       wecom ? wecomErrorBody(errcode, errmsg, ip) : component ? componentErrorBody(this.clock, errcode, errmsg, ip) : errorBody(this.clock, errcode, errmsg, ip);
 

@@ -1,7 +1,9 @@
 /**
  * Request counts, so tests can assert how often the server under test called
- * WeChat. Keyed by app id, never by anything secret.
+ * WeChat, and the busiest second and minute per path, so a bench can tell
+ * the peak upstream rate. Keyed by app id, never by anything secret.
  */
+import { RateMeter, type RateSnapshot } from "./rates.js";
 
 /** Requests whose app could not be told (no appid, unknown token) count under this key. */
 const NO_APP = "";
@@ -15,15 +17,33 @@ export interface StatsSnapshot {
   successfulTokenCalls: { total: number; byApp: Record<string, number> };
 }
 
+export interface RatesSnapshot {
+  /** Every request received (faulted ones included). */
+  total: RateSnapshot;
+  byPath: Record<string, RateSnapshot>;
+}
+
 export class CallStats {
   private calls = new Map<string, PerApp>();
   private successes: PerApp = new Map();
   private tagged = new Map<string, PerApp>();
+  private rateTotal = new RateMeter();
+  private ratesByPath = new Map<string, RateMeter>();
 
-  count(path: string, appId: string | undefined): void {
+  /** now: the injected clock's time, for the rates. */
+  count(path: string, appId: string | undefined, now = Date.now()): void {
     let perApp = this.calls.get(path);
     if (!perApp) this.calls.set(path, (perApp = new Map()));
     bump(perApp, appId ?? NO_APP);
+    let meter = this.ratesByPath.get(path);
+    if (!meter) this.ratesByPath.set(path, (meter = new RateMeter()));
+    meter.record(now);
+    this.rateTotal.record(now);
+  }
+
+  /** Calls, busiest second and busiest minute since the last reset, in total and per path (not per app: cheap at any number of apps). */
+  rates(): RatesSnapshot {
+    return { total: this.rateTotal.snapshot(), byPath: Object.fromEntries([...this.ratesByPath].map(([path, m]) => [path, m.snapshot()])) };
   }
 
   countSuccess(appId: string): void {
@@ -53,6 +73,8 @@ export class CallStats {
     this.calls = new Map();
     this.successes = new Map();
     this.tagged = new Map();
+    this.rateTotal = new RateMeter();
+    this.ratesByPath = new Map();
   }
 
   snapshot(): StatsSnapshot {

@@ -35,6 +35,8 @@ export class TokenBook {
   private readonly byValue = new Map<string, TokenRecord>();
   /** Per app+lineage, newest first; only the first two can still be valid. */
   private readonly generations = new Map<string, TokenRecord[]>();
+  /** The size at which prune() looks again: doubled after each look, so issuing stays O(1) amortized with 100,000 live tokens. */
+  private pruneAt = PRUNE_ABOVE;
 
   constructor(
     private readonly clock: Clock,
@@ -97,10 +99,11 @@ export class TokenBook {
   }
 
   private prune(now: number): void {
-    if (this.byValue.size < PRUNE_ABOVE) return;
+    if (this.byValue.size < this.pruneAt) return;
     for (const [value, record] of this.byValue) {
       if (record.expiresAt + FORGET_AFTER_MS < now) this.byValue.delete(value);
     }
+    this.pruneAt = Math.max(PRUNE_ABOVE, 2 * this.byValue.size);
   }
 }
 

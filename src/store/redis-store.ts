@@ -11,13 +11,16 @@
  * Open Platforms: platform:<component>:ticket, platform:<component>:authorizers
  * (a hash, appid -> JSON StoredAuthorizer, no TTL),
  * platform:<component>:deauthorized (a hash, appid -> ms of its latest
- * de-authorization), and the channel platform.
+ * de-authorization), and the channel platform. replicas: a sorted set, replica
+ * id -> its latest heartbeat (replica-registry.ts).
  */
 import { randomUUID } from "node:crypto";
 import { Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "../log.js";
 import { connectionOptions, type RedisConnection } from "./redis-connection.js";
 import { watchMasterSwitches, type SentinelWatchOptions } from "./sentinel-watch.js";
+import { ReplicaRegistry } from "./replica-registry.js";
+import type { Clock } from "../clock.js";
 import { CoordinationError, type Coordinator, type SharedState } from "../core/coordinator.js";
 import { isStoredQuota, toStoredCredential, type StoredCredential, type StoredQuota, type TokenStore } from "../core/store.js";
 import {
@@ -41,6 +44,8 @@ export interface RedisStoreOptions extends RedisConnection {
   lockWaitMs?: number;
   /** Connect and per-command timeout (default 2000 ms). */
   timeoutMs?: number;
+  /** This replica in the cluster's live set (see replicas()): its id (default hostname-pid-random), lease (default 15 s), clock. */
+  replicas?: { id?: string; leaseMs?: number; clock?: Clock };
   log: Logger;
 }
 
@@ -170,6 +175,7 @@ export class RedisStore implements TokenStore, Coordinator, PlatformStore {
   /** With Sentinel: follows master switches (see sentinel-watch.ts), from load() on. */
   private readonly sentinelWatch: SentinelWatchOptions | undefined;
   private stopWatching: (() => void) | undefined;
+  private registry: ReplicaRegistry | undefined;
   private closed = false;
 
   constructor(private readonly opts: RedisStoreOptions) {
@@ -345,7 +351,19 @@ export class RedisStore implements TokenStore, Coordinator, PlatformStore {
     await Promise.allSettled([...this.writes]);
   }
 
+  /**
+   * The live replicas and which credentials this one refreshes, on this
+   * store's connection. Made on first use; start() it after load() (which
+   * connects); close() deletes its entry.
+   */
+  replicas(): ReplicaRegistry {
+    this.registry ??= new ReplicaRegistry({ ...this.opts.replicas, redis: this.redis, keyPrefix: this.opts.keyPrefix, log: this.log, scrub: (m) => this.scrub(m) });
+    return this.registry;
+  }
+
   async close(): Promise<void> {
+    // Leaves first, while the connection is up, so that the others take over at once.
+    await this.registry?.stop();
     await this.flush();
     this.closed = true;
     this.stopWatching?.();
