@@ -193,6 +193,38 @@ describe.each(kinds)("PlatformStore contract: $name", ({ create }) => {
     expect((await store.authorizer(C1, A1))!.refreshToken).toBe(winner);
   });
 
+  it("repairFutureTimes brings push times after notAfter back to now, tells the listeners, and finds nothing the second time", async () => {
+    const { store, listening } = await create();
+    await listening();
+    const Y2100 = Date.UTC(2100, 0, 1);
+    const [A3, A4] = ["wxauthorizerstor03", "wxauthorizerstor04"];
+    const notAfter = T0 + 300_000;
+    expect(await store.saveTicket(C1, ticketAt(Y2100, "ticket-forged"))).toBe(true);
+    expect(await store.saveTicket(C2, ticketAt(Y2100, "ticket-of-c2"))).toBe(true);
+    await store.saveAuthorizer(C1, authorizer(A1, "refresh-a1", Y2100));
+    // Within the window: left alone.
+    await store.saveAuthorizer(C1, authorizer(A2, "refresh-a2", notAfter));
+    await store.removeAuthorizer(C1, A3, Y2100, []);
+    await store.removeAuthorizer(C1, A4, notAfter, []);
+    const all: PlatformChange[] = [];
+    const stop = store.onPlatformChange((c) => all.push(c));
+    expect(await store.repairFutureTimes(C1, notAfter, T0)).toEqual({ ticket: true, authorized: [A1], deauthorized: [A3] });
+    expect((await store.ticket(C1))!).toEqual({ ...ticketAt(Y2100, "ticket-forged"), createdAt: T0 });
+    expect(await store.authorizer(C1, A1)).toEqual({ ...authorizer(A1, "refresh-a1"), authorizedAt: T0, updatedAt: T0 });
+    expect(await store.authorizer(C1, A2)).toEqual(authorizer(A2, "refresh-a2", notAfter));
+    // Another component's records are its own platform's to repair.
+    expect((await store.ticket(C2))!.createdAt).toBe(Y2100);
+    // The de-authorization now dates from T0: an authorization after it is taken, one at or before it still refused.
+    expect(await store.saveAuthorizer(C1, authorizer(A3, "refresh-a3", T0))).toBe(false);
+    expect(await store.saveAuthorizer(C1, authorizer(A3, "refresh-a3", T0 + 1000))).toBe(true);
+    expect(await store.saveAuthorizer(C1, authorizer(A4, "refresh-a4", notAfter))).toBe(false);
+    // A real ticket pushed after the repair replaces the forged one.
+    expect(await store.saveTicket(C1, ticketAt(T0 + 1000, "ticket-real"))).toBe(true);
+    expect(await store.repairFutureTimes(C1, notAfter, T0)).toEqual({ ticket: false, authorized: [], deauthorized: [] });
+    await eventually(() => expect(all.filter((c) => c.what === "all" && c.component === C1).length).toBeGreaterThanOrEqual(1));
+    stop();
+  });
+
   it("removeAuthorizer: removed when it was held, then not_held", async () => {
     const { store } = await create();
     await store.saveAuthorizer(C1, authorizer(A1, "refresh-a1"));

@@ -318,7 +318,11 @@ export const configSchema = z.strictObject({
           listen: checked((a) => hostPortProblem(a, true), "host:port, [ipv6]:port or :port").default("127.0.0.1:8090"),
           /** Largest push body accepted (413 past it). */
           maxBodyBytes: z.number().int().positive().max(1_048_576).default(65_536),
-          /** A push whose timestamp is further than this from the server's clock is refused (403), and replays within it are ignored. */
+          /**
+           * A push whose timestamp is further than this from the server's clock, or whose CreateTime is
+           * further ahead, is refused (403), and replays within it are ignored; stored push times further
+           * ahead are brought back to now at start.
+           */
           maxClockSkewSeconds: z.number().positive().max(86_400).default(300),
         })
         .prefault({}),

@@ -23,7 +23,7 @@ import type { WeChatClient } from "../upstream/wechat-client.js";
 import { AuthorizerBook } from "./authorizer-book.js";
 import { queryAuth, startPushTicket, type Exchanged } from "./component-calls.js";
 import { applyAuthorizerList, LIST_PATH, readAuthorizerList, type SyncResult } from "./sync.js";
-import type { PlatformChange, PlatformStore, StoredAuthorizer, StoredTicket } from "./store.js";
+import { repairedAnything, type PlatformChange, type PlatformStore, type StoredAuthorizer, type StoredTicket } from "./store.js";
 import type { PlatformEntry, PushOutcome } from "./types.js";
 
 /** WeChat: a component_verify_ticket is valid for 12 hours. */
@@ -69,6 +69,8 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
   private syncWhenReady = false;
   /** The store could not be read at start: the first full reload decides whether it held any authorizer. */
   private loadFailed = false;
+  /** Stored push times not yet checked against the clock (the store could not be asked). */
+  private repairPending = true;
   private unsubscribe: (() => void) | undefined;
   private stopped = false;
 
@@ -87,6 +89,8 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
 
   /** Reads the ticket and the authorizers from the store; follows later changes. */
   async load(): Promise<void> {
+    // Before following changes: the repair's own change is no news to this replica.
+    await this.repairFutureTimes();
     this.unsubscribe = this.deps.store.onPlatformChange((change) => {
       if (change.component === this.componentAppId) this.changed(change).catch((err: Error) => this.log.warn({ err: err.message }, "could not reload a platform change"));
     });
@@ -101,6 +105,30 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
       this.loadFailed = true;
       this.log.warn({ err: (err as Error).message }, "open platform store unreadable at start; waiting for it");
     }
+  }
+
+  /**
+   * A push time stored from beyond the clock-skew window (a forged push, or
+   * one taken before the receiver bounded CreateTime) would make every real
+   * push after it "older": brought back to now, once, and logged.
+   */
+  private async repairFutureTimes(): Promise<void> {
+    // Whole seconds, as CreateTime has: a real push created this same second is not "older".
+    const now = Math.floor(this.deps.clock.now() / 1000) * 1000;
+    let repaired;
+    try {
+      repaired = await this.deps.store.repairFutureTimes(this.componentAppId, now + this.entry.maxClockSkewMs, now);
+      this.repairPending = false;
+    } catch (err) {
+      // The store is down (the load will say so): tried again at its first full reload.
+      this.log.debug({ err: (err as Error).message }, "could not check stored push times yet");
+      return;
+    }
+    if (!repairedAnything(repaired)) return;
+    this.log.warn(
+      { ticket: repaired.ticket, authorizers: repaired.authorized, deauthorized: repaired.deauthorized, now: new Date(now).toISOString() },
+      "stored push times in the future (a forged or mis-clocked push) brought back to now",
+    );
   }
 
   /** After the engine started: follows the component token (a sync waiting for it, authorizers failing for want of it). */
@@ -380,6 +408,7 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
 
   private async changed(change: PlatformChange): Promise<void> {
     if (this.stopped) return;
+    if (change.what === "all" && this.repairPending) await this.repairFutureTimes();
     if (change.what === "all" || change.what === "ticket") {
       const t = await this.deps.store.ticket(this.componentAppId);
       const newer = t && (!this.ticket || t.createdAt > this.ticket.createdAt || t.value !== this.ticket.value);

@@ -13,6 +13,7 @@
  *   403 bad_signature        msg_signature does not match
  *   400 bad_ciphertext       bad base64, block size, padding or length
  *   403 wrong_receiver       the message is for another component appid
+ *   403 future_create_time   the message's CreateTime is further than maxClockSkewMs ahead of our clock
  *   200 duplicate            a push already handled (same msg_signature) within the skew window: not handled again
  *   200 ignored / stored     handled ("success", what WeChat expects)
  *   503 store_failed         what it carries could not be stored: WeChat retries
@@ -38,6 +39,7 @@ export type PushResultName =
   | "bad_signature"
   | "bad_ciphertext"
   | "wrong_receiver"
+  | "future_create_time"
   | "duplicate"
   | "ignored"
   | "stored"
@@ -75,6 +77,7 @@ const ANSWERS: Record<PushResultName, [number, string]> = {
   bad_signature: [403, "bad signature"],
   bad_ciphertext: [400, "bad ciphertext"],
   wrong_receiver: [403, "wrong receiver"],
+  future_create_time: [403, "create time ahead"],
   duplicate: [200, "success"],
   ignored: [200, "success"],
   stored: [200, "success"],
@@ -169,6 +172,7 @@ export class PushReceiver {
       }
       infoType = fields["InfoType"];
       if (!infoType) throw new Refusal("malformed", "message has no InfoType");
+      this.checkCreateTime(fields["CreateTime"]);
       this.forgetOld();
       if (this.seen.has(query.msgSignature)) return finish("duplicate");
       let outcome: PushOutcome;
@@ -189,6 +193,22 @@ export class PushReceiver {
     if (!/^\d{1,12}$/.test(timestamp)) throw new Refusal("stale_timestamp", "timestamp is not an integer");
     const skew = Math.abs(Number(timestamp) * 1000 - this.o.clock.now());
     if (skew > this.o.maxClockSkewMs) throw new Refusal("stale_timestamp", `timestamp is ${Math.round(skew / 1000)} s off the server's clock`);
+  }
+
+  /**
+   * Stores order pushes by CreateTime, so one from the future would make every
+   * real push after it "older" and refused (a platform with no ticket, an
+   * account never served again). WeChat creates a push before it sends it,
+   * and its timestamp passed the skew check: a genuine CreateTime is never
+   * this far ahead. Refused, not clamped: a signed push with a forged time
+   * means the message Token and EncodingAESKey have leaked, and its content
+   * is not to be trusted either. A past CreateTime is left alone (retries are late).
+   */
+  private checkCreateTime(createTime: string | undefined): void {
+    const created = Number(createTime);
+    if (!Number.isFinite(created)) return;
+    const ahead = created * 1000 - this.o.clock.now();
+    if (ahead > this.o.maxClockSkewMs) throw new Refusal("future_create_time", `CreateTime is ${Math.round(ahead / 1000)} s ahead of the server's clock`);
   }
 
   private async readBody(req: IncomingMessage): Promise<Buffer> {

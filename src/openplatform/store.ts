@@ -93,6 +93,27 @@ export interface PlatformStore {
   claim(component: string, what: string, ttlMs: number): Promise<boolean>;
   /** Changes made by any replica, this one included: the platform reloads what changed. */
   onPlatformChange(listener: (change: PlatformChange) => void): () => void;
+  /**
+   * Brings every push time after `notAfter` back to `now`: the ticket's
+   * createdAt, each authorizer's authorizedAt (and updatedAt), each
+   * de-authorization time. A push time that far ahead was forged or
+   * mis-clocked, and every real push after it would count as older and be
+   * refused for good. Called by the platform as it loads; resolves with what
+   * was changed (nothing, normally), once durable, and tells the listeners
+   * ("all") when anything was.
+   */
+  repairFutureTimes(component: string, notAfter: number, now: number): Promise<RepairedTimes>;
+}
+
+/** What repairFutureTimes brought back: whether the ticket, and which accounts' authorization and de-authorization. */
+export interface RepairedTimes {
+  ticket: boolean;
+  authorized: string[];
+  deauthorized: string[];
+}
+
+export function repairedAnything(r: RepairedTimes): boolean {
+  return r.ticket || r.authorized.length > 0 || r.deauthorized.length > 0;
 }
 
 export function isPlatformStore(x: object): x is PlatformStore {

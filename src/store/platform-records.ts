@@ -8,8 +8,8 @@
  * fsynced; a rejected commit takes the change back, exactly, since no other
  * change ran meanwhile), then told to the listeners.
  */
-import type { AuthorizerStatus, PlatformChange, PlatformStore, RemoveOutcome, StoredAuthorizer, StoredTicket } from "../openplatform/store.js";
-import { toStoredAuthorizer, toStoredTicket } from "../openplatform/store.js";
+import type { AuthorizerStatus, PlatformChange, PlatformStore, RemoveOutcome, RepairedTimes, StoredAuthorizer, StoredTicket } from "../openplatform/store.js";
+import { repairedAnything, toStoredAuthorizer, toStoredTicket } from "../openplatform/store.js";
 
 interface Platform {
   ticket?: StoredTicket;
@@ -108,6 +108,34 @@ export class PlatformRecords implements PlatformStore {
         else p.deauthorized.set(appId, gone);
       });
       return held ? "removed" : "not_held";
+    });
+  }
+
+  repairFutureTimes(component: string, notAfter: number, now: number): Promise<RepairedTimes> {
+    return this.exclusive(async () => {
+      const repaired: RepairedTimes = { ticket: false, authorized: [], deauthorized: [] };
+      const p = this.platforms.get(component);
+      if (!p) return repaired;
+      if (p.ticket && p.ticket.createdAt > notAfter) {
+        p.ticket = { ...p.ticket, createdAt: now };
+        repaired.ticket = true;
+      }
+      for (const [appId, a] of p.authorizers) {
+        if (a.authorizedAt <= notAfter && a.updatedAt <= notAfter) continue;
+        const back = (t: number) => (t > notAfter ? now : t);
+        p.authorizers.set(appId, { ...a, authorizedAt: back(a.authorizedAt), updatedAt: back(a.updatedAt) });
+        repaired.authorized.push(appId);
+      }
+      for (const [appId, at] of p.deauthorized) {
+        if (at <= notAfter) continue;
+        p.deauthorized.set(appId, now);
+        repaired.deauthorized.push(appId);
+      }
+      if (!repairedAnything(repaired)) return repaired;
+      // Not taken back if the write fails: the repair is right either way, and the file store writes it with its next snapshot.
+      await this.commit();
+      for (const l of [...this.listeners]) l({ component, what: "all" });
+      return repaired;
     });
   }
 
@@ -236,6 +264,10 @@ export abstract class RecordsBackedStore implements PlatformStore {
 
   claim(): Promise<boolean> {
     return this.platforms.claim();
+  }
+
+  repairFutureTimes(...args: Parameters<PlatformStore["repairFutureTimes"]>): Promise<RepairedTimes> {
+    return this.platforms.repairFutureTimes(...args);
   }
 
   onPlatformChange(listener: (change: PlatformChange) => void): () => void {

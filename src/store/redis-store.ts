@@ -30,6 +30,7 @@ import {
   type PlatformChange,
   type PlatformStore,
   type RemoveOutcome,
+  type RepairedTimes,
   type StoredAuthorizer,
   type StoredTicket,
 } from "../openplatform/store.js";
@@ -153,6 +154,55 @@ for i = 4, #KEYS do redis.call('DEL', KEYS[i]) end
 local n = redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('PUBLISH', KEYS[2], ARGV[3])
 return n`;
+
+/**
+ * Brings push times after ARGV[1] back to ARGV[2] (see PlatformStore.repairFutureTimes):
+ * the ticket's createdAt (its TTL kept), each authorizer's authorizedAt and
+ * updatedAt, each de-authorization time. Returns {ticket 0/1, appids, appids};
+ * tells every replica ("all") when anything changed.
+ */
+const REPAIR_FUTURE_TIMES = `
+local limit = tonumber(ARGV[1])
+local now = tonumber(ARGV[2])
+local ticket = 0
+local authorized = {}
+local deauthorized = {}
+local current = redis.call('GET', KEYS[1])
+if current then
+  local ok, t = pcall(cjson.decode, current)
+  if ok and type(t) == 'table' and tonumber(t.createdAt) and tonumber(t.createdAt) > limit then
+    t.createdAt = now
+    local ttl = redis.call('PTTL', KEYS[1])
+    if ttl > 0 then redis.call('SET', KEYS[1], cjson.encode(t), 'PX', ttl) else redis.call('SET', KEYS[1], cjson.encode(t)) end
+    ticket = 1
+  end
+end
+local held = redis.call('HGETALL', KEYS[2])
+for i = 1, #held, 2 do
+  local ok, a = pcall(cjson.decode, held[i + 1])
+  if ok and type(a) == 'table' then
+    local changed = false
+    for _, field in ipairs({'authorizedAt', 'updatedAt'}) do
+      if tonumber(a[field]) and tonumber(a[field]) > limit then
+        a[field] = now
+        changed = true
+      end
+    end
+    if changed then
+      redis.call('HSET', KEYS[2], held[i], cjson.encode(a))
+      table.insert(authorized, held[i])
+    end
+  end
+end
+local gone = redis.call('HGETALL', KEYS[3])
+for i = 1, #gone, 2 do
+  if tonumber(gone[i + 1]) and tonumber(gone[i + 1]) > limit then
+    redis.call('HSET', KEYS[3], gone[i], ARGV[2])
+    table.insert(deauthorized, gone[i])
+  end
+end
+if ticket == 1 or #authorized > 0 or #deauthorized > 0 then redis.call('PUBLISH', KEYS[4], ARGV[3]) end
+return {ticket, authorized, deauthorized}`;
 
 export class RedisStore implements TokenStore, Coordinator, PlatformStore {
   readonly kind = "redis";
@@ -484,6 +534,25 @@ export class RedisStore implements TokenStore, Coordinator, PlatformStore {
   async claim(component: string, what: string, ttlMs: number): Promise<boolean> {
     const taken = await this.command(() => this.redis.set(this.key("platform", component, "claim", what), "1", "PX", Math.max(1, Math.round(ttlMs)), "NX"));
     return taken === "OK";
+  }
+
+  async repairFutureTimes(component: string, notAfter: number, now: number): Promise<RepairedTimes> {
+    this.components.add(component);
+    const change = JSON.stringify({ component, what: "all" } satisfies PlatformChange);
+    const [ticket, authorized, deauthorized] = (await this.command(() =>
+      this.redis.eval(
+        REPAIR_FUTURE_TIMES,
+        4,
+        this.key("platform", component, "ticket"),
+        this.key("platform", component, "authorizers"),
+        this.key("platform", component, "deauthorized"),
+        this.key("platform"),
+        Math.floor(notAfter),
+        Math.floor(now),
+        change,
+      ),
+    )) as [number, string[], string[]];
+    return { ticket: ticket === 1, authorized, deauthorized };
   }
 
   onPlatformChange(listener: (change: PlatformChange) => void): () => void {
