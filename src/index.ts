@@ -14,6 +14,8 @@ export type {
   CredentialKindName,
   SignOptions,
   SignatureKindName,
+  ListAuthorizersOptions,
+  AuthorizerStatusName,
 } from "./client/token-client.js";
 export { TokenSource } from "./client/token-source.js";
 export type { TokenSourceOptions, SourceClient, UpdateListener, ErrorListener } from "./client/token-source.js";

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../src/config/load.js";
 import { clientOptions } from "../src/auth/client-credentials.js";
 import { TokenClient } from "../src/client/token-client.js";
-import { AuthorizerStatus } from "../generated/wxtoken/v1/token_service.js";
+import { AuthorizerStatus, ListAuthorizersRequest } from "../generated/wxtoken/v1/token_service.js";
 import { eventually, grpcError } from "./support/harness.js";
 import { useCli } from "./support/cli.js";
 import { AES_KEY, AUTH1, AUTH2, COMPONENT, PlatformHarness } from "./support/platform.js";
@@ -64,7 +64,7 @@ describe("Open Platform surfaces", () => {
   it("gRPC: an unknown platform is NOT_FOUND, a malformed id INVALID_ARGUMENT", async () => {
     const p = await ready();
     const call = (componentAppId: string) =>
-      new Promise((resolve, reject) => p.h.client.listAuthorizers({ componentAppId }, (err, res) => (err ? reject(err) : resolve(res))));
+      new Promise((resolve, reject) => p.h.client.listAuthorizers(ListAuthorizersRequest.fromPartial({ componentAppId }), (err, res) => (err ? reject(err) : resolve(res))));
     expect((await grpcError(call("wxnosuchplatform"))).code).toBe(status.NOT_FOUND);
     expect((await grpcError(call(""))).code).toBe(status.INVALID_ARGUMENT);
     expect((await grpcError(call("no spaces"))).code).toBe(status.INVALID_ARGUMENT);

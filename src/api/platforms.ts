@@ -7,6 +7,7 @@ import type { CredentialEngine } from "../core/engine.js";
 import { WxTokenError } from "../errors.js";
 import type { AuthorizerStatus } from "../openplatform/store.js";
 import type { OpenPlatform, SyncResult } from "../openplatform/platform.js";
+import { encodePageToken, type PageStart } from "./paging.js";
 
 /** A token's public facts, while it is valid. */
 export interface TokenFacts {
@@ -28,7 +29,12 @@ export interface PlatformView {
   componentAppId: string;
   ticket: { receivedAt: number; expiresAt: number } | undefined;
   componentToken: TokenFacts | undefined;
+  /** One page of them, by appid. */
   authorizers: AuthorizerView[];
+  /** "" on the last page. */
+  nextPageToken: string;
+  /** How many match the page's status filter, in all pages. */
+  totalSize: number;
 }
 
 export type SyncView = SyncResult & { platform: PlatformView };
@@ -46,22 +52,27 @@ export class UnknownPlatformError extends WxTokenError {
   }
 }
 
-export function platformView(platform: OpenPlatform, engine: CredentialEngine): PlatformView {
+/** The platform and one page of its authorizers: views are built for that page's accounts only. */
+export function platformView(platform: OpenPlatform, engine: CredentialEngine, start: PageStart): PlatformView {
   const facts = (key: string): TokenFacts | undefined => {
     const t = engine.byKey(key)?.current();
     return t && { version: t.version, fingerprint: t.fingerprint, expiresAt: t.expiresAt };
   };
   const ticket = platform.heldTicket();
+  const page = platform.authorizerPage(start.after, start.limit, start.status);
+  const last = page.authorizers.at(-1);
   return {
     componentAppId: platform.componentAppId,
     ticket: ticket && { receivedAt: ticket.receivedAt, expiresAt: ticket.expiresAt },
     componentToken: facts(platform.componentAppId),
-    authorizers: platform.listAuthorizers().map((a) => ({
+    authorizers: page.authorizers.map((a) => ({
       appId: a.appId,
       status: a.status,
       authorizedAt: a.authorizedAt,
       token: facts(a.appId),
       lastErrorReason: engine.byKey(a.appId)?.lastError()?.reason,
     })),
+    nextPageToken: page.more && last ? encodePageToken(platform.componentAppId, start.status, last.appId) : "",
+    totalSize: page.total,
   };
 }

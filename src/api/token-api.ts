@@ -18,6 +18,7 @@ import { Watcher, type WatchSink } from "./watcher.js";
 import type { CredentialKind } from "../core/credential.js";
 import type { OpenPlatform } from "../openplatform/platform.js";
 import { platformView, UnknownPlatformError, type PlatformView, type SyncView } from "./platforms.js";
+import { pageStart, type PageRequest } from "./paging.js";
 
 /** A request naming a credential, with the kind already mapped from the transport's enum (undefined: unknown value). */
 export interface Named {
@@ -33,6 +34,11 @@ export interface SignArgs {
   kind: SignatureKind | undefined;
   url: unknown;
   cardValues: readonly string[];
+}
+
+/** ListAuthorizers: the platform and the page (see paging.ts). */
+export interface ListArgs extends PageRequest {
+  componentAppId: unknown;
 }
 
 export interface TokenApiOptions {
@@ -89,9 +95,10 @@ export class TokenApi {
     return this.opts.signer.sign({ appId, agent, kind: req.kind, url: req.url, cardValues: req.cardValues });
   }
 
-  /** An Open Platform's state: needs a read grant on the component appid. */
-  listAuthorizers(principal: Principal, componentAppId: unknown): PlatformView {
-    return platformView(this.platform(principal, componentAppId, "read"), this.engine);
+  /** An Open Platform's state and one page of its authorizers: needs a read grant on the component appid. */
+  listAuthorizers(principal: Principal, req: ListArgs): PlatformView {
+    const start = pageStart(validateAppId(req.componentAppId, "component_app_id"), req);
+    return platformView(this.platform(principal, req.componentAppId, "read"), this.engine, start);
   }
 
   /** Re-reads the authorizer list from WeChat: needs a refresh grant on the component appid. */
@@ -99,7 +106,7 @@ export class TokenApi {
     const platform = this.platform(principal, componentAppId, "refresh");
     this.opts.log.info({ component: platform.componentAppId, caller: principal.name }, "authorizer sync requested");
     const result = await platform.sync("command");
-    return { ...result, platform: platformView(platform, this.engine) };
+    return { ...result, platform: platformView(platform, this.engine, pageStart(platform.componentAppId, {})) };
   }
 
   /** A new subscriber: the current value at once (unless known), then each new one, through the sink. */

@@ -1,8 +1,8 @@
 /** `wxtoken get | refresh | watch | sign`: small clients of a running server, on the client library. */
-import type { Token } from "../../generated/wxtoken/v1/token_service.js";
+import type { ListAuthorizersResponse, Token } from "../../generated/wxtoken/v1/token_service.js";
 import { clientChannelCredentials, clientOptions, type ClientAuthOptions } from "../auth/client-credentials.js";
 import { TokenServiceError } from "../client/errors.js";
-import { TokenClient, type CredentialKindName, type SignatureKindName, type TokenClientOptions, type Which } from "../client/token-client.js";
+import { TokenClient, type AuthorizerStatusName, type CredentialKindName, type SignatureKindName, type TokenClientOptions, type Which } from "../client/token-client.js";
 import { UsageError } from "./flags.js";
 
 export const DEFAULT_ADDR = "127.0.0.1:50051";
@@ -115,22 +115,62 @@ export async function signCommand(
 
 const STATUS_NAMES: Record<number, string> = { 1: "active", 2: "needs_reauthorization" };
 
-/** Prints an Open Platform's state (with --sync: after re-reading the authorizer list from WeChat). */
-export async function platformCommand(addr: string, componentAppId: string, timeoutMs: number, auth: ClientAuthOptions, sync: boolean): Promise<void> {
+export interface PlatformCommandOptions {
+  /** Re-read the authorizer list from WeChat first. */
+  sync: boolean;
+  /** --status: only the authorizers with this status. */
+  status?: string;
+  /** --page-size / --page-token: print that one page (with its next_page_token) instead of all. */
+  pageSize?: number;
+  pageToken?: string;
+}
+
+/** Pages of this size when printing them all: the server's largest. */
+const ALL_PAGE_SIZE = 1000;
+
+type Authorizers = ListAuthorizersResponse["authorizers"];
+
+/** One page (`page`), or every page in turn; the platform's own facts come from the first. */
+async function listed(c: TokenClient, componentAppId: string, opts: PlatformCommandOptions, status: AuthorizerStatusName | undefined) {
+  const onePage = opts.pageSize !== undefined || opts.pageToken !== undefined;
+  const first = await c.listAuthorizers(componentAppId, { status, pageSize: onePage ? opts.pageSize : ALL_PAGE_SIZE, pageToken: opts.pageToken });
+  if (onePage) return { p: first, authorizers: first.authorizers, next: first.nextPageToken };
+  const authorizers: Authorizers = [...first.authorizers];
+  for (let token = first.nextPageToken; token !== ""; ) {
+    const page = await c.listAuthorizers(componentAppId, { status, pageSize: ALL_PAGE_SIZE, pageToken: token });
+    authorizers.push(...page.authorizers);
+    token = page.nextPageToken;
+  }
+  return { p: first, authorizers, next: undefined };
+}
+
+/**
+ * Prints an Open Platform's state (with --sync: after re-reading the
+ * authorizer list from WeChat): every authorizer, read page by page, or one
+ * page with --page-size / --page-token.
+ */
+export async function platformCommand(addr: string, componentAppId: string, timeoutMs: number, auth: ClientAuthOptions, opts: PlatformCommandOptions): Promise<void> {
+  const given = opts.status;
+  if (given !== undefined && given !== "active" && given !== "needs_reauthorization") {
+    throw new UsageError(`--status must be active or needs_reauthorization, got "${given.slice(0, 40)}"`);
+  }
+  const status: AuthorizerStatusName | undefined = given;
   const out = await withClient(addr, tokenClientOptions(auth, timeoutMs), async (c) => {
-    const synced = sync ? await c.syncAuthorizers(componentAppId) : undefined;
-    const p = synced?.platform ?? (await c.listAuthorizers(componentAppId));
+    const synced = opts.sync ? await c.syncAuthorizers(componentAppId) : undefined;
+    const { p, authorizers, next } = await listed(c, componentAppId, opts, status);
     return {
       component_app_id: p.componentAppId,
       verify_ticket: p.verifyTicketExpiresAt ? { received_at: p.verifyTicketReceivedAt?.toISOString(), expires_at: p.verifyTicketExpiresAt.toISOString() } : null,
       component_token: p.componentTokenVersion ? { version: p.componentTokenVersion, fingerprint: p.componentTokenFingerprint, expires_at: p.componentTokenExpiresAt?.toISOString() } : null,
-      authorizers: p.authorizers.map((a) => ({
+      total_size: p.totalSize,
+      authorizers: authorizers.map((a) => ({
         app_id: a.appId,
         status: STATUS_NAMES[a.status] ?? String(a.status),
         authorized_at: a.authorizedAt?.toISOString(),
         token: a.tokenVersion ? { version: a.tokenVersion, fingerprint: a.tokenFingerprint, expires_at: a.tokenExpiresAt?.toISOString() } : null,
         ...(a.lastErrorReason ? { last_error: a.lastErrorReason } : {}),
       })),
+      ...(next !== undefined ? { next_page_token: next } : {}),
       ...(synced ? { sync: { restored: synced.restored, updated: synced.updated, unchanged: synced.unchanged, missing: synced.missing } } : {}),
     };
   });

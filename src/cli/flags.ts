@@ -22,6 +22,7 @@ export const INTEGER_FLAGS = {
   interval: { min: 0, expected: "a number of milliseconds (0 or more)" },
   port: { min: 0, max: 65_535, expected: "a port number (0-65535)" },
   "expires-in": { min: 1, expected: "a positive number of seconds" },
+  "page-size": { min: 1, expected: "a positive whole number (the server takes at most 1000)" },
 } satisfies Record<string, IntegerFlag>;
 
 export type IntegerFlagName = keyof typeof INTEGER_FLAGS;

@@ -39,10 +39,13 @@ Clients (--addr, default ${DEFAULT_ADDR}; --timeout MS, default 10000 (callback-
       and, for WeCom (APP is the corpid), --agent AGENTID|NAME
   wxtoken sign APP URL [--kind config|agent_config|card] [--agent AGENTID] [--card VALUE]...
                                          JS-SDK signature of a page (wx.config by default), as JSON
-  wxtoken platform COMPONENT_APPID [--sync]
+  wxtoken platform COMPONENT_APPID [--sync] [--status active|needs_reauthorization]
+                   [--page-size N] [--page-token T]
                                          an Open Platform's verify ticket, component token and
-                                         authorizers with their status; --sync first re-reads the
-                                         authorizers and refresh tokens from WeChat (recovery)
+                                         authorizers with their status (all of them, read page by
+                                         page; --page-size/--page-token: that one page and its
+                                         next_page_token); --sync first re-reads the authorizers
+                                         and refresh tokens from WeChat (recovery)
   wxtoken callback-ip APP [--wechat URL] [--repeat N] [--interval MS]
                                          call WeChat's getcallbackip with the served token;
                                          recovers by itself from 40001/40014/42001
@@ -80,6 +83,9 @@ async function main(argv: string[]): Promise<void> {
       agent: { type: "string" },
       card: { type: "string", multiple: true },
       sync: { type: "boolean" },
+      status: { type: "string" },
+      "page-size": { type: "string" },
+      "page-token": { type: "string" },
       component: { type: "string" },
       "push-url": { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -116,7 +122,7 @@ async function main(argv: string[]): Promise<void> {
     case "sign":
       return signCommand(values.addr, needApp(), positionals[2] ?? "", timeout, auth, { kind: values.kind, agent: values.agent, card: values.card ?? [] });
     case "platform":
-      return platformCommand(values.addr, needApp(), timeout, auth, values.sync === true);
+      return platformCommand(values.addr, needApp(), timeout, auth, { sync: values.sync === true, status: values.status, pageSize: n["page-size"], pageToken: values["page-token"] });
     case "hash-key":
       return hashKeyCommand(app);
     case "callback-ip":

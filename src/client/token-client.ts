@@ -5,6 +5,7 @@
  */
 import { credentials as grpcCredentials, Metadata, status, type ChannelCredentials, type ClientOptions, type ClientUnaryCall, type ServiceError } from "@grpc/grpc-js";
 import {
+  AuthorizerStatus as WireAuthorizerStatus,
   CredentialKind as WireKind,
   SignatureKind as WireSignature,
   TokenServiceClient,
@@ -75,6 +76,22 @@ export interface CallOptions {
   /** Cancels the call; the promise then rejects with the signal's reason. */
   signal?: AbortSignal;
 }
+
+export type AuthorizerStatusName = "active" | "needs_reauthorization";
+
+/** A page of ListAuthorizers (by appid): the first without pageToken, the next with the last answer's nextPageToken. */
+export interface ListAuthorizersOptions extends CallOptions {
+  /** Default 100 (the server's), at most 1,000. */
+  pageSize?: number;
+  pageToken?: string;
+  /** Only the authorizers with this status (default: all). */
+  status?: AuthorizerStatusName;
+}
+
+const WIRE_STATUS: Record<AuthorizerStatusName, WireAuthorizerStatus> = {
+  active: WireAuthorizerStatus.AUTHORIZER_STATUS_ACTIVE,
+  needs_reauthorization: WireAuthorizerStatus.AUTHORIZER_STATUS_NEEDS_REAUTHORIZATION,
+};
 
 export interface WatchOptions extends Which {
   /** The version already held (default 0): the server skips tokens up to it. */
@@ -151,9 +168,16 @@ export class TokenClient {
     return this.#unary<SignJsSdkResponse>("SignJsSdk", options, (md, o, cb) => this.raw.signJsSdk(req, md, o, cb));
   }
 
-  /** An Open Platform's state: its verify ticket, component token and authorizers (never a token itself). */
-  async listAuthorizers(componentAppId: string, options: CallOptions = {}): Promise<ListAuthorizersResponse> {
-    return this.#unary<ListAuthorizersResponse>("ListAuthorizers", options, (md, o, cb) => this.raw.listAuthorizers({ componentAppId }, md, o, cb));
+  /**
+   * An Open Platform's state: its verify ticket, component token and one page
+   * of its authorizers (never a token itself). Call again with pageToken =
+   * the answer's nextPageToken until it is empty.
+   */
+  async listAuthorizers(componentAppId: string, options: ListAuthorizersOptions = {}): Promise<ListAuthorizersResponse> {
+    const statusFilter = options.status === undefined ? WireAuthorizerStatus.AUTHORIZER_STATUS_UNSPECIFIED : WIRE_STATUS[options.status];
+    if (statusFilter === undefined) throw new TypeError(`unknown authorizer status ${String(options.status)}`);
+    const req = { componentAppId, pageSize: options.pageSize ?? 0, pageToken: options.pageToken ?? "", statusFilter };
+    return this.#unary<ListAuthorizersResponse>("ListAuthorizers", options, (md, o, cb) => this.raw.listAuthorizers(req, md, o, cb));
   }
 
   /** Re-reads the platform's authorizers and refresh tokens from WeChat (a recovery after a store was lost). */

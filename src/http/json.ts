@@ -21,14 +21,14 @@ import { toProtoPlatform, toProtoSync, toProtoToken } from "../server/convert.js
 import type { PlatformView, SyncView } from "../api/platforms.js";
 import type { CredentialRecord } from "../core/credential.js";
 
-type FieldType = "string" | "enum" | "int" | "strings";
+type FieldType = "string" | "enum" | "int" | "int32" | "strings";
 
 const FIELDS: Record<string, Record<string, FieldType>> = {
   GetToken: { appId: "string", kind: "enum", agent: "string" },
   ForceRefresh: { appId: "string", staleToken: "string", kind: "enum", agent: "string" },
   WatchToken: { appId: "string", knownVersion: "int", knownFingerprint: "string", kind: "enum", agent: "string" },
   SignJsSdk: { appId: "string", agent: "string", kind: "enum", url: "string", cardValues: "strings" },
-  ListAuthorizers: { componentAppId: "string" },
+  ListAuthorizers: { componentAppId: "string", pageSize: "int32", pageToken: "string", statusFilter: "enum" },
   SyncAuthorizers: { componentAppId: "string" },
 };
 
@@ -42,6 +42,11 @@ function typeOk(type: FieldType, v: unknown): boolean {
       return typeof v === "string" || Number.isInteger(v);
     case "int":
       return (typeof v === "string" && /^\d{1,20}$/.test(v)) || (Number.isSafeInteger(v) && (v as number) >= 0);
+    case "int32": {
+      // Signed, in range, as proto3 JSON has it: the API, not the parser, says what a negative page_size means.
+      const n = typeof v === "string" && /^-?\d{1,10}$/.test(v) ? Number(v) : v;
+      return Number.isInteger(n) && (n as number) >= -(2 ** 31) && (n as number) < 2 ** 31;
+    }
     case "strings":
       return Array.isArray(v) && v.every((x) => typeof x === "string");
   }
@@ -56,7 +61,7 @@ export function requestFields(rpc: keyof typeof FIELDS, sources: Record<string, 
       const key = camel(name);
       const type = fields[key];
       if (!type) throw new InvalidArgumentError(`unknown field "${name.slice(0, 64)}"`, "INVALID_ARGUMENT");
-      if (!typeOk(type, value)) throw new InvalidArgumentError(`field "${name}" must be ${type === "strings" ? "an array of strings" : type === "int" ? "a non-negative integer" : type === "enum" ? "an enum name or number" : "a string"}`, "INVALID_ARGUMENT");
+      if (!typeOk(type, value)) throw new InvalidArgumentError(`field "${name}" must be ${type === "strings" ? "an array of strings" : type === "int" ? "a non-negative integer" : type === "int32" ? "a 32-bit integer" : type === "enum" ? "an enum name or number" : "a string"}`, "INVALID_ARGUMENT");
       out[key] = value;
     }
   }

@@ -18,7 +18,7 @@ import type { AuthContext, CallInfo, Principal } from "../core/authorizer.js";
 import { InvalidArgumentError, ShuttingDownError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { splitHostPort } from "../host-port.js";
-import { kindFromProto } from "../server/convert.js";
+import { kindFromProto, statusFilterFromProto } from "../server/convert.js";
 import type { CallObserver } from "../server/hooks.js";
 import { toStatus, type MappedStatus } from "../server/status.js";
 import { SIGNATURE_TO_PROTO, signatureKindFromProto } from "../server/token-service.js";
@@ -251,8 +251,10 @@ export class HttpApi {
         const json = SignJsSdkResponse.toJSON({ ...s, kind: SIGNATURE_TO_PROTO[s.kind] }) as Record<string, unknown>;
         return { ...json, timestamp: String(s.timestamp), ticketVersion: String(s.ticketVersion) };
       }
-      case "ListAuthorizers":
-        return platformJson(this.api.listAuthorizers(principal, DECODE.ListAuthorizers(fields).componentAppId));
+      case "ListAuthorizers": {
+        const r = DECODE.ListAuthorizers(fields);
+        return platformJson(this.api.listAuthorizers(principal, { componentAppId: r.componentAppId, pageSize: r.pageSize, pageToken: r.pageToken, status: statusFilterFromProto(r.statusFilter) }));
+      }
       case "SyncAuthorizers":
         return syncJson(await this.api.syncAuthorizers(principal, DECODE.SyncAuthorizers(fields).componentAppId));
       default:

@@ -81,8 +81,7 @@ export class Metrics {
       collect() {
         this.reset();
         for (const p of platforms()) {
-          const list = p.listAuthorizers();
-          for (const st of AUTHORIZER_STATUSES) this.set({ component: p.componentAppId, status: st }, list.filter((a) => a.status === st).length);
+          for (const st of AUTHORIZER_STATUSES) this.set({ component: p.componentAppId, status: st }, p.authorizerCount(st));
         }
       },
     });

@@ -13,6 +13,7 @@ import type { Clock } from "../clock.js";
 import { fingerprint } from "../fingerprint.js";
 import type { Logger } from "../log.js";
 import { AccountWrites } from "./account-writes.js";
+import { AuthorizerIndex, type AuthorizerPage } from "./authorizer-index.js";
 import type { AuthorizerStatus, PlatformStore, StoredAuthorizer } from "./store.js";
 import type { PushOutcome } from "./types.js";
 
@@ -27,7 +28,7 @@ export interface BookHooks {
 
 export class AuthorizerBook {
   /** The store's authorizers, mirrored (reloaded on every change a replica makes), and unsaved authorizations. */
-  private readonly mirror = new Map<string, StoredAuthorizer>();
+  private readonly mirror = new AuthorizerIndex();
   /** Per-account order of pushes and writes; writes the store refused, tried again. */
   private readonly writes: AccountWrites;
   /** Refresh tokens WeChat rotated that the store could not take yet: used, and written again. */
@@ -64,6 +65,15 @@ export class AuthorizerBook {
 
   get size(): number {
     return this.mirror.size;
+  }
+
+  /** A page of the mirror in appid order (see AuthorizerIndex.page). */
+  page(after: string | undefined, limit: number, status?: AuthorizerStatus): AuthorizerPage {
+    return this.mirror.page(after, limit, status);
+  }
+
+  count(status?: AuthorizerStatus): number {
+    return this.mirror.count(status);
   }
 
   /** Runs `fn` after everything queued for the account settled. */

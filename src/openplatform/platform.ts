@@ -21,9 +21,10 @@ import type { Logger } from "../log.js";
 import { WeChatError } from "../upstream/errors.js";
 import type { WeChatClient } from "../upstream/wechat-client.js";
 import { AuthorizerBook } from "./authorizer-book.js";
+import type { AuthorizerPage } from "./authorizer-index.js";
 import { queryAuth, startPushTicket, type Exchanged } from "./component-calls.js";
 import { applyAuthorizerList, LIST_PATH, readAuthorizerList, type SyncResult } from "./sync.js";
-import { repairedAnything, type PlatformChange, type PlatformStore, type StoredAuthorizer, type StoredTicket } from "./store.js";
+import { repairedAnything, type AuthorizerStatus, type PlatformChange, type PlatformStore, type StoredAuthorizer, type StoredTicket } from "./store.js";
 import type { PlatformEntry, PushOutcome } from "./types.js";
 
 /** WeChat: a component_verify_ticket is valid for 12 hours. */
@@ -169,12 +170,14 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
     return this.authorizers.has(appId);
   }
 
-  /** The authorizers as stored (ListAuthorizers). */
-  listAuthorizers(): StoredAuthorizer[] {
-    return this.authorizers
-      .appIds()
-      .sort()
-      .map((appId) => this.authorizers.get(appId)!);
+  /** One page of the authorizers as stored, by appid, after `after` (ListAuthorizers; see authorizer-index.ts). */
+  authorizerPage(after: string | undefined, limit: number, status?: AuthorizerStatus): AuthorizerPage {
+    return this.authorizers.page(after, limit, status);
+  }
+
+  /** How many authorizers are held, with this status or all (metrics, without listing them). */
+  authorizerCount(status?: AuthorizerStatus): number {
+    return this.authorizers.count(status);
   }
 
   /** The newest ticket held, if any (ListAuthorizers: its times only). */

@@ -8,6 +8,7 @@ import {
 } from "../../generated/wxtoken/v1/token_service.js";
 import type { PlatformView, SyncView } from "../api/platforms.js";
 import type { CredentialKind as Kind, CredentialRecord } from "../core/credential.js";
+import type { AuthorizerStatus as AuthorizerStatusName } from "../openplatform/store.js";
 
 const TO_PROTO: Record<Kind, CredentialKind> = {
   access_token: CredentialKind.CREDENTIAL_KIND_ACCESS_TOKEN,
@@ -49,6 +50,18 @@ const STATUS_TO_PROTO = {
   needs_reauthorization: AuthorizerStatus.AUTHORIZER_STATUS_NEEDS_REAUTHORIZATION,
 } as const;
 
+const STATUS_FILTERS = new Map<number, AuthorizerStatusName | undefined>([
+  [AuthorizerStatus.AUTHORIZER_STATUS_UNSPECIFIED, undefined],
+  [AuthorizerStatus.AUTHORIZER_STATUS_ACTIVE, "active"],
+  [AuthorizerStatus.AUTHORIZER_STATUS_NEEDS_REAUTHORIZATION, "needs_reauthorization"],
+]);
+
+/** ListAuthorizers' status_filter: undefined (unset) for every status, null for a value this server does not know. */
+export function statusFilterFromProto(status: AuthorizerStatus | number | undefined): AuthorizerStatusName | undefined | null {
+  const n = status ?? 0;
+  return STATUS_FILTERS.has(n) ? STATUS_FILTERS.get(n) : null;
+}
+
 const at = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms));
 
 export function toProtoPlatform(p: PlatformView): ListAuthorizersResponse {
@@ -68,6 +81,8 @@ export function toProtoPlatform(p: PlatformView): ListAuthorizersResponse {
       tokenExpiresAt: at(a.token?.expiresAt),
       lastErrorReason: a.lastErrorReason ?? "",
     })),
+    nextPageToken: p.nextPageToken,
+    totalSize: p.totalSize,
   };
 }
 

@@ -13,7 +13,7 @@ import type { CallInfo, Principal } from "../core/authorizer.js";
 import type { SignatureKind as Kind } from "../core/signer.js";
 import { ShuttingDownError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { kindFromProto, toProtoPlatform, toProtoSync, toProtoToken } from "./convert.js";
+import { kindFromProto, statusFilterFromProto, toProtoPlatform, toProtoSync, toProtoToken } from "./convert.js";
 import { responseOf } from "./encoded.js";
 import { observeNothing, type CallObserver } from "./hooks.js";
 import { checkDecoded } from "./malformed.js";
@@ -90,7 +90,9 @@ export class TokenServiceImpl {
           return { ...s, kind: SIGNATURE_TO_PROTO[s.kind] };
         }),
       listAuthorizers: (call, callback) =>
-        this.unary("ListAuthorizers", call, callback, async (req, principal) => toProtoPlatform(this.api.listAuthorizers(principal, req.componentAppId))),
+        this.unary("ListAuthorizers", call, callback, async (req, principal) =>
+          toProtoPlatform(this.api.listAuthorizers(principal, { componentAppId: req.componentAppId, pageSize: req.pageSize, pageToken: req.pageToken, status: statusFilterFromProto(req.statusFilter) })),
+        ),
       syncAuthorizers: (call, callback) =>
         this.unary("SyncAuthorizers", call, callback, async (req, principal) => toProtoSync(await this.api.syncAuthorizers(principal, req.componentAppId))),
     };

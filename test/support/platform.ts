@@ -4,7 +4,7 @@
  * to it over real HTTP, one fake clock.
  */
 import { Metadata } from "@grpc/grpc-js";
-import { ListAuthorizersResponse, SyncAuthorizersResponse } from "../../generated/wxtoken/v1/token_service.js";
+import { ListAuthorizersRequest, ListAuthorizersResponse, SyncAuthorizersResponse } from "../../generated/wxtoken/v1/token_service.js";
 import type { FakeClock } from "../../src/clock.js";
 import type { TokenStore } from "../../src/core/store.js";
 import type { FakeWeChat } from "../../src/fake-wechat/index.js";
@@ -95,9 +95,11 @@ export class PlatformHarness {
     return `http://127.0.0.1:${this.h.server.receiverPort}${PUSH_PATH}`;
   }
 
-  list(deadlineMs = 5000): Promise<ListAuthorizersResponse> {
+  /** One page of ListAuthorizers (the first, of 100, unless `page` says otherwise). */
+  list(page: Partial<ListAuthorizersRequest> = {}, deadlineMs = 5000): Promise<ListAuthorizersResponse> {
+    const req = ListAuthorizersRequest.fromPartial({ componentAppId: COMPONENT, ...page });
     return new Promise((resolve, reject) =>
-      this.h.client.listAuthorizers({ componentAppId: COMPONENT }, new Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) => (err ? reject(err) : resolve(res))),
+      this.h.client.listAuthorizers(req, new Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) => (err ? reject(err) : resolve(res))),
     );
   }
 

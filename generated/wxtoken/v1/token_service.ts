@@ -374,6 +374,7 @@ export interface SignJsSdkResponse {
 export interface Authorizer {
   /** The account's appid: GetToken with it returns its authorizer_access_token. */
   appId: string;
+  /** Where it stands (ACTIVE or NEEDS_REAUTHORIZATION). */
   status: AuthorizerStatus;
   /** When it (last) authorized the platform. */
   authorizedAt?:
@@ -392,14 +393,42 @@ export interface Authorizer {
   lastErrorReason: string;
 }
 
-/** ListAuthorizersRequest names a platform. */
+/** ListAuthorizersRequest names a platform and the page of its authorizers wanted. */
 export interface ListAuthorizersRequest {
   /** The platform's component appid. Required. */
   componentAppId: string;
+  /**
+   * The most authorizers to return: 0 (unset) means 100; more than 1,000 is
+   * taken as 1,000; negative is INVALID_ARGUMENT. A page holds fewer only
+   * when it is the last one.
+   */
+  pageSize: number;
+  /**
+   * The next_page_token of the previous response, unchanged, to get the page
+   * after it; empty for the first page. It is opaque: do not build or read
+   * it. It must come with the component_app_id and status_filter of the call
+   * that returned it (INVALID_ARGUMENT otherwise); page_size may differ. It
+   * does not expire: the next page starts after the last app_id of the page
+   * before, so accounts added or removed in between never make the others
+   * repeat or go missing (those added past that app_id show up, those
+   * removed do not).
+   */
+  pageToken: string;
+  /**
+   * Only the authorizers with this status, e.g.
+   * AUTHORIZER_STATUS_NEEDS_REAUTHORIZATION for the accounts whose admin must
+   * authorize the platform again. AUTHORIZER_STATUS_UNSPECIFIED (the
+   * default) lists every authorizer.
+   */
+  statusFilter: AuthorizerStatus;
 }
 
-/** ListAuthorizersResponse is a platform's state. Never a ticket, token or refresh token itself. */
+/**
+ * ListAuthorizersResponse is a platform's state and one page of its
+ * authorizers. Never a ticket, token or refresh token itself.
+ */
 export interface ListAuthorizersResponse {
+  /** The platform's component appid. */
   componentAppId: string;
   /**
    * The newest component_verify_ticket: when it was received and when it
@@ -415,8 +444,18 @@ export interface ListAuthorizersResponse {
   componentTokenExpiresAt?:
     | Date
     | undefined;
-  /** Every account that authorized the platform, by appid. */
+  /**
+   * This page of the accounts that authorized the platform (those with
+   * status_filter, when set), ordered by app_id (byte order).
+   */
   authorizers: Authorizer[];
+  /** Pass it as page_token for the next page; empty on the last page. */
+  nextPageToken: string;
+  /**
+   * How many authorizers match status_filter in all pages, when this page
+   * was read.
+   */
+  totalSize: number;
 }
 
 /** SyncAuthorizersRequest names a platform. */
@@ -435,7 +474,11 @@ export interface SyncAuthorizersResponse {
   unchanged: number;
   /** Accounts held here that WeChat did not list: marked as needing re-authorization. */
   missing: number;
-  /** The platform after the sync. */
+  /**
+   * The platform after the sync, with the first page of its authorizers
+   * (page_size 100, every status); ListAuthorizers with its
+   * next_page_token gives the rest.
+   */
   platform?: ListAuthorizersResponse | undefined;
 }
 
@@ -1822,13 +1865,22 @@ export const Authorizer: MessageFns<Authorizer> = {
 };
 
 function createBaseListAuthorizersRequest(): ListAuthorizersRequest {
-  return { componentAppId: "" };
+  return { componentAppId: "", pageSize: 0, pageToken: "", statusFilter: 0 };
 }
 
 export const ListAuthorizersRequest: MessageFns<ListAuthorizersRequest> = {
   encode(message: ListAuthorizersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.componentAppId !== "") {
       writer.uint32(10).string(message.componentAppId);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(16).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(26).string(message.pageToken);
+    }
+    if (message.statusFilter !== 0) {
+      writer.uint32(32).int32(message.statusFilter);
     }
     return writer;
   },
@@ -1854,6 +1906,30 @@ export const ListAuthorizersRequest: MessageFns<ListAuthorizersRequest> = {
             message.componentAppId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.statusFilter = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1873,6 +1949,21 @@ export const ListAuthorizersRequest: MessageFns<ListAuthorizersRequest> = {
         : isSet(object.component_app_id)
         ? globalThis.String(object.component_app_id)
         : "",
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+      statusFilter: isSet(object.statusFilter)
+        ? authorizerStatusFromJSON(object.statusFilter)
+        : isSet(object.status_filter)
+        ? authorizerStatusFromJSON(object.status_filter)
+        : 0,
     };
   },
 
@@ -1880,6 +1971,15 @@ export const ListAuthorizersRequest: MessageFns<ListAuthorizersRequest> = {
     const obj: any = {};
     if (message.componentAppId !== "") {
       obj.componentAppId = message.componentAppId;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    if (message.statusFilter !== 0) {
+      obj.statusFilter = authorizerStatusToJSON(message.statusFilter);
     }
     return obj;
   },
@@ -1890,6 +1990,9 @@ export const ListAuthorizersRequest: MessageFns<ListAuthorizersRequest> = {
   fromPartial<I extends Exact<DeepPartial<ListAuthorizersRequest>, I>>(object: I): ListAuthorizersRequest {
     const message = createBaseListAuthorizersRequest();
     message.componentAppId = object.componentAppId ?? "";
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    message.statusFilter = object.statusFilter ?? 0;
     return message;
   },
 };
@@ -1903,6 +2006,8 @@ function createBaseListAuthorizersResponse(): ListAuthorizersResponse {
     componentTokenFingerprint: "",
     componentTokenExpiresAt: undefined,
     authorizers: [],
+    nextPageToken: "",
+    totalSize: 0,
   };
 }
 
@@ -1928,6 +2033,12 @@ export const ListAuthorizersResponse: MessageFns<ListAuthorizersResponse> = {
     }
     for (const v of message.authorizers) {
       Authorizer.encode(v!, writer.uint32(58).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(66).string(message.nextPageToken);
+    }
+    if (message.totalSize !== 0) {
+      writer.uint32(72).int32(message.totalSize);
     }
     return writer;
   },
@@ -2001,6 +2112,22 @@ export const ListAuthorizersResponse: MessageFns<ListAuthorizersResponse> = {
             message.authorizers.push(Authorizer.decode(reader, reader.uint32()));
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.totalSize = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2048,6 +2175,16 @@ export const ListAuthorizersResponse: MessageFns<ListAuthorizersResponse> = {
       authorizers: globalThis.Array.isArray(object?.authorizers)
         ? object.authorizers.map((e: any) => Authorizer.fromJSON(e))
         : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+      totalSize: isSet(object.totalSize)
+        ? globalThis.Number(object.totalSize)
+        : isSet(object.total_size)
+        ? globalThis.Number(object.total_size)
+        : 0,
     };
   },
 
@@ -2074,6 +2211,12 @@ export const ListAuthorizersResponse: MessageFns<ListAuthorizersResponse> = {
     if (message.authorizers?.length) {
       obj.authorizers = message.authorizers.map((e) => Authorizer.toJSON(e));
     }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    if (message.totalSize !== 0) {
+      obj.totalSize = Math.round(message.totalSize);
+    }
     return obj;
   },
 
@@ -2089,6 +2232,8 @@ export const ListAuthorizersResponse: MessageFns<ListAuthorizersResponse> = {
     message.componentTokenFingerprint = object.componentTokenFingerprint ?? "";
     message.componentTokenExpiresAt = object.componentTokenExpiresAt ?? undefined;
     message.authorizers = object.authorizers?.map((e) => Authorizer.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    message.totalSize = object.totalSize ?? 0;
     return message;
   },
 };
@@ -2407,13 +2552,18 @@ export const TokenServiceService = {
   /**
    * ListAuthorizers shows an Open Platform (第三方平台) platform as the server
    * holds it: its component_verify_ticket (times only), its
-   * component_access_token (version, fingerprint, expiry) and every account
-   * that authorized it, with its status. The tokens themselves come from
-   * GetToken: app_id = the component appid for the component_access_token,
-   * app_id = an authorizer's appid for that account's authorizer_access_token.
-   * Needs a read grant on the component appid.
+   * component_access_token (version, fingerprint, expiry) and the accounts
+   * that authorized it, with their status, one page at a time (AIP-158):
+   * page_size of them by app_id, then next_page_token for the next page until
+   * it comes back empty. The tokens themselves come from GetToken: app_id =
+   * the component appid for the component_access_token, app_id = an
+   * authorizer's appid for that account's authorizer_access_token. Needs a
+   * read grant on the component appid.
    *
-   * Status codes: OK, INVALID_ARGUMENT, NOT_FOUND (no such platform configured).
+   * Status codes: OK; INVALID_ARGUMENT (a malformed component_app_id, a
+   * negative page_size, an unknown status_filter, a page_token that is not
+   * this server's or was made for another platform or status_filter, reason
+   * INVALID_PAGE_TOKEN); NOT_FOUND (no such platform configured).
    */
   listAuthorizers: {
     path: "/wxtoken.v1.TokenService/ListAuthorizers" as const,
@@ -2521,13 +2671,18 @@ export interface TokenServiceServer extends UntypedServiceImplementation {
   /**
    * ListAuthorizers shows an Open Platform (第三方平台) platform as the server
    * holds it: its component_verify_ticket (times only), its
-   * component_access_token (version, fingerprint, expiry) and every account
-   * that authorized it, with its status. The tokens themselves come from
-   * GetToken: app_id = the component appid for the component_access_token,
-   * app_id = an authorizer's appid for that account's authorizer_access_token.
-   * Needs a read grant on the component appid.
+   * component_access_token (version, fingerprint, expiry) and the accounts
+   * that authorized it, with their status, one page at a time (AIP-158):
+   * page_size of them by app_id, then next_page_token for the next page until
+   * it comes back empty. The tokens themselves come from GetToken: app_id =
+   * the component appid for the component_access_token, app_id = an
+   * authorizer's appid for that account's authorizer_access_token. Needs a
+   * read grant on the component appid.
    *
-   * Status codes: OK, INVALID_ARGUMENT, NOT_FOUND (no such platform configured).
+   * Status codes: OK; INVALID_ARGUMENT (a malformed component_app_id, a
+   * negative page_size, an unknown status_filter, a page_token that is not
+   * this server's or was made for another platform or status_filter, reason
+   * INVALID_PAGE_TOKEN); NOT_FOUND (no such platform configured).
    */
   listAuthorizers: handleUnaryCall<ListAuthorizersRequest, ListAuthorizersResponse>;
   /**
@@ -2662,13 +2817,18 @@ export interface TokenServiceClient extends Client {
   /**
    * ListAuthorizers shows an Open Platform (第三方平台) platform as the server
    * holds it: its component_verify_ticket (times only), its
-   * component_access_token (version, fingerprint, expiry) and every account
-   * that authorized it, with its status. The tokens themselves come from
-   * GetToken: app_id = the component appid for the component_access_token,
-   * app_id = an authorizer's appid for that account's authorizer_access_token.
-   * Needs a read grant on the component appid.
+   * component_access_token (version, fingerprint, expiry) and the accounts
+   * that authorized it, with their status, one page at a time (AIP-158):
+   * page_size of them by app_id, then next_page_token for the next page until
+   * it comes back empty. The tokens themselves come from GetToken: app_id =
+   * the component appid for the component_access_token, app_id = an
+   * authorizer's appid for that account's authorizer_access_token. Needs a
+   * read grant on the component appid.
    *
-   * Status codes: OK, INVALID_ARGUMENT, NOT_FOUND (no such platform configured).
+   * Status codes: OK; INVALID_ARGUMENT (a malformed component_app_id, a
+   * negative page_size, an unknown status_filter, a page_token that is not
+   * this server's or was made for another platform or status_filter, reason
+   * INVALID_PAGE_TOKEN); NOT_FOUND (no such platform configured).
    */
   listAuthorizers(
     request: ListAuthorizersRequest,
