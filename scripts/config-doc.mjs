@@ -26,11 +26,14 @@ const ROOTS = {
   "src/config/schema.ts": {
     configSchema: { prefix: [] },
     store: { prefix: ["store"] },
+    sqliteStore: { prefix: ["store"], variant: "sqlite" },
+    fileStore: { prefix: ["store"], variant: "file" },
     officialApp: { prefix: ["apps[]"], variant: "official" },
     wecomApp: { prefix: ["apps[]"], variant: "wecom" },
     secretSource: { prefix: ["apps[]"] },
     jsSdk: { prefix: ["apps[]", "jsSdk"] },
     platform: { prefix: ["openPlatform", "platforms[]"] },
+    connections: { prefix: ["connections"] },
   },
   "src/auth/schema.ts": {
     client: { prefix: ["auth", "clients[]"] },
@@ -45,7 +48,7 @@ const FALLBACK = {
   "upstream.connectTimeoutMs": "TCP (and TLS) connect timeout of an upstream request, in ms.",
   "upstream.timeoutMs": "Whole-request timeout of an upstream request (body included), in ms.",
   store: "Where credentials (and the quota counts) are kept across restarts: see the variants below.",
-  "store.type": '"file": a JSON snapshot on disk; "memory": nothing survives a restart; "redis": shared by several replicas.',
+  "store.type": '"sqlite" (the default): a database on disk, one row per record; "file": a JSON snapshot on disk; "memory": nothing survives a restart; "redis": shared by several replicas.',
   "store.sentinelPasswordEnv": "With sentinels: the environment variable holding the password the sentinels themselves require, if any.",
   refresh: "When credentials are refreshed, and how failed attempts are retried.",
   "refresh.retryMaxSeconds": "Cap of the transient-failure backoff.",
@@ -62,7 +65,9 @@ const FALLBACK = {
 
 /** Captions of the variants of a discriminated union (keyed "path:value"). */
 const VARIANTS = {
-  "store:file": "A JSON snapshot, loaded at start so a restart serves a still-valid credential with no upstream call.",
+  "store:sqlite":
+    "The default. A SQLite database, loaded at start so a restart serves a still-valid credential with no upstream call; each change writes its own rows, so it costs the same with 20 accounts or 100,000 (docs/operations.md#the-local-store).",
+  "store:file": "A JSON snapshot, loaded at start so a restart serves a still-valid credential with no upstream call. Each change rewrites the whole file: fine for a few hundred credentials; the sqlite store imports it.",
   "store:memory": "Nothing survives a restart.",
   "store:redis": "Several replicas share one refresh lock, one value and one quota count per credential (docs/replicas.md).",
   "apps[]:official": "An Official Account or Mini Program (entries without a type).",

@@ -34,6 +34,7 @@ import type { TokenServiceImpl } from "./server/token-service.js";
 import { FileStore } from "./store/file-store.js";
 import { MemoryStore } from "./store/memory-store.js";
 import { RedisStore } from "./store/redis-store.js";
+import { SqliteStore } from "./store/sqlite-store.js";
 import { WeChatClient } from "./upstream/wechat-client.js";
 import { OpenPlatform, type PlatformHost } from "./openplatform/platform.js";
 import { PushReceiver } from "./openplatform/receiver.js";
@@ -63,6 +64,8 @@ export interface ServerDeps {
 export function openStore(loaded: LoadedConfig, log: Logger): TokenStore {
   const { store, upstream } = loaded.config;
   switch (store.type) {
+    case "sqlite":
+      return new SqliteStore({ path: loaded.storePath!, importFrom: loaded.storeImportFrom, log });
     case "file":
       return new FileStore(loaded.storePath!, log);
     case "memory":

@@ -24,7 +24,7 @@ describe("config", () => {
     const { config, apps } = parseConfig({ apps: [{ appId: "wx1", secretEnv: "WX_SECRET" }] }, { env });
     expect(config.listen).toBe("127.0.0.1:50051");
     expect(config.upstream.baseUrl).toBe("https://api.weixin.qq.com");
-    expect(config.store).toEqual({ type: "file", path: ".wxtoken/tokens.json" });
+    expect(config.store).toEqual({ type: "sqlite", path: ".wxtoken/wxtoken.db" });
     expect(config.refresh.marginSeconds).toBe(300);
     expect(apps[0]).toMatchObject({ type: "official", endpoint: "token", tickets: [] });
     expect(apps[0]?.secret.reveal()).toBe("env-secret-value");
@@ -63,7 +63,7 @@ describe("config", () => {
     [{ apps: [{ appId: "wx1", secretFile: "/nonexistent/secret" }] }, /apps\[0\]\.secretFile: cannot read/],
     [{ apps: [{ appId: "wx1", secretEnv: "WX_SECRET" }, { appId: "wx1", secretEnv: "WX_SECRET" }] }, /apps\[1\]\.appId: duplicate/],
     [{ apps: [{ appId: "wx1", secretEnv: "WX_SECRET", endpoint: "stable" }] }, /apps\[0\]\.endpoint/],
-    [{ apps: [{ appId: "wx1", secretEnv: "WX_SECRET" }], store: { type: "sqlite" } }, /store/],
+    [{ apps: [{ appId: "wx1", secretEnv: "WX_SECRET" }], store: { type: "mysql" } }, /store/],
     [{ apps: [{ appId: "wx1", secretEnv: "WX_SECRET" }], refresh: { marginSeconds: -1 } }, /refresh\.marginSeconds/],
     [{ apps: [{ appId: "wx1", secretEnv: "WX_SECRET" }], upstream: { baseUrl: "not a url" } }, /upstream\.baseUrl/],
   ])("rejects %j naming the bad key", (raw, pattern) => {

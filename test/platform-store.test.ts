@@ -1,21 +1,20 @@
 /**
  * The PlatformStore contract (src/openplatform/store.ts): one suite run over
- * the memory, file and Redis stores, then what only a durable or shared store
- * promises (a restart keeps everything, the snapshot's shape and mode, a
- * failed write is a rejection, TTLs, pub/sub across replicas, atomic
- * compare-and-set between replicas).
+ * the memory, file, SQLite and Redis stores (the batch half is in
+ * platform-store-batch.test.ts, the SQLite store's own promises in
+ * sqlite-store.test.ts), then what only a durable or shared store promises (a
+ * restart keeps everything, the snapshot's shape and mode, a failed write is
+ * a rejection, TTLs, pub/sub across replicas, atomic compare-and-set between
+ * replicas).
  */
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
-import { createLogger, silentLogger } from "../src/log.js";
-import type { TokenStore } from "../src/core/store.js";
-import type { PlatformChange, PlatformStore, StoredAuthorizer, StoredTicket } from "../src/openplatform/store.js";
+import { createLogger } from "../src/log.js";
+import type { PlatformChange, StoredAuthorizer, StoredTicket } from "../src/openplatform/store.js";
 import { FileStore } from "../src/store/file-store.js";
-import { MemoryStore } from "../src/store/memory-store.js";
-import { RedisStore } from "../src/store/redis-store.js";
 import { eventually, LogCapture, tempDir } from "./support/harness.js";
+import { plainRedis as plainRedisOf, platformStoreKinds, record, redisStore as redisStoreOf, subscribed as subscribedOf } from "./support/platform-stores.js";
 import { dropPrefix, SHARED_REDIS_URL, uniquePrefix } from "./support/redis.js";
 
 const C1 = "wxcomponentstore01";
@@ -38,69 +37,11 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-/** A plain Redis client on the shared server, closed after the test. */
-async function plainRedis(): Promise<Redis> {
-  const r = new Redis(SHARED_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  await r.connect();
-  cleanups.push(() => r.disconnect());
-  return r;
-}
-
-/** A RedisStore on the shared server under prefix, loaded (connected), closed after the test. */
-async function redisStore(prefix: string): Promise<RedisStore> {
-  const store = new RedisStore({ url: SHARED_REDIS_URL, keyPrefix: prefix, lockLeaseMs: 5000, log: silentLogger });
-  cleanups.push(() => store.close());
-  await store.load();
-  return store;
-}
-
-/** Waits until n subscribers listen on the prefix's platform channel (a change published earlier reaches nobody). */
-async function subscribed(prefix: string, n: number): Promise<void> {
-  const r = await plainRedis();
-  await eventually(async () => {
-    const [, count] = (await r.call("PUBSUB", "NUMSUB", `${prefix}platform`)) as [string, number];
-    expect(Number(count)).toBeGreaterThanOrEqual(n);
-  });
-}
-
-interface Subject {
-  store: PlatformStore;
-  /** Resolves once the store's listeners get changes (Redis: its subscription is up). */
-  listening(): Promise<void>;
-}
-
-const kinds: { name: string; create(): Promise<Subject> }[] = [
-  {
-    name: "MemoryStore",
-    create: async () => ({ store: new MemoryStore(), listening: async () => undefined }),
-  },
-  {
-    name: "FileStore",
-    create: async () => {
-      const store = new FileStore(join(tempDir(), "state", "tokens.json"));
-      cleanups.push(() => store.close());
-      return { store, listening: async () => undefined };
-    },
-  },
-  {
-    name: "RedisStore",
-    create: async () => {
-      const prefix = uniquePrefix();
-      cleanups.push(() => dropPrefix(SHARED_REDIS_URL, prefix));
-      const store = await redisStore(prefix);
-      return { store, listening: () => subscribed(prefix, 1) };
-    },
-  },
-];
-
-/** Every change a listener got, but the catch-all "all" (a Redis resubscription may add it at any time). */
-function record(store: PlatformStore): { changes: PlatformChange[]; stop: () => void } {
-  const changes: PlatformChange[] = [];
-  const stop = store.onPlatformChange((c) => {
-    if (c.what !== "all") changes.push(c);
-  });
-  return { changes, stop };
-}
+const defer = (c: () => unknown) => void cleanups.push(c);
+const plainRedis = () => plainRedisOf(defer);
+const redisStore = (prefix: string) => redisStoreOf(prefix, defer);
+const subscribed = (prefix: string, n: number) => subscribedOf(prefix, n, defer);
+const kinds = platformStoreKinds(defer);
 
 describe.each(kinds)("PlatformStore contract: $name", ({ create }) => {
   it("saves a ticket and reads it back; nothing is held before", async () => {
@@ -299,7 +240,7 @@ describe.each(kinds)("PlatformStore contract: $name", ({ create }) => {
 
   it("a de-authorization drops the account's stored tokens with it, and only its own; one refused as older drops nothing", async () => {
     const { store } = await create();
-    const tokens = store as unknown as TokenStore;
+    const tokens = store;
     const token = (key: string, value: string) => ({ key, value, version: 1, obtainedAt: T0, expiresAt: T0 + 7200_000 });
     tokens.save(token(A1, "access-a1"));
     tokens.save(token(`${A1}#jsapi_ticket`, "ticket-a1"));

@@ -15,8 +15,10 @@ export { ConfigError } from "../errors.js";
 export interface LoadedConfig {
   config: Config;
   apps: AppEntry[];
-  /** Resolved path of the file store, if the store is a file. */
+  /** Resolved path of the file or SQLite store. */
   storePath?: string;
+  /** Resolved path of the SQLite store's store.importFrom, if any. */
+  storeImportFrom?: string;
   /** The Redis passwords from store.passwordEnv and store.sentinelPasswordEnv, if any. */
   redisPassword?: Secret;
   redisSentinelPassword?: Secret;
@@ -86,7 +88,8 @@ export function parseConfig(raw: unknown, options: { baseDir?: string; env?: Nod
     };
   });
   checkPlatforms(platforms, config.apps);
-  const storePath = config.store.type === "file" ? resolve(baseDir, config.store.path) : undefined;
+  const storePath = config.store.type === "file" || config.store.type === "sqlite" ? resolve(baseDir, config.store.path) : undefined;
+  const storeImportFrom = config.store.type === "sqlite" && config.store.importFrom !== undefined ? resolve(baseDir, config.store.importFrom) : undefined;
   const redis: Pick<LoadedConfig, "redisPassword" | "redisSentinelPassword" | "redisCaFile"> = {};
   if (config.store.type === "redis") {
     const { passwordEnv, sentinelPasswordEnv, url, tls } = config.store;
@@ -101,7 +104,7 @@ export function parseConfig(raw: unknown, options: { baseDir?: string; env?: Nod
   // Authorizers come and go at run time: a grant naming one is not checked here.
   const known = [...config.apps.flatMap((a) => (a.type === "official" ? [a.appId] : [a.corpId, `${a.corpId}/${a.agent}`])), ...platforms.map((p) => p.componentAppId)];
   warnings.push(...grantWarnings(config.auth, known));
-  return { config, apps, platforms, storePath, ...redis, tls: resolveTlsFiles(config.tls, baseDir), warnings };
+  return { config, apps, platforms, storePath, storeImportFrom, ...redis, tls: resolveTlsFiles(config.tls, baseDir), warnings };
 }
 
 /** A secret of the entry at `key` from its one source (NAMEEnv, NAMEFile or NAME; by default the appsecret). */

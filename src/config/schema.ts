@@ -191,12 +191,31 @@ const platform = z
     message: "give exactly one of encodingAesKeyEnv, encodingAesKeyFile or encodingAesKey",
   });
 
+const sqliteStore = z.strictObject({
+  type: z.literal("sqlite"),
+  /**
+   * Database path (relative to the config file). Mode 0600 in a 0700
+   * directory; SQLite keeps `<path>-wal` and `<path>-shm` beside it while
+   * the server runs. Every change is fsynced before it counts as stored.
+   */
+  path: z.string().min(1).default(".wxtoken/wxtoken.db"),
+  /**
+   * The file store's JSON snapshot to import when the database is first
+   * made (relative to the config file); default: tokens.json beside the
+   * database. Once imported it is renamed `<name>.migrated-<ms>`, not deleted.
+   */
+  importFrom: z.string().min(1).optional(),
+});
+
+const fileStore = z.strictObject({
+  type: z.literal("file"),
+  /** Snapshot path (relative to the config file). Written atomically with mode 0600 (through <path>.<pid>.tmp; such files left by a killed write are removed at start). */
+  path: z.string().min(1).default(".wxtoken/tokens.json"),
+});
+
 const store = z.discriminatedUnion("type", [
-  z.strictObject({
-    type: z.literal("file"),
-    /** Snapshot path (relative to the config file). Written atomically with mode 0600 (through <path>.<pid>.tmp; such files left by a killed write are removed at start). */
-    path: z.string().min(1).default(".wxtoken/tokens.json"),
-  }),
+  sqliteStore,
+  fileStore,
   z.strictObject({ type: z.literal("memory") }),
   z
     .strictObject({
@@ -267,7 +286,7 @@ export const configSchema = z.strictObject({
       timeoutMs: z.number().int().positive().default(10_000),
     })
     .prefault({}),
-  store: store.prefault({ type: "file" }),
+  store: store.prefault({ type: "sqlite" }),
   refresh: z
     .strictObject({
       /** Refresh this long before expiry (scaled down to fit a short-lived token's last quarter). */

@@ -41,8 +41,13 @@ export interface StoredAuthorizer {
 /**
  * A change made through the store, by any replica (Redis pub/sub) or here.
  * "all": anything may have changed (a replica that was cut off from Redis and is back).
+ * "authorizers": the accounts a saveAuthorizers stored, in one note for the batch.
  */
-export type PlatformChange = { component: string; what: "ticket" } | { component: string; what: "all" } | { component: string; what: "authorizer"; appId: string };
+export type PlatformChange =
+  | { component: string; what: "ticket" }
+  | { component: string; what: "all" }
+  | { component: string; what: "authorizer"; appId: string }
+  | { component: string; what: "authorizers"; appIds: string[] };
 
 /** removed: it was held and is gone; not_held: nothing was held (the de-authorization is remembered all the same); newer_held: an authorization made after it is held, and stays. */
 export type RemoveOutcome = "removed" | "not_held" | "newer_held";
@@ -58,6 +63,8 @@ export interface PlatformStore {
   /** Every authorizer of the platform, by appid. */
   authorizers(component: string): Promise<Map<string, StoredAuthorizer>>;
   authorizer(component: string, appId: string): Promise<StoredAuthorizer | undefined>;
+  /** The ones of `appIds` that are held (one read: HMGET on Redis). */
+  authorizersOf(component: string, appIds: readonly string[]): Promise<Map<string, StoredAuthorizer>>;
   /**
    * Adds or replaces the authorizer (an authorization, a recovery); durable
    * when it resolves. Refused (false, nothing stored) when it is older than
@@ -66,6 +73,14 @@ export interface PlatformStore {
    * WeChat retries them).
    */
   saveAuthorizer(component: string, authorizer: StoredAuthorizer): Promise<boolean>;
+  /**
+   * saveAuthorizer for many (a sync of N accounts): each record under its
+   * rules, in order (a later record of the same account sees an earlier
+   * one), resolving with whether each was stored, once all are durable; one
+   * write (a transaction, one durable snapshot, one script per chunk on
+   * Redis) and one "authorizers" change for the batch.
+   */
+  saveAuthorizers(component: string, records: readonly StoredAuthorizer[]): Promise<boolean[]>;
   /**
    * Atomically changes an authorizer only if its stored refresh token is
    * still `expected` (a re-authorization or a de-authorization meanwhile

@@ -72,16 +72,10 @@ export class FileStore extends RecordsBackedStore implements TokenStore {
     // A snapshot written by an older umask or copied by hand is tightened.
     await chmod(this.path, 0o600).catch(() => undefined);
     try {
-      const data = JSON.parse(text) as { format?: number; tokens?: Record<string, unknown>; quota?: Record<string, StoredQuota>; platforms?: unknown };
-      if (data.format !== FORMAT || typeof data.tokens !== "object" || data.tokens === null) throw new Error(`unknown format ${String(data.format)}`);
-      for (const [key, raw] of Object.entries(data.tokens)) {
-        const t = toStoredCredential(raw);
-        if (t && t.key === key) this.tokens.set(key, t);
-      }
-      for (const [appId, q] of Object.entries(data.quota ?? {})) {
-        if (isStoredQuota(q)) this.quotas.set(appId, q);
-      }
-      this.platforms.load(data.platforms);
+      const snapshot = parseSnapshot(text);
+      for (const [key, t] of snapshot.tokens) this.tokens.set(key, t);
+      for (const [key, q] of snapshot.quotas) this.quotas.set(key, q);
+      this.platforms.load(snapshot.platforms);
     } catch (err) {
       // Costs one token fetch per app, which beats refusing to start. The file is
       // moved aside, not overwritten: it may hold refresh tokens an operator can recover.
@@ -236,6 +230,22 @@ export class FileStore extends RecordsBackedStore implements TokenStore {
     }
     if (removed.length > 0) this.log?.info({ dir, files: removed }, "removed temp snapshots left by interrupted writes");
   }
+}
+
+/** What a snapshot holds (malformed entries skipped; platforms as written, for PlatformRecords.load); throws when it is not one. */
+export function parseSnapshot(text: string): { tokens: Map<string, StoredCredential>; quotas: Map<string, StoredQuota>; platforms: unknown } {
+  const data = JSON.parse(text) as { format?: number; tokens?: Record<string, unknown>; quota?: Record<string, unknown>; platforms?: unknown };
+  if (data.format !== FORMAT || typeof data.tokens !== "object" || data.tokens === null) throw new Error(`unknown format ${String(data.format)}`);
+  const tokens = new Map<string, StoredCredential>();
+  for (const [key, raw] of Object.entries(data.tokens)) {
+    const t = toStoredCredential(raw);
+    if (t && t.key === key) tokens.set(key, t);
+  }
+  const quotas = new Map<string, StoredQuota>();
+  for (const [key, q] of Object.entries(data.quota ?? {})) {
+    if (isStoredQuota(q)) quotas.set(key, q);
+  }
+  return { tokens, quotas, platforms: data.platforms };
 }
 
 function isRunning(pid: number): boolean {

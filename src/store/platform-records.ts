@@ -69,15 +69,50 @@ export class PlatformRecords implements PlatformStore {
     return a && { ...a };
   }
 
+  async authorizersOf(component: string, appIds: readonly string[]): Promise<Map<string, StoredAuthorizer>> {
+    await this.ready();
+    const held = this.platforms.get(component)?.authorizers;
+    const out = new Map<string, StoredAuthorizer>();
+    for (const appId of appIds) {
+      const a = held?.get(appId);
+      if (a) out.set(appId, { ...a });
+    }
+    return out;
+  }
+
   saveAuthorizer(component: string, authorizer: StoredAuthorizer): Promise<boolean> {
     return this.exclusive(async () => {
       const p = this.of(component);
       const gone = p.deauthorized.get(authorizer.appId);
-      const held = p.authorizers.get(authorizer.appId);
-      // The same second (CreateTime has no more): the de-authorization wins.
-      if ((gone !== undefined && gone >= authorizer.authorizedAt) || (held && held.authorizedAt > authorizer.authorizedAt)) return false;
+      if (olderThanKnown(p, authorizer)) return false;
       await this.replace(component, authorizer.appId, { ...authorizer }, gone !== undefined ? () => p.deauthorized.set(authorizer.appId, gone) : undefined);
       return true;
+    });
+  }
+
+  /** saveAuthorizer's rules for each, in order; one commit (one durable snapshot) and one change for the batch, all taken back if it fails. */
+  saveAuthorizers(component: string, records: readonly StoredAuthorizer[]): Promise<boolean[]> {
+    return this.exclusive(async () => {
+      const p = this.of(component);
+      const undo: (() => void)[] = [];
+      const saved = records.map((a) => {
+        if (olderThanKnown(p, a)) return false;
+        const gone = p.deauthorized.get(a.appId);
+        const held = p.authorizers.get(a.appId);
+        undo.push(() => {
+          if (held) p.authorizers.set(a.appId, held);
+          else p.authorizers.delete(a.appId);
+          if (gone !== undefined) p.deauthorized.set(a.appId, gone);
+        });
+        p.authorizers.set(a.appId, { ...a });
+        p.deauthorized.delete(a.appId);
+        return true;
+      });
+      const appIds = [...new Set(records.filter((_, i) => saved[i]).map((a) => a.appId))];
+      if (appIds.length === 0) return saved;
+      // Undone last first: an account saved twice in the batch gets back what it held before the first.
+      await this.committed({ component, what: "authorizers", appIds }, () => undo.reverse().forEach((u) => u()));
+      return saved;
     });
   }
 
@@ -227,6 +262,14 @@ export class PlatformRecords implements PlatformStore {
   }
 }
 
+/** An authorization the platform already knows something later than (saveAuthorizer refuses it). */
+function olderThanKnown(p: Platform, a: StoredAuthorizer): boolean {
+  const gone = p.deauthorized.get(a.appId);
+  const held = p.authorizers.get(a.appId);
+  // The same second (CreateTime has no more): the de-authorization wins.
+  return (gone !== undefined && gone >= a.authorizedAt) || (held !== undefined && held.authorizedAt > a.authorizedAt);
+}
+
 /**
  * A store whose Open Platform data are PlatformRecords (the memory and file
  * stores): the PlatformStore methods, handed on to them.
@@ -250,8 +293,16 @@ export abstract class RecordsBackedStore implements PlatformStore {
     return this.platforms.authorizer(component, appId);
   }
 
+  authorizersOf(component: string, appIds: readonly string[]): Promise<Map<string, StoredAuthorizer>> {
+    return this.platforms.authorizersOf(component, appIds);
+  }
+
   saveAuthorizer(component: string, authorizer: StoredAuthorizer): Promise<boolean> {
     return this.platforms.saveAuthorizer(component, authorizer);
+  }
+
+  saveAuthorizers(component: string, records: readonly StoredAuthorizer[]): Promise<boolean[]> {
+    return this.platforms.saveAuthorizers(component, records);
   }
 
   updateAuthorizer(...args: Parameters<PlatformStore["updateAuthorizer"]>): Promise<boolean> {

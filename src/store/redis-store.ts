@@ -19,6 +19,7 @@ import { Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "../log.js";
 import { connectionOptions, type RedisConnection } from "./redis-connection.js";
 import { watchMasterSwitches, type SentinelWatchOptions } from "./sentinel-watch.js";
+import { hashEntries, hashFields, saveAuthorizerBatch, scanValues } from "./redis-batch.js";
 import { ReplicaRegistry } from "./replica-registry.js";
 import type { Clock } from "../clock.js";
 import { CoordinationError, type Coordinator, type SharedState } from "../core/coordinator.js";
@@ -471,13 +472,12 @@ export class RedisStore implements TokenStore, Coordinator, PlatformStore {
 
   async authorizers(component: string): Promise<Map<string, StoredAuthorizer>> {
     this.components.add(component);
-    const all = await this.command(() => this.redis.hgetall(this.key("platform", component, "authorizers")));
-    const out = new Map<string, StoredAuthorizer>();
-    for (const [appId, text] of Object.entries(all)) {
-      const a = parsed(text, toStoredAuthorizer);
-      if (a && a.appId === appId) out.set(appId, a);
-    }
-    return out;
+    return authorizersIn(await this.command(() => hashEntries(this.redis, this.key("platform", component, "authorizers"))));
+  }
+
+  async authorizersOf(component: string, appIds: readonly string[]): Promise<Map<string, StoredAuthorizer>> {
+    this.components.add(component);
+    return authorizersIn(await this.command(() => hashFields(this.redis, this.key("platform", component, "authorizers"), appIds)));
   }
 
   async authorizer(component: string, appId: string): Promise<StoredAuthorizer | undefined> {
@@ -502,6 +502,26 @@ export class RedisStore implements TokenStore, Coordinator, PlatformStore {
       ),
     );
     return saved === 1;
+  }
+
+  /** saveAuthorizer's script for each record, one script call per chunk in one pipeline, then one note for the batch. */
+  async saveAuthorizers(component: string, records: readonly StoredAuthorizer[]): Promise<boolean[]> {
+    this.components.add(component);
+    if (records.length === 0) return [];
+    const { stored, failed } = await this.command(() =>
+      saveAuthorizerBatch(this.redis, {
+        authorizersKey: this.key("platform", component, "authorizers"),
+        deauthorizedKey: this.key("platform", component, "deauthorized"),
+        records: records.map((a) => ({ appId: a.appId, json: JSON.stringify(a), authorizedAt: a.authorizedAt })),
+      }),
+    );
+    const appIds = [...new Set(records.filter((_, i) => stored[i]).map((a) => a.appId))];
+    // Every replica reloads these accounts (one HMGET), not the whole platform.
+    const note = JSON.stringify({ component, what: "authorizers", appIds } satisfies PlatformChange);
+    if (appIds.length > 0) await this.command(() => this.redis.publish(this.key("platform"), note));
+    // What was stored stays (the caller's retry is taken again: the same authorization is not older).
+    if (failed) throw new CoordinationError(`shared store ${this.where}: a batch of authorizers was stored in part: ${this.scrub(failed.message)}`);
+    return stored;
   }
 
   async updateAuthorizer(component: string, appId: string, expected: string, change: { refreshToken?: string; status?: AuthorizerStatus; updatedAt: number }): Promise<boolean> {
@@ -580,21 +600,13 @@ export class RedisStore implements TokenStore, Coordinator, PlatformStore {
     }
   }
 
-  /** Every token:* or quota:* value, by app id. */
+  /** Every token:* or quota:* value, by app id (100,000s of keys: see scanValues). */
   private async readAll<T>(kind: "token" | "quota", valid: (v: unknown) => T | undefined): Promise<Map<string, T>> {
     const out = new Map<string, T>();
-    const prefix = this.key(kind, "");
-    let cursor = "0";
-    do {
-      const [next, keys] = await this.redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 500);
-      cursor = next;
-      if (keys.length === 0) continue;
-      const values = await this.redis.mget(...keys);
-      keys.forEach((k, i) => {
-        const v = parsed(values[i], valid);
-        if (v !== undefined) out.set(k.slice(prefix.length), v);
-      });
-    } while (cursor !== "0");
+    for (const [key, text] of await scanValues(this.redis, this.key(kind, ""))) {
+      const v = parsed(text, valid);
+      if (v !== undefined) out.set(key, v);
+    }
     return out;
   }
 }
@@ -616,6 +628,15 @@ function parsed<T>(text: string | null | undefined, valid: (v: unknown) => T | u
   }
 }
 
+function authorizersIn(hash: Map<string, string>): Map<string, StoredAuthorizer> {
+  const out = new Map<string, StoredAuthorizer>();
+  for (const [appId, text] of hash) {
+    const a = parsed(text, toStoredAuthorizer);
+    if (a && a.appId === appId) out.set(appId, a);
+  }
+  return out;
+}
+
 function toPlatformChange(v: unknown): PlatformChange | undefined {
   if (typeof v !== "object" || v === null) return undefined;
   const o = v as Record<string, unknown>;
@@ -623,5 +644,8 @@ function toPlatformChange(v: unknown): PlatformChange | undefined {
   if (o.what === "ticket") return { component: o.component, what: "ticket" };
   if (o.what === "all") return { component: o.component, what: "all" };
   if (o.what === "authorizer" && typeof o.appId === "string") return { component: o.component, what: "authorizer", appId: o.appId };
+  if (o.what === "authorizers" && Array.isArray(o.appIds) && o.appIds.every((a) => typeof a === "string")) {
+    return { component: o.component, what: "authorizers", appIds: o.appIds as string[] };
+  }
   return undefined;
 }

@@ -1,0 +1,112 @@
+/**
+ * The SQLite database of the local store: opened with its permissions, its
+ * journal and its tables (one row per token, quota count, ticket,
+ * authorizer and de-authorization, so a change writes its own row and no
+ * other). See sqlite-store.ts for the store itself.
+ */
+import Database from "better-sqlite3";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, renameSync } from "node:fs";
+import { dirname } from "node:path";
+import type { Logger } from "../log.js";
+
+export type Db = Database.Database;
+
+/** The schema's version, in meta: a database written by a newer wxtoken is refused rather than misread. */
+const FORMAT = "1";
+
+/** Times are ms since the epoch; tokens and quota counts are the JSON records the other stores hold too. */
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tokens (key TEXT PRIMARY KEY, record TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS quotas (key TEXT PRIMARY KEY, record TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tickets (
+  component TEXT PRIMARY KEY, value TEXT NOT NULL, created_at INTEGER NOT NULL, received_at INTEGER NOT NULL, expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS authorizers (
+  component TEXT NOT NULL, app_id TEXT NOT NULL, refresh_token TEXT NOT NULL, status TEXT NOT NULL,
+  authorized_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY (component, app_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS deauthorized (
+  component TEXT NOT NULL, app_id TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (component, app_id)
+) WITHOUT ROWID;
+`;
+
+/** SQLite's own files beside the database: the write-ahead log and its index. */
+export const SIDE_FILES = ["-wal", "-shm"] as const;
+
+export interface Opened {
+  db: Db;
+  /** True the first time: the tables were just made (the moment to import a JSON snapshot, in the same transaction). */
+  fresh: boolean;
+  /** Marks the database made; run in the transaction that fills it, so an interrupted import is done again at the next start. */
+  markMade(): void;
+}
+
+/**
+ * Opens (creating) the database: directory 0700, file 0600 before SQLite
+ * first opens it (SQLite gives its -wal and -shm files the database's mode),
+ * write-ahead log, every commit fsynced (synchronous=FULL: a change is on
+ * disk when the call returns). A file that is not a database is moved aside
+ * and a new one made, as the file store does with an unreadable snapshot.
+ */
+export function openDatabase(path: string, log?: Logger): Opened {
+  try {
+    return openOnce(path);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code !== "SQLITE_NOTADB" && code !== "SQLITE_CORRUPT") throw err;
+    // Moved, not removed: it may hold refresh tokens an operator can recover.
+    const aside = `${path}.unreadable-${Date.now()}`;
+    for (const suffix of ["", ...SIDE_FILES]) if (existsSync(path + suffix)) renameSync(path + suffix, aside + suffix);
+    log?.error({ path, movedTo: aside, err: (err as Error).message }, "token database unreadable; moved aside, starting without it");
+    return openOnce(path);
+  }
+}
+
+function openOnce(path: string): Opened {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  closeSync(openSync(path, "a", 0o600));
+  // One made by an older umask or copied by hand is tightened.
+  for (const suffix of ["", ...SIDE_FILES]) {
+    try {
+      chmodSync(path + suffix, 0o600);
+    } catch {
+      // Not there (the log and its index come and go).
+    }
+  }
+  const db = new Database(path);
+  try {
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = FULL");
+    db.exec(SCHEMA);
+    const format = (db.prepare("SELECT value FROM meta WHERE key = 'format'").get() as { value: string } | undefined)?.value;
+    if (format !== undefined && format !== FORMAT) throw new Error(`${path}: unknown store format ${format} (written by a newer wxtoken?)`);
+    const markMade = () => void db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('format', ?)").run(FORMAT);
+    return { db, fresh: format === undefined, markMade };
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+/** What a store's statements did, to show that a change costs the same at any size. */
+export interface Work {
+  statements: number;
+  transactions: number;
+}
+
+/** A prepared statement whose runs are counted in `work`. */
+export function counted<P extends unknown[], R = unknown>(db: Db, work: Work, sql: string) {
+  const stmt = db.prepare<P, R>(sql);
+  return {
+    run: (...params: P) => (work.statements++, stmt.run(...params)),
+    get: (...params: P) => (work.statements++, stmt.get(...params)),
+    all: (...params: P) => (work.statements++, stmt.all(...params)),
+  };
+}
+
+/** Runs fn in one write transaction (taken at once, so a compare-and-set holds against other connections too). */
+export function inTransaction<T>(db: Db, work: Work, fn: () => T): T {
+  work.transactions++;
+  return db.transaction(fn).immediate();
+}

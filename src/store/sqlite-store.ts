@@ -1,0 +1,243 @@
+/**
+ * The default local store: one SQLite database (better-sqlite3), one row per
+ * record, so a change costs the same with 20 accounts or 100,000 (the JSON
+ * snapshot of file-store.ts rewrites everything on every change). Write-ahead
+ * log with every commit fsynced: as crash-safe as the snapshot. Files 0600,
+ * directory 0700: it holds live tokens and refresh tokens.
+ *
+ * Tokens and quota counts are saved fire-and-forget: every save made in one
+ * tick goes into one transaction (a failed one is tried again, on a timer
+ * doubling up to 60 s). Open Platform changes (sqlite-platform.ts) are each
+ * one transaction, committed before the call resolves.
+ */
+import { dirname, join } from "node:path";
+import type { Logger } from "../log.js";
+import { isStoredQuota, toStoredCredential, type StoredCredential, type StoredQuota, type TokenStore } from "../core/store.js";
+import type { PlatformChange, PlatformStore, RemoveOutcome, RepairedTimes, StoredAuthorizer, StoredTicket } from "../openplatform/store.js";
+import { counted, inTransaction, openDatabase, type Db, type Work } from "./sqlite-db.js";
+import { makeDatabase } from "./sqlite-import.js";
+import { SqlitePlatforms } from "./sqlite-platform.js";
+
+export interface SqliteStoreOptions {
+  /** The database file; SQLite keeps `<path>-wal` and `<path>-shm` beside it while open. */
+  path: string;
+  log?: Logger;
+  /** The file store's JSON snapshot to import when the database is made (default: tokens.json beside it). */
+  importFrom?: string;
+  /** The first wait before writing tokens again after a failed write (doubling up to 60 s). */
+  firstRetryMs?: number;
+}
+
+export class SqliteStore implements TokenStore, PlatformStore {
+  readonly kind = "sqlite";
+  readonly path: string;
+  /** Statements and transactions run so far (the tests count them). */
+  readonly work: Work = { statements: 0, transactions: 0 };
+  private open_: { db: Db; platforms: SqlitePlatforms; q: ReturnType<SqliteStore["statements"]> } | undefined;
+  /** Saves not written yet: the next write takes them all. */
+  private readonly tokens = new Map<string, StoredCredential>();
+  private readonly quotas = new Map<string, StoredQuota>();
+  private readonly listeners = new Set<(change: PlatformChange) => void>();
+  private writeSoon: NodeJS.Immediate | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly firstRetryMs: number;
+  private retryMs: number;
+  private closed = false;
+
+  constructor(private readonly opts: SqliteStoreOptions) {
+    this.path = opts.path;
+    this.firstRetryMs = opts.firstRetryMs ?? 1000;
+    this.retryMs = this.firstRetryMs;
+  }
+
+  /** Opens the database (making it, and importing a snapshot, the first time); then every stored token. */
+  async load(): Promise<Map<string, StoredCredential>> {
+    const { q } = this.opened();
+    this.writeNow();
+    const out = new Map<string, StoredCredential>();
+    for (const row of q.tokens.all()) {
+      const t = parsed(row.record, toStoredCredential);
+      if (t && t.key === row.key) out.set(row.key, t);
+    }
+    return out;
+  }
+
+  save(token: StoredCredential): void {
+    this.tokens.set(token.key, { ...token });
+    this.scheduleWrite();
+  }
+
+  quota(key: string): StoredQuota | undefined {
+    const pending = this.quotas.get(key);
+    if (pending) return { ...pending };
+    const row = this.opened().q.quota.get(key);
+    return row && parsed(row.record, (v) => (isStoredQuota(v) ? v : undefined));
+  }
+
+  saveQuota(key: string, quota: StoredQuota): void {
+    this.quotas.set(key, { ...quota });
+    this.scheduleWrite();
+  }
+
+  async flush(): Promise<void> {
+    this.writeNow();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    // A failed write waiting for its retry gets one last try here.
+    this.writeNow();
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    if (this.tokens.size + this.quotas.size > 0) {
+      this.opts.log?.error({ path: this.path, tokens: [...this.tokens.keys()], quotas: [...this.quotas.keys()] }, "closing with token saves that could not be written");
+    }
+    // Closing checkpoints the log into the database and removes -wal and -shm.
+    this.open_?.db.close();
+  }
+
+  // Open Platform: sqlite-platform.ts.
+
+  ticket(component: string): Promise<StoredTicket | undefined> {
+    return this.platforms().ticket(component);
+  }
+
+  saveTicket(component: string, ticket: StoredTicket): Promise<boolean> {
+    return this.platforms().saveTicket(component, ticket);
+  }
+
+  authorizers(component: string): Promise<Map<string, StoredAuthorizer>> {
+    return this.platforms().authorizers(component);
+  }
+
+  authorizer(component: string, appId: string): Promise<StoredAuthorizer | undefined> {
+    return this.platforms().authorizer(component, appId);
+  }
+
+  authorizersOf(component: string, appIds: readonly string[]): Promise<Map<string, StoredAuthorizer>> {
+    return this.platforms().authorizersOf(component, appIds);
+  }
+
+  saveAuthorizer(component: string, authorizer: StoredAuthorizer): Promise<boolean> {
+    return this.platforms().saveAuthorizer(component, authorizer);
+  }
+
+  saveAuthorizers(component: string, records: readonly StoredAuthorizer[]): Promise<boolean[]> {
+    return this.platforms().saveAuthorizers(component, records);
+  }
+
+  updateAuthorizer(...args: Parameters<PlatformStore["updateAuthorizer"]>): Promise<boolean> {
+    return this.platforms().updateAuthorizer(...args);
+  }
+
+  removeAuthorizer(...args: Parameters<PlatformStore["removeAuthorizer"]>): Promise<RemoveOutcome> {
+    return this.platforms().removeAuthorizer(...args);
+  }
+
+  repairFutureTimes(...args: Parameters<PlatformStore["repairFutureTimes"]>): Promise<RepairedTimes> {
+    return this.platforms().repairFutureTimes(...args);
+  }
+
+  claim(): Promise<boolean> {
+    return this.platforms().claim();
+  }
+
+  onPlatformChange(listener: (change: PlatformChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The open connection (opening it): for tools and for tests that inject a fault, such as a full disk. */
+  connection(): Db {
+    return this.opened().db;
+  }
+
+  /** The platform records (opening the database on the first call, as load() does). */
+  private platforms(): SqlitePlatforms {
+    return this.opened().platforms;
+  }
+
+  private opened(): NonNullable<SqliteStore["open_"]> {
+    if (this.closed) throw new Error(`the token database ${this.path} is closed`);
+    if (!this.open_) {
+      const opened = openDatabase(this.path, this.opts.log);
+      try {
+        if (opened.fresh) makeDatabase(opened, this.path, this.opts.importFrom ?? join(dirname(this.path), "tokens.json"), this.opts.log);
+      } catch (err) {
+        opened.db.close();
+        throw err;
+      }
+      const { db } = opened;
+      const platforms = new SqlitePlatforms(
+        db,
+        this.work,
+        this.path,
+        (keys) => keys.forEach((k) => this.tokens.delete(k)),
+        (change) => [...this.listeners].forEach((l) => l(change)),
+        this.opts.log,
+      );
+      this.open_ = { db, platforms, q: this.statements(db) };
+    }
+    return this.open_;
+  }
+
+  private statements(db: Db) {
+    return {
+      tokens: counted<[], { key: string; record: string }>(db, this.work, "SELECT key, record FROM tokens"),
+      quota: counted<[string], { record: string }>(db, this.work, "SELECT record FROM quotas WHERE key = ?"),
+      putToken: counted<[string, string]>(db, this.work, "INSERT OR REPLACE INTO tokens (key, record) VALUES (?, ?)"),
+      putQuota: counted<[string, string]>(db, this.work, "INSERT OR REPLACE INTO quotas (key, record) VALUES (?, ?)"),
+    };
+  }
+
+  private scheduleWrite(): void {
+    if (this.closed) return;
+    if (this.retryTimer) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+    }
+    // Once per tick: every save made until then shares the transaction.
+    this.writeSoon ??= setImmediate(() => this.writeNow());
+  }
+
+  /** Writes every pending save in one transaction; a failure keeps them for the retry. */
+  private writeNow(): void {
+    if (this.writeSoon) clearImmediate(this.writeSoon);
+    this.writeSoon = undefined;
+    if (this.closed || this.tokens.size + this.quotas.size === 0) return;
+    try {
+      const { db, q } = this.opened();
+      inTransaction(db, this.work, () => {
+        for (const [key, t] of this.tokens) q.putToken.run(key, JSON.stringify(t));
+        for (const [key, quota] of this.quotas) q.putQuota.run(key, JSON.stringify(quota));
+      });
+    } catch (err) {
+      this.opts.log?.error({ path: this.path, err: (err as Error).message, retryInMs: this.retryMs }, "could not write tokens to the token database");
+      this.retryLater();
+      return;
+    }
+    // Synchronous: nothing was saved between the transaction and here.
+    this.tokens.clear();
+    this.quotas.clear();
+    this.retryMs = this.firstRetryMs;
+  }
+
+  private retryLater(): void {
+    if (this.closed || this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.writeNow();
+    }, this.retryMs);
+    this.retryTimer.unref();
+    this.retryMs = Math.min(this.retryMs * 2, 60_000);
+  }
+}
+
+function parsed<T>(text: string, valid: (v: unknown) => T | undefined): T | undefined {
+  try {
+    return valid(JSON.parse(text));
+  } catch {
+    return undefined;
+  }
+}
