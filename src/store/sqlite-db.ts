@@ -78,6 +78,8 @@ function openOnce(path: string): Opened {
   try {
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = FULL");
+    // The log grows with the largest transaction (a sync of many accounts); cut back after each checkpoint.
+    db.pragma(`journal_size_limit = ${16 * 1024 * 1024}`);
     db.exec(SCHEMA);
     const format = (db.prepare("SELECT value FROM meta WHERE key = 'format'").get() as { value: string } | undefined)?.value;
     if (format !== undefined && format !== FORMAT) throw new Error(`${path}: unknown store format ${format} (written by a newer wxtoken?)`);

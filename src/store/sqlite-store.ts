@@ -97,49 +97,49 @@ export class SqliteStore implements TokenStore, PlatformStore {
     this.open_?.db.close();
   }
 
-  // Open Platform: sqlite-platform.ts.
+  // Open Platform: sqlite-platform.ts. Async, so that a database that cannot be opened is a rejection, not a throw.
 
-  ticket(component: string): Promise<StoredTicket | undefined> {
+  async ticket(component: string): Promise<StoredTicket | undefined> {
     return this.platforms().ticket(component);
   }
 
-  saveTicket(component: string, ticket: StoredTicket): Promise<boolean> {
+  async saveTicket(component: string, ticket: StoredTicket): Promise<boolean> {
     return this.platforms().saveTicket(component, ticket);
   }
 
-  authorizers(component: string): Promise<Map<string, StoredAuthorizer>> {
+  async authorizers(component: string): Promise<Map<string, StoredAuthorizer>> {
     return this.platforms().authorizers(component);
   }
 
-  authorizer(component: string, appId: string): Promise<StoredAuthorizer | undefined> {
+  async authorizer(component: string, appId: string): Promise<StoredAuthorizer | undefined> {
     return this.platforms().authorizer(component, appId);
   }
 
-  authorizersOf(component: string, appIds: readonly string[]): Promise<Map<string, StoredAuthorizer>> {
+  async authorizersOf(component: string, appIds: readonly string[]): Promise<Map<string, StoredAuthorizer>> {
     return this.platforms().authorizersOf(component, appIds);
   }
 
-  saveAuthorizer(component: string, authorizer: StoredAuthorizer): Promise<boolean> {
+  async saveAuthorizer(component: string, authorizer: StoredAuthorizer): Promise<boolean> {
     return this.platforms().saveAuthorizer(component, authorizer);
   }
 
-  saveAuthorizers(component: string, records: readonly StoredAuthorizer[]): Promise<boolean[]> {
+  async saveAuthorizers(component: string, records: readonly StoredAuthorizer[]): Promise<boolean[]> {
     return this.platforms().saveAuthorizers(component, records);
   }
 
-  updateAuthorizer(...args: Parameters<PlatformStore["updateAuthorizer"]>): Promise<boolean> {
+  async updateAuthorizer(...args: Parameters<PlatformStore["updateAuthorizer"]>): Promise<boolean> {
     return this.platforms().updateAuthorizer(...args);
   }
 
-  removeAuthorizer(...args: Parameters<PlatformStore["removeAuthorizer"]>): Promise<RemoveOutcome> {
+  async removeAuthorizer(...args: Parameters<PlatformStore["removeAuthorizer"]>): Promise<RemoveOutcome> {
     return this.platforms().removeAuthorizer(...args);
   }
 
-  repairFutureTimes(...args: Parameters<PlatformStore["repairFutureTimes"]>): Promise<RepairedTimes> {
+  async repairFutureTimes(...args: Parameters<PlatformStore["repairFutureTimes"]>): Promise<RepairedTimes> {
     return this.platforms().repairFutureTimes(...args);
   }
 
-  claim(): Promise<boolean> {
+  async claim(): Promise<boolean> {
     return this.platforms().claim();
   }
 
