@@ -34,13 +34,14 @@ it("the appsecret never leaves the server: logs, metrics, errors, details, respo
   const clock = new FakeClock();
   fake = new FakeWeChat({ apps: ALL_SECRETS, clock, expiresIn: 600 });
   await fake.start();
-  const storePath = join(tempDir(), "tokens.json");
+  // The default store: a SQLite database, read below as bytes.
+  const storePath = join(tempDir(), "wxtoken.db");
   const apps = [
     { appId: APP, secretEnv: `SECRET_${APP}` },
     { appId: APP2, secretEnv: `SECRET_${APP2}` },
     { appId: STABLE, secret: ALL_SECRETS[STABLE]!, endpoint: "stable_token" as const },
   ];
-  h = await Harness.start({ clock, fake, storePath, config: { apps, metrics: { listen: "127.0.0.1:0" } } });
+  h = await Harness.start({ clock, fake, config: { apps, store: { type: "sqlite", path: storePath }, metrics: { listen: "127.0.0.1:0" } } });
   const outputs: string[] = [];
   const served = new Set<string>();
   const record = (x: unknown): void => {
@@ -98,7 +99,8 @@ it("the appsecret never leaves the server: logs, metrics, errors, details, respo
   const logs = h.logs;
   await h.stop();
   h = undefined;
-  outputs.push(readFileSync(storePath, "utf8"));
+  // Closed: the log was checkpointed into the database file, which holds every record.
+  outputs.push(readFileSync(storePath).toString("latin1"));
 
   // Every log line, from the first to the shutdown.
   expect(logs.lines.length).toBeGreaterThan(20);
