@@ -39,7 +39,7 @@ describe("Pacer", () => {
     expect(Math.min(...slots)).toBe(T0);
     expect(Math.max(...slots)).toBeLessThan(T0 + 60_000);
     expect(busiestMinute(slots)).toBeLessThanOrEqual(50 * 60);
-    for (let s = 0; s < 60; s++) expect(pacer.plannedAt(T0 + s * 1000)).toBeLessThanOrEqual(50);
+    for (let s = 0; s < 60_000; s += 250) expect(pacer.plannedBetween(T0 + s, T0 + s + 1000)).toBeLessThanOrEqual(50);
   });
 
   it("keeps a ceiling under one call a second", () => {
@@ -83,6 +83,13 @@ describe("Pacer", () => {
       ),
       { numRuns: 200 },
     );
+  });
+
+  it("answers a call asked for when its slot is free at once (a retry goes now)", () => {
+    const pacer = new Pacer(20, () => T0);
+    expect(pacer.after(T0 + 1234)).toBe(T0 + 1250);
+    expect(pacer.after(T0 + 5000)).toBe(T0 + 5000);
+    expect(pacer.after(T0 + 5000)).toBe(T0 + 5050);
   });
 
   it("plans a refresh inside its window [lo, preferred] while the window has room (property)", () => {

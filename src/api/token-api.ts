@@ -61,6 +61,10 @@ export class TokenApi {
     private readonly opts: TokenApiOptions,
   ) {
     this.authorizer = opts.authorizer ?? allowAll;
+    // A credential removed (a reload, a de-authorization) ends its watch streams with NOT_FOUND.
+    engine.onMembership((event) => {
+      if (event.type === "removed") this.endWatchesOf(event.credential.key);
+    });
   }
 
   authenticate(call: CallInfo): Principal {

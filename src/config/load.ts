@@ -85,6 +85,10 @@ export function parseConfig(raw: unknown, options: { baseDir?: string; env?: Nod
       startPushMinIntervalMs: p.startPushMinIntervalSeconds * 1000,
       syncMinIntervalMs: p.syncMinIntervalSeconds * 1000,
       maxClockSkewMs: config.openPlatform!.receiver.maxClockSkewSeconds * 1000,
+      maxCallsPerSecond: p.maxCallsPerSecond,
+      maxConcurrentCalls: p.maxConcurrentCalls,
+      onDemand: p.authorizerTokens === "on_demand",
+      idleAfterMs: p.idleAfterSeconds * 1000,
     };
   });
   checkPlatforms(platforms, config.apps);

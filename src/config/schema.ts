@@ -182,6 +182,27 @@ const platform = z
     startPushMinIntervalSeconds: z.number().positive().default(300),
     /** Least time between two automatic re-reads of the authorizer list (at start with none stored, after a 61023). */
     syncMinIntervalSeconds: z.number().positive().default(600),
+    /**
+     * Upstream calls per second this platform's background work may make
+     * (scheduled refreshes, first fetches after a restore, retries), across
+     * all replicas. Refreshes are planned under it, spread over the safe part
+     * of each token's life, so tokens obtained together never come due
+     * together. A caller waiting for a token never waits for it. Enough for
+     * N eager authorizers: about N / 6,000 (each refreshed about every 2 h).
+     */
+    maxCallsPerSecond: z.number().positive().max(1_000).default(20),
+    /** Background upstream calls in flight at once (a restore of thousands of accounts). */
+    maxConcurrentCalls: z.number().int().positive().max(1_000).default(8),
+    /**
+     * "eager": every authorizer's token (and tickets) is fetched and kept
+     * fresh. "on_demand": fetched at the first GetToken (from the stored
+     * refresh token), then refreshed while read within idleAfterSeconds, and
+     * left to expire when idle (its refresh token stays): a platform whose
+     * accounts are mostly idle spends upstream calls on the active ones only.
+     */
+    authorizerTokens: z.enum(["eager", "on_demand"]).default("eager"),
+    /** On demand: an authorizer read within this long is kept refreshed. */
+    idleAfterSeconds: z.number().positive().default(86_400),
   })
   .refine(oneSecret.check, { message: oneSecret.message })
   .refine((p) => [p.messageTokenEnv, p.messageTokenFile, p.messageToken].filter((s) => s !== undefined).length === 1, {

@@ -1,121 +1,112 @@
 /**
  * An upstream rate ceiling, kept by planning rather than by queueing: each
  * background call (a scheduled refresh, a retry, a first fetch) reserves a
- * slot in a calendar of one-second buckets, each holding at most `perSecond`
- * calls, so no second (and no 60-second window) of the plan ever holds more
- * than the ceiling allows. Tokens obtained together (a restore, a restart
- * after an outage) are thereby spread over the safe part of their lifetime
- * instead of all coming due in the same minute two hours later.
+ * slot in a calendar whose slots are 1/perSecond apart, one call each, so no
+ * second (and no 60-second window) of the plan ever holds more than the
+ * ceiling allows, wherever the window starts. Tokens obtained together (a
+ * restore, a restart after an outage) are thereby spread over the safe part
+ * of their lifetime instead of all coming due in the same minute two hours later.
  *
- * Finding a free bucket is near O(1): full buckets are skipped through
+ * Finding a free slot is near O(1): taken slots are skipped through
  * "next free" / "previous free" links with path compression (a union-find),
- * so 100,000 reservations into a crowded calendar cost 100,000 steps, not
- * 100,000 scans.
+ * so 100,000 reservations into a crowded calendar cost about 100,000 steps,
+ * not 100,000 scans.
  */
 
 export class Pacer {
-  /** Width of a bucket (ms): one second, or wider for ceilings under one call a second. */
-  private readonly bucketMs: number;
-  /** Calls a bucket may hold. */
-  readonly capacity: number;
-  private readonly count = new Map<number, number>();
-  /** Full bucket -> a later bucket that may have room. */
+  /** Time between two slots (ms). */
+  private readonly intervalMs: number;
+  private readonly taken = new Set<number>();
+  /** Taken slot -> a later slot that may be free. */
   private readonly nextFree = new Map<number, number>();
-  /** Full bucket -> an earlier bucket that may have room. */
+  /** Taken slot -> an earlier slot that may be free. */
   private readonly prevFree = new Map<number, number>();
   private sweptBelow = -Infinity;
 
   constructor(
     readonly perSecond: number,
-    /** The current time, for forgetting past buckets. */
+    /** The current time, for forgetting past slots. */
     private readonly now: () => number,
   ) {
     if (!(perSecond > 0)) throw new Error("a ceiling must be positive");
-    this.bucketMs = Math.max(1000, Math.ceil(1000 / perSecond));
-    this.capacity = Math.max(1, Math.floor((perSecond * this.bucketMs) / 1000));
+    this.intervalMs = 1000 / perSecond;
   }
 
-  /** The earliest slot at or after `at`. */
+  /** The earliest free slot at or after `at`. */
   after(at: number): number {
     this.sweep();
-    return this.take(this.findNext(this.bucket(at)), at);
+    return this.take(this.findNext(this.slotAtOrAfter(at)));
   }
 
   /**
-   * The latest slot in [lo, preferred]: a refresh planned as late as its
-   * margin allows, earlier only when later seconds are full. When the whole
-   * window is full, the earliest slot after `preferred`, but no later than
+   * The latest free slot in [lo, preferred]: a refresh planned as late as its
+   * margin allows, earlier only when later slots are taken. When the whole
+   * window is taken, the earliest slot after `preferred`, but no later than
    * `latest` (the ceiling then yields to the token's life).
    */
   before(preferred: number, lo: number, latest: number): number {
     this.sweep();
-    const b = this.findPrev(this.bucket(preferred));
-    if (b * this.bucketMs + this.bucketMs > lo && b >= this.bucket(lo)) return this.take(b, Math.max(lo, b * this.bucketMs));
-    const next = this.findNext(this.bucket(preferred));
-    if (next * this.bucketMs > latest) return latest;
-    return this.take(next, preferred);
+    const k = this.findPrev(Math.floor(preferred / this.intervalMs));
+    if (this.time(k) >= lo) return this.take(k);
+    const next = this.findNext(this.slotAtOrAfter(preferred));
+    if (this.time(next) > latest) return latest;
+    return this.take(next);
   }
 
   /** Gives back a slot no longer wanted (a plan replaced). Skip links stay: a freed slot may go unused, the ceiling still holds. */
-  release(slot: number): void {
-    const b = this.bucket(slot);
-    const n = this.count.get(b);
-    if (n === undefined) return;
-    if (n <= 1) this.count.delete(b);
-    else this.count.set(b, n - 1);
+  release(at: number): void {
+    this.taken.delete(Math.round(at / this.intervalMs));
   }
 
-  /** Calls planned in the bucket holding `at` (tests). */
-  plannedAt(at: number): number {
-    return this.count.get(this.bucket(at)) ?? 0;
+  /** Calls planned in [from, to) (tests). */
+  plannedBetween(from: number, to: number): number {
+    let n = 0;
+    for (let k = this.slotAtOrAfter(from); this.time(k) < to; k++) if (this.taken.has(k)) n++;
+    return n;
   }
 
-  private bucket(at: number): number {
-    return Math.floor(at / this.bucketMs);
+  private slotAtOrAfter(at: number): number {
+    return Math.ceil(at / this.intervalMs - 1e-9);
   }
 
-  /** Reserves a place in bucket b; the slot is spread within the bucket, never before `notBefore`. */
-  private take(b: number, notBefore: number): number {
-    const n = this.count.get(b) ?? 0;
-    this.count.set(b, n + 1);
-    if (n + 1 >= this.capacity) {
-      this.nextFree.set(b, b + 1);
-      this.prevFree.set(b, b - 1);
-    }
-    const slot = b * this.bucketMs + Math.floor((n * this.bucketMs) / this.capacity);
-    return Math.max(slot, Math.min(notBefore, b * this.bucketMs + this.bucketMs - 1));
+  private time(k: number): number {
+    return Math.ceil(k * this.intervalMs - 1e-9);
   }
 
-  private full(b: number): boolean {
-    return (this.count.get(b) ?? 0) >= this.capacity;
+  private take(k: number): number {
+    this.taken.add(k);
+    this.nextFree.set(k, k + 1);
+    this.prevFree.set(k, k - 1);
+    return this.time(k);
   }
 
-  private findNext(b: number): number {
-    return this.find(b, this.nextFree, 1);
+  private findNext(k: number): number {
+    return this.find(k, this.nextFree, 1);
   }
 
-  private findPrev(b: number): number {
-    return this.find(b, this.prevFree, -1);
+  private findPrev(k: number): number {
+    return this.find(k, this.prevFree, -1);
   }
 
   private find(start: number, links: Map<number, number>, step: 1 | -1): number {
-    let b = start;
+    let k = start;
     const path: number[] = [];
-    while (this.full(b)) {
-      path.push(b);
-      b = links.get(b) ?? b + step;
+    while (this.taken.has(k)) {
+      path.push(k);
+      k = links.get(k) ?? k + step;
     }
-    for (const p of path) links.set(p, b);
-    return b;
+    for (const p of path) links.set(p, k);
+    return k;
   }
 
-  /** Forgets buckets in the past, now and then, so the calendar does not grow for ever. */
+  /** Forgets slots in the past, now and then, so the calendar does not grow for ever. */
   private sweep(): void {
-    const below = this.bucket(this.now()) - 120;
-    if (below - this.sweptBelow < 600) return;
+    const below = Math.floor((this.now() - 120_000) / this.intervalMs);
+    if (below - this.sweptBelow < 600_000 / this.intervalMs) return;
     this.sweptBelow = below;
-    for (const map of [this.count, this.nextFree, this.prevFree]) {
-      for (const b of map.keys()) if (b < below) map.delete(b);
+    for (const k of this.taken) if (k < below) this.taken.delete(k);
+    for (const map of [this.nextFree, this.prevFree]) {
+      for (const k of map.keys()) if (k < below) map.delete(k);
     }
   }
 }

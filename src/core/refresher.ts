@@ -86,6 +86,8 @@ export class Credential {
   /** Aborts the fetch in flight when stop()'s grace is over. */
   private abort: AbortController | undefined;
   private stopReason: "shutdown" | "removed" = "shutdown";
+  /** Whether the plan in the scheduler was made as this credential's owner. */
+  private plannedAsOwner = true;
   /** On demand: when a caller last read it (ms), 0 for never since start. */
   private lastReadAt = 0;
 
@@ -348,6 +350,8 @@ export class Credential {
    */
   ownersChanged(): void {
     if (!this.started || this.stopped || this.inflight) return;
+    // Most keys keep their owner (rendezvous hashing moves only the leaving or joining replica's share).
+    if (this.ctx.owners.owns(this.key) === this.plannedAsOwner && this.task?.scheduled) return;
     const held = this.state.latest();
     if (held) this.scheduleRefresh(held.refreshAt);
     else if (!this.onDemand) this.scheduleRefresh(this.ctx.clock.now(), "startup");
@@ -496,7 +500,8 @@ export class Credential {
     const now = this.ctx.clock.now();
     const held = this.state.current();
     let when = Math.max(at, now);
-    if (!this.ctx.owners.owns(this.key)) {
+    this.plannedAsOwner = this.ctx.owners.owns(this.key);
+    if (!this.plannedAsOwner) {
       // The owner plans in its own lane; this replica looks after the owner's latest slot, when a value it adopted would have replaced this one.
       if (held) when = Math.max(when, held.expiresAt - Math.floor(this.ctx.refresh.marginMs / 2));
       else when = now + this.ctx.ownerGraceMs;

@@ -18,8 +18,10 @@ import type { AuthorizerStatus, PlatformStore, StoredAuthorizer } from "./store.
 import type { PushOutcome } from "./types.js";
 
 export interface BookHooks {
-  /** Which accounts are held changed: the platform's credentials follow. */
-  membershipChanged(): void;
+  /** An account is held now (another replica's authorization, a sync, a reconnect): its credentials follow. */
+  joined(appId: string): void;
+  /** An account is no longer held: its credentials go. */
+  left(appId: string): void;
   /** A stored refresh token went missing (the store lost data): WeChat's list should be read. */
   lost(): void;
   /** Another replica stored a new refresh token for the account: its credential should use it at once. */
@@ -214,7 +216,7 @@ export class AuthorizerBook {
     const drop = held !== undefined && held.authorizedAt <= at && !this.unsavedAuth.has(appId);
     if (drop) {
       this.mirror.delete(appId);
-      this.hooks.membershipChanged();
+      this.hooks.left(appId);
     }
     const outcome = await this.store.removeAuthorizer(this.component, appId, at, credentialKeys);
     if (outcome === "newer_held") {
@@ -245,18 +247,26 @@ export class AuthorizerBook {
    */
   async reloadAll(authoritative: boolean): Promise<number> {
     const all = await this.store.authorizers(this.component);
-    const before = new Set(this.mirror.keys());
     const lost = [...this.mirror.values()].filter((a) => !all.has(a.appId) && !this.unsavedAuth.has(a.appId));
-    this.mirror.clear();
-    for (const [appId, a] of all) this.mirror.set(appId, a);
-    for (const [appId, a] of this.unsavedAuth) if (!all.has(appId)) this.mirror.set(appId, a);
+    const next = new Map(all);
+    for (const [appId, a] of this.unsavedAuth) if (!all.has(appId)) next.set(appId, a);
     if (!authoritative && lost.length > 0) {
-      for (const a of lost) this.mirror.set(a.appId, a);
-      this.log.error({ authorizers: lost.map((a) => a.appId) }, "the store no longer holds these authorizers (data lost?): serving them from memory and re-reading WeChat's authorizer list");
+      for (const a of lost) next.set(a.appId, a);
+      const names = lost.slice(0, 20).map((a) => a.appId);
+      this.log.error({ authorizers: names, count: lost.length }, "the store no longer holds these authorizers (data lost?): serving them from memory and re-reading WeChat's authorizer list");
       this.hooks.lost();
     }
-    const same = before.size === this.mirror.size && [...this.mirror.keys()].every((k) => before.has(k));
-    if (!same) this.hooks.membershipChanged();
+    // Only the accounts that came or went are announced: the others' credentials are untouched.
+    for (const appId of [...this.mirror.keys()]) {
+      if (next.has(appId)) continue;
+      this.mirror.delete(appId);
+      this.hooks.left(appId);
+    }
+    for (const [appId, a] of next) {
+      const had = this.mirror.has(appId);
+      if (this.mirror.get(appId) !== a) this.mirror.set(appId, a);
+      if (!had) this.hooks.joined(appId);
+    }
     return all.size;
   }
 
@@ -264,9 +274,21 @@ export class AuthorizerBook {
   async reloadOne(appId: string): Promise<void> {
     const a = await this.store.authorizer(this.component, appId);
     const before = this.mirror.get(appId);
+    this.reloaded(appId, before, a);
+  }
+
+  /** Several authorizers' mirror from the store at once (a batch a replica published, a sync's restorations). */
+  async reloadSome(appIds: readonly string[]): Promise<void> {
+    const found = await this.store.authorizersOf(this.component, appIds);
+    for (const appId of appIds) this.reloaded(appId, this.mirror.get(appId), found.get(appId));
+  }
+
+  private reloaded(appId: string, before: StoredAuthorizer | undefined, a: StoredAuthorizer | undefined): void {
     if (a) this.mirror.set(appId, a);
     else if (!this.unsavedAuth.has(appId)) this.mirror.delete(appId);
-    if (!before !== !this.mirror.has(appId)) this.hooks.membershipChanged();
+    const held = this.mirror.has(appId);
+    if (!before && held) this.hooks.joined(appId);
+    else if (before && !held) this.hooks.left(appId);
     // Another replica stored a new refresh token (an authorization, a sync): used at once.
     if (a && before && a.refreshToken !== before.refreshToken) this.hooks.refreshTokenReplaced(appId);
   }

@@ -4,14 +4,16 @@
  * token. It keeps what must not be lost in the platform store (the ticket,
  * the authorizers' refresh tokens, through its AuthorizerBook), handles the
  * pushes the receiver verified, exchanges authorization codes, re-reads the
- * authorizer list when refresh tokens are missing or refused, and hands the
- * engine the issuers of its credentials (the host reconciles them in a group
- * of their own).
+ * authorizer list when refresh tokens are missing or refused, and adds
+ * to the engine, one account at a time, the credentials of each account it
+ * holds (in a lane of its own: paced under the platform's upstream ceiling,
+ * eager or on demand), and removes those of an account that left.
  */
 import type { Clock, TimerHandle } from "../clock.js";
 import type { Credential } from "../core/refresher.js";
 import { APP_ID_PATTERN, credentialKey } from "../core/credential.js";
-import type { Fetched, Issuer, ParentToken } from "../core/issuer.js";
+import type { Issuer } from "../core/issuer.js";
+import type { CredentialEngine, Seed } from "../core/engine.js";
 import { fingerprint } from "../fingerprint.js";
 import { authorizerTokenIssuer, componentTokenIssuer, type RefreshTokenSource, type TicketSource } from "../issuers/component.js";
 import { officialTicketIssuer } from "../issuers/official.js";
@@ -32,14 +34,15 @@ export const TICKET_LIFETIME_MS = 12 * 3600_000;
 
 /** What the platform needs of the server around it. */
 export interface PlatformHost {
-  /** The engine's handle on a credential's token (the component token, an authorizer's), looked up at each use. */
-  parent(appId: string): ParentToken;
-  /** The engine's credential under this key, if held. */
-  credential(key: string): Credential | undefined;
-  /** Whether the appid is configured otherwise (under apps, or as another platform's authorizer): such an authorizer is not served. */
-  isTaken(appId: string, component: string): boolean;
-  /** The platform's authorizers changed: reconcile its issuers, starting a new authorizer from `seed`. */
-  authorizersChanged(platform: OpenPlatform, seed?: { appId: string; fetched: Fetched; requestedAt: number }): void;
+  /** The engine: the platform adds and removes its accounts' credentials itself. */
+  engine: Pick<CredentialEngine, "add" | "remove" | "byKey" | "parent" | "groupOf" | "lane">;
+  /** Wraps an issuer so that its upstream calls are counted (metrics, under `group` rather than per account when given), or hands it back. */
+  meter(issuer: Issuer, group?: string): Issuer;
+}
+
+/** The engine group (and lane) of a platform's authorizers; its component token runs in "<group>:component". */
+export function platformGroup(componentAppId: string): string {
+  return `platform:${componentAppId}`;
 }
 
 export interface PlatformDeps {
@@ -65,6 +68,8 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
   private lastStartPushAt = -Infinity;
   private lastSyncAt = -Infinity;
   private syncing: Promise<SyncResult> | undefined;
+  /** How far the last (or running) sync got in applying WeChat's list (metrics, status). */
+  progress: { done: number; total: number } | undefined;
   private syncTimer: TimerHandle | undefined;
   /** Set when the store held no authorizer at start: a sync runs once the component token is there. */
   private syncWhenReady = false;
@@ -82,10 +87,64 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
     this.componentAppId = entry.componentAppId;
     this.log = deps.log.child({ component: entry.componentAppId });
     this.authorizers = new AuthorizerBook(entry.componentAppId, deps.store, deps.clock, this.log, {
-      membershipChanged: () => deps.host.authorizersChanged(this),
+      joined: (appId) => this.serve(appId),
+      left: (appId) => this.unserve(appId),
       lost: () => this.scheduleSync("missing"),
-      refreshTokenReplaced: (appId) => deps.host.credential(appId)?.retryNow("a new refresh token was stored"),
+      refreshTokenReplaced: (appId) => this.credential(appId)?.retryNow("a new refresh token was stored"),
     });
+    this.group = platformGroup(entry.componentAppId);
+    deps.host.engine.lane(this.group, {
+      maxCallsPerSecond: entry.maxCallsPerSecond,
+      maxConcurrent: entry.maxConcurrentCalls,
+      idleAfterMs: entry.onDemand ? entry.idleAfterMs : undefined,
+    });
+  }
+
+  /** The engine group of its authorizers. */
+  readonly group: string;
+
+  /**
+   * Adds the component token and every account held to the engine (after
+   * load): O(accounts), once. Later changes add or remove one account at a time.
+   */
+  serveAll(): void {
+    this.deps.host.engine.add(this.deps.host.meter(componentTokenIssuer(this.entry, this, this.deps.client)), `${this.group}:component`);
+    let taken = 0;
+    for (const appId of this.authorizers.appIds()) if (!this.serve(appId)) taken++;
+    if (taken > 0) this.log.error({ count: taken }, "authorizers whose appid is configured otherwise are not served through the platform");
+  }
+
+  /** The account's token (and tickets) join the engine, from `seed` when an authorization just handed one out. Returns false when its appid is held otherwise. */
+  private serve(appId: string, seed?: Seed): boolean {
+    const { engine, meter } = this.deps.host;
+    if (this.isTaken(appId)) return false;
+    engine.add(meter(authorizerTokenIssuer(this.entry, appId, this, this.deps.client), this.group), this.group, seed);
+    if (this.entry.authorizerTickets.length > 0) {
+      const app: OfficialApp = { type: "official", appId, secret: this.entry.secret, endpoint: "token", tickets: this.entry.authorizerTickets, jsSdk: { allowedOrigins: [] } };
+      for (const t of this.entry.authorizerTickets) engine.add(meter(officialTicketIssuer(app, t, this.deps.client), this.group), this.group);
+    }
+    return true;
+  }
+
+  /** The account left: its credentials stop and go. */
+  private unserve(appId: string): void {
+    if (this.isTaken(appId)) return;
+    for (const key of this.keysOf(appId)) this.deps.host.engine.remove(key);
+  }
+
+  /** Whether the appid is held otherwise (under apps, or as another platform's authorizer): such an authorizer is not served. */
+  private isTaken(appId: string): boolean {
+    const group = this.deps.host.engine.groupOf(appId);
+    return group !== undefined && group !== this.group;
+  }
+
+  private credential(key: string): Credential | undefined {
+    return this.deps.host.engine.byKey(key);
+  }
+
+  /** The engine keys of an account's credentials. */
+  private keysOf(appId: string): string[] {
+    return [appId, ...this.entry.authorizerTickets.map((t) => credentialKey({ appId, kind: t === "jsapi" ? "jsapi_ticket" : "wx_card_ticket" }))];
   }
 
   /** Reads the ticket and the authorizers from the store; follows later changes. */
@@ -134,7 +193,7 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
 
   /** After the engine started: follows the component token (a sync waiting for it, authorizers failing for want of it). */
   start(): void {
-    const component = this.deps.host.credential(this.componentAppId);
+    const component = this.credential(this.componentAppId);
     component?.onToken(() => this.componentTokenArrived());
     if (component?.current()) this.componentTokenArrived();
   }
@@ -144,25 +203,6 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
     this.unsubscribe?.();
     this.authorizers.stop();
     if (this.syncTimer) this.deps.clock.clearTimeout(this.syncTimer);
-  }
-
-  /** The component token and every authorizer's token (and tickets), as issuers. */
-  issuers(): Issuer[] {
-    const out: Issuer[] = [componentTokenIssuer(this.entry, this, this.deps.client)];
-    for (const appId of this.authorizers.appIds().sort()) {
-      if (!this.deps.host.isTaken(appId, this.componentAppId)) out.push(...this.issuersOf(appId));
-    }
-    return out;
-  }
-
-  /** An authorizer's token and its JS-SDK tickets. */
-  private issuersOf(appId: string): Issuer[] {
-    const { client } = this.deps;
-    const app: OfficialApp = { type: "official", appId, secret: this.entry.secret, endpoint: "token", tickets: this.entry.authorizerTickets, jsSdk: { allowedOrigins: [] } };
-    return [
-      authorizerTokenIssuer(this.entry, appId, this, client, this.deps.host.parent(this.componentAppId)),
-      ...this.entry.authorizerTickets.map((t) => officialTicketIssuer(app, t, client, this.deps.host.parent(appId))),
-    ];
   }
 
   /** Whether the account authorized this platform (whatever its status). */
@@ -278,7 +318,7 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
       this.log.warn({ infoType: fields["InfoType"] }, "authorization push without a valid AuthorizerAppid or AuthorizationCode; ignored");
       return Promise.resolve("ignored");
     }
-    if (this.deps.host.isTaken(appId, this.componentAppId)) {
+    if (this.isTaken(appId)) {
       this.log.error({ authorizer: appId }, "an account authorized the platform, but its appid is configured otherwise on this server; not served through the platform");
     }
     const at = this.pushTime(fields);
@@ -308,7 +348,7 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
     }
     if (info.appId !== appId) this.log.warn({ authorizer: appId, answered: info.appId }, "query_auth answered another appid; using WeChat's");
     const record: StoredAuthorizer = { appId: info.appId, refreshToken: info.refreshToken, status: "active", authorizedAt: at, updatedAt: this.deps.clock.now() };
-    this.authorizers.accept(record, code, () => this.deps.host.authorizersChanged(this, { appId: info.appId, fetched: info.fetched, requestedAt }));
+    this.authorizers.accept(record, code, () => this.serve(info.appId, { fetched: info.fetched, requestedAt }));
     return this.authorizers.write(info.appId, infoType);
   }
 
@@ -319,7 +359,7 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
       return Promise.resolve("ignored");
     }
     const at = this.pushTime(fields);
-    const keys = this.issuersOf(appId).map((i) => credentialKey(i.id));
+    const keys = this.keysOf(appId);
     return this.authorizers.serial(appId, () => this.authorizers.deauthorize(appId, at, keys));
   }
 
@@ -346,16 +386,23 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
   private async doSync(trigger: SyncTrigger): Promise<SyncResult> {
     const startedAt = (this.lastSyncAt = this.deps.clock.now());
     const listed = await readAuthorizerList(this.componentAppId, this.deps.client, this.deps.clock, (what, call) => this.withComponentToken(LIST_PATH, what, call));
-    const { result, retry } = await applyAuthorizerList(this.deps.store, this.componentAppId, listed, this.deps.clock.now(), startedAt);
+    this.progress = { done: 0, total: listed.length };
+    const { result, retry } = await applyAuthorizerList(this.deps.store, this.componentAppId, listed, this.deps.clock.now(), startedAt, async (batch, done) => {
+      // Accounts restored in this batch are served (and their tokens fetched, paced) while the rest is written.
+      await this.authorizers.reloadSome(batch);
+      this.progress = { done, total: listed.length };
+      this.log.info({ trigger }, `authorizer list applied: ${done.toLocaleString("en-US")} of ${listed.length.toLocaleString("en-US")}`);
+    });
     await this.reloadAll(true);
     this.log.info({ trigger, ...result }, "authorizer list synced from WeChat");
-    for (const appId of retry) this.deps.host.credential(appId)?.retryNow("refresh token restored from the authorizer list");
+    for (const appId of retry) this.credential(appId)?.retryNow("refresh token restored from the authorizer list");
     return result;
   }
 
   /** A call made with the component token: a stale one is compare-and-refreshed and the call retried once. */
   private withComponentToken<T>(endpoint: string, what: string, call: (token: string) => Promise<T>): Promise<T> {
-    return fetchWithParent(this.deps.host.parent(this.componentAppId), { extraCall: () => undefined }, endpoint, what, call);
+    const parent = this.deps.host.engine.parent({ appId: this.componentAppId, kind: "access_token" });
+    return fetchWithParent({ extraCall: () => undefined, parent }, endpoint, what, call);
   }
 
   /** An automatic sync, no more often than syncMinIntervalMs (at once when stored refresh tokens went missing). */
@@ -394,7 +441,7 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
   }
 
   private ticketArrived(): void {
-    this.deps.host.credential(this.componentAppId)?.retryNow("a new component_verify_ticket arrived");
+    this.credential(this.componentAppId)?.retryNow("a new component_verify_ticket arrived");
   }
 
   private componentTokenArrived(): void {
@@ -403,7 +450,7 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
       this.scheduleSync("none stored");
     }
     for (const appId of this.authorizers.appIds()) {
-      const c = this.deps.host.credential(appId);
+      const c = this.credential(appId);
       const reason = c?.lastError()?.reason;
       if (c && reason !== "NEEDS_REAUTHORIZATION") c.retryNow("the component token is back");
     }
@@ -420,7 +467,8 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
       else if (newer) this.ticketArrived();
       return;
     }
-    await this.authorizers.reloadOne(change.appId);
+    if (change.what === "authorizers") await this.authorizers.reloadSome(change.appIds);
+    else await this.authorizers.reloadOne(change.appId);
   }
 
   /** The authorizers from the store (see AuthorizerBook.reloadAll); the first answer after a failed start may call for WeChat's list. */
@@ -432,7 +480,7 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
       if (stored === 0 && this.authorizers.size === 0) {
         this.log.info("open platform store readable again and holds no authorizer: WeChat's authorizer list is read once the component token is there");
         this.syncWhenReady = true;
-        if (this.deps.host.credential(this.componentAppId)?.current()) this.componentTokenArrived();
+        if (this.credential(this.componentAppId)?.current()) this.componentTokenArrived();
       }
     }
   }

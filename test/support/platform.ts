@@ -25,6 +25,8 @@ export interface PlatformOptions {
   storePath?: string;
   /** Accounts the fake holds authorized before the server starts (WeChat's list knows them). */
   authorizers?: string[];
+  /** This many more, named seededAuthorizerAppId(0 .. n-1): a platform at scale. */
+  seedAuthorizers?: number;
   /** More keys of the platform's config entry. */
   platform?: Record<string, unknown>;
   config?: HarnessOptions["config"];
@@ -61,7 +63,7 @@ export class PlatformHarness {
       faults: o.faults,
       apiKey: o.apiKey,
       apps: o.apps ?? [],
-      fakeOptions: { component: componentOptions(o.authorizers) },
+      fakeOptions: { component: { ...componentOptions(o.authorizers), seedAuthorizers: o.seedAuthorizers } },
       env: { COMPONENT_SECRET, MESSAGE_TOKEN, AES_KEY },
       config: {
         ...o.config,
