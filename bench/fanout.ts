@@ -50,7 +50,9 @@ async function settledMemory(gc: () => void): Promise<NodeJS.MemoryUsage> {
 }
 
 async function oneSize(n: number, o: FanoutOptions, gc: () => void): Promise<FanoutRow> {
-  const wx = await startWxToken();
+  // The transport under test gets a cap above its connections, the other a small one: together they fit the descriptor limit.
+  const room = Math.ceil(n / o.perConnection) + 500;
+  const wx = await startWxToken(o.transport === "sse" ? { http: { maxConnections: room }, grpc: { maxConnections: 1000 } } : { grpc: { maxConnections: room }, http: { maxConnections: 1000 } });
   const app = wx.server.credential(BENCH_APP);
   // Registered before any watcher, so it runs first when a token arrives.
   let acceptedAt = 0;

@@ -38,6 +38,7 @@ import { SqliteStore } from "./store/sqlite-store.js";
 import { WeChatClient } from "./upstream/wechat-client.js";
 import { OpenPlatform, type PlatformHost } from "./openplatform/platform.js";
 import { PushReceiver } from "./openplatform/receiver.js";
+import { planListeners, type ListenerLimits } from "./listeners/plan.js";
 import { isPlatformStore } from "./openplatform/store.js";
 
 export { appHealthName, TOKEN_SERVICE_NAME, SERVER_CHANNEL_OPTIONS } from "./server/server.js";
@@ -140,11 +141,13 @@ export class WxTokenServer {
     clock: Clock,
     /** The Open Platforms, by component appid. */
     readonly platforms: ReadonlyMap<string, OpenPlatform>,
+    /** Every listener's connection cap and timeouts. */
+    private readonly listeners: ListenerLimits,
   ) {
     this.metrics = metrics;
     const http = loaded.config.http;
     this.http = http
-      ? new HttpApi(api, { listen: http.listen, maxBodyBytes: http.maxBodyBytes, keepaliveSeconds: http.keepaliveSeconds, tls: loaded.tls, clock, log, observer })
+      ? new HttpApi(api, { listen: http.listen, maxBodyBytes: http.maxBodyBytes, keepaliveSeconds: http.keepaliveSeconds, tls: loaded.tls, clock, log, observer, connections: listeners.http })
       : undefined;
     const receiver = loaded.config.openPlatform?.receiver;
     this.receiver =
@@ -153,6 +156,7 @@ export class WxTokenServer {
             listen: receiver.listen,
             maxBodyBytes: receiver.maxBodyBytes,
             maxClockSkewMs: receiver.maxClockSkewSeconds * 1000,
+            connections: listeners.receiver,
             clock,
             log,
             targets: [...platforms.values()].map((p) => ({
@@ -248,8 +252,10 @@ export class WxTokenServer {
     const signer = new JsSdkSigner(engine, clock, originsOf(loaded.apps));
     const api = new TokenApi(engine, { authorizer, forceRefreshLimiter: new RateLimiter(q.clientForceRefreshPerMinute, clock), signer, platforms, log: deps.log });
     const observer = metrics ? bothObservers(metrics.observer, deps.observer) : deps.observer;
-    const grpcServer = new GrpcServer(engine, api, deps.log, { observer, clock });
-    server = new WxTokenServer(engine, store, api, grpcServer, signer, [official, wecom], issuers, loaded, deps.log, metrics, observer, clock, platforms);
+    const listeners = planListeners(config, deps.log, clock);
+    metrics?.attachConnections(listeners.caps);
+    const grpcServer = new GrpcServer(engine, api, deps.log, { observer, clock }, listeners.grpc);
+    server = new WxTokenServer(engine, store, api, grpcServer, signer, [official, wecom], issuers, loaded, deps.log, metrics, observer, clock, platforms, listeners);
     return server;
   }
 
@@ -346,7 +352,7 @@ export class WxTokenServer {
       if (problem !== undefined) throw new ConfigError(`config error at http.listen: ${problem}`);
       await this.http.listen();
     }
-    if (this.metrics && config.metrics) this.metricsEndpoint = await serveMetrics(this.metrics, config.metrics.listen, this.log);
+    if (this.metrics && config.metrics) this.metricsEndpoint = await serveMetrics(this.metrics, config.metrics.listen, this.log, this.listeners.metrics);
     // Serves nothing but pushes, so it may face the internet (behind the operator's HTTPS proxy).
     if (this.receiver) await this.receiver.listen();
     this.engine.start();

@@ -6,6 +6,7 @@
 import { Server, ServerCredentials, status, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { TokenServiceService, type GetTokenResponse, type TokenServiceServer } from "../../generated/wxtoken/v1/token_service.js";
 import { parseConfig } from "../../src/config/load.js";
+import type { ConfigInput } from "../../src/config/schema.js";
 import { FakeWeChat } from "../../src/fake-wechat/index.js";
 import { createLogger } from "../../src/log.js";
 import { WxTokenServer } from "../../src/wxtoken.js";
@@ -22,8 +23,12 @@ export interface BenchServer {
   close(): Promise<void>;
 }
 
-/** wxtoken as deployed (default channel options, memory store), with the quota guard opened up for rotations on demand. */
-export async function startWxToken(): Promise<BenchServer> {
+/**
+ * wxtoken as deployed (default channel options, memory store), with the quota
+ * guard opened up for rotations on demand; `connections` overrides the
+ * listeners' caps (a bench with more connections than the defaults allow).
+ */
+export async function startWxToken(connections?: ConfigInput["connections"]): Promise<BenchServer> {
   const fake = new FakeWeChat({ apps: { [BENCH_APP]: BENCH_SECRET }, dailyQuota: 1_000_000 });
   const upstreamUrl = await fake.start();
   const loaded = parseConfig(
@@ -35,6 +40,7 @@ export async function startWxToken(): Promise<BenchServer> {
       quota: { dailyBudget: 1_000_000, forceRefreshDailyBudget: 1_000_000, minForceRefreshIntervalSeconds: 0, clientForceRefreshPerMinute: 1_000_000 },
       shutdownGraceMs: 1000,
       http: { listen: "127.0.0.1:0" },
+      connections,
     },
     { env: { WXTOKEN_BENCH_SECRET: BENCH_SECRET } },
   );

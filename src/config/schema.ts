@@ -295,6 +295,65 @@ const store = z.discriminatedUnion("type", [
     }),
 ]);
 
+/**
+ * Connection limits of each listener, so that no flood of connections (idle or
+ * not, with or without a key) takes the file descriptors the other listeners
+ * and the store need (docs/security.md#connection-limits).
+ */
+const connections = z.strictObject({
+  /**
+   * File descriptors kept free of every listener: for the store, Redis, upstream
+   * calls and logs. The caps of the listeners in use must fit in the process's
+   * limit (ulimit -n) less this; at start, caps that do not are scaled down to
+   * fit, with a warning.
+   */
+  reservedDescriptors: z.number().int().nonnegative().default(1_000),
+  /** The gRPC port (`listen`). */
+  grpc: z
+    .strictObject({
+      /** Open connections at most. When full, the connection idle the longest (no call in progress) is closed to admit a new one; when all are busy, new ones are refused. A listen address that resolves to several addresses shares it between them. */
+      maxConnections: z.number().int().min(2).max(1_000_000).default(10_000),
+      /** A connection that has not started a call this long after it opened (TLS handshake included) is closed. */
+      firstCallSeconds: z.number().positive().max(300).default(10),
+      /** A connection with no call in progress for this long is closed (GOAWAY; the client reconnects at its next call). A watch stream is a call in progress. */
+      idleSeconds: z.number().positive().max(86_400).default(300),
+    })
+    .prefault({}),
+  /** The HTTP API (`http.listen`), when configured. */
+  http: z
+    .strictObject({
+      /** Open connections at most. When full, the connection idle the longest (no request in progress) is closed to admit a new one; when all are busy (event streams included), new ones are refused. */
+      maxConnections: z.number().int().min(2).max(1_000_000).default(5_000),
+      /** A request's headers (and a TLS handshake) must arrive within this, or the connection is closed. The whole request (body included) must arrive within 30 s, or this if longer. */
+      headersSeconds: z.number().positive().max(300).default(10),
+      /** A keep-alive connection with no request in progress is closed after this. */
+      idleSeconds: z.number().positive().max(3_600).default(5),
+    })
+    .prefault({}),
+  /** The Open Platform push receiver (`openPlatform.receiver.listen`), when configured. */
+  receiver: z
+    .strictObject({
+      /** Open connections at most; when full, as http.maxConnections. */
+      maxConnections: z.number().int().min(2).max(1_000_000).default(500),
+      /** A push's headers must arrive within this; the whole push (body included) within 10 s, or this if longer. */
+      headersSeconds: z.number().positive().max(300).default(10),
+      /** A keep-alive connection with no push in progress is closed after this. */
+      idleSeconds: z.number().positive().max(3_600).default(5),
+    })
+    .prefault({}),
+  /** The metrics port (`metrics.listen`), when configured. */
+  metrics: z
+    .strictObject({
+      /** Open connections at most; when full, as http.maxConnections. */
+      maxConnections: z.number().int().min(2).max(1_000_000).default(20),
+      /** A scrape's headers must arrive within this; the whole request within 30 s, or this if longer. */
+      headersSeconds: z.number().positive().max(300).default(10),
+      /** A keep-alive connection between scrapes is closed after this. */
+      idleSeconds: z.number().positive().max(3_600).default(5),
+    })
+    .prefault({}),
+});
+
 export const configSchema = z.strictObject({
   /** host:port for gRPC. */
   listen: checked(grpcAddressProblem, GRPC_ADDRESS).default("127.0.0.1:50051"),
@@ -391,6 +450,8 @@ export const configSchema = z.strictObject({
   metrics: z
     .strictObject({ listen: checked((a) => hostPortProblem(a, true), "host:port, [ipv6]:port or :port").default("127.0.0.1:9464") })
     .optional(),
+  /** Connection caps and timeouts of every listener, and the file descriptors kept for the store (docs/security.md#connection-limits). */
+  connections: connections.prefault({}),
   /** On SIGINT/SIGTERM: how long in-flight calls may take before the server closes anyway. */
   shutdownGraceMs: z.number().int().nonnegative().default(5_000),
   /** Who may call, and what (docs/security.md). Absent: everyone may do everything. */

@@ -17,6 +17,8 @@ import type { Clock } from "../clock.js";
 import type { AuthContext, CallInfo, Principal } from "../core/authorizer.js";
 import { InvalidArgumentError, ShuttingDownError } from "../errors.js";
 import type { Logger } from "../log.js";
+import { bodyChunks, ClientAbortError } from "../listeners/client-abort.js";
+import { httpServerOptions, limitHttpServer, type HttpLimits } from "../listeners/http-limits.js";
 import { splitHostPort } from "../host-port.js";
 import { kindFromProto, statusFilterFromProto } from "../server/convert.js";
 import type { CallObserver } from "../server/hooks.js";
@@ -39,6 +41,8 @@ export interface HttpApiOptions {
   clock: Clock;
   log: Logger;
   observer?: CallObserver;
+  /** Connection cap and timeouts (connections.http); without them, the default timeouts and no cap. */
+  connections?: HttpLimits;
 }
 
 /** grpc-gateway's mapping of gRPC codes to HTTP statuses. */
@@ -102,18 +106,17 @@ export class HttpApi {
     this.server = tls
       ? createHttpsServer(
           {
+            ...httpServerOptions(opts.connections),
             cert: readFileSync(tls.certFile),
             key: readFileSync(tls.keyFile),
             ...(tls.clientCaFile ? { ca: readFileSync(tls.clientCaFile), requestCert: true, rejectUnauthorized: tls.requireClientCert } : {}),
           },
           handler,
         )
-      : createHttpServer(handler);
+      : createHttpServer(httpServerOptions(opts.connections), handler);
     // A client that sends its headers or body slowly is cut, not waited for;
     // an event stream's response is not bounded by these.
-    this.server.headersTimeout = 10_000;
-    this.server.requestTimeout = 30_000;
-    this.server.keepAliveTimeout = 5_000;
+    limitHttpServer(this.server, opts.connections, 30_000);
   }
 
   async listen(): Promise<number> {
@@ -182,6 +185,12 @@ export class HttpApi {
       this.send(res, 200, answer);
       this.opts.observer?.onCallEnd(`http:${rpc}`, status.OK, performance.now() - started, principal);
     } catch (err) {
+      if (err instanceof ClientAbortError) {
+        // The client's doing, not a fault: nobody is left to answer.
+        this.opts.log.debug({ rpc, peer: `${req.socket.remoteAddress ?? "unknown"}:${req.socket.remotePort ?? 0}` }, "HTTP request aborted by the client mid-body");
+        this.opts.observer?.onCallEnd(`http:${rpc}`, status.CANCELLED, performance.now() - started, principal);
+        return;
+      }
       this.fail(res, err);
       const code = err instanceof HttpRefusal ? err.code : toStatus(err).code;
       this.opts.observer?.onCallEnd(`http:${rpc}`, code, performance.now() - started, principal);
@@ -207,7 +216,7 @@ export class HttpApi {
     if (declared > this.opts.maxBodyBytes) throw new HttpRefusal(413, status.RESOURCE_EXHAUSTED, `the body is over ${this.opts.maxBodyBytes} bytes`, { connection: "close" });
     const chunks: Buffer[] = [];
     let size = 0;
-    for await (const chunk of req as AsyncIterable<Buffer>) {
+    for await (const chunk of bodyChunks(req)) {
       size += chunk.length;
       if (size > this.opts.maxBodyBytes) throw new HttpRefusal(413, status.RESOURCE_EXHAUSTED, `the body is over ${this.opts.maxBodyBytes} bytes`, { connection: "close" });
       chunks.push(chunk);

@@ -7,6 +7,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { splitHostPort } from "../host-port.js";
 import type { Logger } from "../log.js";
+import { httpServerOptions, limitHttpServer, type HttpLimits } from "../listeners/http-limits.js";
 import type { Metrics } from "./metrics.js";
 
 export interface MetricsEndpoint {
@@ -21,8 +22,9 @@ export function parseHostPort(address: string): { host: string | undefined; port
   return { host: parts.host || undefined, port: parts.port };
 }
 
-export async function serveMetrics(metrics: Metrics, address: string, log: Logger): Promise<MetricsEndpoint> {
-  const server: Server = createServer((req, res) => {
+/** `limits`: the connection cap and timeouts (connections.metrics); without them, the default timeouts and no cap. */
+export async function serveMetrics(metrics: Metrics, address: string, log: Logger, limits?: HttpLimits): Promise<MetricsEndpoint> {
+  const server: Server = createServer(httpServerOptions(limits), (req, res) => {
     const path = (req.url ?? "").split("?")[0];
     if (req.method !== "GET" || path !== "/metrics") {
       res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("not found: GET /metrics\n");
@@ -36,6 +38,8 @@ export async function serveMetrics(metrics: Metrics, address: string, log: Logge
       },
     );
   });
+  // A scraper that never finishes its request does not hold a connection.
+  limitHttpServer(server, limits, 30_000);
   const { host, port } = parseHostPort(address);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

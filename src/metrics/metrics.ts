@@ -19,6 +19,8 @@ import type { CallObserver } from "../server/hooks.js";
 import { MissingInputError, WeChatError } from "../upstream/errors.js";
 import type { OpenPlatform } from "../openplatform/platform.js";
 import { AUTHORIZER_STATUSES } from "../openplatform/store.js";
+import type { ConnectionCap } from "../listeners/connection-cap.js";
+import { registerConnectionMetrics } from "./connections.js";
 
 /** Upstream calls take tens of milliseconds, up to the upstream timeout (10 s by default). */
 const REFRESH_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -120,6 +122,14 @@ export class Metrics {
   /** The Open Platforms the platform gauges report on. */
   attachPlatforms(platforms: ReadonlyMap<string, OpenPlatform>): void {
     this.platforms = () => platforms.values();
+  }
+
+  private connectionCaps: readonly ConnectionCap[] | undefined;
+
+  /** The listeners' connection caps the connection metrics report on. */
+  attachConnections(caps: readonly ConnectionCap[]): void {
+    if (this.connectionCaps === undefined) registerConnectionMetrics(this.registry, () => this.connectionCaps ?? []);
+    this.connectionCaps = caps;
   }
 
   /** One push the receiver answered. */

@@ -17,11 +17,14 @@
  *   200 duplicate            a push already handled (same msg_signature) within the skew window: not handled again
  *   200 ignored / stored     handled ("success", what WeChat expects)
  *   503 store_failed         what it carries could not be stored: WeChat retries
+ *   --- aborted              the sender closed the connection mid-body: no answer, logged at debug
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Clock } from "../clock.js";
 import { splitHostPort } from "../host-port.js";
 import type { Logger } from "../log.js";
+import { bodyChunks, ClientAbortError } from "../listeners/client-abort.js";
+import { httpServerOptions, limitHttpServer, type HttpLimits } from "../listeners/http-limits.js";
 import { PushCryptoError } from "./crypto.js";
 import { openPush, pushQueryOf, type PushKeys } from "./push.js";
 import { PushXmlError } from "./xml.js";
@@ -43,7 +46,8 @@ export type PushResultName =
   | "duplicate"
   | "ignored"
   | "stored"
-  | "store_failed";
+  | "store_failed"
+  | "aborted";
 
 export interface PushTarget {
   /** The exact path WeChat posts to. */
@@ -61,6 +65,8 @@ export interface PushReceiverOptions {
   maxClockSkewMs: number;
   clock: Clock;
   log: Logger;
+  /** Connection cap and timeouts (connections.receiver); without them, the default timeouts and no cap. */
+  connections?: HttpLimits;
   /** Told of every request's result (metrics). */
   observe?(component: string | undefined, infoType: string | undefined, result: PushResultName): void;
 }
@@ -82,6 +88,8 @@ const ANSWERS: Record<PushResultName, [number, string]> = {
   ignored: [200, "success"],
   stored: [200, "success"],
   store_failed: [503, "try again"],
+  // Never sent: the sender is gone.
+  aborted: [400, "aborted"],
 };
 
 class Refusal extends Error {
@@ -102,16 +110,14 @@ export class PushReceiver {
 
   constructor(private readonly o: PushReceiverOptions) {
     this.byPath = new Map(o.targets.map((t) => [t.path, t]));
-    this.server = createServer({ maxHeaderSize: 16 * 1024 }, (req, res) => {
+    this.server = createServer({ maxHeaderSize: 16 * 1024, ...httpServerOptions(o.connections) }, (req, res) => {
       this.handle(req, res).catch((err: Error) => {
         this.o.log.error({ err: err.message }, "push receiver: internal error");
         if (!res.headersSent) this.answer(res, "store_failed");
       });
     });
     // Slow or silent clients do not hold sockets open.
-    this.server.headersTimeout = 10_000;
-    this.server.requestTimeout = 10_000;
-    this.server.keepAliveTimeout = 5_000;
+    limitHttpServer(this.server, o.connections, 10_000);
   }
 
   async listen(): Promise<number> {
@@ -184,6 +190,12 @@ export class PushReceiver {
       this.remember(query.msgSignature);
       return finish(outcome);
     } catch (err) {
+      if (err instanceof ClientAbortError) {
+        // The sender's doing, not a fault: nobody is left to answer.
+        this.o.observe?.(component, infoType, "aborted");
+        this.o.log.debug({ component, remote }, "push aborted by the sender mid-body");
+        return;
+      }
       if (err instanceof Refusal) return finish(err.result, err.why);
       throw err;
     }
@@ -217,7 +229,7 @@ export class PushReceiver {
     if (declared > max) throw new Refusal("too_large", `content-length ${declared} over ${max}`);
     const chunks: Buffer[] = [];
     let size = 0;
-    for await (const chunk of req as AsyncIterable<Buffer>) {
+    for await (const chunk of bodyChunks(req)) {
       size += chunk.length;
       if (size > max) throw new Refusal("too_large", `body over ${max} bytes`);
       chunks.push(chunk);

@@ -8,6 +8,7 @@ import { CachedTokenService } from "./encoded.js";
 import type { Credential } from "../core/refresher.js";
 import type { Logger } from "../log.js";
 import { HealthService } from "./health.js";
+import { limitGrpcConnections, type GrpcLimits } from "./grpc-connections.js";
 import { closeIdleConnections } from "./idle-connections.js";
 import { decodeLeniently } from "./malformed.js";
 import { addReflection } from "./reflection.js";
@@ -36,7 +37,7 @@ export const SERVER_CHANNEL_OPTIONS = {
   "grpc.http2.min_ping_interval_without_data_ms": 10_000,
   "grpc.max_connection_age_ms": 30 * 60_000,
   "grpc.max_connection_age_grace_ms": 60_000,
-  // A connection with no call for 5 minutes is closed (GOAWAY): idle clients
+  // A connection with no call for 5 minutes (connections.grpc.idleSeconds) is closed (GOAWAY): idle clients
   // reconnect when they next call, and abandoned connections do not pile up.
   // A connection with an open watch stream is never idle.
   "grpc.max_connection_idle_ms": 5 * 60_000,
@@ -53,7 +54,7 @@ export const SERVER_CHANNEL_OPTIONS = {
 };
 
 export class GrpcServer {
-  readonly grpc = new Server(SERVER_CHANNEL_OPTIONS);
+  readonly grpc: Server;
   readonly health = new HealthService();
   readonly tokens: TokenServiceImpl;
 
@@ -62,7 +63,10 @@ export class GrpcServer {
     private readonly api: TokenApi,
     private readonly log: Logger,
     options: TokenServiceOptions,
+    /** Connection cap and timeouts (connections.grpc); none: grpc-js's own behaviour. */
+    private readonly limits?: GrpcLimits,
   ) {
+    this.grpc = new Server(limits ? { ...SERVER_CHANNEL_OPTIONS, "grpc.max_connection_idle_ms": limits.idleMs } : SERVER_CHANNEL_OPTIONS);
     this.tokens = new TokenServiceImpl(api, log, options);
     this.grpc.addService(decodeLeniently(CachedTokenService), this.tokens.handlers());
     this.health.addTo(this.grpc);
@@ -83,8 +87,10 @@ export class GrpcServer {
     engine.onMembership((event) => this.health.changed(appHealthName(event.credential.key)));
   }
 
-  bind(address: string, credentials: ServerCredentials): Promise<number> {
-    return new Promise<number>((resolve, reject) => this.grpc.bindAsync(address, credentials, (err, port) => (err ? reject(err) : resolve(port))));
+  async bind(address: string, credentials: ServerCredentials): Promise<number> {
+    const port = await new Promise<number>((resolve, reject) => this.grpc.bindAsync(address, credentials, (err, port) => (err ? reject(err) : resolve(port))));
+    if (this.limits) limitGrpcConnections(this.grpc, this.limits, this.log);
+    return port;
   }
 
   /**
