@@ -27,13 +27,13 @@ describe("AppQuota", () => {
     const clock = new FakeClock(Date.UTC(2026, 0, 1, 15, 0, 0)); // 23:00 in Beijing
     const q = new AppQuota("wx1", { dailyBudget: 5, forceDailyBudget: 2, minForceIntervalMs: 30_000 }, clock);
     q.check(true);
-    q.attempt(true);
+    q.succeeded(true);
     q.record(true);
     expect(guardError(() => q.check(true)).limit).toBe("FORCE_REFRESH_TOO_SOON");
     expect(guardError(() => q.check(true)).retryAfterMs).toBe(30_000);
     clock.set(clock.now() + 30_000);
     q.check(true);
-    q.attempt(true);
+    q.succeeded(true);
     q.record(true);
     clock.set(clock.now() + 30_000);
     expect(guardError(() => q.check(true)).limit).toBe("FORCE_REFRESH_BUDGET_EXHAUSTED");
@@ -47,12 +47,21 @@ describe("AppQuota", () => {
     expect(q.used()).toMatchObject({ used: 0, forced: 0 });
   });
 
-  it("starts the ForceRefresh interval at the attempt, counted or not", () => {
+  it("starts the ForceRefresh interval when a forced refresh succeeded, not when one failed (counted or not)", () => {
     const clock = new FakeClock();
     const q = new AppQuota("wx1", { dailyBudget: 5, forceDailyBudget: 2, minForceIntervalMs: 30_000 }, clock);
-    q.attempt(true);
+    // A failed attempt whose answer was lost is counted, and starts nothing.
+    q.record(true);
+    q.check(true);
+    expect(q.forceTooSoon()).toBeUndefined();
+    q.succeeded(true);
     expect(guardError(() => q.check(true)).limit).toBe("FORCE_REFRESH_TOO_SOON");
-    expect(q.used()).toMatchObject({ used: 0, forced: 0 });
+    expect(q.forceTooSoon()!.retryAfterMs).toBe(30_000);
+    // WeChat's own refusal of the value is not held back by the interval; the daily budgets still apply.
+    q.check(true, false);
+    q.record(true);
+    expect(guardError(() => q.check(true, false)).limit).toBe("FORCE_REFRESH_BUDGET_EXHAUSTED");
+    expect(q.used()).toMatchObject({ used: 2, forced: 2 });
   });
 });
 

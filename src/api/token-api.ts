@@ -79,13 +79,14 @@ export class TokenApi {
   /**
    * The per-client limit only applies to a call that would go upstream: one
    * whose stale value is already replaced, or that joins a refresh under way,
-   * costs nothing and is answered whatever the limit.
+   * costs nothing and is answered whatever the limit. waitMs: as for getToken
+   * (a caller inside the minimum interval, or after a failed attempt, waits for the next one).
    */
-  async forceRefresh(principal: Principal, req: Named & { staleToken: unknown }, peer: string): Promise<ForceRefreshResult> {
+  async forceRefresh(principal: Principal, req: Named & { staleToken: unknown }, peer: string, waitMs = 0): Promise<ForceRefreshResult> {
     const app = this.resolve(principal, req, "refresh", () => validateStaleToken(req.staleToken));
     const limiter = this.opts.forceRefreshLimiter;
     const beforeUpstream = limiter ? () => limiter.take(clientKey(principal, { peer })) : undefined;
-    return app.forceRefresh(req.staleToken as string, principal.name, beforeUpstream);
+    return app.forceRefresh(req.staleToken as string, principal.name, beforeUpstream, { waitMs });
   }
 
   async signJsSdk(principal: Principal, req: SignArgs): Promise<Signed> {

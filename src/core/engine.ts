@@ -260,7 +260,7 @@ export class CredentialEngine {
   parent(id: CredentialId): ParentToken {
     return {
       get: () => this.find(id).get(),
-      forceRefresh: (stale, caller) => this.find(id).forceRefresh(stale, caller),
+      forceRefresh: (stale, caller, refused) => this.find(id).forceRefresh(stale, caller, undefined, { refused }),
     };
   }
 

@@ -14,6 +14,8 @@ interface Failure {
   error: RefreshError;
   attempts: number;
   retryAt: number;
+  /** A ForceRefresh's attempt ("force", "stale") failed in this run: another report must not skip its backoff. */
+  forced: boolean;
 }
 
 export class Failures {
@@ -37,6 +39,11 @@ export class Failures {
     this.failure = undefined;
   }
 
+  /** Whether a forced attempt failed since the last success. */
+  forcedFailed(): boolean {
+    return this.failure?.forced === true;
+  }
+
   /** When the next attempt is due, while the last one failed. */
   nextAttemptAt(): number | undefined {
     return this.failure?.retryAt;
@@ -57,7 +64,8 @@ export class Failures {
         : retryDelay(error.kind, attempts, now, this.policy, this.random, errcode, error.kind === "quota" ? error.retryDelayMs(now) : undefined);
     delay = capBeforeExpiry(delay, now, valid?.expiresAt, this.policy.baseMs / 2);
     if (staleCredentials) delay = 0;
-    this.failure = { error, attempts, retryAt: now + delay };
+    const forced = reason === "force" || reason === "stale" || this.failure?.forced === true;
+    this.failure = { error, attempts, retryAt: now + delay, forced };
     this.log().warn(
       { reason, kind: error.kind, errcode, rid: "rid" in error ? error.rid : undefined, attempts, retryInMs: delay, err: error.message },
       "refresh failed",

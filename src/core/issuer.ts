@@ -37,8 +37,12 @@ export interface FetchContext {
 /** What a ticket issuer needs of its parent token: the engine's credential, seen from below. */
 export interface ParentToken {
   get(): Promise<CredentialRecord>;
-  /** Compare-and-refresh: a new token only if `stale` is still the current one. */
-  forceRefresh(stale: string, caller: string): Promise<{ token: CredentialRecord }>;
+  /**
+   * Compare-and-refresh: a new token only if `stale` is still the current one.
+   * `refused`: WeChat itself just refused it (40001/40014/42001 to a call made
+   * with it), so the minimum interval between forced refreshes does not hold it back.
+   */
+  forceRefresh(stale: string, caller: string, refused?: boolean): Promise<{ token: CredentialRecord }>;
 }
 
 export interface Issuer {
@@ -75,4 +79,12 @@ export interface Issuer {
   readonly hourlyLimits: readonly HourlyLimit[];
   /** One upstream fetch (a ticket may make two: see FetchContext.extraCall). Throws UpstreamError or QuotaGuardError. */
   fetch(ctx: FetchContext): Promise<Fetched>;
+  /**
+   * Asks WeChat, at no token quota, whether it takes `value` (a call made
+   * with it, e.g. GET /cgi-bin/getcallbackip): true when it answers, false
+   * when it refuses the value as invalid or expired (40001, 40014, 42001);
+   * throws when it cannot tell. Absent where WeChat has no such call (tickets,
+   * the component token). See stale-check.ts.
+   */
+  check?(value: string): Promise<boolean>;
 }

@@ -89,8 +89,12 @@ export class AppQuota {
     if (counts.day === u.day) this.usage = { day: u.day, used: Math.max(u.used, counts.used), forced: Math.max(u.forced, counts.forced) };
   }
 
-  /** Throws QuotaGuardError if an upstream call for this reason would go over a limit. */
-  check(forced: boolean): void {
+  /**
+   * Throws QuotaGuardError if an upstream call for this reason would go over
+   * a limit. `interval` false: a forced call WeChat's own answer justified (it
+   * refused the value), which the minimum interval does not hold back.
+   */
+  check(forced: boolean, interval = true): void {
     const now = this.clock.now();
     const u = this.current();
     const untilTomorrow = nextQuotaDay(now) - now;
@@ -105,18 +109,23 @@ export class AppQuota {
         `${this.what} used its daily budget of ${this.policy.forceDailyBudget} refreshes caused by ForceRefresh`,
       );
     }
-    const wait = this.lastForcedAt + this.policy.minForceIntervalMs - now;
-    if (wait > 0) {
-      throw new QuotaGuardError(
-        "FORCE_REFRESH_TOO_SOON",
-        wait,
-        `${this.what} was force-refreshed less than ${this.policy.minForceIntervalMs / 1000}s ago`,
-      );
-    }
+    const tooSoon = interval ? this.forceTooSoon() : undefined;
+    if (tooSoon) throw tooSoon;
   }
 
-  /** An upstream call starts: a forced one starts the minimum interval, whatever its outcome. */
-  attempt(forced: boolean): void {
+  /** The refusal a forced refresh gets now from the minimum interval alone, if any (see stale-check.ts). */
+  forceTooSoon(): QuotaGuardError | undefined {
+    const wait = this.lastForcedAt + this.policy.minForceIntervalMs - this.clock.now();
+    if (wait <= 0) return undefined;
+    return new QuotaGuardError("FORCE_REFRESH_TOO_SOON", wait, `${this.what} was force-refreshed less than ${this.policy.minForceIntervalMs / 1000}s ago`);
+  }
+
+  /**
+   * A forced refresh brought a value: the minimum interval starts. A failed
+   * one does not start it: its caller still holds a value WeChat may have
+   * refused, and must be able to try again as soon as WeChat answers.
+   */
+  succeeded(forced: boolean): void {
     if (forced) this.lastForcedAt = this.clock.now();
   }
 
@@ -225,9 +234,9 @@ export class CredentialBudgets {
     }
   }
 
-  /** Throws QuotaGuardError when a call now would go over a limit. */
-  check(forced: boolean): void {
-    this.daily.check(forced);
+  /** Throws QuotaGuardError when a call now would go over a limit (`interval`: see AppQuota.check). */
+  check(forced: boolean, interval = true): void {
+    this.daily.check(forced, interval);
     for (const limit of this.hourly) limit.check();
   }
 

@@ -19,10 +19,12 @@ import { CredentialBudgets, QuotaGuardError, type AppQuota, type QuotaPolicy } f
 import { planRefresh, sameValueRetryAt, type Random, type RefreshPolicy, type RetryPolicy } from "./schedule.js";
 import type { Lane } from "./lane.js";
 import { Task, type Scheduler } from "./scheduler.js";
+import { StaleChecks } from "./stale-check.js";
 import { CredentialState, toStored, type HealthListener, type TokenListener } from "./state.js";
 import type { StoredCredential, TokenStore } from "./store.js";
 
-export type RefreshReason = "startup" | "scheduled" | "retry" | "no-token" | "force";
+/** "stale": a forced refresh of a value WeChat refused, which the minimum interval does not hold back (stale-check.ts). */
+export type RefreshReason = "startup" | "scheduled" | "retry" | "no-token" | "force" | "stale";
 
 /** Which replica refreshes what (src/core/ownership.ts); one process owns everything. */
 export interface Owners {
@@ -90,6 +92,8 @@ export class Credential {
   private plannedAsOwner = true;
   /** On demand: when a caller last read it (ms), 0 for never since start. */
   private lastReadAt = 0;
+  /** ForceRefresh inside the minimum interval asks WeChat about the value first; made at first use. */
+  private staleChecksHeld: StaleChecks | undefined;
 
   constructor(
     readonly key: string,
@@ -277,29 +281,69 @@ export class Credential {
   /**
    * Passive refresh as compare-and-refresh: refreshes only if `stale` is still
    * the current value (or its fingerprint: a page signed with a ticket never sees it);
-   * every concurrent caller with that value shares one upstream call.
+   * every concurrent caller with that value shares one upstream call. Inside
+   * the minimum interval WeChat is asked about the value first (stale-check.ts).
+   * A caller that can wait (waitMs, from its deadline) waits for the next
+   * attempt (after a failure) or the interval's end rather than fail;
+   * `refused`: WeChat refused the value to the caller itself.
    */
-  async forceRefresh(stale: string, caller = "anonymous", beforeUpstream?: () => void): Promise<ForceRefreshResult> {
-    const held = this.state.latest();
+  async forceRefresh(stale: string, caller = "anonymous", beforeUpstream?: () => void, opts: { waitMs?: number; refused?: boolean } = {}): Promise<ForceRefreshResult> {
+    const until = Date.now() + (opts.waitMs ?? 0);
     const matches = (t: CredentialRecord) => t.value === stale || t.fingerprint === stale;
-    if (!held || !matches(held)) return { token: await this.get(), refreshed: false };
-    // An expired value needs an ordinary refresh, not a forced one (no force budget spent).
-    if (!this.state.current()) return { token: await this.get(), refreshed: true };
-    if (this.inflight) {
-      const joined = await this.inflight;
-      // A scheduled refresh may bring back the same value: then force one.
-      if (!matches(joined)) return { token: joined, refreshed: true };
+    for (let round = 0; ; round++) {
+      const held = this.state.latest();
+      if (!held || !matches(held)) return { token: await this.get(), refreshed: false };
+      // An expired value needs an ordinary refresh, not a forced one (no force budget spent).
+      if (!this.state.current()) return { token: await this.get(), refreshed: true };
+      if (this.inflight) {
+        const joined = await this.inflight;
+        // A scheduled refresh may bring back the same value: then force one.
+        if (!matches(joined)) return { token: joined, refreshed: true };
+      }
+      // After an answer that was lost, WeChat may have issued a value we never
+      // saw: a report that ours went stale starts the next attempt now. Once:
+      // after a forced attempt failed the backoff holds, or a flood of reports
+      // against a WeChat answering garbage would make one call per report.
+      const lost = this.failuresHeld?.last();
+      if (lost instanceof UpstreamTransportError && mayHaveIssued(lost) && !this.failures.forcedFailed()) this.failures.clear();
+      const due = this.failuresHeld?.nextAttemptAt();
+      if (due !== undefined && (await this.pauseUntil(due, until, round))) continue;
+      this.failures.throwIfBackingOff(this.state.current(), this.state.latest());
+      const checks = (this.staleChecksHeld ??= new StaleChecks(this.ctx.clock, () => this.log));
+      const next = await checks.next(this.quota, held.value, held.fingerprint, this.issuer.check, opts.refused);
+      if (next.step === "serve") {
+        if (this.state.latest() === held && this.state.current()) return { token: held, refreshed: false };
+        continue;
+      }
+      if (next.step === "wait") {
+        if (await this.pauseUntil(this.ctx.clock.now() + next.ms, until, round)) continue;
+        throw next.refusal;
+      }
+      if (this.state.latest() !== held) continue;
+      beforeUpstream?.();
+      this.log.info({ caller, stale: held.fingerprint, refusedByWeChat: next.reason === "stale" }, "passive refresh requested");
+      const token = await this.refresh(next.reason);
+      if (token.value === held.value) throw new SameTokenError(this.id);
+      return { token, refreshed: true };
     }
-    // After an answer that was lost, WeChat may have issued a value we never
-    // saw: a report that ours went stale starts the next attempt now.
-    const lost = this.failuresHeld?.last();
-    if (lost instanceof UpstreamTransportError && mayHaveIssued(lost)) this.failures.clear();
-    this.failures.throwIfBackingOff(this.state.current(), this.state.latest());
-    beforeUpstream?.();
-    this.log.info({ caller, stale: held.fingerprint }, "passive refresh requested");
-    const token = await this.refresh("force");
-    if (token.value === held.value) throw new SameTokenError(this.id);
-    return { token, refreshed: true };
+  }
+
+  /**
+   * Waits on the clock until `at` (or an attempt starts, a value arrives, or
+   * it stops) if that comes before the caller's deadline `until` (real
+   * time); false, at once, when it does not. A few rounds at most.
+   */
+  private async pauseUntil(at: number, until: number, round: number): Promise<boolean> {
+    const ms = at - this.ctx.clock.now();
+    if (ms <= 0 || ms >= until - Date.now() || round >= 5 || this.stopped) return false;
+    await new Promise<void>((resolve) => {
+      const timer = this.ctx.clock.setTimeout(resolve, ms);
+      (this.attemptWaiters ??= []).push(() => {
+        this.ctx.clock.clearTimeout(timer);
+        resolve();
+      });
+    });
+    return !this.stopped;
   }
 
   /** Takes a value another replica obtained, if newer; reschedules around it. */
@@ -387,7 +431,7 @@ export class Credential {
         if (shared.token) this.adopt(shared.token);
         if (shared.quota) this.quota.sync(shared.quota);
         const held = this.state.current();
-        const stillNeeded = !held || (reason === "force" ? held.value === stale : this.ctx.clock.now() >= held.refreshAt);
+        const stillNeeded = !held || (reason === "force" || reason === "stale" ? held.value === stale : this.ctx.clock.now() >= held.refreshAt);
         if (!stillNeeded) {
           // Another replica refreshed it (or this was a retry of a failed ForceRefresh
           // while the value is still good): back on the value's own schedule.
@@ -406,15 +450,14 @@ export class Credential {
   private async fetchUpstream(reason: RefreshReason): Promise<CredentialRecord> {
     const clock = this.ctx.clock;
     const requestedAt = clock.now();
-    const force = reason === "force";
+    const force = reason === "force" || reason === "stale";
     try {
-      this.budgets.check(force);
+      this.budgets.check(force, reason !== "stale");
     } catch (err) {
       // A refused ForceRefresh leaves the current value and the schedule alone.
       if (force) throw err;
       return this.fail(err as QuotaGuardError, reason);
     }
-    this.quota.attempt(force);
     if (!this.lane.paced) this.log.debug({ reason }, "refreshing");
     const generation = this.generation;
     const abort = (this.abort = new AbortController());
@@ -441,6 +484,8 @@ export class Credential {
       return this.fail(error, reason, generation !== this.generation);
     }
     this.abort = undefined;
+    // A forced refresh that brought a value starts the minimum interval (a failed one does not).
+    this.quota.succeeded(force);
     this.budgets.count(force);
     this.lostAnswers = 0;
     // Kept even when stopping: WeChat has issued it, and the one it replaced may die soon.

@@ -33,6 +33,9 @@ export function wecomErrorBody(errcode: number, errmsg?: string, callerIp = "127
   return { errcode, errmsg: `${text}, hint: [${hint}], from ip: ${callerIp}, more info at https://open.work.weixin.qq.com/devtool/query?e=${errcode}` };
 }
 
+/** Addresses WeCom lists, some as ranges, as the real list has them. */
+const WECOM_CALLBACK_IPS = ["101.226.103.0/25", "101.226.62.0/26", "58.251.80.0/26", "183.3.234.0/26"];
+
 const byToken = (req: WxRequest, state: WeComState) => state.ownerOf(req.query.get("access_token") ?? "");
 
 export const WECOM_ROUTES: ReadonlyMap<string, Route<WeComState>> = new Map<string, Route<WeComState>>([
@@ -63,6 +66,19 @@ export const WECOM_ROUTES: ReadonlyMap<string, Route<WeComState>> = new Map<stri
       appIdOf: byToken,
       handle: (req, state) =>
         req.query.get("type") === "agent_config" ? state.ticket(req.query.get("access_token"), "agent_config") : { ok: false, errcode: 40097 },
+    },
+  ],
+  [
+    // GET /cgi-bin/getcallbackip?access_token=: WeCom's callback IPs, for any valid token (the server checks a reported token with it).
+    "/cgi-bin/getcallbackip",
+    {
+      contentType: API_CONTENT_TYPE,
+      tokenEndpoint: false,
+      appIdOf: byToken,
+      handle: (req, state) => {
+        const who = state.check(req.query.get("access_token"));
+        return who.ok ? { ok: true, body: { errcode: 0, errmsg: "ok", ip_list: WECOM_CALLBACK_IPS } } : who;
+      },
     },
   ],
   [

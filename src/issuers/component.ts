@@ -12,6 +12,7 @@ import { MissingInputError, WeChatError, type ErrcodeTable } from "../upstream/e
 import type { WeChatClient } from "../upstream/wechat-client.js";
 import { sourceDigest } from "./digest.js";
 import { fetchWithParent } from "./ticket.js";
+import { callbackIpCheck } from "./token-check.js";
 
 export const COMPONENT_TOKEN_PATH = "/cgi-bin/component/api_component_token";
 export const AUTHORIZER_TOKEN_PATH = "/cgi-bin/component/api_authorizer_token";
@@ -159,5 +160,7 @@ export function authorizerTokenIssuer(
         }
         return fetched;
       }),
+    // An authorizer's token works on the account's own APIs, getcallbackip included.
+    check: callbackIpCheck(client),
   };
 }

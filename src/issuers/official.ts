@@ -9,6 +9,7 @@ import type { ErrcodeTable } from "../upstream/errors.js";
 import type { WeChatClient } from "../upstream/wechat-client.js";
 import { sourceDigest } from "./digest.js";
 import { fetchWithParent } from "./ticket.js";
+import { callbackIpCheck } from "./token-check.js";
 import type { OfficialApp, OfficialTicket } from "./types.js";
 
 /** stable_token only issues the next token in the last 5 minutes of the current one. */
@@ -33,6 +34,7 @@ export function officialTokenIssuer(app: OfficialApp, client: WeChatClient): Iss
       );
       return { value: t.accessToken, expiresIn: t.expiresIn };
     },
+    check: callbackIpCheck(client),
   };
 }
 

@@ -12,6 +12,7 @@ import type { ErrcodeTable } from "../upstream/errors.js";
 import type { WeChatClient } from "../upstream/wechat-client.js";
 import { sourceDigest } from "./digest.js";
 import { fetchWithParent } from "./ticket.js";
+import { callbackIpCheck } from "./token-check.js";
 import type { WeComApp, WeComTicket } from "./types.js";
 
 export const DEFAULT_WECOM_BASE_URL = "https://qyapi.weixin.qq.com";
@@ -70,6 +71,8 @@ export function wecomTokenIssuer(app: WeComApp, client: WeChatClient): Issuer {
       });
       return client.valueOf(GETTOKEN, body, "access_token", [secret]);
     },
+    // WeCom has getcallbackip too, on its own host (the client's).
+    check: callbackIpCheck(client),
   };
 }
 

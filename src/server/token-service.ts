@@ -80,7 +80,7 @@ export class TokenServiceImpl {
       forceRefresh: (call, callback) =>
         this.unary("ForceRefresh", call, callback, async (req, principal) => {
           const named = { appId: req.appId, agent: req.agent, kind: kindFromProto(req.kind), staleToken: req.staleToken };
-          const result = await this.api.forceRefresh(principal, named, call.getPeer());
+          const result = await this.api.forceRefresh(principal, named, call.getPeer(), waitMs(call));
           return { token: toProtoToken(result.token), refreshed: result.refreshed };
         }),
       watchToken: (call) => this.watch(call),
