@@ -217,7 +217,7 @@ const sqliteStore = z.strictObject({
   /**
    * Database path (relative to the config file). Mode 0600 in a 0700
    * directory; SQLite keeps `<path>-wal` and `<path>-shm` beside it while
-   * the server runs. Every change is fsynced before it counts as stored.
+   * the server runs. An Open Platform change is fsynced before it counts as stored.
    */
   path: z.string().min(1).default(".wxtoken/wxtoken.db"),
   /**

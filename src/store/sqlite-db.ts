@@ -45,8 +45,8 @@ export interface Opened {
 /**
  * Opens (creating) the database: directory 0700, file 0600 before SQLite
  * first opens it (SQLite gives its -wal and -shm files the database's mode),
- * write-ahead log, every commit fsynced (synchronous=FULL: a change is on
- * disk when the call returns). A file that is not a database is moved aside
+ * write-ahead log, commits fsynced (synchronous=FULL: a change is on disk
+ * when the call returns; the token saves relax it for their own transaction). A file that is not a database is moved aside
  * and a new one made, as the file store does with an unreadable snapshot.
  */
 export function openDatabase(path: string, log?: Logger): Opened {

@@ -2,7 +2,9 @@
  * The default local store: one SQLite database (better-sqlite3), one row per
  * record, so a change costs the same with 20 accounts or 100,000 (the JSON
  * snapshot of file-store.ts rewrites everything on every change). Write-ahead
- * log with every commit fsynced: as crash-safe as the snapshot. Files 0600,
+ * log: nothing acknowledged is lost when the process is killed; Open Platform
+ * changes are also fsynced before they resolve (a power cut keeps them), token
+ * saves are synced by the next of those or the next checkpoint. Files 0600,
  * directory 0700: it holds live tokens and refresh tokens.
  *
  * Tokens and quota counts are saved fire-and-forget: every save made in one
