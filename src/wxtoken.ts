@@ -13,7 +13,7 @@ import type { Config } from "./config/schema.js";
 import type { Authorizer } from "./core/authorizer.js";
 import { isCoordinator } from "./core/coordinator.js";
 import type { CredentialKind } from "./core/credential.js";
-import { CredentialEngine, type ReconcileResult, type Seed } from "./core/engine.js";
+import { CredentialEngine, type ReconcileResult } from "./core/engine.js";
 import type { Issuer } from "./core/issuer.js";
 import type { Credential } from "./core/refresher.js";
 import type { HourlyLimit } from "./core/quota-guard.js";
@@ -109,11 +109,6 @@ function metered(metrics: Metrics | undefined, issuers: Issuer[]): Issuer[] {
   return metrics ? issuers.map((i) => metrics.meterIssuer(i)) : issuers;
 }
 
-/** The engine group of an Open Platform's credentials. */
-function platformGroup(componentAppId: string): string {
-  return `platform:${componentAppId}`;
-}
-
 export class WxTokenServer {
   readonly metrics: Metrics | undefined;
   private metricsEndpoint: MetricsEndpoint | undefined;
@@ -184,7 +179,6 @@ export class WxTokenServer {
     const metrics = deps.metrics ?? (config.metrics ? new Metrics(clock) : undefined);
     const r = config.refresh;
     const q = config.quota;
-    let engine: CredentialEngine | undefined;
     const limits = new Map<string, HourlyLimit>();
     const issuers = (apps: readonly AppEntry[]) => {
       const built = buildIssuers(
@@ -192,8 +186,6 @@ export class WxTokenServer {
         {
           official,
           wecom,
-          // Looked up at each use: the engine exists by the time any ticket is fetched.
-          parent: (id) => ({ get: () => engine!.parent(id).get(), forceRefresh: (stale, caller) => engine!.parent(id).forceRefresh(stale, caller) }),
           clock,
           wecomTicketsPerAgentHour: q.wecomTicketsPerAgentHour,
           wecomTicketsPerCorpHour: q.wecomTicketsPerCorpHour,
@@ -202,10 +194,14 @@ export class WxTokenServer {
       );
       return metered(metrics, built);
     };
-    engine = await CredentialEngine.create(
+    // Replicas on Redis split the refresh work: each refreshes the credentials it owns.
+    const replicas = store instanceof RedisStore ? store.replicas() : undefined;
+    const engine = await CredentialEngine.create(
       {
         store,
         coordinator: isCoordinator(store) ? store : undefined,
+        ownership: replicas,
+        ownerGraceMs: replicas?.leaseMs,
         clock,
         random: deps.random,
         log: deps.log,
@@ -226,24 +222,16 @@ export class WxTokenServer {
       },
       issuers(loaded.apps),
     );
+    // Joins the live set now (the store is connected): its share is known before the refreshers start.
+    await replicas?.start();
     const platforms = new Map<string, OpenPlatform>();
-    let server: WxTokenServer | undefined;
     if (loaded.platforms.length > 0) {
       if (!isPlatformStore(store)) throw new ConfigError(`config error at store: the ${store.kind} store cannot hold Open Platform tickets and refresh tokens`);
-      const host: PlatformHost = {
-        parent: (appId) => engine!.parent({ appId, kind: "access_token" }),
-        credential: (key) => engine!.byKey(key),
-        isTaken: (appId, component) => {
-          const group = engine!.groupOf(appId);
-          return group !== undefined && group !== platformGroup(component);
-        },
-        // Before the server exists (loading), the reconcile below covers it.
-        authorizersChanged: (platform, seed) => server?.platformChanged(platform, seed),
-      };
+      const host: PlatformHost = { engine, meter: (issuer, group) => (metrics ? metrics.meterIssuer(issuer, group) : issuer) };
       for (const entry of loaded.platforms) {
         const platform = new OpenPlatform(entry, { client: official, store, clock, log: deps.log, host });
         await platform.load();
-        engine.reconcile(metered(metrics, platform.issuers()), platformGroup(entry.componentAppId));
+        platform.serveAll();
         platforms.set(entry.componentAppId, platform);
       }
     }
@@ -255,32 +243,7 @@ export class WxTokenServer {
     const listeners = planListeners(config, deps.log, clock);
     metrics?.attachConnections(listeners.caps);
     const grpcServer = new GrpcServer(engine, api, deps.log, { observer, clock }, listeners.grpc);
-    server = new WxTokenServer(engine, store, api, grpcServer, signer, [official, wecom], issuers, loaded, deps.log, metrics, observer, clock, platforms, listeners);
-    return server;
-  }
-
-  /**
-   * An Open Platform's authorizers changed (an authorization, a
-   * de-authorization, a sync, another replica's change): its credentials
-   * follow, a new authorizer starting from the token its authorization handed out.
-   */
-  private platformChanged(platform: OpenPlatform, seed?: { appId: string } & Seed): void {
-    const seeds = new Map(seed ? [[seed.appId, seed]] : []);
-    const result = this.engine.reconcile(metered(this.metrics, platform.issuers()), platformGroup(platform.componentAppId), seeds);
-    this.followReconcile(result);
-    // An authorizer held already (re-authorized): the new token replaces the held one.
-    if (seed && !result.added.includes(seed.appId)) this.engine.byKey(seed.appId)?.offer(seed.fetched, seed.requestedAt);
-    if (result.added.length + result.removed.length > 0) this.log.info({ component: platform.componentAppId, added: result.added, removed: result.removed }, "platform credentials changed");
-    if (result.taken.length > 0) this.log.error({ component: platform.componentAppId, credentials: result.taken }, "authorizers whose appid is configured otherwise are not served through the platform");
-  }
-
-  /** Health and watch streams follow credentials added and removed. */
-  private followReconcile(result: ReconcileResult): void {
-    for (const key of result.added) this.grpcServer.reportHealth(this.engine.byKey(key)!);
-    for (const key of result.removed) {
-      this.grpcServer.forget(key);
-      this.api.endWatchesOf(key);
-    }
+    return new WxTokenServer(engine, store, api, grpcServer, signer, [official, wecom], issuers, loaded, deps.log, metrics, observer, clock, platforms, listeners);
   }
 
   /** A configured credential: an app's access_token, or with `which` a WeCom agent's or a ticket. */
@@ -313,7 +276,6 @@ export class WxTokenServer {
       if (exposed !== undefined) throw new ConfigError(`config error at auth: ${exposed}`);
     }
     const { taken, ...apps } = this.engine.reconcile(this.issuers(next.apps));
-    this.followReconcile(apps);
     if (taken.length > 0) this.log.error({ credentials: taken }, "apps added by the reload are already served as an Open Platform's authorizers; not added");
     this.signer.setOrigins(originsOf(next.apps));
     if (JSON.stringify(prev.auth) !== JSON.stringify(cfg.auth)) this.api.setAuthorizer(createAuthorizer(cfg.auth));
@@ -358,7 +320,9 @@ export class WxTokenServer {
     this.engine.start();
     for (const p of this.platforms.values()) p.start();
     const security = { tls: tls === undefined ? "off" : tls.clientCaFile ? "mutual" : "on", clients: config.auth?.clients.length ?? "open" };
-    this.log.info({ address, port: this.port, credentials: this.engine.all().map((c) => c.key), store: this.store.kind, ...security }, "wxtoken listening");
+    // At scale the list would be a megabyte line: the config's apps are named, a platform's accounts counted.
+    const named = [...this.engine.inGroup("config")].map((c) => c.key);
+    this.log.info({ address, port: this.port, credentials: named, held: this.engine.size, store: this.store.kind, ...security }, "wxtoken listening");
     return this.port;
   }
 

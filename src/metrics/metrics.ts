@@ -31,7 +31,8 @@ const STREAMING_METHODS = new Set(["WatchToken"]);
 
 export class Metrics {
   readonly registry = new Registry();
-  private apps: () => Credential[] = () => [];
+  /** The credentials with series of their own: the config's apps and platforms' component tokens, not a platform's accounts. */
+  private readonly apps = new Set<Credential>();
   private readonly upstreamCalls: Counter<"app_id" | "agent" | "kind" | "endpoint" | "errcode">;
   private readonly refreshDuration: Histogram<"app_id" | "agent" | "kind">;
   private readonly rpcCalls: Counter<"method" | "code">;
@@ -87,6 +88,46 @@ export class Metrics {
         }
       },
     });
+    const engine = () => this.engine;
+    new Gauge({
+      name: "wxtoken_platform_credentials",
+      help: "Credentials of each Open Platform's accounts (tokens and tickets) by state: valid (a value is held), failing (the last refresh failed), none (no valid value: not fetched yet, idle on demand, or expired)",
+      labelNames: ["component", "state"],
+      registers,
+      collect() {
+        this.reset();
+        const e = engine();
+        if (!e) return;
+        for (const p of platforms()) {
+          let valid = 0;
+          let failing = 0;
+          let none = 0;
+          for (const c of e.inGroup(p.group)) {
+            if (c.lastError()) failing++;
+            if (c.current()) valid++;
+            else none++;
+          }
+          this.set({ component: p.componentAppId, state: "valid" }, valid);
+          this.set({ component: p.componentAppId, state: "failing" }, failing);
+          this.set({ component: p.componentAppId, state: "none" }, none);
+        }
+      },
+    });
+    new Gauge({
+      name: "wxtoken_platform_sync_progress",
+      help: "Accounts of WeChat's authorizer list applied by the last (or running) sync, and the list's length (a restore of 100,000 shows its progress here)",
+      labelNames: ["component", "of"],
+      registers,
+      collect() {
+        this.reset();
+        for (const p of platforms()) {
+          const progress = p.progress;
+          if (!progress) continue;
+          this.set({ component: p.componentAppId, of: "applied" }, progress.done);
+          this.set({ component: p.componentAppId, of: "listed" }, progress.total);
+        }
+      },
+    });
     const now = () => this.clock.now();
     new Gauge({
       name: "wxtoken_platform_verify_ticket_remaining_seconds",
@@ -114,10 +155,19 @@ export class Metrics {
     );
   }
 
-  /** The credentials the per-credential gauges report on, read at each scrape. */
+  /** The credentials the per-credential gauges report on (followed as they come and go), and the platforms' lanes. */
   attach(engine: CredentialEngine): void {
-    this.apps = () => engine.all();
+    this.engine = engine;
+    const follow = (c: Credential, added: boolean) => {
+      if (c.lane.paced) return;
+      if (added) this.apps.add(c);
+      else this.apps.delete(c);
+    };
+    for (const c of engine.all()) follow(c, true);
+    engine.onMembership((e) => follow(e.credential, e.type === "added"));
   }
+
+  private engine: CredentialEngine | undefined;
 
   /** The Open Platforms the platform gauges report on. */
   attachPlatforms(platforms: ReadonlyMap<string, OpenPlatform>): void {
@@ -137,9 +187,13 @@ export class Metrics {
     this.pushes.inc({ component: component ?? "", info_type: infoType ?? "", result });
   }
 
-  /** Wraps an issuer so that every upstream fetch is counted and timed. */
-  meterIssuer(issuer: Issuer): Issuer {
-    const labels = { app_id: issuer.id.appId, agent: issuer.id.agent ?? "", kind: issuer.id.kind };
+  /**
+   * Wraps an issuer so that every upstream fetch is counted and timed. An
+   * Open Platform's authorizers are counted under their group
+   * ("platform:<component appid>") rather than one series per account: labels stay bounded at 100,000 accounts.
+   */
+  meterIssuer(issuer: Issuer, group?: string): Issuer {
+    const labels = group === undefined ? { app_id: issuer.id.appId, agent: issuer.id.agent ?? "", kind: issuer.id.kind } : { app_id: group, agent: "", kind: issuer.id.kind };
     return {
       ...issuer,
       fetch: async (ctx) => {
@@ -183,7 +237,7 @@ export class Metrics {
   }
 
   private perApp(name: string, help: string, value: (c: Credential) => number): void {
-    const apps = () => this.apps();
+    const apps = this.apps;
     new Gauge({
       name,
       help,
@@ -191,7 +245,7 @@ export class Metrics {
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const c of apps()) this.set({ app_id: c.id.appId, agent: c.id.agent ?? "", kind: c.id.kind }, value(c));
+        for (const c of apps) this.set({ app_id: c.id.appId, agent: c.id.agent ?? "", kind: c.id.kind }, value(c));
       },
     });
   }
