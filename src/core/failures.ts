@@ -14,8 +14,8 @@ interface Failure {
   error: RefreshError;
   attempts: number;
   retryAt: number;
-  /** A ForceRefresh's attempt ("force", "stale") failed in this run: another report must not skip its backoff. */
-  forced: boolean;
+  /** A report already skipped this run's backoff (see skipBackoffOnce): the backoff holds until an attempt succeeds. */
+  skipped: boolean;
 }
 
 export class Failures {
@@ -39,9 +39,17 @@ export class Failures {
     this.failure = undefined;
   }
 
-  /** Whether a forced attempt failed since the last success. */
-  forcedFailed(): boolean {
-    return this.failure?.forced === true;
+  /**
+   * Makes the next attempt due now, once per run of failures: true when it
+   * did. After that the backoff holds until an attempt succeeds, so a flood
+   * of reports cannot turn into one upstream call each.
+   */
+  skipBackoffOnce(): boolean {
+    const f = this.failure;
+    if (!f || f.skipped) return false;
+    f.retryAt = Math.min(f.retryAt, this.clock.now());
+    f.skipped = true;
+    return true;
   }
 
   /** When the next attempt is due, while the last one failed. */
@@ -64,8 +72,7 @@ export class Failures {
         : retryDelay(error.kind, attempts, now, this.policy, this.random, errcode, error.kind === "quota" ? error.retryDelayMs(now) : undefined);
     delay = capBeforeExpiry(delay, now, valid?.expiresAt, this.policy.baseMs / 2);
     if (staleCredentials) delay = 0;
-    const forced = reason === "force" || reason === "stale" || this.failure?.forced === true;
-    this.failure = { error, attempts, retryAt: now + delay, forced };
+    this.failure = { error, attempts, retryAt: now + delay, skipped: this.failure?.skipped === true };
     this.log().warn(
       { reason, kind: error.kind, errcode, rid: "rid" in error ? error.rid : undefined, attempts, retryInMs: delay, err: error.message },
       "refresh failed",

@@ -301,11 +301,11 @@ export class Credential {
         if (!matches(joined)) return { token: joined, refreshed: true };
       }
       // After an answer that was lost, WeChat may have issued a value we never
-      // saw: a report that ours went stale starts the next attempt now. Once:
-      // after a forced attempt failed the backoff holds, or a flood of reports
+      // saw: a report that ours went stale starts the next attempt now. Once
+      // per run of failures: then the backoff holds, or a flood of reports
       // against a WeChat answering garbage would make one call per report.
       const lost = this.failuresHeld?.last();
-      if (lost instanceof UpstreamTransportError && mayHaveIssued(lost) && !this.failures.forcedFailed()) this.failures.clear();
+      if (lost instanceof UpstreamTransportError && mayHaveIssued(lost)) this.failures.skipBackoffOnce();
       const due = this.failuresHeld?.nextAttemptAt();
       if (due !== undefined && (await this.pauseUntil(due, until, round))) continue;
       this.failures.throwIfBackingOff(this.state.current(), this.state.latest());
