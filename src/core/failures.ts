@@ -74,7 +74,7 @@ export class Failures {
     if (staleCredentials) delay = 0;
     this.failure = { error, attempts, retryAt: now + delay, skipped: this.failure?.skipped === true };
     this.log().warn(
-      { reason, kind: error.kind, errcode, rid: "rid" in error ? error.rid : undefined, attempts, retryInMs: delay, err: error.message },
+      { reason, errorKind: error.kind, errcode, rid: "rid" in error ? error.rid : undefined, attempts, retryInMs: delay, err: error.message },
       "refresh failed",
     );
     return now + delay;

@@ -273,7 +273,7 @@ export class Credential {
     const last = this.failures.last();
     if (!this.started || this.stopped || !last || last instanceof QuotaGuardError) return false;
     this.failures.clear();
-    if (!this.lane.paced) this.log.info({ kind: last.kind, why }, "retrying at once");
+    if (!this.lane.paced) this.log.info({ errorKind: last.kind, why }, "retrying at once");
     this.scheduleRefresh(this.ctx.clock.now(), "retry");
     return true;
   }
