@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ApiKeyTable, bearerKey, generateApiKey, hashApiKey } from "../src/auth/api-key.js";
 import { exposureWarnings, isLoopbackAddress } from "../src/auth/exposure.js";
 import { hashKeyCommand } from "../src/auth/hash-key-command.js";
-import { certificateNames, parseSubjectAltName } from "../src/auth/peer-names.js";
+import { certificateNames, certNameType, parseSubjectAltName } from "../src/auth/peer-names.js";
 import { ConfigError, loadConfigFile, parseConfig } from "../src/config/load.js";
 import { silentLogger } from "../src/log.js";
 import { WxTokenServer } from "../src/wxtoken.js";
@@ -105,6 +105,10 @@ describe("auth and tls config", () => {
     [{ auth: { clients: [{ ...CLIENT, read: ["wx1"], refresh: ["wx1", "wx2"] }] } }, /auth\.clients\[0\]\.refresh\[1\]: "wx2" is not in read/],
     [{ auth: { clients: [{ ...CLIENT, read: ["wx 1"] }] } }, /auth\.clients\[0\]\.read\[0\]/],
     [{ auth: { clients: [{ name: "svc", certNames: ["svc.internal"], read: ["*"] }] } }, /auth\.clients\[0\]\.certNames: client certificates need tls\.clientCaFile/],
+    [{ auth: { clients: [{ name: "svc", certNames: ["URI:spiffe://x/svc"], read: ["*"] }] } }, /auth\.clients\[0\]\.certNames\[0\]: is written without a type prefix/],
+    [{ auth: { clients: [{ name: "svc", certNames: ["DNS:svc.internal"], read: ["*"] }] } }, /auth\.clients\[0\]\.certNames\[0\]: is written without a type prefix/],
+    [{ auth: { clients: [{ name: "svc", certNames: ["svc.internal", "[::1]:1"], read: ["*"] }] } }, /auth\.clients\[0\]\.certNames\[1\]: has a colon but no URI scheme/],
+    [{ auth: { clients: [{ name: "svc", certNames: ["spiffe://x/svc"], allowCommonName: true, read: ["*"] }] } }, /auth\.clients\[0\]\.allowCommonName: needs a certNames entry that is not a URI/],
     [{ tls: { certFile: "c", keyFile: "k", requireClientCert: true } }, /tls\.requireClientCert: needs tls\.clientCaFile/],
     [{ tls: { certFile: "c" } }, /tls\.keyFile/],
     [{ insecure: "yes" }, /at insecure/],
@@ -180,12 +184,23 @@ describe("API keys", () => {
 });
 
 describe("certificate names", () => {
-  it("takes the subject CN and SAN DNS names and URIs, not IP addresses or emails", () => {
+  it("keeps each name with its type: SAN URIs, SAN DNS names, the subject CN; not IP addresses or emails", () => {
     const names = certificateNames({
       subject: { CN: "svc" } as never,
-      subjectaltname: "DNS:svc.internal, URI:spiffe://example.org/svc, IP Address:10.0.0.1, email:a@b.c",
+      subjectaltname: "DNS:svc.internal, URI:spiffe://example.org/svc, IP Address:10.0.0.1, email:a@b.c, DNS:spiffe://example.org/other",
     });
-    expect(names).toEqual(["svc", "svc.internal", "spiffe://example.org/svc"]);
+    expect(names).toEqual({ uris: ["spiffe://example.org/svc"], dnsNames: ["svc.internal", "spiffe://example.org/other"], commonNames: ["svc"] });
+  });
+
+  it("reads a configured name with a scheme as a URI, any other as a DNS name", () => {
+    expect(["spiffe://example.org/svc", "urn:example:svc", "svc.internal", "svc", "Billing Service", "1svc:x"].map(certNameType)).toEqual([
+      "uri",
+      "uri",
+      "dns",
+      "dns",
+      "dns",
+      undefined,
+    ]);
   });
 
   it("does not let a quoted SAN value smuggle in a second name", () => {

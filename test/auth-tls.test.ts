@@ -19,21 +19,21 @@ const KEY = generateApiKey();
 let ca: TestCa;
 let evilCa: TestCa;
 let server: KeyPair;
-let orders: KeyPair; // CN orders.internal
+let orders: KeyPair; // SAN DNS orders.internal
 let billing: KeyPair; // SAN URI spiffe://example.org/billing
 let stranger: KeyPair; // trusted CA, a name no client has
-let impostor: KeyPair; // CN orders.internal, from a CA the server does not trust
-let both: KeyPair; // names of two clients
+let impostor: KeyPair; // SAN DNS orders.internal, from a CA the server does not trust
+let both: KeyPair; // SANs naming two clients
 
 beforeAll(() => {
   ca = new TestCa("wxtoken-test-ca");
   evilCa = new TestCa("evil-ca");
   server = ca.serverCert();
-  orders = ca.issue("orders", "orders.internal", [], "clientAuth");
+  orders = ca.issue("orders", "orders", ["DNS:orders.internal"], "clientAuth");
   billing = ca.issue("billing", "billing", ["URI:spiffe://example.org/billing", "DNS:billing.internal"], "clientAuth");
   stranger = ca.issue("stranger", "stranger.internal", [], "clientAuth");
-  impostor = evilCa.issue("impostor", "orders.internal", [], "clientAuth");
-  both = ca.issue("both", "orders.internal", ["URI:spiffe://example.org/billing"], "clientAuth");
+  impostor = evilCa.issue("impostor", "orders", ["DNS:orders.internal"], "clientAuth");
+  both = ca.issue("both", "both", ["DNS:orders.internal", "URI:spiffe://example.org/billing"], "clientAuth");
 }, 30_000);
 afterAll(() => {
   ca.dispose();
@@ -95,7 +95,7 @@ describe("TLS with API keys", () => {
 });
 
 describe("mutual TLS", () => {
-  it("identifies a client by its certificate's CN and applies its grants", async () => {
+  it("identifies a client by its certificate's SAN DNS name and applies its grants", async () => {
     h = await Harness.start({ config: mtls(false) });
     const c = client({ credentials: tlsCredentials(ca, orders) });
     const { token } = await c.getToken(APP);

@@ -7,7 +7,7 @@ import { allowAll, type Authorizer, type CallInfo, type Permission, type Princip
 import type { CredentialId } from "../core/credential.js";
 import { PermissionDeniedError, UnauthenticatedError } from "../errors.js";
 import { ApiKeyTable, bearerKey } from "./api-key.js";
-import { verifiedPeerNames } from "./peer-names.js";
+import { certNameType, describeNames, verifiedPeerNames, type CertificateNames } from "./peer-names.js";
 import type { AuthClientConfig, AuthConfig } from "./schema.js";
 
 interface Client {
@@ -24,7 +24,11 @@ export function createAuthorizer(auth: AuthConfig | undefined): Authorizer {
 export class ConfigAuthorizer implements Authorizer {
   private readonly byName = new Map<string, Client>();
   private readonly byKey = new ApiKeyTable<Client>();
-  private readonly byCertName = new Map<string, Client>();
+  /** Each certNames entry by the SAN type it is matched against (peer-names.ts: a name with a scheme is a URI). */
+  private readonly byUri = new Map<string, Client>();
+  private readonly byDnsName = new Map<string, Client>();
+  /** The DNS-type names of clients with allowCommonName: what a certificate without DNS or URI SANs may match by its CN. */
+  private readonly byCommonName = new Map<string, Client>();
 
   constructor(clients: readonly AuthClientConfig[]) {
     for (const c of clients) {
@@ -32,7 +36,13 @@ export class ConfigAuthorizer implements Authorizer {
       const client: Client = { name: c.name, grants: { read: new Set(c.read), refresh: new Set(c.refresh), sign: new Set([...c.read, ...c.sign]) } };
       this.byName.set(c.name, client);
       if (c.apiKeySha256 !== undefined) this.byKey.add(c.apiKeySha256, client);
-      for (const n of c.certNames ?? []) this.byCertName.set(n, client);
+      for (const n of c.certNames ?? []) {
+        const type = certNameType(n);
+        if (type === "uri") this.byUri.set(n, client);
+        if (type !== "dns") continue;
+        this.byDnsName.set(n, client);
+        if (c.allowCommonName) this.byCommonName.set(n, client);
+      }
     }
   }
 
@@ -50,15 +60,33 @@ export class ConfigAuthorizer implements Authorizer {
     if (names === undefined) {
       throw new UnauthenticatedError('no credentials: send metadata "authorization: Bearer <api key>" or connect with a client certificate');
     }
-    const matches = new Set(names.flatMap((n) => this.byCertName.get(n) ?? []));
+    const matches = this.clientsNamedIn(names);
     if (matches.size !== 1) {
-      const shown = names.map((n) => JSON.stringify(n)).join(", ");
+      const shown = describeNames(names);
       throw new UnauthenticatedError(
-        matches.size === 0 ? `client certificate (${shown}) is not configured for any client` : `client certificate (${shown}) matches more than one client`,
+        matches.size === 0
+          ? `client certificate (${shown}) is not configured for any client` +
+              (names.commonNames.length > 0 && !hasSan(names) ? "; a subject CN counts only for a client with allowCommonName" : "")
+          : `client certificate (${shown}) matches more than one client`,
       );
     }
     const [client] = matches;
     return { name: client!.name, method: "mtls" };
+  }
+
+  /**
+   * URI SANs name only URI entries, DNS SANs only DNS ones; the CN is a
+   * name only without either (as RFC 6125 has it for host names), and only
+   * for a client that allows it: a CN is whatever the certificate's requester
+   * wrote, where many CAs check SANs more closely.
+   */
+  private clientsNamedIn(names: CertificateNames): Set<Client> {
+    const matches = new Set<Client>();
+    const add = (found: Client | undefined) => found && matches.add(found);
+    for (const n of names.uris) add(this.byUri.get(n));
+    for (const n of names.dnsNames) add(this.byDnsName.get(n));
+    if (!hasSan(names)) for (const n of names.commonNames) add(this.byCommonName.get(n));
+    return matches;
   }
 
   /**
@@ -71,4 +99,9 @@ export class ConfigAuthorizer implements Authorizer {
     if (grants?.has("*") || grants?.has(id.appId) || (id.agent !== undefined && grants?.has(`${id.appId}/${id.agent}`))) return;
     throw new PermissionDeniedError(`client "${principal.name}" may not ${VERB[permission]} this app`);
   }
+}
+
+/** A DNS or URI SAN: then the CN is no name. */
+function hasSan(names: CertificateNames): boolean {
+  return names.uris.length > 0 || names.dnsNames.length > 0;
 }

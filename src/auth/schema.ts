@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { exposureProblem } from "./exposure.js";
+import { certNameType } from "./peer-names.js";
 
 import { AGENT_PATTERN, APP_ID_PATTERN } from "../core/credential.js";
 
@@ -17,6 +18,20 @@ const grant = z.union([
   }, 'must be "*", an appid or corpid, or "corpid/agent"'),
 ]);
 
+/** A certNames entry: its form says which SAN type it is matched against (peer-names.ts). */
+const certName = z
+  .string()
+  .min(1)
+  .max(512)
+  .superRefine((n, ctx) => {
+    const problem = /^(DNS|URI|IP|IP Address|email|CN)[:=]/i.test(n)
+      ? 'is written without a type prefix: "spiffe://example.org/billing" (a URI) or "billing.internal" (a DNS name)'
+      : certNameType(n) === undefined
+        ? "has a colon but no URI scheme: a DNS name has no colon, a URI starts with its scheme (spiffe://...)"
+        : undefined;
+    if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+  });
+
 const client = z
   .strictObject({
     /** Shown in logs, metrics and rate limits, e.g. "order-service". */
@@ -27,8 +42,17 @@ const client = z
       .regex(/^[0-9a-fA-F]{64}$/, "must be the 64 hex digits `wxtoken hash-key` prints (the sha256 of the key, not the key)")
       .transform((s) => s.toLowerCase())
       .optional(),
-    /** Names in a client certificate (subject CN, SAN DNS or SAN URI) that identify this client. Needs tls.clientCaFile. */
-    certNames: z.array(z.string().min(1).max(512)).min(1).optional(),
+    /**
+     * Names in a client certificate that identify this client. Needs tls.clientCaFile. A name with a scheme
+     * ("spiffe://example.org/billing") matches only a SAN URI, any other ("billing.internal") only a SAN DNS name
+     * (and the subject CN with allowCommonName).
+     */
+    certNames: z.array(certName).min(1).optional(),
+    /**
+     * Also match the certNames that are not URIs against the certificate's subject CN, when the certificate has no
+     * SAN DNS name or URI (older certificates that carry their name only there). Off: the CN is never a name.
+     */
+    allowCommonName: z.boolean().default(false),
     /** Apps whose tokens the client may read (GetToken, WatchToken); "*" for all. */
     read: z.array(grant).default([]),
     /** Apps the client may ForceRefresh; "*" for all. Must also be readable: ForceRefresh returns the token. */
@@ -38,6 +62,10 @@ const client = z
   })
   .refine((c) => c.apiKeySha256 !== undefined || c.certNames !== undefined, {
     message: "give apiKeySha256, certNames or both (how the client proves who it is)",
+  })
+  .refine((c) => !c.allowCommonName || c.certNames?.some((n) => certNameType(n) === "dns"), {
+    path: ["allowCommonName"],
+    message: "needs a certNames entry that is not a URI (a CN is never matched against a URI name)",
   });
 
 export const authSchema = z

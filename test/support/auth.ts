@@ -44,7 +44,8 @@ export class TestCa {
   /** A leaf certificate with subject CN `cn` and the given subjectAltName entries ("DNS:x", "URI:y", "IP:z"). */
   issue(file: string, cn: string, san: string[], usage: "serverAuth" | "clientAuth"): KeyPair {
     const base = join(this.dir, file);
-    openssl(this.dir, "req", ...EC, "-keyout", `${base}.key`, "-out", `${base}.csr`, "-subj", `/CN=${cn}`);
+    // -subj separates attributes with "/": one inside the CN (a SPIFFE ID) is escaped.
+    openssl(this.dir, "req", ...EC, "-keyout", `${base}.key`, "-out", `${base}.csr`, "-subj", `/CN=${cn.replaceAll("/", "\\/")}`);
     const ext = [`extendedKeyUsage=${usage}`, ...(san.length > 0 ? [`subjectAltName=${san.join(",")}`] : [])];
     writeFileSync(`${base}.ext`, ext.join("\n") + "\n");
     openssl(this.dir, "x509", "-req", "-in", `${base}.csr`, "-CA", this.cert, "-CAkey", this.key, "-out", `${base}.crt`,
