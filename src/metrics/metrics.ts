@@ -19,6 +19,7 @@ import type { CallObserver } from "../server/hooks.js";
 import { MissingInputError, WeChatError } from "../upstream/errors.js";
 import type { OpenPlatform } from "../openplatform/platform.js";
 import { AUTHORIZER_STATUSES } from "../openplatform/store.js";
+import { infoTypeLabel } from "../openplatform/types.js";
 import type { ConnectionCap } from "../listeners/connection-cap.js";
 import { registerConnectionMetrics } from "./connections.js";
 
@@ -182,9 +183,9 @@ export class Metrics {
     this.connectionCaps = caps;
   }
 
-  /** One push the receiver answered. */
+  /** One push the receiver answered (an InfoType wxtoken does not know counts as "other"). */
   observePush(component: string | undefined, infoType: string | undefined, result: string): void {
-    this.pushes.inc({ component: component ?? "", info_type: infoType ?? "", result });
+    this.pushes.inc({ component: component ?? "", info_type: infoTypeLabel(infoType), result });
   }
 
   /**

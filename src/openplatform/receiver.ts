@@ -25,6 +25,7 @@ import { splitHostPort } from "../host-port.js";
 import type { Logger } from "../log.js";
 import { bodyChunks, ClientAbortError } from "../listeners/client-abort.js";
 import { httpServerOptions, limitHttpServer, type HttpLimits } from "../listeners/http-limits.js";
+import { RefusalLog } from "../listeners/refusal-log.js";
 import { PushCryptoError } from "./crypto.js";
 import { openPush, pushQueryOf, type PushKeys } from "./push.js";
 import { PushXmlError } from "./xml.js";
@@ -107,8 +108,11 @@ export class PushReceiver {
   /** msg_signature -> when it was handled (clock ms), oldest first. */
   private readonly seen = new Map<string, number>();
   private port: number | undefined;
+  /** Refused and repeated pushes: anyone can send them, so their log lines are summarized. */
+  private readonly refusals: RefusalLog;
 
   constructor(private readonly o: PushReceiverOptions) {
+    this.refusals = new RefusalLog({ log: o.log, clock: o.clock, what: "pushes not handled", fields: { listener: "receiver" } });
     this.byPath = new Map(o.targets.map((t) => [t.path, t]));
     this.server = createServer({ maxHeaderSize: 16 * 1024, ...httpServerOptions(o.connections) }, (req, res) => {
       this.handle(req, res).catch((err: Error) => {
@@ -145,6 +149,7 @@ export class PushReceiver {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
     await closed;
+    this.refusals.flush();
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -156,8 +161,11 @@ export class PushReceiver {
     const finish = (result: PushResultName, why?: string) => {
       this.o.observe?.(component, infoType, result);
       const refused = ANSWERS[result][0] !== 200;
-      const fields = { component, infoType, result, remote, ...(why ? { why } : {}) };
-      if (refused) this.o.log.warn(fields, "push refused");
+      // InfoType is the sender's text: bounded in the log (metrics say "other" for one wxtoken does not know).
+      const fields = { component, infoType: infoType?.slice(0, 64), result, remote, ...(why ? { why } : {}) };
+      // A refusal, or a replay of one push (duplicate), can be sent any number of times: the first of each is logged, the rest counted.
+      if (refused) this.refusals.note(result, fields, "push refused", "warn", remote);
+      else if (result === "duplicate") this.refusals.note(result, fields, "push handled", "info", remote);
       else this.o.log.info(fields, "push handled");
       // A refused request's body may still be coming: do not keep the connection.
       this.answer(res, result, refused && !req.complete);
