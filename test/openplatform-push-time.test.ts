@@ -6,7 +6,8 @@
  * replaced (no component token once it expires), an account never served
  * again. The receiver refuses such a push; a record stored before that (or by
  * an older version) is brought back to now when the platform loads. The real
- * server, the fake WeChat pushing signed pushes over real HTTP, each store.
+ * server, the fake WeChat pushing signed pushes over real HTTP, each store
+ * (memory, file, SQLite, Redis).
  */
 import { status } from "@grpc/grpc-js";
 import { readFileSync } from "node:fs";
@@ -20,6 +21,7 @@ import type { PlatformStore } from "../src/openplatform/store.js";
 import { FileStore } from "../src/store/file-store.js";
 import { MemoryStore } from "../src/store/memory-store.js";
 import { RedisStore } from "../src/store/redis-store.js";
+import { SqliteStore } from "../src/store/sqlite-store.js";
 import { eventually, grpcError, tempDir } from "./support/harness.js";
 import { AUTH1, AUTH2, COMPONENT, componentOptions, PlatformHarness, type PlatformOptions } from "./support/platform.js";
 import { dropPrefix, SHARED_REDIS_URL, uniquePrefix } from "./support/redis.js";
@@ -160,6 +162,26 @@ const seededStores: { name: string; seed(fake: FakeWeChat, now: number): Promise
         open: async () => new FileStore(storePath),
         stillPoisoned: async () => readFileSync(storePath, "utf8").includes(String(Y2100_MS)),
       };
+    },
+  },
+  {
+    name: "sqlite",
+    seed: async (fake, now) => {
+      const path = join(tempDir(), "wxtoken.db");
+      const seeding = new SqliteStore({ path });
+      await poison(seeding, fake, now);
+      await seeding.close();
+      const open = async () => new SqliteStore({ path });
+      const stillPoisoned = async () => {
+        const reader = new SqliteStore({ path });
+        try {
+          const ticket = (await reader.ticket(COMPONENT))!.createdAt >= Y2100_MS;
+          return ticket || [...(await reader.authorizers(COMPONENT)).values()].some((a) => a.authorizedAt >= Y2100_MS);
+        } finally {
+          await reader.close();
+        }
+      };
+      return { open, stillPoisoned };
     },
   },
   {
