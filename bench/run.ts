@@ -2,7 +2,7 @@
  * `npm run bench`: every bench once, bounded in time (under two minutes),
  * on 127.0.0.1 only. Prints numbers; never part of the tests.
  *
- *   node dist/bench/run.js [unary] [source] [fanout] [fanout-conn] [fanout-sse] [--quick]
+ *   node dist/bench/run.js [unary] [source] [fanout] [fanout-conn] [fanout-sse] [scale] [--quick]
  *
  * fanout-conn: one connection per watcher, as production has them (every pod
  * its own). 10,000 connections need 10,000 descriptors on each side: the
@@ -11,18 +11,34 @@
  *
  * fanout-sse: the same, over the HTTP API's server-sent events.
  *
+ * scale: an Open Platform with N authorizers (bench/scale.ts; --n N, default
+ * 100,000, 1,000 with --quick; --timeout S a phase; --wave-lifetime S;
+ * --ceiling R; --idle S; --redis URL). It runs for minutes to hours, so only
+ * when named: never in the default set, nor in CI's smoke run.
+ *
  * --quick shortens every phase (a smoke run, numbers not worth quoting).
  */
 import { execFileSync } from "node:child_process";
 import { cpus } from "node:os";
 import { fanoutBench } from "./fanout.js";
+import { scaleBench, scaleOptions } from "./scale.js";
 import { tokenSourceBench } from "./token-source.js";
 import { unaryBench } from "./unary.js";
 
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
-const picked = args.filter((a) => !a.startsWith("--"));
-const wanted = (name: string): boolean => picked.length === 0 || picked.includes(name);
+/** Flags that take a value (`--n 10000`): the value is not a bench's name. */
+const VALUED = new Set(["--n", "--timeout", "--wave-lifetime", "--redis", "--ceiling", "--idle"]);
+const flags: Record<string, string | undefined> = {};
+const picked: string[] = [];
+for (let i = 0; i < args.length; i++) {
+  const a = args[i]!;
+  if (VALUED.has(a)) flags[a.slice(2)] = args[++i];
+  else if (!a.startsWith("--")) picked.push(a);
+}
+/** Benches run when none is named; the others only when named. */
+const ON_DEMAND = new Set(["scale"]);
+const wanted = (name: string): boolean => (picked.length === 0 && !ON_DEMAND.has(name)) || picked.includes(name);
 const print = (s: string): void => void process.stdout.write(`${s}\n`);
 
 async function main(): Promise<void> {
@@ -47,6 +63,10 @@ async function main(): Promise<void> {
     const big = !quick && (Number.isNaN(limit) || limit > 10_500);
     if (!quick && !big) print(`(ulimit -n is ${limit}: one connection per watcher up to 1,000 only; raise it above 10,500 for 10,000)`);
     await fanoutBench({ sizes: quick ? [300] : big ? [1000, 10_000] : [1000], rotations: quick ? 3 : 10, perConnection: 1, transport }, print);
+    print("");
+  }
+  if (wanted("scale")) {
+    await scaleBench(scaleOptions(quick, flags), print);
     print("");
   }
   print(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
