@@ -2,7 +2,7 @@
 /**
  * The configuration reference in docs/configuration.md, generated from the
  * config schema: every key, its type and default come from walking the zod
- * schema (src/config/schema.ts, src/auth/schema.ts); its description is the
+ * schema (src/config/schema.ts, src/auth/schema.ts, src/config/watches.ts); its description is the
  * JSDoc comment on the key in those files. A key without a comment must get
  * one (or, for the few keys whose comment lives elsewhere, an entry in
  * FALLBACK below): generation fails rather than leave a key undescribed.
@@ -38,6 +38,9 @@ const ROOTS = {
   "src/auth/schema.ts": {
     client: { prefix: ["auth", "clients[]"] },
     tlsSchema: { prefix: ["tls"] },
+  },
+  "src/config/watches.ts": {
+    watches: { prefix: ["watches"] },
   },
 };
 

@@ -28,6 +28,8 @@ import { bothObservers, Metrics } from "./metrics/metrics.js";
 import type { CallObserver } from "./server/hooks.js";
 import { RateLimiter } from "./api/rate-limit.js";
 import { TokenApi } from "./api/token-api.js";
+import { WatchLimiter } from "./api/watch-limits.js";
+import { registerWatchMetrics } from "./metrics/watches.js";
 import { GrpcServer } from "./server/server.js";
 import { HttpApi } from "./http/server.js";
 import type { TokenServiceImpl } from "./server/token-service.js";
@@ -238,11 +240,16 @@ export class WxTokenServer {
     metrics?.attach(engine);
     if (metrics && platforms.size > 0) metrics.attachPlatforms(platforms);
     const signer = new JsSdkSigner(engine, clock, originsOf(loaded.apps));
-    const api = new TokenApi(engine, { authorizer, forceRefreshLimiter: new RateLimiter(q.clientForceRefreshPerMinute, clock), signer, platforms, log: deps.log });
+    const w = config.watches;
+    const tokenWatches = new WatchLimiter("token", w.tokens, deps.log, clock);
+    const healthWatches = new WatchLimiter("health", { perClient: w.health.perPeer, perConnection: w.health.perConnection, total: w.health.total }, deps.log, clock);
+    if (metrics) registerWatchMetrics(metrics.registry, [tokenWatches, healthWatches]);
+    const api = new TokenApi(engine, { authorizer, forceRefreshLimiter: new RateLimiter(q.clientForceRefreshPerMinute, clock), signer, platforms, watchLimiter: tokenWatches, log: deps.log });
     const observer = metrics ? bothObservers(metrics.observer, deps.observer) : deps.observer;
     const listeners = planListeners(config, deps.log, clock);
     metrics?.attachConnections(listeners.caps);
     const grpcServer = new GrpcServer(engine, api, deps.log, { observer, clock }, listeners.grpc);
+    grpcServer.health.limitWatches(healthWatches);
     return new WxTokenServer(engine, store, api, grpcServer, signer, [official, wecom], issuers, loaded, deps.log, metrics, observer, clock, platforms, listeners);
   }
 

@@ -144,19 +144,22 @@ describe("bad input", () => {
 });
 
 describe("hostile clients", () => {
-  it("thousands of watch streams from one client: all served, all freed, others unaffected", async () => {
+  it("thousands of watch streams on one connection: the default cap served, the rest refused, all freed, others unaffected", async () => {
     h = await Harness.start();
     await h.getToken(APP);
     const hog = new TokenServiceClient(`127.0.0.1:${h.port}`, credentials.createInsecure());
     extra.push(() => hog.close());
     let first = 0;
+    let refused = 0;
     const streams = Array.from({ length: 3000 }, () => {
       const s = hog.watchToken({ kind: 0, agent: "", appId: APP, knownVersion: 0, knownFingerprint: "" });
       s.once("data", () => first++);
-      s.on("error", () => undefined);
+      s.on("error", (err: ServiceError) => err.code === status.RESOURCE_EXHAUSTED && refused++);
       return s;
     });
-    await eventually(() => expect(first).toBe(3000), 15_000);
+    // watches.tokens.perConnection: 500 by default.
+    await eventually(() => expect([first, refused]).toEqual([500, 2500]), 15_000);
+    expect(h.server.tokens.watcherCount()).toBe(500);
     await stillServing(h);
     for (const s of streams) s.cancel();
     await eventually(() => expect(h!.server.tokens.watcherCount()).toBe(0), 10_000);

@@ -41,6 +41,8 @@ export async function startWxToken(connections?: ConfigInput["connections"]): Pr
       shutdownGraceMs: 1000,
       http: { listen: "127.0.0.1:0" },
       connections,
+      // Every watcher of a fan-out comes from this one host: above the caps a production server keeps per client.
+      watches: { tokens: { perClient: 1_000_000, perConnection: 1_000_000, total: 1_000_000 } },
     },
     { env: { WXTOKEN_BENCH_SECRET: BENCH_SECRET } },
   );

@@ -15,6 +15,7 @@ import type { Logger } from "../log.js";
 import { clientKey, type RateLimiter } from "./rate-limit.js";
 import { held, validateAgent, validateAppId, validateId, validateStaleToken } from "./validate.js";
 import { Watcher, type WatchSink } from "./watcher.js";
+import { watchClient, watchConnection, type WatchLimiter } from "./watch-limits.js";
 import type { CredentialKind } from "../core/credential.js";
 import type { OpenPlatform } from "../openplatform/platform.js";
 import { platformView, UnknownPlatformError, type PlatformView, type SyncView } from "./platforms.js";
@@ -48,6 +49,8 @@ export interface TokenApiOptions {
   signer?: JsSdkSigner;
   /** The configured Open Platforms, by component appid. */
   platforms?: ReadonlyMap<string, OpenPlatform>;
+  /** Caps on open watch streams, every transport's together (watches.tokens); none: uncapped. */
+  watchLimiter?: WatchLimiter;
   log: Logger;
 }
 
@@ -119,9 +122,21 @@ export class TokenApi {
     if (this.draining) throw new ShuttingDownError("server shutting down");
     const asked = validateId(req.appId, req.agent, req.kind);
     this.authorize(this.authorizer, principal, held(asked), "read");
-    const watcher = new Watcher(sink, this.lookup(asked), asked, call, known);
+    const app = this.lookup(asked);
+    // Counted once the request is known to be good: a refusal for another reason takes no place.
+    const release = this.opts.watchLimiter?.admit(watchClient(principal, call.peer), watchConnection(call.peer)) ?? (() => undefined);
+    let watcher: Watcher;
+    try {
+      watcher = new Watcher(sink, app, asked, call, known);
+    } catch (err) {
+      release();
+      throw err;
+    }
     this.watchers.add(watcher);
-    watcher.onClose(() => this.watchers.delete(watcher));
+    watcher.onClose(() => {
+      this.watchers.delete(watcher);
+      release();
+    });
     return watcher;
   }
 

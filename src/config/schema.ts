@@ -8,6 +8,7 @@ import { isIPv4, isIPv6 } from "node:net";
 import { z } from "zod";
 import { splitHostPort } from "../host-port.js";
 import { authSchema, checkSecurity, tlsSchema } from "../auth/schema.js";
+import { watchesSchema } from "./watches.js";
 import { AGENT_PATTERN, AGENT_RULE, APP_ID_PATTERN, APP_ID_RULE } from "../core/credential.js";
 
 /**
@@ -452,6 +453,8 @@ export const configSchema = z.strictObject({
     .optional(),
   /** Connection caps and timeouts of every listener, and the file descriptors kept for the store (docs/security.md#connection-limits). */
   connections: connections.prefault({}),
+  /** Caps on open watch streams (WatchToken, event streams, health Watch) per client, per connection and in all (docs/security.md#watch-stream-limits). */
+  watches: watchesSchema,
   /** On SIGINT/SIGTERM: how long in-flight calls may take before the server closes anyway. */
   shutdownGraceMs: z.number().int().nonnegative().default(5_000),
   /** Who may call, and what (docs/security.md). Absent: everyone may do everything. */

@@ -8,6 +8,8 @@ import {
   type HealthCheckResponse,
   type HealthServer,
 } from "../../generated/grpc/health/v1/health.js";
+import { watchClient, watchConnection, type WatchLimiter } from "../api/watch-limits.js";
+import { toServiceError, toStatus } from "./status.js";
 
 export type ServingStatus = "SERVING" | "NOT_SERVING";
 
@@ -40,6 +42,12 @@ export class HealthService {
   private readonly followed = new Map<string, () => void>();
   private dynamic: DynamicHealth | undefined;
   private shutDown = false;
+  /** Caps on open Watch streams (watches.health): they need no credentials, so each costs an attacker nothing. */
+  private limiter: WatchLimiter | undefined;
+
+  limitWatches(limiter: WatchLimiter): void {
+    this.limiter = limiter;
+  }
 
   /** Answers names not set here (each credential's) from `dynamic`. */
   setDynamic(dynamic: DynamicHealth): void {
@@ -137,6 +145,17 @@ export class HealthService {
 
   private watch(call: Watcher): void {
     const service = call.request.service;
+    let release = (): void => undefined;
+    if (!this.shutDown && this.limiter) {
+      // Health callers are not authenticated: counted by IP address and connection.
+      const peer = call.getPeer();
+      try {
+        release = this.limiter.admit(watchClient(undefined, peer), watchConnection(peer));
+      } catch (err) {
+        call.emit("error", toServiceError(toStatus(err)));
+        return;
+      }
+    }
     // The current status at once, SERVICE_UNKNOWN included; the stream stays
     // open so the client hears when the service appears.
     call.write({ status: toWire(this.statusOf(service)) });
@@ -144,6 +163,7 @@ export class HealthService {
       call.end();
       return;
     }
+    call.on("close", release);
     let set = this.watchers.get(service);
     if (!set) this.watchers.set(service, (set = new Set()));
     set.add(call);
