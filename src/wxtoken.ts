@@ -6,7 +6,7 @@
  */
 import { systemClock, type Clock } from "./clock.js";
 import { createAuthorizer } from "./auth/authorizer.js";
-import { exposureProblem, exposureWarnings } from "./auth/exposure.js";
+import { exposureProblem, exposureWarnings, hasClientAuthentication } from "./auth/exposure.js";
 import { serverCredentials } from "./auth/server-credentials.js";
 import { ConfigError, type LoadedConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
@@ -41,6 +41,7 @@ import { WeChatClient } from "./upstream/wechat-client.js";
 import { OpenPlatform, type PlatformHost } from "./openplatform/platform.js";
 import { PushReceiver } from "./openplatform/receiver.js";
 import { planListeners, type ListenerLimits } from "./listeners/plan.js";
+import { HostCheck } from "./listeners/host-check.js";
 import { isPlatformStore } from "./openplatform/store.js";
 
 export { appHealthName, TOKEN_SERVICE_NAME, SERVER_CHANNEL_OPTIONS } from "./server/server.js";
@@ -144,7 +145,19 @@ export class WxTokenServer {
     this.metrics = metrics;
     const http = loaded.config.http;
     this.http = http
-      ? new HttpApi(api, { listen: http.listen, maxBodyBytes: http.maxBodyBytes, keepaliveSeconds: http.keepaliveSeconds, tls: loaded.tls, clock, log, observer, connections: listeners.http })
+      ? new HttpApi(api, {
+          listen: http.listen,
+          maxBodyBytes: http.maxBodyBytes,
+          keepaliveSeconds: http.keepaliveSeconds,
+          tls: loaded.tls,
+          clock,
+          log,
+          observer,
+          connections: listeners.http,
+          // Without allowedHosts, any Host while every caller must authenticate (read per request: a reload may change auth).
+          hosts: new HostCheck({ allowedHosts: http.allowedHosts, authenticated: () => hasClientAuthentication(this.loaded.config) }),
+          onHostRefused: () => metrics?.hostRefused("http"),
+        })
       : undefined;
     const receiver = loaded.config.openPlatform?.receiver;
     this.receiver =
@@ -321,7 +334,7 @@ export class WxTokenServer {
       if (problem !== undefined) throw new ConfigError(`config error at http.listen: ${problem}`);
       await this.http.listen();
     }
-    if (this.metrics && config.metrics) this.metricsEndpoint = await serveMetrics(this.metrics, config.metrics.listen, this.log, this.listeners.metrics);
+    if (this.metrics && config.metrics) this.metricsEndpoint = await serveMetrics(this.metrics, config.metrics.listen, this.log, this.listeners.metrics, { hosts: new HostCheck({ allowedHosts: config.metrics.allowedHosts }) });
     // Serves nothing but pushes, so it may face the internet (behind the operator's HTTPS proxy).
     if (this.receiver) await this.receiver.listen();
     this.engine.start();

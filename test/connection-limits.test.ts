@@ -135,8 +135,8 @@ describe("timeouts, with short configured values", () => {
     const h = await start({ [listener]: limits }, listener === "receiver" ? platform : {});
     const port = { http: h.server.httpPort, receiver: h.server.receiverPort, metrics: h.server.metricsPort }[listener]!;
     const silent = await raw(port);
-    const halfHeaders = await raw(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n");
-    const idle = await raw(port, "GET /nothing-here HTTP/1.1\r\nHost: x\r\n\r\n");
+    const halfHeaders = await raw(port, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    const idle = await raw(port, "GET /nothing-here HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     for (const c of [silent, halfHeaders, idle]) expect(await within(c.closed, 10_000)).toBe(true);
     await eventually(async () => expect(await metric(h, "wxtoken_connections", listener)).toBe(0), 5_000);
   });

@@ -202,7 +202,7 @@ describe("server-sent events (WatchToken over HTTP)", () => {
     // A raw socket that sends the request and then reads nothing for a while.
     const socket = connect(h.server.httpPort!, "127.0.0.1");
     await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
-    socket.write(`GET /v1/apps/${APP}/token:watch HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n`);
+    socket.write(`GET /v1/apps/${APP}/token:watch HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n`);
     socket.pause();
     await eventually(() => expect(h!.server.api.watcherCount()).toBe(1));
     for (let i = 0; i < 300; i++) token = (await h.forceRefresh(APP, token)).token!.accessToken;

@@ -36,7 +36,7 @@ interface ExposureFields {
 }
 
 /** Callers must prove who they are: API keys / certificate names (auth), or a client certificate at the handshake. */
-function hasClientAuthentication(config: ExposureFields): boolean {
+export function hasClientAuthentication(config: ExposureFields): boolean {
   return config.auth !== undefined || config.tls?.requireClientCert === true;
 }
 

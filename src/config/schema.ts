@@ -355,6 +355,15 @@ const connections = z.strictObject({
     .prefault({}),
 });
 
+/** Names for a listener's Host check (src/listeners/host-check.ts): a name, "*.name" or "*"; no port. */
+const ALLOWED_HOST = /^(\*|(\*\.)?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*)$/;
+const allowedHosts = z.array(
+  z
+    .string()
+    .transform((h) => h.toLowerCase())
+    .refine((h) => ALLOWED_HOST.test(h), 'must be a host name without a port, "*.domain" or "*"'),
+);
+
 export const configSchema = z.strictObject({
   /** host:port for gRPC. */
   listen: checked(grpcAddressProblem, GRPC_ADDRESS).default("127.0.0.1:50051"),
@@ -445,11 +454,20 @@ export const configSchema = z.strictObject({
       maxBodyBytes: z.number().int().positive().max(1_048_576).default(65_536),
       /** Seconds between keepalive comments on an idle event stream (idle proxies cut silent connections). */
       keepaliveSeconds: z.number().positive().max(300).default(15),
+      /**
+       * Host names requests may carry besides loopback names and IP addresses (a defense against DNS rebinding, docs/security.md#dns-rebinding):
+       * exact names, "*.example.com" for any name under it, "*" for any. Absent: any Host when auth (or tls.requireClientCert) is configured, else loopback names and IP addresses only.
+       */
+      allowedHosts: allowedHosts.optional(),
     })
     .optional(),
   /** Prometheus metrics on their own HTTP port (GET /metrics). Absent: off; `{}` serves on 127.0.0.1:9464. */
   metrics: z
-    .strictObject({ listen: checked((a) => hostPortProblem(a, true), "host:port, [ipv6]:port or :port").default("127.0.0.1:9464") })
+    .strictObject({
+      listen: checked((a) => hostPortProblem(a, true), "host:port, [ipv6]:port or :port").default("127.0.0.1:9464"),
+      /** Host names a scrape may carry besides loopback names and IP addresses (as http.allowedHosts; the port has no authentication, so always checked). */
+      allowedHosts: allowedHosts.default([]),
+    })
     .optional(),
   /** Connection caps and timeouts of every listener, and the file descriptors kept for the store (docs/security.md#connection-limits). */
   connections: connections.prefault({}),

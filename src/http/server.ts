@@ -19,6 +19,7 @@ import { InvalidArgumentError, ShuttingDownError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { bodyChunks, ClientAbortError } from "../listeners/client-abort.js";
 import { httpServerOptions, limitHttpServer, type HttpLimits } from "../listeners/http-limits.js";
+import { HostCheck, HostGuard } from "../listeners/host-check.js";
 import { splitHostPort } from "../host-port.js";
 import { kindFromProto, statusFilterFromProto } from "../server/convert.js";
 import type { CallObserver } from "../server/hooks.js";
@@ -43,6 +44,10 @@ export interface HttpApiOptions {
   observer?: CallObserver;
   /** Connection cap and timeouts (connections.http); without them, the default timeouts and no cap. */
   connections?: HttpLimits;
+  /** Which Host headers are answered (DNS rebinding); default: loopback names and IP addresses. */
+  hosts?: HostCheck;
+  /** Told of each request refused for its Host (metrics). */
+  onHostRefused?(): void;
 }
 
 /** grpc-gateway's mapping of gRPC codes to HTTP statuses. */
@@ -95,12 +100,14 @@ export class HttpApi {
   private readonly streams = new Set<EventStream>();
   private readonly inflight = new Set<ServerResponse>();
   private draining = false;
+  private readonly hosts: HostGuard;
   private port = 0;
 
   constructor(
     private readonly api: TokenApi,
     private readonly opts: HttpApiOptions,
   ) {
+    this.hosts = new HostGuard({ check: opts.hosts ?? new HostCheck(), listener: "http", configKey: "http.allowedHosts", log: opts.log, clock: opts.clock, onRefused: opts.onHostRefused });
     const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
     const tls = opts.tls;
     this.server = tls
@@ -159,6 +166,7 @@ export class HttpApi {
     await Promise.race([Promise.all(finished), new Promise((r) => setTimeout(r, Math.max(100, deadline - Date.now())))]);
     this.server.closeAllConnections();
     await closed;
+    this.hosts.flush();
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -168,6 +176,8 @@ export class HttpApi {
     this.inflight.add(res);
     res.on("close", () => this.inflight.delete(res));
     try {
+      const wrongHost = this.hosts.refusal(req);
+      if (wrongHost !== undefined) throw new HttpRefusal(421, status.PERMISSION_DENIED, wrongHost, { connection: "close" });
       if (this.draining) throw new HttpRefusal(503, status.UNAVAILABLE, "server shutting down", { connection: "close" });
       const url = new URL(req.url ?? "/", "http://wxtoken.invalid");
       const { route, params } = this.route(req.method ?? "GET", url.pathname);
@@ -304,7 +314,7 @@ export class HttpApi {
 
   private fail(res: ServerResponse, err: unknown): void {
     if (err instanceof HttpRefusal) {
-      this.send(res, err.httpStatus, statusJson({ code: err.code, details: err.message, reason: err.httpStatus === 404 ? "NO_ROUTE" : err.httpStatus === 405 ? "METHOD_NOT_ALLOWED" : err.httpStatus === 413 ? "BODY_TOO_LARGE" : err.httpStatus === 415 ? "NOT_JSON" : "SHUTTING_DOWN" }), err.headers);
+      this.send(res, err.httpStatus, statusJson({ code: err.code, details: err.message, reason: err.httpStatus === 404 ? "NO_ROUTE" : err.httpStatus === 405 ? "METHOD_NOT_ALLOWED" : err.httpStatus === 413 ? "BODY_TOO_LARGE" : err.httpStatus === 415 ? "NOT_JSON" : err.httpStatus === 421 ? "HOST_NOT_ALLOWED" : "SHUTTING_DOWN" }), err.headers);
       return;
     }
     const mapped = toStatus(err, this.opts.clock.now());

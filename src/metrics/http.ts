@@ -1,13 +1,17 @@
 /**
  * The metrics HTTP endpoint, on its own port (so a scraper never needs the
  * gRPC port, and the gRPC port never speaks HTTP/1.1): GET /metrics answers
- * the Prometheus text format; anything else is 404.
+ * the Prometheus text format; anything else is 404. A Host that is not a
+ * loopback name, an IP address or in metrics.allowedHosts is refused (421):
+ * the port has no authentication, and a page using DNS rebinding must not
+ * read which apps are configured and their quota use.
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { splitHostPort } from "../host-port.js";
 import type { Logger } from "../log.js";
 import { httpServerOptions, limitHttpServer, type HttpLimits } from "../listeners/http-limits.js";
+import { HostCheck, HostGuard } from "../listeners/host-check.js";
 import type { Metrics } from "./metrics.js";
 
 export interface MetricsEndpoint {
@@ -22,9 +26,31 @@ export function parseHostPort(address: string): { host: string | undefined; port
   return { host: parts.host || undefined, port: parts.port };
 }
 
-/** `limits`: the connection cap and timeouts (connections.metrics); without them, the default timeouts and no cap. */
-export async function serveMetrics(metrics: Metrics, address: string, log: Logger, limits?: HttpLimits): Promise<MetricsEndpoint> {
+/**
+ * `limits`: the connection cap and timeouts (connections.metrics); without them, the default timeouts and no cap.
+ * `hosts`: the Host check (default: loopback names and IP addresses).
+ */
+export async function serveMetrics(
+  metrics: Metrics,
+  address: string,
+  log: Logger,
+  limits?: HttpLimits,
+  opts: { hosts?: HostCheck } = {},
+): Promise<MetricsEndpoint> {
+  const hosts = new HostGuard({
+    check: opts.hosts ?? new HostCheck(),
+    listener: "metrics",
+    configKey: "metrics.allowedHosts",
+    log,
+    clock: metrics.clock,
+    onRefused: () => metrics.hostRefused("metrics"),
+  });
   const server: Server = createServer(httpServerOptions(limits), (req, res) => {
+    const wrongHost = hosts.refusal(req);
+    if (wrongHost !== undefined) {
+      res.writeHead(421, { "content-type": "text/plain; charset=utf-8", connection: "close" }).end(`${wrongHost}\n`);
+      return;
+    }
     const path = (req.url ?? "").split("?")[0];
     if (req.method !== "GET" || path !== "/metrics") {
       res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("not found: GET /metrics\n");
@@ -56,6 +82,7 @@ export async function serveMetrics(metrics: Metrics, address: string, log: Logge
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
+        hosts.flush();
       }),
   };
 }

@@ -39,9 +39,11 @@ export class Metrics {
   private readonly rpcCalls: Counter<"method" | "code">;
   private readonly rpcDuration: Histogram<"method">;
   private readonly pushes: Counter<"component" | "info_type" | "result">;
+  private readonly hostsRefused: Counter<"listener">;
   private platforms: () => Iterable<OpenPlatform> = () => [];
 
-  constructor(private readonly clock: Clock) {
+  /** `clock`: the metrics port's refusal log uses it too. */
+  constructor(readonly clock: Clock) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     this.upstreamCalls = new Counter({
@@ -74,6 +76,12 @@ export class Metrics {
       name: "wxtoken_platform_pushes_total",
       help: "Open Platform pushes received, by component appid, InfoType and result (stored, ignored, duplicate, bad_signature, stale_timestamp, ...)",
       labelNames: ["component", "info_type", "result"],
+      registers,
+    });
+    this.hostsRefused = new Counter({
+      name: "wxtoken_http_host_refused_total",
+      help: "HTTP requests refused (421) for a Host header that is not a loopback name, an IP address or an allowed host (DNS rebinding), by listener (http, metrics)",
+      labelNames: ["listener"],
       registers,
     });
     const platforms = () => this.platforms();
@@ -186,6 +194,11 @@ export class Metrics {
   /** One push the receiver answered (an InfoType wxtoken does not know counts as "other"). */
   observePush(component: string | undefined, infoType: string | undefined, result: string): void {
     this.pushes.inc({ component: component ?? "", info_type: infoTypeLabel(infoType), result });
+  }
+
+  /** One request refused for its Host header (src/listeners/host-check.ts). */
+  hostRefused(listener: "http" | "metrics"): void {
+    this.hostsRefused.inc({ listener });
   }
 
   /**
