@@ -84,6 +84,7 @@ export function parseConfig(raw: unknown, options: { baseDir?: string; env?: Nod
       authorizerTickets: p.authorizerTickets,
       startPushMinIntervalMs: p.startPushMinIntervalSeconds * 1000,
       syncMinIntervalMs: p.syncMinIntervalSeconds * 1000,
+      refusedSyncMinIntervalMs: p.refusedSyncMinIntervalSeconds * 1000,
       maxClockSkewMs: config.openPlatform!.receiver.maxClockSkewSeconds * 1000,
       maxCallsPerSecond: p.maxCallsPerSecond,
       maxConcurrentCalls: p.maxConcurrentCalls,

@@ -184,6 +184,14 @@ const platform = z
     /** Least time between two automatic re-reads of the authorizer list (at start with none stored, after a 61023). */
     syncMinIntervalSeconds: z.number().positive().default(600),
     /**
+     * After an account's first 61023 (its refresh token refused: it may have
+     * authorized again while the push was lost), the list is re-read this soon
+     * after the previous read instead (the one made at start included).
+     * Another 61023 of an account refused before (since its refresh token last
+     * worked) keeps to syncMinIntervalSeconds.
+     */
+    refusedSyncMinIntervalSeconds: z.number().positive().default(60),
+    /**
      * Upstream calls per second this platform's background work may make
      * (scheduled refreshes, first fetches after a restore, retries), across
      * all replicas. Refreshes are planned under it, spread over the safe part

@@ -12,7 +12,7 @@ import type { Clock } from "../clock.js";
 import type { Logger } from "../log.js";
 import type { Coordinator } from "./coordinator.js";
 import { credentialKey, type CredentialId } from "./credential.js";
-import { UnknownCredentialError } from "./errors.js";
+import { UnknownCredentialError, type RefreshError } from "./errors.js";
 import type { Fetched, Issuer, ParentToken } from "./issuer.js";
 import { freeLane, Lane, type LaneOptions } from "./lane.js";
 import type { QuotaPolicy } from "./quota-guard.js";
@@ -74,6 +74,8 @@ export class CredentialEngine {
   private readonly credentials = new Map<string, Credential>();
   private readonly lanes = new Map<string, Lane>();
   private readonly membership = new Set<(event: MembershipEvent) => void>();
+  /** The credentials fetched with each token (its tickets), by the token's key: told when its value is revoked or comes back. */
+  private readonly children = new Map<string, Set<Credential>>();
   private readonly scheduler: Scheduler;
   private readonly ctx: CredentialContext;
   private readonly ownership: EngineOwnership;
@@ -99,6 +101,7 @@ export class CredentialEngine {
       owners: this.ownership,
       ownerGraceMs: opts.ownerGraceMs ?? 15_000,
       parent: (id) => this.parent(id),
+      revocation: (key, error) => this.revocation(key, error),
     };
     this.lanes.set(CONFIG_GROUP, freeLane(() => opts.clock.now()));
   }
@@ -155,6 +158,7 @@ export class CredentialEngine {
     this.stored.delete(key);
     const c = new Credential(key, issuer, this.ctx, this.lane(group), stored);
     this.credentials.set(key, c);
+    this.link(c, true);
     if (seed) c.offer(seed.fetched, seed.requestedAt);
     if (this.started) c.start();
     for (const l of this.membership) l({ type: "added", credential: c });
@@ -176,6 +180,7 @@ export class CredentialEngine {
     if (c.lane.name !== CONFIG_GROUP) this.stored.set(key, { key, value: "", version: c.highestVersion(), obtainedAt: 0, expiresAt: 0 });
     else if (latest) this.stored.set(key, { ...toStored(latest), version: c.highestVersion() });
     this.credentials.delete(key);
+    this.link(c, false);
     for (const l of this.membership) l({ type: "removed", credential: c });
     return true;
   }
@@ -267,6 +272,22 @@ export class CredentialEngine {
   /** The group holding a key, if any. */
   groupOf(key: string): string | undefined {
     return this.credentials.get(key)?.lane.name;
+  }
+
+  private link(c: Credential, add: boolean): void {
+    const parent = c.parentKey;
+    if (parent === undefined) return;
+    const set = this.children.get(parent) ?? new Set();
+    if (add) this.children.set(parent, set.add(c));
+    else if (set.delete(c) && set.size === 0) this.children.delete(parent);
+  }
+
+  /** A token's value was revoked (error) or came back (undefined): the credentials fetched with it follow. */
+  private revocation(key: string, error: RefreshError | undefined): void {
+    for (const child of this.children.get(key) ?? []) {
+      if (error) child.parentRevoked(error);
+      else child.parentRevived();
+    }
   }
 
   /** A replica joined or died: lanes share the ceiling anew, and each credential's owner plans its refresh. */

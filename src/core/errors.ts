@@ -1,5 +1,5 @@
 import { WxTokenError, type ErrorCategory } from "../errors.js";
-import { isUpstreamError, UpstreamTransportError, type UpstreamError } from "../upstream/errors.js";
+import { isUpstreamError, UpstreamTransportError, WeChatError, type UpstreamError } from "../upstream/errors.js";
 import { CoordinationError } from "./coordinator.js";
 import { describeId, type CredentialId } from "./credential.js";
 import { QuotaGuardError } from "./quota-guard.js";
@@ -23,6 +23,11 @@ export function isRefreshError(err: unknown): err is RefreshError {
  */
 export function mayHaveIssued(error: RefreshError): boolean {
   return error instanceof UpstreamTransportError && error.code !== "CONNECT" && error.code !== "HTTP_STATUS";
+}
+
+/** Whether a failure says the value held is dead too (ErrcodeInfo.revokesValue): it is not served any longer. */
+export function revokesValue(error: RefreshError | undefined): boolean {
+  return error instanceof WeChatError && error.revokesValue;
 }
 
 function idMetadata(id: CredentialId): Record<string, string> {

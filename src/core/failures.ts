@@ -6,7 +6,7 @@
 import type { Clock } from "../clock.js";
 import type { Logger } from "../log.js";
 import { noun, type CredentialId, type CredentialRecord } from "./credential.js";
-import { NoValidTokenError, type RefreshError } from "./errors.js";
+import { NoValidTokenError, revokesValue, type RefreshError } from "./errors.js";
 import { QuotaGuardError } from "./quota-guard.js";
 import { capBeforeExpiry, retryDelay, type Random, type RetryPolicy } from "./schedule.js";
 
@@ -95,6 +95,8 @@ export class Failures {
 
   private whyNone(latest: CredentialRecord | undefined): string {
     const what = noun(this.id);
-    return latest ? `${what} v${latest.version} expired at ${new Date(latest.expiresAt).toISOString()}` : `no ${what} obtained yet`;
+    if (!latest) return `no ${what} obtained yet`;
+    const at = new Date(latest.expiresAt).toISOString();
+    return revokesValue(this.failure?.error) ? `${what} v${latest.version} withdrawn at ${at}: it no longer works` : `${what} v${latest.version} expired at ${at}`;
   }
 }

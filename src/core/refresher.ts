@@ -11,14 +11,14 @@ import type { Clock } from "../clock.js";
 import type { Logger } from "../log.js";
 import { isUpstreamError, UpstreamTransportError } from "../upstream/errors.js";
 import { CoordinationError, type Coordinator } from "./coordinator.js";
-import { describeId, describeRecord, logFields, type CredentialId, type CredentialRecord } from "./credential.js";
-import { isRefreshError, mayHaveIssued, SameTokenError, StoppedError, type RefreshError } from "./errors.js";
+import { credentialKey, describeId, describeRecord, logFields, type CredentialId, type CredentialRecord } from "./credential.js";
+import { isRefreshError, mayHaveIssued, revokesValue, SameTokenError, StoppedError, type RefreshError } from "./errors.js";
 import { Failures } from "./failures.js";
 import type { FetchContext, Fetched, Issuer, ParentToken } from "./issuer.js";
 import { CredentialBudgets, QuotaGuardError, type AppQuota, type QuotaPolicy } from "./quota-guard.js";
 import { planRefresh, sameValueRetryAt, type Random, type RefreshPolicy, type RetryPolicy } from "./schedule.js";
 import type { Lane } from "./lane.js";
-import { Task, type Scheduler } from "./scheduler.js";
+import { isScheduled, type Schedulable, type Scheduler } from "./scheduler.js";
 import { StaleChecks } from "./stale-check.js";
 import { CredentialState, toStored, type HealthListener, type TokenListener } from "./state.js";
 import type { StoredCredential, TokenStore } from "./store.js";
@@ -51,6 +51,8 @@ export interface CredentialContext {
   parent(id: CredentialId): ParentToken;
   /** Replicas sharing a store: a cluster-wide refresh lock and the shared value. */
   coordinator?: Coordinator;
+  /** Its value was revoked (with the error that said so) or, error undefined, a value came after that: the engine tells the credentials fetched with it. */
+  revocation?(key: string, error: RefreshError | undefined): void;
 }
 
 /** A refresh planned no earlier than this share of a value's life: the room a paced lane spreads a herd over. */
@@ -62,7 +64,8 @@ export interface ForceRefreshResult {
   refreshed: boolean;
 }
 
-export class Credential {
+/** It is its own refresh entry in the engine's scheduler (no extra object per credential). */
+export class Credential implements Schedulable {
   readonly id: CredentialId;
   readonly state: CredentialState;
   private budgetsHeld: CredentialBudgets | undefined;
@@ -70,8 +73,10 @@ export class Credential {
   private inflight: Promise<CredentialRecord> | undefined;
   private failuresHeld: Failures | undefined;
   private logHeld: Logger | undefined;
-  /** The next background refresh (or owner check), in the engine's scheduler. */
-  private task: Task | undefined;
+  // The next background refresh (or owner check), in the engine's scheduler.
+  heapAt = 0;
+  heapIndex = -1;
+  heapSeq = 0;
   private dueReason: RefreshReason = "scheduled";
   /** The lane slot the next refresh holds, given back when it is planned again. */
   private slot: number | undefined;
@@ -94,6 +99,8 @@ export class Credential {
   private lastReadAt = 0;
   /** ForceRefresh inside the minimum interval asks WeChat about the value first; made at first use. */
   private staleChecksHeld: StaleChecks | undefined;
+  /** WeChat said its value (or its parent's) no longer works, and no value came since (see revoke). */
+  private revokedBy: RefreshError | undefined;
 
   constructor(
     readonly key: string,
@@ -137,6 +144,11 @@ export class Credential {
     return this.lane.paced;
   }
 
+  /** The key of the credential it is fetched with (a ticket's token), if any. */
+  get parentKey(): string | undefined {
+    return this.issuer.parent && credentialKey(this.issuer.parent);
+  }
+
   /** Whether it is held on demand (refreshed only while read). */
   get onDemand(): boolean {
     return this.lane.idleAfterMs !== undefined;
@@ -177,9 +189,9 @@ export class Credential {
     this.issuer = issuer;
     this.generation++;
     this.log.info({ endpoint: issuer.endpoint }, "credentials updated");
-    const kind = this.failures.last()?.kind;
+    const kind = this.failuresHeld?.last()?.kind;
     if (this.started && !this.stopped && (kind === "permanent" || kind === "admin")) {
-      this.failures.clear();
+      this.failuresHeld?.clear();
       this.scheduleRefresh(this.ctx.clock.now(), "retry");
     }
     return true;
@@ -238,7 +250,7 @@ export class Credential {
 
   /** When the next background refresh is planned, if one is (status, tests). */
   nextRefreshAt(): number | undefined {
-    return this.task?.scheduled ? this.task.at : undefined;
+    return isScheduled(this) ? this.heapAt : undefined;
   }
 
   /**
@@ -270,9 +282,10 @@ export class Credential {
    * guard still applies; a refusal by it is not retried here.
    */
   retryNow(why = "operator request"): boolean {
-    const last = this.failures.last();
+    // Read without making a failure record: most of a platform's 100,000 credentials never fail.
+    const last = this.failuresHeld?.last();
     if (!this.started || this.stopped || !last || last instanceof QuotaGuardError) return false;
-    this.failures.clear();
+    this.failuresHeld?.clear();
     if (!this.lane.paced) this.log.info({ errorKind: last.kind, why }, "retrying at once");
     this.scheduleRefresh(this.ctx.clock.now(), "retry");
     return true;
@@ -354,6 +367,7 @@ export class Credential {
     if (record) this.wakeWaiters();
     if (record) {
       this.failuresHeld?.clear();
+      this.revived();
       this.scheduleRefresh(record.refreshAt);
     }
     return record;
@@ -370,6 +384,7 @@ export class Credential {
     this.offered = true;
     this.ctx.store.save(toStored(record));
     this.failuresHeld?.clear();
+    this.revived();
     this.wakeWaiters();
     if (this.started) this.scheduleRefresh(record.refreshAt);
     return record;
@@ -395,7 +410,7 @@ export class Credential {
   ownersChanged(): void {
     if (!this.started || this.stopped || this.inflight) return;
     // Most keys keep their owner (rendezvous hashing moves only the leaving or joining replica's share).
-    if (this.ctx.owners.owns(this.key) === this.plannedAsOwner && this.task?.scheduled) return;
+    if (this.ctx.owners.owns(this.key) === this.plannedAsOwner && isScheduled(this)) return;
     const held = this.state.latest();
     if (held) this.scheduleRefresh(held.refreshAt);
     else if (!this.onDemand) this.scheduleRefresh(this.ctx.clock.now(), "startup");
@@ -413,7 +428,7 @@ export class Credential {
     const idle = now - this.lastReadAt > (this.lane.idleAfterMs ?? Infinity) || this.lastReadAt === 0;
     this.lastReadAt = now;
     const held = this.state.current();
-    if (idle && held && this.started && !this.task?.scheduled) this.scheduleRefresh(held.refreshAt);
+    if (idle && held && this.started && !isScheduled(this)) this.scheduleRefresh(held.refreshAt);
   }
 
   /**
@@ -500,7 +515,8 @@ export class Credential {
       const error = new UpstreamTransportError(this.issuer.endpoint, "BAD_BODY", `WeChat returned v${record.version} again, which expired at ${new Date(record.expiresAt).toISOString()}`);
       return this.fail(error, reason);
     }
-    this.failures.clear();
+    this.failuresHeld?.clear();
+    this.revived();
     if (!(same && force)) this.scheduleRefresh(record.refreshAt);
     return record;
   }
@@ -521,11 +537,49 @@ export class Credential {
   }
 
   private fail(error: RefreshError, reason: RefreshReason, staleCredentials = false): never {
+    this.failed(error, reason, staleCredentials);
+    if (this.state.current()) throw error;
+    throw this.failures.noValid(error, this.state.latest());
+  }
+
+  private failed(error: RefreshError, reason: string, staleCredentials = false): void {
+    // First: a value that no longer works does not hold the retry before its expiry.
+    if (revokesValue(error)) this.revoke(error);
     const retryAt = this.failures.record(error, reason, this.state.current(), staleCredentials);
     this.scheduleRefresh(retryAt, "retry");
     this.state.updateHealth();
-    if (this.state.current()) throw error;
-    throw this.failures.noValid(error, this.state.latest());
+  }
+
+  /**
+   * WeChat said the held value no longer works (an authorizer's 61023): it
+   * ends now, here and in the store (a restart does not serve it either), and
+   * the credentials fetched with it (its tickets) go the same way. Callers get
+   * the error until a value comes again (a new authorization, a refresh that works).
+   */
+  private revoke(error: RefreshError): void {
+    const cut = this.state.withdraw();
+    if (cut) this.ctx.store.save(toStored(cut));
+    if (cut) this.log.warn({ version: cut.version, token: cut.fingerprint, err: error.message }, "WeChat's answer says the held value no longer works: not served any longer");
+    if (this.revokedBy) return;
+    this.revokedBy = error;
+    this.ctx.revocation?.(this.key, error);
+  }
+
+  /** A value came after a revocation: the credentials fetched with it try again at once. */
+  private revived(): void {
+    if (!this.revokedBy) return;
+    this.revokedBy = undefined;
+    this.ctx.revocation?.(this.key, undefined);
+  }
+
+  /** The token this is fetched with was revoked (see revoke): this value goes too, with the same error. */
+  parentRevoked(error: RefreshError): void {
+    if (this.started && !this.stopped) this.failed(error, "parent revoked");
+  }
+
+  /** The token this is fetched with came back: if it failed for the revocation, it tries again now. */
+  parentRevived(): void {
+    if (revokesValue(this.failuresHeld?.last())) this.retryNow("the token it is fetched with is back");
   }
 
   /**
@@ -561,13 +615,13 @@ export class Credential {
   }
 
   private unschedule(): void {
-    if (this.task) this.ctx.scheduler.cancel(this.task);
+    this.ctx.scheduler.cancel(this);
     if (this.slot !== undefined) this.lane.release(this.slot);
     this.slot = undefined;
   }
 
-  /** The planned time came. */
-  private due(): void {
+  /** The planned time came (the scheduler's call). */
+  fire(): void {
     this.slot = undefined;
     if (this.stopped) return;
     const now = this.ctx.clock.now();

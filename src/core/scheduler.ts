@@ -6,27 +6,44 @@
  */
 import type { Clock, TimerHandle } from "../clock.js";
 
-/** Something the scheduler runs at a time. Its fields are the scheduler's. */
-export class Task {
+/**
+ * Something the scheduler runs at a time. Its heap fields are the
+ * scheduler's. A credential is one itself (and its state another), so that
+ * 100,000 of them cost no extra objects or closures.
+ */
+export interface Schedulable {
   /** When it is due (ms since the epoch); meaningless while not scheduled. */
-  at = 0;
+  heapAt: number;
   /** Its index in the heap, -1 while not scheduled. */
-  slot = -1;
+  heapIndex: number;
   /** Ties at the same instant run in the order they were scheduled. */
-  seq = 0;
+  heapSeq: number;
+  fire(): void;
+}
 
-  constructor(readonly run: () => void) {}
+/** A function to run at a time. */
+export class Task implements Schedulable {
+  heapAt = 0;
+  heapIndex = -1;
+  heapSeq = 0;
 
-  get scheduled(): boolean {
-    return this.slot >= 0;
+  constructor(private readonly run: () => void) {}
+
+  fire(): void {
+    this.run();
   }
+}
+
+/** Whether it is in a scheduler's heap. */
+export function isScheduled(t: Schedulable): boolean {
+  return t.heapIndex >= 0;
 }
 
 /** Tasks run per turn of the event loop when many are due at once (a backlog), so serving is never starved. */
 const BATCH = 500;
 
 export class Scheduler {
-  private readonly heap: Task[] = [];
+  private readonly heap: Schedulable[] = [];
   private timer: TimerHandle | undefined;
   /** When the timer is armed for (Infinity: not armed). */
   private armedAt = Infinity;
@@ -36,27 +53,27 @@ export class Scheduler {
   constructor(private readonly clock: Clock) {}
 
   /** Runs `task` at `at` (moves it when already scheduled). */
-  schedule(task: Task, at: number): void {
+  schedule(task: Schedulable, at: number): void {
     if (this.stopped) return;
-    task.at = at;
-    task.seq = this.seq++;
-    if (task.slot < 0) {
-      task.slot = this.heap.length;
+    task.heapAt = at;
+    task.heapSeq = this.seq++;
+    if (task.heapIndex < 0) {
+      task.heapIndex = this.heap.length;
       this.heap.push(task);
     }
-    this.up(task.slot);
-    this.down(task.slot);
+    this.up(task.heapIndex);
+    this.down(task.heapIndex);
     if (at < this.armedAt) this.arm();
   }
 
-  cancel(task: Task): void {
-    const i = task.slot;
+  cancel(task: Schedulable): void {
+    const i = task.heapIndex;
     if (i < 0) return;
     const last = this.heap.pop()!;
-    task.slot = -1;
+    task.heapIndex = -1;
     if (last !== task) {
       this.heap[i] = last;
-      last.slot = i;
+      last.heapIndex = i;
       this.up(i);
       this.down(i);
     }
@@ -70,7 +87,7 @@ export class Scheduler {
 
   /** The earliest due time, if any (tests, status). */
   nextAt(): number | undefined {
-    return this.heap[0]?.at;
+    return this.heap[0]?.heapAt;
   }
 
   stop(): void {
@@ -78,7 +95,7 @@ export class Scheduler {
     if (this.timer) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
     this.armedAt = Infinity;
-    for (const t of this.heap) t.slot = -1;
+    for (const t of this.heap) t.heapIndex = -1;
     this.heap.length = 0;
   }
 
@@ -90,8 +107,8 @@ export class Scheduler {
       this.armedAt = Infinity;
       return;
     }
-    this.armedAt = top.at;
-    this.timer = this.clock.setTimeout(() => this.fire(), top.at - this.clock.now());
+    this.armedAt = top.heapAt;
+    this.timer = this.clock.setTimeout(() => this.fire(), top.heapAt - this.clock.now());
   }
 
   private fire(): void {
@@ -100,10 +117,10 @@ export class Scheduler {
     const now = this.clock.now();
     for (let n = 0; n < BATCH; n++) {
       const top = this.heap[0];
-      if (!top || top.at > now) break;
+      if (!top || top.heapAt > now) break;
       this.cancel(top);
       try {
-        top.run();
+        top.fire();
       } catch {
         // A task's failure is its own business (each logs what it does); the others still run.
       }
@@ -111,8 +128,8 @@ export class Scheduler {
     this.arm();
   }
 
-  private less(a: Task, b: Task): boolean {
-    return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+  private less(a: Schedulable, b: Schedulable): boolean {
+    return a.heapAt < b.heapAt || (a.heapAt === b.heapAt && a.heapSeq < b.heapSeq);
   }
 
   private up(i: number): void {
@@ -122,11 +139,11 @@ export class Scheduler {
       const p = (i - 1) >> 1;
       if (!this.less(t, h[p]!)) break;
       h[i] = h[p]!;
-      h[i]!.slot = i;
+      h[i]!.heapIndex = i;
       i = p;
     }
     h[i] = t;
-    t.slot = i;
+    t.heapIndex = i;
   }
 
   private down(i: number): void {
@@ -140,10 +157,10 @@ export class Scheduler {
       const c = r < n && this.less(h[r]!, h[l]!) ? r : l;
       if (!this.less(h[c]!, t)) break;
       h[i] = h[c]!;
-      h[i]!.slot = i;
+      h[i]!.heapIndex = i;
       i = c;
     }
     h[i] = t;
-    t.slot = i;
+    t.heapIndex = i;
   }
 }

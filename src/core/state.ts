@@ -6,7 +6,7 @@
 import type { Clock } from "../clock.js";
 import type { Logger } from "../log.js";
 import { describeRecord, makeRecord, type CredentialId, type CredentialRecord } from "./credential.js";
-import { Task, type Scheduler } from "./scheduler.js";
+import type { Schedulable, Scheduler } from "./scheduler.js";
 import type { StoredCredential } from "./store.js";
 
 export type TokenListener = (token: CredentialRecord) => void;
@@ -29,14 +29,18 @@ export function toStored(t: CredentialRecord): StoredCredential {
   return { key: t.key, value: t.value, version: t.version, obtainedAt: t.obtainedAt, expiresAt: t.expiresAt, refreshAt: t.refreshAt };
 }
 
-export class CredentialState {
+/** It is its own expiry watch in the engine's scheduler (no extra object per credential). */
+export class CredentialState implements Schedulable {
   private record: CredentialRecord | undefined;
   /** Highest version ever held (a stored, expired value still counts). */
   private version: number;
-  /** Health turns at expiry: an entry in the engine's scheduler, made at first use. */
-  private expiryTask: Task | undefined;
+  heapAt = 0;
+  heapIndex = -1;
+  heapSeq = 0;
   private lastHealthy = false;
   private stopped = false;
+  /** A value withdrawn before its expiry (see withdraw), with that expiry. */
+  private withdrawn: { value: string; expiresAt: number } | undefined;
   // Made at the first subscriber: most credentials never have one.
   private tokenListeners: Set<TokenListener> | undefined;
   private healthListeners: Set<HealthListener> | undefined;
@@ -138,6 +142,18 @@ export class CredentialState {
     return this.record;
   }
 
+  /**
+   * WeChat said the value held no longer works: it ends now. Its expiry is
+   * kept aside: should WeChat answer the same value again (a ticket outlives
+   * the token that was revoked), it lives to that expiry again, no longer.
+   */
+  withdraw(): CredentialRecord | undefined {
+    const t = this.record;
+    if (!t || !this.isValid(t)) return undefined;
+    this.withdrawn = { value: t.value, expiresAt: t.expiresAt };
+    return this.shorten(this.clock.now());
+  }
+
   /** Plans the refresh of the value held again (after a same-value answer, say). */
   replan(refreshAt: number): CredentialRecord | undefined {
     const t = this.record;
@@ -166,14 +182,14 @@ export class CredentialState {
   watchExpiry(): void {
     const t = this.record;
     if (!t || this.stopped) {
-      if (this.expiryTask) this.scheduler.cancel(this.expiryTask);
+      this.scheduler.cancel(this);
       return;
     }
-    this.expiryTask ??= new Task(() => this.expired());
-    this.scheduler.schedule(this.expiryTask, t.expiresAt);
+    this.scheduler.schedule(this, t.expiresAt);
   }
 
-  private expired(): void {
+  /** The held value's expiry came (the scheduler's call). */
+  fire(): void {
     const t = this.record;
     if (!t || this.stopped || t.expiresAt > this.clock.now()) return;
     // An on-demand credential nobody reads is left to expire on purpose: not an error.
@@ -191,12 +207,13 @@ export class CredentialState {
 
   stop(): void {
     this.stopped = true;
-    if (this.expiryTask) this.scheduler.cancel(this.expiryTask);
+    this.scheduler.cancel(this);
   }
 
   private successor(previous: CredentialRecord | undefined, incoming: StoredCredential, planFrom: number): CredentialRecord {
     const same = previous?.value === incoming.value;
-    const expiresAt = same ? Math.min(previous.expiresAt, incoming.expiresAt) : incoming.expiresAt;
+    const withdrawn = same && this.withdrawn?.value === incoming.value ? this.withdrawn.expiresAt : 0;
+    const expiresAt = same ? Math.min(Math.max(previous.expiresAt, withdrawn), incoming.expiresAt) : incoming.expiresAt;
     return makeRecord({
       key: this.key,
       id: this.id,
@@ -211,6 +228,7 @@ export class CredentialState {
   private install(record: CredentialRecord, previous: CredentialRecord | undefined, how: "fetched" | "shared"): void {
     const same = previous?.value === record.value;
     this.record = record;
+    this.withdrawn = undefined;
     const fields = { ...describeRecord(record), how, previous: previous?.fingerprint };
     const message = same ? "same value again; its expiry stands" : "new value";
     if (this.owner.quiet) this.log.debug(fields, message);

@@ -18,7 +18,7 @@ export const COMPONENT_TOKEN_PATH = "/cgi-bin/component/api_component_token";
 export const AUTHORIZER_TOKEN_PATH = "/cgi-bin/component/api_authorizer_token";
 
 /** A new component or authorizer token leaves the previous one working this long (as /cgi-bin/token does). */
-const SUPERSEDES_AFTER_MS = 300_000;
+export const SUPERSEDES_AFTER_MS = 300_000;
 
 const COMMON: ErrcodeTable = {
   [-1]: { kind: "transient", meaning: "system busy" },
@@ -48,8 +48,9 @@ export const AUTHORIZER_TOKEN_ERRCODES: ErrcodeTable = {
   40014: { kind: "transient", meaning: "invalid component_access_token" },
   41001: { kind: "permanent", meaning: "component_access_token missing" },
   42001: { kind: "transient", meaning: "component_access_token expired" },
-  61003: { kind: "permanent", meaning: "the account has not authorized the platform", reason: "NEEDS_REAUTHORIZATION" },
-  61023: { kind: "permanent", meaning: "authorizer refresh token invalid: the account must authorize again", reason: "NEEDS_REAUTHORIZATION" },
+  // The account's tokens went with its authorization: the one held is not served any longer (nor its tickets).
+  61003: { kind: "permanent", meaning: "the account has not authorized the platform", reason: "NEEDS_REAUTHORIZATION", revokesValue: true },
+  61023: { kind: "permanent", meaning: "authorizer refresh token invalid: the account must authorize again", reason: "NEEDS_REAUTHORIZATION", revokesValue: true },
 };
 
 /** What the component token issuer asks of its platform. */
@@ -102,65 +103,4 @@ export function componentTokenIssuer(platform: ComponentEntry, tickets: TicketSo
   };
 }
 
-/** What an authorizer token issuer asks of its platform. */
-export interface RefreshTokenSource {
-  /** The stored refresh token (read from the shared store each time); undefined when none is held. */
-  refreshTokenOf(appId: string): Promise<string | undefined>;
-  /** WeChat answered a new refresh token: replace `previous` with it, atomically. */
-  refreshTokenRotated(appId: string, previous: string, next: string): Promise<void>;
-  /** A fetch with `refreshToken` worked (clears a needs-reauthorization mark). */
-  refreshTokenWorked(appId: string, refreshToken: string): void;
-  /** WeChat refused `refreshToken` (61023, 61003). */
-  refreshTokenRefused(appId: string, refreshToken: string): void;
-}
-
-export function authorizerTokenIssuer(
-  platform: ComponentEntry,
-  authorizerAppId: string,
-  refreshTokens: RefreshTokenSource,
-  client: WeChatClient,
-): Issuer {
-  const id: CredentialId = { appId: authorizerAppId, kind: "access_token" };
-  return {
-    id,
-    parent: { appId: platform.componentAppId, kind: "access_token" },
-    endpoint: "component/api_authorizer_token",
-    // The platform's secret, not the refresh token: a rotated refresh token is not a new issuer.
-    source: sourceDigest(platform.secret, "authorizer", platform.componentAppId),
-    budget: "token",
-    sameValueUntilExpiry: false,
-    supersedesAfterMs: SUPERSEDES_AFTER_MS,
-    hourlyLimits: [],
-    fetch: (ctx) =>
-      fetchWithParent(ctx, AUTHORIZER_TOKEN_PATH, `authorizer ${authorizerAppId}`, async (token) => {
-        const refreshToken = await refreshTokens.refreshTokenOf(authorizerAppId);
-        if (refreshToken === undefined) {
-          throw new MissingInputError(AUTHORIZER_TOKEN_PATH, "NO_REFRESH_TOKEN", `no refresh token held for authorizer ${authorizerAppId}: SyncAuthorizers restores it`);
-        }
-        let body: Record<string, unknown>;
-        try {
-          body = await client.request(AUTHORIZER_TOKEN_PATH, {
-            query: { component_access_token: token },
-            body: { component_appid: platform.componentAppId, authorizer_appid: authorizerAppId, authorizer_refresh_token: refreshToken },
-            redact: [token, refreshToken],
-            errcodes: AUTHORIZER_TOKEN_ERRCODES,
-            signal: ctx.signal,
-            timeoutFactor: ctx.timeoutFactor,
-          });
-        } catch (err) {
-          if (err instanceof WeChatError && err.reason === "NEEDS_REAUTHORIZATION") refreshTokens.refreshTokenRefused(authorizerAppId, refreshToken);
-          throw err;
-        }
-        const fetched = client.valueOf(AUTHORIZER_TOKEN_PATH, body, "authorizer_access_token", [token, refreshToken]);
-        const next = body["authorizer_refresh_token"];
-        if (typeof next === "string" && next !== "" && next !== refreshToken) {
-          await refreshTokens.refreshTokenRotated(authorizerAppId, refreshToken, next);
-        } else {
-          refreshTokens.refreshTokenWorked(authorizerAppId, refreshToken);
-        }
-        return fetched;
-      }),
-    // An authorizer's token works on the account's own APIs, getcallbackip included.
-    check: callbackIpCheck(client),
-  };
-}
+export { authorizerTokenIssuers, type RefreshTokenSource } from "./authorizer-token.js";

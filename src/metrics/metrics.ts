@@ -208,9 +208,9 @@ export class Metrics {
    */
   meterIssuer(issuer: Issuer, group?: string): Issuer {
     const labels = group === undefined ? { app_id: issuer.id.appId, agent: issuer.id.agent ?? "", kind: issuer.id.kind } : { app_id: group, agent: "", kind: issuer.id.kind };
-    return {
-      ...issuer,
-      fetch: async (ctx) => {
+    // The issuer stays the prototype (an issuer may keep its facts there), only fetch is wrapped.
+    const metered: Issuer = Object.create(issuer) as Issuer;
+    metered.fetch = async (ctx) => {
         const started = performance.now();
         let errcode = "0";
         try {
@@ -229,8 +229,8 @@ export class Metrics {
             this.refreshDuration.observe(labels, (performance.now() - started) / 1000);
           }
         }
-      },
     };
+    return metered;
   }
 
   /** Counts every finished call and times the unary ones. */

@@ -71,6 +71,10 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
   /** How far the last (or running) sync got in applying WeChat's list (metrics, status). */
   progress: { done: number; total: number } | undefined;
   private syncTimer: TimerHandle | undefined;
+  /** When the waiting sync (syncTimer) runs. */
+  private syncAt = Infinity;
+  /** Accounts whose refresh token WeChat refused since it last worked: another refusal waits for syncMinIntervalMs. */
+  private readonly refusedBefore = new Set<string>();
   /** Set when the store held no authorizer at start: a sync runs once the component token is there. */
   private syncWhenReady = false;
   /** The store could not be read at start: the first full reload decides whether it held any authorizer. */
@@ -93,6 +97,7 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
       refreshTokenReplaced: (appId) => this.credential(appId)?.retryNow("a new refresh token was stored"),
     });
     this.group = platformGroup(entry.componentAppId);
+    this.authorizerIssuer = authorizerTokenIssuers(entry, this, deps.client);
     deps.host.engine.lane(this.group, {
       maxCallsPerSecond: entry.maxCallsPerSecond,
       maxConcurrent: entry.maxConcurrentCalls,
@@ -102,6 +107,8 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
 
   /** The engine group of its authorizers. */
   readonly group: string;
+  /** Makes an authorizer's token issuer (what they share made once). */
+  private readonly authorizerIssuer: (appId: string) => Issuer;
 
   /**
    * Adds the component token and every account held to the engine (after
@@ -118,7 +125,7 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
   private serve(appId: string, seed?: Seed): boolean {
     const { engine, meter } = this.deps.host;
     if (this.isTaken(appId)) return false;
-    engine.add(meter(authorizerTokenIssuer(this.entry, appId, this, this.deps.client), this.group), this.group, seed);
+    engine.add(meter(this.authorizerIssuer(appId), this.group), this.group, seed);
     if (this.entry.authorizerTickets.length > 0) {
       const app: OfficialApp = { type: "official", appId, secret: this.entry.secret, endpoint: "token", tickets: this.entry.authorizerTickets, jsSdk: { allowedOrigins: [] } };
       for (const t of this.entry.authorizerTickets) engine.add(meter(officialTicketIssuer(app, t, this.deps.client), this.group), this.group);
@@ -128,6 +135,7 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
 
   /** The account left: its credentials stop and go. */
   private unserve(appId: string): void {
+    this.refusedBefore.delete(appId);
     if (this.isTaken(appId)) return;
     for (const key of this.keysOf(appId)) this.deps.host.engine.remove(key);
   }
@@ -250,6 +258,7 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
   }
 
   refreshTokenRotated(appId: string, previous: string, next: string): Promise<void> {
+    this.refusedBefore.delete(appId);
     return this.authorizers.rotated(appId, previous, next);
   }
 
@@ -259,14 +268,19 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
   }
 
   refreshTokenWorked(appId: string, refreshToken: string): void {
+    this.refusedBefore.delete(appId);
     if (this.authorizers.get(appId)?.status !== "needs_reauthorization") return;
     this.authorizers.setStatus(appId, refreshToken, "active");
   }
 
   refreshTokenRefused(appId: string, refreshToken: string): void {
+    // A first refusal may be a re-authorization whose push was lost: the list, read soon, holds its new refresh token.
+    // An account refused again at each retry (or listed by WeChat and refused all the same) does not have it read every minute.
+    const first = !this.refusedBefore.has(appId);
+    this.refusedBefore.add(appId);
     this.log.error({ authorizer: appId, refreshToken: fingerprint(refreshToken) }, "WeChat refused the authorizer's refresh token: the account must authorize the platform again");
     this.authorizers.setStatus(appId, refreshToken, "needs_reauthorization");
-    this.scheduleSync("refused");
+    this.scheduleSync("refused", first ? this.entry.refusedSyncMinIntervalMs : this.entry.syncMinIntervalMs);
   }
 
   // Pushes
@@ -405,17 +419,27 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
     return fetchWithParent({ extraCall: () => undefined, parent }, endpoint, what, call);
   }
 
-  /** An automatic sync, no more often than syncMinIntervalMs (at once when stored refresh tokens went missing). */
-  private scheduleSync(trigger: SyncTrigger): void {
-    if (this.stopped || (this.syncTimer && trigger !== "missing")) return;
-    if (this.syncTimer && trigger === "missing") this.deps.clock.clearTimeout(this.syncTimer);
-    const wait = trigger === "missing" ? 0 : this.lastSyncAt + this.entry.syncMinIntervalMs - this.deps.clock.now();
+  /**
+   * An automatic sync, no sooner than floorMs after the last one began (at
+   * once when stored refresh tokens went missing). One waits at a time: a
+   * trigger whose floor allows it sooner brings it forward.
+   */
+  private scheduleSync(trigger: SyncTrigger, floorMs = this.entry.syncMinIntervalMs): void {
+    if (this.stopped) return;
+    const now = this.deps.clock.now();
+    const at = trigger === "missing" ? now : Math.max(now, this.lastSyncAt + floorMs);
+    if (this.syncTimer) {
+      if (at >= this.syncAt) return;
+      this.deps.clock.clearTimeout(this.syncTimer);
+      this.syncTimer = undefined;
+    }
     const run = () => {
       this.syncTimer = undefined;
       this.sync(trigger).catch((err: Error) => this.log.warn({ trigger, err: err.message }, "automatic authorizer sync failed"));
     };
-    if (wait <= 0) run();
-    else this.syncTimer = this.deps.clock.setTimeout(run, wait);
+    if (at <= now) return run();
+    this.syncAt = at;
+    this.syncTimer = this.deps.clock.setTimeout(run, at - now);
   }
 
   // Changes

@@ -21,6 +21,8 @@ export interface PlatformEntry {
   readonly startPushMinIntervalMs: number;
   /** Least time between two automatic authorizer syncs (api_get_authorizer_list). */
   readonly syncMinIntervalMs: number;
+  /** Least time between a sync and one an account's first 61023 calls for. */
+  readonly refusedSyncMinIntervalMs: number;
   /**
    * The receiver's maxClockSkewSeconds, in ms: a stored push time further
    * ahead of the clock than this was forged or mis-clocked, and is brought

@@ -23,6 +23,12 @@ export interface ErrcodeInfo {
   retryMs?: (now: number) => number;
   /** The ErrorInfo reason callers see, where the errcode deserves its own (default WECHAT_ERROR). */
   reason?: string;
+  /**
+   * The answer says the value held no longer works either (an authorizer's
+   * 61023: the account revoked the platform, and WeChat cut its tokens with
+   * the refresh token): it is not served any longer, rather than until it expires.
+   */
+  revokesValue?: boolean;
 }
 
 /** What each errcode of an endpoint family means, and how we treat it. */
@@ -83,6 +89,8 @@ export class WeChatError extends WxTokenError {
   readonly rid: string | undefined;
   readonly kind: UpstreamErrorKind;
   readonly endpoint: string;
+  /** See ErrcodeInfo.revokesValue. */
+  readonly revokesValue: boolean;
   private readonly info: ErrcodeInfo | undefined;
 
   constructor(endpoint: string, errcode: number, errmsg: string, table: ErrcodeTable = ERRCODES) {
@@ -95,6 +103,7 @@ export class WeChatError extends WxTokenError {
     this.rid = rid;
     this.info = info;
     this.reason = info?.reason ?? "WECHAT_ERROR";
+    this.revokesValue = info?.revokesValue === true;
     // An errcode we do not know is not retried hard: treat it like a permanent one.
     this.kind = info?.kind ?? "permanent";
   }
