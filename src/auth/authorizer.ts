@@ -30,7 +30,8 @@ export class ConfigAuthorizer implements Authorizer {
   /** The DNS-type names of clients with allowCommonName: what a certificate without DNS or URI SANs may match by its CN. */
   private readonly byCommonName = new Map<string, Client>();
 
-  constructor(clients: readonly AuthClientConfig[]) {
+  /** allowCommonName may be left out (off), as a client made in code rather than parsed from the config may. */
+  constructor(clients: readonly (Omit<AuthClientConfig, "allowCommonName"> & { allowCommonName?: boolean })[]) {
     for (const c of clients) {
       // Signing reveals less than reading: a read grant allows it too.
       const client: Client = { name: c.name, grants: { read: new Set(c.read), refresh: new Set(c.refresh), sign: new Set([...c.read, ...c.sign]) } };
