@@ -141,7 +141,7 @@ describe("config: the redis store", () => {
 
   it("fills in documented defaults and takes the password from an environment variable", () => {
     const loaded = parseConfig({ apps, store: { type: "redis", passwordEnv: "REDIS_PW" } }, { env: { ...env, REDIS_PW: "redis-pw-0001" } });
-    expect(loaded.config.store).toEqual({ type: "redis", passwordEnv: "REDIS_PW", keyPrefix: "wxtoken:", lockLeaseSeconds: 30 });
+    expect(loaded.config.store).toEqual({ type: "redis", passwordEnv: "REDIS_PW", keyPrefix: "wxtoken:", lockLeaseSeconds: 30, replicaLeaseSeconds: 15 });
     expect(loaded.redisPassword?.reveal()).toBe("redis-pw-0001");
     expect(inspect(loaded)).not.toContain("redis-pw-0001");
     // No url and no sentinels: the local Redis.
