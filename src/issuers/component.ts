@@ -102,5 +102,3 @@ export function componentTokenIssuer(platform: ComponentEntry, tickets: TicketSo
     },
   };
 }
-
-export { authorizerTokenIssuers, type RefreshTokenSource } from "./authorizer-token.js";
