@@ -21,7 +21,9 @@ Server:
                                          run the server (see docs/configuration.md); SIGHUP reloads
                                          the config and retries every failing credential at once
   wxtoken retry --pidfile FILE | --pid N  tell a running server the cause is fixed (whitelist, quota):
-                                         it retries every failing credential now (sends SIGHUP)
+                                         it reloads its config and retries every failing credential
+                                         now (sends SIGHUP); with --pidfile, waits (--timeout MS) for
+                                         the outcome and exits 1 with the reason if the reload failed
   wxtoken clear-quota APP --config FILE  WeChat's clear_quota/v2 for APP (10 a month), then run retry
   wxtoken demo [--listen ADDR]           fake WeChat + server with sample apps, until Ctrl-C
   wxtoken fake-wechat [--port N] [--app APPID:SECRET]... [--expires-in S]
@@ -104,7 +106,7 @@ async function main(argv: string[]): Promise<void> {
   };
   switch (values.help ? "help" : command) {
     case "retry":
-      return retryCommand({ pid: values.pid, pidfile: values.pidfile });
+      return retryCommand({ pid: values.pid, pidfile: values.pidfile, timeoutMs: timeout });
     case "clear-quota":
       return clearQuotaCommand(values.config ?? usage("clear-quota needs --config FILE"), needApp());
     case "serve":

@@ -1,23 +1,64 @@
 /**
  * Commands for the operator who just fixed what made WeChat refuse:
- * `wxtoken retry` (every failing credential of a running server tries again
- * now) and `wxtoken clear-quota APP` (WeChat's clear_quota/v2, for the day the
- * daily token quota is gone).
+ * `wxtoken retry` (the running server reloads its config and every failing
+ * credential tries again now) and `wxtoken clear-quota APP` (WeChat's
+ * clear_quota/v2, for the day the daily token quota is gone).
  */
 import { readFileSync } from "node:fs";
 import { loadConfigFile } from "../config/load.js";
 import { WeChatError, isUpstreamError } from "../upstream/errors.js";
 import { WeChatClient } from "../upstream/wechat-client.js";
 import { UsageError } from "./flags.js";
+import { awaitReload, readReloadStatus, reloadStatusPath } from "./reload-status.js";
 
-/** Sends SIGHUP to the server (from --pid, or the --pidfile `serve --pidfile` wrote): reload, then retry what fails. */
-export function retryCommand(opts: { pid?: string; pidfile?: string }): void {
-  const raw = opts.pid ?? (opts.pidfile ? readFileSync(opts.pidfile, "utf8").trim() : undefined);
-  if (raw === undefined) throw new UsageError("retry needs --pid PID or --pidfile FILE (serve --pidfile FILE writes it)");
+/**
+ * Sends SIGHUP to the server (from --pidfile, which `serve --pidfile` wrote, or
+ * --pid): reload, then retry what fails. With --pidfile it waits (up to
+ * timeoutMs) for the outcome the server writes beside it, and exits 1 with the
+ * reason when the config was not applied; --pid alone cannot know the outcome.
+ */
+export async function retryCommand(opts: { pid?: string; pidfile?: string; timeoutMs: number }): Promise<void> {
+  const raw = opts.pid ?? (opts.pidfile ? readPidfile(opts.pidfile) : undefined);
+  if (raw === undefined) throw new UsageError("retry needs --pidfile FILE (serve --pidfile FILE writes it) or --pid PID");
   const pid = /^\d+$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isSafeInteger(pid) || pid <= 1) throw new UsageError(`not a process id: "${raw.slice(0, 20)}"`);
-  process.kill(pid, "SIGHUP");
-  process.stdout.write(`sent SIGHUP to ${pid}: the server reloads its config and every failing credential tries again now (subject to its quota guard)\n`);
+  const statusFile = opts.pidfile ? reloadStatusPath(opts.pidfile) : undefined;
+  const before = statusFile ? readReloadStatus(statusFile) : undefined;
+  try {
+    process.kill(pid, "SIGHUP");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    fail(code === "ESRCH" ? `no process ${pid}: the server is not running${opts.pidfile ? ` (${opts.pidfile} is left from an earlier run?)` : ""}` : `cannot signal ${pid}: ${(err as Error).message}`);
+  }
+  if (!statusFile) {
+    process.stdout.write(`sent SIGHUP to ${pid}; whether its config reloaded is not known without --pidfile: see its log ("config reloaded" or "config reload failed")\n`);
+    return;
+  }
+  const after = before && before.pid === pid ? before.reloads : 0;
+  const status = await awaitReload(statusFile, pid, after, opts.timeoutMs);
+  if (!status) {
+    fail(`sent SIGHUP to ${pid}, but it reported no outcome in ${statusFile} within ${opts.timeoutMs} ms (a server older than this command writes none): see its log`);
+  }
+  const retrying = status.retrying.length > 0 ? `${status.retrying.length} failing credential(s) try again now: ${status.retrying.join(", ")}` : "no credential was failing";
+  if (!status.ok) {
+    const still = status.retrying.length > 0 ? `\n${retrying}, with the config it had` : "";
+    fail(`the server (${pid}) did not apply the config and keeps running with the one it had: ${status.error ?? "unknown error"}${still}`);
+  }
+  process.stdout.write(`the server (${pid}) reloaded its config; ${retrying} (subject to its quota guard)\n`);
+  if (status.needsRestart.length > 0) process.stdout.write(`these changes take effect after a restart: ${status.needsRestart.join(", ")}\n`);
+}
+
+function readPidfile(path: string): string {
+  try {
+    return readFileSync(path, "utf8").trim();
+  } catch (err) {
+    fail(`cannot read ${path}: ${(err as Error).message} (is the server running with --pidfile ${path}?)`);
+  }
+}
+
+function fail(message: string): never {
+  process.stderr.write(`error: ${message}\n`);
+  process.exit(1);
 }
 
 /**

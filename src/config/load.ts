@@ -43,9 +43,23 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new ConfigError(`config file ${path} is not valid JSON: ${(err as Error).message}`);
+    throw new ConfigError(`config file ${path} is not valid JSON${jsonErrorPlace(err as Error, text)}`);
   }
   return parseConfig(raw, { baseDir: dirname(resolve(path)), env });
+}
+
+/**
+ * Where JSON.parse stopped, as a line and column. Never its message: that can
+ * quote the text around the error (`Unexpected token 'T', ..."secret":TOPS"...`),
+ * and a config may hold a secret, so the message would reach logs and
+ * `wxtoken retry`.
+ */
+function jsonErrorPlace(err: Error, text: string): string {
+  const at = /at position (\d+)/.exec(err.message);
+  if (!at) return " (a value or punctuation is wrong: check quotes and commas)";
+  const before = text.slice(0, Number(at[1]));
+  const line = before.split("\n").length;
+  return ` at line ${line}, column ${before.length - before.lastIndexOf("\n")}`;
 }
 
 export function parseConfig(raw: unknown, options: { baseDir?: string; env?: NodeJS.ProcessEnv } = {}): LoadedConfig {
