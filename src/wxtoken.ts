@@ -44,7 +44,7 @@ import { planListeners, type ListenerLimits } from "./listeners/plan.js";
 import { HostCheck } from "./listeners/host-check.js";
 import { isPlatformStore } from "./openplatform/store.js";
 
-export { appHealthName, TOKEN_SERVICE_NAME, SERVER_CHANNEL_OPTIONS } from "./server/server.js";
+export { appHealthName, STORE_HEALTH_NAME, TOKEN_SERVICE_NAME, SERVER_CHANNEL_OPTIONS } from "./server/server.js";
 
 export interface ServerDeps {
   log: Logger;
@@ -263,6 +263,7 @@ export class WxTokenServer {
     metrics?.attachConnections(listeners.caps);
     const grpcServer = new GrpcServer(engine, api, deps.log, { observer, clock }, listeners.grpc);
     grpcServer.health.limitWatches(healthWatches);
+    grpcServer.followStore(store.health);
     return new WxTokenServer(engine, store, api, grpcServer, signer, [official, wecom], issuers, loaded, deps.log, metrics, observer, clock, platforms, listeners);
   }
 
@@ -278,6 +279,11 @@ export class WxTokenServer {
 
   get health() {
     return this.grpcServer.health;
+  }
+
+  /** Whether the store takes writes (false from a write it refused until one lands): for a readiness check. */
+  storeHealthy(): boolean {
+    return this.store.health?.healthy() ?? true;
   }
 
   /**

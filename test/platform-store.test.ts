@@ -330,8 +330,9 @@ describe("FileStore", () => {
     const path = join(parent, "tokens.json");
     const logs = new LogCapture();
     const store = new FileStore(path, createLogger({ level: "debug", destination: logs }));
-    await store.load(); // nothing there yet: an empty start
+    await store.load(); // nothing there yet: an empty start (the load made the directory, and found it writable)
     // The snapshot's parent is now a regular file: mkdir fails (permissions would not stop root).
+    rmSync(parent, { recursive: true });
     writeFileSync(parent, "not a directory");
     const heard = record(store);
     await expect(store.saveTicket(C1, ticketAt(T0, "ticket-c1"))).rejects.toThrow(/could not write/);
@@ -397,6 +398,7 @@ describe("FileStore", () => {
     const store = new FileStore(path, createLogger({ level: "debug", destination: logs }), 20);
     cleanups.push(() => store.close());
     await store.load();
+    rmSync(parent, { recursive: true });
     writeFileSync(parent, "not a directory");
     store.save({ key: "wxapp", value: "access-1", version: 1, obtainedAt: T0, expiresAt: T0 + 7200_000 });
     await eventually(() => expect(logs.text().split("could not write token snapshot").length).toBeGreaterThanOrEqual(3));

@@ -75,4 +75,17 @@ export interface TokenStore {
   saveQuota(key: string, quota: StoredQuota): void;
   flush(): Promise<void>;
   close(): Promise<void>;
+  /** Whether its writes land (absent: a store that cannot fail, the memory store). */
+  readonly health?: StoreHealth;
+}
+
+/**
+ * Whether a store takes writes: gRPC health's `wxtoken.v1.Store`, and what a
+ * readiness check can ask (WxTokenServer.storeHealthy).
+ */
+export interface StoreHealth {
+  /** False from a write the store refused (a full disk, a read-only directory, Redis unreachable) until one lands. */
+  healthy(): boolean;
+  /** Told of each change; returns an unsubscribe. */
+  onChange(listener: (healthy: boolean) => void): () => void;
 }

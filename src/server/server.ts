@@ -14,9 +14,13 @@ import { decodeLeniently } from "./malformed.js";
 import { addReflection } from "./reflection.js";
 import { TokenServiceImpl, type TokenServiceOptions } from "./token-service.js";
 import type { CredentialEngine } from "../core/engine.js";
+import type { StoreHealth } from "../core/store.js";
 import type { TokenApi } from "../api/token-api.js";
 
 export const TOKEN_SERVICE_NAME = "wxtoken.v1.TokenService";
+
+/** The health name of the store: SERVING while it takes writes (docs/operations.md#health). */
+export const STORE_HEALTH_NAME = "wxtoken.v1.Store";
 
 /** The health service name of one credential: its key ("wx1", "ww1/1000002", "wx1#jsapi_ticket"). */
 export function appHealthName(key: string): string {
@@ -85,6 +89,18 @@ export class GrpcServer {
     });
     // A credential that comes or goes: its watchers hear SERVING/NOT_SERVING or SERVICE_UNKNOWN.
     engine.onMembership((event) => this.health.changed(appHealthName(event.credential.key)));
+  }
+
+  /**
+   * Reports the store as STORE_HEALTH_NAME: NOT_SERVING while it refuses
+   * writes. Not the overall status: valid tokens are still served from
+   * memory, and a probe that restarted the process for it would lose what
+   * only memory holds (refresh tokens the store refused).
+   */
+  followStore(store: StoreHealth | undefined): void {
+    const set = (ok: boolean) => this.health.set(STORE_HEALTH_NAME, ok ? "SERVING" : "NOT_SERVING");
+    set(store?.healthy() ?? true);
+    store?.onChange(set);
   }
 
   async bind(address: string, credentials: ServerCredentials): Promise<number> {

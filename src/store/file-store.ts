@@ -3,6 +3,7 @@ import { basename, dirname, join } from "node:path";
 import type { Logger } from "../log.js";
 import { isStoredQuota, toStoredCredential, type StoredQuota, type StoredCredential, type TokenStore } from "../core/store.js";
 import { PlatformRecords, RecordsBackedStore } from "./platform-records.js";
+import { checkWritableDir, WriteHealth } from "./write-health.js";
 
 const FORMAT = 1;
 
@@ -42,6 +43,8 @@ export class FileStore extends RecordsBackedStore implements TokenStore {
   private retryTimer: NodeJS.Timeout | undefined;
   private retryMs: number;
   private closed = false;
+  /** Down from a write the disk refused until one lands (gRPC health's wxtoken.v1.Store). */
+  readonly health: WriteHealth;
 
   constructor(
     readonly path: string,
@@ -51,6 +54,7 @@ export class FileStore extends RecordsBackedStore implements TokenStore {
   ) {
     super();
     this.retryMs = firstRetryMs;
+    this.health = new WriteHealth(path, log);
   }
 
   /** Reads the snapshot (once: later calls get what the first read). */
@@ -61,6 +65,8 @@ export class FileStore extends RecordsBackedStore implements TokenStore {
   }
 
   private async read(): Promise<void> {
+    // Snapshots are written beside it (temp file, rename): found out now, not at the first write.
+    checkWritableDir(this.path);
     await this.removeStaleTemps();
     let text: string;
     try {
@@ -144,11 +150,13 @@ export class FileStore extends RecordsBackedStore implements TokenStore {
           // Platform changes waiting on it are taken back (their callers retry);
           // tokens and quota counts stay dirty and are written by the next try.
           for (const w of this.durableWaiters.splice(0)) w.reject(failed);
+          this.health.failed();
           this.dirty = true;
           this.retryLater();
           return;
         }
         this.retryMs = this.firstRetryMs;
+        this.health.succeeded();
         const done = this.durableWaiters.filter((w) => w.generation <= covered);
         this.durableWaiters = this.durableWaiters.filter((w) => w.generation > covered);
         for (const w of done) w.resolve();

@@ -21,6 +21,7 @@ import { connectionOptions, type RedisConnection } from "./redis-connection.js";
 import { watchMasterSwitches, type SentinelWatchOptions } from "./sentinel-watch.js";
 import { hashEntries, hashFields, saveAuthorizerBatch, scanValues } from "./redis-batch.js";
 import { ReplicaRegistry } from "./replica-registry.js";
+import { WriteHealth } from "./write-health.js";
 import type { Clock } from "../clock.js";
 import { CoordinationError, type Coordinator, type SharedState } from "../core/coordinator.js";
 import { isStoredQuota, toStoredCredential, type StoredCredential, type StoredQuota, type TokenStore } from "../core/store.js";
@@ -228,12 +229,15 @@ export class RedisStore implements TokenStore, Coordinator, PlatformStore {
   private stopWatching: (() => void) | undefined;
   private registry: ReplicaRegistry | undefined;
   private closed = false;
+  /** Down while Redis is unreachable or refuses a write, until it is ready again or a write lands (gRPC health's wxtoken.v1.Store). */
+  readonly health: WriteHealth;
 
   constructor(private readonly opts: RedisStoreOptions) {
     this.log = opts.log.child({ store: "redis" });
     const connection = connectionOptions(opts);
     // Never logs the password a URL may carry.
     this.where = connection.where;
+    this.health = new WriteHealth(this.where, this.log);
     const timeout = opts.timeoutMs ?? 2000;
     const options: RedisOptions = {
       ...connection.options,
@@ -270,6 +274,7 @@ export class RedisStore implements TokenStore, Coordinator, PlatformStore {
       conn.on("error", (err: Error) => {
         this.connectionError = this.scrub(err.message);
         if (down || this.closed) return;
+        if (name === "commands") this.health.failed();
         // Refused credentials are an operator's to fix, not a network blip.
         if (/WRONGPASS|NOAUTH|NOPERM/.test(err.message)) {
           this.log.error({ where: this.where, connection: name, err: this.connectionError }, "redis refused the credentials: check store.username and store.passwordEnv");
@@ -282,6 +287,7 @@ export class RedisStore implements TokenStore, Coordinator, PlatformStore {
         if (down) this.log.info({ where: this.where, connection: name }, "redis reachable again");
         down = false;
         if (name === "commands") this.connectionError = undefined;
+        if (name === "commands") this.health.succeeded();
       });
     }
     this.redis.on("ready", () => {
@@ -440,7 +446,13 @@ export class RedisStore implements TokenStore, Coordinator, PlatformStore {
   }
 
   private track(write: Promise<unknown>, what: string): void {
-    const p = write.catch((err: Error) => this.log.warn({ where: this.where, err: this.scrub(err.message) }, `redis: could not ${what}`));
+    const p = write.then(
+      () => this.health.succeeded(),
+      (err: Error) => {
+        this.health.failed();
+        this.log.warn({ where: this.where, err: this.scrub(err.message) }, `redis: could not ${what}`);
+      },
+    );
     this.writes.add(p);
     void p.finally(() => this.writes.delete(p));
   }

@@ -5,9 +5,9 @@
  * other). See sqlite-store.ts for the store itself.
  */
 import Database from "better-sqlite3";
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, renameSync } from "node:fs";
-import { dirname } from "node:path";
+import { chmodSync, closeSync, existsSync, openSync, renameSync } from "node:fs";
 import type { Logger } from "../log.js";
+import { checkWritableDir, unwritable } from "./write-health.js";
 
 export type Db = Database.Database;
 
@@ -64,8 +64,13 @@ export function openDatabase(path: string, log?: Logger): Opened {
 }
 
 function openOnce(path: string): Opened {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  closeSync(openSync(path, "a", 0o600));
+  // SQLite makes its -wal and -shm files beside the database: the directory must take files too.
+  checkWritableDir(path);
+  try {
+    closeSync(openSync(path, "a", 0o600));
+  } catch (err) {
+    throw unwritable(path, err);
+  }
   // One made by an older umask or copied by hand is tightened.
   for (const suffix of ["", ...SIDE_FILES]) {
     try {

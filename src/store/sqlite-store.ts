@@ -19,6 +19,7 @@ import type { PlatformChange, PlatformStore, RemoveOutcome, RepairedTimes, Store
 import { counted, inTransaction, openDatabase, type Db, type Work } from "./sqlite-db.js";
 import { makeDatabase } from "./sqlite-import.js";
 import { SqlitePlatforms } from "./sqlite-platform.js";
+import { WriteHealth } from "./write-health.js";
 
 export interface SqliteStoreOptions {
   /** The database file; SQLite keeps `<path>-wal` and `<path>-shm` beside it while open. */
@@ -35,6 +36,8 @@ export class SqliteStore implements TokenStore, PlatformStore {
   readonly path: string;
   /** Statements and transactions run so far (the tests count them). */
   readonly work: Work = { statements: 0, transactions: 0 };
+  /** Down from a write the disk refused until one lands (gRPC health's wxtoken.v1.Store). */
+  readonly health: WriteHealth;
   private open_: { db: Db; platforms: SqlitePlatforms; q: ReturnType<SqliteStore["statements"]> } | undefined;
   /** Saves not written yet: the next write takes them all. */
   private readonly tokens = new Map<string, StoredCredential>();
@@ -50,6 +53,7 @@ export class SqliteStore implements TokenStore, PlatformStore {
     this.path = opts.path;
     this.firstRetryMs = opts.firstRetryMs ?? 1000;
     this.retryMs = this.firstRetryMs;
+    this.health = new WriteHealth(opts.path, opts.log);
   }
 
   /** Opens the database (making it, and importing a snapshot, the first time); then every stored token. */
@@ -106,7 +110,7 @@ export class SqliteStore implements TokenStore, PlatformStore {
   }
 
   async saveTicket(component: string, ticket: StoredTicket): Promise<boolean> {
-    return this.platforms().saveTicket(component, ticket);
+    return this.written(() => this.platforms().saveTicket(component, ticket));
   }
 
   async authorizers(component: string): Promise<Map<string, StoredAuthorizer>> {
@@ -122,19 +126,19 @@ export class SqliteStore implements TokenStore, PlatformStore {
   }
 
   async saveAuthorizer(component: string, authorizer: StoredAuthorizer): Promise<boolean> {
-    return this.platforms().saveAuthorizer(component, authorizer);
+    return this.written(() => this.platforms().saveAuthorizer(component, authorizer));
   }
 
   async saveAuthorizers(component: string, records: readonly StoredAuthorizer[]): Promise<boolean[]> {
-    return this.platforms().saveAuthorizers(component, records);
+    return this.written(() => this.platforms().saveAuthorizers(component, records));
   }
 
   async updateAuthorizer(...args: Parameters<PlatformStore["updateAuthorizer"]>): Promise<boolean> {
-    return this.platforms().updateAuthorizer(...args);
+    return this.written(() => this.platforms().updateAuthorizer(...args));
   }
 
   async removeAuthorizer(...args: Parameters<PlatformStore["removeAuthorizer"]>): Promise<RemoveOutcome> {
-    return this.platforms().removeAuthorizer(...args);
+    return this.written(() => this.platforms().removeAuthorizer(...args));
   }
 
   async repairFutureTimes(...args: Parameters<PlatformStore["repairFutureTimes"]>): Promise<RepairedTimes> {
@@ -153,6 +157,18 @@ export class SqliteStore implements TokenStore, PlatformStore {
   /** The open connection (opening it): for tools and for tests that inject a fault, such as a full disk. */
   connection(): Db {
     return this.opened().db;
+  }
+
+  /** A platform change: whether the disk took it is the store's health (a compare-and-set that refused is a write that worked). */
+  private async written<T>(write: () => Promise<T>): Promise<T> {
+    try {
+      const result = await write();
+      this.health.succeeded();
+      return result;
+    } catch (err) {
+      this.health.failed();
+      throw err;
+    }
   }
 
   /** The platform records (opening the database on the first call, as load() does). */
@@ -226,9 +242,11 @@ export class SqliteStore implements TokenStore, PlatformStore {
       }
     } catch (err) {
       this.opts.log?.error({ path: this.path, err: (err as Error).message, retryInMs: this.retryMs }, "could not write tokens to the token database");
+      this.health.failed();
       this.retryLater();
       return;
     }
+    this.health.succeeded();
     // Synchronous: nothing was saved between the transaction and here.
     this.tokens.clear();
     this.quotas.clear();
