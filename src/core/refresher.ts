@@ -592,7 +592,6 @@ export class Credential implements Schedulable {
    */
   private scheduleRefresh(at: number, reason: RefreshReason = "scheduled"): void {
     if (this.stopped) return;
-    const task = (this.task ??= new Task(() => this.due()));
     if (this.slot !== undefined) this.lane.release(this.slot);
     this.slot = undefined;
     this.dueReason = reason;
@@ -611,7 +610,7 @@ export class Credential implements Schedulable {
           ? this.lane.planned(when, Math.max(now, held.obtainedAt + Math.floor(life * EARLIEST_SHARE)), held.expiresAt - 1000)
           : this.lane.soonest(when);
     }
-    this.ctx.scheduler.schedule(task, when);
+    this.ctx.scheduler.schedule(this, when);
   }
 
   private unschedule(): void {
@@ -628,7 +627,7 @@ export class Credential implements Schedulable {
     if (!this.ctx.owners.owns(this.key)) {
       // Its owner has not refreshed it (no value adopted): look again soon; a
       // dead owner's share comes here when the replicas' lease says so.
-      this.ctx.scheduler.schedule(this.task!, now + this.ctx.ownerGraceMs);
+      this.ctx.scheduler.schedule(this, now + this.ctx.ownerGraceMs);
       return;
     }
     const idleAfter = this.lane.idleAfterMs;
