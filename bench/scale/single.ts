@@ -104,12 +104,15 @@ export async function restoreAndRestart(ctx: Ctx, zero: Memory | undefined): Pro
       }
       await sleep(100);
     }
-    const calls = (await fake.rates()).total.calls;
+    const rates = await fake.rates();
+    const calls = rates.total.calls;
+    const byPath = Object.entries(rates.byPath).map(([path, r]) => `${path.slice(path.lastIndexOf("/") + 1)} ${count(r.calls)}`);
     report.add(
       `start from the store (${count(held.length)})`,
       servedAt !== undefined ? `${seconds(servedAt - server.startedAt)} to the component and all served` : na(server.alive ? `not all served within ${seconds(o.timeoutMs)}` : `the server exited: ${server.logTail(3)}`),
     );
-    report.add("  upstream calls during it", `${count(calls)}${calls === 0 ? "" : " (0 expected: every stored token is valid)"}`);
+    const expected = restore.done ? "0 expected: every stored token is valid" : "the unfinished restore left some accounts without a token";
+    report.add("  upstream calls during it", calls === 0 ? "0" : `${count(calls)}: ${byPath.join(", ")} (${expected})`);
     if (servedAt === undefined) return restore.done ? restore.ms : undefined;
 
     const mem = await memory(server);
