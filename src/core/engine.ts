@@ -103,7 +103,7 @@ export class CredentialEngine {
       parent: (id) => this.parent(id),
       revocation: (key, error) => this.revocation(key, error),
     };
-    this.lanes.set(CONFIG_GROUP, freeLane(() => opts.clock.now()));
+    this.lanes.set(CONFIG_GROUP, freeLane(opts.clock));
   }
 
   /** Loads the store, then creates (but does not start) each credential. */
@@ -120,7 +120,7 @@ export class CredentialEngine {
   lane(group: string, options: LaneOptions = {}): Lane {
     let lane = this.lanes.get(group);
     if (!lane) {
-      lane = new Lane(group, options, () => this.opts.clock.now());
+      lane = new Lane(group, options, this.opts.clock);
       lane.setReplicas(this.ownership.liveCount());
       this.lanes.set(group, lane);
     }

@@ -10,6 +10,7 @@
  * Calls a caller waits for (a GetToken with no valid value, a ForceRefresh)
  * never queue here.
  */
+import type { Clock } from "../clock.js";
 import { Pacer } from "./pacer.js";
 
 export interface LaneOptions {
@@ -26,11 +27,13 @@ export class Lane {
   private inFlight = 0;
   private readonly waiting: (() => void)[] = [];
   private replicas = 1;
+  /** The earliest time the next background call may start. */
+  private nextStart = -Infinity;
 
   constructor(
     readonly name: string,
     private readonly opts: LaneOptions,
-    private readonly now: () => number,
+    private readonly clock: Clock,
   ) {
     this.pacer = this.makePacer();
   }
@@ -66,13 +69,24 @@ export class Lane {
     this.pacer?.release(slot);
   }
 
-  /** Runs a background call within the lane's bound on calls in flight. */
+  /**
+   * Runs a background call within the lane's bound on calls in flight, and
+   * no sooner after the previous call's start than the ceiling allows: calls
+   * held back by the bound (a slow WeChat, a busy event loop) then start at
+   * the ceiling's pace, not in a burst, when the bound lets them go.
+   */
   async run<T>(fn: () => Promise<T>): Promise<T> {
     const max = this.opts.maxConcurrent;
-    if (max === undefined) return fn();
-    while (this.inFlight >= max) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    if (max !== undefined) while (this.inFlight >= max) await new Promise<void>((resolve) => this.waiting.push(resolve));
     this.inFlight++;
     try {
+      const ceiling = this.opts.maxCallsPerSecond;
+      if (ceiling !== undefined) {
+        const now = this.clock.now();
+        const startAt = Math.max(now, this.nextStart);
+        this.nextStart = startAt + (1000 * this.replicas) / ceiling;
+        if (startAt > now) await new Promise<void>((resolve) => this.clock.setTimeout(resolve, startAt - now));
+      }
       return await fn();
     } finally {
       this.inFlight--;
@@ -82,11 +96,11 @@ export class Lane {
 
   private makePacer(): Pacer | undefined {
     const ceiling = this.opts.maxCallsPerSecond;
-    return ceiling === undefined ? undefined : new Pacer(ceiling / this.replicas, this.now);
+    return ceiling === undefined ? undefined : new Pacer(ceiling / this.replicas, () => this.clock.now());
   }
 }
 
 /** The config's apps: no ceiling, eager. */
-export function freeLane(now: () => number): Lane {
-  return new Lane("config", {}, now);
+export function freeLane(clock: Clock): Lane {
+  return new Lane("config", {}, clock);
 }
