@@ -410,7 +410,7 @@ export class Credential implements Schedulable {
   ownersChanged(): void {
     if (!this.started || this.stopped || this.inflight) return;
     // Most keys keep their owner (rendezvous hashing moves only the leaving or joining replica's share).
-    if (this.ctx.owners.owns(this.key) === this.plannedAsOwner && isScheduled(this)) return;
+    if (this.owned() === this.plannedAsOwner && isScheduled(this)) return;
     const held = this.state.latest();
     if (held) this.scheduleRefresh(held.refreshAt);
     else if (!this.onDemand) this.scheduleRefresh(this.ctx.clock.now(), "startup");
@@ -598,7 +598,7 @@ export class Credential implements Schedulable {
     const now = this.ctx.clock.now();
     const held = this.state.current();
     let when = Math.max(at, now);
-    this.plannedAsOwner = this.ctx.owners.owns(this.key);
+    this.plannedAsOwner = this.owned();
     if (!this.plannedAsOwner) {
       // The owner plans in its own lane; this replica looks after the owner's latest slot, when a value it adopted would have replaced this one.
       if (held) when = Math.max(when, held.expiresAt - Math.floor(this.ctx.refresh.marginMs / 2));
@@ -613,6 +613,15 @@ export class Credential implements Schedulable {
     this.ctx.scheduler.schedule(this, when);
   }
 
+  /**
+   * Whether this replica plans its refreshes. On demand, the replica its
+   * callers read through does (reads are counted where they happen; the
+   * cluster's lock keeps it one upstream call); eager, its owner.
+   */
+  private owned(): boolean {
+    return this.onDemand || this.ctx.owners.owns(this.key);
+  }
+
   private unschedule(): void {
     this.ctx.scheduler.cancel(this);
     if (this.slot !== undefined) this.lane.release(this.slot);
@@ -624,7 +633,7 @@ export class Credential implements Schedulable {
     this.slot = undefined;
     if (this.stopped) return;
     const now = this.ctx.clock.now();
-    if (!this.ctx.owners.owns(this.key)) {
+    if (!this.owned()) {
       // Its owner has not refreshed it (no value adopted): look again soon; a
       // dead owner's share comes here when the replicas' lease says so.
       this.ctx.scheduler.schedule(this, now + this.ctx.ownerGraceMs);
