@@ -4,7 +4,7 @@
  * replica leaves, the others take its share.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { FakeClock } from "../src/clock.js";
+import { FakeClock, systemClock, type Clock } from "../src/clock.js";
 import type { StoredCredential } from "../src/core/store.js";
 import { seededAuthorizerAppId } from "../src/fake-wechat/component-authorizers.js";
 import { FakeWeChat } from "../src/fake-wechat/index.js";
@@ -48,8 +48,22 @@ async function advanceThrough(clock: FakeClock, to: number): Promise<void> {
  */
 const LEASE_MS = 15_000;
 
+/** The system clock for one replica's heartbeats, until its process "hangs": then its timers never fire again. */
+function killableClock(): Clock & { kill(): void } {
+  let dead = false;
+  return {
+    now: () => systemClock.now(),
+    setTimeout: (fn, ms) =>
+      systemClock.setTimeout(() => {
+        if (!dead) fn();
+      }, ms),
+    clearTimeout: (h) => systemClock.clearTimeout(h),
+    kill: () => void (dead = true),
+  };
+}
+
 describe("a platform on three replicas at scale", () => {
-  it("splits the refreshes between the replicas, one upstream call each, and takes over a leaving replica's share", async () => {
+  it("splits the refreshes between the replicas, one upstream call each, and takes over a dead replica's share within a lease", async () => {
     const clock = new FakeClock();
     const fake = new FakeWeChat({ apps: {}, clock, overlapMs: 300_000, component: { ...componentOptions(), seedAuthorizers: N } });
     await fake.start();
@@ -58,8 +72,15 @@ describe("a platform on three replicas at scale", () => {
     cleanups.push(() => dropPrefix(SHARED_REDIS_URL, prefix));
     const stores: CountingStore[] = [];
     const replicas: PlatformHarness[] = [];
+    const heartbeats = [killableClock(), killableClock(), killableClock()];
     for (let i = 0; i < 3; i++) {
-      const store = new CountingStore({ url: SHARED_REDIS_URL, keyPrefix: prefix, lockLeaseMs: 5000, log: silentLogger, replicas: { id: `replica-${i}`, leaseMs: LEASE_MS } });
+      const store = new CountingStore({
+        url: SHARED_REDIS_URL,
+        keyPrefix: prefix,
+        lockLeaseMs: 5000,
+        log: silentLogger,
+        replicas: { id: `replica-${i}`, leaseMs: LEASE_MS, clock: heartbeats[i]! },
+      });
       const p = await PlatformHarness.start({ clock, fake, store, platform: { maxCallsPerSecond: 100 } });
       cleanups.push(() => p.stop());
       stores.push(store);
@@ -95,17 +116,22 @@ describe("a platform on three replicas at scale", () => {
       for (const p of replicas) expect(served(p)).toBe(N);
     }, 20_000);
 
-    // Replica 2 leaves: the other two refresh everything from the next wave on.
-    await replicas[2]!.stop();
+    // Replica 2 hangs: no more heartbeats, no more refreshes, and it does not leave the set.
+    heartbeats[2]!.kill();
+    replicas[2]!.h.server.engine.stop();
+    const hungAt = Date.now();
     await eventually(() => {
       for (const s of stores.slice(0, 2)) expect(s.replicas().liveCount()).toBe(2);
     }, 2 * LEASE_MS);
+    // Within a lease of its last heartbeat (which came at most a third of a lease before it hung).
+    expect(Date.now() - hungAt).toBeLessThanOrEqual(LEASE_MS + LEASE_MS / 3 + 2000);
     fake.resetCounts();
     for (const s of stores) s.saved = 0;
     const next = clock.now() + 7200_000;
     await advanceThrough(clock, next);
     await eventually(() => expect(fake.calls("/cgi-bin/component/api_authorizer_token")).toBeGreaterThanOrEqual(N), 20_000);
-    expect(stores[0]!.saved + stores[1]!.saved).toBeGreaterThanOrEqual(N);
+    await eventually(() => expect(stores[0]!.saved + stores[1]!.saved).toBeGreaterThanOrEqual(N), 20_000);
+    expect(stores[2]!.saved).toBe(0);
     expect(fake.calls("/cgi-bin/component/api_authorizer_token")).toBeLessThanOrEqual(N + 5);
     await eventually(() => {
       for (const p of replicas.slice(0, 2)) expect(served(p)).toBe(N);
