@@ -108,8 +108,12 @@ describe("a failed ForceRefresh on a replica sharing Redis", () => {
     await expect(h.forceRefresh(APP, v1.accessToken)).rejects.toMatchObject({ code: 14 });
     // The retry finds the value still good and does nothing upstream...
     await c.clock.advance(2_000);
-    // Its lock round trip is real time: wait until it is over (it clears the failure) before counting.
-    await eventually(() => expect(h.server.credential(APP).lastError()).toBeUndefined());
+    // Its lock round trip is real time: wait until it is over (it clears the failure and
+    // plans the value's own refresh again) before counting.
+    await eventually(() => {
+      expect(h.server.credential(APP).lastError()).toBeUndefined();
+      expect(h.server.credential(APP).nextRefreshAt()).toBe(v1.refreshAt!.getTime());
+    });
     const calls = c.fake.successfulTokenCalls(APP);
     // ...and the refresh planned for the value still comes.
     await c.clock.advanceTo(v1.refreshAt!.getTime());
