@@ -600,8 +600,11 @@ export class Credential implements Schedulable {
     let when = Math.max(at, now);
     this.plannedAsOwner = this.owned();
     if (!this.plannedAsOwner) {
-      // The owner plans in its own lane; this replica looks after the owner's latest slot, when a value it adopted would have replaced this one.
-      if (held) when = Math.max(when, held.expiresAt - Math.floor(this.ctx.refresh.marginMs / 2));
+      // The owner plans in its own lane, no later than the plan; this replica
+      // looks halfway from the plan to expiry, by when a value it adopted
+      // would have replaced this one (or the owner is dead, and the live set
+      // will say so within a lease).
+      if (held) when = Math.max(when, when + Math.floor((held.expiresAt - when) / 2));
       else when = now + this.ctx.ownerGraceMs;
     } else if (this.lane.paced) {
       const life = held ? held.expiresAt - held.obtainedAt : 0;
