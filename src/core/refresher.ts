@@ -648,7 +648,16 @@ export class Credential implements Schedulable {
       return;
     }
     const reason = this.dueReason;
+    // A refresh already in flight (a caller's, a retry's) is joined; if it
+    // ended without a plan (it found the value still good and had planned
+    // the refresh this very call consumed), the plan is made again.
+    const joined = this.inflight !== undefined;
     const run = () => this.refresh(reason);
-    (this.lane.paced ? this.lane.run(run) : run()).catch(() => undefined);
+    (this.lane.paced ? this.lane.run(run) : run())
+      .catch(() => undefined)
+      .then(() => {
+        const held = this.state.current();
+        if (joined && held && !isScheduled(this) && !this.stopped) this.scheduleRefresh(held.refreshAt, reason);
+      });
   }
 }
