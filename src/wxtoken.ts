@@ -42,6 +42,7 @@ import { OpenPlatform, type PlatformHost } from "./openplatform/platform.js";
 import { PushReceiver } from "./openplatform/receiver.js";
 import { planListeners, type ListenerLimits } from "./listeners/plan.js";
 import { HostCheck } from "./listeners/host-check.js";
+import { Readiness } from "./listeners/probes.js";
 import { isPlatformStore } from "./openplatform/store.js";
 
 export { appHealthName, STORE_HEALTH_NAME, TOKEN_SERVICE_NAME, SERVER_CHANNEL_OPTIONS } from "./server/server.js";
@@ -121,6 +122,8 @@ export class WxTokenServer {
   /** The address listen() bound, for the exposure check of a reload. */
   private boundAddress: string | undefined;
   private closing: Promise<void> | undefined;
+  /** What GET /readyz reports on the HTTP and metrics listeners: started, the store takes writes, not shutting down. */
+  readonly readiness = new Readiness(() => this.storeHealthy());
 
   private constructor(
     readonly engine: CredentialEngine,
@@ -157,6 +160,7 @@ export class WxTokenServer {
           // Without allowedHosts, any Host while every caller must authenticate (read per request: a reload may change auth).
           hosts: new HostCheck({ allowedHosts: http.allowedHosts, authenticated: () => hasClientAuthentication(this.loaded.config) }),
           onHostRefused: () => metrics?.hostRefused("http"),
+          probes: this.readiness,
         })
       : undefined;
     const receiver = loaded.config.openPlatform?.receiver;
@@ -340,11 +344,12 @@ export class WxTokenServer {
       if (problem !== undefined) throw new ConfigError(`config error at http.listen: ${problem}`);
       await this.http.listen();
     }
-    if (this.metrics && config.metrics) this.metricsEndpoint = await serveMetrics(this.metrics, config.metrics.listen, this.log, this.listeners.metrics, { hosts: new HostCheck({ allowedHosts: config.metrics.allowedHosts }) });
+    if (this.metrics && config.metrics) this.metricsEndpoint = await serveMetrics(this.metrics, config.metrics.listen, this.log, this.listeners.metrics, { hosts: new HostCheck({ allowedHosts: config.metrics.allowedHosts }), probes: this.readiness });
     // Serves nothing but pushes, so it may face the internet (behind the operator's HTTPS proxy).
     if (this.receiver) await this.receiver.listen();
     this.engine.start();
     for (const p of this.platforms.values()) p.start();
+    this.readiness.markStarted();
     const security = { tls: tls === undefined ? "off" : tls.clientCaFile ? "mutual" : "on", clients: config.auth?.clients.length ?? "open" };
     // At scale the list would be a megabyte line: the config's apps are named, a platform's accounts counted.
     const named = [...this.engine.inGroup("config")].map((c) => c.key);
@@ -379,6 +384,7 @@ export class WxTokenServer {
 
   private async doShutdown(graceMs: number): Promise<void> {
     this.log.info({ graceMs }, "shutting down");
+    this.readiness.markStopping();
     const deadline = Date.now() + graceMs;
     this.api.startDraining();
     // No more pushes: WeChat retries one we did not answer, elsewhere or after the restart.

@@ -95,6 +95,8 @@ it("the appsecret never leaves the server: logs, metrics, errors, details, respo
   expect(metrics).toMatch(/wxtoken_upstream_calls_total/);
   expect(metrics).toMatch(/errcode="40125"/);
   outputs.push(metrics);
+  // The probes on the same port.
+  for (const path of ["/healthz", "/readyz"]) outputs.push(await fetch(`http://127.0.0.1:${h.server.metricsPort}${path}`).then((r) => r.text()));
 
   const logs = h.logs;
   await h.stop();

@@ -20,6 +20,7 @@ import type { Logger } from "../log.js";
 import { bodyChunks, ClientAbortError } from "../listeners/client-abort.js";
 import { httpServerOptions, limitHttpServer, type HttpLimits } from "../listeners/http-limits.js";
 import { HostCheck, HostGuard } from "../listeners/host-check.js";
+import { answerProbe, type Readiness } from "../listeners/probes.js";
 import { splitHostPort } from "../host-port.js";
 import { kindFromProto, statusFilterFromProto } from "../server/convert.js";
 import type { CallObserver } from "../server/hooks.js";
@@ -48,6 +49,8 @@ export interface HttpApiOptions {
   hosts?: HostCheck;
   /** Told of each request refused for its Host (metrics). */
   onHostRefused?(): void;
+  /** Answers GET /healthz and /readyz, without authentication, draining included. */
+  probes?: Readiness;
 }
 
 /** grpc-gateway's mapping of gRPC codes to HTTP statuses. */
@@ -178,6 +181,8 @@ export class HttpApi {
     try {
       const wrongHost = this.hosts.refusal(req);
       if (wrongHost !== undefined) throw new HttpRefusal(421, status.PERMISSION_DENIED, wrongHost, { connection: "close" });
+      // Before the draining refusal: a probe hears "not ready" from /readyz itself, and /healthz stays 200.
+      if (this.opts.probes && answerProbe(req, res, this.opts.probes)) return;
       if (this.draining) throw new HttpRefusal(503, status.UNAVAILABLE, "server shutting down", { connection: "close" });
       const url = new URL(req.url ?? "/", "http://wxtoken.invalid");
       const { route, params } = this.route(req.method ?? "GET", url.pathname);

@@ -1,7 +1,8 @@
 /**
  * The metrics HTTP endpoint, on its own port (so a scraper never needs the
  * gRPC port, and the gRPC port never speaks HTTP/1.1): GET /metrics answers
- * the Prometheus text format; anything else is 404. A Host that is not a
+ * the Prometheus text format, /healthz and /readyz the probes
+ * (src/listeners/probes.ts); anything else is 404. A Host that is not a
  * loopback name, an IP address or in metrics.allowedHosts is refused (421):
  * the port has no authentication, and a page using DNS rebinding must not
  * read which apps are configured and their quota use.
@@ -12,6 +13,7 @@ import { splitHostPort } from "../host-port.js";
 import type { Logger } from "../log.js";
 import { httpServerOptions, limitHttpServer, type HttpLimits } from "../listeners/http-limits.js";
 import { HostCheck, HostGuard } from "../listeners/host-check.js";
+import { answerProbe, type Readiness } from "../listeners/probes.js";
 import type { Metrics } from "./metrics.js";
 
 export interface MetricsEndpoint {
@@ -29,13 +31,14 @@ export function parseHostPort(address: string): { host: string | undefined; port
 /**
  * `limits`: the connection cap and timeouts (connections.metrics); without them, the default timeouts and no cap.
  * `hosts`: the Host check (default: loopback names and IP addresses).
+ * `probes`: answers GET /healthz and /readyz too.
  */
 export async function serveMetrics(
   metrics: Metrics,
   address: string,
   log: Logger,
   limits?: HttpLimits,
-  opts: { hosts?: HostCheck } = {},
+  opts: { hosts?: HostCheck; probes?: Readiness } = {},
 ): Promise<MetricsEndpoint> {
   const hosts = new HostGuard({
     check: opts.hosts ?? new HostCheck(),
@@ -51,9 +54,10 @@ export async function serveMetrics(
       res.writeHead(421, { "content-type": "text/plain; charset=utf-8", connection: "close" }).end(`${wrongHost}\n`);
       return;
     }
+    if (opts.probes && answerProbe(req, res, opts.probes)) return;
     const path = (req.url ?? "").split("?")[0];
     if (req.method !== "GET" || path !== "/metrics") {
-      res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("not found: GET /metrics\n");
+      res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end(`not found: GET /metrics${opts.probes ? ", /healthz or /readyz" : ""}\n`);
       return;
     }
     metrics.scrape().then(
