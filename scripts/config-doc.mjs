@@ -45,7 +45,7 @@ const ROOTS = {
 };
 
 /** Keys whose comment is not on the key itself (sections, discriminators, keys sharing a comment). */
-const FALLBACK = {
+export const FALLBACK = {
   upstream: "Where WeChat and WeCom are reached, and how long a request may take.",
   "upstream.baseUrl": "WeChat API base for Official Accounts and Mini Programs (a proxy or the fake): http:// or https://, a path prefix allowed, no query, fragment or user:password@.",
   "upstream.connectTimeoutMs": "TCP (and TLS) connect timeout of an upstream request, in ms.",
@@ -67,7 +67,7 @@ const FALLBACK = {
 };
 
 /** Captions of the variants of a discriminated union (keyed "path:value"). */
-const VARIANTS = {
+export const VARIANTS = {
   "store:sqlite":
     "The default. A SQLite database, loaded at start so a restart serves a still-valid credential with no upstream call; each change writes its own rows, so it costs the same with 20 accounts or 100,000 (docs/operations.md#the-local-store).",
   "store:file": "A JSON snapshot, loaded at start so a restart serves a still-valid credential with no upstream call. Each change rewrites the whole file: fine for a few hundred credentials; the sqlite store imports it.",

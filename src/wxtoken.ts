@@ -309,7 +309,8 @@ export class WxTokenServer {
     if (taken.length > 0) this.log.error({ credentials: taken }, "apps added by the reload are already served as an Open Platform's authorizers; not added");
     this.signer.setOrigins(originsOf(next.apps));
     if (JSON.stringify(prev.auth) !== JSON.stringify(cfg.auth)) this.api.setAuthorizer(createAuthorizer(cfg.auth));
-    const reloadable = new Set(["apps", "auth"]);
+    // $schema is for editors only: changing it changes nothing to restart for.
+    const reloadable = new Set(["apps", "auth", "$schema"]);
     const needsRestart = (Object.keys({ ...prev, ...cfg }) as (keyof Config)[]).filter(
       (k) => !reloadable.has(k) && JSON.stringify(prev[k]) !== JSON.stringify(cfg[k]),
     );

@@ -48,6 +48,7 @@ describe("the package", () => {
         "dist/src/cli/main.js",
         "dist/generated/wxtoken/v1/token_service.js",
         "proto/wxtoken/v1/token_service.proto",
+        "config.schema.json",
       ]),
     );
     expect(files.filter((f) => f.startsWith("dist/bench/") || f.startsWith("test/") || f.startsWith("src/"))).toEqual([]);

@@ -373,6 +373,8 @@ const allowedHosts = z.array(
 );
 
 export const configSchema = z.strictObject({
+  /** The JSON Schema an editor checks this file against, e.g. "./node_modules/wxtoken/config.schema.json" (npm run schema:config makes it); the server ignores it. */
+  $schema: z.string().optional(),
   /** host:port for gRPC. */
   listen: checked(grpcAddressProblem, GRPC_ADDRESS).default("127.0.0.1:50051"),
   upstream: z
