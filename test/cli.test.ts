@@ -48,7 +48,7 @@ describe("wxtoken serve", () => {
     expect(JSON.parse(refreshed.stdout)).toMatchObject({ refreshed: true, token: { version: 2 } });
 
     const missing = await fixture.cli.run(["get", "wxnope", "--addr", `127.0.0.1:${port}`]);
-    expect(missing).toMatchObject({ code: 1 });
+    expect(missing).toMatchObject({ code: 77 });
     expect(missing.stderr).toMatch(/NOT_FOUND/);
 
     server.child.kill("SIGTERM");

@@ -134,7 +134,7 @@ describe("Open Platform surfaces", () => {
     const synced = await fixture.cli.run(["platform", COMPONENT, "--sync", "--addr", `127.0.0.1:${p.h.port}`], { timeoutMs: 15_000 });
     expect(JSON.parse(synced.stdout)).toMatchObject({ sync: { unchanged: 2, restored: 0 } });
     const unknown = await fixture.cli.run(["platform", "wxnosuchplatform", "--addr", `127.0.0.1:${p.h.port}`], { timeoutMs: 15_000 });
-    expect(unknown.code).toBe(1);
+    expect(unknown.code).toBe(77); // NOT_FOUND
     expect(unknown.stderr).toMatch(/NOT_FOUND/);
   });
 });

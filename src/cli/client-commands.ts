@@ -1,11 +1,10 @@
 /** `wxtoken get | refresh | watch | sign`: small clients of a running server, on the client library. */
 import type { ListAuthorizersResponse, Token } from "../../generated/wxtoken/v1/token_service.js";
 import { clientChannelCredentials, clientOptions, type ClientAuthOptions } from "../auth/client-credentials.js";
-import { TokenServiceError } from "../client/errors.js";
 import { TokenClient, type AuthorizerStatusName, type CredentialKindName, type SignatureKindName, type TokenClientOptions, type Which } from "../client/token-client.js";
 import { UsageError } from "./flags.js";
 
-export const DEFAULT_ADDR = "127.0.0.1:50051";
+export { DEFAULT_ADDR } from "./commands.js";
 
 /** Plaintext without TLS flags; the API key, if any, goes with every call. */
 export function tokenClientOptions(auth: ClientAuthOptions, timeoutMs?: number): TokenClientOptions {
@@ -47,15 +46,11 @@ function printable(t: Token): Record<string, unknown> {
   };
 }
 
-/** Runs a call; a status error is printed and exits 1, anything else propagates. */
+/** Runs a call and closes the client; a failure propagates to main, which reports it (failures.ts). */
 async function withClient<T>(addr: string, options: TokenClientOptions, run: (client: TokenClient) => Promise<T>): Promise<T> {
   const client = new TokenClient(addr, options);
   try {
     return await run(client);
-  } catch (err) {
-    if (!(err instanceof TokenServiceError)) throw err;
-    process.stderr.write(`error: ${err.codeName}: ${err.details}\n`);
-    process.exit(1);
   } finally {
     client.close();
   }

@@ -1,163 +1,125 @@
 #!/usr/bin/env node
 /**
- * wxtoken's command line. `wxtoken help` (or --help, -h) lists the commands.
+ * wxtoken's command line. `wxtoken help` (or --help, -h) lists the commands;
+ * `wxtoken COMMAND --help` shows one. Each command parses only its own flags
+ * (commands.ts), so a flag of another command is a usage error.
  */
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { hashKeyCommand } from "../auth/hash-key-command.js";
 import { ConfigError } from "../config/load.js";
 import { DEFAULT_BASE_URL } from "../upstream/wechat-client.js";
 import { callbackIpCommand } from "./callback-ip.js";
-import { DEFAULT_ADDR, getCommand, parseWhich, platformCommand, refreshCommand, signCommand, watchCommand } from "./client-commands.js";
+import { checkConfigCommand } from "./check-config.js";
+import { getCommand, parseWhich, platformCommand, refreshCommand, signCommand, watchCommand } from "./client-commands.js";
+import { COMMANDS, commandUsage, USAGE } from "./commands.js";
 import { demoCommand } from "./demo.js";
+import { EXIT, failCommand } from "./failures.js";
 import { fakeWeChatCommand } from "./fake-wechat-command.js";
 import { integerFlags, UsageError } from "./flags.js";
 import { serveCommand } from "./serve.js";
 import { clearQuotaCommand, retryCommand } from "./operator-commands.js";
 
-const USAGE = `wxtoken: a central access_token server for WeChat
+/** The command being run, for its usage in an error; undefined before one is known. */
+let current: string | undefined;
+/** --json: a client command's failure is printed as JSON. */
+let jsonErrors = false;
 
-Server:
-  wxtoken serve --config FILE [--pidfile FILE]
-                                         run the server (see docs/configuration.md); SIGHUP reloads
-                                         the config and retries every failing credential at once
-  wxtoken retry --pidfile FILE | --pid N  tell a running server the cause is fixed (whitelist, quota):
-                                         it reloads its config and retries every failing credential
-                                         now (sends SIGHUP); with --pidfile, waits (--timeout MS) for
-                                         the outcome and exits 1 with the reason if the reload failed
-  wxtoken clear-quota APP --config FILE  WeChat's clear_quota/v2 for APP (10 a month), then run retry
-  wxtoken demo [--listen ADDR]           fake WeChat + server with sample apps, until Ctrl-C
-  wxtoken fake-wechat [--port N] [--app APPID:SECRET]... [--expires-in S]
-                     [--component APPID:SECRET:TOKEN:AESKEY --push-url URL]
-                                         run the fake WeChat upstream on its own
-  wxtoken hash-key [KEY | -]             a new API key (or KEY, or one from stdin) and its sha256 for the config
-
-Clients (--addr, default ${DEFAULT_ADDR}; --timeout MS, default 10000 (callback-ip: for the first token);
-         --api-key KEY or env WXTOKEN_API_KEY; TLS: --tls-ca FILE [--tls-server-name NAME],
-         mutual TLS: --tls-cert FILE --tls-key FILE):
-  wxtoken get APP                        print the current token as JSON
-  wxtoken refresh APP --stale TOKEN      passive refresh: refresh only if TOKEN is still current
-  wxtoken watch APP [--known-version N] [--known-fingerprint F]  print each new token as a JSON line
-      get, refresh and watch take --kind token|jsapi|wx_card|agent_config (default token)
-      and, for WeCom (APP is the corpid), --agent AGENTID|NAME
-  wxtoken sign APP URL [--kind config|agent_config|card] [--agent AGENTID] [--card VALUE]...
-                                         JS-SDK signature of a page (wx.config by default), as JSON
-  wxtoken platform COMPONENT_APPID [--sync] [--status active|needs_reauthorization]
-                   [--page-size N] [--page-token T]
-                                         an Open Platform's verify ticket, component token and
-                                         authorizers with their status (all of them, read page by
-                                         page; --page-size/--page-token: that one page and its
-                                         next_page_token); --sync first re-reads the authorizers
-                                         and refresh tokens from WeChat (recovery)
-  wxtoken callback-ip APP [--wechat URL] [--repeat N] [--interval MS]
-                                         call WeChat's getcallbackip with the served token;
-                                         recovers by itself from 40001/40014/42001
-`;
+function version(): string {
+  // dist/src/cli/main.js -> the package root's package.json.
+  const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
+  return pkg.version;
+}
 
 async function main(argv: string[]): Promise<void> {
-  // The whole argv, so that a flag before the command (`wxtoken --help`) is a
-  // flag, not an unknown command.
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      config: { type: "string", short: "c" },
-      addr: { type: "string", default: DEFAULT_ADDR },
-      listen: { type: "string" },
-      stale: { type: "string" },
-      "known-version": { type: "string", default: "0" },
-      "known-fingerprint": { type: "string", default: "" },
-      timeout: { type: "string", default: "10000" },
-      port: { type: "string" },
-      host: { type: "string" },
-      app: { type: "string", multiple: true },
-      "expires-in": { type: "string" },
-      "api-key": { type: "string" },
-      "tls-ca": { type: "string" },
-      "tls-cert": { type: "string" },
-      "tls-key": { type: "string" },
-      "tls-server-name": { type: "string" },
-      wechat: { type: "string" },
-      repeat: { type: "string" },
-      interval: { type: "string" },
-      kind: { type: "string" },
-      pidfile: { type: "string" },
-      pid: { type: "string" },
-      agent: { type: "string" },
-      card: { type: "string", multiple: true },
-      sync: { type: "boolean" },
-      status: { type: "string" },
-      "page-size": { type: "string" },
-      "page-token": { type: "string" },
-      component: { type: "string" },
-      "push-url": { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  const [command, app] = positionals;
-  const n = integerFlags(values);
-  const timeout = n.timeout!; // has a default
+  const [first, ...rest] = argv;
+  if (first === undefined || first === "help" || first === "--help" || first === "-h") {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (first === "--version" || first === "-V" || first === "version") {
+    process.stdout.write(`wxtoken ${version()}\n`);
+    return;
+  }
+  if (first.startsWith("-")) usage(`a command comes first, got "${first.slice(0, 40)}"`);
+  const spec = COMMANDS[first];
+  if (spec === undefined) usage(`unknown command "${first.slice(0, 40)}"`);
+  const command = (current = first);
+  const parsed = parseArgs({ args: rest, allowPositionals: true, options: { ...spec.options, help: { type: "boolean", short: "h" } } });
+  const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
+  const { positionals } = parsed;
+  if (values.help === true) {
+    process.stdout.write(commandUsage(command));
+    return;
+  }
+  jsonErrors = values.json === true;
+  const str = (name: string): string | undefined => values[name] as string | undefined;
+  const list = (name: string): string[] => (values[name] as string[] | undefined) ?? [];
+  const [app] = positionals;
+  const n = integerFlags(values as Record<string, string>);
+  const timeout = n.timeout!; // has a default where it is a flag
   const needApp = (): string => app ?? usage(`${command} needs an APP argument`);
   const auth = {
-    apiKey: values["api-key"] ?? (process.env.WXTOKEN_API_KEY || undefined),
-    tlsCa: values["tls-ca"],
-    tlsCert: values["tls-cert"],
-    tlsKey: values["tls-key"],
-    tlsServerName: values["tls-server-name"],
+    apiKey: str("api-key") ?? (process.env.WXTOKEN_API_KEY || undefined),
+    tlsCa: str("tls-ca"),
+    tlsCert: str("tls-cert"),
+    tlsKey: str("tls-key"),
+    tlsServerName: str("tls-server-name"),
   };
-  switch (values.help ? "help" : command) {
+  const addr = str("addr")!;
+  const which = () => parseWhich(str("kind"), str("agent"));
+  switch (command) {
     case "retry":
-      return retryCommand({ pid: values.pid, pidfile: values.pidfile, timeoutMs: timeout });
+      return retryCommand({ pid: str("pid"), pidfile: str("pidfile"), timeoutMs: timeout });
     case "clear-quota":
-      return clearQuotaCommand(values.config ?? usage("clear-quota needs --config FILE"), needApp());
+      return clearQuotaCommand(str("config") ?? usage("clear-quota needs --config FILE"), needApp());
     case "serve":
-      return serveCommand(values.config ?? usage("serve needs --config FILE"), values.listen, values.pidfile);
+      return serveCommand(str("config") ?? usage("serve needs --config FILE"), str("listen"), str("pidfile"));
+    case "check-config":
+      return checkConfigCommand(app ?? usage("check-config needs the config FILE"));
     case "demo":
-      return demoCommand({ listen: values.listen, expiresIn: n["expires-in"] });
+      return demoCommand({ listen: str("listen"), expiresIn: n["expires-in"] });
     case "fake-wechat":
-      return fakeWeChatCommand({ host: values.host, port: n.port, apps: values.app ?? [], expiresIn: n["expires-in"], component: values.component, pushUrl: values["push-url"] });
+      return fakeWeChatCommand({ host: str("host"), port: n.port, apps: list("app"), expiresIn: n["expires-in"], component: str("component"), pushUrl: str("push-url") });
     case "get":
-      return getCommand(values.addr, needApp(), timeout, auth, parseWhich(values.kind, values.agent));
+      return getCommand(addr, needApp(), timeout, auth, which());
     case "refresh":
-      return refreshCommand(values.addr, needApp(), values.stale ?? usage("refresh needs --stale TOKEN"), timeout, auth, parseWhich(values.kind, values.agent));
+      return refreshCommand(addr, needApp(), str("stale") ?? usage("refresh needs --stale TOKEN"), timeout, auth, which());
     case "watch":
-      return watchCommand(values.addr, needApp(), { version: n["known-version"]!, fingerprint: values["known-fingerprint"] }, auth, parseWhich(values.kind, values.agent));
+      return watchCommand(addr, needApp(), { version: n["known-version"]!, fingerprint: str("known-fingerprint")! }, auth, which());
     case "sign":
-      return signCommand(values.addr, needApp(), positionals[2] ?? "", timeout, auth, { kind: values.kind, agent: values.agent, card: values.card ?? [] });
+      return signCommand(addr, needApp(), positionals[1] ?? "", timeout, auth, { kind: str("kind"), agent: str("agent"), card: list("card") });
     case "platform":
-      return platformCommand(values.addr, needApp(), timeout, auth, { sync: values.sync === true, status: values.status, pageSize: n["page-size"], pageToken: values["page-token"] });
+      return platformCommand(addr, needApp(), timeout, auth, { sync: values.sync === true, status: str("status"), pageSize: n["page-size"], pageToken: str("page-token") });
     case "hash-key":
       return hashKeyCommand(app);
     case "callback-ip":
       return callbackIpCommand({
-        addr: values.addr,
+        addr,
         appId: needApp(),
-        wechatBaseUrl: values.wechat ?? DEFAULT_BASE_URL,
+        wechatBaseUrl: str("wechat") ?? DEFAULT_BASE_URL,
         repeat: n.repeat,
         intervalMs: n.interval,
         timeoutMs: timeout,
         auth,
       });
-    case "help":
-    case undefined:
-      process.stdout.write(USAGE);
-      return;
-    default:
-      usage(`unknown command "${command}"`);
   }
 }
 
 function usage(message: string): never {
-  process.stderr.write(`error: ${message}\n\n${USAGE}`);
-  process.exit(2);
+  process.stderr.write(`error: ${message}\n\n${current ? commandUsage(current) : USAGE}`);
+  process.exit(EXIT.usage);
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
   // parseArgs's own complaints (an unknown flag, a missing value) are usage errors too.
-  if (err instanceof UsageError || String((err as { code?: unknown }).code).startsWith("ERR_PARSE_ARGS")) usage((err as Error).message);
+  const code = String((err as { code?: unknown }).code);
+  const unknown = code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" ? /'(-[^']*)'/.exec((err as Error).message)?.[1] : undefined;
+  if (unknown !== undefined) usage(`${current} does not take ${unknown} (wxtoken ${current} --help lists its flags)`);
+  if (err instanceof UsageError || code.startsWith("ERR_PARSE_ARGS")) usage((err as Error).message);
   if (err instanceof ConfigError) {
     process.stderr.write(`${err.message}\n`);
-    process.exit(78); // EX_CONFIG
+    process.exit(EXIT.config);
   }
-  process.stderr.write(`error: ${(err as Error).message}\n`);
-  process.exit(1);
+  failCommand(err, jsonErrors);
 });

@@ -1,5 +1,5 @@
 import { rmSync, writeFileSync } from "node:fs";
-import { loadConfigFile } from "../config/load.js";
+import { loadConfigFile, type LoadedConfig } from "../config/load.js";
 import { createLogger } from "../log.js";
 import { WxTokenServer } from "../wxtoken.js";
 import { reloadStatusPath, removeReloadStatus, writeReloadStatus } from "./reload-status.js";
@@ -16,7 +16,15 @@ export async function serveCommand(configPath: string, listen?: string, pidfile?
   const log = createLogger({ level: loaded.config.log.level });
   for (const w of loaded.warnings) log.warn(w);
   const server = await WxTokenServer.create(loaded, { log });
-  await server.listen(listen ?? loaded.config.listen);
+  try {
+    await server.listen(listen ?? loaded.config.listen);
+  } catch (err) {
+    const taken = addressInUse(err, loaded, listen);
+    if (taken === undefined) throw err;
+    log.error({ err: (err as Error).message }, "cannot listen");
+    process.stderr.write(`error: ${taken}\n`);
+    process.exit(1);
+  }
   const statusFile = pidfile ? reloadStatusPath(pidfile) : undefined;
   let reloads = 0;
   const report = (outcome: { ok: boolean; error?: string; needsRestart?: string[]; retrying?: string[] }) => {
@@ -69,4 +77,31 @@ export function untilSignal(): Promise<NodeJS.Signals> {
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
   });
+}
+
+/**
+ * When a listener's address is taken, which one and the key that sets it:
+ * grpc-js says only "No address added out of total 1 resolved", and Node's
+ * EADDRINUSE names an address but not which of the four listeners it is.
+ */
+export function addressInUse(err: unknown, loaded: LoadedConfig, listenFlag?: string): string | undefined {
+  const message = (err as Error | undefined)?.message ?? "";
+  const inUse = /EADDRINUSE: address already in use (\S+?)\]?$/m.exec(message);
+  if ((err as NodeJS.ErrnoException | undefined)?.code !== "EADDRINUSE" && !inUse) return undefined;
+  const taken = inUse?.[1] ?? "";
+  const { config } = loaded;
+  const port = (address: string): string => address.slice(address.lastIndexOf(":") + 1);
+  const listeners: [string, string | undefined][] = [
+    [listenFlag !== undefined ? "--listen" : "listen", listenFlag ?? config.listen],
+    ["http.listen", config.http?.listen],
+    ["metrics.listen", config.metrics?.listen],
+    ["openPlatform.receiver.listen", config.openPlatform?.receiver?.listen],
+  ];
+  // grpc-js's message is the only one with "No address added": the gRPC listener.
+  const grpc = /No address added/.test(message);
+  const match = grpc ? listeners[0] : listeners.find(([key, a]) => key !== listeners[0]![0] && a !== undefined && port(a) === port(taken));
+  const key = match?.[0];
+  const address = taken || match?.[1];
+  if (key === undefined) return `address ${address} is already in use: stop what holds it, or change the listener's port`;
+  return `address ${address} is already in use; it is ${key}${grpc ? " (the gRPC listener)" : ""}: stop what holds it, or change ${key}`;
 }
