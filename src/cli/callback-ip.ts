@@ -20,7 +20,7 @@ export interface CallbackIpOptions {
   repeat?: number;
   /** Real time between calls; default 1_000 ms. */
   intervalMs?: number;
-  /** How long to wait for the first token; default 10_000 ms. */
+  /** How long to wait for the first token, and in all for the server's advised retry delays on each call; default 10_000 ms. */
   timeoutMs?: number;
   /** API key and TLS, as for the other client commands; default plaintext without a key. */
   auth?: ClientAuthOptions;
@@ -51,6 +51,8 @@ export async function callbackIpCommand(opts: CallbackIpOptions): Promise<void> 
     for (let i = 0; i < repeat; i++) {
       if (i > 0 && intervalMs > 0) await new Promise((resolve) => setTimeout(resolve, intervalMs));
       const answer = await source.withToken((token) => wechat.callApi<CallbackIpAnswer>("/cgi-bin/getcallbackip", token), {
+        // A refresh backing off (WeChat busy) says when to ask again: wait that long, within --timeout.
+        retryWithinMs: opts.timeoutMs,
         onRetry: (rejected, fresh) =>
           process.stderr.write(`WeChat rejected the token (errcode ${rejected.errcode}); retrying with token v${fresh.version} (${fresh.fingerprint})\n`),
       });

@@ -5,8 +5,10 @@
  * retry once with the token it answers. Peers that retry unconditionally, or
  * up to three times, are how refresh storms start.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Token } from "../../generated/wxtoken/v1/token_service.js";
 import { STALE_TOKEN_ERRCODES, WeChatError } from "../upstream/errors.js";
+import { TokenServiceError } from "./errors.js";
 import type { CallOptions, ForceRefreshResult, TokenClient, Which } from "./token-client.js";
 
 export { STALE_TOKEN_ERRCODES };
@@ -27,6 +29,13 @@ export interface WithTokenOptions extends Which {
   /** With a TokenClient, `kind` and `agent` name the credential (a ticket too); a TokenSource knows its own. */
   /** Passed to GetToken and ForceRefresh (not to fn: close over your own signal there). */
   signal?: AbortSignal;
+  /**
+   * How long in all (ms) to wait out the server's advised delays
+   * (google.rpc.RetryInfo: a refresh backing off after WeChat failed, a rate
+   * limit) before calling GetToken or ForceRefresh again; a delay that does not
+   * fit fails at once. Default 10_000; 0 never waits.
+   */
+  retryWithinMs?: number;
   /** Called before the retry: what WeChat said, and the token the retry will use. */
   onRetry?: (rejected: WeChatError | StaleTokenLike, fresh: Token) => void;
 }
@@ -66,9 +75,11 @@ export async function withToken<T>(
 ): Promise<T> {
   const { signal } = options;
   const which: Which = { kind: options.kind, agent: options.agent };
+  const deadline = Date.now() + (options.retryWithinMs ?? DEFAULT_RETRY_WITHIN_MS);
+  const patiently = <R>(call: () => Promise<R>): Promise<R> => callPatiently(call, deadline, signal);
   let used: string;
   if (!isHeld(from)) {
-    used = (await from.getToken(appId, { signal, ...which })).accessToken;
+    used = (await patiently(() => from.getToken(appId, { signal, ...which }))).accessToken;
   } else {
     if (from.appId !== appId) throw new TypeError(`withToken: the TokenSource holds app ${from.appId}, not ${appId}`);
     used = from.token();
@@ -77,8 +88,31 @@ export async function withToken<T>(
     return await fn(used);
   } catch (err) {
     if (!isStaleTokenError(err)) throw err;
-    const { token } = isHeld(from) ? await from.forceRefresh(used, { signal }) : await from.forceRefresh(appId, used, { signal, ...which });
+    const { token } = await patiently(() => (isHeld(from) ? from.forceRefresh(used, { signal }) : from.forceRefresh(appId, used, { signal, ...which })));
     options.onRetry?.(err, token);
     return fn(token.accessToken);
+  }
+}
+
+const DEFAULT_RETRY_WITHIN_MS = 10_000;
+
+/**
+ * Runs a call to the server; when it fails with a RetryInfo delay that ends
+ * before `deadline`, waits that long and calls again. The server says when
+ * asking again can work, so waiting beats failing a business call that would
+ * have succeeded a second later.
+ */
+async function callPatiently<R>(call: () => Promise<R>, deadline: number, signal: AbortSignal | undefined): Promise<R> {
+  for (;;) {
+    try {
+      return await call();
+    } catch (err) {
+      const delay = err instanceof TokenServiceError ? err.retryDelayMs : undefined;
+      if (delay === undefined || Date.now() + delay > deadline) throw err;
+      // As the calls do: an abort rejects with the signal's reason.
+      await sleep(delay, undefined, { signal }).catch(() => {
+        throw signal?.reason;
+      });
+    }
   }
 }
