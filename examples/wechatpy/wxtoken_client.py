@@ -3,8 +3,13 @@
 Written against wechatpy 1.8.18 (2.0.0a26 has the same hooks), with grpcio and
 stubs generated from this repository's proto/:
 
+    mkdir -p gen
     python3 -m grpc_tools.protoc -I proto --python_out=gen --grpc_python_out=gen \
-        proto/wxtoken/v1/token_service.proto
+        proto/wxtoken/v1/token_service.proto \
+        proto/google/api/annotations.proto proto/google/api/http.proto
+
+(token_service_pb2 imports google.api.annotations_pb2: without the last two
+files, `import` fails with "No module named 'google.api'"), and gen/ on sys.path.
 
 The extension point is a wechatpy.WeChatClient subclass overriding
 fetch_access_token(), which BaseWeChatClient calls
