@@ -57,7 +57,7 @@ export const FALLBACK = {
   "refresh.retryMaxSeconds": "Cap of the transient-failure backoff.",
   apps: "The credentials to hold: one entry per Official Account / Mini Program, and one per WeCom secret (corp and agent).",
   "apps[].type": '"official" (Official Account / Mini Program; the default, so entries written before WeCom support are unchanged) or "wecom".',
-  log: "Logging: JSON lines on stdout (pino).",
+  log: "Logging: JSON lines on stderr (pino).",
   "log.level": "Least level logged; silent logs nothing.",
   "metrics.listen": "Address of the metrics HTTP port: host:port, [ipv6]:port, or :port for all interfaces.",
   "auth.clients": "The clients that may call, each with how it proves who it is and what it may do.",
