@@ -17,19 +17,14 @@ import type { Fetched, Issuer, ParentToken } from "./issuer.js";
 import { freeLane, Lane, type LaneOptions } from "./lane.js";
 import type { QuotaPolicy } from "./quota-guard.js";
 import { Credential, type CredentialContext } from "./refresher.js";
+import { soleOwner, type Ownership } from "./ownership.js";
 import { Scheduler } from "./scheduler.js";
 import type { Random, RefreshPolicy, RetryPolicy } from "./schedule.js";
 import { toStored } from "./state.js";
 import type { StoredCredential, TokenStore } from "./store.js";
 
-/** Which replica refreshes what (src/core/ownership.ts). */
-export interface EngineOwnership {
-  owns(key: string): boolean;
-  liveCount(): number;
-  onChange(listener: () => void): () => void;
-}
-
-const SOLE: EngineOwnership = { owns: () => true, liveCount: () => 1, onChange: () => () => undefined };
+/** Which replica refreshes what (src/core/ownership.ts): all it needs of one. */
+export type EngineOwnership = Pick<Ownership, "owns" | "liveCount" | "onChange">;
 
 export interface EngineOptions {
   store: TokenStore;
@@ -73,6 +68,8 @@ export const CONFIG_GROUP = "config";
 export class CredentialEngine {
   private readonly credentials = new Map<string, Credential>();
   private readonly lanes = new Map<string, Lane>();
+  /** Each group's credentials: a reload or a scrape walks one group, not every platform's accounts. */
+  private readonly groups = new Map<string, Set<Credential>>();
   private readonly membership = new Set<(event: MembershipEvent) => void>();
   /** The credentials fetched with each token (its tickets), by the token's key: told when its value is revoked or comes back. */
   private readonly children = new Map<string, Set<Credential>>();
@@ -87,7 +84,7 @@ export class CredentialEngine {
     private readonly stored: Map<string, StoredCredential>,
   ) {
     this.scheduler = new Scheduler(opts.clock);
-    this.ownership = opts.ownership ?? SOLE;
+    this.ownership = opts.ownership ?? soleOwner;
     this.ctx = {
       clock: opts.clock,
       refresh: opts.refresh,
@@ -158,6 +155,9 @@ export class CredentialEngine {
     this.stored.delete(key);
     const c = new Credential(key, issuer, this.ctx, this.lane(group), stored);
     this.credentials.set(key, c);
+    let members = this.groups.get(group);
+    if (!members) this.groups.set(group, (members = new Set()));
+    members.add(c);
     this.link(c, true);
     if (seed) c.offer(seed.fetched, seed.requestedAt);
     if (this.started) c.start();
@@ -180,6 +180,7 @@ export class CredentialEngine {
     if (c.lane.name !== CONFIG_GROUP) this.stored.set(key, { key, value: "", version: c.highestVersion(), obtainedAt: 0, expiresAt: 0 });
     else if (latest) this.stored.set(key, { ...toStored(latest), version: c.highestVersion() });
     this.credentials.delete(key);
+    this.groups.get(c.lane.name)?.delete(c);
     this.link(c, false);
     for (const l of this.membership) l({ type: "removed", credential: c });
     return true;
@@ -195,11 +196,10 @@ export class CredentialEngine {
   reconcile(issuers: readonly Issuer[], group = CONFIG_GROUP): ReconcileResult & { taken: string[] } {
     const result: ReconcileResult & { taken: string[] } = { added: [], removed: [], updated: [], taken: [] };
     const wanted = new Map(issuers.map((i) => [credentialKey(i.id), i]));
-    for (const [key, c] of [...this.credentials]) {
-      if (c.lane.name === group && !wanted.has(key)) {
-        this.remove(key);
-        result.removed.push(key);
-      }
+    for (const c of [...this.inGroup(group)]) {
+      if (wanted.has(c.key)) continue;
+      this.remove(c.key);
+      result.removed.push(c.key);
     }
     for (const [key, issuer] of wanted) {
       const existing = this.credentials.get(key);
@@ -252,8 +252,8 @@ export class CredentialEngine {
   }
 
   /** The credentials of one group (status, metrics). */
-  *inGroup(group: string): Iterable<Credential> {
-    for (const c of this.credentials.values()) if (c.lane.name === group) yield c;
+  inGroup(group: string): Iterable<Credential> {
+    return this.groups.get(group) ?? [];
   }
 
   /** Tasks in the scheduler: a refresh and an expiry watch per credential at most (tests, status). */

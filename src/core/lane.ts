@@ -46,13 +46,12 @@ export class Lane {
     return this.opts.idleAfterMs;
   }
 
-  /** The ceiling this replica keeps: the lane's, shared evenly by the live replicas. Returns whether it changed. */
-  setReplicas(n: number): boolean {
+  /** The ceiling this replica keeps: the lane's, shared evenly by the live replicas. */
+  setReplicas(n: number): void {
     const next = Math.max(1, n);
-    if (next === this.replicas) return false;
+    if (next === this.replicas) return;
     this.replicas = next;
     this.pacer = this.makePacer();
-    return this.pacer !== undefined;
   }
 
   /** A slot for a refresh planned at `preferred`, no earlier than `lo`, no later than `latest`. */

@@ -18,6 +18,7 @@ import type { FetchContext, Fetched, Issuer, ParentToken } from "./issuer.js";
 import { CredentialBudgets, QuotaGuardError, type AppQuota, type QuotaPolicy } from "./quota-guard.js";
 import { planRefresh, sameValueRetryAt, type Random, type RefreshPolicy, type RetryPolicy } from "./schedule.js";
 import type { Lane } from "./lane.js";
+import type { Ownership } from "./ownership.js";
 import { isScheduled, type Schedulable, type Scheduler } from "./scheduler.js";
 import { StaleChecks } from "./stale-check.js";
 import { CredentialState, toStored, type HealthListener, type TokenListener } from "./state.js";
@@ -26,10 +27,6 @@ import type { StoredCredential, TokenStore } from "./store.js";
 /** "stale": a forced refresh of a value WeChat refused, which the minimum interval does not hold back (stale-check.ts). */
 export type RefreshReason = "startup" | "scheduled" | "retry" | "no-token" | "force" | "stale";
 
-/** Which replica refreshes what (src/core/ownership.ts); one process owns everything. */
-export interface Owners {
-  owns(key: string): boolean;
-}
 
 /**
  * What every credential of an engine shares: one object, not a copy per
@@ -44,7 +41,8 @@ export interface CredentialContext {
   log: Logger;
   random: Random;
   scheduler: Scheduler;
-  owners: Owners;
+  /** Which replica refreshes what (src/core/ownership.ts); one process owns everything. */
+  owners: Pick<Ownership, "owns">;
   /** How long a replica that does not own a credential waits before it looks again whether its owner refreshed it. */
   ownerGraceMs: number;
   /** A ticket's parent token, an authorizer's component token: the engine's link, looked up at each use. */
