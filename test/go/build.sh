@@ -18,8 +18,8 @@ set -euo pipefail
 work="${1:?usage: test/go/build.sh WORKDIR}"
 here="$(cd "$(dirname "$0")" && pwd)"
 proto_root="$(cd "$here/../../proto" && pwd)"
-# The stubs' Go import path, given on the command line (the .proto files carry
-# no go_package option, and need none for the other languages).
+# The stubs' Go import path in this scratch GOPATH, given on the command line:
+# an M mapping overrides the proto's go_package (its package name, wxtokenv1, is kept).
 gen_pkg="wxtoken.test/gen/wxtokenv1"
 mapping="Mwxtoken/v1/token_service.proto=$gen_pkg;wxtokenv1"
 
