@@ -66,15 +66,25 @@ final class WxTokenAccessToken implements RefreshableAccessToken
         return ['access_token' => $this->getToken()];
     }
 
-    /** The passive refresh: report the token WeChat rejected, get the one to use now. */
+    /**
+     * The passive refresh: report the token WeChat rejected (the one last handed
+     * out, which the refused request carried: toQuery() runs per request), get
+     * the one to use now. Compare-and-refresh on that exact token.
+     */
     public function refresh(): string
     {
-        $stale = $this->token ?? $this->getToken();
-        $this->remember($this->api('POST', "/v1/apps/{$this->appId}/token:refresh", ['staleToken' => $stale]));
+        if ($this->token === null) {
+            return $this->getToken(); // nothing handed out yet, so nothing to report
+        }
+        $this->remember($this->api('POST', "/v1/apps/{$this->appId}/token:refresh", ['staleToken' => $this->token]));
         return $this->token;
     }
 
-    /** Any WeChat call through the app's client, retried once after a stale-token answer. */
+    /**
+     * Any WeChat call through the app's client, retried once after a stale-token
+     * answer and never more: a second refusal comes back to the caller as the
+     * Response (isFailed(), errcode in toArray(false)), it is not retried.
+     */
     public static function call(Application $app, string $method, string $uri, array $options = []): Response
     {
         $response = $app->getClient()->request($method, $uri, $options);

@@ -6,9 +6,11 @@
  * runner under test/recipes/), on real time.
  */
 import { execFile } from "node:child_process";
-import { expect } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { FakeClock } from "../../src/clock.js";
 import { APP, Harness } from "./harness.js";
+
+export type { Harness };
 
 export const CALLBACK_IP = "/cgi-bin/getcallbackip";
 
@@ -134,4 +136,50 @@ export async function expectBoundedFailure(h: Harness, run: () => Promise<Recipe
   expect(await forceRefreshCalls(h)).toBe(forceRefreshes);
   expect(passiveRefreshesOf(h, held.fingerprint)).toBe(1);
   expect(h.fake.calls("/cgi-bin/token", APP)).toBe(forceRefreshes);
+}
+
+export interface RecipeSuite {
+  /** Why the toolchain cannot run the recipe here, or undefined when it can. */
+  missing: string | undefined;
+  /** Builds what the runner needs (a compile), once, before the cases. */
+  build?: () => Promise<void>;
+  /** Runs the recipe's runner against this server. */
+  run: (h: Harness) => Promise<RecipeRun>;
+  /** ForceRefresh calls when WeChat keeps refusing (default 1). */
+  failureForceRefreshes?: number;
+}
+
+/** The two cases every recipe must pass; skipped without the toolchain locally, failed in CI. */
+export function describeRecipe(title: string, suite: RecipeSuite): void {
+  const { missing } = suite;
+  if (missing && !inCI) console.warn(`skipping ${title}: ${missing}`);
+  let h: Harness | undefined;
+  afterEach(async () => {
+    await h?.stop();
+    h = undefined;
+  });
+  describe.skipIf(missing !== undefined && !inCI)(title, () => {
+    beforeAll(async () => {
+      if (!missing) await suite.build?.();
+    }, 150_000);
+
+    it("recovers from a refused token 55 s from expiry with one ForceRefresh of that token and one retry", { timeout: 45_000 }, async () => {
+      if (missing) throw new Error(`CI must run ${title}: ${missing}`);
+      h = await startForRecipes();
+      await expectRecovery(h, () => suite.run(h!));
+    });
+
+    it("fails with WeChat's 40001 after one retry when WeChat keeps refusing, instead of looping", { timeout: 45_000 }, async () => {
+      if (missing) throw new Error(`CI must run ${title}: ${missing}`);
+      h = await startForRecipes();
+      await expectBoundedFailure(h, () => suite.run(h!), suite.failureForceRefreshes);
+    });
+  });
+}
+
+/** Why `command` cannot run (probed with `args`), or undefined when it can. */
+export async function probe(command: string, args: string[], hint: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    execFile(command, args, { timeout: 30_000 }, (err) => resolve(err ? `${command} ${args.join(" ")} failed (${hint}): ${err.message.split("\n")[0]}` : undefined));
+  });
 }
