@@ -13,7 +13,10 @@
  *                           calls it, under getAccessTokenLock(), when WeChat answers
  *                           one of WxConsts.ACCESS_TOKEN_ERROR_CODES (40001, 40014,
  *                           42001) for the token this storage still holds, then
- *                           retries the call once (autoRefreshToken() is true by default)
+ *                           retries the call once (autoRefreshToken() is true by default;
+ *                           since 4.x executeInternal's doNotAutoRefresh allows one retry
+ *                           only: a second refusal reports that token too, then throws
+ *                           WxErrorException; test/recipe-wxjava.test.ts runs it)
  * and WxMpService.getAccessToken(boolean forceRefresh), overridden in Service below
  * so that an explicit force refresh goes through wxtoken as well.
  *
