@@ -10,6 +10,8 @@ import type { WeChatState } from "./state.js";
 import type { CallStats } from "./stats.js";
 import type { WeComState } from "./wecom.js";
 import type { FakeComponent } from "./component.js";
+import type { FakeSuite } from "./suite.js";
+import { handleSuiteControl } from "./suite-control.js";
 
 /** The most accounts one seed call makes (a million take about a second and a few hundred MB). */
 const MAX_SEED = 1_000_000;
@@ -17,6 +19,8 @@ const MAX_SEED = 1_000_000;
 export interface ControlDeps {
   /** The Open Platform component, when configured. */
   component?: FakeComponent;
+  /** WeCom suites by id (suite-control.ts serves /_fake/suite/...). */
+  suites?: ReadonlyMap<string, FakeSuite>;
   faults: FaultList;
   stats: CallStats;
   state: WeChatState;
@@ -24,6 +28,7 @@ export interface ControlDeps {
 }
 
 export function handleControl(method: string, url: URL, body: Buffer, contentType: string, res: ServerResponse, deps: ControlDeps): void {
+  if (url.pathname.startsWith("/_fake/suite/")) return handleSuiteControl(method, url, res, deps.suites ?? new Map());
   switch (`${method} ${url.pathname}`) {
     case "POST /_fake/faults": {
       // JSON whatever the content type: `curl -d` labels it form-encoded, and

@@ -15,12 +15,15 @@ import { BodyTooLargeError, htmlPage, parseJsonBody, readBody, send, sendJson, T
 import { ROUTES, type Route, type WxRequest } from "./routes.js";
 import { WeChatState } from "./state.js";
 import { CallStats, type RatesSnapshot } from "./stats.js";
+import { type FakeSuite, type FakeSuiteOptions, makeSuites } from "./suite.js";
+import { type SuiteBook, SUITE_ROUTES } from "./suite-routes.js";
 import { wecomErrorBody, WECOM_ROUTES } from "./wecom-routes.js";
 import { WeComState } from "./wecom.js";
 
 export type { Fault } from "./faults.js";
 export type { FakeComponent, FakeComponentOptions, PushResult } from "./component.js";
 export type { AuthorizerTokenProgress } from "./component-state.js";
+export type { FakeSuite, FakeSuiteOptions, SuitePushResult } from "./suite.js";
 export { seededAuthorizerAppId } from "./component-authorizers.js";
 export type { RatesSnapshot } from "./stats.js";
 export type { RateSnapshot } from "./rates.js";
@@ -53,6 +56,10 @@ export interface FakeWeChatOptions {
   wecomTicketsPerAgentHour?: number;
   /** An Open Platform component (第三方平台): its endpoints on the main host, pushes to its pushUrl; see `component`. */
   component?: FakeComponentOptions;
+  /** WeCom service providers' suites (第三方应用, 代开发 templates): their endpoints on WeCom's host (wecomUrl), pushes to each pushUrl; see `suite(id)`. */
+  suites?: FakeSuiteOptions[];
+  /** WeCom service providers: provider corpid -> provider_secret, for get_provider_token. */
+  wecomProviders?: Record<string, string>;
   /** default 127.0.0.1 */
   host?: string;
   /** default 0 (a free port) */
@@ -67,6 +74,8 @@ export class FakeWeChat {
   private readonly state: WeChatState;
   private readonly wecom: WeComState | undefined;
   private readonly openPlatform: FakeComponent | undefined;
+  private readonly suites = new Map<string, FakeSuite>();
+  private readonly suiteBook: SuiteBook | undefined;
   private wecomServer: Server | undefined;
   private wecomBase: string | undefined;
   private readonly faults = new FaultList();
@@ -98,14 +107,19 @@ export class FakeWeChat {
       this.openPlatform = new FakeComponent(options.component, this.clock, options.overlapMs ?? 300_000);
       this.state.authorizerTokens = this.openPlatform.state.authorizerTokens;
     }
-    if (options.wecom) {
+    if (options.wecom || options.suites) {
       this.wecom = new WeComState({
-        corps: options.wecom,
+        corps: options.wecom ?? {},
         clock: this.clock,
         expiresIn: options.wecomExpiresIn ?? 7200,
         ticketsPerCorpHour: options.wecomTicketsPerCorpHour ?? 400,
         ticketsPerAgentHour: options.wecomTicketsPerAgentHour ?? 100,
       });
+    }
+    if (options.suites && this.wecom) {
+      const made = makeSuites(options.suites, options.wecomProviders ?? {}, this.clock, this.wecom);
+      this.suites = made.suites;
+      this.suiteBook = made.book;
     }
   }
 
@@ -122,6 +136,7 @@ export class FakeWeChat {
       this.wecomBase = wecom.url;
     }
     this.openPlatform?.startTimer();
+    for (const suite of this.suites.values()) suite.startTimer();
     return this.baseUrl;
   }
 
@@ -149,7 +164,14 @@ export class FakeWeChat {
     return this.openPlatform;
   }
 
-  /** WeCom's base URL (upstream.wecomBaseUrl), when `wecom` is configured and the fake started. */
+  /** A WeCom suite or 代开发 template given in `suites`: pushes, installs, checks. */
+  suite(suiteId: string): FakeSuite {
+    const suite = this.suites.get(suiteId);
+    if (!suite) throw new Error(`FakeWeChat: no suite ${suiteId} configured`);
+    return suite;
+  }
+
+  /** WeCom's base URL (upstream.wecomBaseUrl), when `wecom` or `suites` is configured and the fake started. */
   get wecomUrl(): string | undefined {
     return this.wecomBase;
   }
@@ -162,6 +184,7 @@ export class FakeWeChat {
   /** Stops at once: keep-alive and in-flight (delayed) connections are cut, not waited for. */
   async close(): Promise<void> {
     await this.openPlatform?.stop();
+    await Promise.all([...this.suites.values()].map((s) => s.stop()));
     const servers = [this.server, this.wecomServer].filter((s): s is Server => s !== undefined);
     if (servers.length === 0) return;
     this.closing = true;
@@ -272,15 +295,16 @@ export class FakeWeChat {
       throw err;
     }
     if (host === "wechat" && url.pathname.startsWith("/_fake/")) {
-      return handleControl(method, url, body, contentType, res, { component: this.openPlatform, faults: this.faults, stats: this.stats, state: this.state, wecom: this.wecom });
+      return handleControl(method, url, body, contentType, res, { component: this.openPlatform, suites: this.suites, faults: this.faults, stats: this.stats, state: this.state, wecom: this.wecom });
     }
 
     let json: JsonBody | undefined;
     const wx: WxRequest = { method, query: url.searchParams, json: () => (json ??= parseJsonBody(body, contentType)) };
     const wecom = host === "wecom" ? this.wecom! : undefined;
     const component = host === "wechat" && this.openPlatform && COMPONENT_ROUTES.has(url.pathname) ? this.openPlatform.state : undefined;
-    const route: Route<never> | undefined = (component ? COMPONENT_ROUTES : wecom ? WECOM_ROUTES : ROUTES).get(url.pathname) as Route<never> | undefined;
-    const state = (component ?? wecom ?? this.state) as never;
+    const suites = wecom && SUITE_ROUTES.has(url.pathname) ? this.suiteBook : undefined;
+    const route: Route<never> | undefined = (component ? COMPONENT_ROUTES : suites ? SUITE_ROUTES : wecom ? WECOM_ROUTES : ROUTES).get(url.pathname) as Route<never> | undefined;
+    const state = (component ?? suites ?? wecom ?? this.state) as never;
     const appId = route?.appIdOf(wx, state);
     this.stats.count(url.pathname, appId, this.clock.now());
     const errorOf = (errcode: number, errmsg?: string, ip?: string) =>

@@ -3,7 +3,9 @@
  * corp (the same token while valid, expires_in always 7200), tokens WeCom may
  * cut early, the corp jsapi ticket and each agent's agent_config ticket with
  * their hourly limits (400 an hour per corp, 100 per agent), and 301002 for a
- * token used with another agent's id.
+ * token used with another agent's id. Apps installed by a service provider's
+ * suite get their corp tokens here too (WeComApps), so they share the same
+ * rotation, tickets and limits.
  */
 import { randomBytes } from "node:crypto";
 import type { Clock } from "../clock.js";
@@ -31,12 +33,21 @@ interface Token {
 
 const hourOf = (ms: number) => Math.floor(ms / 3_600_000);
 
+/** Apps WeCom knows beyond the configured corps': suites' installs (a 代开发 app's secret is its permanent code). */
+export interface WeComApps {
+  hasCorp(corpId: string): boolean;
+  /** The agent whose gettoken secret this is, if any. */
+  agentOfSecret(corpId: string, secret: string): string | undefined;
+}
+
 export class WeComState {
   readonly tickets: TicketBook;
   private readonly current = new Map<string, Token>();
   private readonly byValue = new Map<string, Token>();
   private readonly corpHour: PeriodCounter;
   private readonly agentHour: PeriodCounter;
+  /** Consulted after the configured corps (FakeWeChat adds its suites). */
+  readonly apps: WeComApps[] = [];
 
   constructor(private readonly o: WeComOptions) {
     this.tickets = new TicketBook(o.clock);
@@ -47,16 +58,27 @@ export class WeComState {
   /** The agent whose secret this is, if the corp has one. */
   agentOf(corpId: string | undefined, secret: string | undefined): string | undefined {
     const agents = corpId === undefined ? undefined : this.o.corps[corpId];
-    return Object.entries(agents ?? {}).find(([, s]) => s === secret)?.[0];
+    const own = Object.entries(agents ?? {}).find(([, s]) => s === secret)?.[0];
+    if (own !== undefined || corpId === undefined || secret === undefined) return own;
+    for (const apps of this.apps) {
+      const agent = apps.agentOfSecret(corpId, secret);
+      if (agent !== undefined) return agent;
+    }
+    return undefined;
   }
 
   /** GET /cgi-bin/gettoken: WeCom's 40001 is a wrong secret. */
   gettoken(corpId: string | undefined, secret: string | undefined): Outcome {
     if (!corpId) return fail(41002);
     if (!secret) return fail(41004);
-    if (!this.o.corps[corpId]) return fail(40013);
+    if (!this.o.corps[corpId] && !this.apps.some((a) => a.hasCorp(corpId))) return fail(40013);
     const agent = this.agentOf(corpId, secret);
     if (agent === undefined) return fail(40001);
+    return { ok: true, body: { errcode: 0, errmsg: "ok", ...this.tokenOf(corpId, agent) } };
+  }
+
+  /** The agent's token: the same one while valid, a new one once expired or cut (gettoken and a suite's get_corp_token alike). */
+  tokenOf(corpId: string, agent: string): { access_token: string; expires_in: number } {
     const key = `${corpId}/${agent}`;
     const now = this.o.clock.now();
     let token = this.current.get(key);
@@ -65,7 +87,7 @@ export class WeComState {
       this.current.set(key, token);
       this.byValue.set(token.value, token);
     }
-    return { ok: true, body: { errcode: 0, errmsg: "ok", access_token: token.value, expires_in: this.o.expiresIn } };
+    return { access_token: token.value, expires_in: this.o.expiresIn };
   }
 
   /** Whose token it is, or the errcode a call with it gets. */

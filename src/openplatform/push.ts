@@ -59,10 +59,29 @@ export function messageXml(fields: Record<string, string | number>): string {
   return `<xml>${parts.join("")}</xml>`;
 }
 
-/** Encrypts and signs xml as WeChat would push it. */
-export function sealPush(keys: PushKeys, xml: string, timestampSeconds: number, nonce = String(randomBytes(4).readUInt32BE(0))): SealedPush {
+/**
+ * How the envelope names its receiver: the Open Platform's `<AppId>` with
+ * `encrypt_type=aes` in the query, or WeCom's (a suite's 指令回调):
+ * `<ToUserName>` (the suite id), `<Encrypt>` and an empty `<AgentID>`, and no
+ * encrypt_type. The receiver id inside the encrypted message is the same one.
+ */
+export type PushEnvelope = "open-platform" | "wecom";
+
+/** Encrypts and signs xml as WeChat (or WeCom, with envelope "wecom") would push it; keys.componentAppId is the receiver id. */
+export function sealPush(
+  keys: PushKeys,
+  xml: string,
+  timestampSeconds: number,
+  nonce = String(randomBytes(4).readUInt32BE(0)),
+  envelope: PushEnvelope = "open-platform",
+): SealedPush {
   const encrypted = encrypt(keys.encodingAesKey, xml, keys.componentAppId);
   const timestamp = String(timestampSeconds);
-  const query = new URLSearchParams({ timestamp, nonce, encrypt_type: "aes", msg_signature: computeSignature(keys.token, timestamp, nonce, encrypted) });
+  const msg_signature = computeSignature(keys.token, timestamp, nonce, encrypted);
+  if (envelope === "wecom") {
+    const body = `<xml><ToUserName>${cdata(keys.componentAppId)}</ToUserName><Encrypt>${cdata(encrypted)}</Encrypt><AgentID>${cdata("")}</AgentID></xml>`;
+    return { query: new URLSearchParams({ msg_signature, timestamp, nonce }), body };
+  }
+  const query = new URLSearchParams({ timestamp, nonce, encrypt_type: "aes", msg_signature });
   return { query, body: `<xml><AppId>${cdata(keys.componentAppId)}</AppId><Encrypt>${cdata(encrypted)}</Encrypt></xml>` };
 }
