@@ -13,38 +13,17 @@
  */
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { GOCACHE, goToolchainMissing } from "./support/go.js";
 import { APP, Harness } from "./support/harness.js";
 
 const run = promisify(execFile);
 const BUILD_SCRIPT = fileURLToPath(new URL("./go/build.sh", import.meta.url));
-const INSTALL_HINT =
-  "apt-get install -y golang-go golang-google-grpc-dev golang-google-protobuf-dev golang-github-golang-protobuf-1-5-dev protoc-gen-go protoc-gen-go-grpc protobuf-compiler golang-google-genproto-dev";
-const GOCODE = "/usr/share/gocode/src";
-// Sources the client builds against. golang/protobuf's proto/registry.go exists
-// only from 1.4 on (the APIv2 wrapper): with Debian's 1.3 package decoding panics.
-const REQUIRED_FILES = [
-  `${GOCODE}/google.golang.org/grpc/server.go`,
-  `${GOCODE}/google.golang.org/protobuf/proto/decode.go`,
-  `${GOCODE}/github.com/golang/protobuf/proto/registry.go`,
-  `${GOCODE}/google.golang.org/genproto/googleapis/rpc/errdetails/error_details.pb.go`,
-];
-const REQUIRED_COMMANDS = ["go", "protoc", "protoc-gen-go", "protoc-gen-go-grpc"];
-
-async function goToolchainMissing(): Promise<string | undefined> {
-  const missing: string[] = [];
-  for (const cmd of REQUIRED_COMMANDS) {
-    await run("sh", ["-c", `command -v ${cmd}`], { timeout: 10_000 }).catch(() => missing.push(cmd));
-  }
-  missing.push(...REQUIRED_FILES.filter((f) => !existsSync(f)));
-  return missing.length ? `missing ${missing.join(", ")} (${INSTALL_HINT})` : undefined;
-}
-
 const missing = await goToolchainMissing();
 const inCI = Boolean(process.env.CI) && !/^(0|false)$/i.test(process.env.CI ?? "");
 if (missing && !inCI) console.warn(`skipping the Go client test: ${missing}`);
@@ -75,7 +54,7 @@ describe.skipIf(missing !== undefined && !inCI)("a Go grpc-go client built from 
     const started = Date.now();
     try {
       await run("bash", [BUILD_SCRIPT, work], {
-        env: { ...process.env, GOCACHE: process.env.GOCACHE || join(tmpdir(), "wxtoken-go-build-cache") },
+        env: { ...process.env, GOCACHE },
         timeout: 110_000,
       });
       binary = join(work, "bin/wxtoken-go-client");

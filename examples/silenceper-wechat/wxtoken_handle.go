@@ -13,9 +13,11 @@
 // never does.
 //
 // silenceper/wechat has no hook for a token WeChat rejected: its API methods
-// return a *util.CommonError carrying the errcode. ReportIfStale turns a
-// 40001/40014/42001 into wxtoken's passive refresh (ForceRefresh, a
-// compare-and-refresh on the stale token); retry the call once when it says so.
+// call WeChat once and return a *util.CommonError carrying the errcode.
+// ReportIfStale turns a 40001/40014/42001 into wxtoken's passive refresh
+// (ForceRefresh, a compare-and-refresh on the token last handed out, which
+// the refused call carried) and says whether to retry; Call does both and
+// retries once, never more: a second refusal is returned as the error.
 //
 // Usage:
 //
@@ -23,15 +25,17 @@
 //	h := wxtokenhandle.New(conn, "wx1234567890abcdef")
 //	oa := wechat.NewWechat().GetOfficialAccount(&offConfig.Config{AppID: "wx1234567890abcdef", Cache: cache.NewMemory()})
 //	oa.SetAccessTokenHandle(h) // after GetOfficialAccount, which installs the default handle
-//	ips, err := oa.GetBasic().GetCallbackIP()
-//	if retry, _ := h.ReportIfStale(ctx, err); retry {
+//	var ips []string
+//	err = h.Call(ctx, func() (err error) {
 //		ips, err = oa.GetBasic().GetCallbackIP()
-//	}
+//		return err
+//	})
 package wxtokenhandle
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -81,6 +85,20 @@ func (h *Handle) GetAccessTokenContext(ctx context.Context) (string, error) {
 	}
 	h.remember(res.GetToken())
 	return h.token, nil
+}
+
+// Call runs call, and runs it once more after ReportIfStale reported a
+// stale token; it never runs it a third time.
+func (h *Handle) Call(ctx context.Context, call func() error) error {
+	err := call()
+	retry, rerr := h.ReportIfStale(ctx, err)
+	if rerr != nil {
+		return fmt.Errorf("reporting the refused token to wxtoken: %w (WeChat answered: %v)", rerr, err)
+	}
+	if !retry {
+		return err
+	}
+	return call()
 }
 
 // ReportIfStale reports the token last handed out to wxtoken when err is
