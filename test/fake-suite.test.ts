@@ -5,53 +5,11 @@
  * and gettoken for a 代开发 app), cancel and reset, errcodes on demand.
  * Expected errcodes are WeCom's, written here independently of the fake.
  */
-import { afterEach, describe, expect, it } from "vitest";
-import { FakeClock } from "../src/clock.js";
-import { FakeWeChat, type FakeSuiteOptions, type FakeWeChatOptions } from "../src/fake-wechat/index.js";
+import { describe, expect, it } from "vitest";
 import { parsePushXml } from "../src/openplatform/xml.js";
-import { suiteReceiver, wecomCall, type SuiteReceiver } from "./support/suite-receiver.js";
+import { DK, SERVICE as S, SUITE, SUITE_SECRET as SECRET, suitesPerTest } from "./support/fake-suite.js";
 
-const SUITE = "wwsuite00000000001";
-const DK = "dk0000000000000001";
-const TOKEN = "callback-token-NEVER-LEAK";
-const AES = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
-const SECRET = "suite-secret-NEVER-LEAK";
-const S = "/cgi-bin/service";
-
-let fake: FakeWeChat | undefined;
-const receivers: SuiteReceiver[] = [];
-afterEach(async () => {
-  await fake?.close();
-  await Promise.all(receivers.splice(0).map((r) => r.close()));
-  fake = undefined;
-});
-
-async function setup(o: { suite?: Partial<FakeSuiteOptions>; dk?: Partial<FakeSuiteOptions>; fake?: Partial<FakeWeChatOptions> } = {}) {
-  const clock = new FakeClock();
-  const recv = await suiteReceiver({ componentAppId: SUITE, token: TOKEN, encodingAesKey: AES });
-  const dkRecv = await suiteReceiver({ componentAppId: DK, token: TOKEN, encodingAesKey: AES });
-  receivers.push(recv, dkRecv);
-  const keys = { secret: SECRET, token: TOKEN, encodingAesKey: AES };
-  fake = new FakeWeChat({
-    apps: {},
-    clock,
-    suites: [
-      { suiteId: SUITE, ...keys, pushUrl: recv.url, ...o.suite },
-      { suiteId: DK, ...keys, pushUrl: dkRecv.url, ...o.dk },
-    ],
-    ...o.fake,
-  });
-  await fake.start();
-  const f = fake;
-  const call = (path: string, body?: unknown, suiteToken?: string) =>
-    wecomCall(f.wecomUrl!, suiteToken === undefined ? path : `${path}?suite_access_token=${encodeURIComponent(suiteToken)}`, body);
-  const suiteToken = async (id = SUITE) => {
-    const suite = f.suite(id);
-    if (!suite.currentTicket()) await suite.pushTicket();
-    return (await call(`${S}/get_suite_token`, { suite_id: id, suite_secret: SECRET, suite_ticket: suite.currentTicket() }))["suite_access_token"] as string;
-  };
-  return { clock, fake: f, recv, dkRecv, call, suiteToken };
-}
+const setup = suitesPerTest();
 
 describe("fake suite pushes", () => {
   it("pushes a suite_ticket in WeCom's envelope (ToUserName, empty AgentID, no encrypt_type) that the receiver decrypts", async () => {

@@ -33,6 +33,7 @@
 import { randomBytes } from "node:crypto";
 import type { Clock } from "../clock.js";
 import { FaultList } from "./faults.js";
+import { PushedTickets } from "./pushed-tickets.js";
 import { fail, type Outcome, type Refusal } from "./state.js";
 import { TokenBook } from "./tokens.js";
 import type { WeComState } from "./wecom.js";
@@ -79,8 +80,7 @@ const SUITE = "suite";
 const random = (bytes: number) => randomBytes(bytes).toString("base64url");
 
 export class SuiteState {
-  private readonly tickets = new Map<string, number>();
-  private newestTicket: string | undefined;
+  private readonly tickets: PushedTickets;
   private readonly suiteTokens: TokenBook;
   private readonly corps = new Map<string, InstalledCorp>();
   private readonly codes = new Map<string, AuthCode>();
@@ -90,6 +90,7 @@ export class SuiteState {
   constructor(private readonly o: SuiteStateOptions) {
     // No overlap matters: a new suite token is only issued once the last expired.
     this.suiteTokens = new TokenBook(o.clock, 0);
+    this.tickets = new PushedTickets(o.clock, o.ticketLifetimeMs, () => random(32));
   }
 
   get suiteId(): string {
@@ -102,24 +103,18 @@ export class SuiteState {
 
   /** A new suite_ticket, working from now for ticketLifetimeMs (pushed or not). */
   newTicket(): string {
-    const ticket = random(32);
-    this.tickets.set(ticket, this.o.clock.now() + this.o.ticketLifetimeMs);
-    this.newestTicket = ticket;
-    return ticket;
+    return this.tickets.issue();
   }
 
   currentTicket(): string | undefined {
-    const t = this.newestTicket;
-    return t !== undefined && this.o.clock.now() < this.tickets.get(t)! ? t : undefined;
+    return this.tickets.current();
   }
 
   /** POST /cgi-bin/service/get_suite_token */
   suiteToken(body: Record<string, unknown>): Outcome {
     if (body["suite_id"] !== this.o.suiteId) return fail(40083);
     if (body["suite_secret"] !== this.o.secret) return fail(40001);
-    const ticket = body["suite_ticket"];
-    const expiresAt = typeof ticket === "string" ? this.tickets.get(ticket) : undefined;
-    if (expiresAt === undefined || this.o.clock.now() >= expiresAt) return fail(40085);
+    if (!this.tickets.works(body["suite_ticket"])) return fail(40085);
     const record = this.suiteTokens.current(SUITE, "token") ?? this.suiteTokens.issue(SUITE, "token", this.o.expiresIn * 1000);
     return { ok: true, body: { errcode: 0, errmsg: "ok", suite_access_token: record.value, expires_in: this.o.expiresIn } };
   }
