@@ -4,9 +4,10 @@
  */
 import { execFile } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, inject, it } from "vitest";
+import { linkDependencies } from "./support/build.js";
 import { tempDir } from "./support/harness.js";
 
 const run = promisify(execFile);
@@ -30,11 +31,9 @@ describe("the package", () => {
   it("npm pack on a clean checkout builds first, and ships the library, stubs and protos but no bench or tests", async () => {
     // A checkout without dist/: the tarball's dist/ can only come from prepack.
     const checkout = tempDir();
-    for (const entry of readdirSync(process.cwd())) {
-      if (["dist", "node_modules", ".git"].includes(entry)) continue;
-      cpSync(join(process.cwd(), entry), join(checkout, entry), { recursive: true });
-    }
-    symlinkSync(join(process.cwd(), "node_modules"), join(checkout, "node_modules"), "dir");
+    copyCheckout(checkout);
+    linkDependencies(process.cwd(), checkout);
+    symlinkSync(join(checkout, "packages/client"), join(checkout, "node_modules/@wxtoken/client"), "dir");
     const { stdout } = await run("npm", ["pack", "--dry-run", "--json", "--offline", "--loglevel=error"], { cwd: checkout });
     // prepack's own output (npm run build) comes before the JSON on stdout.
     const [packed] = JSON.parse(stdout.slice(stdout.indexOf("["))) as { files: { path: string }[] }[];
@@ -54,3 +53,12 @@ describe("the package", () => {
     expect(files.filter((f) => f.startsWith("dist/bench/") || f.startsWith("test/") || f.startsWith("src/"))).toEqual([]);
   }, 60_000);
 });
+
+/** The working tree without its builds, dependencies and history (packages/client/generated stays a link). */
+function copyCheckout(to: string): void {
+  const skip = new Set(["dist", "node_modules", ".git"]);
+  for (const entry of readdirSync(process.cwd())) {
+    if (skip.has(entry)) continue;
+    cpSync(join(process.cwd(), entry), join(to, entry), { recursive: true, verbatimSymlinks: true, filter: (src) => !skip.has(basename(src)) });
+  }
+}

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Backoff } from "../src/client/backoff.js";
+import { Backoff } from "../packages/client/src/backoff.js";
 
 const noJitter = () => 0.5;
 

@@ -9,7 +9,7 @@ import { Metadata, Server, ServerCredentials, status, type sendUnaryData } from 
 import { afterEach, describe, expect, it } from "vitest";
 import { Token, TokenServiceService } from "../generated/wxtoken/v1/token_service.js";
 import { TokenClient, TokenServiceError, withToken } from "../src/index.js";
-import { encodeStatusDetails, STATUS_DETAILS_KEY } from "../src/status-details.js";
+import { encodeStatusDetails, STATUS_DETAILS_KEY } from "../packages/client/src/status-details.js";
 
 const APP = "wxretryinfo00001";
 const DELAY_MS = 200;

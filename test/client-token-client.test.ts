@@ -1,7 +1,7 @@
 import { status } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Token, WatchTokenResponse } from "../generated/wxtoken/v1/token_service.js";
-import { tokensOf } from "../src/client/watch-stream.js";
+import { tokensOf } from "../packages/client/src/watch-stream.js";
 import { TokenClient, TokenServiceError } from "../src/index.js";
 import { APP, eventually, Harness } from "./support/harness.js";
 

@@ -1,7 +1,7 @@
 /** Which token a client keeps when tokens come from more than one server lineage. */
 import { describe, expect, it } from "vitest";
 import type { Token } from "../generated/wxtoken/v1/token_service.js";
-import { isNewer } from "../src/client/token-order.js";
+import { isNewer } from "../packages/client/src/token-order.js";
 
 const T0 = Date.UTC(2026, 10, 25, 8, 0, 0);
 function token(version: number, accessToken: string, obtainedAt: number): Token {

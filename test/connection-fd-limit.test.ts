@@ -16,7 +16,7 @@ import { request } from "undici";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { TokenServiceClient, type GetTokenResponse } from "../generated/wxtoken/v1/token_service.js";
 import { hashApiKey } from "../src/auth/api-key.js";
-import { clientOptions } from "../src/auth/client-credentials.js";
+import { clientOptions } from "../packages/client/src/client-credentials.js";
 import { FakeWeChat } from "../src/fake-wechat/index.js";
 import { IdleFlood } from "./support/flood.js";
 import { eventually, freePort, tempDir } from "./support/harness.js";

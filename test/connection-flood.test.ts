@@ -15,7 +15,7 @@ import { credentials, Metadata } from "@grpc/grpc-js";
 import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { TokenServiceClient, type GetTokenResponse } from "../generated/wxtoken/v1/token_service.js";
-import { clientOptions } from "../src/auth/client-credentials.js";
+import { clientOptions } from "../packages/client/src/client-credentials.js";
 import { hashApiKey } from "../src/auth/api-key.js";
 import { APP, eventually } from "./support/harness.js";
 import { COMPONENT, PlatformHarness } from "./support/platform.js";

@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { ErrorInfo, RetryInfo } from "../generated/google/rpc/error_details.js";
-import { decodeStatusDetails, encodeStatusDetails, statusDetailsOf, STATUS_DETAILS_KEY } from "../src/status-details.js";
+import { decodeStatusDetails, encodeStatusDetails, statusDetailsOf, STATUS_DETAILS_KEY } from "../packages/client/src/status-details.js";
 import { ShuttingDownError, toStatus } from "../src/server/status.js";
 import { NoValidTokenError, UnknownCredentialError } from "../src/core/errors.js";
 import { QuotaGuardError } from "../src/core/quota-guard.js";

@@ -6,7 +6,7 @@
  */
 import { Client, credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { statusDetailsOf } from "../src/status-details.js";
+import { statusDetailsOf } from "../packages/client/src/status-details.js";
 import { APP, Harness } from "./support/harness.js";
 
 // Field 1 with wire type 7, which protobuf does not have.

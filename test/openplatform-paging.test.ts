@@ -14,7 +14,7 @@ import { encodePageToken } from "../src/api/paging.js";
 import { FakeClock } from "../src/clock.js";
 import { FakeWeChat } from "../src/fake-wechat/index.js";
 import { MemoryStore } from "../src/store/memory-store.js";
-import { statusDetailsOf } from "../src/status-details.js";
+import { statusDetailsOf } from "../packages/client/src/status-details.js";
 import { useCli } from "./support/cli.js";
 import { eventually, grpcError } from "./support/harness.js";
 import { COMPONENT, componentOptions, PlatformHarness } from "./support/platform.js";

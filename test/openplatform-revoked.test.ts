@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { FakeClock } from "../src/clock.js";
 import { seededAuthorizerAppId } from "../src/fake-wechat/component-authorizers.js";
-import { statusDetailsOf } from "../src/status-details.js";
+import { statusDetailsOf } from "../packages/client/src/status-details.js";
 import { appHealthName } from "../src/wxtoken.js";
 import { eventually, grpcError, tempDir } from "./support/harness.js";
 import { AUTH1, COMPONENT, PlatformHarness } from "./support/platform.js";

@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { AuthorizerStatus } from "../generated/wxtoken/v1/token_service.js";
 import { FakeClock } from "../src/clock.js";
 import { appHealthName } from "../src/wxtoken.js";
-import { statusDetailsOf } from "../src/status-details.js";
+import { statusDetailsOf } from "../packages/client/src/status-details.js";
 import { collect, eventually, grpcError } from "./support/harness.js";
 import { AES_KEY, AUTH1, AUTH2, COMPONENT, COMPONENT_SECRET, MESSAGE_TOKEN, PlatformHarness } from "./support/platform.js";
 

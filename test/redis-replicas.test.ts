@@ -11,7 +11,7 @@ import { FakeClock } from "../src/clock.js";
 import type { FakeWeChat } from "../src/fake-wechat/index.js";
 import { silentLogger } from "../src/log.js";
 import { RedisStore } from "../src/store/redis-store.js";
-import { TokenClient } from "../src/client/token-client.js";
+import { TokenClient } from "../packages/client/src/token-client.js";
 import { parseConfig } from "../src/config/load.js";
 import { WxTokenServer } from "../src/wxtoken.js";
 import { APP, APP2, SECRETS, collect, eventually, grpcError, Harness, startFakeWeChat, type HarnessOptions } from "./support/harness.js";

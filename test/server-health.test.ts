@@ -1,5 +1,5 @@
 import { credentials, status, type ServiceError } from "@grpc/grpc-js";
-import { statusDetailsOf } from "../src/status-details.js";
+import { statusDetailsOf } from "../packages/client/src/status-details.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { HealthCheckResponse_ServingStatus as S, HealthClient } from "../generated/grpc/health/v1/health.js";
 import { APP, APP2, eventually, grpcError, Harness } from "./support/harness.js";

@@ -7,7 +7,7 @@ import { status } from "@grpc/grpc-js";
 import { createHash } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { CredentialKind, SignatureKind } from "../generated/wxtoken/v1/token_service.js";
-import { statusDetailsOf } from "../src/status-details.js";
+import { statusDetailsOf } from "../packages/client/src/status-details.js";
 import { APP, APP2, grpcError, Harness } from "./support/harness.js";
 
 const CORP = "ww0123456789abcdef";

@@ -1,7 +1,7 @@
 /** Apps on POST /cgi-bin/stable_token, end to end through the server and the fake WeChat. */
 import { status } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
-import { statusDetailsOf } from "../src/status-details.js";
+import { statusDetailsOf } from "../packages/client/src/status-details.js";
 import { APP, eventually, grpcError, Harness, SECRETS } from "./support/harness.js";
 
 let h: Harness | undefined;

@@ -7,7 +7,7 @@
 import { status } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import { CredentialKind } from "../generated/wxtoken/v1/token_service.js";
-import { statusDetailsOf } from "../src/status-details.js";
+import { statusDetailsOf } from "../packages/client/src/status-details.js";
 import { APP, APP2, collect, eventually, grpcError, Harness, SECRETS, tempDir } from "./support/harness.js";
 import { join } from "node:path";
 

@@ -13,9 +13,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { HealthClient } from "../generated/grpc/health/v1/health.js";
 import { TokenServiceClient } from "../generated/wxtoken/v1/token_service.js";
 import { generateApiKey, hashApiKey } from "../src/auth/api-key.js";
-import { clientOptions } from "../src/auth/client-credentials.js";
+import { clientOptions } from "../packages/client/src/client-credentials.js";
 import type { ConfigInput } from "../src/config/schema.js";
-import { statusDetailsOf } from "../src/status-details.js";
+import { statusDetailsOf } from "../packages/client/src/status-details.js";
 import { sample } from "./support/flood.js";
 import { APP, eventually, Harness } from "./support/harness.js";
 

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { CredentialKind } from "../generated/wxtoken/v1/token_service.js";
-import { statusDetailsOf } from "../src/status-details.js";
+import { statusDetailsOf } from "../packages/client/src/status-details.js";
 import { eventually, grpcError, Harness, tempDir, type HarnessOptions } from "./support/harness.js";
 
 const CORP = "ww0123456789abcdef";

@@ -6,7 +6,7 @@
 import { Client, credentials, type ServiceError } from "@grpc/grpc-js";
 import { Pool } from "undici";
 import { GetTokenRequest, TokenServiceClient } from "../../generated/wxtoken/v1/token_service.js";
-import { TokenSource } from "../../src/client/token-source.js";
+import { TokenSource } from "@wxtoken/client";
 import type { SourceReads, ToUnaryClient, UnaryLoad, UnaryResult } from "../support/protocol.js";
 import { ECHO_PATH } from "../support/servers.js";
 import { percentile, wallMs } from "../support/stats.js";

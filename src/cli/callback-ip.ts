@@ -4,9 +4,8 @@
  * it, and recovers by itself when WeChat rejects the token. With --repeat it
  * keeps calling, so one can invalidate the token mid-run and watch it recover.
  */
-import type { ClientAuthOptions } from "../auth/client-credentials.js";
+import { TokenSource, type ClientAuthOptions } from "@wxtoken/client";
 import { systemClock, type Clock } from "../clock.js";
-import { TokenSource } from "../client/token-source.js";
 import { tokenClientOptions } from "./client-commands.js";
 import { WeChatClient } from "../upstream/wechat-client.js";
 

@@ -1,7 +1,16 @@
 /** `wxtoken get | refresh | watch | sign`: small clients of a running server, on the client library. */
 import type { ListAuthorizersResponse, Token } from "../../generated/wxtoken/v1/token_service.js";
-import { clientChannelCredentials, clientOptions, type ClientAuthOptions } from "../auth/client-credentials.js";
-import { TokenClient, type AuthorizerStatusName, type CredentialKindName, type SignatureKindName, type TokenClientOptions, type Which } from "../client/token-client.js";
+import {
+  clientChannelCredentials,
+  clientOptions,
+  TokenClient,
+  type AuthorizerStatusName,
+  type ClientAuthOptions,
+  type CredentialKindName,
+  type SignatureKindName,
+  type TokenClientOptions,
+  type Which,
+} from "@wxtoken/client";
 import { UsageError } from "./flags.js";
 
 export { DEFAULT_ADDR } from "./commands.js";

@@ -4,7 +4,7 @@
  * 77), and with --json the gRPC status details come out as one JSON object.
  */
 import { status } from "@grpc/grpc-js";
-import { TokenServiceError, TokenSourceTimeoutError } from "../client/errors.js";
+import { TokenServiceError, TokenSourceTimeoutError } from "@wxtoken/client";
 
 /** sysexits.h codes, which shell scripts and service managers already know. */
 export const EXIT = {

@@ -1,24 +1,13 @@
 /**
  * JS-SDK signatures, so a page can be configured without the ticket ever
- * leaving the server. The algorithms are WeChat's (and WeCom's, the same):
- *   wx.config / wx.agentConfig: sha1("jsapi_ticket=T&noncestr=N&timestamp=TS&url=U"),
- *     keys in that ASCII order, U the page URL without its #fragment;
- *   cards (wx.addCard, wx.chooseCard): sha1 of the values (api_ticket,
- *     timestamp, nonce_str and the card fields) sorted as strings and concatenated.
- * Lowercase hex.
+ * leaving the server. The algorithms (pageSignature, cardSignature) live in
+ * the client package, so a service can check what the server signed; this
+ * file adds what only the server does: nonces and the URL check.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { InvalidArgumentError, PermissionDeniedError } from "../errors.js";
 
-const sha1 = (text: string) => createHash("sha1").update(text, "utf8").digest("hex");
-
-export function pageSignature(ticket: string, nonceStr: string, timestamp: number, url: string): string {
-  return sha1(`jsapi_ticket=${ticket}&noncestr=${nonceStr}&timestamp=${timestamp}&url=${url}`);
-}
-
-export function cardSignature(apiTicket: string, nonceStr: string, timestamp: number, values: readonly string[]): string {
-  return sha1([apiTicket, String(timestamp), nonceStr, ...values].sort().join(""));
-}
+export { pageSignature, cardSignature } from "@wxtoken/client";
 
 /** 16 characters of [A-Za-z0-9]: what WeChat's own examples use. */
 export function nonceStr(): string {

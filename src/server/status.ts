@@ -8,7 +8,7 @@ import { InvalidArgumentError, MetadataTooLargeError, WxTokenError, type ErrorCa
 import { CoordinationError } from "../core/coordinator.js";
 import { isRefreshError, NoValidTokenError, type RefreshError } from "../core/errors.js";
 import { isUpstreamError } from "../upstream/errors.js";
-import { encodeStatusDetails, STATUS_DETAILS_KEY } from "../status-details.js";
+import { encodeStatusDetails, STATUS_DETAILS_KEY } from "@wxtoken/client";
 
 export { InvalidArgumentError, MetadataTooLargeError, ShuttingDownError } from "../errors.js";
 

@@ -173,5 +173,5 @@ export function isUpstreamError(err: unknown): err is UpstreamError {
   return err instanceof WeChatError || err instanceof UpstreamTransportError;
 }
 
-/** WeChat's answers for a token that is stale (40001), unknown (40014) or expired (42001). */
-export const STALE_TOKEN_ERRCODES: ReadonlySet<number> = new Set([40001, 40014, 42001]);
+/** WeChat's answers for a token that is stale (40001), unknown (40014) or expired (42001): the client's withToken reacts to them too. */
+export { STALE_TOKEN_ERRCODES } from "@wxtoken/client";

@@ -14,7 +14,7 @@ import {
   type GetTokenResponse,
   type WatchTokenResponse,
 } from "../../generated/wxtoken/v1/token_service.js";
-import { clientOptions } from "../../src/auth/client-credentials.js";
+import { clientOptions } from "../../packages/client/src/client-credentials.js";
 import { tempDir } from "./harness.js";
 
 export interface KeyPair {

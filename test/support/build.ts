@@ -4,14 +4,16 @@
  * they never see a half-written dist/ (the working tree's or each other's).
  */
 import { execFile } from "node:child_process";
-import { copyFileSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { TestProject } from "vitest/node";
 
+const run = promisify(execFile);
+
 export interface Build {
-  /** A package root: package.json, dist/, and node_modules linked to the project's. */
+  /** A package root: package.json, dist/, node_modules/@wxtoken/client built, the rest linked to the project's. */
   root: string;
   /** dist/src/cli/main.js in it. */
   cli: string;
@@ -23,14 +25,45 @@ declare module "vitest" {
   }
 }
 
-/** Compiles the project into a fresh temp package (a few seconds). */
+/**
+ * Compiles the project into a fresh temp package (a few seconds): the client
+ * package first, into node_modules/@wxtoken/client of the temp package (the
+ * server imports it by name), then the server against that build. The other
+ * dependencies are links to the project's.
+ */
 export async function buildPackage(): Promise<Build> {
   const root = mkdtempSync(join(tmpdir(), "wxtoken-build-"));
   const project = process.cwd();
   copyFileSync(join(project, "package.json"), join(root, "package.json"));
-  symlinkSync(join(project, "node_modules"), join(root, "node_modules"), "dir");
-  await promisify(execFile)(join(project, "node_modules/.bin/tsc"), ["-p", join(project, "tsconfig.json"), "--outDir", join(root, "dist")]);
+  linkDependencies(project, root);
+  const client = join(root, "node_modules/@wxtoken/client");
+  mkdirSync(client, { recursive: true });
+  copyFileSync(join(project, "packages/client/package.json"), join(client, "package.json"));
+  await run(process.execPath, [join(project, "packages/client/scripts/build.mjs"), "--out", join(client, "dist")]);
+  // The server's build resolves @wxtoken/client to the types just built, not to the working tree's.
+  const tsconfig = join(root, "tsconfig.json");
+  writeFileSync(
+    tsconfig,
+    JSON.stringify({
+      extends: join(project, "tsconfig.json"),
+      compilerOptions: { rootDir: project, outDir: join(root, "dist"), paths: { "@wxtoken/client": [join(client, "dist/esm/src/index.d.ts")] } },
+      include: ["src", "generated", "bench"].map((dir) => join(project, dir)),
+    }),
+  );
+  await run(join(project, "node_modules/.bin/tsc"), ["-p", tsconfig]);
   return { root, cli: join(root, "dist/src/cli/main.js") };
+}
+
+/**
+ * Gives root a node_modules of links to the project's dependencies, all but
+ * the workspace's own @wxtoken/client (the project's link to it would lead
+ * back to the working tree's packages/client): the caller puts that in.
+ */
+export function linkDependencies(project: string, root: string): void {
+  mkdirSync(join(root, "node_modules/@wxtoken"), { recursive: true });
+  for (const entry of readdirSync(join(project, "node_modules"))) {
+    if (entry !== "@wxtoken") symlinkSync(join(project, "node_modules", entry), join(root, "node_modules", entry));
+  }
 }
 
 export default async function setup(project: TestProject): Promise<() => void> {

@@ -18,7 +18,7 @@ import {
   type SignJsSdkResponse,
   type WatchTokenResponse,
 } from "../../generated/wxtoken/v1/token_service.js";
-import { clientOptions } from "../../src/auth/client-credentials.js";
+import { clientOptions } from "../../packages/client/src/client-credentials.js";
 import { FakeClock } from "../../src/clock.js";
 import { parseConfig, type LoadedConfig } from "../../src/config/load.js";
 import type { ConfigInput } from "../../src/config/schema.js";

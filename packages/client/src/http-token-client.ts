@@ -9,8 +9,8 @@
  */
 import { Metadata, status } from "@grpc/grpc-js";
 import { Agent, request, type Dispatcher } from "undici";
-import { ForceRefreshResponse, GetTokenResponse, Token, credentialKindToJSON } from "../../generated/wxtoken/v1/token_service.js";
-import { encodeStatusDetails, STATUS_DETAILS_KEY } from "../status-details.js";
+import { ForceRefreshResponse, GetTokenResponse, Token, credentialKindToJSON } from "../generated/wxtoken/v1/token_service.js";
+import { encodeStatusDetails, STATUS_DETAILS_KEY } from "./status-details.js";
 import { TokenServiceError } from "./errors.js";
 import { DEFAULT_TIMEOUT_MS, required, wireWhich, type CallOptions, type ForceRefreshResult, type WatchOptions, type Which } from "./token-client.js";
 

@@ -15,7 +15,7 @@ import {
   type SignJsSdkResponse,
   type SyncAuthorizersResponse,
   type Token,
-} from "../../generated/wxtoken/v1/token_service.js";
+} from "../generated/wxtoken/v1/token_service.js";
 import { TokenServiceError } from "./errors.js";
 import { tokensOf } from "./watch-stream.js";
 

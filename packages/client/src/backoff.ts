@@ -4,7 +4,7 @@
  * One Backoff per watch, so one app's outage never slows another's reconnects.
  */
 
-import type { Random } from "../clock.js";
+import type { Random } from "./clock.js";
 
 export type { Random };
 

@@ -5,7 +5,7 @@
  * own store, starts again at version 1: its tokens are a new lineage whose
  * versions say nothing against the old one's, and the old token is dead.
  */
-import type { Token } from "../../generated/wxtoken/v1/token_service.js";
+import type { Token } from "../generated/wxtoken/v1/token_service.js";
 
 /**
  * True when candidate should replace held: a higher version, or a different

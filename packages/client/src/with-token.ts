@@ -6,12 +6,12 @@
  * up to three times, are how refresh storms start.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Token } from "../../generated/wxtoken/v1/token_service.js";
-import { STALE_TOKEN_ERRCODES, WeChatError } from "../upstream/errors.js";
+import type { Token } from "../generated/wxtoken/v1/token_service.js";
 import { TokenServiceError } from "./errors.js";
 import type { CallOptions, ForceRefreshResult, TokenClient, Which } from "./token-client.js";
 
-export { STALE_TOKEN_ERRCODES };
+/** WeChat's answers for a token that is stale (40001), unknown (40014) or expired (42001). */
+export const STALE_TOKEN_ERRCODES: ReadonlySet<number> = new Set([40001, 40014, 42001]);
 
 /** What withToken needs of a TokenSource: a value held in memory, and the passive refresh. */
 export interface HeldCredential {
@@ -37,21 +37,20 @@ export interface WithTokenOptions extends Which {
    */
   retryWithinMs?: number;
   /** Called before the retry: what WeChat said, and the token the retry will use. */
-  onRetry?: (rejected: WeChatError | StaleTokenLike, fresh: Token) => void;
+  onRetry?: (rejected: StaleTokenLike, fresh: Token) => void;
 }
 
-/** An error from another WeChat client that carries WeChat's errcode. */
+/** An error that carries WeChat's errcode: wxtoken's WeChatError, or another WeChat SDK's. */
 export interface StaleTokenLike {
   errcode: number;
 }
 
 /**
- * True for an error saying WeChat rejected the access_token: a WeChatError, or
- * any error with a numeric `errcode` (so other WeChat SDKs' errors work too),
- * with errcode 40001, 40014 or 42001.
+ * True for an error saying WeChat rejected the access_token: any error with a
+ * numeric `errcode` (wxtoken's WeChatError, and other WeChat SDKs' errors)
+ * of 40001, 40014 or 42001.
  */
-export function isStaleTokenError(err: unknown): err is WeChatError | StaleTokenLike {
-  if (err instanceof WeChatError) return STALE_TOKEN_ERRCODES.has(err.errcode);
+export function isStaleTokenError(err: unknown): err is StaleTokenLike {
   const errcode = (err as { errcode?: unknown } | null | undefined)?.errcode;
   return typeof errcode === "number" && STALE_TOKEN_ERRCODES.has(errcode);
 }

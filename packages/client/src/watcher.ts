@@ -9,8 +9,8 @@
  * reconnect wait longer than the last.
  */
 import { status } from "@grpc/grpc-js";
-import type { Token } from "../../generated/wxtoken/v1/token_service.js";
-import type { Clock, TimerHandle } from "../clock.js";
+import type { Token } from "../generated/wxtoken/v1/token_service.js";
+import type { Clock, TimerHandle } from "./clock.js";
 import type { Backoff } from "./backoff.js";
 import { TokenServiceError } from "./errors.js";
 import type { TokenClient, Which } from "./token-client.js";

@@ -13,7 +13,7 @@
  * return(), throw(), the signal, or the stream's own end) always cancels the call.
  */
 import type { ClientReadableStream } from "@grpc/grpc-js";
-import type { Token, WatchTokenResponse } from "../../generated/wxtoken/v1/token_service.js";
+import type { Token, WatchTokenResponse } from "../generated/wxtoken/v1/token_service.js";
 import { TokenServiceError } from "./errors.js";
 
 export interface TokenStreamOptions {

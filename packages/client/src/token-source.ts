@@ -5,8 +5,8 @@
  * synchronous read from memory, never a network call. It never hands out an
  * expired token.
  */
-import type { Token } from "../../generated/wxtoken/v1/token_service.js";
-import { systemClock, type Clock } from "../clock.js";
+import type { Token } from "../generated/wxtoken/v1/token_service.js";
+import { systemClock, type Clock } from "./clock.js";
 import { Backoff, type BackoffOptions, type Random } from "./backoff.js";
 import { PERMANENT_CODES, TokenExpiredError, TokenServiceError, TokenSourceClosedError, TokenSourceTimeoutError } from "./errors.js";
 import { HttpTokenClient, type HttpTokenClientOptions } from "./http-token-client.js";

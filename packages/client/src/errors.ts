@@ -3,7 +3,7 @@
  * branch on the class and on `code`, never on message text.
  */
 import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
-import { statusDetailsOf } from "../status-details.js";
+import { statusDetailsOf } from "./status-details.js";
 
 /** A call to the wxtoken server failed with a gRPC status. */
 export class TokenServiceError extends Error {
