@@ -149,19 +149,21 @@ describe("exit codes and --json errors by status", () => {
 });
 
 describe("wxtoken serve on a port in use", () => {
-  it("says which address is taken and which key sets it, for the gRPC and the HTTP listener", async () => {
+  it("says which address is taken and which key sets it, for the gRPC and the HTTP listener, and exits 71 (EX_OSERR)", async () => {
     const held = await heldPort();
     const apps = [{ appId: APP, secretEnv: "WX_SECRET" }];
     const env = { WX_SECRET: SECRET };
     const grpc = await fixture.cli.run(["serve", "--config", configFile({ listen: `127.0.0.1:${held}`, store: { type: "memory" }, apps })], { env });
-    expect(grpc.code).toBe(1);
+    // EX_OSERR, distinct from 1 (any other failure) and 69 (a server that cannot answer).
+    expect(grpc.code).toBe(71);
     expect(grpc.stderr).toContain(`error: address 127.0.0.1:${held} is already in use; it is listen (the gRPC listener): stop what holds it, or change listen\n`);
 
     const flag = await fixture.cli.run(["serve", "--config", configFile({ store: { type: "memory" }, apps }), "--listen", `127.0.0.1:${held}`], { env });
+    expect(flag.code).toBe(71);
     expect(flag.stderr).toContain(`it is --listen (the gRPC listener)`);
 
     const http = await fixture.cli.run(["serve", "--config", configFile({ listen: "127.0.0.1:0", http: { listen: `127.0.0.1:${held}` }, store: { type: "memory" }, apps })], { env });
-    expect(http.code).toBe(1);
+    expect(http.code).toBe(71);
     expect(http.stderr).toContain(`error: address 127.0.0.1:${held} is already in use; it is http.listen: stop what holds it, or change http.listen\n`);
   });
 });

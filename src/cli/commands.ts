@@ -135,8 +135,8 @@ ${CONNECTION_USAGE}
 
   wxtoken COMMAND --help                 that command's usage
   wxtoken --version                      the version
-Exit codes: 0 ok, 1 a failure, 2 usage, 69 UNAVAILABLE, 75 RESOURCE_EXHAUSTED,
-            77 NOT_FOUND or PERMISSION_DENIED, 78 an invalid config
+Exit codes: 0 ok, 1 a failure, 2 usage, 69 UNAVAILABLE, 71 serve's address in use,
+            75 RESOURCE_EXHAUSTED, 77 NOT_FOUND or PERMISSION_DENIED, 78 an invalid config
 `;
 
 /** One command's usage, for `wxtoken COMMAND --help` and its usage errors. */

@@ -12,6 +12,13 @@ export const EXIT = {
   usage: 2,
   /** EX_UNAVAILABLE: the server (or WeChat behind it) is unavailable now; try later. */
   unavailable: 69,
+  /**
+   * EX_OSERR: `serve` cannot bind a listener's address (already in use): the
+   * OS refused it a resource. Not 69, which tells a client's script that the
+   * server it asked is down; a restart (systemd's Restart=on-failure) may find
+   * the address free.
+   */
+  addressInUse: 71,
   /** EX_TEMPFAIL: a quota or rate limit; retry after the delay. */
   exhausted: 75,
   /** EX_NOPERM: no such app, or this caller may not have it; retrying will not help. */

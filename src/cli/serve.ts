@@ -2,6 +2,7 @@ import { rmSync, writeFileSync } from "node:fs";
 import { loadConfigFile, type LoadedConfig } from "../config/load.js";
 import { createLogger } from "../log.js";
 import { WxTokenServer } from "../wxtoken.js";
+import { EXIT } from "./failures.js";
 import { reloadStatusPath, removeReloadStatus, writeReloadStatus } from "./reload-status.js";
 
 /**
@@ -23,7 +24,7 @@ export async function serveCommand(configPath: string, listen?: string, pidfile?
     if (taken === undefined) throw err;
     log.error({ err: (err as Error).message }, "cannot listen");
     process.stderr.write(`error: ${taken}\n`);
-    process.exit(1);
+    process.exit(EXIT.addressInUse);
   }
   const statusFile = pidfile ? reloadStatusPath(pidfile) : undefined;
   let reloads = 0;
