@@ -217,6 +217,7 @@ describe("reflection via the real buf curl", () => {
       "wxtoken.v1.TokenService/ForceRefresh",
       "wxtoken.v1.TokenService/GetToken",
       "wxtoken.v1.TokenService/ListAuthorizers",
+      "wxtoken.v1.TokenService/ListCredentials",
       "wxtoken.v1.TokenService/SignJsSdk",
       "wxtoken.v1.TokenService/SyncAuthorizers",
       "wxtoken.v1.TokenService/WatchToken",

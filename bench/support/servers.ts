@@ -84,6 +84,7 @@ export async function startBareServer(reply: GetTokenResponse): Promise<{ target
     signJsSdk: (_call, cb) => cb(unimplemented, null),
     listAuthorizers: (_call, cb) => cb(unimplemented, null),
     syncAuthorizers: (_call, cb) => cb(unimplemented, null),
+    listCredentials: (_call, cb) => cb(unimplemented, null),
   };
   server.addService(TokenServiceService, constant);
   const port = await new Promise<number>((resolve, reject) =>

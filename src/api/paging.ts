@@ -29,14 +29,14 @@ export interface PageStart {
   status: AuthorizerStatus | undefined;
 }
 
-interface TokenBody {
+type TokenBody = {
   /** The platform. */
   c: string;
   /** The status filter ("" for all). */
   s: string;
   /** The last appid of the page. */
   a: string;
-}
+};
 
 /** Longer than any token this server makes: refused before it is decoded. */
 const MAX_TOKEN_LENGTH = 512;
@@ -50,7 +50,23 @@ export function pageSize(raw: unknown): number {
 
 export function encodePageToken(component: string, status: AuthorizerStatus | undefined, lastAppId: string): string {
   const body: TokenBody = { c: component, s: status ?? "", a: lastAppId };
+  return encodeToken(body);
+}
+
+/** An opaque page token of string fields (base64url JSON). */
+export function encodeToken(body: Record<string, string>): string {
   return Buffer.from(JSON.stringify(body), "utf8").toString("base64url");
+}
+
+/** The fields of a token encodeToken made, or undefined when it is not one (too long, not base64url, not a JSON object). */
+export function decodeToken(token: string): Record<string, unknown> | undefined {
+  if (token.length > MAX_TOKEN_LENGTH || !/^[A-Za-z0-9_-]+$/.test(token)) return undefined;
+  try {
+    const body: unknown = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
+    return typeof body === "object" && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function badToken(why: string): InvalidArgumentError {
@@ -58,15 +74,8 @@ function badToken(why: string): InvalidArgumentError {
 }
 
 function decodePageToken(token: string): TokenBody {
-  if (token.length > MAX_TOKEN_LENGTH || !/^[A-Za-z0-9_-]+$/.test(token)) throw badToken("is not a page token of this server");
-  let body: unknown;
-  try {
-    body = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
-  } catch {
-    throw badToken("is not a page token of this server");
-  }
-  const o = body as Partial<Record<keyof TokenBody, unknown>>;
-  if (typeof body !== "object" || body === null || typeof o.c !== "string" || typeof o.s !== "string" || typeof o.a !== "string" || o.a === "") {
+  const o = decodeToken(token);
+  if (!o || typeof o.c !== "string" || typeof o.s !== "string" || typeof o.a !== "string" || o.a === "") {
     throw badToken("is not a page token of this server");
   }
   return { c: o.c, s: o.s, a: o.a };

@@ -20,6 +20,7 @@ import type { CredentialKind } from "../core/credential.js";
 import type { OpenPlatform } from "../openplatform/platform.js";
 import { platformView, UnknownPlatformError, type PlatformView, type SyncView } from "./platforms.js";
 import { pageStart, type PageRequest } from "./paging.js";
+import { listCredentials, type CredentialListArgs, type CredentialListView, type Visibility } from "./credentials.js";
 
 /** A request naming a credential, with the kind already mapped from the transport's enum (undefined: unknown value). */
 export interface Named {
@@ -107,6 +108,34 @@ export class TokenApi {
   listAuthorizers(principal: Principal, req: ListArgs): PlatformView {
     const start = pageStart(validateAppId(req.componentAppId, "component_app_id"), req);
     return platformView(this.platform(principal, req.componentAppId, "read"), this.engine, start);
+  }
+
+  /**
+   * One page of every credential's status (never a value): a caller sees
+   * the credentials it may read (GetToken), and the counts by state only
+   * with a read grant on every app ("*"; the id "*" is covered by no other grant).
+   */
+  listCredentials(principal: Principal, args: CredentialListArgs): CredentialListView {
+    return listCredentials(this.engine, args, this.visibility(principal));
+  }
+
+  /** What a caller may see of the credentials: all of them, or those it may read. */
+  private visibility(principal: Principal): Visibility {
+    const authorizer = this.authorizer;
+    try {
+      authorizer.authorize(principal, { appId: "*", kind: "access_token" }, "read");
+      return { all: true };
+    } catch {
+      const may = (c: Credential): boolean => {
+        try {
+          this.authorize(authorizer, principal, c.id, "read");
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      return { all: false, may };
+    }
   }
 
   /** Re-reads the authorizer list from WeChat: needs a refresh grant on the component appid. */

@@ -17,6 +17,7 @@ import type { Fetched, Issuer, ParentToken } from "./issuer.js";
 import { freeLane, Lane, type LaneOptions } from "./lane.js";
 import type { QuotaPolicy } from "./quota-guard.js";
 import { Credential, type CredentialContext } from "./refresher.js";
+import { CredentialIndex } from "./credential-index.js";
 import { soleOwner, type Ownership } from "./ownership.js";
 import { Scheduler } from "./scheduler.js";
 import type { Random, RefreshPolicy, RetryPolicy } from "./schedule.js";
@@ -24,7 +25,7 @@ import { toStored } from "./state.js";
 import type { StoredCredential, TokenStore } from "./store.js";
 
 /** Which replica refreshes what (src/core/ownership.ts): all it needs of one. */
-export type EngineOwnership = Pick<Ownership, "owns" | "liveCount" | "onChange">;
+export type EngineOwnership = Pick<Ownership, "owns" | "liveCount" | "onChange"> & { readonly id?: string };
 
 export interface EngineOptions {
   store: TokenStore;
@@ -70,6 +71,8 @@ export class CredentialEngine {
   private readonly lanes = new Map<string, Lane>();
   /** Each group's credentials: a reload or a scrape walks one group, not every platform's accounts. */
   private readonly groups = new Map<string, Set<Credential>>();
+  /** Every credential in order, by kind and by state: ListCredentials' pages (credential-index.ts). */
+  readonly index = new CredentialIndex();
   private readonly membership = new Set<(event: MembershipEvent) => void>();
   /** The credentials fetched with each token (its tickets), by the token's key: told when its value is revoked or comes back. */
   private readonly children = new Map<string, Set<Credential>>();
@@ -99,6 +102,9 @@ export class CredentialEngine {
       ownerGraceMs: opts.ownerGraceMs ?? 15_000,
       parent: (id) => this.parent(id),
       revocation: (key, error) => this.revocation(key, error),
+      // One process: no replica to name.
+      replicaId: opts.ownership?.id,
+      stateChanged: (c) => this.index.update(c),
     };
     this.lanes.set(CONFIG_GROUP, freeLane(opts.clock));
   }
@@ -158,6 +164,7 @@ export class CredentialEngine {
     let members = this.groups.get(group);
     if (!members) this.groups.set(group, (members = new Set()));
     members.add(c);
+    this.index.add(c);
     this.link(c, true);
     if (seed) c.offer(seed.fetched, seed.requestedAt);
     if (this.started) c.start();
@@ -181,6 +188,7 @@ export class CredentialEngine {
     else if (latest) this.stored.set(key, { ...toStored(latest), version: c.highestVersion() });
     this.credentials.delete(key);
     this.groups.get(c.lane.name)?.delete(c);
+    this.index.remove(c);
     this.link(c, false);
     for (const l of this.membership) l({ type: "removed", credential: c });
     return true;
@@ -254,6 +262,11 @@ export class CredentialEngine {
   /** The credentials of one group (status, metrics). */
   inGroup(group: string): Iterable<Credential> {
     return this.groups.get(group) ?? [];
+  }
+
+  /** This replica's id among replicas on Redis; "" for one process. */
+  get replicaId(): string {
+    return this.opts.ownership?.id ?? "";
   }
 
   /** Tasks in the scheduler: a refresh and an expiry watch per credential at most (tests, status). */

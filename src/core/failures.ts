@@ -14,6 +14,8 @@ interface Failure {
   error: RefreshError;
   attempts: number;
   retryAt: number;
+  /** When the first attempt of this run failed (ms). */
+  since: number;
   /** A report already skipped this run's backoff (see skipBackoffOnce): the backoff holds until an attempt succeeds. */
   skipped: boolean;
 }
@@ -28,6 +30,8 @@ export class Failures {
     private readonly random: Random,
     /** The credential's log, made at first use. */
     private readonly log: () => Logger,
+    /** Told when a run of failures starts, goes on or ends (the status index follows). */
+    private readonly changed: () => void = () => undefined,
   ) {}
 
   /** The last upstream failure, if the last attempt failed. */
@@ -36,7 +40,15 @@ export class Failures {
   }
 
   clear(): void {
+    if (!this.failure) return;
     this.failure = undefined;
+    this.changed();
+  }
+
+  /** The current run of failures, for status: since when, how many attempts, the next one. */
+  run(): { since: number; attempts: number; retryAt: number } | undefined {
+    const f = this.failure;
+    return f && { since: f.since, attempts: f.attempts, retryAt: f.retryAt };
   }
 
   /**
@@ -72,7 +84,8 @@ export class Failures {
         : retryDelay(error.kind, attempts, now, this.policy, this.random, errcode, error.kind === "quota" ? error.retryDelayMs(now) : undefined);
     delay = capBeforeExpiry(delay, now, valid?.expiresAt, this.policy.baseMs / 2);
     if (staleCredentials) delay = 0;
-    this.failure = { error, attempts, retryAt: now + delay, skipped: this.failure?.skipped === true };
+    this.failure = { error, attempts, retryAt: now + delay, since: this.failure?.since ?? now, skipped: this.failure?.skipped === true };
+    this.changed();
     this.log().warn(
       { reason, errorKind: error.kind, errcode, rid: "rid" in error ? error.rid : undefined, attempts, retryInMs: delay, err: error.message },
       "refresh failed",

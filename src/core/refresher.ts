@@ -16,7 +16,7 @@ import { isRefreshError, mayHaveIssued, revokesValue, SameTokenError, StoppedErr
 import { Failures } from "./failures.js";
 import type { FetchContext, Fetched, Issuer, ParentToken } from "./issuer.js";
 import { CredentialBudgets, QuotaGuardError, type AppQuota, type QuotaPolicy } from "./quota-guard.js";
-import { planRefresh, sameValueRetryAt, type Random, type RefreshPolicy, type RetryPolicy } from "./schedule.js";
+import { nextQuotaDay, planRefresh, sameValueRetryAt, type Random, type RefreshPolicy, type RetryPolicy } from "./schedule.js";
 import type { Lane } from "./lane.js";
 import type { Ownership } from "./ownership.js";
 import { isScheduled, type Schedulable, type Scheduler } from "./scheduler.js";
@@ -51,6 +51,21 @@ export interface CredentialContext {
   coordinator?: Coordinator;
   /** Its value was revoked (with the error that said so) or, error undefined, a value came after that: the engine tells the credentials fetched with it. */
   revocation?(key: string, error: RefreshError | undefined): void;
+  /** Replicas on Redis: this replica's id, recorded with each value it obtains (status). */
+  replicaId?: string;
+  /** Its value turned valid or invalid, or a run of failures started or ended: the engine's status index follows. */
+  stateChanged?(credential: Credential): void;
+}
+
+/** What ListCredentials shows of one credential (src/api/credentials.ts): never the value itself. */
+export interface CredentialSnapshot {
+  latest: CredentialRecord | undefined;
+  healthy: boolean;
+  failure: { error: RefreshError; since: number; attempts: number } | undefined;
+  /** When this replica next refreshes (or retries, or looks at) it; undefined when nothing is planned. */
+  nextRefreshAt: number | undefined;
+  quota: { used: number; limit: number };
+  refreshedBy: string | undefined;
 }
 
 /** A refresh planned no earlier than this share of a value's life: the room a paced lane spreads a herd over. */
@@ -99,6 +114,8 @@ export class Credential implements Schedulable {
   private staleChecksHeld: StaleChecks | undefined;
   /** WeChat said its value (or its parent's) no longer works, and no value came since (see revoke). */
   private revokedBy: RefreshError | undefined;
+  /** The replica that obtained the value held (replicas on Redis), for status. */
+  private refreshedBy: string | undefined;
 
   constructor(
     readonly key: string,
@@ -110,6 +127,7 @@ export class Credential implements Schedulable {
     this.issuer = issuer;
     this.id = issuer.id;
     this.state = new CredentialState(this, ctx.clock, ctx.scheduler, stored);
+    this.refreshedBy = stored?.by;
   }
 
   /** Its log, made at first use: most credentials never log between refreshes. */
@@ -125,7 +143,7 @@ export class Credential implements Schedulable {
   }
 
   private get failures(): Failures {
-    return (this.failuresHeld ??= new Failures(this.id, this.ctx.clock, this.ctx.retry, this.ctx.random, () => this.log));
+    return (this.failuresHeld ??= new Failures(this.id, this.ctx.clock, this.ctx.retry, this.ctx.random, () => this.log, () => this.ctx.stateChanged?.(this)));
   }
 
   private get budgets(): CredentialBudgets {
@@ -135,6 +153,42 @@ export class Credential implements Schedulable {
       this.budgetsHeld = new CredentialBudgets(this.key, describeId(this.id), policy, clock, store, this.issuer.hourlyLimits);
     }
     return this.budgetsHeld;
+  }
+
+  /** The state's call: its value turned valid or invalid. */
+  healthChanged(): void {
+    this.ctx.stateChanged?.(this);
+  }
+
+  /**
+   * Status for operators. Reads the quota count without making the
+   * credential's budgets (most of 100,000 never need them): a count the
+   * store holds for today, else none.
+   */
+  snapshot(): CredentialSnapshot {
+    const run = this.failuresHeld?.run();
+    const error = this.failuresHeld?.last();
+    const { quota, store, clock } = this.ctx;
+    const limit = this.issuer.budget === "ticket" ? (quota.ticketDailyBudget ?? quota.dailyBudget) : quota.dailyBudget;
+    let used = this.budgetsHeld?.daily.used().used;
+    if (used === undefined) {
+      const saved = store.quota(this.key);
+      used = saved && saved.day === nextQuotaDay(clock.now()) - 24 * 3600_000 ? saved.used : 0;
+    }
+    return {
+      latest: this.state.latest(),
+      healthy: this.state.healthy(),
+      failure: run && error && { error, since: run.since, attempts: run.attempts },
+      nextRefreshAt: this.nextRefreshAt(),
+      quota: { used, limit },
+      refreshedBy: this.refreshedBy,
+    };
+  }
+
+  /** Stores a record, with the replica that obtained it. */
+  private save(record: CredentialRecord): void {
+    const by = this.refreshedBy;
+    this.ctx.store.save(by === undefined ? toStored(record) : { ...toStored(record), by });
   }
 
   /** Paced lanes hold thousands: routine lines go to debug. */
@@ -364,6 +418,7 @@ export class Credential implements Schedulable {
     // A value another replica obtained answers callers waiting for the next attempt.
     if (record) this.wakeWaiters();
     if (record) {
+      this.refreshedBy = stored.by;
       this.failuresHeld?.clear();
       this.revived();
       this.scheduleRefresh(record.refreshAt);
@@ -380,7 +435,8 @@ export class Credential implements Schedulable {
     if (this.stopped) return undefined;
     const { record } = this.state.accept(fetched.value, requestedAt, requestedAt + fetched.expiresIn * 1000);
     this.offered = true;
-    this.ctx.store.save(toStored(record));
+    this.refreshedBy = this.ctx.replicaId;
+    this.save(record);
     this.failuresHeld?.clear();
     this.revived();
     this.wakeWaiters();
@@ -506,7 +562,8 @@ export class Credential implements Schedulable {
     // The same value again, still valid: ask again later (forceRefresh turns a forced one into SAME_TOKEN).
     if (same && this.state.isValid(record) && !force) record = this.state.replan(sameValueRetryAt(this.ctx.clock.now(), record.expiresAt, this.issuer.sameValueUntilExpiry))!;
     // Not when removed (an authorizer that de-authorized): its stored token was just dropped on purpose.
-    if (!(this.stopped && this.stopReason === "removed")) this.ctx.store.save(toStored(record));
+    if (!same) this.refreshedBy = this.ctx.replicaId;
+    if (!(this.stopped && this.stopReason === "removed")) this.save(record);
     if (this.stopped) throw new StoppedError(this.id, this.stopReason);
     if (same && !this.state.isValid(record)) {
       // WeChat handed back the value that has just expired by our books: ask again shortly.
@@ -530,7 +587,7 @@ export class Credential implements Schedulable {
     const after = this.issuer.supersedesAfterMs;
     if (after === undefined) return;
     const shortened = this.state.shorten(requestedAt + after);
-    if (shortened) this.ctx.store.save(toStored(shortened));
+    if (shortened) this.save(shortened);
     if (shortened) this.log.warn({ expiresAt: new Date(shortened.expiresAt).toISOString() }, "an answer was lost: WeChat may have issued a new value, so the held one is assumed to end with the overlap");
   }
 
@@ -556,7 +613,7 @@ export class Credential implements Schedulable {
    */
   private revoke(error: RefreshError): void {
     const cut = this.state.withdraw();
-    if (cut) this.ctx.store.save(toStored(cut));
+    if (cut) this.save(cut);
     if (cut) this.log.warn({ version: cut.version, token: cut.fingerprint, err: error.message }, "WeChat's answer says the held value no longer works: not served any longer");
     if (this.revokedBy) return;
     this.revokedBy = error;

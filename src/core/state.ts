@@ -22,6 +22,8 @@ export interface StateOwner {
   plan(from: number, expiresAt: number): number;
   /** Paced lanes (an Open Platform's thousands of authorizers) log a new value at debug level. */
   readonly quiet: boolean;
+  /** Told when the value turns valid or stops being valid (the status index follows). */
+  healthChanged?(): void;
 }
 
 /** What the store keeps of a record (the refresh time is planned again on load). */
@@ -202,6 +204,7 @@ export class CredentialState implements Schedulable {
     const healthy = this.healthy();
     if (healthy === this.lastHealthy) return;
     this.lastHealthy = healthy;
+    this.owner.healthChanged?.();
     if (this.healthListeners) for (const listener of [...this.healthListeners]) listener(healthy);
   }
 

@@ -15,6 +15,8 @@ export interface StoredCredential {
    * the next attempt is at its expiry, for every replica and after a restart.
    */
   refreshAt?: number;
+  /** Replicas on Redis: the id of the replica that obtained the value (status only). */
+  by?: string;
 }
 
 /** Upstream calls counted in one quota window (see src/core/quota-guard.ts). */
@@ -47,6 +49,7 @@ export function toStoredCredential(t: unknown): StoredCredential | undefined {
   if (!ok) return undefined;
   const stored: StoredCredential = { key, value, version: o.version as number, obtainedAt: o.obtainedAt as number, expiresAt: o.expiresAt as number };
   if (Number.isFinite(o.refreshAt)) stored.refreshAt = o.refreshAt as number;
+  if (typeof o.by === "string" && o.by.length <= 256) stored.by = o.by;
   return stored;
 }
 

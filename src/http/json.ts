@@ -10,6 +10,8 @@ import {
   GetTokenRequest,
   ListAuthorizersRequest,
   ListAuthorizersResponse,
+  ListCredentialsRequest,
+  ListCredentialsResponse,
   SyncAuthorizersRequest,
   SyncAuthorizersResponse,
   SignJsSdkRequest,
@@ -17,7 +19,8 @@ import {
   WatchTokenRequest,
 } from "../../generated/wxtoken/v1/token_service.js";
 import { InvalidArgumentError } from "../errors.js";
-import { toProtoPlatform, toProtoSync, toProtoToken } from "../server/convert.js";
+import { toProtoCredentialList, toProtoPlatform, toProtoSync, toProtoToken } from "../server/convert.js";
+import type { CredentialListView } from "../api/credentials.js";
 import type { PlatformView, SyncView } from "../api/platforms.js";
 import type { CredentialRecord } from "../core/credential.js";
 
@@ -30,6 +33,7 @@ const FIELDS: Record<string, Record<string, FieldType>> = {
   SignJsSdk: { appId: "string", agent: "string", kind: "enum", url: "string", cardValues: "strings" },
   ListAuthorizers: { componentAppId: "string", pageSize: "int32", pageToken: "string", statusFilter: "enum" },
   SyncAuthorizers: { componentAppId: "string" },
+  ListCredentials: { pageSize: "int32", pageToken: "string", appId: "string", kindFilter: "enum", stateFilter: "enum", search: "string" },
 };
 
 const camel = (name: string) => name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -75,6 +79,7 @@ export const DECODE = {
   SignJsSdk: (o: Record<string, unknown>) => SignJsSdkRequest.fromJSON(o),
   ListAuthorizers: (o: Record<string, unknown>) => ListAuthorizersRequest.fromJSON(o),
   SyncAuthorizers: (o: Record<string, unknown>) => SyncAuthorizersRequest.fromJSON(o),
+  ListCredentials: (o: Record<string, unknown>) => ListCredentialsRequest.fromJSON(o),
 };
 
 /** A platform's state in proto3 JSON (64-bit versions as strings). */
@@ -92,6 +97,17 @@ export function platformJson(p: PlatformView): Record<string, unknown> {
 export function syncJson(s: SyncView): Record<string, unknown> {
   const json = SyncAuthorizersResponse.toJSON(toProtoSync(s)) as Record<string, unknown>;
   return { ...json, platform: platformJson(s.platform) };
+}
+
+/** A page of credentials in proto3 JSON (64-bit versions as strings). */
+export function credentialListJson(v: CredentialListView): Record<string, unknown> {
+  const json = ListCredentialsResponse.toJSON(toProtoCredentialList(v)) as Record<string, unknown>;
+  const credentials = json["credentials"] as Record<string, unknown>[] | undefined;
+  credentials?.forEach((c, i) => {
+    const version = v.credentials[i]!.version;
+    if (version > 0) c["version"] = String(version);
+  });
+  return json;
 }
 
 /** A Token in proto3 JSON (version as a string, as 64-bit integers are). */

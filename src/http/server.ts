@@ -22,11 +22,11 @@ import { httpServerOptions, limitHttpServer, type HttpLimits } from "../listener
 import { HostCheck, HostGuard } from "../listeners/host-check.js";
 import { answerProbe, type Readiness } from "../listeners/probes.js";
 import { splitHostPort } from "../host-port.js";
-import { kindFromProto, statusFilterFromProto } from "../server/convert.js";
+import { credentialListArgs, kindFromProto, statusFilterFromProto } from "../server/convert.js";
 import type { CallObserver } from "../server/hooks.js";
 import { toStatus, type MappedStatus } from "../server/status.js";
 import { SIGNATURE_TO_PROTO, signatureKindFromProto } from "../server/token-service.js";
-import { DECODE, platformJson, requestFields, syncJson, tokenJson } from "./json.js";
+import { credentialListJson, DECODE, platformJson, requestFields, syncJson, tokenJson } from "./json.js";
 import { loadRoutes, type Route } from "./routes.js";
 import { EventStream } from "./sse.js";
 import { SignJsSdkResponse } from "../../generated/wxtoken/v1/token_service.js";
@@ -281,6 +281,8 @@ export class HttpApi {
       }
       case "SyncAuthorizers":
         return syncJson(await this.api.syncAuthorizers(principal, DECODE.SyncAuthorizers(fields).componentAppId));
+      case "ListCredentials":
+        return credentialListJson(this.api.listCredentials(principal, credentialListArgs(DECODE.ListCredentials(fields))));
       default:
         throw new Error(`no unary handler for ${route.rpc}`);
     }

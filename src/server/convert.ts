@@ -2,11 +2,16 @@
 import {
   AuthorizerStatus,
   CredentialKind,
+  CredentialState,
   type ListAuthorizersResponse,
+  type ListCredentialsRequest,
+  type ListCredentialsResponse,
   type SyncAuthorizersResponse,
   type Token,
 } from "../../generated/wxtoken/v1/token_service.js";
 import type { PlatformView, SyncView } from "../api/platforms.js";
+import type { CredentialListArgs, CredentialListView } from "../api/credentials.js";
+import type { CredentialStateName } from "../core/credential-index.js";
 import type { CredentialKind as Kind, CredentialRecord } from "../core/credential.js";
 import type { AuthorizerStatus as AuthorizerStatusName } from "../openplatform/store.js";
 
@@ -88,4 +93,68 @@ export function toProtoPlatform(p: PlatformView): ListAuthorizersResponse {
 
 export function toProtoSync(s: SyncView): SyncAuthorizersResponse {
   return { restored: s.restored, updated: s.updated, unchanged: s.unchanged, missing: s.missing, platform: toProtoPlatform(s.platform) };
+}
+
+const STATE_TO_PROTO: Record<CredentialStateName, CredentialState> = {
+  ok: CredentialState.CREDENTIAL_STATE_OK,
+  failing: CredentialState.CREDENTIAL_STATE_FAILING,
+  down: CredentialState.CREDENTIAL_STATE_DOWN,
+  idle: CredentialState.CREDENTIAL_STATE_IDLE,
+};
+
+const STATE_FILTERS = new Map<number, CredentialStateName | undefined>([
+  [CredentialState.CREDENTIAL_STATE_UNSPECIFIED, undefined],
+  ...Object.entries(STATE_TO_PROTO).map(([k, v]) => [v, k as CredentialStateName] as const),
+]);
+
+/** ListCredentials' state_filter: undefined (unset) for every state, null for a value this server does not know. */
+export function stateFilterFromProto(state: CredentialState | number | undefined): CredentialStateName | undefined | null {
+  const n = state ?? 0;
+  return STATE_FILTERS.has(n) ? STATE_FILTERS.get(n) : null;
+}
+
+/** ListCredentials' kind_filter: unset is every kind (not the access_token, as elsewhere); null for a value this server does not know. */
+export function kindFilterFromProto(kind: CredentialKind | number | undefined): Kind | undefined | null {
+  if ((kind ?? 0) === CredentialKind.CREDENTIAL_KIND_UNSPECIFIED) return undefined;
+  return kindFromProto(kind) ?? null;
+}
+
+export function toProtoCredentialList(v: CredentialListView): ListCredentialsResponse {
+  return {
+    credentials: v.credentials.map((c) => ({
+      appId: c.appId,
+      agent: c.agent ?? "",
+      kind: TO_PROTO[c.kind],
+      state: STATE_TO_PROTO[c.state],
+      platform: c.platform ?? "",
+      version: c.version,
+      fingerprint: c.fingerprint,
+      obtainedAt: at(c.obtainedAt),
+      expiresAt: at(c.expiresAt),
+      nextRefreshAt: at(c.nextRefreshAt),
+      failingSince: at(c.failingSince),
+      failedAttempts: c.failedAttempts,
+      lastErrorReason: c.lastErrorReason ?? "",
+      lastErrorMessage: c.lastErrorMessage ?? "",
+      quotaUsed: c.quotaUsed,
+      quotaLimit: c.quotaLimit,
+      refreshedBy: c.refreshedBy ?? "",
+    })),
+    nextPageToken: v.nextPageToken,
+    totalSize: v.totalSize,
+    counts: v.counts,
+    replica: v.replica,
+  };
+}
+
+/** A ListCredentialsRequest (from gRPC or decoded from JSON) as TokenApi takes it. */
+export function credentialListArgs(r: ListCredentialsRequest): CredentialListArgs {
+  return {
+    pageSize: r.pageSize,
+    pageToken: r.pageToken,
+    appId: r.appId,
+    kind: kindFilterFromProto(r.kindFilter),
+    state: stateFilterFromProto(r.stateFilter),
+    search: r.search,
+  };
 }

@@ -13,7 +13,7 @@ import type { CallInfo, Principal } from "../core/authorizer.js";
 import type { SignatureKind as Kind } from "../core/signer.js";
 import { ShuttingDownError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { kindFromProto, statusFilterFromProto, toProtoPlatform, toProtoSync, toProtoToken } from "./convert.js";
+import { credentialListArgs, kindFromProto, statusFilterFromProto, toProtoCredentialList, toProtoPlatform, toProtoSync, toProtoToken } from "./convert.js";
 import { responseOf } from "./encoded.js";
 import { observeNothing, type CallObserver } from "./hooks.js";
 import { checkDecoded } from "./malformed.js";
@@ -95,6 +95,8 @@ export class TokenServiceImpl {
         ),
       syncAuthorizers: (call, callback) =>
         this.unary("SyncAuthorizers", call, callback, async (req, principal) => toProtoSync(await this.api.syncAuthorizers(principal, req.componentAppId))),
+      listCredentials: (call, callback) =>
+        this.unary("ListCredentials", call, callback, async (req, principal) => toProtoCredentialList(this.api.listCredentials(principal, credentialListArgs(req)))),
     };
   }
 

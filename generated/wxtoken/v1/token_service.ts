@@ -186,6 +186,69 @@ export function authorizerStatusToJSON(object: AuthorizerStatus): string {
   }
 }
 
+/** CredentialState is where a credential stands, as ListCredentials sees it. */
+export enum CredentialState {
+  /** CREDENTIAL_STATE_UNSPECIFIED - In a filter: every state. Never in an answer. */
+  CREDENTIAL_STATE_UNSPECIFIED = 0,
+  /** CREDENTIAL_STATE_OK - A valid value is held and its last refresh (if any) worked. */
+  CREDENTIAL_STATE_OK = 1,
+  /**
+   * CREDENTIAL_STATE_FAILING - Its last refresh failed, but a valid value is still served; the server
+   * retries (next_refresh_at) before it expires.
+   */
+  CREDENTIAL_STATE_FAILING = 2,
+  /** CREDENTIAL_STATE_DOWN - Its last refresh failed and no valid value is held: GetToken fails. */
+  CREDENTIAL_STATE_DOWN = 3,
+  /**
+   * CREDENTIAL_STATE_IDLE - No valid value and no failure: not fetched yet (a start, another
+   * replica's share not yet adopted), or held on demand and not read lately.
+   */
+  CREDENTIAL_STATE_IDLE = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function credentialStateFromJSON(object: any): CredentialState {
+  switch (object) {
+    case 0:
+    case "CREDENTIAL_STATE_UNSPECIFIED":
+      return CredentialState.CREDENTIAL_STATE_UNSPECIFIED;
+    case 1:
+    case "CREDENTIAL_STATE_OK":
+      return CredentialState.CREDENTIAL_STATE_OK;
+    case 2:
+    case "CREDENTIAL_STATE_FAILING":
+      return CredentialState.CREDENTIAL_STATE_FAILING;
+    case 3:
+    case "CREDENTIAL_STATE_DOWN":
+      return CredentialState.CREDENTIAL_STATE_DOWN;
+    case 4:
+    case "CREDENTIAL_STATE_IDLE":
+      return CredentialState.CREDENTIAL_STATE_IDLE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return CredentialState.UNRECOGNIZED;
+  }
+}
+
+export function credentialStateToJSON(object: CredentialState): string {
+  switch (object) {
+    case CredentialState.CREDENTIAL_STATE_UNSPECIFIED:
+      return "CREDENTIAL_STATE_UNSPECIFIED";
+    case CredentialState.CREDENTIAL_STATE_OK:
+      return "CREDENTIAL_STATE_OK";
+    case CredentialState.CREDENTIAL_STATE_FAILING:
+      return "CREDENTIAL_STATE_FAILING";
+    case CredentialState.CREDENTIAL_STATE_DOWN:
+      return "CREDENTIAL_STATE_DOWN";
+    case CredentialState.CREDENTIAL_STATE_IDLE:
+      return "CREDENTIAL_STATE_IDLE";
+    case CredentialState.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Token is one access_token of one app, with its lifetime. */
 export interface Token {
   /** The WeChat appid (or WeCom corpid) this token belongs to. */
@@ -480,6 +543,131 @@ export interface SyncAuthorizersResponse {
    * next_page_token gives the rest.
    */
   platform?: ListAuthorizersResponse | undefined;
+}
+
+/** CredentialStatus is one credential as an operator sees it: never its value. */
+export interface CredentialStatus {
+  /**
+   * The appid or corpid, the WeCom agent (empty otherwise) and the kind: what
+   * GetToken takes to name it.
+   */
+  appId: string;
+  agent: string;
+  kind: CredentialKind;
+  state: CredentialState;
+  /**
+   * The Open Platform (component appid) it belongs to: the component token
+   * and each authorizer's; empty for the config's apps.
+   */
+  platform: string;
+  /**
+   * The newest value held (valid or not): version and fingerprint (0 and
+   * empty when none was ever held), when it was obtained and when it expires.
+   */
+  version: number;
+  fingerprint: string;
+  obtainedAt?: Date | undefined;
+  expiresAt?:
+    | Date
+    | undefined;
+  /**
+   * When this server next refreshes it (or retries, while failing), as the
+   * replica that answered plans it; unset when none is planned (on demand,
+   * not read lately).
+   */
+  nextRefreshAt?:
+    | Date
+    | undefined;
+  /**
+   * While failing: the time of the first failure in the current run, how many
+   * attempts failed in a row, and the last one's reason (as in
+   * ErrorInfo.reason, e.g. WECHAT_ERROR, UPSTREAM_UNAVAILABLE) and message
+   * (the status message a caller would get: errcode, errmsg, rid).
+   */
+  failingSince?: Date | undefined;
+  failedAttempts: number;
+  lastErrorReason: string;
+  lastErrorMessage: string;
+  /**
+   * Upstream calls counted against its daily budget today (China's quota
+   * day), and that budget (quota.dailyBudget, or ticketDailyBudget).
+   */
+  quotaUsed: number;
+  quotaLimit: number;
+  /**
+   * Replicas on Redis: the replica id that obtained the value held; empty
+   * for one process, or for a value loaded from before ids were recorded.
+   */
+  refreshedBy: string;
+}
+
+/** CredentialCounts are how many credentials are in each state. */
+export interface CredentialCounts {
+  total: number;
+  ok: number;
+  failing: number;
+  down: number;
+  idle: number;
+}
+
+/** ListCredentialsRequest asks for one page of credentials. */
+export interface ListCredentialsRequest {
+  /**
+   * The most credentials to return: 0 (unset) means 100; more than 1,000 is
+   * taken as 1,000; negative is INVALID_ARGUMENT. With a search, or for a
+   * caller without a read grant on every app, a page may hold fewer (even
+   * none) and still have a next_page_token: each page looks at a bounded
+   * number of credentials. Follow next_page_token until it is empty.
+   */
+  pageSize: number;
+  /**
+   * The next_page_token of the previous response, unchanged, with the same
+   * filters (INVALID_ARGUMENT otherwise); empty for the first page. Opaque;
+   * it does not expire (the next page starts after the last credential seen).
+   */
+  pageToken: string;
+  /** Only this app's (or corp's) credentials; empty for all. */
+  appId: string;
+  /** Only this kind; CREDENTIAL_KIND_UNSPECIFIED (the default) for every kind. */
+  kindFilter: CredentialKind;
+  /** Only this state; CREDENTIAL_STATE_UNSPECIFIED for every state. */
+  stateFilter: CredentialState;
+  /**
+   * Only credentials whose app_id, agent, kind or platform contains this
+   * (case-insensitive), up to 128 characters; empty for all.
+   */
+  search: string;
+}
+
+/** ListCredentialsResponse is one page of credentials. */
+export interface ListCredentialsResponse {
+  /**
+   * This page, by app_id (within an app: its access_token, its tickets, then
+   * each agent's token and tickets).
+   */
+  credentials: CredentialStatus[];
+  /** Pass it as page_token for the next page; empty on the last page. */
+  nextPageToken: string;
+  /**
+   * How many match the filters in all pages, when this page was read; unset
+   * when counting would mean looking at every credential (a search, or a
+   * caller without a read grant on every app).
+   */
+  totalSize?:
+    | number
+    | undefined;
+  /**
+   * Every credential by state, whatever the filters: only for a caller with
+   * a read grant on every app (or with no auth configured).
+   */
+  counts?:
+    | CredentialCounts
+    | undefined;
+  /**
+   * The replica that answered (its id on Redis; empty for one process):
+   * next_refresh_at is its plan.
+   */
+  replica: string;
 }
 
 function createBaseToken(): Token {
@@ -2446,6 +2634,840 @@ export const SyncAuthorizersResponse: MessageFns<SyncAuthorizersResponse> = {
   },
 };
 
+function createBaseCredentialStatus(): CredentialStatus {
+  return {
+    appId: "",
+    agent: "",
+    kind: 0,
+    state: 0,
+    platform: "",
+    version: 0,
+    fingerprint: "",
+    obtainedAt: undefined,
+    expiresAt: undefined,
+    nextRefreshAt: undefined,
+    failingSince: undefined,
+    failedAttempts: 0,
+    lastErrorReason: "",
+    lastErrorMessage: "",
+    quotaUsed: 0,
+    quotaLimit: 0,
+    refreshedBy: "",
+  };
+}
+
+export const CredentialStatus: MessageFns<CredentialStatus> = {
+  encode(message: CredentialStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.appId !== "") {
+      writer.uint32(10).string(message.appId);
+    }
+    if (message.agent !== "") {
+      writer.uint32(18).string(message.agent);
+    }
+    if (message.kind !== 0) {
+      writer.uint32(24).int32(message.kind);
+    }
+    if (message.state !== 0) {
+      writer.uint32(32).int32(message.state);
+    }
+    if (message.platform !== "") {
+      writer.uint32(42).string(message.platform);
+    }
+    if (message.version !== 0) {
+      writer.uint32(48).uint64(message.version);
+    }
+    if (message.fingerprint !== "") {
+      writer.uint32(58).string(message.fingerprint);
+    }
+    if (message.obtainedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.obtainedAt), writer.uint32(66).fork()).join();
+    }
+    if (message.expiresAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.expiresAt), writer.uint32(74).fork()).join();
+    }
+    if (message.nextRefreshAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.nextRefreshAt), writer.uint32(82).fork()).join();
+    }
+    if (message.failingSince !== undefined) {
+      Timestamp.encode(toTimestamp(message.failingSince), writer.uint32(90).fork()).join();
+    }
+    if (message.failedAttempts !== 0) {
+      writer.uint32(96).uint32(message.failedAttempts);
+    }
+    if (message.lastErrorReason !== "") {
+      writer.uint32(106).string(message.lastErrorReason);
+    }
+    if (message.lastErrorMessage !== "") {
+      writer.uint32(114).string(message.lastErrorMessage);
+    }
+    if (message.quotaUsed !== 0) {
+      writer.uint32(120).uint32(message.quotaUsed);
+    }
+    if (message.quotaLimit !== 0) {
+      writer.uint32(128).uint32(message.quotaLimit);
+    }
+    if (message.refreshedBy !== "") {
+      writer.uint32(138).string(message.refreshedBy);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CredentialStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCredentialStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.appId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.agent = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.platform = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.version = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.fingerprint = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.obtainedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.expiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.nextRefreshAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.failingSince = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.failedAttempts = reader.uint32();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.lastErrorReason = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.lastErrorMessage = reader.string();
+            continue;
+          }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.quotaUsed = reader.uint32();
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.quotaLimit = reader.uint32();
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.refreshedBy = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CredentialStatus {
+    return {
+      appId: isSet(object.appId)
+        ? globalThis.String(object.appId)
+        : isSet(object.app_id)
+        ? globalThis.String(object.app_id)
+        : "",
+      agent: isSet(object.agent) ? globalThis.String(object.agent) : "",
+      kind: isSet(object.kind) ? credentialKindFromJSON(object.kind) : 0,
+      state: isSet(object.state) ? credentialStateFromJSON(object.state) : 0,
+      platform: isSet(object.platform) ? globalThis.String(object.platform) : "",
+      version: isSet(object.version) ? globalThis.Number(object.version) : 0,
+      fingerprint: isSet(object.fingerprint) ? globalThis.String(object.fingerprint) : "",
+      obtainedAt: isSet(object.obtainedAt)
+        ? fromJsonTimestamp(object.obtainedAt)
+        : isSet(object.obtained_at)
+        ? fromJsonTimestamp(object.obtained_at)
+        : undefined,
+      expiresAt: isSet(object.expiresAt)
+        ? fromJsonTimestamp(object.expiresAt)
+        : isSet(object.expires_at)
+        ? fromJsonTimestamp(object.expires_at)
+        : undefined,
+      nextRefreshAt: isSet(object.nextRefreshAt)
+        ? fromJsonTimestamp(object.nextRefreshAt)
+        : isSet(object.next_refresh_at)
+        ? fromJsonTimestamp(object.next_refresh_at)
+        : undefined,
+      failingSince: isSet(object.failingSince)
+        ? fromJsonTimestamp(object.failingSince)
+        : isSet(object.failing_since)
+        ? fromJsonTimestamp(object.failing_since)
+        : undefined,
+      failedAttempts: isSet(object.failedAttempts)
+        ? globalThis.Number(object.failedAttempts)
+        : isSet(object.failed_attempts)
+        ? globalThis.Number(object.failed_attempts)
+        : 0,
+      lastErrorReason: isSet(object.lastErrorReason)
+        ? globalThis.String(object.lastErrorReason)
+        : isSet(object.last_error_reason)
+        ? globalThis.String(object.last_error_reason)
+        : "",
+      lastErrorMessage: isSet(object.lastErrorMessage)
+        ? globalThis.String(object.lastErrorMessage)
+        : isSet(object.last_error_message)
+        ? globalThis.String(object.last_error_message)
+        : "",
+      quotaUsed: isSet(object.quotaUsed)
+        ? globalThis.Number(object.quotaUsed)
+        : isSet(object.quota_used)
+        ? globalThis.Number(object.quota_used)
+        : 0,
+      quotaLimit: isSet(object.quotaLimit)
+        ? globalThis.Number(object.quotaLimit)
+        : isSet(object.quota_limit)
+        ? globalThis.Number(object.quota_limit)
+        : 0,
+      refreshedBy: isSet(object.refreshedBy)
+        ? globalThis.String(object.refreshedBy)
+        : isSet(object.refreshed_by)
+        ? globalThis.String(object.refreshed_by)
+        : "",
+    };
+  },
+
+  toJSON(message: CredentialStatus): unknown {
+    const obj: any = {};
+    if (message.appId !== "") {
+      obj.appId = message.appId;
+    }
+    if (message.agent !== "") {
+      obj.agent = message.agent;
+    }
+    if (message.kind !== 0) {
+      obj.kind = credentialKindToJSON(message.kind);
+    }
+    if (message.state !== 0) {
+      obj.state = credentialStateToJSON(message.state);
+    }
+    if (message.platform !== "") {
+      obj.platform = message.platform;
+    }
+    if (message.version !== 0) {
+      obj.version = Math.round(message.version);
+    }
+    if (message.fingerprint !== "") {
+      obj.fingerprint = message.fingerprint;
+    }
+    if (message.obtainedAt !== undefined) {
+      obj.obtainedAt = message.obtainedAt.toISOString();
+    }
+    if (message.expiresAt !== undefined) {
+      obj.expiresAt = message.expiresAt.toISOString();
+    }
+    if (message.nextRefreshAt !== undefined) {
+      obj.nextRefreshAt = message.nextRefreshAt.toISOString();
+    }
+    if (message.failingSince !== undefined) {
+      obj.failingSince = message.failingSince.toISOString();
+    }
+    if (message.failedAttempts !== 0) {
+      obj.failedAttempts = Math.round(message.failedAttempts);
+    }
+    if (message.lastErrorReason !== "") {
+      obj.lastErrorReason = message.lastErrorReason;
+    }
+    if (message.lastErrorMessage !== "") {
+      obj.lastErrorMessage = message.lastErrorMessage;
+    }
+    if (message.quotaUsed !== 0) {
+      obj.quotaUsed = Math.round(message.quotaUsed);
+    }
+    if (message.quotaLimit !== 0) {
+      obj.quotaLimit = Math.round(message.quotaLimit);
+    }
+    if (message.refreshedBy !== "") {
+      obj.refreshedBy = message.refreshedBy;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CredentialStatus>, I>>(base?: I): CredentialStatus {
+    return CredentialStatus.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CredentialStatus>, I>>(object: I): CredentialStatus {
+    const message = createBaseCredentialStatus();
+    message.appId = object.appId ?? "";
+    message.agent = object.agent ?? "";
+    message.kind = object.kind ?? 0;
+    message.state = object.state ?? 0;
+    message.platform = object.platform ?? "";
+    message.version = object.version ?? 0;
+    message.fingerprint = object.fingerprint ?? "";
+    message.obtainedAt = object.obtainedAt ?? undefined;
+    message.expiresAt = object.expiresAt ?? undefined;
+    message.nextRefreshAt = object.nextRefreshAt ?? undefined;
+    message.failingSince = object.failingSince ?? undefined;
+    message.failedAttempts = object.failedAttempts ?? 0;
+    message.lastErrorReason = object.lastErrorReason ?? "";
+    message.lastErrorMessage = object.lastErrorMessage ?? "";
+    message.quotaUsed = object.quotaUsed ?? 0;
+    message.quotaLimit = object.quotaLimit ?? 0;
+    message.refreshedBy = object.refreshedBy ?? "";
+    return message;
+  },
+};
+
+function createBaseCredentialCounts(): CredentialCounts {
+  return { total: 0, ok: 0, failing: 0, down: 0, idle: 0 };
+}
+
+export const CredentialCounts: MessageFns<CredentialCounts> = {
+  encode(message: CredentialCounts, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.total !== 0) {
+      writer.uint32(8).int32(message.total);
+    }
+    if (message.ok !== 0) {
+      writer.uint32(16).int32(message.ok);
+    }
+    if (message.failing !== 0) {
+      writer.uint32(24).int32(message.failing);
+    }
+    if (message.down !== 0) {
+      writer.uint32(32).int32(message.down);
+    }
+    if (message.idle !== 0) {
+      writer.uint32(40).int32(message.idle);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CredentialCounts {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCredentialCounts();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.total = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.ok = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.failing = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.down = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.idle = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CredentialCounts {
+    return {
+      total: isSet(object.total) ? globalThis.Number(object.total) : 0,
+      ok: isSet(object.ok) ? globalThis.Number(object.ok) : 0,
+      failing: isSet(object.failing) ? globalThis.Number(object.failing) : 0,
+      down: isSet(object.down) ? globalThis.Number(object.down) : 0,
+      idle: isSet(object.idle) ? globalThis.Number(object.idle) : 0,
+    };
+  },
+
+  toJSON(message: CredentialCounts): unknown {
+    const obj: any = {};
+    if (message.total !== 0) {
+      obj.total = Math.round(message.total);
+    }
+    if (message.ok !== 0) {
+      obj.ok = Math.round(message.ok);
+    }
+    if (message.failing !== 0) {
+      obj.failing = Math.round(message.failing);
+    }
+    if (message.down !== 0) {
+      obj.down = Math.round(message.down);
+    }
+    if (message.idle !== 0) {
+      obj.idle = Math.round(message.idle);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CredentialCounts>, I>>(base?: I): CredentialCounts {
+    return CredentialCounts.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CredentialCounts>, I>>(object: I): CredentialCounts {
+    const message = createBaseCredentialCounts();
+    message.total = object.total ?? 0;
+    message.ok = object.ok ?? 0;
+    message.failing = object.failing ?? 0;
+    message.down = object.down ?? 0;
+    message.idle = object.idle ?? 0;
+    return message;
+  },
+};
+
+function createBaseListCredentialsRequest(): ListCredentialsRequest {
+  return { pageSize: 0, pageToken: "", appId: "", kindFilter: 0, stateFilter: 0, search: "" };
+}
+
+export const ListCredentialsRequest: MessageFns<ListCredentialsRequest> = {
+  encode(message: ListCredentialsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pageSize !== 0) {
+      writer.uint32(8).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(18).string(message.pageToken);
+    }
+    if (message.appId !== "") {
+      writer.uint32(26).string(message.appId);
+    }
+    if (message.kindFilter !== 0) {
+      writer.uint32(32).int32(message.kindFilter);
+    }
+    if (message.stateFilter !== 0) {
+      writer.uint32(40).int32(message.stateFilter);
+    }
+    if (message.search !== "") {
+      writer.uint32(50).string(message.search);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListCredentialsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListCredentialsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.appId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.kindFilter = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.stateFilter = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.search = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListCredentialsRequest {
+    return {
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+      appId: isSet(object.appId)
+        ? globalThis.String(object.appId)
+        : isSet(object.app_id)
+        ? globalThis.String(object.app_id)
+        : "",
+      kindFilter: isSet(object.kindFilter)
+        ? credentialKindFromJSON(object.kindFilter)
+        : isSet(object.kind_filter)
+        ? credentialKindFromJSON(object.kind_filter)
+        : 0,
+      stateFilter: isSet(object.stateFilter)
+        ? credentialStateFromJSON(object.stateFilter)
+        : isSet(object.state_filter)
+        ? credentialStateFromJSON(object.state_filter)
+        : 0,
+      search: isSet(object.search) ? globalThis.String(object.search) : "",
+    };
+  },
+
+  toJSON(message: ListCredentialsRequest): unknown {
+    const obj: any = {};
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    if (message.appId !== "") {
+      obj.appId = message.appId;
+    }
+    if (message.kindFilter !== 0) {
+      obj.kindFilter = credentialKindToJSON(message.kindFilter);
+    }
+    if (message.stateFilter !== 0) {
+      obj.stateFilter = credentialStateToJSON(message.stateFilter);
+    }
+    if (message.search !== "") {
+      obj.search = message.search;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListCredentialsRequest>, I>>(base?: I): ListCredentialsRequest {
+    return ListCredentialsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListCredentialsRequest>, I>>(object: I): ListCredentialsRequest {
+    const message = createBaseListCredentialsRequest();
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    message.appId = object.appId ?? "";
+    message.kindFilter = object.kindFilter ?? 0;
+    message.stateFilter = object.stateFilter ?? 0;
+    message.search = object.search ?? "";
+    return message;
+  },
+};
+
+function createBaseListCredentialsResponse(): ListCredentialsResponse {
+  return { credentials: [], nextPageToken: "", totalSize: undefined, counts: undefined, replica: "" };
+}
+
+export const ListCredentialsResponse: MessageFns<ListCredentialsResponse> = {
+  encode(message: ListCredentialsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.credentials) {
+      CredentialStatus.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    if (message.totalSize !== undefined) {
+      writer.uint32(24).int32(message.totalSize);
+    }
+    if (message.counts !== undefined) {
+      CredentialCounts.encode(message.counts, writer.uint32(34).fork()).join();
+    }
+    if (message.replica !== "") {
+      writer.uint32(42).string(message.replica);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListCredentialsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListCredentialsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.credentials.push(CredentialStatus.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.totalSize = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.counts = CredentialCounts.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.replica = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListCredentialsResponse {
+    return {
+      credentials: globalThis.Array.isArray(object?.credentials)
+        ? object.credentials.map((e: any) => CredentialStatus.fromJSON(e))
+        : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+      totalSize: isSet(object.totalSize)
+        ? globalThis.Number(object.totalSize)
+        : isSet(object.total_size)
+        ? globalThis.Number(object.total_size)
+        : undefined,
+      counts: isSet(object.counts) ? CredentialCounts.fromJSON(object.counts) : undefined,
+      replica: isSet(object.replica) ? globalThis.String(object.replica) : "",
+    };
+  },
+
+  toJSON(message: ListCredentialsResponse): unknown {
+    const obj: any = {};
+    if (message.credentials?.length) {
+      obj.credentials = message.credentials.map((e) => CredentialStatus.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    if (message.totalSize !== undefined) {
+      obj.totalSize = Math.round(message.totalSize);
+    }
+    if (message.counts !== undefined) {
+      obj.counts = CredentialCounts.toJSON(message.counts);
+    }
+    if (message.replica !== "") {
+      obj.replica = message.replica;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListCredentialsResponse>, I>>(base?: I): ListCredentialsResponse {
+    return ListCredentialsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListCredentialsResponse>, I>>(object: I): ListCredentialsResponse {
+    const message = createBaseListCredentialsResponse();
+    message.credentials = object.credentials?.map((e) => CredentialStatus.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    message.totalSize = object.totalSize ?? undefined;
+    message.counts = (object.counts !== undefined && object.counts !== null)
+      ? CredentialCounts.fromPartial(object.counts)
+      : undefined;
+    message.replica = object.replica ?? "";
+    return message;
+  },
+};
+
 /** TokenService serves WeChat access_tokens to business services. */
 export type TokenServiceService = typeof TokenServiceService;
 export const TokenServiceService = {
@@ -2598,6 +3620,35 @@ export const TokenServiceService = {
       Buffer.from(SyncAuthorizersResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SyncAuthorizersResponse => SyncAuthorizersResponse.decode(value),
   },
+  /**
+   * ListCredentials shows every credential this server holds, as an
+   * operator needs it (`wxtoken status`, the status page): kind, state,
+   * version and fingerprint, expiry, next refresh, since when and why it is
+   * failing, today's quota use and the replica that last refreshed it. Never
+   * a token or ticket itself. In pages (AIP-158), by app_id (byte order;
+   * within an app its access_token, then its tickets, then each agent's),
+   * filtered by app, kind, state and a search string. A page costs about the
+   * same with 20 credentials or 100,000.
+   *
+   * A caller sees only the credentials it may read (GetToken); the counts by
+   * state only with a read grant on every app ("*"), or with no auth.
+   *
+   * Status codes: OK; INVALID_ARGUMENT (a negative page_size, reason
+   * INVALID_PAGE_SIZE; an unknown kind_filter or state_filter; a malformed
+   * app_id; a search over 128 characters; a page_token that is not this
+   * server's or was made for other filters, reason INVALID_PAGE_TOKEN).
+   */
+  listCredentials: {
+    path: "/wxtoken.v1.TokenService/ListCredentials" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListCredentialsRequest): Buffer =>
+      Buffer.from(ListCredentialsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListCredentialsRequest => ListCredentialsRequest.decode(value),
+    responseSerialize: (value: ListCredentialsResponse): Buffer =>
+      Buffer.from(ListCredentialsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListCredentialsResponse => ListCredentialsResponse.decode(value),
+  },
 } as const;
 
 export interface TokenServiceServer extends UntypedServiceImplementation {
@@ -2697,6 +3748,25 @@ export interface TokenServiceServer extends UntypedServiceImplementation {
    * no component_access_token can be had or WeChat refuses the list.
    */
   syncAuthorizers: handleUnaryCall<SyncAuthorizersRequest, SyncAuthorizersResponse>;
+  /**
+   * ListCredentials shows every credential this server holds, as an
+   * operator needs it (`wxtoken status`, the status page): kind, state,
+   * version and fingerprint, expiry, next refresh, since when and why it is
+   * failing, today's quota use and the replica that last refreshed it. Never
+   * a token or ticket itself. In pages (AIP-158), by app_id (byte order;
+   * within an app its access_token, then its tickets, then each agent's),
+   * filtered by app, kind, state and a search string. A page costs about the
+   * same with 20 credentials or 100,000.
+   *
+   * A caller sees only the credentials it may read (GetToken); the counts by
+   * state only with a read grant on every app ("*"), or with no auth.
+   *
+   * Status codes: OK; INVALID_ARGUMENT (a negative page_size, reason
+   * INVALID_PAGE_SIZE; an unknown kind_filter or state_filter; a malformed
+   * app_id; a search over 128 characters; a page_token that is not this
+   * server's or was made for other filters, reason INVALID_PAGE_TOKEN).
+   */
+  listCredentials: handleUnaryCall<ListCredentialsRequest, ListCredentialsResponse>;
 }
 
 export interface TokenServiceClient extends Client {
@@ -2870,6 +3940,39 @@ export interface TokenServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SyncAuthorizersResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * ListCredentials shows every credential this server holds, as an
+   * operator needs it (`wxtoken status`, the status page): kind, state,
+   * version and fingerprint, expiry, next refresh, since when and why it is
+   * failing, today's quota use and the replica that last refreshed it. Never
+   * a token or ticket itself. In pages (AIP-158), by app_id (byte order;
+   * within an app its access_token, then its tickets, then each agent's),
+   * filtered by app, kind, state and a search string. A page costs about the
+   * same with 20 credentials or 100,000.
+   *
+   * A caller sees only the credentials it may read (GetToken); the counts by
+   * state only with a read grant on every app ("*"), or with no auth.
+   *
+   * Status codes: OK; INVALID_ARGUMENT (a negative page_size, reason
+   * INVALID_PAGE_SIZE; an unknown kind_filter or state_filter; a malformed
+   * app_id; a search over 128 characters; a page_token that is not this
+   * server's or was made for other filters, reason INVALID_PAGE_TOKEN).
+   */
+  listCredentials(
+    request: ListCredentialsRequest,
+    callback: (error: ServiceError | null, response: ListCredentialsResponse) => void,
+  ): ClientUnaryCall;
+  listCredentials(
+    request: ListCredentialsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListCredentialsResponse) => void,
+  ): ClientUnaryCall;
+  listCredentials(
+    request: ListCredentialsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListCredentialsResponse) => void,
   ): ClientUnaryCall;
 }
 
