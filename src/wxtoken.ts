@@ -12,6 +12,7 @@ import { ConfigError, type LoadedConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 import type { Authorizer } from "./core/authorizer.js";
 import { isCoordinator } from "./core/coordinator.js";
+import { soleOwner } from "./core/ownership.js";
 import type { CredentialKind } from "./core/credential.js";
 import { CredentialEngine, type ReconcileResult } from "./core/engine.js";
 import type { Issuer } from "./core/issuer.js";
@@ -255,6 +256,8 @@ export class WxTokenServer {
       }
     }
     metrics?.attach(engine);
+    metrics?.server.attachStore(store.kind, () => store.health?.healthy() ?? true);
+    metrics?.server.attachReplicas(replicas ?? soleOwner, () => engine.all().map((c) => c.key));
     if (metrics && platforms.size > 0) metrics.attachPlatforms(platforms);
     const signer = new JsSdkSigner(engine, clock, originsOf(loaded.apps));
     const w = config.watches;
@@ -317,6 +320,22 @@ export class WxTokenServer {
     this.loaded = { ...this.loaded, apps: next.apps, config: { ...prev, apps: cfg.apps, auth: cfg.auth } };
     this.log.info({ ...apps, needsRestart }, "config reloaded");
     return { apps, needsRestart };
+  }
+
+  /**
+   * reload() of the config `load` reads (SIGHUP: the file), counted in the
+   * metrics either way: a file that does not load fails the reload as much as
+   * one reload() refuses. Throws what either threw.
+   */
+  reloadFrom(load: () => LoadedConfig): { apps: ReconcileResult; needsRestart: string[] } {
+    try {
+      const applied = this.reload(load());
+      this.metrics?.server.reloaded(true);
+      return applied;
+    } catch (err) {
+      this.metrics?.server.reloaded(false);
+      throw err;
+    }
   }
 
   /**

@@ -49,7 +49,7 @@ describe("a request body cut short by the client", () => {
     const p = await platform();
     const port = p.h.server.httpPort!;
     await halfBody(port, `POST /v1/apps/${APP}/token:refresh HTTP/1.1`, '{"staleToken":"abc', 200, reset);
-    const count = async (code: string) => sample(await p.h.server.metrics!.scrape(), "wxtoken_rpc_total", { method: "http:ForceRefresh", code }) ?? 0;
+    const count = async (code: string) => sample(await p.h.server.metrics!.scrape(), "wxtoken_rpc_total", { transport: "http", method: "ForceRefresh", code }) ?? 0;
     await eventually(async () => expect(await count("CANCELLED")).toBe(1));
     expect(await count("INTERNAL")).toBe(0);
     const lines = parsed(p);

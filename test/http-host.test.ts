@@ -83,7 +83,7 @@ describe("the HTTP API's Host check (no auth, loopback: the default)", () => {
 
     const metrics = await get(h.server.metricsPort!, "/metrics", "127.0.0.1");
     expect(metrics.text).toContain(`wxtoken_http_host_refused_total{listener="http"} ${refused}`);
-    expect(metrics.text).toContain(`wxtoken_rpc_total{method="http:HTTP",code="PERMISSION_DENIED"} ${refused}`);
+    expect(metrics.text).toContain(`wxtoken_rpc_total{transport="http",method="other",code="PERMISSION_DENIED"} ${refused}`);
     // The first refusal in full, the rest in one summary line per 10 s.
     const lines = () => h.logs.lines.filter((l) => l.includes('"listener":"http"')).map((l) => JSON.parse(l) as Record<string, any>);
     expect(lines()).toEqual([expect.objectContaining({ msg: "http request refused: Host not allowed (http.allowedHosts)", host: "evil.example", level: 40 })]);

@@ -85,12 +85,12 @@ describe("GET /metrics", () => {
     expect(valueOf(m, "wxtoken_upstream_quota_used_today", tok(APP))).toBe(1);
     expect(valueOf(m, "wxtoken_upstream_quota_used_today", tok(APP2))).toBe(2);
 
-    const rpc = (method: string, code: string) => valueOf(m, "wxtoken_rpc_total", { method, code });
+    const rpc = (method: string, code: string) => valueOf(m, "wxtoken_rpc_total", { transport: "grpc", method, code });
     expect(rpc("GetToken", "OK")).toBe(4);
     expect(rpc("GetToken", "NOT_FOUND")).toBe(1);
     expect([rpc("ForceRefresh", "OK"), rpc("ForceRefresh", "FAILED_PRECONDITION"), rpc("ForceRefresh", "UNAVAILABLE")]).toEqual([1, 1, 1]);
-    expect(valueOf(m, "wxtoken_rpc_duration_seconds_count", { method: "GetToken" })).toBe(5);
-    expect(valueOf(m, "wxtoken_rpc_duration_seconds_count", { method: "ForceRefresh" })).toBe(3);
+    expect(valueOf(m, "wxtoken_rpc_duration_seconds_count", { transport: "grpc", method: "GetToken" })).toBe(5);
+    expect(valueOf(m, "wxtoken_rpc_duration_seconds_count", { transport: "grpc", method: "ForceRefresh" })).toBe(3);
 
     // Token state, from the registry and the server's clock: APP's token is 1,000 s old, APP2's new.
     expect(valueOf(m, "wxtoken_token_version", tok(APP))).toBe(1);
@@ -112,8 +112,8 @@ describe("GET /metrics", () => {
     await eventually(async () => {
       const after = parse(await (await fetch(`${url}/metrics`)).text());
       expect(valueOf(after, "wxtoken_watchers", tok(APP))).toBe(0);
-      expect(valueOf(after, "wxtoken_rpc_total", { method: "WatchToken", code: "CANCELLED" })).toBe(1);
-      expect(valueOf(after, "wxtoken_rpc_duration_seconds_count", { method: "WatchToken" })).toBeUndefined();
+      expect(valueOf(after, "wxtoken_rpc_total", { transport: "grpc", method: "WatchToken", code: "CANCELLED" })).toBe(1);
+      expect(valueOf(after, "wxtoken_rpc_duration_seconds_count", { transport: "grpc", method: "WatchToken" })).toBeUndefined();
     });
   });
 

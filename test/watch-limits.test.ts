@@ -130,8 +130,8 @@ describe("token watch caps", () => {
     expect(h.server.api.watcherCount()).toBe(6);
     expect(await metric(h, "wxtoken_watch_streams", { stream: "token" })).toBe(6);
     expect(await metric(h, "wxtoken_watch_refused_total", { stream: "token", limit: "client" })).toBe(2);
-    expect(await metric(h, "wxtoken_rpc_total", { method: "WatchToken", code: "RESOURCE_EXHAUSTED" })).toBe(1);
-    expect(await metric(h, "wxtoken_rpc_total", { method: "http:WatchToken", code: "RESOURCE_EXHAUSTED" })).toBe(1);
+    expect(await metric(h, "wxtoken_rpc_total", { transport: "grpc", method: "WatchToken", code: "RESOURCE_EXHAUSTED" })).toBe(1);
+    expect(await metric(h, "wxtoken_rpc_total", { transport: "http", method: "WatchToken", code: "RESOURCE_EXHAUSTED" })).toBe(1);
 
     first!.cancel();
     await eventually(() => expect(h.server.api.watcherCount()).toBe(5));

@@ -45,9 +45,11 @@ export async function serveCommand(configPath: string, listen?: string, pidfile?
     reloads++;
     let outcome: { ok: boolean; error?: string; needsRestart?: string[] };
     try {
-      const next = loadConfigFile(configPath);
-      for (const w of next.warnings) log.warn(w);
-      const { needsRestart } = server.reload(next);
+      const { needsRestart } = server.reloadFrom(() => {
+        const next = loadConfigFile(configPath);
+        for (const w of next.warnings) log.warn(w);
+        return next;
+      });
       if (needsRestart.length > 0) log.warn({ keys: needsRestart }, "these config changes take effect after a restart");
       outcome = { ok: true, needsRestart };
     } catch (err) {

@@ -141,6 +141,11 @@ export class AppQuota {
     return { ...this.current() };
   }
 
+  /** The day's budget of upstream calls (quota.dailyBudget, or ticketDailyBudget for a ticket). */
+  get dailyBudget(): number {
+    return this.policy.dailyBudget;
+  }
+
   private current(): QuotaUsage {
     const day = this.today();
     if (this.usage.day !== day) this.usage = { day, used: 0, forced: 0 };

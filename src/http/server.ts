@@ -198,17 +198,17 @@ export class HttpApi {
       }
       const answer = await this.unary(route, fields, principal, call.peer);
       this.send(res, 200, answer);
-      this.opts.observer?.onCallEnd(`http:${rpc}`, status.OK, performance.now() - started, principal);
+      this.opts.observer?.onCallEnd(rpc, status.OK, performance.now() - started, principal, "http");
     } catch (err) {
       if (err instanceof ClientAbortError) {
         // The client's doing, not a fault: nobody is left to answer.
         this.opts.log.debug({ rpc, peer: `${req.socket.remoteAddress ?? "unknown"}:${req.socket.remotePort ?? 0}` }, "HTTP request aborted by the client mid-body");
-        this.opts.observer?.onCallEnd(`http:${rpc}`, status.CANCELLED, performance.now() - started, principal);
+        this.opts.observer?.onCallEnd(rpc, status.CANCELLED, performance.now() - started, principal, "http");
         return;
       }
       this.fail(res, err);
       const code = err instanceof HttpRefusal ? err.code : toStatus(err).code;
-      this.opts.observer?.onCallEnd(`http:${rpc}`, code, performance.now() - started, principal);
+      this.opts.observer?.onCallEnd(rpc, code, performance.now() - started, principal, "http");
     }
   }
 
@@ -308,7 +308,7 @@ export class HttpApi {
       watcher.close();
       this.streams.delete(stream);
       stream.close();
-      this.opts.observer?.onCallEnd("http:WatchToken", status.OK, performance.now() - started, principal);
+      this.opts.observer?.onCallEnd("WatchToken", status.OK, performance.now() - started, principal, "http");
     });
   }
 

@@ -7,21 +7,23 @@
  * (through `observer`, the gRPC layer's CallObserver). Gauges about tokens are
  * read from the token registry at scrape time, so they are never stale.
  * Labels are app ids, endpoints, errcodes, method and status names: never a
- * token or a secret.
+ * token or a secret, and never a value a client or WeChat can choose
+ * (labels.ts: unknown values collapse into "other").
  */
-import { status } from "@grpc/grpc-js";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Clock } from "../clock.js";
 import type { CredentialEngine } from "../core/engine.js";
 import type { Issuer } from "../core/issuer.js";
 import type { Credential } from "../core/refresher.js";
 import type { CallObserver } from "../server/hooks.js";
-import { MissingInputError, WeChatError } from "../upstream/errors.js";
+import { MissingInputError } from "../upstream/errors.js";
 import type { OpenPlatform } from "../openplatform/platform.js";
-import { AUTHORIZER_STATUSES } from "../openplatform/store.js";
 import { infoTypeLabel } from "../openplatform/types.js";
 import type { ConnectionCap } from "../listeners/connection-cap.js";
 import { registerConnectionMetrics } from "./connections.js";
+import { codeLabel, errcodeLabel, methodLabel } from "./labels.js";
+import { registerPlatformMetrics } from "./platforms.js";
+import { ServerInfoMetrics } from "./server-info.js";
 
 /** Upstream calls take tens of milliseconds, up to the upstream timeout (10 s by default). */
 const REFRESH_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -36,11 +38,13 @@ export class Metrics {
   private readonly apps = new Set<Credential>();
   private readonly upstreamCalls: Counter<"app_id" | "agent" | "kind" | "endpoint" | "errcode">;
   private readonly refreshDuration: Histogram<"app_id" | "agent" | "kind">;
-  private readonly rpcCalls: Counter<"method" | "code">;
-  private readonly rpcDuration: Histogram<"method">;
+  private readonly rpcCalls: Counter<"transport" | "method" | "code">;
+  private readonly rpcDuration: Histogram<"transport" | "method">;
   private readonly pushes: Counter<"component" | "info_type" | "result">;
   private readonly hostsRefused: Counter<"listener">;
   private platforms: () => Iterable<OpenPlatform> = () => [];
+  /** Build, config reloads, store writes, replicas. */
+  readonly server: ServerInfoMetrics;
 
   /** `clock`: the metrics port's refusal log uses it too. */
   constructor(readonly clock: Clock) {
@@ -48,7 +52,7 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry });
     this.upstreamCalls = new Counter({
       name: "wxtoken_upstream_calls_total",
-      help: 'Upstream fetches of every credential, by app, agent, kind, endpoint and errcode ("0" success, "transport" timeout/connection/HTTP/body failures, "quota_guard" refused by our own limits before a second call)',
+      help: 'Upstream fetches of every credential, by app, agent, kind, endpoint and errcode ("0" success, a documented errcode, "other" an undocumented one, "transport" timeout/connection/HTTP/body failures, "quota_guard" refused by our own limits before a second call)',
       labelNames: ["app_id", "agent", "kind", "endpoint", "errcode"],
       registers,
     });
@@ -61,14 +65,14 @@ export class Metrics {
     });
     this.rpcCalls = new Counter({
       name: "wxtoken_rpc_total",
-      help: "Finished TokenService calls, by method and status code name",
-      labelNames: ["method", "code"],
+      help: 'Finished TokenService calls, by transport ("grpc", "http"), method ("other": an HTTP request no route matched) and status code name',
+      labelNames: ["transport", "method", "code"],
       registers,
     });
     this.rpcDuration = new Histogram({
       name: "wxtoken_rpc_duration_seconds",
-      help: "Latency of unary TokenService calls (WatchToken streams are not latencies and are left out)",
-      labelNames: ["method"],
+      help: "Latency of unary TokenService calls, by transport and method (WatchToken streams are not latencies and are left out)",
+      labelNames: ["transport", "method"],
       buckets: RPC_BUCKETS,
       registers,
     });
@@ -84,73 +88,9 @@ export class Metrics {
       labelNames: ["listener"],
       registers,
     });
-    const platforms = () => this.platforms();
-    new Gauge({
-      name: "wxtoken_platform_authorizers",
-      help: "Authorizers of each Open Platform by status (needs_reauthorization: the account must authorize again)",
-      labelNames: ["component", "status"],
-      registers,
-      collect() {
-        this.reset();
-        for (const p of platforms()) {
-          for (const st of AUTHORIZER_STATUSES) this.set({ component: p.componentAppId, status: st }, p.authorizerCount(st));
-        }
-      },
-    });
-    const engine = () => this.engine;
-    new Gauge({
-      name: "wxtoken_platform_credentials",
-      help: "Credentials of each Open Platform's accounts (tokens and tickets) by state: valid (a value is held), failing (the last refresh failed), none (no valid value: not fetched yet, idle on demand, or expired)",
-      labelNames: ["component", "state"],
-      registers,
-      collect() {
-        this.reset();
-        const e = engine();
-        if (!e) return;
-        for (const p of platforms()) {
-          let valid = 0;
-          let failing = 0;
-          let none = 0;
-          for (const c of e.inGroup(p.group)) {
-            if (c.lastError()) failing++;
-            if (c.current()) valid++;
-            else none++;
-          }
-          this.set({ component: p.componentAppId, state: "valid" }, valid);
-          this.set({ component: p.componentAppId, state: "failing" }, failing);
-          this.set({ component: p.componentAppId, state: "none" }, none);
-        }
-      },
-    });
-    new Gauge({
-      name: "wxtoken_platform_sync_progress",
-      help: "Accounts of WeChat's authorizer list applied by the last (or running) sync, and the list's length (a restore of 100,000 shows its progress here)",
-      labelNames: ["component", "of"],
-      registers,
-      collect() {
-        this.reset();
-        for (const p of platforms()) {
-          const progress = p.progress;
-          if (!progress) continue;
-          this.set({ component: p.componentAppId, of: "applied" }, progress.done);
-          this.set({ component: p.componentAppId, of: "listed" }, progress.total);
-        }
-      },
-    });
     const now = () => this.clock.now();
-    new Gauge({
-      name: "wxtoken_platform_verify_ticket_remaining_seconds",
-      help: "Seconds until the newest component_verify_ticket expires (0 when none is held); WeChat pushes one every 10 minutes",
-      labelNames: ["component"],
-      registers,
-      collect() {
-        this.reset();
-        for (const p of platforms()) {
-          const t = p.heldTicket();
-          this.set({ component: p.componentAppId }, t ? Math.max(0, (t.expiresAt - now()) / 1000) : 0);
-        }
-      },
-    });
+    registerPlatformMetrics(this.registry, { platforms: () => this.platforms(), engine: () => this.engine, now });
+    this.server = new ServerInfoMetrics(this.registry, now);
     this.perApp("wxtoken_token_remaining_seconds", "Seconds until the current value expires (0 when there is none valid)", (app) => {
       const t = app.current();
       return t ? (t.expiresAt - now()) / 1000 : 0;
@@ -162,6 +102,12 @@ export class Metrics {
       "Upstream fetches since the last midnight China time (WeChat's quota day), as counted by this server",
       (app) => app.quota.used().used,
     );
+    this.perApp(
+      "wxtoken_upstream_quota_limit",
+      "The daily budget of upstream fetches (quota.dailyBudget, or quota.ticketDailyBudget for a ticket): the guard refuses a fetch beyond it until midnight China time",
+      (app) => app.quota.dailyBudget,
+    );
+    this.perApp("wxtoken_token_failing", "1 while the last refresh attempt failed (the value held, if any, is still served), else 0", (app) => (app.lastError() ? 1 : 0));
   }
 
   /** The credentials the per-credential gauges report on (followed as they come and go), and the platforms' lanes. */
@@ -221,7 +167,7 @@ export class Metrics {
             errcode = "none";
             throw err;
           }
-          errcode = err instanceof WeChatError ? String(err.errcode) : err instanceof Error && err.name === "QuotaGuardError" ? "quota_guard" : "transport";
+          errcode = errcodeLabel(err);
           throw err;
         } finally {
           if (errcode !== "none") {
@@ -235,9 +181,10 @@ export class Metrics {
 
   /** Counts every finished call and times the unary ones. */
   readonly observer: CallObserver = {
-    onCallEnd: (method, code, durationMs) => {
-      this.rpcCalls.inc({ method, code: status[code] ?? String(code) });
-      if (!STREAMING_METHODS.has(method)) this.rpcDuration.observe({ method }, durationMs / 1000);
+    onCallEnd: (name, code, durationMs, _principal, transport = "grpc") => {
+      const method = methodLabel(name);
+      this.rpcCalls.inc({ transport, method, code: codeLabel(code) });
+      if (!STREAMING_METHODS.has(method)) this.rpcDuration.observe({ transport, method }, durationMs / 1000);
     },
   };
 

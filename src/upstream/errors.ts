@@ -112,6 +112,11 @@ export class WeChatError extends WxTokenError {
     return CATEGORY_OF_KIND[this.kind];
   }
 
+  /** Whether the endpoint's errcode table documents this errcode (metrics count the rest as "other"). */
+  get known(): boolean {
+    return this.info !== undefined;
+  }
+
   override metadata(): Record<string, string> {
     const m: Record<string, string> = { errcode: String(this.errcode), endpoint: this.endpoint };
     if (this.rid) m.rid = this.rid;
