@@ -44,6 +44,7 @@ import { PushReceiver } from "./openplatform/receiver.js";
 import { planListeners, type ListenerLimits } from "./listeners/plan.js";
 import { HostCheck } from "./listeners/host-check.js";
 import { Readiness } from "./listeners/probes.js";
+import { credentialStatus } from "./listeners/status-page.js";
 import { isPlatformStore } from "./openplatform/store.js";
 
 export { appHealthName, STORE_HEALTH_NAME, TOKEN_SERVICE_NAME, SERVER_CHANNEL_OPTIONS } from "./server/server.js";
@@ -364,7 +365,10 @@ export class WxTokenServer {
       if (problem !== undefined) throw new ConfigError(`config error at http.listen: ${problem}`);
       await this.http.listen();
     }
-    if (this.metrics && config.metrics) this.metricsEndpoint = await serveMetrics(this.metrics, config.metrics.listen, this.log, this.listeners.metrics, { hosts: new HostCheck({ allowedHosts: config.metrics.allowedHosts }), probes: this.readiness });
+    if (this.metrics && config.metrics) {
+      const opts = { hosts: new HostCheck({ allowedHosts: config.metrics.allowedHosts }), probes: this.readiness, status: credentialStatus(this.engine) };
+      this.metricsEndpoint = await serveMetrics(this.metrics, config.metrics.listen, this.log, this.listeners.metrics, opts);
+    }
     // Serves nothing but pushes, so it may face the internet (behind the operator's HTTPS proxy).
     if (this.receiver) await this.receiver.listen();
     this.engine.start();

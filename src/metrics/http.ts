@@ -14,6 +14,7 @@ import type { Logger } from "../log.js";
 import { httpServerOptions, limitHttpServer, type HttpLimits } from "../listeners/http-limits.js";
 import { HostCheck, HostGuard } from "../listeners/host-check.js";
 import { answerProbe, type Readiness } from "../listeners/probes.js";
+import { answerStatus, type StatusSource } from "../listeners/status-page.js";
 import type { Metrics } from "./metrics.js";
 
 export interface MetricsEndpoint {
@@ -32,13 +33,14 @@ export function parseHostPort(address: string): { host: string | undefined; port
  * `limits`: the connection cap and timeouts (connections.metrics); without them, the default timeouts and no cap.
  * `hosts`: the Host check (default: loopback names and IP addresses).
  * `probes`: answers GET /healthz and /readyz too.
+ * `status`: answers the status page, GET /status and /status.json (src/listeners/status-page.ts).
  */
 export async function serveMetrics(
   metrics: Metrics,
   address: string,
   log: Logger,
   limits?: HttpLimits,
-  opts: { hosts?: HostCheck; probes?: Readiness } = {},
+  opts: { hosts?: HostCheck; probes?: Readiness; status?: StatusSource } = {},
 ): Promise<MetricsEndpoint> {
   const hosts = new HostGuard({
     check: opts.hosts ?? new HostCheck(),
@@ -55,9 +57,10 @@ export async function serveMetrics(
       return;
     }
     if (opts.probes && answerProbe(req, res, opts.probes)) return;
+    if (opts.status && answerStatus(req, res, opts.status, metrics.clock)) return;
     const path = (req.url ?? "").split("?")[0];
     if (req.method !== "GET" || path !== "/metrics") {
-      res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end(`not found: GET /metrics${opts.probes ? ", /healthz or /readyz" : ""}\n`);
+      res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end(`not found: GET /metrics${opts.probes ? ", /healthz, /readyz" : ""}${opts.status ? ", /status" : ""}\n`);
       return;
     }
     metrics.scrape().then(
