@@ -111,6 +111,14 @@ export const COMMANDS: Record<string, CommandSpec> = {
     options: { ...CONNECTION, sync: { type: "boolean" }, status: { type: "string" }, "page-size": { type: "string" }, "page-token": { type: "string" } },
     client: true,
   },
+  status: {
+    usage: `  wxtoken status [--app APP] [--kind K] [--state ok|failing|down|idle] [--search TEXT]
+                                         every credential (those the caller may read) with its state,
+                                         version, fingerprint, expiry, next refresh, failure and
+                                         quota today, as a table (--json: as the HTTP API's JSON)`,
+    options: { ...CONNECTION, app: { type: "string" }, kind: { type: "string" }, state: { type: "string" }, search: { type: "string" } },
+    client: true,
+  },
   "callback-ip": {
     usage: `  wxtoken callback-ip APP [--wechat URL] [--repeat N] [--interval MS]
                                          call WeChat's getcallbackip with the served token;
@@ -122,7 +130,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
 };
 
 const SERVER = ["serve", "check-config", "retry", "clear-quota", "demo", "fake-wechat", "hash-key"];
-const CLIENTS = ["get", "refresh", "watch", "sign", "platform", "callback-ip"];
+const CLIENTS = ["get", "refresh", "watch", "sign", "platform", "status", "callback-ip"];
 
 export const USAGE = `wxtoken: a central access_token server for WeChat
 

@@ -18,6 +18,7 @@ import { EXIT, failCommand } from "./failures.js";
 import { fakeWeChatCommand } from "./fake-wechat-command.js";
 import { integerFlags, UsageError } from "./flags.js";
 import { serveCommand } from "./serve.js";
+import { statusCommand } from "./status-command.js";
 import { clearQuotaCommand, retryCommand } from "./operator-commands.js";
 
 /** The command being run, for its usage in an error; undefined before one is known. */
@@ -91,6 +92,8 @@ async function main(argv: string[]): Promise<void> {
       return signCommand(addr, needApp(), positionals[1] ?? "", timeout, auth, { kind: str("kind"), agent: str("agent"), card: list("card") });
     case "platform":
       return platformCommand(addr, needApp(), timeout, auth, { sync: values.sync === true, status: str("status"), pageSize: n["page-size"], pageToken: str("page-token") });
+    case "status":
+      return statusCommand(addr, timeout, auth, { app: str("app"), kind: str("kind"), state: str("state"), search: str("search"), json: values.json === true });
     case "hash-key":
       return hashKeyCommand(app);
     case "callback-ip":

@@ -16,6 +16,8 @@ export type {
   SignatureKindName,
   ListAuthorizersOptions,
   AuthorizerStatusName,
+  ListCredentialsOptions,
+  CredentialStateName,
 } from "./token-client.js";
 export { TokenSource } from "./token-source.js";
 export type { TokenSourceOptions, SourceClient, UpdateListener, ErrorListener } from "./token-source.js";
@@ -49,6 +51,10 @@ export {
   SignJsSdkRequest,
   SignJsSdkResponse,
   CredentialKind,
+  CredentialState,
+  CredentialStatus,
+  ListCredentialsRequest,
+  ListCredentialsResponse,
   SignatureKind,
   TokenServiceClient,
   TokenServiceService,

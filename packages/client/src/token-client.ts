@@ -7,11 +7,13 @@ import { credentials as grpcCredentials, Metadata, status, type ChannelCredentia
 import {
   AuthorizerStatus as WireAuthorizerStatus,
   CredentialKind as WireKind,
+  CredentialState as WireState,
   SignatureKind as WireSignature,
   TokenServiceClient,
   type ForceRefreshResponse,
   type GetTokenResponse,
   type ListAuthorizersResponse,
+  type ListCredentialsResponse,
   type SignJsSdkResponse,
   type SyncAuthorizersResponse,
   type Token,
@@ -91,6 +93,30 @@ export interface ListAuthorizersOptions extends CallOptions {
 const WIRE_STATUS: Record<AuthorizerStatusName, WireAuthorizerStatus> = {
   active: WireAuthorizerStatus.AUTHORIZER_STATUS_ACTIVE,
   needs_reauthorization: WireAuthorizerStatus.AUTHORIZER_STATUS_NEEDS_REAUTHORIZATION,
+};
+
+export type CredentialStateName = "ok" | "failing" | "down" | "idle";
+
+/** A page of ListCredentials: the first without pageToken, the next with the last answer's nextPageToken (with the same filters). */
+export interface ListCredentialsOptions extends CallOptions {
+  /** Default 100 (the server's), at most 1,000. */
+  pageSize?: number;
+  pageToken?: string;
+  /** Only this app's (or corp's) credentials. */
+  appId?: string;
+  /** Only this kind (default: every kind). */
+  kind?: CredentialKindName;
+  /** Only this state (default: every state). */
+  state?: CredentialStateName;
+  /** Only those whose appid, agent, kind or platform contains this (case-insensitive). */
+  search?: string;
+}
+
+const WIRE_STATE: Record<CredentialStateName, WireState> = {
+  ok: WireState.CREDENTIAL_STATE_OK,
+  failing: WireState.CREDENTIAL_STATE_FAILING,
+  down: WireState.CREDENTIAL_STATE_DOWN,
+  idle: WireState.CREDENTIAL_STATE_IDLE,
 };
 
 export interface WatchOptions extends Which {
@@ -178,6 +204,22 @@ export class TokenClient {
     if (statusFilter === undefined) throw new TypeError(`unknown authorizer status ${String(options.status)}`);
     const req = { componentAppId, pageSize: options.pageSize ?? 0, pageToken: options.pageToken ?? "", statusFilter };
     return this.#unary<ListAuthorizersResponse>("ListAuthorizers", options, (md, o, cb) => this.raw.listAuthorizers(req, md, o, cb));
+  }
+
+  /**
+   * One page of every credential the server holds (those this caller may
+   * read), with its state, fingerprint, times, failure and quota: never a
+   * token itself. Call again with pageToken = the answer's nextPageToken
+   * (and the same filters) until it is empty; a page may hold fewer than
+   * pageSize, even none, before the last.
+   */
+  async listCredentials(options: ListCredentialsOptions = {}): Promise<ListCredentialsResponse> {
+    const kindFilter = options.kind === undefined ? WireKind.CREDENTIAL_KIND_UNSPECIFIED : WIRE_KIND[options.kind];
+    if (kindFilter === undefined) throw new TypeError(`unknown credential kind ${String(options.kind)}`);
+    const stateFilter = options.state === undefined ? WireState.CREDENTIAL_STATE_UNSPECIFIED : WIRE_STATE[options.state];
+    if (stateFilter === undefined) throw new TypeError(`unknown credential state ${String(options.state)}`);
+    const req = { pageSize: options.pageSize ?? 0, pageToken: options.pageToken ?? "", appId: options.appId ?? "", kindFilter, stateFilter, search: options.search ?? "" };
+    return this.#unary<ListCredentialsResponse>("ListCredentials", options, (md, o, cb) => this.raw.listCredentials(req, md, o, cb));
   }
 
   /** Re-reads the platform's authorizers and refresh tokens from WeChat (a recovery after a store was lost). */

@@ -1,0 +1,98 @@
+/**
+ * `wxtoken status`: every credential of a running server (those the caller
+ * may read), read page by page with ListCredentials: a table by default,
+ * or with --json the HTTP API's JSON shape. Never a token: fingerprints only.
+ */
+import { CredentialKind, CredentialState, CredentialStatus, TokenClient, type ClientAuthOptions, type CredentialStateName, type ListCredentialsResponse } from "@wxtoken/client";
+import { parseWhich, tokenClientOptions } from "./client-commands.js";
+import { UsageError } from "./flags.js";
+
+export interface StatusCommandOptions {
+  app?: string;
+  kind?: string;
+  state?: string;
+  search?: string;
+  json: boolean;
+}
+
+const STATES: readonly CredentialStateName[] = ["ok", "failing", "down", "idle"];
+const PAGE_SIZE = 1000;
+
+const stateName = (s: CredentialState) => (CredentialState[s] ?? String(s)).replace("CREDENTIAL_STATE_", "").toLowerCase();
+const kindName = (k: CredentialKind) => (CredentialKind[k] ?? String(k)).replace("CREDENTIAL_KIND_", "").toLowerCase();
+
+/** "in 1.9 h", "5 min ago": from now, on this machine's clock. */
+function relative(at: Date | undefined, now: number): string {
+  if (!at) return "";
+  const s = Math.round((at.getTime() - now) / 1000);
+  const a = Math.abs(s);
+  const text = a < 60 ? `${a} s` : a < 3600 ? `${Math.round(a / 60)} min` : a < 172_800 ? `${(a / 3600).toFixed(1)} h` : `${Math.round(a / 86_400)} d`;
+  return a === 0 ? "now" : s > 0 ? `in ${text}` : `${text} ago`;
+}
+
+/** Columns padded to their widest cell. */
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n") + "\n";
+}
+
+function render(first: ListCredentialsResponse, all: CredentialStatus[]): string {
+  const now = Date.now();
+  const c = first.counts;
+  const head = c
+    ? `${c.total} credentials: ${c.ok} ok, ${c.failing} failing, ${c.down} down, ${c.idle} idle`
+    : `${all.length} credentials this caller may read`;
+  const rows = [["APP", "AGENT", "KIND", "STATE", "VERSION", "FINGERPRINT", "EXPIRES", "NEXT REFRESH", "FAILING SINCE", "LAST ERROR", "QUOTA", "REFRESHED BY"]];
+  for (const s of all) {
+    rows.push([
+      s.appId,
+      s.agent,
+      kindName(s.kind),
+      stateName(s.state),
+      s.version ? `v${s.version}` : "",
+      s.fingerprint,
+      relative(s.expiresAt, now),
+      relative(s.nextRefreshAt, now),
+      s.failingSince ? `${relative(s.failingSince, now)} (${s.failedAttempts}x)` : "",
+      s.lastErrorReason,
+      `${s.quotaUsed}/${s.quotaLimit}`,
+      s.refreshedBy,
+    ]);
+  }
+  const replica = first.replica ? ` (answered by replica ${first.replica})` : "";
+  return `${head}${replica}\n\n${all.length > 0 ? table(rows) : "(none match)\n"}`;
+}
+
+/** A credential in the HTTP API's JSON (proto3 JSON: camelCase, 64-bit integers as strings). */
+function json(s: CredentialStatus): unknown {
+  const out = CredentialStatus.toJSON(s) as Record<string, unknown>;
+  if (s.version) out["version"] = String(s.version);
+  return out;
+}
+
+export async function statusCommand(addr: string, timeoutMs: number, auth: ClientAuthOptions, opts: StatusCommandOptions): Promise<void> {
+  if (opts.state !== undefined && !STATES.includes(opts.state as CredentialStateName)) {
+    throw new UsageError(`--state must be ${STATES.join(", ")}, got "${opts.state.slice(0, 40)}"`);
+  }
+  const state = opts.state as CredentialStateName | undefined;
+  const kind = opts.kind === undefined ? undefined : parseWhich(opts.kind, undefined).kind;
+  const filters = { appId: opts.app, kind, state, search: opts.search };
+  const client = new TokenClient(addr, tokenClientOptions(auth, timeoutMs));
+  try {
+    const first = await client.listCredentials({ ...filters, pageSize: PAGE_SIZE });
+    const all = [...first.credentials];
+    for (let token = first.nextPageToken; token !== ""; ) {
+      const page = await client.listCredentials({ ...filters, pageSize: PAGE_SIZE, pageToken: token });
+      all.push(...page.credentials);
+      token = page.nextPageToken;
+    }
+    if (opts.json) {
+      const out = { credentials: all.map(json), ...(first.counts ? { counts: first.counts } : {}), ...(first.replica ? { replica: first.replica } : {}) };
+      process.stdout.write(JSON.stringify(out, null, 2) + "\n");
+    } else {
+      process.stdout.write(render(first, all));
+    }
+  } finally {
+    client.raw.close();
+  }
+}
