@@ -4,9 +4,9 @@
  * they never see a half-written dist/ (the working tree's or each other's).
  */
 import { execFile } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { promisify } from "node:util";
 import type { TestProject } from "vitest/node";
 
@@ -64,6 +64,21 @@ export function linkDependencies(project: string, root: string): void {
   for (const entry of readdirSync(join(project, "node_modules"))) {
     if (entry !== "@wxtoken") symlinkSync(join(project, "node_modules", entry), join(root, "node_modules", entry));
   }
+}
+
+/**
+ * Copies the working tree into `to` as a clean checkout has it (no dist/, no
+ * history; packages/client/generated stays a link), with the dependencies
+ * linked and the workspace's client linked to the copy's own.
+ */
+export function copyCheckout(to: string): void {
+  const project = process.cwd();
+  const skip = new Set(["dist", "node_modules", ".git"]);
+  for (const entry of readdirSync(project)) {
+    if (!skip.has(entry)) cpSync(join(project, entry), join(to, entry), { recursive: true, verbatimSymlinks: true, filter: (src) => !skip.has(basename(src)) });
+  }
+  linkDependencies(project, to);
+  symlinkSync(join(to, "packages/client"), join(to, "node_modules/@wxtoken/client"), "dir");
 }
 
 export default async function setup(project: TestProject): Promise<() => void> {
