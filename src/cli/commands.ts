@@ -65,7 +65,8 @@ export const COMMANDS: Record<string, CommandSpec> = {
   "fake-wechat": {
     usage: `  wxtoken fake-wechat [--host H] [--port N] [--app APPID:SECRET]... [--expires-in S]
                      [--component APPID:SECRET:TOKEN:AESKEY --push-url URL]
-                                         run the fake WeChat upstream on its own`,
+                     [--suite SUITEID:SECRET:TOKEN:AESKEY[:PUSHURL]]...
+                                         run the fake WeChat upstream on its own (--suite: a WeCom suite)`,
     options: {
       host: { type: "string" },
       port: { type: "string" },
@@ -73,6 +74,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
       "expires-in": { type: "string" },
       component: { type: "string" },
       "push-url": { type: "string" },
+      suite: { type: "string", multiple: true },
     },
   },
   "hash-key": {

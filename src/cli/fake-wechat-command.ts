@@ -1,4 +1,4 @@
-import { FakeWeChat } from "../fake-wechat/index.js";
+import { FakeWeChat, type FakeSuiteOptions } from "../fake-wechat/index.js";
 import { untilSignal } from "./serve.js";
 
 /** `wxtoken fake-wechat`: the fake upstream as its own process (for manual tests and other languages' tests). */
@@ -13,7 +13,22 @@ function componentOf(spec: string | undefined, pushUrl: string | undefined) {
   return { appId, secret, token, encodingAesKey, pushUrl };
 }
 
-export async function fakeWeChatCommand(opts: { host?: string; port?: number; apps: string[]; expiresIn?: number; component?: string; pushUrl?: string }): Promise<void> {
+/** --suite ID:SECRET:TOKEN:AESKEY[:PUSHURL]: a WeCom suite (a 代开发 template when ID starts with dk) and its 指令回调URL. */
+function suiteOf(spec: string): FakeSuiteOptions {
+  const [suiteId, secret, token, encodingAesKey, ...url] = spec.split(":");
+  if (!suiteId || !secret || !token || !encodingAesKey || encodingAesKey.length !== 43) throw new Error("--suite takes SUITEID:SECRET:TOKEN:AESKEY[:PUSHURL] (the EncodingAESKey is 43 characters)");
+  return { suiteId, secret, token, encodingAesKey, ...(url.length > 0 ? { pushUrl: url.join(":") } : {}) };
+}
+
+export async function fakeWeChatCommand(opts: {
+  host?: string;
+  port?: number;
+  apps: string[];
+  expiresIn?: number;
+  component?: string;
+  pushUrl?: string;
+  suites?: string[];
+}): Promise<void> {
   const apps: Record<string, string> = {};
   for (const pair of opts.apps.length > 0 ? opts.apps : ["wxdemo0000000001:demo-secret-1"]) {
     const i = pair.indexOf(":");
@@ -21,7 +36,8 @@ export async function fakeWeChatCommand(opts: { host?: string; port?: number; ap
     apps[pair.slice(0, i)] = pair.slice(i + 1);
   }
   const component = componentOf(opts.component, opts.pushUrl);
-  const fake = new FakeWeChat({ apps, host: opts.host ?? "127.0.0.1", port: opts.port ?? 18080, expiresIn: opts.expiresIn, component });
+  const suites = (opts.suites ?? []).map(suiteOf);
+  const fake = new FakeWeChat({ apps, host: opts.host ?? "127.0.0.1", port: opts.port ?? 18080, expiresIn: opts.expiresIn, component, ...(suites.length > 0 ? { suites } : {}) });
   const url = await fake.start();
   process.stdout.write(
     `fake WeChat listening on ${url}\napps: ${Object.keys(apps).join(", ")}\n` +
@@ -29,7 +45,14 @@ export async function fakeWeChatCommand(opts: { host?: string; port?: number; ap
       (component
         ? `component: ${component.appId}, pushing to ${component.pushUrl ?? "(no --push-url)"} every 10 minutes\n` +
           `  curl -X POST ${url}/_fake/component/push-ticket   |   curl -X POST "${url}/_fake/component/authorize?appid=wx..."\n`
-        : ""),
+        : "") +
+      suites
+        .map(
+          (s) =>
+            `suite: ${s.suiteId} on WeCom's host ${fake.wecomUrl}, pushing suite_tickets to ${s.pushUrl ?? "(no push URL)"} every 10 minutes\n` +
+            `  curl -X POST "${url}/_fake/suite/push-ticket?suite=${s.suiteId}"   |   curl -X POST "${url}/_fake/suite/install?suite=${s.suiteId}&corpid=ww...[&via=redirect]"\n`,
+        )
+        .join(""),
   );
   await untilSignal();
   await fake.close();

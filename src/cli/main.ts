@@ -81,7 +81,7 @@ async function main(argv: string[]): Promise<void> {
     case "demo":
       return demoCommand({ listen: str("listen"), expiresIn: n["expires-in"] });
     case "fake-wechat":
-      return fakeWeChatCommand({ host: str("host"), port: n.port, apps: list("app"), expiresIn: n["expires-in"], component: str("component"), pushUrl: str("push-url") });
+      return fakeWeChatCommand({ host: str("host"), port: n.port, apps: list("app"), expiresIn: n["expires-in"], component: str("component"), pushUrl: str("push-url"), suites: list("suite") });
     case "get":
       return getCommand(addr, needApp(), timeout, auth, which());
     case "refresh":
