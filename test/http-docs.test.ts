@@ -61,6 +61,7 @@ describe("docs/http-api.md", () => {
       if (line.endsWith("/token")) token = json.token.accessToken as string;
       if (line.includes("token:refresh")) expect(json).toMatchObject({ refreshed: true, token: { version: "2" } });
       if (line.includes("jssdk:sign")) expect(json.signature).toMatch(/^[0-9a-f]{40}$/);
+      if (line.includes("/v1/credentials")) expect(json).toMatchObject({ credentials: [{ appId: APP, state: "CREDENTIAL_STATE_OK" }, { appId: APP, kind: "CREDENTIAL_KIND_JSAPI_TICKET" }], totalSize: 2 });
     }
   });
 });
