@@ -95,8 +95,13 @@ it("the appsecret never leaves the server: logs, metrics, errors, details, respo
   expect(metrics).toMatch(/wxtoken_upstream_calls_total/);
   expect(metrics).toMatch(/errcode="40125"/);
   outputs.push(metrics);
-  // The probes on the same port.
-  for (const path of ["/healthz", "/readyz"]) outputs.push(await fetch(`http://127.0.0.1:${h.server.metricsPort}${path}`).then((r) => r.text()));
+  // The probes and the status page on the same port.
+  for (const path of ["/healthz", "/readyz", "/status", "/status.json"]) outputs.push(await fetch(`http://127.0.0.1:${h.server.metricsPort}${path}`).then((r) => r.text()));
+  const status = outputs.at(-1)!;
+  expect(status).toContain(`"appId":"${STABLE}"`);
+  // ListCredentials: the same, over gRPC.
+  const listed = await new Promise<unknown>((resolve, reject) => h!.client.listCredentials({ pageSize: 0, pageToken: "", appId: "", kindFilter: 0, stateFilter: 0, search: "" }, (err, res) => (err ? reject(err) : resolve(res))));
+  record(listed);
 
   const logs = h.logs;
   await h.stop();
@@ -118,7 +123,7 @@ it("the appsecret never leaves the server: logs, metrics, errors, details, respo
 
   // Tokens: in the logs (and metrics) only as fingerprints.
   expect(served.size).toBeGreaterThan(5);
-  const logged = logs.text() + metrics;
+  const logged = logs.text() + metrics + status + JSON.stringify(listed);
   for (const token of served) {
     expect(logged).not.toContain(token);
     expect(logs.text()).toContain(fingerprint(token));
