@@ -5,21 +5,11 @@
  * code exchanges for a permanent code.
  */
 import { describe, expect, it } from "vitest";
-import { useCli } from "./support/cli.js";
+import { printed, useCli } from "./support/cli.js";
 import { AES_KEY, CALLBACK_TOKEN, suiteReceiver, wecomCall } from "./support/fake-suite.js";
-import { eventually } from "./support/harness.js";
 
 const fixture = useCli();
 const SUITE_ID = "wwsuitecli00000001";
-
-async function printed(from: () => string, pattern: RegExp): Promise<string> {
-  let found: string | undefined;
-  await eventually(() => {
-    found = pattern.exec(from())?.[1];
-    expect(found).toBeDefined();
-  }, 10_000);
-  return found!;
-}
 
 describe("wxtoken fake-wechat --suite", () => {
   it("serves the suite on the WeCom host it prints; /_fake/suite/ pushes a ticket and installs a corp", async () => {

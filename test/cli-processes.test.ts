@@ -6,22 +6,12 @@ import { status } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
 import { FakeWeChat } from "../src/fake-wechat/index.js";
 import { TokenClient, TokenServiceError } from "../src/index.js";
-import { freePort, useCli, type Running } from "./support/cli.js";
+import { freePort, printed, useCli, type Running } from "./support/cli.js";
 import { APP, eventually } from "./support/harness.js";
 
 const SECRET = "cli-processes-secret-0123456789";
 
 const fixture = useCli();
-
-/** The first capture of `pattern` in what a process has printed, once it appears. */
-async function printed(from: () => string, pattern: RegExp): Promise<string> {
-  let found: string | undefined;
-  await eventually(() => {
-    found = pattern.exec(from())?.[1];
-    expect(found).toBeDefined();
-  }, 10_000);
-  return found!;
-}
 
 function lines(p: Running): string[] {
   return p.stdout().split("\n").filter(Boolean);

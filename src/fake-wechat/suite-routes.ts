@@ -60,11 +60,6 @@ export class SuiteBook implements WeComApps {
     const record = this.providerTokens.current(corpId as string, "token") ?? this.providerTokens.issue(corpId as string, "token", this.expiresIn * 1000);
     return { ok: true, body: { errcode: 0, errmsg: "ok", provider_access_token: record.value, expires_in: this.expiresIn } };
   }
-
-  isProviderTokenValid(corpId: string, value: string): boolean {
-    const check = this.providerTokens.check(value);
-    return check.ok && check.record.appId === corpId;
-  }
 }
 
 type Answer = (suite: SuiteState, body: Record<string, unknown>) => Outcome;

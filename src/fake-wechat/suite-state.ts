@@ -97,10 +97,6 @@ export class SuiteState {
     return this.o.suiteId;
   }
 
-  get customized(): boolean {
-    return this.o.customized;
-  }
-
   /** A new suite_ticket, working from now for ticketLifetimeMs (pushed or not). */
   newTicket(): string {
     return this.tickets.issue();

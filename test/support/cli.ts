@@ -91,3 +91,13 @@ export function useCli(): CliFixture {
   });
   return { cli, defer: (fn) => void cleanups.push(fn) };
 }
+
+/** The first capture of `pattern` in what a process has printed, once it appears. */
+export async function printed(from: () => string, pattern: RegExp): Promise<string> {
+  let found: string | undefined;
+  await eventually(() => {
+    found = pattern.exec(from())?.[1];
+    expect(found).toBeDefined();
+  }, 10_000);
+  return found!;
+}
