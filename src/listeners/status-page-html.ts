@@ -101,7 +101,8 @@ async function load() {
     }
     fill($("rows"), page.credentials, now);
     $("empty").hidden = page.credentials.length > 0;
-    const total = page.totalSize === undefined ? "" : " of " + page.totalSize;
+    // -1: not counted (a search); proto3 JSON leaves a 0 out.
+    const total = page.totalSize === -1 ? "" : " of " + (page.totalSize || 0);
     $("page-info").textContent = "page " + view.tokens.length + " \u00b7 " + page.credentials.length + " shown" + total;
     $("next").disabled = !page.nextPageToken;
     $("next").dataset.token = page.nextPageToken || "";

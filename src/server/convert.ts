@@ -141,7 +141,7 @@ export function toProtoCredentialList(v: CredentialListView): ListCredentialsRes
       refreshedBy: c.refreshedBy ?? "",
     })),
     nextPageToken: v.nextPageToken,
-    totalSize: v.totalSize,
+    totalSize: v.totalSize ?? -1,
     counts: v.counts,
     replica: v.replica,
   };

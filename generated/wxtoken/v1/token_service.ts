@@ -649,13 +649,12 @@ export interface ListCredentialsResponse {
   /** Pass it as page_token for the next page; empty on the last page. */
   nextPageToken: string;
   /**
-   * How many match the filters in all pages, when this page was read; unset
+   * How many match the filters in all pages, when this page was read; -1
    * when counting would mean looking at every credential (a search, or a
-   * caller without a read grant on every app).
+   * caller without a read grant on every app). Not a proto3 `optional`:
+   * Debian's grpcio-tools protoc refuses those.
    */
-  totalSize?:
-    | number
-    | undefined;
+  totalSize: number;
   /**
    * Every credential by state, whatever the filters: only for a caller with
    * a read grant on every app (or with no auth configured).
@@ -3324,7 +3323,7 @@ export const ListCredentialsRequest: MessageFns<ListCredentialsRequest> = {
 };
 
 function createBaseListCredentialsResponse(): ListCredentialsResponse {
-  return { credentials: [], nextPageToken: "", totalSize: undefined, counts: undefined, replica: "" };
+  return { credentials: [], nextPageToken: "", totalSize: 0, counts: undefined, replica: "" };
 }
 
 export const ListCredentialsResponse: MessageFns<ListCredentialsResponse> = {
@@ -3335,7 +3334,7 @@ export const ListCredentialsResponse: MessageFns<ListCredentialsResponse> = {
     if (message.nextPageToken !== "") {
       writer.uint32(18).string(message.nextPageToken);
     }
-    if (message.totalSize !== undefined) {
+    if (message.totalSize !== 0) {
       writer.uint32(24).int32(message.totalSize);
     }
     if (message.counts !== undefined) {
@@ -3426,7 +3425,7 @@ export const ListCredentialsResponse: MessageFns<ListCredentialsResponse> = {
         ? globalThis.Number(object.totalSize)
         : isSet(object.total_size)
         ? globalThis.Number(object.total_size)
-        : undefined,
+        : 0,
       counts: isSet(object.counts) ? CredentialCounts.fromJSON(object.counts) : undefined,
       replica: isSet(object.replica) ? globalThis.String(object.replica) : "",
     };
@@ -3440,7 +3439,7 @@ export const ListCredentialsResponse: MessageFns<ListCredentialsResponse> = {
     if (message.nextPageToken !== "") {
       obj.nextPageToken = message.nextPageToken;
     }
-    if (message.totalSize !== undefined) {
+    if (message.totalSize !== 0) {
       obj.totalSize = Math.round(message.totalSize);
     }
     if (message.counts !== undefined) {
@@ -3459,7 +3458,7 @@ export const ListCredentialsResponse: MessageFns<ListCredentialsResponse> = {
     const message = createBaseListCredentialsResponse();
     message.credentials = object.credentials?.map((e) => CredentialStatus.fromPartial(e)) || [];
     message.nextPageToken = object.nextPageToken ?? "";
-    message.totalSize = object.totalSize ?? undefined;
+    message.totalSize = object.totalSize ?? 0;
     message.counts = (object.counts !== undefined && object.counts !== null)
       ? CredentialCounts.fromPartial(object.counts)
       : undefined;
