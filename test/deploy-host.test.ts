@@ -44,6 +44,12 @@ describe("deploy/Dockerfile", () => {
     const dist = copies.find((c) => c.paths.some((p) => p.includes("/dist/src")))!;
     expect(inStage(dist.from!, "RUN").map((i) => i.args).join("\n")).toMatch(/npm run build/);
     expect(inStage(dist.from!, "RUN").map((i) => i.args).join("\n")).not.toMatch(/--omit=dev/);
+    // Each workspace (the client package): its manifest where npm ci runs, its build beside the link npm ci made to it.
+    const { workspaces = [] } = JSON.parse(readFileSync("package.json", "utf8")) as { workspaces?: string[] };
+    for (const workspace of workspaces) {
+      for (const stage of [modules.from!, dist.from!]) expect(inStage(stage, "COPY").map((i) => i.args).join("\n")).toContain(`${workspace}/package.json`);
+      expect(copies.flatMap((c) => c.paths)).toEqual(expect.arrayContaining([expect.stringContaining(`${workspace}/dist`), expect.stringContaining(`${workspace}/package.json`)]));
+    }
   });
 
   it("runs as a numeric non-root user", () => {
@@ -75,7 +81,7 @@ describe("deploy/Dockerfile", () => {
 
   it(".dockerignore keeps local state, configs and secrets out of the context", () => {
     const ignored = readFileSync(".dockerignore", "utf8").split("\n").filter((l) => l && !l.startsWith("#"));
-    for (const entry of [".git", "node_modules", "dist", ".wxtoken", "*.db", "*.env", "wxtoken.json"]) expect(ignored).toContain(entry);
+    for (const entry of [".git", "**/node_modules", "**/dist", "**/.wxtoken", "**/*.db", "**/*.env", "**/wxtoken.json"]) expect(ignored).toContain(entry);
   });
 });
 
