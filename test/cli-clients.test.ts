@@ -19,14 +19,15 @@ describe("wxtoken watch", () => {
     const h = await Harness.start();
     fixture.defer(() => h.stop());
     const watch = fixture.cli.start(["watch", APP, "--addr", `127.0.0.1:${h.port}`]);
-    const lines = () => watch.stdout().split("\n").filter(Boolean).map((l) => JSON.parse(l) as { version: number; access_token: string });
+    // Each line is what an event of the HTTP API's watch carries: { token } in proto3 JSON.
+    const lines = () => watch.stdout().split("\n").filter(Boolean).map((l) => (JSON.parse(l) as { token: { version: string; accessToken: string } }).token);
     await eventually(() => expect(lines()).toHaveLength(1), 10_000);
     const first = (await h.getToken(APP)).token!;
-    expect(lines()[0]).toMatchObject({ app_id: APP, version: 1, access_token: first.accessToken, fingerprint: first.fingerprint });
+    expect(lines()[0]).toMatchObject({ appId: APP, version: "1", accessToken: first.accessToken, fingerprint: first.fingerprint });
 
     const rotated = (await h.forceRefresh(APP, first.accessToken)).token!;
     await eventually(() => expect(lines()).toHaveLength(2));
-    expect(lines()[1]).toMatchObject({ version: 2, access_token: rotated.accessToken });
+    expect(lines()[1]).toMatchObject({ version: "2", accessToken: rotated.accessToken });
 
     watch.child.kill("SIGINT");
     expect(await watch.exited).toBe(0);

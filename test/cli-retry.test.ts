@@ -65,7 +65,7 @@ describe("wxtoken retry --pidfile", () => {
     expect(applied.code).toBe(0);
     expect(applied.stdout).toMatch(/^the server \(\d+\) reloaded its config; no credential was failing \(subject to its quota guard\)\nthese changes take effect after a restart: shutdownGraceMs\n$/);
     expect(statusOf(s.status)).toMatchObject({ reloads: 3, ok: true, needsRestart: ["shutdownGraceMs"] });
-    expect(JSON.parse((await s.get(APP2)).stdout)).toMatchObject({ app_id: APP2, version: 1 });
+    expect(JSON.parse((await s.get(APP2)).stdout)).toMatchObject({ token: { appId: APP2, version: "1" } });
 
     // Stopped: the status file goes with the pidfile, and retry says the server is not running.
     s.server.child.kill("SIGTERM");

@@ -41,11 +41,13 @@ describe("wxtoken serve", () => {
     );
 
     const got = await fixture.cli.run(["get", "wxcli000000000001", "--addr", `127.0.0.1:${port}`]);
-    const token = JSON.parse(got.stdout) as { access_token: string; version: number };
-    expect(fake.isValid("wxcli000000000001", token.access_token)).toBe(true);
+    // What the HTTP API answers: proto3 JSON, camelCase, the 64-bit version as a string.
+    const { token } = JSON.parse(got.stdout) as { token: { accessToken: string; version: string } };
+    expect(token).toMatchObject({ appId: "wxcli000000000001", version: "1" });
+    expect(fake.isValid("wxcli000000000001", token.accessToken)).toBe(true);
 
-    const refreshed = await fixture.cli.run(["refresh", "wxcli000000000001", "--stale", token.access_token, "--addr", `127.0.0.1:${port}`]);
-    expect(JSON.parse(refreshed.stdout)).toMatchObject({ refreshed: true, token: { version: 2 } });
+    const refreshed = await fixture.cli.run(["refresh", "wxcli000000000001", "--stale", token.accessToken, "--addr", `127.0.0.1:${port}`]);
+    expect(JSON.parse(refreshed.stdout)).toMatchObject({ refreshed: true, token: { version: "2" } });
 
     const missing = await fixture.cli.run(["get", "wxnope", "--addr", `127.0.0.1:${port}`]);
     expect(missing).toMatchObject({ code: 77 });
@@ -58,7 +60,7 @@ describe("wxtoken serve", () => {
     expect(statSync(storePath).mode & 0o777).toBe(0o600);
     expect(readFileSync(storePath, "utf8")).toContain('"version": 2');
     expect(server.stderr() + server.stdout()).not.toContain(SECRET);
-    expect(server.stderr()).not.toContain(token.access_token);
+    expect(server.stderr()).not.toContain(token.accessToken);
   });
 
   it("reloads the config on SIGHUP: a rotated secret file is used, a broken file changes nothing", async () => {
@@ -89,7 +91,7 @@ describe("wxtoken serve", () => {
     await eventually(() => expect(server.stderr()).toMatch(/config reloaded/));
     await eventually(async () => {
       const got = await fixture.cli.run(["get", "wxcli000000000001", "--addr", addr]);
-      expect(JSON.parse(got.stdout)).toMatchObject({ version: 1 });
+      expect(JSON.parse(got.stdout)).toMatchObject({ token: { version: "1" } });
     });
     server.child.kill("SIGTERM");
     expect(await server.exited).toBe(0);
@@ -142,9 +144,9 @@ describe("wxtoken with authentication", () => {
     expect(denied.stderr).toMatch(/UNAUTHENTICATED/);
 
     const got = await fixture.cli.run(["get", "wxcli000000000001", "--addr", addr, "--api-key", key!]);
-    expect(JSON.parse(got.stdout)).toMatchObject({ app_id: "wxcli000000000001", version: 1 });
+    expect(JSON.parse(got.stdout)).toMatchObject({ token: { appId: "wxcli000000000001", version: "1" } });
     const viaEnv = await fixture.cli.run(["get", "wxcli000000000001", "--addr", addr], { env: { WXTOKEN_API_KEY: key } });
-    expect(JSON.parse(viaEnv.stdout)).toMatchObject({ version: 1 });
+    expect(JSON.parse(viaEnv.stdout)).toMatchObject({ token: { version: "1" } });
 
     const noGrant = await fixture.cli.run(["refresh", "wxcli000000000001", "--stale", "x", "--addr", addr, "--api-key", key!]);
     expect(noGrant.stderr).toMatch(/PERMISSION_DENIED/);

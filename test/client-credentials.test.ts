@@ -87,21 +87,24 @@ describe("wxtoken get --kind / --agent, and wxtoken sign", () => {
     const addr = ["--addr", `127.0.0.1:${h.port}`];
     const ticket = await fixture.cli.run(["get", APP, "--kind", "jsapi", ...addr]);
     expect(ticket.code).toBe(0);
-    expect(JSON.parse(ticket.stdout)).toMatchObject({ app_id: APP, kind: "jsapi", access_token: h.fake.currentTicket(APP, "jsapi") });
+    // The HTTP API's shape: the kind by its enum name, camelCase, 64-bit integers as strings.
+    expect(JSON.parse(ticket.stdout)).toMatchObject({ token: { appId: APP, kind: "CREDENTIAL_KIND_JSAPI_TICKET", accessToken: h.fake.currentTicket(APP, "jsapi"), version: "1" } });
 
     const agent = await fixture.cli.run(["get", CORP, "--agent", AGENT, ...addr]);
-    expect(JSON.parse(agent.stdout)).toMatchObject({ app_id: CORP, agent: AGENT, version: 1 });
+    expect(JSON.parse(agent.stdout)).toMatchObject({ token: { appId: CORP, agent: AGENT, version: "1" } });
 
     const signed = await fixture.cli.run(["sign", APP, "https://h5.example.com/p?a=1#frag", ...addr]);
     expect(signed.code).toBe(0);
-    const s = JSON.parse(signed.stdout) as { appId: string; timestamp: number; nonceStr: string; signature: string; url: string };
+    const s = JSON.parse(signed.stdout) as { appId: string; timestamp: string; nonceStr: string; signature: string; url: string; ticketVersion: string };
+    expect(s).toMatchObject({ timestamp: expect.stringMatching(/^\d+$/), ticketVersion: "1" });
+    expect(Object.keys(s).filter((k) => k.includes("_"))).toEqual([]);
     const t = h.fake.currentTicket(APP, "jsapi")!;
     const plain = `jsapi_ticket=${t}&noncestr=${s.nonceStr}&timestamp=${s.timestamp}&url=https://h5.example.com/p?a=1`;
     expect(s).toMatchObject({ appId: APP, url: "https://h5.example.com/p?a=1", signature: createHash("sha1").update(plain).digest("hex") });
 
     const bad = await fixture.cli.run(["get", APP, "--kind", "ticket", ...addr]);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/--kind must be token, jsapi, wx_card or agent_config/);
+    expect(bad.stderr).toMatch(/--kind must be one of token, jsapi, wx_card, agent_config \(or their long or enum names/);
     const refused = await fixture.cli.run(["sign", APP, "ftp://h5.example.com/", ...addr]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/INVALID_ARGUMENT/);

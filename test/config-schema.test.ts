@@ -112,7 +112,7 @@ describe("config.schema.json", () => {
       ["a fractional integer", { apps: [appEntry], shutdownGraceMs: 1.5 }],
       ["a zero positive number", { apps: [appEntry], refresh: { marginSeconds: 0 } }],
       ["a wecom entry without its agent", { apps: [{ type: "wecom", corpId: "ww1234567890abcdef", secretEnv: "S" }] }],
-      ["a ticket outside the enum", { apps: [{ ...appEntry, tickets: ["jsapi_ticket"] }] }],
+      ["a ticket outside the enum", { apps: [{ ...appEntry, tickets: ["agent_config"] }] }],
       ["$schema as a number", { $schema: 1, apps: [appEntry] }],
     ];
     for (const [what, config] of bad) {

@@ -31,20 +31,20 @@ describe("an SSE subscriber and a WatchToken subscriber, as processes", () => {
     const sse = fixture.cli.spawnShell(`curl -sN http://127.0.0.1:${httpPort}/v1/apps/${APP}/token:watch`);
     const grpc = fixture.cli.start(["watch", APP, "--addr", `127.0.0.1:${grpcPort}`]);
     const sseVersions = () => [...sse.stdout().matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
-    const grpcTokens = () => grpc.stdout().split("\n").filter(Boolean).map((l) => JSON.parse(l) as { version: number; access_token: string });
+    const grpcTokens = () => grpc.stdout().split("\n").filter(Boolean).map((l) => (JSON.parse(l) as { token: { version: string; accessToken: string } }).token);
     await eventually(() => {
       expect(sseVersions()).toEqual([1]);
-      expect(grpcTokens().map((t) => t.version)).toEqual([1]);
+      expect(grpcTokens().map((t) => t.version)).toEqual(["1"]);
     }, 10_000);
 
-    const stale = grpcTokens()[0]!.access_token;
+    const stale = grpcTokens()[0]!.accessToken;
     const refreshed = await fixture.cli.run(["refresh", APP, "--stale", stale, "--addr", `127.0.0.1:${grpcPort}`]);
     expect(refreshed.code).toBe(0);
     await eventually(() => {
       expect(sseVersions()).toEqual([1, 2]);
-      expect(grpcTokens().map((t) => t.version)).toEqual([1, 2]);
+      expect(grpcTokens().map((t) => t.version)).toEqual(["1", "2"]);
     }, 5_000);
     const sseToken = JSON.parse(/data: (.*)$/m.exec(sse.stdout().split("id: 2\n")[1]!)![1]!).token.accessToken as string;
-    expect(sseToken).toBe(grpcTokens()[1]!.access_token);
+    expect(sseToken).toBe(grpcTokens()[1]!.accessToken);
   });
 });

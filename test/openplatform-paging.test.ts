@@ -208,20 +208,21 @@ describe("ListAuthorizers in pages", () => {
     const run = async (...args: string[]) => {
       const r = await fixture.cli.run(["platform", COMPONENT, ...addr, ...args], { timeoutMs: 15_000 });
       expect(r.code, r.stderr).toBe(0);
-      return JSON.parse(r.stdout) as { total_size: number; authorizers: { app_id: string; status: string }[]; next_page_token?: string };
+      // The HTTP API's shape: every page in one when no page is named.
+      return JSON.parse(r.stdout) as { totalSize: number; authorizers: { appId: string; status: string }[]; nextPageToken?: string };
     };
     const all = await run();
-    expect(all.authorizers.map((a) => a.app_id)).toEqual(ALL);
-    expect([all.total_size, all.next_page_token]).toEqual([N, undefined]);
+    expect(all.authorizers.map((a) => a.appId)).toEqual(ALL);
+    expect([all.totalSize, all.nextPageToken]).toEqual([N, undefined]);
 
     const one = await run("--page-size", "10");
-    expect(one.authorizers.map((a) => a.app_id)).toEqual(ALL.slice(0, 10));
-    const two = await run("--page-size", "10", "--page-token", one.next_page_token!);
-    expect(two.authorizers.map((a) => a.app_id)).toEqual(ALL.slice(10, 20));
+    expect(one.authorizers.map((a) => a.appId)).toEqual(ALL.slice(0, 10));
+    const two = await run("--page-size", "10", "--page-token", one.nextPageToken!);
+    expect(two.authorizers.map((a) => a.appId)).toEqual(ALL.slice(10, 20));
 
     const reauth = await run("--status", "needs_reauthorization");
-    expect(reauth.authorizers.map((a) => [a.app_id, a.status])).toEqual(REAUTH.map((a) => [a, "needs_reauthorization"]));
-    expect(reauth.total_size).toBe(REAUTH.length);
+    expect(reauth.authorizers.map((a) => [a.appId, a.status])).toEqual(REAUTH.map((a) => [a, "AUTHORIZER_STATUS_NEEDS_REAUTHORIZATION"]));
+    expect(reauth.totalSize).toBe(REAUTH.length);
     const wrong = await fixture.cli.run(["platform", COMPONENT, ...addr, "--status", "gone"], { timeoutMs: 15_000 });
     expect([wrong.code, wrong.stderr]).toEqual([2, expect.stringMatching(/--status must be active or needs_reauthorization/)]);
   });

@@ -124,15 +124,17 @@ describe("Open Platform surfaces", () => {
     const p = await ready();
     const shown = await fixture.cli.run(["platform", COMPONENT, "--addr", `127.0.0.1:${p.h.port}`], { timeoutMs: 15_000 });
     expect(shown.code).toBe(0);
-    const out = JSON.parse(shown.stdout) as { authorizers: { app_id: string; status: string }[]; verify_ticket: unknown; component_token: { version: number } };
-    expect(out.authorizers.map((a) => [a.app_id, a.status])).toEqual([
-      [AUTH1, "active"],
-      [AUTH2, "active"],
+    // What the HTTP API answers for ListAuthorizers (and for SyncAuthorizers with --sync).
+    const out = JSON.parse(shown.stdout) as { authorizers: { appId: string; status: string }[]; verifyTicketExpiresAt?: string; componentTokenVersion: string };
+    expect(out.authorizers.map((a) => [a.appId, a.status])).toEqual([
+      [AUTH1, "AUTHORIZER_STATUS_ACTIVE"],
+      [AUTH2, "AUTHORIZER_STATUS_ACTIVE"],
     ]);
-    expect(out.component_token.version).toBe(1);
-    expect(out.verify_ticket).not.toBeNull();
+    expect(out.componentTokenVersion).toBe("1");
+    expect(out.verifyTicketExpiresAt).toEqual(expect.any(String));
     const synced = await fixture.cli.run(["platform", COMPONENT, "--sync", "--addr", `127.0.0.1:${p.h.port}`], { timeoutMs: 15_000 });
-    expect(JSON.parse(synced.stdout)).toMatchObject({ sync: { unchanged: 2, restored: 0 } });
+    expect(JSON.parse(synced.stdout)).toMatchObject({ unchanged: 2, platform: { componentAppId: COMPONENT, authorizers: [{ appId: AUTH1 }, { appId: AUTH2 }] } });
+    expect(JSON.parse(synced.stdout)).not.toHaveProperty("restored"); // 0: left out, as proto3 JSON does
     const unknown = await fixture.cli.run(["platform", "wxnosuchplatform", "--addr", `127.0.0.1:${p.h.port}`], { timeoutMs: 15_000 });
     expect(unknown.code).toBe(77); // NOT_FOUND
     expect(unknown.stderr).toMatch(/NOT_FOUND/);

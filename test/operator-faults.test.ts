@@ -108,7 +108,7 @@ describe("an operator who fixed the cause", () => {
     await eventually(() => expect(server.stderr()).toMatch(/retrying failing credentials at once/), 10_000);
     const got = await fixture.cli.run(["get", APP, "--addr", `127.0.0.1:${port}`]);
     expect(got.code).toBe(0);
-    expect(JSON.parse(got.stdout)).toMatchObject({ app_id: APP, version: 1 });
+    expect(JSON.parse(got.stdout)).toMatchObject({ token: { appId: APP, version: "1" } });
     const bad = await fixture.cli.run(["retry"]);
     expect(bad.code).toBe(2);
   });

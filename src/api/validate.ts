@@ -3,6 +3,7 @@
  * is INVALID_ARGUMENT with a reason naming it, never a lookup.
  */
 import { AGENT_PATTERN, AGENT_RULE, APP_ID_PATTERN, APP_ID_RULE, type CredentialId, type CredentialKind } from "../core/credential.js";
+import { CREDENTIAL_KIND_HELP } from "@wxtoken/client";
 import { InvalidArgumentError } from "../errors.js";
 
 export function validateAppId(appId: unknown, field = "app_id"): string {
@@ -28,7 +29,7 @@ export function validateAgent(agent: unknown): string | undefined {
 export function validateId(appId: unknown, agent: unknown, kind: CredentialKind | undefined): CredentialId {
   const app = validateAppId(appId);
   const a = validateAgent(agent);
-  if (kind === undefined) throw new InvalidArgumentError("kind is not a credential kind this server knows", "INVALID_KIND");
+  if (kind === undefined) throw new InvalidArgumentError(`kind is not a credential kind this server knows; valid kinds: ${CREDENTIAL_KIND_HELP}`, "INVALID_KIND");
   return a === undefined ? { appId: app, kind } : { appId: app, agent: a, kind };
 }
 

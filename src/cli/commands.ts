@@ -24,7 +24,8 @@ const WHICH: Options = { kind: { type: "string" }, agent: { type: "string" } };
 const CONNECTION_USAGE = `      --addr HOST:PORT (default ${DEFAULT_ADDR}); --timeout MS (default 10000);
       --api-key KEY or env WXTOKEN_API_KEY; TLS: --tls-ca FILE [--tls-server-name NAME],
       mutual TLS: --tls-cert FILE --tls-key FILE; --json: a failure as one JSON object on stderr`;
-const WHICH_USAGE = `      --kind token|jsapi|wx_card|agent_config (default token); for WeCom (APP is the corpid) --agent AGENTID|NAME`;
+const WHICH_USAGE = `      --kind token|jsapi|wx_card|agent_config (default token; the long and enum names, jsapi_ticket or CREDENTIAL_KIND_JSAPI_TICKET, work too)
+      for WeCom (APP is the corpid) --agent AGENTID|NAME; prints what the HTTP API answers (proto3 JSON)`;
 
 export interface CommandSpec {
   /** The command's lines in the usage. */

@@ -5,6 +5,7 @@
  * so a typo never silently falls back to a default.
  */
 import { isIPv4, isIPv6 } from "node:net";
+import { CREDENTIAL_KIND_TABLE, kindOf, type CredentialKindShortName } from "@wxtoken/client";
 import { z } from "zod";
 import { splitHostPort } from "../host-port.js";
 import { authSchema, checkSecurity, tlsSchema } from "../auth/schema.js";
@@ -114,6 +115,19 @@ const jsSdk = z
 
 const unique = <T>(values: T[]) => new Set(values).size === values.length;
 
+/**
+ * A list of ticket kinds, each in any spelling of kinds.ts ("jsapi",
+ * "jsapi_ticket", "CREDENTIAL_KIND_JSAPI_TICKET"), held by its short name.
+ */
+function ticketList<const T extends CredentialKindShortName>(...shorts: T[]) {
+  const spellings = CREDENTIAL_KIND_TABLE.filter((k) => (shorts as string[]).includes(k.short)).flatMap((k) => [k.short, k.name, k.enumName]);
+  return z
+    .array(z.enum(spellings as [string, ...string[]]))
+    .default([])
+    .transform((list) => list.map((s) => kindOf(s)!.short as T))
+    .refine(unique, "lists a ticket twice");
+}
+
 /** An Official Account or Mini Program (the default type). */
 const officialApp = z
   .strictObject({
@@ -123,8 +137,8 @@ const officialApp = z
     ...secretSource,
     /** "token" (GET /cgi-bin/token) or "stable_token" (POST /cgi-bin/stable_token). */
     endpoint: z.enum(["token", "stable_token"]).default("token"),
-    /** JS-SDK tickets to hold: "jsapi" (wx.config), "wx_card" (card api_ticket). None unless listed. */
-    tickets: z.array(z.enum(["jsapi", "wx_card"])).default([]).refine(unique, "lists a ticket twice"),
+    /** JS-SDK tickets to hold: "jsapi" (wx.config), "wx_card" (card api_ticket), or their long or enum names ("jsapi_ticket"). None unless listed. */
+    tickets: ticketList("jsapi", "wx_card"),
     jsSdk,
   })
   .refine(oneSecret.check, { message: oneSecret.message });
@@ -138,8 +152,8 @@ const wecomApp = z
     /** The agentid of a self-built app ("1000002"), or a name for a built-in app's secret ("contacts", "externalcontact"). */
     agent: z.string().regex(AGENT_PATTERN, `must be ${AGENT_RULE}`),
     ...secretSource,
-    /** Tickets to hold: "jsapi" (the corp ticket for wx.config; one entry per corp may list it), "agent_config" (wx.agentConfig; needs a numeric agent). */
-    tickets: z.array(z.enum(["jsapi", "agent_config"])).default([]).refine(unique, "lists a ticket twice"),
+    /** Tickets to hold: "jsapi" (the corp ticket for wx.config; one entry per corp may list it), "agent_config" (wx.agentConfig; needs a numeric agent), or their long or enum names. */
+    tickets: ticketList("jsapi", "agent_config"),
     jsSdk,
   })
   .refine(oneSecret.check, { message: oneSecret.message })
@@ -177,8 +191,8 @@ const platform = z
     encodingAesKey: z.string().min(1).optional(),
     /** The path of the authorization event URL (授权事件接收URL) on the push receiver; default /wechat/open/<componentAppId>. */
     path: z.string().regex(PUSH_PATH, "must start with / and hold only A-Z a-z 0-9 . _ ~ / -").optional(),
-    /** JS-SDK tickets to hold for every authorizer: "jsapi", "wx_card". None unless listed. */
-    authorizerTickets: z.array(z.enum(["jsapi", "wx_card"])).default([]).refine(unique, "lists a ticket twice"),
+    /** JS-SDK tickets to hold for every authorizer: "jsapi", "wx_card" (or their long or enum names). None unless listed. */
+    authorizerTickets: ticketList("jsapi", "wx_card"),
     /** Least time between two requests for a ticket push (api_start_push_ticket), made when no valid ticket is held. */
     startPushMinIntervalSeconds: z.number().positive().default(300),
     /** Least time between two automatic re-reads of the authorizer list (at start with none stored, after a 61023). */

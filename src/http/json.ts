@@ -9,31 +9,31 @@ import {
   ForceRefreshRequest,
   GetTokenRequest,
   ListAuthorizersRequest,
-  ListAuthorizersResponse,
   ListCredentialsRequest,
   ListCredentialsResponse,
   SyncAuthorizersRequest,
-  SyncAuthorizersResponse,
   SignJsSdkRequest,
-  Token,
   WatchTokenRequest,
 } from "../../generated/wxtoken/v1/token_service.js";
+import { CREDENTIAL_KIND_HELP, kindOf } from "@wxtoken/client";
+import * as protoJson from "./proto-json.js";
 import { InvalidArgumentError } from "../errors.js";
 import { toProtoCredentialList, toProtoPlatform, toProtoSync, toProtoToken } from "../server/convert.js";
 import type { CredentialListView } from "../api/credentials.js";
 import type { PlatformView, SyncView } from "../api/platforms.js";
 import type { CredentialRecord } from "../core/credential.js";
 
-type FieldType = "string" | "enum" | "int" | "int32" | "strings";
+/** "kind": a CredentialKind in any spelling (kinds.ts), passed on as the enum's name. */
+type FieldType = "string" | "enum" | "kind" | "int" | "int32" | "strings";
 
 const FIELDS: Record<string, Record<string, FieldType>> = {
-  GetToken: { appId: "string", kind: "enum", agent: "string" },
-  ForceRefresh: { appId: "string", staleToken: "string", kind: "enum", agent: "string" },
-  WatchToken: { appId: "string", knownVersion: "int", knownFingerprint: "string", kind: "enum", agent: "string" },
+  GetToken: { appId: "string", kind: "kind", agent: "string" },
+  ForceRefresh: { appId: "string", staleToken: "string", kind: "kind", agent: "string" },
+  WatchToken: { appId: "string", knownVersion: "int", knownFingerprint: "string", kind: "kind", agent: "string" },
   SignJsSdk: { appId: "string", agent: "string", kind: "enum", url: "string", cardValues: "strings" },
   ListAuthorizers: { componentAppId: "string", pageSize: "int32", pageToken: "string", statusFilter: "enum" },
   SyncAuthorizers: { componentAppId: "string" },
-  ListCredentials: { pageSize: "int32", pageToken: "string", appId: "string", kindFilter: "enum", stateFilter: "enum", search: "string" },
+  ListCredentials: { pageSize: "int32", pageToken: "string", appId: "string", kindFilter: "kind", stateFilter: "enum", search: "string" },
 };
 
 const camel = (name: string) => name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -43,6 +43,7 @@ function typeOk(type: FieldType, v: unknown): boolean {
     case "string":
       return typeof v === "string";
     case "enum":
+    case "kind":
       return typeof v === "string" || Number.isInteger(v);
     case "int":
       return (typeof v === "string" && /^\d{1,20}$/.test(v)) || (Number.isSafeInteger(v) && (v as number) >= 0);
@@ -66,10 +67,22 @@ export function requestFields(rpc: keyof typeof FIELDS, sources: Record<string, 
       const type = fields[key];
       if (!type) throw new InvalidArgumentError(`unknown field "${name.slice(0, 64)}"`, "INVALID_ARGUMENT");
       if (!typeOk(type, value)) throw new InvalidArgumentError(`field "${name}" must be ${type === "strings" ? "an array of strings" : type === "int" ? "a non-negative integer" : type === "int32" ? "a 32-bit integer" : type === "enum" ? "an enum name or number" : "a string"}`, "INVALID_ARGUMENT");
-      out[key] = value;
+      out[key] = type === "kind" ? kindField(name, value) : value;
     }
   }
   return out;
+}
+
+/**
+ * A kind as the HTTP API takes it: short ("jsapi"), long ("jsapi_ticket"),
+ * the enum's name or number; unset (0, CREDENTIAL_KIND_UNSPECIFIED) stays
+ * unset (for kind_filter: every kind).
+ */
+function kindField(name: string, value: unknown): unknown {
+  if (value === 0 || value === "0" || value === "CREDENTIAL_KIND_UNSPECIFIED") return value;
+  const row = kindOf(value);
+  if (!row) throw new InvalidArgumentError(`field "${name}" is not a credential kind: ${JSON.stringify(String(value)).slice(0, 60)}; valid kinds: ${CREDENTIAL_KIND_HELP}`, "INVALID_KIND");
+  return row.enumName;
 }
 
 export const DECODE = {
@@ -82,21 +95,13 @@ export const DECODE = {
   ListCredentials: (o: Record<string, unknown>) => ListCredentialsRequest.fromJSON(o),
 };
 
-/** A platform's state in proto3 JSON (64-bit versions as strings). */
+/** A platform's state in proto3 JSON (64-bit versions as strings; the CLI prints the same). */
 export function platformJson(p: PlatformView): Record<string, unknown> {
-  const json = ListAuthorizersResponse.toJSON(toProtoPlatform(p)) as Record<string, unknown>;
-  if (p.componentToken) json["componentTokenVersion"] = String(p.componentToken.version);
-  const authorizers = json["authorizers"] as Record<string, unknown>[] | undefined;
-  authorizers?.forEach((a, i) => {
-    const t = p.authorizers[i]!.token;
-    if (t) a["tokenVersion"] = String(t.version);
-  });
-  return json;
+  return protoJson.platformJson(toProtoPlatform(p));
 }
 
 export function syncJson(s: SyncView): Record<string, unknown> {
-  const json = SyncAuthorizersResponse.toJSON(toProtoSync(s)) as Record<string, unknown>;
-  return { ...json, platform: platformJson(s.platform) };
+  return protoJson.syncJson(toProtoSync(s));
 }
 
 /** A page of credentials in proto3 JSON (64-bit versions as strings). */
@@ -112,6 +117,5 @@ export function credentialListJson(v: CredentialListView): Record<string, unknow
 
 /** A Token in proto3 JSON (version as a string, as 64-bit integers are). */
 export function tokenJson(t: CredentialRecord): Record<string, unknown> {
-  const json = Token.toJSON(toProtoToken(t)) as Record<string, unknown>;
-  return { ...json, version: String(t.version) };
+  return protoJson.tokenJson(toProtoToken(t));
 }

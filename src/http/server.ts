@@ -29,7 +29,7 @@ import { SIGNATURE_TO_PROTO, signatureKindFromProto } from "../server/token-serv
 import { credentialListJson, DECODE, platformJson, requestFields, syncJson, tokenJson } from "./json.js";
 import { loadRoutes, type Route } from "./routes.js";
 import { EventStream } from "./sse.js";
-import { SignJsSdkResponse } from "../../generated/wxtoken/v1/token_service.js";
+import { signatureJson } from "./proto-json.js";
 
 export interface HttpApiOptions {
   /** host:port, [v6]:port or :port. */
@@ -272,8 +272,7 @@ export class HttpApi {
       case "SignJsSdk": {
         const r = DECODE.SignJsSdk(fields);
         const s = await this.api.signJsSdk(principal, { appId: r.appId, agent: r.agent, kind: signatureKindFromProto(r.kind), url: r.url, cardValues: r.cardValues });
-        const json = SignJsSdkResponse.toJSON({ ...s, kind: SIGNATURE_TO_PROTO[s.kind] }) as Record<string, unknown>;
-        return { ...json, timestamp: String(s.timestamp), ticketVersion: String(s.ticketVersion) };
+        return signatureJson({ ...s, kind: SIGNATURE_TO_PROTO[s.kind] });
       }
       case "ListAuthorizers": {
         const r = DECODE.ListAuthorizers(fields);

@@ -9,31 +9,20 @@ import {
   type SyncAuthorizersResponse,
   type Token,
 } from "../../generated/wxtoken/v1/token_service.js";
+import { kindOf, kindSpellings } from "@wxtoken/client";
 import type { PlatformView, SyncView } from "../api/platforms.js";
 import type { CredentialListArgs, CredentialListView } from "../api/credentials.js";
 import type { CredentialStateName } from "../core/credential-index.js";
 import type { CredentialKind as Kind, CredentialRecord } from "../core/credential.js";
 import type { AuthorizerStatus as AuthorizerStatusName } from "../openplatform/store.js";
 
-const TO_PROTO: Record<Kind, CredentialKind> = {
-  access_token: CredentialKind.CREDENTIAL_KIND_ACCESS_TOKEN,
-  jsapi_ticket: CredentialKind.CREDENTIAL_KIND_JSAPI_TICKET,
-  wx_card_ticket: CredentialKind.CREDENTIAL_KIND_WX_CARD_TICKET,
-  agent_config_ticket: CredentialKind.CREDENTIAL_KIND_AGENT_CONFIG_TICKET,
-};
-
-const FROM_PROTO = new Map<number, Kind>([
-  [CredentialKind.CREDENTIAL_KIND_UNSPECIFIED, "access_token"],
-  ...Object.entries(TO_PROTO).map(([k, v]) => [v, k as Kind] as const),
-]);
-
 /** The kind a request names (unset: the access_token); undefined for a value this server does not know. */
 export function kindFromProto(kind: CredentialKind | number | undefined): Kind | undefined {
-  return FROM_PROTO.get(kind ?? 0);
+  return kindOf(kind ?? CredentialKind.CREDENTIAL_KIND_UNSPECIFIED)?.name;
 }
 
 export function kindToProto(kind: Kind): CredentialKind {
-  return TO_PROTO[kind];
+  return kindSpellings(kind).number;
 }
 
 export function toProtoToken(t: CredentialRecord): Token {
@@ -45,7 +34,7 @@ export function toProtoToken(t: CredentialRecord): Token {
     expiresAt: new Date(t.expiresAt),
     refreshAt: new Date(t.refreshAt),
     fingerprint: t.fingerprint,
-    kind: TO_PROTO[t.id.kind],
+    kind: kindToProto(t.id.kind),
     agent: t.id.agent ?? "",
   };
 }
@@ -124,7 +113,7 @@ export function toProtoCredentialList(v: CredentialListView): ListCredentialsRes
     credentials: v.credentials.map((c) => ({
       appId: c.appId,
       agent: c.agent ?? "",
-      kind: TO_PROTO[c.kind],
+      kind: kindToProto(c.kind),
       state: STATE_TO_PROTO[c.state],
       platform: c.platform ?? "",
       version: c.version,

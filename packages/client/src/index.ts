@@ -11,7 +11,6 @@ export type {
   WatchOptions,
   ForceRefreshResult,
   Which,
-  CredentialKindName,
   SignOptions,
   SignatureKindName,
   ListAuthorizersOptions,
@@ -19,6 +18,17 @@ export type {
   ListCredentialsOptions,
   CredentialStateName,
 } from "./token-client.js";
+export {
+  CREDENTIAL_KIND_TABLE,
+  CREDENTIAL_KIND_NAMES,
+  CREDENTIAL_KIND_HELP,
+  InvalidKindError,
+  kindOf,
+  kindSpellings,
+  credentialKindName,
+  credentialKindNumber,
+} from "./kinds.js";
+export type { CredentialKindName, CredentialKindShortName, CredentialKindSpelling, KindSpellings } from "./kinds.js";
 export { TokenSource } from "./token-source.js";
 export type { TokenSourceOptions, SourceClient, UpdateListener, ErrorListener } from "./token-source.js";
 export { HttpTokenClient } from "./http-token-client.js";

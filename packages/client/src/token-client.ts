@@ -19,6 +19,7 @@ import {
   type Token,
 } from "../generated/wxtoken/v1/token_service.js";
 import { TokenServiceError } from "./errors.js";
+import { credentialKindNumber, type CredentialKindSpelling } from "./kinds.js";
 import { tokensOf } from "./watch-stream.js";
 
 export interface TokenClientOptions {
@@ -30,29 +31,21 @@ export interface TokenClientOptions {
   timeoutMs?: number;
 }
 
-/** Which credential of an app: its access_token (default) or one of its tickets. */
-export type CredentialKindName = "access_token" | "jsapi_ticket" | "wx_card_ticket" | "agent_config_ticket";
-
 /** Names a credential beyond its app id. */
 export interface Which {
-  /** Default "access_token". */
-  kind?: CredentialKindName;
+  /**
+   * Its access_token (default) or one of its tickets, in any spelling
+   * (kinds.ts): "jsapi_ticket", "jsapi", "CREDENTIAL_KIND_JSAPI_TICKET" or
+   * CredentialKind.CREDENTIAL_KIND_JSAPI_TICKET. Anything else throws InvalidKindError before any call.
+   */
+  kind?: CredentialKindSpelling;
   /** WeCom: the agentid ("1000002") or built-in app name whose secret it is; omit for an Official Account. */
   agent?: string;
 }
 
-const WIRE_KIND: Record<CredentialKindName, WireKind> = {
-  access_token: WireKind.CREDENTIAL_KIND_ACCESS_TOKEN,
-  jsapi_ticket: WireKind.CREDENTIAL_KIND_JSAPI_TICKET,
-  wx_card_ticket: WireKind.CREDENTIAL_KIND_WX_CARD_TICKET,
-  agent_config_ticket: WireKind.CREDENTIAL_KIND_AGENT_CONFIG_TICKET,
-};
-
-/** The kind and agent as the wire carries them (the proto enum, "" for no agent). */
+/** The kind and agent as the wire carries them (the proto enum, "" for no agent); an unknown kind throws InvalidKindError. */
 export function wireWhich(which: Which = {}): { kind: WireKind; agent: string } {
-  const kind = WIRE_KIND[which.kind ?? "access_token"];
-  if (kind === undefined) throw new TypeError(`unknown credential kind ${String(which.kind)}`);
-  return { kind, agent: which.agent ?? "" };
+  return { kind: credentialKindNumber(which.kind), agent: which.agent ?? "" };
 }
 
 export type SignatureKindName = "config" | "agent_config" | "card";
@@ -104,8 +97,8 @@ export interface ListCredentialsOptions extends CallOptions {
   pageToken?: string;
   /** Only this app's (or corp's) credentials. */
   appId?: string;
-  /** Only this kind (default: every kind). */
-  kind?: CredentialKindName;
+  /** Only this kind, in any spelling (default: every kind). */
+  kind?: CredentialKindSpelling;
   /** Only this state (default: every state). */
   state?: CredentialStateName;
   /** Only those whose appid, agent, kind or platform contains this (case-insensitive). */
@@ -214,8 +207,7 @@ export class TokenClient {
    * pageSize, even none, before the last.
    */
   async listCredentials(options: ListCredentialsOptions = {}): Promise<ListCredentialsResponse> {
-    const kindFilter = options.kind === undefined ? WireKind.CREDENTIAL_KIND_UNSPECIFIED : WIRE_KIND[options.kind];
-    if (kindFilter === undefined) throw new TypeError(`unknown credential kind ${String(options.kind)}`);
+    const kindFilter = options.kind === undefined ? WireKind.CREDENTIAL_KIND_UNSPECIFIED : credentialKindNumber(options.kind);
     const stateFilter = options.state === undefined ? WireState.CREDENTIAL_STATE_UNSPECIFIED : WIRE_STATE[options.state];
     if (stateFilter === undefined) throw new TypeError(`unknown credential state ${String(options.state)}`);
     const req = { pageSize: options.pageSize ?? 0, pageToken: options.pageToken ?? "", appId: options.appId ?? "", kindFilter, stateFilter, search: options.search ?? "" };

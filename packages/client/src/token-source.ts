@@ -10,7 +10,8 @@ import { systemClock, type Clock } from "./clock.js";
 import { Backoff, type BackoffOptions, type Random } from "./backoff.js";
 import { PERMANENT_CODES, TokenExpiredError, TokenServiceError, TokenSourceClosedError, TokenSourceTimeoutError } from "./errors.js";
 import { HttpTokenClient, type HttpTokenClientOptions } from "./http-token-client.js";
-import { TokenClient, type CallOptions, type CredentialKindName, type ForceRefreshResult, type TokenClientOptions, type Which } from "./token-client.js";
+import { credentialKindName, type CredentialKindSpelling } from "./kinds.js";
+import { TokenClient, type CallOptions, type ForceRefreshResult, type TokenClientOptions, type Which } from "./token-client.js";
 import { isNewer } from "./token-order.js";
 import { TokenWatcher } from "./watcher.js";
 import { withToken, type WithTokenOptions } from "./with-token.js";
@@ -18,8 +19,8 @@ import { withToken, type WithTokenOptions } from "./with-token.js";
 export interface TokenSourceOptions {
   /** The WeChat appid (or WeCom corpid) whose token to hold. */
   appId: string;
-  /** Which credential: default the access_token; or a ticket ("jsapi_ticket", ...). */
-  kind?: CredentialKindName;
+  /** Which credential: default the access_token; or a ticket in any spelling ("jsapi_ticket", "jsapi", ...). An unknown kind rejects create() at once with InvalidKindError. */
+  kind?: CredentialKindSpelling;
   /** WeCom: the agentid or built-in app name. */
   agent?: string;
   /** The server's gRPC address, e.g. "wxtoken.internal:50051". Give one of `address`, `url` or `client`. */
@@ -75,7 +76,7 @@ export class TokenSource {
 
   private constructor(options: TokenSourceOptions, client: SourceClient, ownsClient: boolean) {
     this.appId = options.appId;
-    this.which = { kind: options.kind ?? "access_token", ...(options.agent ? { agent: options.agent } : {}) };
+    this.which = { kind: credentialKindName(options.kind), ...(options.agent ? { agent: options.agent } : {}) };
     this.#client = client;
     this.#ownsClient = ownsClient;
     this.#clock = options.clock ?? systemClock;
@@ -95,6 +96,7 @@ export class TokenSource {
     if ([options.address, options.url, options.client].filter((x) => x !== undefined).length !== 1) {
       throw new TypeError("TokenSource.create needs exactly one of address, url or client");
     }
+    credentialKindName(options.kind); // an unknown kind fails here, not after timeoutMs of retries
     const timeoutMs = options.timeoutMs ?? 10_000;
     if (!(timeoutMs > 0)) throw new RangeError(`timeoutMs must be positive, got ${timeoutMs}`);
     const client = options.client ?? (options.url !== undefined ? new HttpTokenClient(options.url, options.httpOptions) : new TokenClient(options.address!, options.clientOptions));
