@@ -8,8 +8,10 @@
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { useCli } from "./support/cli.js";
-import { checkConfig, dockerfile, manifests, portOf, type Manifest } from "./support/deploy.js";
+import { FakeWeChat } from "../src/fake-wechat/index.js";
+import { freePort, useCli } from "./support/cli.js";
+import { checkConfig, dockerfile, manifests, portOf, standIns, type Manifest } from "./support/deploy.js";
+import { dropPrefix, SHARED_REDIS_URL, uniquePrefix } from "./support/redis.js";
 
 const fixture = useCli();
 const all = manifests("deploy/k8s");
@@ -87,6 +89,31 @@ describe("deploy/k8s", () => {
     expect(readinessProbe.httpGet.path).toBe("/readyz?exclude=store");
     expect(livenessProbe.httpGet.path).toBe("/healthz");
     for (const probe of [readinessProbe, livenessProbe]) expect(probePorts).toContain(containerPort(probe.httpGet.port));
+  });
+
+  it("served for real (ports moved, Redis the test's, WeChat the fake), it answers both probes 200 where the Deployment asks", async () => {
+    const { config: local, env } = standIns(config, () => {});
+    const fake = new FakeWeChat({ apps: Object.fromEntries((local.apps as Manifest[]).map((a) => [a.appId, readFileSync(a.secretFile, "utf8").trim()])) });
+    await fake.start();
+    fixture.defer(() => fake.close());
+    const prefix = uniquePrefix();
+    fixture.defer(() => dropPrefix(SHARED_REDIS_URL, prefix));
+    // Each port the config opens, moved to a free one (the test machine's 50051 may be taken).
+    const moved = new Map<number, number>();
+    for (const address of [local.listen, local.http.listen, local.metrics.listen]) moved.set(portOf(address), await freePort());
+    const at = (address: string): string => address.replace(/\d+$/, String(moved.get(portOf(address))));
+    const store = { ...local.store, url: SHARED_REDIS_URL, keyPrefix: prefix };
+    delete store.passwordEnv; // the test's Redis has none
+    await fixture.cli.serve(
+      { ...local, listen: at(local.listen), http: { ...local.http, listen: at(local.http.listen) }, metrics: { ...local.metrics, listen: at(local.metrics.listen) }, upstream: { baseUrl: fake.url }, store },
+      { env },
+    );
+    const ask = (probe: Manifest) => fetch(`http://127.0.0.1:${moved.get(containerPort(probe.httpGet.port))}${probe.httpGet.path}`);
+    const live = await ask(container.livenessProbe);
+    expect(live.status).toBe(200);
+    const ready = await ask(container.readinessProbe);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: "ready", checks: { started: "ok", store: "excluded", shutdown: "ok" } });
   });
 
   it("declares the ports the config listens on, and the Services reach them", () => {
