@@ -3,7 +3,7 @@
  * may read), read page by page with ListCredentials: a table by default,
  * or with --json the HTTP API's JSON shape. Never a token: fingerprints only.
  */
-import { CredentialKind, CredentialState, CredentialStatus, TokenClient, type ClientAuthOptions, type CredentialStateName, type ListCredentialsResponse } from "@wxtoken/client";
+import { CredentialKind, CredentialState, kindOf, CredentialStatus, TokenClient, type ClientAuthOptions, type CredentialStateName, type ListCredentialsResponse } from "@wxtoken/client";
 import { parseWhich, tokenClientOptions } from "./client-commands.js";
 import { UsageError } from "./flags.js";
 
@@ -19,7 +19,7 @@ const STATES: readonly CredentialStateName[] = ["ok", "failing", "down", "idle"]
 const PAGE_SIZE = 1000;
 
 const stateName = (s: CredentialState) => (CredentialState[s] ?? String(s)).replace("CREDENTIAL_STATE_", "").toLowerCase();
-const kindName = (k: CredentialKind) => (CredentialKind[k] ?? String(k)).replace("CREDENTIAL_KIND_", "").toLowerCase();
+const kindName = (k: CredentialKind) => kindOf(k)?.name ?? String(k);
 
 /** "in 1.9 h", "5 min ago": from now, on this machine's clock. */
 function relative(at: Date | undefined, now: number): string {

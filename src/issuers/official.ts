@@ -10,7 +10,7 @@ import type { WeChatClient } from "../upstream/wechat-client.js";
 import { sourceDigest } from "./digest.js";
 import { fetchWithParent } from "./ticket.js";
 import { callbackIpCheck } from "./token-check.js";
-import type { OfficialApp, OfficialTicket } from "./types.js";
+import { ticketKind, type OfficialApp, type OfficialTicket } from "./types.js";
 
 /** stable_token only issues the next token in the last 5 minutes of the current one. */
 const STABLE_TOKEN_MAX_MARGIN_MS = 240_000;
@@ -53,10 +53,8 @@ export const OFFICIAL_TICKET_ERRCODES: ErrcodeTable = {
 
 const GETTICKET = "/cgi-bin/ticket/getticket";
 
-export const OFFICIAL_TICKET_KIND = { jsapi: "jsapi_ticket", wx_card: "wx_card_ticket" } as const;
-
 export function officialTicketIssuer(app: OfficialApp, type: OfficialTicket, client: WeChatClient): Issuer {
-  const id: CredentialId = { appId: app.appId, kind: OFFICIAL_TICKET_KIND[type] };
+  const id: CredentialId = { appId: app.appId, kind: ticketKind(type) };
   return {
     id,
     parent: { appId: app.appId, kind: "access_token" },

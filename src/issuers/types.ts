@@ -2,11 +2,19 @@
  * The configured apps, as the config loader hands them to the issuers: one
  * entry type per family. Secrets are typed (they print as ***).
  */
+import { kindOf, type CredentialKindShortName } from "@wxtoken/client";
+import type { CredentialKind } from "../core/credential.js";
 import type { Secret } from "../secret.js";
 import type { TokenEndpoint } from "../upstream/types.js";
 
-export type OfficialTicket = "jsapi" | "wx_card";
-export type WeComTicket = "jsapi" | "agent_config";
+/** The tickets an entry may list, by the short names the config uses (the kinds table: kinds.ts). */
+export type OfficialTicket = Extract<CredentialKindShortName, "jsapi" | "wx_card">;
+export type WeComTicket = Extract<CredentialKindShortName, "jsapi" | "agent_config">;
+
+/** The credential kind of a listed ticket: "jsapi" is the jsapi_ticket. */
+export function ticketKind(ticket: OfficialTicket | WeComTicket): CredentialKind {
+  return kindOf(ticket)!.name;
+}
 
 /** JS-SDK signing rules of an app. */
 export interface JsSdkPolicy {

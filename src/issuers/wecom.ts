@@ -13,7 +13,7 @@ import type { WeChatClient } from "../upstream/wechat-client.js";
 import { sourceDigest } from "./digest.js";
 import { fetchWithParent } from "./ticket.js";
 import { callbackIpCheck } from "./token-check.js";
-import type { WeComApp, WeComTicket } from "./types.js";
+import { ticketKind, type WeComApp, type WeComTicket } from "./types.js";
 
 export const DEFAULT_WECOM_BASE_URL = "https://qyapi.weixin.qq.com";
 
@@ -76,8 +76,6 @@ export function wecomTokenIssuer(app: WeComApp, client: WeChatClient): Issuer {
   };
 }
 
-export const WECOM_TICKET_KIND = { jsapi: "jsapi_ticket", agent_config: "agent_config_ticket" } as const;
-
 /**
  * The corp jsapi ticket belongs to the corp (its id has no agent) but is
  * fetched with the token of the entry that lists it; the agent ticket belongs
@@ -85,7 +83,7 @@ export const WECOM_TICKET_KIND = { jsapi: "jsapi_ticket", agent_config: "agent_c
  */
 export function wecomTicketIssuer(app: WeComApp, type: WeComTicket, client: WeChatClient, limits: readonly HourlyLimit[]): Issuer {
   const id: CredentialId =
-    type === "jsapi" ? { appId: app.corpId, kind: "jsapi_ticket" } : { appId: app.corpId, agent: app.agent, kind: "agent_config_ticket" };
+    type === "jsapi" ? { appId: app.corpId, kind: ticketKind(type) } : { appId: app.corpId, agent: app.agent, kind: ticketKind(type) };
   const path = type === "jsapi" ? "/cgi-bin/get_jsapi_ticket" : "/cgi-bin/ticket/get";
   const query: Record<string, string> = type === "jsapi" ? {} : { type: "agent_config" };
   return {

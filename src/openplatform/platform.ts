@@ -17,7 +17,8 @@ import type { CredentialEngine, Seed } from "../core/engine.js";
 import { fingerprint } from "../fingerprint.js";
 import { authorizerTokenIssuers, type RefreshTokenSource } from "../issuers/authorizer-token.js";
 import { componentTokenIssuer, type TicketSource } from "../issuers/component.js";
-import { OFFICIAL_TICKET_KIND, officialTicketIssuer } from "../issuers/official.js";
+import { officialTicketIssuer } from "../issuers/official.js";
+import { ticketKind } from "../issuers/types.js";
 import { fetchWithParent } from "../issuers/ticket.js";
 import type { OfficialApp } from "../issuers/types.js";
 import type { Logger } from "../log.js";
@@ -153,7 +154,7 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
 
   /** The engine keys of an account's credentials. */
   private keysOf(appId: string): string[] {
-    return [appId, ...this.entry.authorizerTickets.map((t) => credentialKey({ appId, kind: OFFICIAL_TICKET_KIND[t] }))];
+    return [appId, ...this.entry.authorizerTickets.map((t) => credentialKey({ appId, kind: ticketKind(t) }))];
   }
 
   /** Reads the ticket and the authorizers from the store; follows later changes. */
