@@ -258,7 +258,7 @@ export class WxTokenServer {
     }
     metrics?.attach(engine);
     metrics?.server.attachStore(store.kind, () => store.health?.healthy() ?? true);
-    metrics?.server.attachReplicas(replicas ?? soleOwner, () => engine.all().map((c) => c.key));
+    metrics?.server.attachReplicas(replicas ?? soleOwner, () => engine.counts());
     if (metrics && platforms.size > 0) metrics.attachPlatforms(platforms);
     const signer = new JsSdkSigner(engine, clock, originsOf(loaded.apps));
     const w = config.watches;

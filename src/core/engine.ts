@@ -79,6 +79,8 @@ export class CredentialEngine {
   private readonly scheduler: Scheduler;
   private readonly ctx: CredentialContext;
   private readonly ownership: EngineOwnership;
+  /** How many of the credentials this replica owns: kept as they come and go, recounted when the live replicas change (metrics read it at every scrape). */
+  private owned = 0;
   private started = false;
 
   private constructor(
@@ -135,6 +137,11 @@ export class CredentialEngine {
     for (const c of this.credentials.values()) c.start();
   }
 
+  /** How many credentials are held, and how many of them this replica owns (plans the refreshes of): O(1). */
+  counts(): { held: number; owned: number } {
+    return { held: this.credentials.size, owned: this.owned };
+  }
+
   /** Told of every credential added or removed from now on. Returns an unsubscribe. */
   onMembership(listener: (event: MembershipEvent) => void): () => void {
     this.membership.add(listener);
@@ -165,6 +172,7 @@ export class CredentialEngine {
     if (!members) this.groups.set(group, (members = new Set()));
     members.add(c);
     this.index.add(c);
+    if (this.ownership.owns(key)) this.owned++;
     this.link(c, true);
     if (seed) c.offer(seed.fetched, seed.requestedAt);
     if (this.started) c.start();
@@ -189,6 +197,7 @@ export class CredentialEngine {
     this.credentials.delete(key);
     this.groups.get(c.lane.name)?.delete(c);
     this.index.remove(c);
+    if (this.ownership.owns(key)) this.owned--;
     this.link(c, false);
     for (const l of this.membership) l({ type: "removed", credential: c });
     return true;
@@ -307,7 +316,11 @@ export class CredentialEngine {
   private ownersChanged(): void {
     const live = this.ownership.liveCount();
     for (const lane of this.lanes.values()) lane.setReplicas(live);
-    for (const c of this.credentials.values()) c.ownersChanged();
+    this.owned = 0;
+    for (const c of this.credentials.values()) {
+      c.ownersChanged();
+      if (this.ownership.owns(c.key)) this.owned++;
+    }
     this.opts.log.info({ replicas: live, credentials: this.credentials.size }, "replicas changed: refresh work split anew");
   }
 }
