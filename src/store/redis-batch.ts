@@ -12,7 +12,7 @@ import type { Redis } from "ioredis";
 export const CHUNK = 1000;
 
 /**
- * saveAuthorizer's script (redis-store.ts) for each record of a chunk, in
+ * SAVE_AUTHORIZER (redis-platform-scripts.ts) for each record of a chunk, in
  * order: ARGV holds appid, JSON, authorizedAt for each. Returns 1 (stored)
  * or 0 (refused) per record. KEYS[1] the authorizers hash, KEYS[2] the
  * de-authorizations. Publishes nothing: the caller sends one note for the batch.
