@@ -1,4 +1,4 @@
-/** Types of scripts/config-doc.mjs, for the tests (test/docs-config.test.ts). */
+/** Types of scripts/config-doc.mjs, for the tests (test/docs/docs-config.test.ts). */
 export declare const DOC: string;
 export declare const BEGIN: string;
 export declare const END: string;

@@ -11,7 +11,7 @@
  *   node scripts/config-doc.mjs --check   exit 1 if the doc is stale
  *
  * The schema is imported from dist/ (npm run docs:config builds first);
- * test/docs-config.test.ts imports renderReference() with the schema from src/.
+ * test/docs/docs-config.test.ts imports renderReference() with the schema from src/.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";

@@ -13,7 +13,7 @@
  *   node scripts/config-schema.mjs --check  exit 1 if it is stale
  *
  * The schema is imported from dist/ (npm run schema:config builds first);
- * test/config-schema.test.ts imports renderSchema() with the schema from src/.
+ * test/config/config-schema.test.ts imports renderSchema() with the schema from src/.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";

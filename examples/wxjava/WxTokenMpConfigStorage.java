@@ -16,7 +16,7 @@
  *                           retries the call once (autoRefreshToken() is true by default;
  *                           since 4.x executeInternal's doNotAutoRefresh allows one retry
  *                           only: a second refusal reports that token too, then throws
- *                           WxErrorException; test/recipe-wxjava.test.ts runs it)
+ *                           WxErrorException; test/interop/recipe-wxjava.test.ts runs it)
  * and WxMpService.getAccessToken(boolean forceRefresh), overridden in Service below
  * so that an explicit force refresh goes through wxtoken as well.
  *

@@ -41,7 +41,7 @@ const CATEGORY_OF_KIND: Record<UpstreamErrorKind, ErrorCategory> = {
   permanent: "precondition",
 };
 
-/** Every errcode WeChat documents for the Official Account token endpoints, and how we treat it (test/upstream-errors.test.ts holds an independent list). */
+/** Every errcode WeChat documents for the Official Account token endpoints, and how we treat it (test/upstream/upstream-errors.test.ts holds an independent list). */
 export const ERRCODES: ErrcodeTable = {
   [-1]: { kind: "transient", meaning: "system busy" },
   40001: { kind: "permanent", meaning: "invalid credential (wrong appsecret?)" },

@@ -1,7 +1,7 @@
 <?php
 // A PHP business server calling wxtoken's HTTP/JSON API with nothing but
 // php-curl: get a token, report it stale (passive refresh), read two events
-// of the token's server-sent event stream. Run by test/php-client.test.ts,
+// of the token's server-sent event stream. Run by test/interop/php-client.test.ts,
 // which sets WXTOKEN_HTTP (http://host:port) and WXTOKEN_APP_ID.
 declare(strict_types=1);
 

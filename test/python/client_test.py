@@ -4,7 +4,7 @@ Proves the contract in proto/ works from another language: stubs are
 generated from proto/ at run time (nothing generated is checked in), then
 GetToken, ForceRefresh and WatchToken are called over the network.
 
-Run by test/python.test.ts, which starts the server and sets:
+Run by test/interop/python.test.ts, which starts the server and sets:
   WXTOKEN_ADDR    host:port of the server, e.g. 127.0.0.1:50051
   WXTOKEN_APP_ID  an app the server is configured for, with its jsapi ticket
   WXTOKEN_CORP_ID, WXTOKEN_AGENT  a WeCom corp and agent the server holds
@@ -53,7 +53,7 @@ class TokenServiceTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         if not ADDR or not APP_ID or not CORP_ID or not AGENT:
-            raise unittest.SkipTest("set WXTOKEN_ADDR, WXTOKEN_APP_ID, WXTOKEN_CORP_ID and WXTOKEN_AGENT (test/python.test.ts does)")
+            raise unittest.SkipTest("set WXTOKEN_ADDR, WXTOKEN_APP_ID, WXTOKEN_CORP_ID and WXTOKEN_AGENT (test/interop/python.test.ts does)")
         cls.stub_dir = tempfile.mkdtemp(prefix="wxtoken-py-")
         cls.pb, pb_grpc = generate_stubs(cls.stub_dir)
         cls.channel = grpc.insecure_channel(ADDR)

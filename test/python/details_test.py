@@ -5,7 +5,7 @@ google.rpc.Status, its ErrorInfo and RetryInfo, with stubs generated from
 proto/ at run time (google/rpc included). Nothing beyond grpcio and protobuf
 is needed (not grpcio-status, which Debian does not package).
 
-Run by test/error-details.test.ts, which starts the server with a fake WeChat
+Run by test/server/error-details.test.ts, which starts the server with a fake WeChat
 that refuses one app with an errcode, and sets:
   WXTOKEN_ADDR     host:port of the server
   WXTOKEN_APP_ID   the refused app
@@ -44,7 +44,7 @@ class ErrorDetailsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         if not ADDR or not APP_ID or not ERRCODE:
-            raise unittest.SkipTest("set WXTOKEN_ADDR, WXTOKEN_APP_ID and WXTOKEN_ERRCODE (test/error-details.test.ts does)")
+            raise unittest.SkipTest("set WXTOKEN_ADDR, WXTOKEN_APP_ID and WXTOKEN_ERRCODE (test/server/error-details.test.ts does)")
         cls.stub_dir = tempfile.mkdtemp(prefix="wxtoken-py-details-")
         generate_stubs(cls.stub_dir)
         # Generated just now; google.rpc lands beside Debian's google.protobuf (a namespace package).

@@ -1,7 +1,7 @@
 """A Python business service of an Open Platform (第三方平台) reads an
 authorizer's token from wxtoken and watches it rotate.
 
-Run by test/python-platform.test.ts, which starts the server (its push
+Run by test/interop/python-platform.test.ts, which starts the server (its push
 receiver fed by the fake WeChat: ticket -> component token -> two
 authorizations) and sets:
   WXTOKEN_ADDR         host:port of the server
@@ -34,7 +34,7 @@ class PlatformTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         if not ADDR or not COMPONENT or len(AUTHORIZERS) != 2:
-            raise unittest.SkipTest("set WXTOKEN_ADDR, WXTOKEN_COMPONENT and WXTOKEN_AUTHORIZERS (test/python-platform.test.ts does)")
+            raise unittest.SkipTest("set WXTOKEN_ADDR, WXTOKEN_COMPONENT and WXTOKEN_AUTHORIZERS (test/interop/python-platform.test.ts does)")
         cls.pb, pb_grpc = generate_stubs(tempfile.mkdtemp(prefix="wxtoken-py-"))
         cls.channel = grpc.insecure_channel(ADDR)
         grpc.channel_ready_future(cls.channel).result(timeout=DEADLINE_S)

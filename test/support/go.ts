@@ -1,6 +1,6 @@
 /**
  * Debian's Go toolchain and grpc-go sources, for the tests that build Go in
- * GOPATH mode (test/go-client.test.ts, test/recipe-silenceper.test.ts): what
+ * GOPATH mode (test/interop/go-client.test.ts, test/interop/recipe-silenceper.test.ts): what
  * is missing, with the packages that provide it.
  */
 import { execFile } from "node:child_process";

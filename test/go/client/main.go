@@ -4,7 +4,7 @@
 // packages: the stubs are generated from proto/ at test time (nothing
 // generated is checked in) and the program is built in GOPATH mode against
 // grpc-go 1.33 and google.golang.org/protobuf 1.28 from /usr/share/gocode.
-// test/go-client.test.ts generates, builds and runs it, then checks what it
+// test/interop/go-client.test.ts generates, builds and runs it, then checks what it
 // printed against the server.
 //
 // Environment:
@@ -90,7 +90,7 @@ func statusFields(err error) map[string]interface{} {
 func main() {
 	addr, appID := os.Getenv("WXTOKEN_ADDR"), os.Getenv("WXTOKEN_APP_ID")
 	if addr == "" || appID == "" {
-		fail("env", "set WXTOKEN_ADDR and WXTOKEN_APP_ID (test/go-client.test.ts does)")
+		fail("env", "set WXTOKEN_ADDR and WXTOKEN_APP_ID (test/interop/go-client.test.ts does)")
 	}
 
 	dialCtx, cancelDial := context.WithTimeout(context.Background(), callTimeout)
