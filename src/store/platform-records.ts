@@ -271,11 +271,12 @@ function olderThanKnown(p: Platform, a: StoredAuthorizer): boolean {
 }
 
 /**
- * A store whose Open Platform data are PlatformRecords (the memory and file
- * stores): the PlatformStore methods, handed on to them.
+ * A store whose Open Platform data another PlatformStore holds (PlatformRecords
+ * for the memory and file stores, RedisPlatforms for Redis): the PlatformStore
+ * methods, handed on to it.
  */
 export abstract class RecordsBackedStore implements PlatformStore {
-  protected abstract readonly platforms: PlatformRecords;
+  protected abstract readonly platforms: PlatformStore;
 
   ticket(component: string): Promise<StoredTicket | undefined> {
     return this.platforms.ticket(component);
@@ -313,8 +314,8 @@ export abstract class RecordsBackedStore implements PlatformStore {
     return this.platforms.removeAuthorizer(...args);
   }
 
-  claim(): Promise<boolean> {
-    return this.platforms.claim();
+  claim(...args: Parameters<PlatformStore["claim"]>): Promise<boolean> {
+    return this.platforms.claim(...args);
   }
 
   repairFutureTimes(...args: Parameters<PlatformStore["repairFutureTimes"]>): Promise<RepairedTimes> {

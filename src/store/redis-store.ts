@@ -23,7 +23,6 @@
 import type { Clock } from "../clock.js";
 import type { Coordinator, SharedState } from "../core/coordinator.js";
 import { toStoredCredential, type StoredCredential, type StoredQuota, type TokenStore } from "../core/store.js";
-import type { AuthorizerStatus, PlatformChange, PlatformStore, RemoveOutcome, RepairedTimes, StoredAuthorizer, StoredTicket } from "../openplatform/store.js";
 import { parsed, RedisClients, type RedisClientsOptions } from "./redis-clients.js";
 import { RedisLock, type RedisLockOptions } from "./redis-lock.js";
 import { RedisPlatforms } from "./redis-platform.js";
@@ -31,6 +30,7 @@ import { subscribeChannels } from "./redis-pubsub.js";
 import { asQuota, RedisQuotas } from "./redis-quota.js";
 import { RedisTokens } from "./redis-tokens.js";
 import { ReplicaRegistry } from "./replica-registry.js";
+import { RecordsBackedStore } from "./platform-records.js";
 import type { WriteHealth } from "./write-health.js";
 
 export interface RedisStoreOptions extends RedisClientsOptions, RedisLockOptions {
@@ -38,7 +38,8 @@ export interface RedisStoreOptions extends RedisClientsOptions, RedisLockOptions
   replicas?: { id?: string; leaseMs?: number; clock?: Clock };
 }
 
-export class RedisStore implements TokenStore, Coordinator, PlatformStore {
+/** The Open Platform methods (PlatformStore) are RecordsBackedStore's, handed on to redis-platform.ts. */
+export class RedisStore extends RecordsBackedStore implements TokenStore, Coordinator {
   readonly kind = "redis";
   /** Down while Redis is unreachable or refuses a write, until it is ready again or a write lands (gRPC health's wxtoken.v1.Store). */
   readonly health: WriteHealth;
@@ -46,10 +47,11 @@ export class RedisStore implements TokenStore, Coordinator, PlatformStore {
   private readonly tokens: RedisTokens;
   private readonly quotas: RedisQuotas;
   private readonly lock: RedisLock;
-  private readonly platforms: RedisPlatforms;
+  protected readonly platforms: RedisPlatforms;
   private registry: ReplicaRegistry | undefined;
 
   constructor(private readonly opts: RedisStoreOptions) {
+    super();
     this.clients = new RedisClients(opts);
     this.health = this.clients.health;
     this.tokens = new RedisTokens(this.clients);
@@ -131,55 +133,5 @@ export class RedisStore implements TokenStore, Coordinator, PlatformStore {
     // Leaves first, while the connection is up, so that the others take over at once.
     await this.registry?.stop();
     await this.clients.close();
-  }
-
-  // Open Platform (PlatformStore): redis-platform.ts.
-
-  ticket(component: string): Promise<StoredTicket | undefined> {
-    return this.platforms.ticket(component);
-  }
-
-  saveTicket(component: string, ticket: StoredTicket): Promise<boolean> {
-    return this.platforms.saveTicket(component, ticket);
-  }
-
-  authorizers(component: string): Promise<Map<string, StoredAuthorizer>> {
-    return this.platforms.authorizers(component);
-  }
-
-  authorizersOf(component: string, appIds: readonly string[]): Promise<Map<string, StoredAuthorizer>> {
-    return this.platforms.authorizersOf(component, appIds);
-  }
-
-  authorizer(component: string, appId: string): Promise<StoredAuthorizer | undefined> {
-    return this.platforms.authorizer(component, appId);
-  }
-
-  saveAuthorizer(component: string, authorizer: StoredAuthorizer): Promise<boolean> {
-    return this.platforms.saveAuthorizer(component, authorizer);
-  }
-
-  saveAuthorizers(component: string, records: readonly StoredAuthorizer[]): Promise<boolean[]> {
-    return this.platforms.saveAuthorizers(component, records);
-  }
-
-  updateAuthorizer(component: string, appId: string, expected: string, change: { refreshToken?: string; status?: AuthorizerStatus; updatedAt: number }): Promise<boolean> {
-    return this.platforms.updateAuthorizer(component, appId, expected, change);
-  }
-
-  removeAuthorizer(component: string, appId: string, at: number, credentialKeys: readonly string[]): Promise<RemoveOutcome> {
-    return this.platforms.removeAuthorizer(component, appId, at, credentialKeys);
-  }
-
-  claim(component: string, what: string, ttlMs: number): Promise<boolean> {
-    return this.platforms.claim(component, what, ttlMs);
-  }
-
-  repairFutureTimes(component: string, notAfter: number, now: number): Promise<RepairedTimes> {
-    return this.platforms.repairFutureTimes(component, notAfter, now);
-  }
-
-  onPlatformChange(listener: (change: PlatformChange) => void): () => void {
-    return this.platforms.onPlatformChange(listener);
   }
 }
