@@ -1,5 +1,5 @@
 /**
- * What the deployment tests (test/deploy-*.test.ts) share: the files in
+ * What the deployment tests (test/deploy/) share: the files in
  * deploy/ read as the tools that use them read them (Kubernetes manifests as
  * YAML documents, the Dockerfile as instructions, the unit as key=value
  * lines), and a config from them checked by the real `wxtoken check-config`

@@ -1,5 +1,5 @@
 /**
- * What the recipe tests (test/recipe-*.test.ts) share: a real wxtoken with the
+ * What the recipe tests (test/interop/recipe-*.test.ts) share: a real wxtoken with the
  * fake WeChat, the two ways WeChat refuses a token, and the counts that show
  * a recipe recovers with one passive refresh and fails in bounded time when
  * WeChat keeps refusing. Each recipe runs in its own process (its language's
