@@ -4,7 +4,7 @@
  * on an injected clock, and lets callers inject faults.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listen } from "../listeners/listen.js";
 import { type Clock, systemClock } from "../clock.js";
 import { FakeComponent, type FakeComponentOptions } from "./component.js";
 import { COMPONENT_ROUTES, componentErrorBody } from "./component-routes.js";
@@ -147,14 +147,7 @@ export class FakeWeChat {
         else res.destroy();
       });
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(port, this.host, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
-    const { port: bound } = server.address() as AddressInfo;
+    const bound = await listen(server, { host: this.host, port });
     return { server, url: `http://${this.host.includes(":") ? `[${this.host}]` : this.host}:${bound}` };
   }
 

@@ -8,11 +8,10 @@
  * read which apps are configured and their quota use.
  */
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { splitHostPort } from "../host-port.js";
 import type { Logger } from "../log.js";
 import { httpServerOptions, limitHttpServer, type HttpLimits } from "../listeners/http-limits.js";
 import { HostCheck, HostGuard } from "../listeners/host-check.js";
+import { listen } from "../listeners/listen.js";
 import { answerProbe, type Readiness } from "../listeners/probes.js";
 import { answerStatus, type StatusSource } from "../listeners/status-page.js";
 import type { Metrics } from "./metrics.js";
@@ -20,13 +19,6 @@ import type { Metrics } from "./metrics.js";
 export interface MetricsEndpoint {
   readonly port: number;
   close(): Promise<void>;
-}
-
-/** "host:port", "[v6]:port" or ":port" (all interfaces). */
-export function parseHostPort(address: string): { host: string | undefined; port: number } {
-  const parts = splitHostPort(address);
-  if (!parts) throw new Error(`metrics address must be host:port, got "${address}"`);
-  return { host: parts.host || undefined, port: parts.port };
 }
 
 /**
@@ -73,15 +65,7 @@ export async function serveMetrics(
   });
   // A scraper that never finishes its request does not hold a connection.
   limitHttpServer(server, limits, 30_000);
-  const { host, port } = parseHostPort(address);
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const bound = (server.address() as AddressInfo).port;
+  const bound = await listen(server, address, "metrics.listen");
   log.info({ address, port: bound }, "metrics listening (GET /metrics)");
   return {
     port: bound,

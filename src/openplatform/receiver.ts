@@ -21,7 +21,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Clock } from "../clock.js";
-import { splitHostPort } from "../host-port.js";
+import { listen } from "../listeners/listen.js";
 import type { Logger } from "../log.js";
 import { bodyChunks, ClientAbortError } from "../listeners/client-abort.js";
 import { httpServerOptions, limitHttpServer, type HttpLimits } from "../listeners/http-limits.js";
@@ -125,17 +125,7 @@ export class PushReceiver {
   }
 
   async listen(): Promise<number> {
-    const parts = splitHostPort(this.o.listen);
-    if (!parts) throw new Error(`openPlatform.receiver.listen must be host:port, got "${this.o.listen}"`);
-    await new Promise<void>((resolve, reject) => {
-      this.server.once("error", reject);
-      this.server.listen(parts.port, parts.host || undefined, () => {
-        this.server.off("error", reject);
-        resolve();
-      });
-    });
-    const address = this.server.address();
-    this.port = typeof address === "object" && address ? address.port : parts.port;
+    this.port = await listen(this.server, this.o.listen, "openPlatform.receiver.listen");
     this.o.log.info({ address: this.o.listen, port: this.port, paths: [...this.byPath.keys()] }, "Open Platform push receiver listening");
     return this.port;
   }
