@@ -1,7 +1,7 @@
 /**
  * `wxtoken get | refresh | watch | sign | platform`: small clients of a
  * running server, on the client library. They print what the HTTP API
- * answers for the same call (proto3 JSON: proto-json.ts), so a script can
+ * answers for the same call (proto3 JSON: src/http/proto-json.ts), so a script can
  * switch between the two.
  */
 import type { ListAuthorizersResponse } from "../../generated/wxtoken/v1/token_service.js";

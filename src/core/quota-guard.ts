@@ -11,7 +11,8 @@ import { nextQuotaDay } from "./schedule.js";
 export interface QuotaPolicy {
   /**
    * Upstream token calls per app per quota day (China midnight to midnight),
-   * whatever the cause, that may have cost WeChat quota (see app-token.ts).
+   * whatever the cause, that may have cost WeChat quota (refresher.ts counts
+   * each answered fetch, and each whose answer was lost: errors.ts, mayHaveIssued).
    */
   dailyBudget: number;
   /** Of those, how many ForceRefresh may cause. */

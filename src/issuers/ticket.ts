@@ -26,7 +26,7 @@ export async function fetchWithParent<T = Fetched>(
     if (!(err instanceof WeChatError) || !STALE_TOKEN_ERRCODES.has(err.errcode)) throw err;
     const fresh = await parentToken(endpoint, async () => {
       try {
-        // WeChat refused the token to us just now: no need to ask it again (see stale-check.ts).
+        // WeChat refused the token to us just now: no need to ask it again (see src/core/stale-check.ts).
         return (await parent.forceRefresh(token.value, caller, true)).token;
       } catch (e) {
         // WeChat handed back the same token: it still vouches for it, so the retry uses it.

@@ -2,10 +2,11 @@
  * Prometheus metrics, in a prom-client Registry of our own (never the global
  * one, so two servers in one process never mix their numbers).
  *
- * Counters and histograms are fed by events: every upstream token call (through
- * meterUpstream, a wrapper around the upstream client) and every finished RPC
- * (through `observer`, the gRPC layer's CallObserver). Gauges about tokens are
- * read from the token registry at scrape time, so they are never stale.
+ * Counters and histograms are fed by events: every upstream fetch (through
+ * meterIssuer, a wrapper around each issuer) and every finished call
+ * (through `observer`, the CallObserver of the gRPC and HTTP layers). Gauges
+ * about credentials are read from the credential engine's credentials at
+ * scrape time, so they are never stale.
  * Labels are app ids, endpoints, errcodes, method and status names: never a
  * token or a secret, and never a value a client or WeChat can choose
  * (labels.ts: unknown values collapse into "other").
