@@ -3,13 +3,11 @@
  * keyed by one string in memory, in the stores and in Redis. The engine never
  * looks inside a kind; issuers (src/issuers/) know what each one means.
  */
-import { CREDENTIAL_KIND_NAMES, type CredentialKindName } from "@wxtoken/client";
+import type { CredentialKindName } from "@wxtoken/client";
 import { fingerprint } from "../fingerprint.js";
 
 /** A kind by its long name, the one the engine, the stores, logs and metrics use (the table of every spelling: the client's kinds.ts). */
 export type CredentialKind = CredentialKindName;
-
-export const CREDENTIAL_KINDS: readonly CredentialKind[] = CREDENTIAL_KIND_NAMES;
 
 /** An appid, a WeCom corpid, or an agent (agentid or built-in app name): one pattern, defined once. */
 export const APP_ID_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;

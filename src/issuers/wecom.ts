@@ -15,12 +15,10 @@ import { fetchWithParent } from "./ticket.js";
 import { callbackIpCheck } from "./token-check.js";
 import { ticketKind, type WeComApp, type WeComTicket } from "./types.js";
 
-export const DEFAULT_WECOM_BASE_URL = "https://qyapi.weixin.qq.com";
-
 const untilNextHour = (now: number) => Math.floor(now / 3600_000) * 3600_000 + 3600_000 - now;
 
 /** What gettoken's errcodes mean. */
-export const WECOM_TOKEN_ERRCODES: ErrcodeTable = {
+const WECOM_TOKEN_ERRCODES: ErrcodeTable = {
   [-1]: { kind: "transient", meaning: "system busy" },
   40001: { kind: "permanent", meaning: "invalid secret (WeCom)" },
   40013: { kind: "permanent", meaning: "invalid corpid" },
@@ -35,7 +33,7 @@ export const WECOM_TOKEN_ERRCODES: ErrcodeTable = {
 };
 
 /** What the ticket endpoints' errcodes mean. 40001/40014/42001 first cost a parent refresh and one retry. */
-export const WECOM_TICKET_ERRCODES: ErrcodeTable = {
+const WECOM_TICKET_ERRCODES: ErrcodeTable = {
   [-1]: { kind: "transient", meaning: "system busy" },
   40001: { kind: "transient", meaning: "access_token invalid" },
   40014: { kind: "transient", meaning: "invalid access_token" },

@@ -31,7 +31,7 @@ const LOOPBACK_NAMES = new Set(["localhost"]);
  * The name or address of a Host header, lowercased, without its port,
  * brackets or a trailing dot; undefined when it is not a valid Host.
  */
-export function hostName(header: string): string | undefined {
+function hostName(header: string): string | undefined {
   const h = header.trim().toLowerCase();
   let name: string;
   let rest: string;

@@ -15,7 +15,7 @@ import { WeChatError } from "../upstream/errors.js";
 export const OTHER = "other";
 
 /** The TokenService's methods, from the generated service definition (a new RPC is known without a change here). */
-export const RPC_METHODS: ReadonlySet<string> = new Set(Object.values(TokenServiceService).map((m) => m.path.slice(m.path.lastIndexOf("/") + 1)));
+const RPC_METHODS: ReadonlySet<string> = new Set(Object.values(TokenServiceService).map((m) => m.path.slice(m.path.lastIndexOf("/") + 1)));
 
 /** The method label: a TokenService method, or "other" (an HTTP request that matched no route, say). */
 export function methodLabel(method: string): string {

@@ -11,7 +11,7 @@ import { Counter, Gauge, type Registry } from "prom-client";
 import type { Ownership } from "../core/ownership.js";
 
 /** The wxtoken package's version: the nearest package.json named wxtoken above this module (src/ or dist/src/), or "unknown". */
-export function packageVersion(): string {
+function packageVersion(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let up = 0; up < 6; up++) {
     const file = join(dir, "package.json");

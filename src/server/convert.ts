@@ -21,10 +21,6 @@ export function kindFromProto(kind: CredentialKind | number | undefined): Kind |
   return kindOf(kind ?? CredentialKind.CREDENTIAL_KIND_UNSPECIFIED)?.name;
 }
 
-export function kindToProto(kind: Kind): CredentialKind {
-  return kindSpellings(kind).number;
-}
-
 export function toProtoToken(t: CredentialRecord): Token {
   return {
     appId: t.id.appId,
@@ -34,7 +30,7 @@ export function toProtoToken(t: CredentialRecord): Token {
     expiresAt: new Date(t.expiresAt),
     refreshAt: new Date(t.refreshAt),
     fingerprint: t.fingerprint,
-    kind: kindToProto(t.id.kind),
+    kind: kindSpellings(t.id.kind).number,
     agent: t.id.agent ?? "",
   };
 }
@@ -97,13 +93,13 @@ const STATE_FILTERS = new Map<number, CredentialStateName | undefined>([
 ]);
 
 /** ListCredentials' state_filter: undefined (unset) for every state, null for a value this server does not know. */
-export function stateFilterFromProto(state: CredentialState | number | undefined): CredentialStateName | undefined | null {
+function stateFilterFromProto(state: CredentialState | number | undefined): CredentialStateName | undefined | null {
   const n = state ?? 0;
   return STATE_FILTERS.has(n) ? STATE_FILTERS.get(n) : null;
 }
 
 /** ListCredentials' kind_filter: unset is every kind (not the access_token, as elsewhere); null for a value this server does not know. */
-export function kindFilterFromProto(kind: CredentialKind | number | undefined): Kind | undefined | null {
+function kindFilterFromProto(kind: CredentialKind | number | undefined): Kind | undefined | null {
   if ((kind ?? 0) === CredentialKind.CREDENTIAL_KIND_UNSPECIFIED) return undefined;
   return kindFromProto(kind) ?? null;
 }
@@ -113,7 +109,7 @@ export function toProtoCredentialList(v: CredentialListView): ListCredentialsRes
     credentials: v.credentials.map((c) => ({
       appId: c.appId,
       agent: c.agent ?? "",
-      kind: kindToProto(c.kind),
+      kind: kindSpellings(c.kind).number,
       state: STATE_TO_PROTO[c.state],
       platform: c.platform ?? "",
       version: c.version,
