@@ -171,9 +171,7 @@ export class TokenServiceImpl {
       checkDecoded(call.request);
       const who = principal;
       const req = call.request;
-      // The stream rides along on the sink for introspection (tests of back-pressure).
-      const sink: WatchSink & { stream: WatchCall } = {
-        stream: call,
+      const sink: WatchSink = {
         write: (token) => call.write(responseOf(token)),
         onDrain: (fn) => call.once("drain", fn),
         fail: (err) => {

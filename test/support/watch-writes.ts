@@ -11,6 +11,8 @@ export interface Writes {
   /** Index in versions of the first write() that returned false. */
   firstRefused: number | undefined;
   drains: number;
+  /** Writes made while the transport was full: after a write() returned false, before its 'drain'. */
+  whileFull: number;
   /** Writes after the first refused one. */
   afterRefused(): number;
 }
@@ -20,9 +22,12 @@ export function countWrites(watcher: Watcher): Writes {
   const sink = watcher["sink"];
   const write = sink.write.bind(sink);
   const onDrain = sink.onDrain.bind(sink);
-  const seen = { versions: [] as number[], firstRefused: undefined as number | undefined, drains: 0 };
+  const seen = { versions: [] as number[], firstRefused: undefined as number | undefined, drains: 0, whileFull: 0 };
+  let full = false;
   sink.write = (token) => {
+    if (full) seen.whileFull++;
     const ok = write(token);
+    full = !ok;
     seen.versions.push(token.version);
     if (!ok && seen.firstRefused === undefined) seen.firstRefused = seen.versions.length - 1;
     return ok;
@@ -30,6 +35,7 @@ export function countWrites(watcher: Watcher): Writes {
   sink.onDrain = (fn) =>
     onDrain(() => {
       seen.drains++;
+      full = false;
       fn();
     });
   return Object.assign(seen, {
