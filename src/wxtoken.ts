@@ -5,12 +5,12 @@
  * server; applies a reload; and orders the shutdown. Nothing else wires.
  */
 import { systemClock, type Clock } from "./clock.js";
-import { createAuthorizer } from "./auth/authorizer.js";
+import { createAccessPolicy } from "./auth/access-policy.js";
 import { exposureProblem, exposureWarnings, hasClientAuthentication } from "./auth/exposure.js";
 import { serverCredentials } from "./auth/server-credentials.js";
 import { ConfigError, type LoadedConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
-import type { Authorizer } from "./core/authorizer.js";
+import type { AccessPolicy } from "./core/access-policy.js";
 import { isCoordinator } from "./core/coordinator.js";
 import { soleOwner } from "./core/ownership.js";
 import type { CredentialKind } from "./core/credential.js";
@@ -60,7 +60,7 @@ export interface ServerDeps {
   /** Defaults to the store the config names. */
   store?: TokenStore;
   /** Who may call what; defaults to the config's auth section (everyone, everything when it has none). */
-  authorizer?: Authorizer;
+  accessPolicy?: AccessPolicy;
   /** Told about every finished call (besides the metrics). */
   observer?: CallObserver;
   /** Prometheus metrics; by default made when the config has a `metrics` section, which also opens its HTTP port. */
@@ -191,7 +191,7 @@ export class WxTokenServer {
   static async create(loaded: LoadedConfig, deps: ServerDeps): Promise<WxTokenServer> {
     const { config } = loaded;
     const clock = deps.clock ?? systemClock;
-    const authorizer = deps.authorizer ?? createAuthorizer(config.auth);
+    const accessPolicy = deps.accessPolicy ?? createAccessPolicy(config.auth);
     const store = deps.store ?? openStore(loaded, deps.log);
     const client = (baseUrl: string) =>
       new WeChatClient({ baseUrl, connectTimeoutMs: config.upstream.connectTimeoutMs, timeoutMs: config.upstream.timeoutMs });
@@ -265,7 +265,7 @@ export class WxTokenServer {
     const tokenWatches = new WatchLimiter("token", w.tokens, deps.log, clock);
     const healthWatches = new WatchLimiter("health", { perClient: w.health.perPeer, perConnection: w.health.perConnection, total: w.health.total }, deps.log, clock);
     if (metrics) registerWatchMetrics(metrics.registry, [tokenWatches, healthWatches]);
-    const api = new TokenApi(engine, { authorizer, forceRefreshLimiter: new RateLimiter(q.clientForceRefreshPerMinute, clock), signer, platforms, watchLimiter: tokenWatches, log: deps.log });
+    const api = new TokenApi(engine, { accessPolicy, forceRefreshLimiter: new RateLimiter(q.clientForceRefreshPerMinute, clock), signer, platforms, watchLimiter: tokenWatches, log: deps.log });
     const observer = metrics ? bothObservers(metrics.observer, deps.observer) : deps.observer;
     const listeners = planListeners(config, deps.log, clock);
     metrics?.attachConnections(listeners.caps);
@@ -312,7 +312,7 @@ export class WxTokenServer {
     const { taken, ...apps } = this.engine.reconcile(this.issuers(next.apps));
     if (taken.length > 0) this.log.error({ credentials: taken }, "apps added by the reload are already served as an Open Platform's authorizers; not added");
     this.signer.setOrigins(originsOf(next.apps));
-    if (JSON.stringify(prev.auth) !== JSON.stringify(cfg.auth)) this.api.setAuthorizer(createAuthorizer(cfg.auth));
+    if (JSON.stringify(prev.auth) !== JSON.stringify(cfg.auth)) this.api.setAccessPolicy(createAccessPolicy(cfg.auth));
     // $schema is for editors only: changing it changes nothing to restart for.
     const reloadable = new Set(["apps", "auth", "$schema"]);
     const needsRestart = (Object.keys({ ...prev, ...cfg }) as (keyof Config)[]).filter(

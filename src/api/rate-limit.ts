@@ -5,7 +5,7 @@
  */
 import type { Clock } from "../clock.js";
 import { QuotaGuardError } from "../core/quota-guard.js";
-import type { CallInfo, Principal } from "../core/authorizer.js";
+import type { CallInfo, Principal } from "../core/access-policy.js";
 
 interface Bucket {
   tokens: number;

@@ -4,7 +4,7 @@
  * (before the lookup: a denial must not reveal whether the app exists), look
  * up, act. Transports only decode, authenticate and encode; they never decide.
  */
-import { allowAll, type Authorizer, type CallInfo, type Permission, type Principal } from "../core/authorizer.js";
+import { allowAll, type AccessPolicy, type CallInfo, type Permission, type Principal } from "../core/access-policy.js";
 import type { CredentialId, CredentialRecord } from "../core/credential.js";
 import type { CredentialEngine } from "../core/engine.js";
 import { UnknownCredentialError } from "../core/errors.js";
@@ -44,7 +44,7 @@ export interface ListArgs extends PageRequest {
 }
 
 export interface TokenApiOptions {
-  authorizer?: Authorizer;
+  accessPolicy?: AccessPolicy;
   /** Per-client limit on ForceRefresh calls that would go upstream. */
   forceRefreshLimiter?: RateLimiter;
   signer?: JsSdkSigner;
@@ -56,7 +56,7 @@ export interface TokenApiOptions {
 }
 
 export class TokenApi {
-  private authorizer: Authorizer;
+  private policy: AccessPolicy;
   private readonly watchers = new Set<Watcher>();
   private draining = false;
 
@@ -64,7 +64,7 @@ export class TokenApi {
     private readonly engine: CredentialEngine,
     private readonly opts: TokenApiOptions,
   ) {
-    this.authorizer = opts.authorizer ?? allowAll;
+    this.policy = opts.accessPolicy ?? allowAll;
     // A credential removed (a reload, a de-authorization) ends its watch streams with NOT_FOUND.
     engine.onMembership((event) => {
       if (event.type === "removed") this.endWatchesOf(event.credential.key);
@@ -72,7 +72,7 @@ export class TokenApi {
   }
 
   authenticate(call: CallInfo): Principal {
-    return this.authorizer.authenticate(call);
+    return this.policy.authenticate(call);
   }
 
   /** waitMs: how long the caller can wait (its deadline): long enough, it joins the next attempt rather than fail at once. */
@@ -99,7 +99,7 @@ export class TokenApi {
     if (req.kind === undefined) throw new InvalidArgumentError("kind is not a signature kind this server knows", "INVALID_KIND");
     const ticket = ticketFor({ appId, agent, kind: req.kind });
     // The ticket's own id: the corp jsapi ticket needs a grant on the corp, whichever agent is named.
-    this.authorize(this.authorizer, principal, ticket, "sign");
+    this.authorize(this.policy, principal, ticket, "sign");
     if (!this.opts.signer) throw new UnknownCredentialError(ticket);
     return this.opts.signer.sign({ appId, agent, kind: req.kind, url: req.url, cardValues: req.cardValues });
   }
@@ -121,14 +121,14 @@ export class TokenApi {
 
   /** What a caller may see of the credentials: all of them, or those it may read. */
   private visibility(principal: Principal): Visibility {
-    const authorizer = this.authorizer;
+    const policy = this.policy;
     try {
-      authorizer.authorize(principal, { appId: "*", kind: "access_token" }, "read");
+      policy.authorize(principal, { appId: "*", kind: "access_token" }, "read");
       return { all: true };
     } catch {
       const may = (c: Credential): boolean => {
         try {
-          this.authorize(authorizer, principal, c.id, "read");
+          this.authorize(policy, principal, c.id, "read");
           return true;
         } catch {
           return false;
@@ -150,7 +150,7 @@ export class TokenApi {
   watch(call: CallInfo, principal: Principal, req: Named, known: { version: number; fingerprint: string }, sink: WatchSink): Watcher {
     if (this.draining) throw new ShuttingDownError("server shutting down");
     const asked = validateId(req.appId, req.agent, req.kind);
-    this.authorize(this.authorizer, principal, held(asked), "read");
+    this.authorize(this.policy, principal, held(asked), "read");
     const app = this.lookup(asked);
     // Counted once the request is known to be good: a refusal for another reason takes no place.
     const release = this.opts.watchLimiter?.admit(watchClient(principal, call.peer), watchConnection(call.peer)) ?? (() => undefined);
@@ -174,15 +174,15 @@ export class TokenApi {
   }
 
   /**
-   * Uses a new authorizer (a config reload): for calls from now on, and for
+   * Uses a new access policy (a config reload): for calls from now on, and for
    * the watch streams already open, which end with UNAUTHENTICATED or
    * PERMISSION_DENIED when their key or grant was revoked.
    */
-  setAuthorizer(authorizer: Authorizer): void {
-    this.authorizer = authorizer;
+  setAccessPolicy(policy: AccessPolicy): void {
+    this.policy = policy;
     for (const w of [...this.watchers]) {
       try {
-        this.authorize(authorizer, authorizer.authenticate(w.caller), held(w.asked), "read");
+        this.authorize(policy, policy.authenticate(w.caller), held(w.asked), "read");
       } catch (err) {
         this.opts.log.info({ credential: w.key, reason: (err as Error).message }, "watch stream ended: access revoked");
         w.end(err);
@@ -211,14 +211,14 @@ export class TokenApi {
    * that authorized it (they come and go; grants cannot list them ahead). A
    * denial is the same whether or not the app is an authorizer.
    */
-  private authorize(authorizer: Authorizer, principal: Principal, id: CredentialId, permission: Permission): void {
+  private authorize(policy: AccessPolicy, principal: Principal, id: CredentialId, permission: Permission): void {
     try {
-      authorizer.authorize(principal, id, permission);
+      policy.authorize(principal, id, permission);
     } catch (err) {
       const platform = [...(this.opts.platforms?.values() ?? [])].find((p) => p.holds(id.appId));
       if (!platform) throw err;
       try {
-        authorizer.authorize(principal, { appId: platform.componentAppId, kind: "access_token" }, permission);
+        policy.authorize(principal, { appId: platform.componentAppId, kind: "access_token" }, permission);
       } catch {
         throw err;
       }
@@ -227,7 +227,7 @@ export class TokenApi {
 
   private platform(principal: Principal, componentAppId: unknown, permission: Permission): OpenPlatform {
     const appId = validateAppId(componentAppId, "component_app_id");
-    this.authorizer.authorize(principal, { appId, kind: "access_token" }, permission);
+    this.policy.authorize(principal, { appId, kind: "access_token" }, permission);
     const platform = this.opts.platforms?.get(appId);
     if (!platform) throw new UnknownPlatformError(appId);
     return platform;
@@ -237,7 +237,7 @@ export class TokenApi {
     const id = validateId(req.appId, req.agent, req.kind);
     validateRest?.();
     // The corp jsapi ticket is the corp's: a grant on one agent does not reach it.
-    this.authorize(this.authorizer, principal, held(id), permission);
+    this.authorize(this.policy, principal, held(id), permission);
     return this.lookup(id);
   }
 

@@ -10,7 +10,7 @@
  * refused streams must not become a flood of log lines.
  */
 import type { Clock, TimerHandle } from "../clock.js";
-import type { Principal } from "../core/authorizer.js";
+import type { Principal } from "../core/access-policy.js";
 import { WxTokenError } from "../errors.js";
 import type { Logger } from "../log.js";
 

@@ -5,7 +5,7 @@
  * transport is full we wait for it to drain and then send the newest. Each
  * version is sent once, in order, and never one that has expired meanwhile.
  */
-import type { CallInfo } from "../core/authorizer.js";
+import type { CallInfo } from "../core/access-policy.js";
 import type { CredentialId, CredentialRecord } from "../core/credential.js";
 import type { Credential } from "../core/refresher.js";
 

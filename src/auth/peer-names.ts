@@ -7,7 +7,7 @@
  * the configured client CA.
  */
 import type { PeerCertificate } from "node:tls";
-import type { AuthContext } from "../core/authorizer.js";
+import type { AuthContext } from "../core/access-policy.js";
 
 export interface CertificateNames {
   /** subjectAltName URIs. */

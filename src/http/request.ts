@@ -7,7 +7,7 @@
 import type { IncomingMessage } from "node:http";
 import type { TLSSocket } from "node:tls";
 import { status } from "@grpc/grpc-js";
-import type { AuthContext, CallInfo } from "../core/authorizer.js";
+import type { AuthContext, CallInfo } from "../core/access-policy.js";
 import { InvalidArgumentError } from "../errors.js";
 import { bodyChunks } from "../listeners/client-abort.js";
 import type { Route } from "./routes.js";

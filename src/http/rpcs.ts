@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TokenApi } from "../api/token-api.js";
 import type { Clock } from "../clock.js";
-import type { CallInfo, Principal } from "../core/authorizer.js";
+import type { CallInfo, Principal } from "../core/access-policy.js";
 import { credentialListArgs, kindFromProto, statusFilterFromProto } from "../server/convert.js";
 import { toStatus } from "../server/status.js";
 import { SIGNATURE_TO_PROTO, signatureKindFromProto } from "../server/token-service.js";

@@ -13,7 +13,7 @@ import { status } from "@grpc/grpc-js";
 import type { TokenApi } from "../api/token-api.js";
 import type { TlsFiles } from "../auth/tls-files.js";
 import type { Clock } from "../clock.js";
-import type { Principal } from "../core/authorizer.js";
+import type { Principal } from "../core/access-policy.js";
 import { ShuttingDownError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { ClientAbortError } from "../listeners/client-abort.js";

@@ -3,7 +3,7 @@
  * over gRPC or the HTTP API.
  */
 import type { status } from "@grpc/grpc-js";
-import type { Principal } from "../core/authorizer.js";
+import type { Principal } from "../core/access-policy.js";
 
 /** Which API a call came through. */
 export type Transport = "grpc" | "http";

@@ -9,7 +9,7 @@ import { SignatureKind, type TokenServiceServer, type WatchTokenRequest, type Wa
 import { systemClock, type Clock } from "../clock.js";
 import type { TokenApi } from "../api/token-api.js";
 import type { WatchSink } from "../api/watcher.js";
-import type { CallInfo, Principal } from "../core/authorizer.js";
+import type { CallInfo, Principal } from "../core/access-policy.js";
 import type { SignatureKind as Kind } from "../core/signer.js";
 import { ShuttingDownError } from "../errors.js";
 import type { Logger } from "../log.js";

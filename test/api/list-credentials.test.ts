@@ -14,7 +14,7 @@ import {
   ListCredentialsRequest,
   type ListCredentialsResponse,
 } from "../../generated/wxtoken/v1/token_service.js";
-import { ConfigAuthorizer } from "../../src/auth/authorizer.js";
+import { ConfigAccessPolicy } from "../../src/auth/access-policy.js";
 import { statusDetailsOf } from "../../packages/client/src/status-details.js";
 import { APP, APP2, eventually, grpcError, Harness } from "../support/harness.js";
 
@@ -134,7 +134,7 @@ describe("ListCredentials", () => {
 
   it("shows a caller only what it may read; the counts only to one who may read every app", async () => {
     const sha = (key: string) => createHash("sha256").update(key).digest("hex");
-    const authorizer = new ConfigAuthorizer([
+    const accessPolicy = new ConfigAccessPolicy([
       { name: "orders", apiKeySha256: sha("orders-key-0123456789abcdef"), read: [APP], refresh: [], sign: [] },
       { name: "ops", apiKeySha256: sha("ops-key-0123456789abcdef0123"), read: ["*"], refresh: [], sign: [] },
       { name: "nobody", apiKeySha256: sha("nobody-key-0123456789abcdef0"), read: [], refresh: [], sign: [] },
@@ -144,7 +144,7 @@ describe("ListCredentials", () => {
         { appId: APP, secretEnv: `SECRET_${APP}`, tickets: ["jsapi"] },
         { appId: APP2, secretEnv: `SECRET_${APP2}` },
       ],
-      authorizer,
+      accessPolicy,
       config: { insecure: true },
     });
     const harness = h;

@@ -10,8 +10,8 @@ import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { GetTokenRequest, GetTokenResponse } from "../../generated/wxtoken/v1/token_service.js";
 import { generateApiKey, hashApiKey } from "../../src/auth/api-key.js";
-import { ConfigAuthorizer } from "../../src/auth/authorizer.js";
-import type { Authorizer } from "../../src/core/authorizer.js";
+import { ConfigAccessPolicy } from "../../src/auth/access-policy.js";
+import type { AccessPolicy } from "../../src/core/access-policy.js";
 import { APP, eventually, Harness } from "../support/harness.js";
 import { RawH2Client } from "../support/raw-h2.js";
 
@@ -24,15 +24,15 @@ let c: RawH2Client;
 const seen: (string | Buffer)[][] = [];
 
 beforeEach(async () => {
-  const real = new ConfigAuthorizer([{ name: "reader", apiKeySha256: hashApiKey(KEY), read: [APP], refresh: [], sign: [] }]);
-  const recording: Authorizer = {
+  const real = new ConfigAccessPolicy([{ name: "reader", apiKeySha256: hashApiKey(KEY), read: [APP], refresh: [], sign: [] }]);
+  const recording: AccessPolicy = {
     authenticate: (call) => {
       seen.push(call.metadata.get("authorization"));
       return real.authenticate(call);
     },
     authorize: (principal, id, permission) => real.authorize(principal, id, permission),
   };
-  h = await Harness.start({ authorizer: recording });
+  h = await Harness.start({ accessPolicy: recording });
   c = await RawH2Client.connect(h.port);
 });
 afterEach(async () => {

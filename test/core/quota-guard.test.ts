@@ -1,7 +1,7 @@
 import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import { FakeClock } from "../../src/clock.js";
-import type { Authorizer } from "../../src/core/authorizer.js";
+import type { AccessPolicy } from "../../src/core/access-policy.js";
 import { RateLimiter } from "../../src/api/rate-limit.js";
 import { AppQuota, QuotaGuardError } from "../../src/core/quota-guard.js";
 import { APP, APP2, eventually, grpcError, Harness } from "../support/harness.js";
@@ -81,7 +81,7 @@ describe("RateLimiter", () => {
 });
 
 /** Names each caller from an `x-test-client` header, standing in for API keys. */
-const perHeader: Authorizer = {
+const perHeader: AccessPolicy = {
   authenticate: (call) => ({ name: String(call.metadata.get("x-test-client")[0] ?? "none"), method: "api-key" }),
   authorize: () => undefined,
 };
@@ -89,7 +89,7 @@ const perHeader: Authorizer = {
 describe("a ForceRefresh flood", () => {
   it("stays within the upstream budget while GetToken keeps answering", async () => {
     const budget = { dailyBudget: 40, forceRefreshDailyBudget: 15, minForceRefreshIntervalSeconds: 30, clientForceRefreshPerMinute: 4 };
-    h = await Harness.start({ config: { quota: budget }, authorizer: perHeader });
+    h = await Harness.start({ config: { quota: budget }, accessPolicy: perHeader });
     const force = (client: number, stale: string): Promise<unknown> => {
       const md = new Metadata();
       md.set("x-test-client", `client-${client}`);

@@ -24,7 +24,7 @@ import { parseConfig, type LoadedConfig } from "../../src/config/load.js";
 import type { ConfigInput } from "../../src/config/schema.js";
 import { FakeWeChat, type FakeWeChatOptions, type Fault } from "../../src/fake-wechat/index.js";
 import { createLogger } from "../../src/log.js";
-import type { Authorizer } from "../../src/core/authorizer.js";
+import type { AccessPolicy } from "../../src/core/access-policy.js";
 import { WxTokenServer } from "../../src/wxtoken.js";
 import type { TokenStore } from "../../src/core/store.js";
 import { WeChatClient } from "../../src/upstream/wechat-client.js";
@@ -61,7 +61,7 @@ export interface HarnessOptions {
   /** Injected into the harness's own fake WeChat before the server starts (and so before its first fetch). */
   faults?: Fault[];
   /** Stands in for the configured authentication (tests of per-client limits). */
-  authorizer?: Authorizer;
+  accessPolicy?: AccessPolicy;
   /** The harness client's channel credentials (default plaintext) and API key (default none). */
   clientCredentials?: ChannelCredentials;
   apiKey?: string;
@@ -110,7 +110,7 @@ export class Harness {
     const logs = new LogCapture();
     const log = createLogger({ level: "debug", destination: logs });
     const upstream = new WeChatClient({ baseUrl: fake.url, timeoutMs: opts.upstreamTimeoutMs ?? 2000 });
-    const server = await WxTokenServer.create(loaded, { log, clock, upstream, store: opts.store, random: () => 0, authorizer: opts.authorizer });
+    const server = await WxTokenServer.create(loaded, { log, clock, upstream, store: opts.store, random: () => 0, accessPolicy: opts.accessPolicy });
     const port = await server.listen("127.0.0.1:0");
     const client = new TokenServiceClient(`127.0.0.1:${port}`, opts.clientCredentials ?? credentials.createInsecure(), clientOptions({ apiKey: opts.apiKey }));
     return new Harness(clock, fake, server, client, logs, port, loaded, ownsFake);

@@ -30,7 +30,7 @@ export interface Principal {
 /** read: GetToken, WatchToken; refresh: ForceRefresh; sign: SignJsSdk (a read grant also allows it). */
 export type Permission = "read" | "refresh" | "sign";
 
-export interface Authorizer {
+export interface AccessPolicy {
   /** Throws UnauthenticatedError when credentials are missing or wrong. */
   authenticate(call: CallInfo): Principal;
   /**
@@ -44,7 +44,7 @@ export interface Authorizer {
 export const ANONYMOUS: Principal = Object.freeze({ name: "anonymous", method: "anonymous" });
 
 /** No authentication configured: everyone is "anonymous" and may do everything. */
-export const allowAll: Authorizer = {
+export const allowAll: AccessPolicy = {
   authenticate: () => ANONYMOUS,
   authorize: () => undefined,
 };

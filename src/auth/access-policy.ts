@@ -1,9 +1,9 @@
 /**
- * The Authorizer built from the config's `auth` section: who the caller is
+ * The AccessPolicy built from the config's `auth` section: who the caller is
  * (an API key, else a verified client certificate) and which apps it may read
  * or refresh. Without `auth`, everyone may do everything (allowAll).
  */
-import { allowAll, type Authorizer, type CallInfo, type Permission, type Principal } from "../core/authorizer.js";
+import { allowAll, type AccessPolicy, type CallInfo, type Permission, type Principal } from "../core/access-policy.js";
 import type { CredentialId } from "../core/credential.js";
 import { PermissionDeniedError, UnauthenticatedError } from "../errors.js";
 import { ApiKeyTable, bearerKey } from "./api-key.js";
@@ -17,11 +17,11 @@ interface Client {
 
 const VERB: Record<Permission, string> = { read: "read tokens of", refresh: "force a refresh of", sign: "sign JS-SDK pages of" };
 
-export function createAuthorizer(auth: AuthConfig | undefined): Authorizer {
-  return auth === undefined ? allowAll : new ConfigAuthorizer(auth.clients);
+export function createAccessPolicy(auth: AuthConfig | undefined): AccessPolicy {
+  return auth === undefined ? allowAll : new ConfigAccessPolicy(auth.clients);
 }
 
-export class ConfigAuthorizer implements Authorizer {
+export class ConfigAccessPolicy implements AccessPolicy {
   private readonly byName = new Map<string, Client>();
   private readonly byKey = new ApiKeyTable<Client>();
   /** Each certNames entry by the SAN type it is matched against (peer-names.ts: a name with a scheme is a URI). */
