@@ -6,8 +6,8 @@
  * the page token carries the last credential's order key and the filters it
  * was made for.
  */
-import { CREDENTIAL_KIND_HELP } from "@wxtoken/client";
-import { CREDENTIAL_STATES, stateOf, type CredentialStateName } from "../core/credential-index.js";
+import { CREDENTIAL_KIND_HELP, CREDENTIAL_STATE_HELP } from "@wxtoken/client";
+import { stateOf, type CredentialStateName } from "../core/credential-index.js";
 import type { CredentialKind } from "../core/credential.js";
 import type { CredentialEngine } from "../core/engine.js";
 import type { Credential } from "../core/refresher.js";
@@ -109,7 +109,7 @@ export function listCredentials(engine: CredentialEngine, args: CredentialListAr
   const limit = pageSize(args.pageSize);
   const appId = args.appId === undefined || args.appId === "" ? undefined : validateAppId(args.appId);
   if (args.kind === null) throw new InvalidArgumentError(`kind_filter is not a CredentialKind this server knows; valid kinds: ${CREDENTIAL_KIND_HELP}`, "INVALID_KIND");
-  if (args.state === null) throw new InvalidArgumentError(`state_filter is not a CredentialState this server knows (${CREDENTIAL_STATES.join(", ")})`, "INVALID_STATE_FILTER");
+  if (args.state === null) throw new InvalidArgumentError(`state_filter is not a CredentialState this server knows; valid states: ${CREDENTIAL_STATE_HELP}`, "INVALID_STATE_FILTER");
   const search = args.search ?? "";
   if (typeof search !== "string") throw new InvalidArgumentError("search must be a string", "INVALID_ARGUMENT");
   if (search.length > MAX_SEARCH_LENGTH) throw new InvalidArgumentError(`search must be at most ${MAX_SEARCH_LENGTH} characters`, "INVALID_ARGUMENT");

@@ -3,7 +3,17 @@
  * may read), read page by page with ListCredentials: a table by default,
  * or with --json the HTTP API's JSON shape. Never a token: fingerprints only.
  */
-import { CredentialKind, CredentialState, kindOf, CredentialStatus, TokenClient, type ClientAuthOptions, type CredentialStateName, type ListCredentialsResponse } from "@wxtoken/client";
+import {
+  CREDENTIAL_STATE_HELP,
+  CredentialKind,
+  CredentialState,
+  CredentialStatus,
+  kindOf,
+  stateSpellingsOf,
+  TokenClient,
+  type ClientAuthOptions,
+  type ListCredentialsResponse,
+} from "@wxtoken/client";
 import { parseWhich, tokenClientOptions } from "./client-commands.js";
 import { UsageError } from "./flags.js";
 
@@ -15,10 +25,9 @@ export interface StatusCommandOptions {
   json: boolean;
 }
 
-const STATES: readonly CredentialStateName[] = ["ok", "failing", "down", "idle"];
 const PAGE_SIZE = 1000;
 
-const stateName = (s: CredentialState) => (CredentialState[s] ?? String(s)).replace("CREDENTIAL_STATE_", "").toLowerCase();
+const stateName = (s: CredentialState) => stateSpellingsOf(s)?.name ?? String(s);
 const kindName = (k: CredentialKind) => kindOf(k)?.name ?? String(k);
 
 /** "in 1.9 h", "5 min ago": from now, on this machine's clock. */
@@ -71,10 +80,10 @@ function json(s: CredentialStatus): unknown {
 }
 
 export async function statusCommand(addr: string, timeoutMs: number, auth: ClientAuthOptions, opts: StatusCommandOptions): Promise<void> {
-  if (opts.state !== undefined && !STATES.includes(opts.state as CredentialStateName)) {
-    throw new UsageError(`--state must be ${STATES.join(", ")}, got "${opts.state.slice(0, 40)}"`);
+  const state = opts.state === undefined ? undefined : stateSpellingsOf(opts.state)?.name;
+  if (opts.state !== undefined && state === undefined) {
+    throw new UsageError(`--state must be one of ${CREDENTIAL_STATE_HELP}, got "${opts.state.slice(0, 40)}"`);
   }
-  const state = opts.state as CredentialStateName | undefined;
   const kind = opts.kind === undefined ? undefined : parseWhich(opts.kind, undefined).kind;
   const filters = { appId: opts.app, kind, state, search: opts.search };
   const client = new TokenClient(addr, tokenClientOptions(auth, timeoutMs));

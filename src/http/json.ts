@@ -15,7 +15,7 @@ import {
   SignJsSdkRequest,
   WatchTokenRequest,
 } from "../../generated/wxtoken/v1/token_service.js";
-import { CREDENTIAL_KIND_HELP, kindOf } from "@wxtoken/client";
+import { CREDENTIAL_KIND_HELP, CREDENTIAL_STATE_HELP, kindOf, stateSpellingsOf } from "@wxtoken/client";
 import * as protoJson from "./proto-json.js";
 import { InvalidArgumentError } from "../errors.js";
 import { toProtoCredentialList, toProtoPlatform, toProtoSync, toProtoToken } from "../server/convert.js";
@@ -23,8 +23,8 @@ import type { CredentialListView } from "../api/credentials.js";
 import type { PlatformView, SyncView } from "../api/platforms.js";
 import type { CredentialRecord } from "../core/credential.js";
 
-/** "kind": a CredentialKind in any spelling (kinds.ts), passed on as the enum's name. */
-type FieldType = "string" | "enum" | "kind" | "int" | "int32" | "strings";
+/** "kind", "state": a CredentialKind (kinds.ts) or CredentialState (states.ts) in any spelling, passed on as the enum's name. */
+type FieldType = "string" | "enum" | "kind" | "state" | "int" | "int32" | "strings";
 
 const FIELDS: Record<string, Record<string, FieldType>> = {
   GetToken: { appId: "string", kind: "kind", agent: "string" },
@@ -33,7 +33,7 @@ const FIELDS: Record<string, Record<string, FieldType>> = {
   SignJsSdk: { appId: "string", agent: "string", kind: "enum", url: "string", cardValues: "strings" },
   ListAuthorizers: { componentAppId: "string", pageSize: "int32", pageToken: "string", statusFilter: "enum" },
   SyncAuthorizers: { componentAppId: "string" },
-  ListCredentials: { pageSize: "int32", pageToken: "string", appId: "string", kindFilter: "kind", stateFilter: "enum", search: "string" },
+  ListCredentials: { pageSize: "int32", pageToken: "string", appId: "string", kindFilter: "kind", stateFilter: "state", search: "string" },
 };
 
 const camel = (name: string) => name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -44,6 +44,7 @@ function typeOk(type: FieldType, v: unknown): boolean {
       return typeof v === "string";
     case "enum":
     case "kind":
+    case "state":
       return typeof v === "string" || Number.isInteger(v);
     case "int":
       return (typeof v === "string" && /^\d{1,20}$/.test(v)) || (Number.isSafeInteger(v) && (v as number) >= 0);
@@ -66,8 +67,8 @@ export function requestFields(rpc: keyof typeof FIELDS, sources: Record<string, 
       const key = camel(name);
       const type = fields[key];
       if (!type) throw new InvalidArgumentError(`unknown field "${name.slice(0, 64)}"`, "INVALID_ARGUMENT");
-      if (!typeOk(type, value)) throw new InvalidArgumentError(`field "${name}" must be ${type === "strings" ? "an array of strings" : type === "int" ? "a non-negative integer" : type === "int32" ? "a 32-bit integer" : type === "enum" ? "an enum name or number" : "a string"}`, "INVALID_ARGUMENT");
-      out[key] = type === "kind" ? kindField(name, value) : value;
+      if (!typeOk(type, value)) throw new InvalidArgumentError(`field "${name}" must be ${type === "strings" ? "an array of strings" : type === "int" ? "a non-negative integer" : type === "int32" ? "a 32-bit integer" : type === "enum" || type === "state" ? "an enum name or number" : "a string"}`, "INVALID_ARGUMENT");
+      out[key] = type === "kind" ? kindField(name, value) : type === "state" ? stateField(name, value) : value;
     }
   }
   return out;
@@ -82,6 +83,14 @@ function kindField(name: string, value: unknown): unknown {
   if (value === 0 || value === "0" || value === "CREDENTIAL_KIND_UNSPECIFIED") return value;
   const row = kindOf(value);
   if (!row) throw new InvalidArgumentError(`field "${name}" is not a credential kind: ${JSON.stringify(String(value)).slice(0, 60)}; valid kinds: ${CREDENTIAL_KIND_HELP}`, "INVALID_KIND");
+  return row.enumName;
+}
+
+/** A state as the HTTP API takes it: its name ("down"), the enum's name or number; unset (0, CREDENTIAL_STATE_UNSPECIFIED) stays unset: every state. */
+function stateField(name: string, value: unknown): unknown {
+  if (value === 0 || value === "0" || value === "CREDENTIAL_STATE_UNSPECIFIED") return value;
+  const row = stateSpellingsOf(value);
+  if (!row) throw new InvalidArgumentError(`field "${name}" is not a credential state: ${JSON.stringify(String(value)).slice(0, 60)}; valid states: ${CREDENTIAL_STATE_HELP}`, "INVALID_STATE_FILTER");
   return row.enumName;
 }
 

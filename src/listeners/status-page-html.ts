@@ -7,13 +7,13 @@
  * with textContent only, never as HTML. Times are shown relative to the
  * server's clock (serverTime), not the browser's.
  */
-import { CREDENTIAL_KIND_TABLE } from "@wxtoken/client";
+import { CREDENTIAL_KIND_TABLE, CREDENTIAL_STATE_TABLE } from "@wxtoken/client";
 
 export const STATUS_PAGE_SCRIPT = `
 "use strict";
 const $ = (id) => document.getElementById(id);
 const view = { tokens: [""], search: "", state: "", kind: "", pageSize: 50 };
-const STATES = { CREDENTIAL_STATE_OK: "ok", CREDENTIAL_STATE_FAILING: "failing", CREDENTIAL_STATE_DOWN: "down", CREDENTIAL_STATE_IDLE: "idle" };
+const STATES = ${JSON.stringify(Object.fromEntries(CREDENTIAL_STATE_TABLE.map((s) => [s.enumName, s.name])))};
 const KINDS = ${JSON.stringify(Object.fromEntries(CREDENTIAL_KIND_TABLE.map((k) => [k.enumName, k.name])))};
 let timer;
 
@@ -183,7 +183,7 @@ tr.s-down { background: #ffebe9; } tr.s-failing { background: #fff8c5; }
 
 const TABLE_HEAD = `<thead><tr><th>App / agent</th><th>Kind</th><th>State</th><th>Version</th><th>Fingerprint</th><th>Expires</th><th>Next refresh</th><th>Failing since</th><th>Last error</th><th>Quota today</th><th>Refreshed by</th></tr></thead>`;
 
-const STATE_OPTIONS = ["OK", "FAILING", "DOWN", "IDLE"].map((s) => `<option value="CREDENTIAL_STATE_${s}">${s.toLowerCase()}</option>`).join("");
+const STATE_OPTIONS = CREDENTIAL_STATE_TABLE.map((s) => `<option value="${s.enumName}">${s.name}</option>`).join("");
 const KIND_OPTIONS = CREDENTIAL_KIND_TABLE.map((k) => `<option value="${k.enumName}">${k.name}</option>`).join("");
 const CARDS = ["ok", "failing", "down", "idle"].map((s) => `<button class="card ${s}" id="card-${s}" title="Show only ${s}"><b id="count-${s}">0</b>${s}</button>`).join("");
 

@@ -9,7 +9,7 @@ import {
   type SyncAuthorizersResponse,
   type Token,
 } from "../../generated/wxtoken/v1/token_service.js";
-import { kindOf, kindSpellings } from "@wxtoken/client";
+import { kindOf, kindSpellings, stateSpellingsOf } from "@wxtoken/client";
 import type { PlatformView, SyncView } from "../api/platforms.js";
 import type { CredentialListArgs, CredentialListView } from "../api/credentials.js";
 import type { CredentialStateName } from "../core/credential-index.js";
@@ -80,22 +80,10 @@ export function toProtoSync(s: SyncView): SyncAuthorizersResponse {
   return { restored: s.restored, updated: s.updated, unchanged: s.unchanged, missing: s.missing, platform: toProtoPlatform(s.platform) };
 }
 
-const STATE_TO_PROTO: Record<CredentialStateName, CredentialState> = {
-  ok: CredentialState.CREDENTIAL_STATE_OK,
-  failing: CredentialState.CREDENTIAL_STATE_FAILING,
-  down: CredentialState.CREDENTIAL_STATE_DOWN,
-  idle: CredentialState.CREDENTIAL_STATE_IDLE,
-};
-
-const STATE_FILTERS = new Map<number, CredentialStateName | undefined>([
-  [CredentialState.CREDENTIAL_STATE_UNSPECIFIED, undefined],
-  ...Object.entries(STATE_TO_PROTO).map(([k, v]) => [v, k as CredentialStateName] as const),
-]);
-
 /** ListCredentials' state_filter: undefined (unset) for every state, null for a value this server does not know. */
 function stateFilterFromProto(state: CredentialState | number | undefined): CredentialStateName | undefined | null {
-  const n = state ?? 0;
-  return STATE_FILTERS.has(n) ? STATE_FILTERS.get(n) : null;
+  if ((state ?? 0) === CredentialState.CREDENTIAL_STATE_UNSPECIFIED) return undefined;
+  return stateSpellingsOf(state)?.name ?? null;
 }
 
 /** ListCredentials' kind_filter: unset is every kind (not the access_token, as elsewhere); null for a value this server does not know. */
@@ -110,7 +98,7 @@ export function toProtoCredentialList(v: CredentialListView): ListCredentialsRes
       appId: c.appId,
       agent: c.agent ?? "",
       kind: kindSpellings(c.kind).number,
-      state: STATE_TO_PROTO[c.state],
+      state: stateSpellingsOf(c.state)!.number,
       platform: c.platform ?? "",
       version: c.version,
       fingerprint: c.fingerprint,

@@ -57,7 +57,16 @@ describe("wxtoken status", () => {
     const searched = await fixture.cli.run(["status", ...addr, "--search", APP2.slice(0, 8) + "2222", "--json"], { timeoutMs: 15_000 });
     expect((JSON.parse(searched.stdout) as { credentials: { appId: string }[] }).credentials.map((c) => c.appId)).toEqual([APP2]);
 
+    // --state in every spelling, as --kind.
+    for (const state of ["down", "CREDENTIAL_STATE_DOWN", "3"]) {
+      const down = await fixture.cli.run(["status", ...addr, "--json", "--state", state], { timeoutMs: 15_000 });
+      expect([state, down.code, (JSON.parse(down.stdout) as { credentials: { appId: string }[] }).credentials.map((c) => c.appId)]).toEqual([state, 0, [APP2]]);
+    }
+
     const bad = await fixture.cli.run(["status", ...addr, "--state", "broken"], { timeoutMs: 15_000 });
-    expect([bad.code, bad.stderr]).toEqual([2, expect.stringContaining("--state must be ok, failing, down, idle")]);
+    expect([bad.code, bad.stderr]).toEqual([
+      2,
+      expect.stringContaining('--state must be one of ok (CREDENTIAL_STATE_OK, 1), failing (CREDENTIAL_STATE_FAILING, 2), down (CREDENTIAL_STATE_DOWN, 3), idle (CREDENTIAL_STATE_IDLE, 4), got "broken"'),
+    ]);
   });
 });

@@ -16,7 +16,6 @@ export type {
   ListAuthorizersOptions,
   AuthorizerStatusName,
   ListCredentialsOptions,
-  CredentialStateName,
 } from "./token-client.js";
 export {
   CREDENTIAL_KIND_TABLE,
@@ -29,6 +28,8 @@ export {
   credentialKindNumber,
 } from "./kinds.js";
 export type { CredentialKindName, CredentialKindShortName, CredentialKindSpelling, KindSpellings } from "./kinds.js";
+export { CREDENTIAL_STATE_TABLE, CREDENTIAL_STATE_NAMES, CREDENTIAL_STATE_HELP, InvalidStateError, stateSpellingsOf, credentialStateNumber } from "./states.js";
+export type { CredentialStateName, CredentialStateSpelling, StateSpellings } from "./states.js";
 export { TokenSource } from "./token-source.js";
 export type { TokenSourceOptions, SourceClient, UpdateListener, ErrorListener } from "./token-source.js";
 export { HttpTokenClient } from "./http-token-client.js";

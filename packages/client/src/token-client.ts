@@ -20,6 +20,7 @@ import {
 } from "../generated/wxtoken/v1/token_service.js";
 import { TokenServiceError } from "./errors.js";
 import { credentialKindNumber, type CredentialKindSpelling } from "./kinds.js";
+import { credentialStateNumber, type CredentialStateSpelling } from "./states.js";
 import { tokensOf } from "./watch-stream.js";
 
 export interface TokenClientOptions {
@@ -88,8 +89,6 @@ const WIRE_STATUS: Record<AuthorizerStatusName, WireAuthorizerStatus> = {
   needs_reauthorization: WireAuthorizerStatus.AUTHORIZER_STATUS_NEEDS_REAUTHORIZATION,
 };
 
-export type CredentialStateName = "ok" | "failing" | "down" | "idle";
-
 /** A page of ListCredentials: the first without pageToken, the next with the last answer's nextPageToken (with the same filters). */
 export interface ListCredentialsOptions extends CallOptions {
   /** Default 100 (the server's), at most 1,000. */
@@ -99,18 +98,11 @@ export interface ListCredentialsOptions extends CallOptions {
   appId?: string;
   /** Only this kind, in any spelling (default: every kind). */
   kind?: CredentialKindSpelling;
-  /** Only this state (default: every state). */
-  state?: CredentialStateName;
+  /** Only this state, in any spelling: "down", "CREDENTIAL_STATE_DOWN", 3 (default: every state). Anything else throws InvalidStateError before any call. */
+  state?: CredentialStateSpelling;
   /** Only those whose appid, agent, kind or platform contains this (case-insensitive). */
   search?: string;
 }
-
-const WIRE_STATE: Record<CredentialStateName, WireState> = {
-  ok: WireState.CREDENTIAL_STATE_OK,
-  failing: WireState.CREDENTIAL_STATE_FAILING,
-  down: WireState.CREDENTIAL_STATE_DOWN,
-  idle: WireState.CREDENTIAL_STATE_IDLE,
-};
 
 export interface WatchOptions extends Which {
   /** The version already held (default 0): the server skips tokens up to it. */
@@ -208,8 +200,7 @@ export class TokenClient {
    */
   async listCredentials(options: ListCredentialsOptions = {}): Promise<ListCredentialsResponse> {
     const kindFilter = options.kind === undefined ? WireKind.CREDENTIAL_KIND_UNSPECIFIED : credentialKindNumber(options.kind);
-    const stateFilter = options.state === undefined ? WireState.CREDENTIAL_STATE_UNSPECIFIED : WIRE_STATE[options.state];
-    if (stateFilter === undefined) throw new TypeError(`unknown credential state ${String(options.state)}`);
+    const stateFilter = options.state === undefined ? WireState.CREDENTIAL_STATE_UNSPECIFIED : credentialStateNumber(options.state);
     const req = { pageSize: options.pageSize ?? 0, pageToken: options.pageToken ?? "", appId: options.appId ?? "", kindFilter, stateFilter, search: options.search ?? "" };
     return this.#unary<ListCredentialsResponse>("ListCredentials", options, (md, o, cb) => this.raw.listCredentials(req, md, o, cb));
   }
