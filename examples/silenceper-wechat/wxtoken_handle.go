@@ -15,9 +15,9 @@
 // silenceper/wechat has no hook for a token WeChat rejected: its API methods
 // call WeChat once and return a *util.CommonError carrying the errcode.
 // ReportIfStale turns a 40001/40014/42001 into wxtoken's passive refresh
-// (ForceRefresh, a compare-and-refresh on the token last handed out, which
-// the refused call carried) and says whether to retry; Call does both and
-// retries once, never more: a second refusal is returned as the error.
+// (ForceRefresh, a compare-and-refresh on the token the refused call carried)
+// and says whether to retry; Call does both and retries once, never more: a
+// second refusal is returned as the error.
 //
 // Usage:
 //
@@ -88,10 +88,18 @@ func (h *Handle) GetAccessTokenContext(ctx context.Context) (string, error) {
 }
 
 // Call runs call, and runs it once more after ReportIfStale reported a
-// stale token; it never runs it a third time.
+// stale token; it never runs it a third time. The token it reports is the one
+// the handle held when call began, which the SDK's call carried: not the one
+// held after it, which another goroutine's report may already have replaced
+// with a good one. (Had the handle rotated during call, the SDK may have
+// carried the newer one; reporting the older is then a no-op.)
 func (h *Handle) Call(ctx context.Context, call func() error) error {
-	err := call()
-	retry, rerr := h.ReportIfStale(ctx, err)
+	token, err := h.GetAccessTokenContext(ctx)
+	if err != nil {
+		return err
+	}
+	err = call()
+	retry, rerr := h.ReportIfStale(ctx, token, err)
 	if rerr != nil {
 		return fmt.Errorf("reporting the refused token to wxtoken: %w (WeChat answered: %v)", rerr, err)
 	}
@@ -101,20 +109,19 @@ func (h *Handle) Call(ctx context.Context, call func() error) error {
 	return call()
 }
 
-// ReportIfStale reports the token last handed out to wxtoken when err is
-// WeChat's 40001, 40014 or 42001, and says whether to retry the call.
-func (h *Handle) ReportIfStale(ctx context.Context, err error) (retry bool, _ error) {
+// ReportIfStale reports token, the one the refused call carried, to wxtoken
+// when err is WeChat's 40001, 40014 or 42001, and says whether to retry the
+// call. Take token from GetAccessTokenContext just before the call.
+func (h *Handle) ReportIfStale(ctx context.Context, token string, err error) (retry bool, _ error) {
 	var wxErr *util.CommonError
-	if !errors.As(err, &wxErr) || (wxErr.ErrCode != 40001 && wxErr.ErrCode != 40014 && wxErr.ErrCode != 42001) {
+	if !errors.As(err, &wxErr) || (wxErr.ErrCode != 40001 && wxErr.ErrCode != 40014 && wxErr.ErrCode != 42001) || token == "" {
 		return false, nil
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.token == "" {
-		return false, nil
-	}
-	// Someone else already replaced it: refreshed=false and the current token, no upstream call.
-	res, ferr := h.client.ForceRefresh(ctx, &wxtokenpb.ForceRefreshRequest{AppId: h.appID, StaleToken: h.token})
+	// Compare-and-refresh: if wxtoken already replaced token, it answers the
+	// current one (refreshed=false) and makes no upstream call.
+	res, ferr := h.client.ForceRefresh(ctx, &wxtokenpb.ForceRefreshRequest{AppId: h.appID, StaleToken: token})
 	if ferr != nil {
 		return false, ferr
 	}

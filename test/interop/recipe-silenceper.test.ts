@@ -25,5 +25,6 @@ describeRecipe("the silenceper/wechat recipe", {
     const built = await runRecipe("bash", [BUILD, work], { GOCACHE }, 140_000);
     if (built.code !== 0) throw new Error(`test/recipes/silenceper/build.sh failed (exit ${built.code}):\n${built.stdout}${built.stderr}`);
   },
-  run: (h) => runRecipe(join(work, "bin/silenceper-recipe"), [], recipeEnv(h)),
+  run: (h, env) => runRecipe(join(work, "bin/silenceper-recipe"), [], { ...recipeEnv(h), ...env }),
+  concurrentCallers: true,
 });

@@ -120,6 +120,31 @@ export async function expectRecovery(h: Harness, run: () => Promise<RecipeRun>):
 }
 
 /**
+ * Two callers in one process carry the token wxtoken holds and WeChat refuses
+ * it to both; the first to report it rotates it, so the second reports a token
+ * its recipe no longer holds. That report must name the refused token, which
+ * wxtoken already replaced: a no-op answering the new one. Reporting the
+ * recipe's current token instead (the new, good one) would make wxtoken ask
+ * WeChat about it (a fifth getcallbackip) or fetch yet another token.
+ */
+export async function expectRecoveryAfterRotation(h: Harness, run: () => Promise<RecipeRun>): Promise<void> {
+  const held = await settle(h);
+  h.fake.invalidateTokens(APP);
+  const done = await run();
+  expect(done.code, describeRun(done)).toBe(0);
+  expect(done.result, describeRun(done)).toMatchObject({ ok: true, ips: 7, callers: 2 });
+  // Both callers reported the refused token; one new token from WeChat, no check of the new one.
+  expect(await forceRefreshCalls(h)).toBe(2);
+  expect(passiveRefreshesOf(h, held.fingerprint)).toBe(1);
+  expect(h.fake.calls("/cgi-bin/token", APP)).toBe(1);
+  // Two refused calls and their two retries.
+  expect(h.fake.calls(CALLBACK_IP)).toBe(4);
+  const now = (await h.getToken(APP)).token!;
+  expect(now.accessToken).not.toBe(held.value);
+  expect(h.fake.isValid(APP, now.accessToken)).toBe(true);
+}
+
+/**
  * WeChat refuses every token (getcallbackip answers 40001 whatever it is
  * sent): the recipe retries once and fails with WeChat's error (exit 3), in
  * bounded calls. `forceRefreshes`: how many the SDK's own hook makes (one
@@ -143,13 +168,15 @@ export interface RecipeSuite {
   missing: string | undefined;
   /** Builds what the runner needs (a compile), once, before the cases. */
   build?: () => Promise<void>;
-  /** Runs the recipe's runner against this server. */
-  run: (h: Harness) => Promise<RecipeRun>;
+  /** Runs the recipe's runner against this server, with `env` added to recipeEnv(h). */
+  run: (h: Harness, env?: Record<string, string>) => Promise<RecipeRun>;
+  /** The runner makes the call from two callers sharing one recipe object when RECIPE_CALLERS=2. */
+  concurrentCallers?: boolean;
   /** ForceRefresh calls when WeChat keeps refusing (default 1). */
   failureForceRefreshes?: number;
 }
 
-/** The two cases every recipe must pass; skipped without the toolchain locally, failed in CI. */
+/** The cases every recipe must pass (the concurrent one where the runner has two callers); skipped without the toolchain locally, failed in CI. */
 export function describeRecipe(title: string, suite: RecipeSuite): void {
   const { missing } = suite;
   if (missing && !inCI) console.warn(`skipping ${title}: ${missing}`);
@@ -167,6 +194,12 @@ export function describeRecipe(title: string, suite: RecipeSuite): void {
       if (missing) throw new Error(`CI must run ${title}: ${missing}`);
       h = await startForRecipes();
       await expectRecovery(h, () => suite.run(h!));
+    });
+
+    it.runIf(suite.concurrentCallers)("reports the refused token, not the one another caller's report replaced it with", { timeout: 45_000 }, async () => {
+      if (missing) throw new Error(`CI must run ${title}: ${missing}`);
+      h = await startForRecipes();
+      await expectRecoveryAfterRotation(h, () => suite.run(h!, { RECIPE_CALLERS: "2" }));
     });
 
     it("fails with WeChat's 40001 after one retry when WeChat keeps refusing, instead of looping", { timeout: 45_000 }, async () => {
