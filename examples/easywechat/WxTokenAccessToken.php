@@ -67,16 +67,27 @@ final class WxTokenAccessToken implements RefreshableAccessToken
     }
 
     /**
-     * The passive refresh: report the token WeChat rejected (the one last handed
-     * out, which the refused request carried: toQuery() runs per request), get
-     * the one to use now. Compare-and-refresh on that exact token.
+     * The interface's refresh(), which is told no token: reports the one last
+     * handed out. call() reports the refused request's own token instead
+     * (refreshStale()): after another caller's refresh the two differ, and
+     * reporting the new, good one would make wxtoken refresh it again.
      */
     public function refresh(): string
     {
         if ($this->token === null) {
             return $this->getToken(); // nothing handed out yet, so nothing to report
         }
-        $this->remember($this->api('POST', "/v1/apps/{$this->appId}/token:refresh", ['staleToken' => $this->token]));
+        return $this->refreshStale($this->token);
+    }
+
+    /**
+     * The passive refresh: report the token WeChat rejected, get the one to use
+     * now. Compare-and-refresh on that exact token: if wxtoken already replaced
+     * it, it answers the new one and makes no upstream call.
+     */
+    public function refreshStale(string $refused): string
+    {
+        $this->remember($this->api('POST', "/v1/apps/{$this->appId}/token:refresh", ['staleToken' => $refused]));
         return $this->token;
     }
 
@@ -84,6 +95,8 @@ final class WxTokenAccessToken implements RefreshableAccessToken
      * Any WeChat call through the app's client, retried once after a stale-token
      * answer and never more: a second refusal comes back to the caller as the
      * Response (isFailed(), errcode in toArray(false)), it is not retried.
+     * The token reported is the one the refused request carried, read from its
+     * URL (access_token=, which toQuery() put there).
      */
     public static function call(Application $app, string $method, string $uri, array $options = []): Response
     {
@@ -91,10 +104,18 @@ final class WxTokenAccessToken implements RefreshableAccessToken
         $errcode = (int) ($response->toArray(false)['errcode'] ?? 0);
         $token = $app->getAccessToken();
         if (in_array($errcode, self::STALE_ERRCODES, true) && $token instanceof RefreshableAccessToken) {
-            $token->refresh();
+            $refused = self::carriedToken($response);
+            $token instanceof self && $refused !== null ? $token->refreshStale($refused) : $token->refresh();
             $response = $app->getClient()->request($method, $uri, $options);
         }
         return $response;
+    }
+
+    /** The access_token in the query of the request that got this response. */
+    private static function carriedToken(Response $response): ?string
+    {
+        parse_str((string) parse_url((string) $response->getInfo('url'), PHP_URL_QUERY), $query);
+        return is_string($query['access_token'] ?? null) ? $query['access_token'] : null;
     }
 
     private function api(string $method, string $path, ?array $json = null): array

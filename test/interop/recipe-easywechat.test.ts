@@ -12,5 +12,6 @@ const RUNNER = fileURLToPath(new URL("../recipes/easywechat/run.php", import.met
 
 describeRecipe("the EasyWeChat recipe", {
   missing: await probe("php", ["-r", 'exit(function_exists("curl_init") ? 0 : 1);'], "apt-get install -y php-cli php-curl"),
-  run: (h) => runRecipe("php", [RUNNER], recipeEnv(h)),
+  run: (h, env) => runRecipe("php", [RUNNER], { ...recipeEnv(h), ...env }),
+  concurrentCallers: true,
 });

@@ -10,7 +10,9 @@
  *   src/Kernel/Traits/InteractWithClient.php::getClient()              builds the client once, with the token object of that moment
  *   src/OfficialAccount/Application.php::createClient()               failureJudge: errcode != 0; no retry unless http.retry
  *                                                                      (off by default, and it matches 42001 only)
- *   src/Kernel/HttpClient/Response.php                                 toArray(throw) / isFailed(): a 200 with an errcode does not throw
+ *   src/Kernel/HttpClient/Response.php                                 toArray(throw) / isFailed(): a 200 with an errcode does not throw;
+ *                                                                      getInfo() is Symfony's ('url': the URL requested, its query too)
+ *   src/Kernel/Traits/InteractWithHttpClient.php                       getHttpClient() / setHttpClient(), the client createClient() wraps
  * and from symfony/http-client: toArray(true) throws on an HTTP status >= 300.
  */
 declare(strict_types=1);
@@ -29,7 +31,7 @@ namespace Symfony\Component\HttpClient\Response {
 
         public function getStatusCode(): int { return $this->status; }
 
-        public function getInfo(string $type): mixed { return $type === 'url' ? $this->url : null; }
+        public function getInfo(?string $type = null): mixed { return $type === 'url' ? $this->url : null; }
 
         public function getContent(bool $throw = true): string
         {
@@ -120,6 +122,11 @@ namespace EasyWeChat\Kernel\HttpClient {
         {
             return $this->response->toArray($throw ?? $this->throw);
         }
+
+        public function getInfo(?string $type = null): mixed
+        {
+            return $this->response->getInfo($type);
+        }
     }
 
     class AccessTokenAwareClient
@@ -141,11 +148,13 @@ namespace EasyWeChat\OfficialAccount {
     use EasyWeChat\Kernel\HttpClient\AccessTokenAwareClient;
     use EasyWeChat\Kernel\HttpClient\Response;
     use Symfony\Component\HttpClient\HttpClient;
+    use Symfony\Contracts\HttpClient\HttpClientInterface;
 
     class Application
     {
         private ?AccessToken $accessToken = null;
         private ?AccessTokenAwareClient $client = null;
+        private ?HttpClientInterface $httpClient = null;
 
         public function __construct(private array $config) {}
 
@@ -166,11 +175,21 @@ namespace EasyWeChat\OfficialAccount {
             return $this->client ??= $this->createClient();
         }
 
+        public function getHttpClient(): HttpClientInterface
+        {
+            return $this->httpClient ??= HttpClient::create(array_merge(['base_uri' => 'https://api.weixin.qq.com/'], (array) ($this->config['http'] ?? [])));
+        }
+
+        public function setHttpClient(HttpClientInterface $httpClient): static
+        {
+            $this->httpClient = $httpClient;
+            return $this;
+        }
+
         public function createClient(): AccessTokenAwareClient
         {
-            $http = HttpClient::create(array_merge(['base_uri' => 'https://api.weixin.qq.com/'], (array) ($this->config['http'] ?? [])));
             return new AccessTokenAwareClient(
-                client: $http,
+                client: $this->getHttpClient(),
                 accessToken: $this->getAccessToken(),
                 failureJudge: fn (Response $response) => (bool) ($response->toArray()['errcode'] ?? 0),
                 throw: (bool) ($this->config['http']['throw'] ?? true),
