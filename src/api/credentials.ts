@@ -10,6 +10,7 @@ import { CREDENTIAL_KIND_HELP, CREDENTIAL_STATE_HELP } from "@wxtoken/client";
 import { stateOf, type CredentialStateName } from "../core/credential-index.js";
 import type { CredentialKind } from "../core/credential.js";
 import type { CredentialEngine } from "../core/engine.js";
+import { wechatErrcode } from "../core/errors.js";
 import type { Credential } from "../core/refresher.js";
 import { InvalidArgumentError } from "../errors.js";
 import { decodeToken, encodeToken, pageSize } from "./paging.js";
@@ -45,6 +46,8 @@ export interface CredentialView {
   failedAttempts: number;
   lastErrorReason: string | undefined;
   lastErrorMessage: string | undefined;
+  /** The errcode of WeChat's error answer, when the last failure was one. */
+  lastErrorCode: number | undefined;
   quotaUsed: number;
   quotaLimit: number;
   refreshedBy: string | undefined;
@@ -86,6 +89,7 @@ export function credentialView(c: Credential): CredentialView {
     failedAttempts: s.failure?.attempts ?? 0,
     lastErrorReason: s.failure?.error.reason,
     lastErrorMessage: s.failure?.error.message,
+    lastErrorCode: wechatErrcode(s.failure?.error),
     quotaUsed: s.quota.used,
     quotaLimit: s.quota.limit,
     refreshedBy: s.refreshedBy,

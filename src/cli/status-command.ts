@@ -30,6 +30,9 @@ const PAGE_SIZE = 1000;
 const stateName = (s: CredentialState) => stateSpellingsOf(s)?.name ?? String(s);
 const kindName = (k: CredentialKind) => kindOf(k)?.name ?? String(k);
 
+/** The reason, and WeChat's errcode when it answered one: "WECHAT_ERROR 40164". */
+const lastError = (s: CredentialStatus) => (s.lastErrorCode ? `${s.lastErrorReason} ${s.lastErrorCode}` : s.lastErrorReason);
+
 /** "in 1.9 h", "5 min ago": from now, on this machine's clock. */
 function relative(at: Date | undefined, now: number): string {
   if (!at) return "";
@@ -63,7 +66,7 @@ function render(first: ListCredentialsResponse, all: CredentialStatus[]): string
       relative(s.expiresAt, now),
       relative(s.nextRefreshAt, now),
       s.failingSince ? `${relative(s.failingSince, now)} (${s.failedAttempts}x)` : "",
-      s.lastErrorReason,
+      lastError(s),
       `${s.quotaUsed}/${s.quotaLimit}`,
       s.refreshedBy,
     ]);

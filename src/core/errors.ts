@@ -30,6 +30,11 @@ export function revokesValue(error: RefreshError | undefined): boolean {
   return error instanceof WeChatError && error.revokesValue;
 }
 
+/** The errcode of WeChat's error answer, when the failure was one (what an operator looks up); undefined otherwise. */
+export function wechatErrcode(error: RefreshError | undefined): number | undefined {
+  return error instanceof WeChatError ? error.errcode : undefined;
+}
+
 function idMetadata(id: CredentialId): Record<string, string> {
   const m: Record<string, string> = { app_id: id.appId };
   if (id.agent !== undefined) m.agent = id.agent;

@@ -65,7 +65,8 @@ function rowOf(c, now) {
   cell(tr, ago(c.expiresAt, now), "expires", c.expiresAt || "");
   cell(tr, ago(c.nextRefreshAt, now), "next", c.nextRefreshAt || "");
   cell(tr, c.failingSince ? ago(c.failingSince, now) + (c.failedAttempts ? " (" + c.failedAttempts + "\u00d7)" : "") : "", "since", c.failingSince || "");
-  cell(tr, c.lastErrorReason || "", "error", c.lastErrorMessage || "");
+  // The reason, and WeChat's errcode when it answered one: "WECHAT_ERROR 40164".
+  cell(tr, (c.lastErrorReason || "") + (c.lastErrorCode ? " " + c.lastErrorCode : ""), "error", c.lastErrorMessage || "");
   const used = c.quotaUsed || 0;
   const limit = c.quotaLimit || 0;
   const q = cell(tr, used.toLocaleString("en") + " / " + limit.toLocaleString("en"), "quota");

@@ -109,6 +109,7 @@ export function toProtoCredentialList(v: CredentialListView): ListCredentialsRes
       failedAttempts: c.failedAttempts,
       lastErrorReason: c.lastErrorReason ?? "",
       lastErrorMessage: c.lastErrorMessage ?? "",
+      lastErrorCode: c.lastErrorCode ?? 0,
       quotaUsed: c.quotaUsed,
       quotaLimit: c.quotaLimit,
       refreshedBy: c.refreshedBy ?? "",

@@ -44,7 +44,8 @@ describe("wxtoken status", () => {
       [APP2, "access_token", "down"],
     ]);
     expect(lines[3]).toContain(token.fingerprint);
-    expect(lines[5]).toContain("WECHAT_ERROR");
+    // The reason and WeChat's errcode, what the on-call person looks up.
+    expect(lines[5]).toContain("WECHAT_ERROR 40164");
 
     const json = await fixture.cli.run(["status", ...addr, "--json", "--state", "ok", "--kind", "jsapi"], { timeoutMs: 15_000 });
     expect(json.code).toBe(0);
@@ -60,7 +61,8 @@ describe("wxtoken status", () => {
     // --state in every spelling, as --kind.
     for (const state of ["down", "CREDENTIAL_STATE_DOWN", "3"]) {
       const down = await fixture.cli.run(["status", ...addr, "--json", "--state", state], { timeoutMs: 15_000 });
-      expect([state, down.code, (JSON.parse(down.stdout) as { credentials: { appId: string }[] }).credentials.map((c) => c.appId)]).toEqual([state, 0, [APP2]]);
+      const listed = (JSON.parse(down.stdout) as { credentials: { appId: string; lastErrorReason: string; lastErrorCode: number }[] }).credentials;
+      expect([state, down.code, listed.map((c) => [c.appId, c.lastErrorReason, c.lastErrorCode])]).toEqual([state, 0, [[APP2, "WECHAT_ERROR", 40164]]]);
     }
 
     const bad = await fixture.cli.run(["status", ...addr, "--state", "broken"], { timeoutMs: 15_000 });

@@ -79,11 +79,11 @@ describe.skipIf(missing !== undefined && !inCI)("the status page in headless Chr
       expect(await page.locator("#count-ok").textContent()).toBe("26");
       expect(await page.locator("#count-down").textContent()).toBe("1");
 
-      // The refused credential first, with WeChat's reason and its failure time.
+      // The refused credential first, with the reason and WeChat's errcode, and its failure time.
       const attention = page.locator("#attention-rows tr");
       await expect.poll(() => attention.count()).toBe(1);
       expect(await attention.first().getAttribute("data-key")).toBe(`${APP2}#access_token`);
-      expect(await attention.first().locator("td.error").textContent()).toBe("WECHAT_ERROR");
+      expect(await attention.first().locator("td.error").textContent()).toBe("WECHAT_ERROR 40164");
       expect(await attention.first().locator("td.error").getAttribute("title")).toContain("40164");
 
       // Pages of 20: 27 credentials make two, every one once, in order.

@@ -599,6 +599,11 @@ export interface CredentialStatus {
    * for one process, or for a value loaded from before ids were recorded.
    */
   refreshedBy: string;
+  /**
+   * While failing with an error answer from WeChat: its errcode (e.g. 40164,
+   * 45009, 40013), what the on-call person looks up; 0 for any other failure.
+   */
+  lastErrorCode: number;
 }
 
 /** CredentialCounts are how many credentials are in each state. */
@@ -2652,6 +2657,7 @@ function createBaseCredentialStatus(): CredentialStatus {
     quotaUsed: 0,
     quotaLimit: 0,
     refreshedBy: "",
+    lastErrorCode: 0,
   };
 }
 
@@ -2707,6 +2713,9 @@ export const CredentialStatus: MessageFns<CredentialStatus> = {
     }
     if (message.refreshedBy !== "") {
       writer.uint32(138).string(message.refreshedBy);
+    }
+    if (message.lastErrorCode !== 0) {
+      writer.uint32(144).int32(message.lastErrorCode);
     }
     return writer;
   },
@@ -2860,6 +2869,14 @@ export const CredentialStatus: MessageFns<CredentialStatus> = {
             message.refreshedBy = reader.string();
             continue;
           }
+          case 18: {
+            if (tag !== 144) {
+              break;
+            }
+
+            message.lastErrorCode = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2935,6 +2952,11 @@ export const CredentialStatus: MessageFns<CredentialStatus> = {
         : isSet(object.refreshed_by)
         ? globalThis.String(object.refreshed_by)
         : "",
+      lastErrorCode: isSet(object.lastErrorCode)
+        ? globalThis.Number(object.lastErrorCode)
+        : isSet(object.last_error_code)
+        ? globalThis.Number(object.last_error_code)
+        : 0,
     };
   },
 
@@ -2991,6 +3013,9 @@ export const CredentialStatus: MessageFns<CredentialStatus> = {
     if (message.refreshedBy !== "") {
       obj.refreshedBy = message.refreshedBy;
     }
+    if (message.lastErrorCode !== 0) {
+      obj.lastErrorCode = Math.round(message.lastErrorCode);
+    }
     return obj;
   },
 
@@ -3016,6 +3041,7 @@ export const CredentialStatus: MessageFns<CredentialStatus> = {
     message.quotaUsed = object.quotaUsed ?? 0;
     message.quotaLimit = object.quotaLimit ?? 0;
     message.refreshedBy = object.refreshedBy ?? "";
+    message.lastErrorCode = object.lastErrorCode ?? 0;
     return message;
   },
 };
