@@ -65,6 +65,16 @@ describe("the @wxtoken/client package", () => {
     expect(bytes).toBeLessThanOrEqual(20 * 1024 * 1024);
   });
 
+  it("carries its README (install, usage, kinds) and its MIT LICENSE, as does the server package", async () => {
+    const listed = async (tarball: string) => (await run("tar", ["-tzf", tarball])).stdout.split("\n");
+    expect(await listed(packed.client)).toEqual(expect.arrayContaining(["package/README.md", "package/LICENSE"]));
+    expect(await listed(packed.server)).toEqual(expect.arrayContaining(["package/README.md", "package/LICENSE"]));
+    const pkg = join(packed.consumer, "node_modules/@wxtoken/client");
+    const readme = readFileSync(join(pkg, "README.md"), "utf8");
+    for (const name of ["npm pack -w @wxtoken/client", "TokenSource", "TokenClient", "HttpTokenClient", "withToken", "jsapi_ticket", "docs/clients.md"]) expect(readme).toContain(name);
+    expect(readFileSync(join(pkg, "LICENSE"), "utf8")).toMatch(/^MIT License/);
+  });
+
   it("ships ESM and CommonJS with types, and no source map pointing at sources it does not ship", () => {
     const pkg = join(packed.consumer, "node_modules/@wxtoken/client");
     const files = walk(pkg).map((f) => f.slice(pkg.length + 1));
