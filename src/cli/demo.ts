@@ -49,6 +49,8 @@ export async function demoCommand(opts: { listen?: string; expiresIn?: number })
       store: { type: "memory" },
       // The HTTP/JSON API too, on a free port (printed below).
       http: { listen: "127.0.0.1:0" },
+      // Metrics, the status page and the probes, on a free port too.
+      metrics: { listen: "127.0.0.1:0" },
       refresh: { marginSeconds: 30, jitterSeconds: 5 },
       // The Open Platform's push receiver on a free port; the fake pushes to it.
       openPlatform: {
@@ -97,6 +99,8 @@ export async function demoCommand(opts: { listen?: string; expiresIn?: number })
 wxtoken demo is running (Ctrl-C to stop)
   gRPC server:  ${addr}   (reflection and grpc.health.v1 on)
   HTTP API:     http://127.0.0.1:${server.httpPort}   (JSON and server-sent events: docs/http-api.md)
+  metrics:      http://127.0.0.1:${server.metricsPort}/metrics   (Prometheus; probes /healthz and /readyz on the same port)
+  status page:  http://127.0.0.1:${server.metricsPort}/status   (every credential's state, in a browser; JSON: /status.json)
   fake WeChat:  ${upstreamUrl}   (tokens and tickets live ${expiresIn}s, refreshed ~30s before expiry)
   fake WeCom:   ${fake.wecomUrl}
   apps:         ${app} (with its jsapi and wx_card tickets), ${app2}
@@ -115,6 +119,8 @@ Try, in another terminal:
   node dist/src/cli/main.js get ${app} --addr ${addr}
   curl -s http://127.0.0.1:${server.httpPort}/v1/apps/${app}/token
   curl -sN http://127.0.0.1:${server.httpPort}/v1/apps/${app}/token:watch
+  node dist/src/cli/main.js status --addr ${addr}
+  curl -s http://127.0.0.1:${server.metricsPort}/metrics | grep wxtoken_credential
   node dist/src/cli/main.js get ${app} --kind jsapi --addr ${addr}
   node dist/src/cli/main.js sign ${app} 'https://h5.example.com/page?id=1#top' --addr ${addr}
   node dist/src/cli/main.js get ${DEMO_CORP} --agent ${DEMO_AGENT} --addr ${addr}

@@ -167,7 +167,7 @@ describe("wxtoken with authentication", () => {
 });
 
 describe("wxtoken demo", () => {
-  it("runs the fake WeChat and the server; buf curl gets a token and lists the RPCs through reflection", async () => {
+  it("runs the fake WeChat and the server; buf curl gets a token and lists the RPCs through reflection; its metrics listener serves /metrics, the status page and the probes", async () => {
     const port = await freePort();
     const demo = fixture.cli.start(["demo", "--listen", `127.0.0.1:${port}`]);
     await eventually(() => expect(demo.stdout()).toMatch(/wxtoken demo is running/), 10_000);
@@ -180,6 +180,17 @@ describe("wxtoken demo", () => {
     expect(new Date(body.token.expiresAt).getTime()).toBeGreaterThan(Date.now());
     const methods = await run(BUF, ["curl", "--protocol", "grpc", "--http2-prior-knowledge", "--list-methods", base]);
     for (const m of ["GetToken", "ForceRefresh", "WatchToken"]) expect(methods.stdout).toContain(`wxtoken.v1.TokenService/${m}`);
+    // The metrics listener, on a free port the banner prints: /metrics, the status page and the probes.
+    const metrics = /metrics: +(http:\/\/127\.0\.0\.1:\d+)\/metrics/.exec(demo.stdout())?.[1];
+    expect(metrics, demo.stdout()).toBeDefined();
+    expect(demo.stdout()).toContain(`status page:  ${metrics}/status`);
+    const scraped = await fetch(`${metrics}/metrics`);
+    expect(scraped.status).toBe(200);
+    expect(await scraped.text()).toMatch(/^wxtoken_/m);
+    const status = (await (await fetch(`${metrics}/status.json`)).json()) as { credentials: { appId: string }[] };
+    expect(status.credentials.map((c) => c.appId)).toContain("wxdemo0000000001");
+    expect((await fetch(`${metrics}/status`)).headers.get("content-type")).toMatch(/^text\/html/);
+    for (const probe of ["/healthz", "/readyz"]) expect((await fetch(`${metrics}${probe}`)).status, probe).toBe(200);
     demo.child.kill("SIGINT");
     expect(await demo.exited).toBe(0);
   });
