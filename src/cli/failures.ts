@@ -62,6 +62,11 @@ export function failureJson(err: unknown): Record<string, unknown> {
   };
 }
 
+/** The --json form of a mistake on the command line: failureJson's keys, no status, reason USAGE, exit_code 2. */
+export function usageJson(message: string): Record<string, unknown> {
+  return { code: null, grpc_code: null, reason: "USAGE", message, retry_delay_ms: null, metadata: {}, exit_code: EXIT.usage };
+}
+
 /** Prints the failure (as JSON with --json) on stderr and exits with its code. */
 export function failCommand(err: unknown, json: boolean): never {
   if (json) process.stderr.write(`${JSON.stringify(failureJson(err))}\n`);

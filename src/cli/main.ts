@@ -14,7 +14,7 @@ import { checkConfigCommand } from "./check-config.js";
 import { getCommand, parseWhich, platformCommand, refreshCommand, signCommand, watchCommand } from "./client-commands.js";
 import { COMMANDS, commandUsage, USAGE } from "./commands.js";
 import { demoCommand } from "./demo.js";
-import { EXIT, failCommand } from "./failures.js";
+import { EXIT, failCommand, usageJson } from "./failures.js";
 import { fakeWeChatCommand } from "./fake-wechat-command.js";
 import { integerFlags, UsageError } from "./flags.js";
 import { serveCommand } from "./serve.js";
@@ -23,7 +23,7 @@ import { clearQuotaCommand, retryCommand } from "./operator-commands.js";
 
 /** The command being run, for its usage in an error; undefined before one is known. */
 let current: string | undefined;
-/** --json: a client command's failure is printed as JSON. */
+/** --json: any failure, a usage error too, is printed as one JSON object. */
 let jsonErrors = false;
 
 function version(): string {
@@ -33,6 +33,8 @@ function version(): string {
 }
 
 async function main(argv: string[]): Promise<void> {
+  // Read before parsing, so that a usage error found while parsing is JSON too; "--" ends the flags.
+  jsonErrors = argv.slice(0, argv.includes("--") ? argv.indexOf("--") : argv.length).includes("--json");
   const [first, ...rest] = argv;
   if (first === undefined || first === "help" || first === "--help" || first === "-h") {
     process.stdout.write(USAGE);
@@ -53,7 +55,6 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(commandUsage(command));
     return;
   }
-  jsonErrors = values.json === true;
   const str = (name: string): string | undefined => values[name] as string | undefined;
   const list = (name: string): string[] => (values[name] as string[] | undefined) ?? [];
   const [app] = positionals;
@@ -110,7 +111,8 @@ async function main(argv: string[]): Promise<void> {
 }
 
 function usage(message: string): never {
-  process.stderr.write(`error: ${message}\n\n${current ? commandUsage(current) : USAGE}`);
+  if (jsonErrors) process.stderr.write(`${JSON.stringify(usageJson(message))}\n`);
+  else process.stderr.write(`error: ${message}\n\n${current ? commandUsage(current) : USAGE}`);
   process.exit(EXIT.usage);
 }
 

@@ -68,6 +68,24 @@ describe("flags of another command", () => {
   });
 });
 
+describe("usage errors with --json", () => {
+  it.each([
+    [["get", APP, "--kind", "nope", "--json"], /^--kind must be one of token, jsapi, wx_card, agent_config .*got "nope"$/],
+    [["get", APP, "--json", "--pidfile", "x"], /^get does not take --pidfile/],
+    [["get", "--json"], /^get needs an APP argument$/],
+    [["status", "--json", "--state", "broken"], /^--state must be one of ok \(CREDENTIAL_STATE_OK, 1\), .*got "broken"$/],
+    [["get", APP, "--json", "--timeout", "10s"], /^--timeout must be a positive number of milliseconds, got "10s"$/],
+  ])("%j prints one JSON object on stderr, with the keys of the other --json errors, and exits 2", async (args, message) => {
+    const result = await fixture.cli.run(args);
+    expect([result.code, result.stdout]).toEqual([2, ""]);
+    expect(result.stderr.endsWith("\n") && result.stderr.trim().split("\n")).toHaveLength(1);
+    const json = JSON.parse(result.stderr) as Record<string, unknown>;
+    expect(Object.keys(json).sort()).toEqual(["code", "exit_code", "grpc_code", "message", "metadata", "reason", "retry_delay_ms"]);
+    expect(json).toMatchObject({ code: null, grpc_code: null, reason: "USAGE", retry_delay_ms: null, metadata: {}, exit_code: 2 });
+    expect(json.message).toMatch(message);
+  });
+});
+
 describe("wxtoken check-config", () => {
   it("exits 0 for a valid file and prints what it would serve, without a secret", async () => {
     const path = configFile({
