@@ -1,4 +1,5 @@
 import { rmSync, writeFileSync } from "node:fs";
+import { setLogger } from "@grpc/grpc-js";
 import { loadConfigFile, type LoadedConfig } from "../config/load.js";
 import { createLogger } from "../log.js";
 import { WxTokenServer } from "../wxtoken.js";
@@ -17,12 +18,13 @@ export async function serveCommand(configPath: string, listen?: string, pidfile?
   const log = createLogger({ level: loaded.config.log.level });
   for (const w of loaded.warnings) log.warn(w);
   const server = await WxTokenServer.create(loaded, { log });
+  withoutBindFailureLog();
   try {
     await server.listen(listen ?? loaded.config.listen);
   } catch (err) {
     const taken = addressInUse(err, loaded, listen);
     if (taken === undefined) throw err;
-    log.error({ err: (err as Error).message }, "cannot listen");
+    // The one error output: which address, which key (grpc-js's own line is dropped, see withoutBindFailureLog).
     process.stderr.write(`error: ${taken}\n`);
     process.exit(EXIT.addressInUse);
   }
@@ -65,6 +67,23 @@ export async function serveCommand(configPath: string, listen?: string, pidfile?
   if (statusFile) removeReloadStatus(statusFile);
   // Nothing should be left, but an exit within seconds is a promise to operators.
   process.exit(0);
+}
+
+/** What grpc-js logs when bindAsync fails; the rejection carries the same words and the cause, and serve reports it. */
+const BIND_FAILURE = /^No address added out of total \d+ resolved$/;
+
+/**
+ * grpc-js's logger as it is by default (each line on stderr after E, I or D,
+ * at the verbosity GRPC_VERBOSITY sets), less its line about a failed bind:
+ * printed before serve's own message, it only said "No address added" twice.
+ * The process is serve's, so its logger is too; every other line still shows.
+ */
+function withoutBindFailureLog(): void {
+  const line = (prefix: string) => (message?: unknown, ...rest: unknown[]) => {
+    if (prefix === "E " && typeof message === "string" && BIND_FAILURE.test(message)) return;
+    console.error(prefix + String(message), ...rest);
+  };
+  setLogger({ error: line("E "), info: line("I "), debug: line("D ") });
 }
 
 /** Resolves on the first SIGINT or SIGTERM; a second one exits at once. */

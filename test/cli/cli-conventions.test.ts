@@ -174,14 +174,17 @@ describe("wxtoken serve on a port in use", () => {
     const grpc = await fixture.cli.run(["serve", "--config", configFile({ listen: `127.0.0.1:${held}`, store: { type: "memory" }, apps })], { env });
     // EX_OSERR, distinct from 1 (any other failure) and 69 (a server that cannot answer).
     expect(grpc.code).toBe(71);
-    expect(grpc.stderr).toContain(`error: address 127.0.0.1:${held} is already in use; it is listen (the gRPC listener): stop what holds it, or change listen\n`);
+    // The clear message is the only error output: not grpc-js's "No address added" before it, nor a log line.
+    expect(grpc.stderr).toBe(`error: address 127.0.0.1:${held} is already in use; it is listen (the gRPC listener): stop what holds it, or change listen\n`);
+    expect(grpc.stderr).not.toContain("No address added");
 
     const flag = await fixture.cli.run(["serve", "--config", configFile({ store: { type: "memory" }, apps }), "--listen", `127.0.0.1:${held}`], { env });
     expect(flag.code).toBe(71);
     expect(flag.stderr).toContain(`it is --listen (the gRPC listener)`);
+    expect(flag.stderr).not.toContain("No address added");
 
     const http = await fixture.cli.run(["serve", "--config", configFile({ listen: "127.0.0.1:0", http: { listen: `127.0.0.1:${held}` }, store: { type: "memory" }, apps })], { env });
     expect(http.code).toBe(71);
-    expect(http.stderr).toContain(`error: address 127.0.0.1:${held} is already in use; it is http.listen: stop what holds it, or change http.listen\n`);
+    expect(http.stderr).toBe(`error: address 127.0.0.1:${held} is already in use; it is http.listen: stop what holds it, or change http.listen\n`);
   });
 });
