@@ -213,8 +213,8 @@ function formatIssues(error: ZodError): string {
   return error.issues
     .map((issue) => {
       const key = issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("").replace(/^\./, "") || "(root)";
-      const keys = "keys" in issue && Array.isArray(issue.keys) ? ` ${issue.keys.map((k) => `"${String(k)}"`).join(", ")}` : "";
-      return `config error at ${key}: ${issue.message}${keys}`;
+      // zod's message names unrecognized keys itself ('Unrecognized key: "appz"'): not once more.
+      return `config error at ${key}: ${issue.message}`;
     })
     .join("\n");
 }

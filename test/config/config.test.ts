@@ -129,6 +129,11 @@ describe("config", () => {
     expect(message).not.toContain("do-not-print-me");
   });
 
+  it("names an unknown key once", () => {
+    expect(errorOf({ appz: [], apps: [{ appId: "wx1", secretEnv: "WX_SECRET" }] })).toBe('config error at (root): Unrecognized key: "appz"');
+    expect(errorOf({ apps: [{ appId: "wx1", secretEnv: "WX_SECRET", tikets: [], agnet: "1" }] })).toBe('config error at apps[0]: Unrecognized keys: "tikets", "agnet"');
+  });
+
   it("names the file when it is not JSON", () => {
     const dir = tempDir();
     writeFileSync(join(dir, "bad.json"), "{");
