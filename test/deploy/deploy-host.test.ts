@@ -5,7 +5,7 @@
  * serve checked by the real `wxtoken check-config`.
  */
 import { execFile } from "node:child_process";
-import { chmodSync, copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
@@ -145,6 +145,28 @@ describe("deploy/systemd", () => {
     const bad = join(tempDir(), "wxtoken.json");
     writeFileSync(bad, JSON.stringify({ ...config, refrsh: {} }));
     expect((await fixture.cli.run(["check-config", bad])).code).toBe(78);
+  });
+
+  it("check-config as docs/deploy.md runs it for the unit: the config alone fails on the credential path; the documented copy, reading the credentials' source directory, passes", async () => {
+    const doc = readFileSync("docs/deploy.md", "utf8");
+    const sed = /^ *(sed 's\|\/run\/credentials\/wxtoken\.service\/\|.*)$/m.exec(doc)?.[1];
+    const check = /^ *wxtoken (check-config \/tmp\/\S+)$/m.exec(doc)?.[1];
+    expect({ sed, check }).toEqual({ sed: expect.any(String), check: expect.any(String) });
+    expect(doc).toContain("systemd-analyze verify /etc/systemd/system/wxtoken.service");
+    // /etc and /tmp of the doc's lines under a temp root; the credential in its source directory only.
+    const root = tempDir();
+    const at = (line: string) => line.replace(/(?<=[ >])\/tmp\//g, `${root}/tmp/`).replace(/(?<=[ |])\/etc\/wxtoken\//g, `${root}/etc/wxtoken/`);
+    for (const d of ["etc/wxtoken/credentials", "tmp"]) mkdirSync(join(root, d), { recursive: true });
+    copyFileSync("deploy/systemd/wxtoken.json", join(root, "etc/wxtoken/wxtoken.json"));
+    writeFileSync(join(root, "etc/wxtoken/credentials/wx-main"), "deploy-doc-secret\n", { mode: 0o600 });
+    const alone = await fixture.cli.run(["check-config", join(root, "etc/wxtoken/wxtoken.json")]);
+    expect(alone.code).toBe(78);
+    expect(alone.stderr).toContain("/run/credentials/wxtoken.service/wx-main");
+    await run("sh", ["-c", at(sed!)]);
+    const checked = await fixture.cli.run(at(check!).split(" "));
+    expect({ code: checked.code, stderr: checked.stderr }).toEqual({ code: 0, stderr: "" });
+    expect(JSON.parse(checked.stdout)).toMatchObject({ valid: true, apps: [{ appId: config.apps[0]!.appId }] });
+    expect(checked.stdout).not.toContain("deploy-doc-secret");
   });
 
   it("waits for the drain longer than shutdownGraceMs", () => {
