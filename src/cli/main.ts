@@ -36,7 +36,9 @@ async function main(argv: string[]): Promise<void> {
   // Read before parsing, so that a usage error found while parsing is JSON too; "--" ends the flags.
   jsonErrors = argv.slice(0, argv.includes("--") ? argv.indexOf("--") : argv.length).includes("--json");
   const [first, ...rest] = argv;
-  if (first === undefined || first === "help" || first === "--help" || first === "-h") {
+  // No command is a usage error, as in git or docker: the usage on stderr, exit 2; asking for help is not.
+  if (first === undefined) usage("a command is needed");
+  if (first === "help" || first === "--help" || first === "-h") {
     process.stdout.write(USAGE);
     return;
   }

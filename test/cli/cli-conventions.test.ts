@@ -42,6 +42,16 @@ describe("--version and --help", () => {
     for (const flag of ["--version", "-V"]) expect(await fixture.cli.run([flag])).toEqual({ code: 0, stdout: `wxtoken ${version}\n`, stderr: "" });
   });
 
+  it("a bare wxtoken is a usage error (the usage on stderr, exit 2); help, --help and -h print it on stdout and exit 0", async () => {
+    const bare = await fixture.cli.run([]);
+    expect([bare.code, bare.stdout]).toEqual([2, ""]);
+    expect(bare.stderr).toMatch(/^error: a command is needed\n\nwxtoken: a central access_token server for WeChat\n/);
+    for (const help of ["help", "--help", "-h"]) {
+      const asked = await fixture.cli.run([help]);
+      expect([help, asked.code, asked.stderr, asked.stdout]).toEqual([help, 0, "", bare.stderr.replace("error: a command is needed\n\n", "")]);
+    }
+  });
+
   it.each([["get"], ["serve"], ["check-config"], ["callback-ip"], ["platform"]])("%s --help prints that command's usage only", async (command) => {
     const result = await fixture.cli.run([command, "--help"]);
     expect(result).toMatchObject({ code: 0, stderr: "" });
