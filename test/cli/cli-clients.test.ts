@@ -77,12 +77,19 @@ describe("wxtoken callback-ip with authentication", () => {
 });
 
 describe("help", () => {
-  it.each([[["--help"]], [["-h"]], [["help"]], [[]]])("%j prints the usage to stdout and exits 0", async (args) => {
+  it.each([[["--help"]], [["-h"]], [["help"]]])("%j prints the usage to stdout and exits 0", async (args) => {
     const result = await fixture.cli.run(args);
     expect(result).toMatchObject({ code: 0, stderr: "" });
     expect(result.stdout).toMatch(/^wxtoken: a central access_token server/);
     expect(result.stdout).toContain("wxtoken serve --config FILE");
     expect(result.stdout).toContain("wxtoken get APP");
+  });
+
+  it("no command at all is a usage error: exit 2, the usage on stderr", async () => {
+    const result = await fixture.cli.run([]);
+    expect(result).toMatchObject({ code: 2, stdout: "" });
+    expect(result.stderr).toMatch(/^error: a command is needed/);
+    expect(result.stderr).toContain("wxtoken serve --config FILE");
   });
 });
 
