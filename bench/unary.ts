@@ -6,7 +6,7 @@
  * does not land on one of them only.
  */
 import { CredentialKind } from "../generated/wxtoken/v1/token_service.js";
-import { toProtoToken } from "../src/server/convert.js";
+import { toProtoToken } from "../src/grpc/convert.js";
 import { LoadProcess } from "./support/child.js";
 import type { FromUnaryClient, UnaryLoad, UnaryResult } from "./support/protocol.js";
 import { BENCH_APP, startBareServer, startWxToken } from "./support/servers.js";

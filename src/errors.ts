@@ -2,7 +2,7 @@
  * The one base of every error the server answers with. Each names a stable
  * `reason` (google.rpc.ErrorInfo.reason: what clients branch on) and a
  * `category` (what kind of failure it is), so the transports map errors with a
- * plain table (src/server/status.ts for gRPC) and never look at messages.
+ * plain table (src/grpc/status.ts for gRPC) and never look at messages.
  */
 
 /** What kind of failure, independent of any transport. */

@@ -8,10 +8,10 @@
  */
 import { CREDENTIAL_KIND_HELP, CREDENTIAL_STATE_HELP } from "@wxtoken/client";
 import { stateOf, type CredentialStateName } from "../core/credential-index.js";
-import type { CredentialKind } from "../core/credential.js";
+import type { CredentialKind } from "../core/credential-id.js";
 import type { CredentialEngine } from "../core/engine.js";
 import { wechatErrcode } from "../core/errors.js";
-import type { Credential } from "../core/refresher.js";
+import type { Credential } from "../core/credential.js";
 import { InvalidArgumentError } from "../errors.js";
 import { decodeToken, encodeToken, pageSize } from "./paging.js";
 import { validateAppId } from "./validate.js";

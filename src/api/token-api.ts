@@ -1,14 +1,14 @@
 /**
- * What every transport (gRPC in src/server/, HTTP/JSON and server-sent events
+ * What every transport (gRPC in src/grpc/, HTTP/JSON and server-sent events
  * in src/http/) does with a request, the same way: validate, authorize
  * (before the lookup: a denial must not reveal whether the app exists), look
  * up, act. Transports only decode, authenticate and encode; they never decide.
  */
 import { allowAll, type AccessPolicy, type CallInfo, type Permission, type Principal } from "../core/access-policy.js";
-import type { CredentialId, CredentialRecord } from "../core/credential.js";
+import type { CredentialId, CredentialRecord } from "../core/credential-id.js";
 import type { CredentialEngine } from "../core/engine.js";
 import { UnknownCredentialError } from "../core/errors.js";
-import type { Credential, ForceRefreshResult } from "../core/refresher.js";
+import type { Credential, ForceRefreshResult } from "../core/credential.js";
 import { ticketFor, type JsSdkSigner, type SignatureKind, type Signed } from "../core/signer.js";
 import { InvalidArgumentError, ShuttingDownError } from "../errors.js";
 import type { Logger } from "../log.js";
@@ -16,7 +16,7 @@ import { clientKey, type RateLimiter } from "./rate-limit.js";
 import { held, validateAgent, validateAppId, validateId, validateStaleToken } from "./validate.js";
 import { Watcher, type WatchSink } from "./watcher.js";
 import { watchClient, watchConnection, type WatchLimiter } from "./watch-limits.js";
-import type { CredentialKind } from "../core/credential.js";
+import type { CredentialKind } from "../core/credential-id.js";
 import type { OpenPlatform } from "../openplatform/platform.js";
 import { platformView, UnknownPlatformError, type PlatformView, type SyncView } from "./platforms.js";
 import { pageStart, type PageRequest } from "./paging.js";

@@ -2,7 +2,7 @@
  * The checks on request fields, shared by every transport: a malformed field
  * is INVALID_ARGUMENT with a reason naming it, never a lookup.
  */
-import { AGENT_PATTERN, AGENT_RULE, APP_ID_PATTERN, APP_ID_RULE, type CredentialId, type CredentialKind } from "../core/credential.js";
+import { AGENT_PATTERN, AGENT_RULE, APP_ID_PATTERN, APP_ID_RULE, type CredentialId, type CredentialKind } from "../core/credential-id.js";
 import { CREDENTIAL_KIND_HELP } from "@wxtoken/client";
 import { InvalidArgumentError } from "../errors.js";
 

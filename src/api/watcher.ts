@@ -6,8 +6,8 @@
  * version is sent once, in order, and never one that has expired meanwhile.
  */
 import type { CallInfo } from "../core/access-policy.js";
-import type { CredentialId, CredentialRecord } from "../core/credential.js";
-import type { Credential } from "../core/refresher.js";
+import type { CredentialId, CredentialRecord } from "../core/credential-id.js";
+import type { Credential } from "../core/credential.js";
 
 /** Where a watcher writes: the transport's side of one subscription. */
 export interface WatchSink {

@@ -4,7 +4,7 @@
  * or refresh. Without `auth`, everyone may do everything (allowAll).
  */
 import { allowAll, type AccessPolicy, type CallInfo, type Permission, type Principal } from "../core/access-policy.js";
-import type { CredentialId } from "../core/credential.js";
+import type { CredentialId } from "../core/credential-id.js";
 import { PermissionDeniedError, UnauthenticatedError } from "../errors.js";
 import { ApiKeyTable, bearerKey } from "./api-key.js";
 import { certNameType, describeNames, verifiedPeerNames, type CertificateNames } from "./peer-names.js";

@@ -7,7 +7,7 @@ import { z } from "zod";
 import { exposureProblem } from "./exposure.js";
 import { certNameType } from "./peer-names.js";
 
-import { AGENT_PATTERN, APP_ID_PATTERN } from "../core/credential.js";
+import { AGENT_PATTERN, APP_ID_PATTERN } from "../core/credential-id.js";
 
 /** "*" (every app), an appid or corpid (all its credentials), or "corpid/agent" (one WeCom agent's). */
 const grant = z.union([

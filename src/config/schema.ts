@@ -10,7 +10,7 @@ import { z } from "zod";
 import { splitHostPort } from "../host-port.js";
 import { authSchema, checkSecurity, tlsSchema } from "../auth/schema.js";
 import { watchesSchema } from "./watches.js";
-import { AGENT_PATTERN, AGENT_RULE, APP_ID_PATTERN, APP_ID_RULE } from "../core/credential.js";
+import { AGENT_PATTERN, AGENT_RULE, APP_ID_PATTERN, APP_ID_RULE } from "../core/credential-id.js";
 
 /**
  * The URL, if it parses and has one of the protocols; else why not. The value

@@ -4,7 +4,7 @@
  * `auth` section; without one, everyone may do everything (allowAll).
  */
 import type { PeerCertificate } from "node:tls";
-import type { CredentialId } from "./credential.js";
+import type { CredentialId } from "./credential-id.js";
 
 /** The transport's view of the caller's TLS (a verified client certificate, if any). */
 export interface AuthContext {

@@ -3,7 +3,7 @@
  * by app, then agent, then kind, with a sorted index per kind, per state
  * and per kind and state, and the count of each. A state changes when a
  * value turns valid or expires and when a run of failures starts or ends
- * (the credential says so, src/core/refresher.ts), so a page filtered by
+ * (the credential says so, src/core/credential.ts), so a page filtered by
  * kind or state binary-searches its start in that index and reads its
  * credentials, whatever the total: with 100,000 authorizers, the three that
  * are down are one page read, not a scan. An app's credentials are one
@@ -11,8 +11,8 @@
  * the caller's grants) is checked per credential, a bounded number per page.
  */
 import { firstAfter, firstAtOrAfter, SortedKeys } from "./sorted-keys.js";
-import type { CredentialKind } from "./credential.js";
-import type { Credential } from "./refresher.js";
+import type { CredentialKind } from "./credential-id.js";
+import type { Credential } from "./credential.js";
 
 export type CredentialStateName = "ok" | "failing" | "down" | "idle";
 

@@ -11,7 +11,7 @@ import type { Clock } from "../clock.js";
 import type { Logger } from "../log.js";
 import { isUpstreamError, UpstreamTransportError } from "../upstream/errors.js";
 import { CoordinationError, type Coordinator } from "./coordinator.js";
-import { credentialKey, describeId, describeRecord, logFields, type CredentialId, type CredentialRecord } from "./credential.js";
+import { credentialKey, describeId, describeRecord, logFields, type CredentialId, type CredentialRecord } from "./credential-id.js";
 import { isRefreshError, mayHaveIssued, revokesValue, SameTokenError, StoppedError, type RefreshError } from "./errors.js";
 import { Failures } from "./failures.js";
 import type { FetchContext, Fetched, Issuer, ParentToken } from "./issuer.js";

@@ -11,12 +11,12 @@
 import type { Clock } from "../clock.js";
 import type { Logger } from "../log.js";
 import type { Coordinator } from "./coordinator.js";
-import { credentialKey, type CredentialId } from "./credential.js";
+import { credentialKey, type CredentialId } from "./credential-id.js";
 import { UnknownCredentialError, type RefreshError } from "./errors.js";
 import type { Fetched, Issuer, ParentToken } from "./issuer.js";
 import { freeLane, Lane, type LaneOptions } from "./lane.js";
 import type { QuotaPolicy } from "./quota-guard.js";
-import { Credential, type CredentialContext } from "./refresher.js";
+import { Credential, type CredentialContext } from "./credential.js";
 import { CredentialIndex } from "./credential-index.js";
 import { soleOwner, type Ownership } from "./ownership.js";
 import { Scheduler } from "./scheduler.js";

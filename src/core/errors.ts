@@ -1,7 +1,7 @@
 import { WxTokenError, type ErrorCategory } from "../errors.js";
 import { isUpstreamError, UpstreamTransportError, WeChatError, type UpstreamError } from "../upstream/errors.js";
 import { CoordinationError } from "./coordinator.js";
-import { describeId, type CredentialId } from "./credential.js";
+import { describeId, type CredentialId } from "./credential-id.js";
 import { QuotaGuardError } from "./quota-guard.js";
 
 /**

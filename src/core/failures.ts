@@ -5,7 +5,7 @@
  */
 import type { Clock } from "../clock.js";
 import type { Logger } from "../log.js";
-import { noun, type CredentialId, type CredentialRecord } from "./credential.js";
+import { noun, type CredentialId, type CredentialRecord } from "./credential-id.js";
 import { NoValidTokenError, revokesValue, type RefreshError } from "./errors.js";
 import { QuotaGuardError } from "./quota-guard.js";
 import { capBeforeExpiry, retryDelay, type Random, type RetryPolicy } from "./schedule.js";

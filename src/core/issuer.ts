@@ -4,7 +4,7 @@
  * schedule, backoff, quota, stores, replicas, watchers) is the engine's, the
  * same for every kind. Implementations live in src/issuers/.
  */
-import type { CredentialId, CredentialRecord } from "./credential.js";
+import type { CredentialId, CredentialRecord } from "./credential-id.js";
 import type { HourlyLimit } from "./quota-guard.js";
 
 /** A value as WeChat returned it. */

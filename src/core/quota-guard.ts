@@ -11,7 +11,7 @@ import { nextQuotaDay } from "./schedule.js";
 export interface QuotaPolicy {
   /**
    * Upstream token calls per app per quota day (China midnight to midnight),
-   * whatever the cause, that may have cost WeChat quota (refresher.ts counts
+   * whatever the cause, that may have cost WeChat quota (credential.ts counts
    * each answered fetch, and each whose answer was lost: errors.ts, mayHaveIssued).
    */
   dailyBudget: number;

@@ -5,7 +5,7 @@
  */
 import type { Clock } from "../clock.js";
 import { InvalidArgumentError } from "../errors.js";
-import type { CredentialId, CredentialKind } from "./credential.js";
+import type { CredentialId, CredentialKind } from "./credential-id.js";
 import type { CredentialEngine } from "./engine.js";
 import { cardSignature, nonceStr, pageSignature, pageUrl } from "./jssdk.js";
 

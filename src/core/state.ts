@@ -1,11 +1,11 @@
 /**
  * One credential's state: the value held, its version line, and who listens.
  * It knows nothing of how values are fetched or when; the refresher
- * (refresher.ts) feeds it, and the gRPC layer and watchers read it.
+ * (credential.ts) feeds it, and the gRPC layer and watchers read it.
  */
 import type { Clock } from "../clock.js";
 import type { Logger } from "../log.js";
-import { describeRecord, makeRecord, type CredentialId, type CredentialRecord } from "./credential.js";
+import { describeRecord, makeRecord, type CredentialId, type CredentialRecord } from "./credential-id.js";
 import type { Schedulable, Scheduler } from "./scheduler.js";
 import type { StoredCredential } from "./store.js";
 

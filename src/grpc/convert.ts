@@ -13,7 +13,7 @@ import { kindOf, kindSpellings, stateSpellingsOf } from "@wxtoken/client";
 import type { PlatformView, SyncView } from "../api/platforms.js";
 import type { CredentialListArgs, CredentialListView } from "../api/credentials.js";
 import type { CredentialStateName } from "../core/credential-index.js";
-import type { CredentialKind as Kind, CredentialRecord } from "../core/credential.js";
+import type { CredentialKind as Kind, CredentialRecord } from "../core/credential-id.js";
 import type { AuthorizerStatus as AuthorizerStatusName } from "../openplatform/store.js";
 
 /** The kind a request names (unset: the access_token); undefined for a value this server does not know. */

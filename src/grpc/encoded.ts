@@ -12,7 +12,7 @@ import {
   type TokenServiceServer,
 } from "../../generated/wxtoken/v1/token_service.js";
 import type { ServiceDefinition } from "@grpc/grpc-js";
-import type { CredentialRecord } from "../core/credential.js";
+import type { CredentialRecord } from "../core/credential-id.js";
 import { toProtoToken } from "./convert.js";
 
 const responses = new WeakMap<CredentialRecord, { token: ReturnType<typeof toProtoToken> }>();

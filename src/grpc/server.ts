@@ -5,7 +5,7 @@
  */
 import { Server, type ServerCredentials } from "@grpc/grpc-js";
 import { CachedTokenService } from "./encoded.js";
-import type { Credential } from "../core/refresher.js";
+import type { Credential } from "../core/credential.js";
 import type { Logger } from "../log.js";
 import { HealthService } from "./health.js";
 import { limitGrpcConnections, type GrpcLimits } from "./grpc-connections.js";

@@ -18,10 +18,10 @@ import {
 import { CREDENTIAL_KIND_HELP, CREDENTIAL_STATE_HELP, kindOf, stateSpellingsOf } from "@wxtoken/client";
 import * as protoJson from "./proto-json.js";
 import { InvalidArgumentError } from "../errors.js";
-import { toProtoCredentialList, toProtoPlatform, toProtoSync, toProtoToken } from "../server/convert.js";
+import { toProtoCredentialList, toProtoPlatform, toProtoSync, toProtoToken } from "../grpc/convert.js";
 import type { CredentialListView } from "../api/credentials.js";
 import type { PlatformView, SyncView } from "../api/platforms.js";
-import type { CredentialRecord } from "../core/credential.js";
+import type { CredentialRecord } from "../core/credential-id.js";
 
 /** "kind", "state": a CredentialKind (kinds.ts) or CredentialState (states.ts) in any spelling, passed on as the enum's name. */
 type FieldType = "string" | "enum" | "kind" | "state" | "int" | "int32" | "strings";

@@ -2,14 +2,14 @@
  * What the HTTP API writes back: a JSON body, or an error as a JSON
  * google.rpc.Status (with its ErrorInfo and RetryInfo) under the HTTP status
  * grpc-gateway maps its gRPC code to. The gRPC code itself comes from the one
- * error table (src/server/status.ts); a request refused before any RPC runs
+ * error table (src/grpc/status.ts); a request refused before any RPC runs
  * is an HttpRefusal.
  */
 import type { ServerResponse } from "node:http";
 import { status } from "@grpc/grpc-js";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../log.js";
-import { toStatus, type MappedStatus } from "../server/status.js";
+import { toStatus, type MappedStatus } from "../grpc/status.js";
 
 /** grpc-gateway's mapping of gRPC codes to HTTP statuses. */
 const HTTP_STATUS: Record<number, number> = {

@@ -21,8 +21,8 @@ import { httpServerOptions, limitHttpServer, type HttpLimits } from "../listener
 import { HostCheck, HostGuard } from "../listeners/host-check.js";
 import { listen } from "../listeners/listen.js";
 import { answerProbe, type Readiness } from "../listeners/probes.js";
-import type { CallObserver } from "../server/hooks.js";
-import { toStatus } from "../server/status.js";
+import type { CallObserver } from "../grpc/hooks.js";
+import { toStatus } from "../grpc/status.js";
 import { requestFields } from "./json.js";
 import { callInfo, findRoute, readJsonBody } from "./request.js";
 import { HttpRefusal, sendError, sendJson } from "./responses.js";

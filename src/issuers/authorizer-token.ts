@@ -6,7 +6,7 @@
  * client) is made once per platform, and the constant facts live on the
  * prototype.
  */
-import type { CredentialId } from "../core/credential.js";
+import type { CredentialId } from "../core/credential-id.js";
 import type { FetchContext, Fetched, Issuer } from "../core/issuer.js";
 import type { HourlyLimit } from "../core/quota-guard.js";
 import { MissingInputError, WeChatError } from "../upstream/errors.js";

@@ -5,7 +5,7 @@
  * authorizer's refresh token). The platform (src/openplatform/platform.ts)
  * holds the ticket and the refresh tokens; these issuers only ask it.
  */
-import type { CredentialId } from "../core/credential.js";
+import type { CredentialId } from "../core/credential-id.js";
 import type { Issuer } from "../core/issuer.js";
 import type { Secret } from "../secret.js";
 import { MissingInputError, WeChatError, type ErrcodeTable } from "../upstream/errors.js";

@@ -3,7 +3,7 @@
  * /cgi-bin/token or POST /cgi-bin/stable_token) and the JS-SDK tickets
  * derived from it (GET /cgi-bin/ticket/getticket, type jsapi or wx_card).
  */
-import type { CredentialId } from "../core/credential.js";
+import type { CredentialId } from "../core/credential-id.js";
 import type { Issuer } from "../core/issuer.js";
 import type { ErrcodeTable } from "../upstream/errors.js";
 import type { WeChatClient } from "../upstream/wechat-client.js";

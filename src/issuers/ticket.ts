@@ -6,7 +6,7 @@
  */
 import { WxTokenError } from "../errors.js";
 import { NoValidTokenError, SameTokenError } from "../core/errors.js";
-import type { CredentialRecord } from "../core/credential.js";
+import type { CredentialRecord } from "../core/credential-id.js";
 import type { FetchContext, Fetched, ParentToken } from "../core/issuer.js";
 import { STALE_TOKEN_ERRCODES, UpstreamTransportError, WeChatError, isUpstreamError } from "../upstream/errors.js";
 import { QuotaGuardError } from "../core/quota-guard.js";

@@ -3,7 +3,7 @@
  * entry type per family. Secrets are typed (they print as ***).
  */
 import { kindOf, type CredentialKindShortName } from "@wxtoken/client";
-import type { CredentialKind } from "../core/credential.js";
+import type { CredentialKind } from "../core/credential-id.js";
 import type { Secret } from "../secret.js";
 import type { TokenEndpoint } from "../upstream/types.js";
 

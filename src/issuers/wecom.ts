@@ -5,7 +5,7 @@
  * /cgi-bin/ticket/get?type=agent_config). WeCom's errcodes differ from the
  * Official Account's: 40001 from gettoken is a wrong secret, never a stale token.
  */
-import type { CredentialId } from "../core/credential.js";
+import type { CredentialId } from "../core/credential-id.js";
 import type { Issuer } from "../core/issuer.js";
 import type { HourlyLimit } from "../core/quota-guard.js";
 import type { ErrcodeTable } from "../upstream/errors.js";

@@ -5,7 +5,7 @@
  * (":0" picks a free one). A failure to bind rejects with Node's own error
  * (EADDRINUSE and its address intact), which the CLI names
  * (src/cli/serve.ts, addressInUse) and exits 71 for. The gRPC listener binds
- * through grpc-js's bindAsync instead (src/server/server.ts).
+ * through grpc-js's bindAsync instead (src/grpc/server.ts).
  */
 import type { Server } from "node:net";
 import { splitHostPort } from "../host-port.js";

@@ -12,7 +12,7 @@ import { readFileSync } from "node:fs";
 import type { Clock } from "../clock.js";
 import type { Config } from "../config/schema.js";
 import type { Logger } from "../log.js";
-import type { GrpcLimits } from "../server/grpc-connections.js";
+import type { GrpcLimits } from "../grpc/grpc-connections.js";
 import { ConnectionCap, type ListenerName } from "./connection-cap.js";
 import type { HttpLimits } from "./http-limits.js";
 

@@ -14,7 +14,7 @@ import type { Clock } from "../clock.js";
 import type { CredentialEngine } from "../core/engine.js";
 import { WxTokenError } from "../errors.js";
 import { credentialListJson, DECODE, requestFields } from "../http/json.js";
-import { credentialListArgs } from "../server/convert.js";
+import { credentialListArgs } from "../grpc/convert.js";
 import { STATUS_PAGE_HTML, STATUS_PAGE_SCRIPT } from "./status-page-html.js";
 
 /** One page of credentials as /status.json answers it, from the query's ListCredentials fields. */

@@ -15,8 +15,8 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom
 import type { Clock } from "../clock.js";
 import type { CredentialEngine } from "../core/engine.js";
 import type { Issuer } from "../core/issuer.js";
-import type { Credential } from "../core/refresher.js";
-import type { CallObserver } from "../server/hooks.js";
+import type { Credential } from "../core/credential.js";
+import type { CallObserver } from "../grpc/hooks.js";
 import { MissingInputError } from "../upstream/errors.js";
 import type { OpenPlatform } from "../openplatform/platform.js";
 import { infoTypeLabel } from "../openplatform/types.js";

@@ -3,7 +3,7 @@
  * authorization code (api_query_auth) and asking WeChat to push a
  * component_verify_ticket now (api_start_push_ticket).
  */
-import { APP_ID_PATTERN } from "../core/credential.js";
+import { APP_ID_PATTERN } from "../core/credential-id.js";
 import type { Fetched } from "../core/issuer.js";
 import { AUTHORIZER_TOKEN_ERRCODES, COMPONENT_TOKEN_ERRCODES } from "../issuers/component.js";
 import { UpstreamTransportError, type ErrcodeTable } from "../upstream/errors.js";

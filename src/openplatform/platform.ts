@@ -10,8 +10,8 @@
  * eager or on demand), and removes those of an account that left.
  */
 import type { Clock, TimerHandle } from "../clock.js";
-import type { Credential } from "../core/refresher.js";
-import { APP_ID_PATTERN, credentialKey } from "../core/credential.js";
+import type { Credential } from "../core/credential.js";
+import { APP_ID_PATTERN, credentialKey } from "../core/credential-id.js";
 import type { Issuer } from "../core/issuer.js";
 import type { CredentialEngine, Seed } from "../core/engine.js";
 import { fingerprint } from "../fingerprint.js";

@@ -6,7 +6,7 @@
  * re-authorization. OpenPlatform decides when (src/openplatform/platform.ts).
  */
 import type { Clock } from "../clock.js";
-import { APP_ID_PATTERN } from "../core/credential.js";
+import { APP_ID_PATTERN } from "../core/credential-id.js";
 import { AUTHORIZER_TOKEN_ERRCODES } from "../issuers/component.js";
 import { UpstreamTransportError, type ErrcodeTable } from "../upstream/errors.js";
 import type { WeChatClient } from "../upstream/wechat-client.js";

@@ -4,7 +4,7 @@
  * goes to Redis; the tokens do, so protect it like the tokens themselves
  * (AUTH/ACL, rediss:// across a network).
  *
- * Keys (prefix "wxtoken:" by default), by credential key (src/core/credential.ts):
+ * Keys (prefix "wxtoken:" by default), by credential key (src/core/credential-id.ts):
  * token:<key> (JSON StoredCredential), quota:<key> (JSON StoredQuota; also
  * quota:hour:<corp>[/<agent>] for WeCom's hourly ticket limits), lock:<key> (a
  * lease id, with a TTL), and the channel tokens, on which each new value is published.

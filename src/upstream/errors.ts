@@ -1,7 +1,7 @@
 /**
  * Errors from the WeChat upstream, as values with names. The refresher decides
  * how to retry from `kind`; the transports map the category (derived from
- * `kind`) to a status code in one table (src/server/status.ts). What an
+ * `kind`) to a status code in one table (src/grpc/status.ts). What an
  * errcode means depends on the endpoint family: each issuer passes its own
  * table (src/issuers/).
  */

@@ -7,8 +7,8 @@
 import { describe, expect, it } from "vitest";
 import type { RefreshError } from "../../src/core/errors.js";
 import { CredentialIndex, orderKey } from "../../src/core/credential-index.js";
-import type { CredentialKind } from "../../src/core/credential.js";
-import type { Credential } from "../../src/core/refresher.js";
+import type { CredentialKind } from "../../src/core/credential-id.js";
+import type { Credential } from "../../src/core/credential.js";
 
 /** What the index reads of a credential: its key, kind, validity and last error. */
 function fake(appId: string, kind: CredentialKind = "access_token", agent?: string) {

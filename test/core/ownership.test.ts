@@ -16,7 +16,7 @@ const replicaId = fc.oneof(
 );
 const replicaSet = (min: number, max: number) => fc.uniqueArray(replicaId, { minLength: min, maxLength: max });
 
-/** Credential keys as the engine makes them (src/core/credential.ts): appids, WeCom agents, tickets. */
+/** Credential keys as the engine makes them (src/core/credential-id.ts): appids, WeCom agents, tickets. */
 function keys(salt: string, n: number): string[] {
   return Array.from({ length: n }, (_, i) => {
     const hex = (i * 2654435761 + salt.length).toString(16).padStart(16, "0").slice(-16);

@@ -10,7 +10,7 @@ import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { ErrorInfo, RetryInfo } from "../../generated/google/rpc/error_details.js";
 import { decodeStatusDetails, encodeStatusDetails, statusDetailsOf, STATUS_DETAILS_KEY } from "../../packages/client/src/status-details.js";
-import { ShuttingDownError, toStatus } from "../../src/server/status.js";
+import { ShuttingDownError, toStatus } from "../../src/grpc/status.js";
 import { NoValidTokenError, UnknownCredentialError } from "../../src/core/errors.js";
 import { QuotaGuardError } from "../../src/core/quota-guard.js";
 import { UpstreamTransportError, WeChatError } from "../../src/upstream/errors.js";

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import * as grpc from "@grpc/grpc-js";
-import { HealthService } from "../../src/server/health.js";
+import { HealthService } from "../../src/grpc/health.js";
 import {
   HealthClient,
   HealthCheckResponse_ServingStatus as S,

@@ -2,7 +2,7 @@
  * The machine-readable half of an error status: a google.rpc.Status in the
  * `grpc-status-details-bin` trailer, the error model every gRPC library reads
  * (grpc-go status.FromError, Python grpc_status, Java StatusProto, buf curl).
- * The server's src/server/status.ts decides what a failure means; this file
+ * The server's src/grpc/status.ts decides what a failure means; this file
  * only encodes and decodes it.
  */
 import type { Metadata } from "@grpc/grpc-js";
@@ -16,7 +16,7 @@ export const ERROR_DOMAIN = "wxtoken";
 export const ERROR_INFO_TYPE_URL = "type.googleapis.com/google.rpc.ErrorInfo";
 export const RETRY_INFO_TYPE_URL = "type.googleapis.com/google.rpc.RetryInfo";
 
-/** What a failure's details say (src/server/status.ts's MappedStatus has these fields). */
+/** What a failure's details say (src/grpc/status.ts's MappedStatus has these fields). */
 export interface DetailsSource {
   code: number;
   details: string;
