@@ -196,7 +196,8 @@ export function describeRecipe(title: string, suite: RecipeSuite): void {
       await expectRecovery(h, () => suite.run(h!));
     });
 
-    it.runIf(suite.concurrentCallers)("reports the refused token, not the one another caller's report replaced it with", { timeout: 45_000 }, async () => {
+    // Only where the runner has two callers: a case registered and skipped would read as run.
+    if (suite.concurrentCallers) it("reports the refused token, not the one another caller's report replaced it with", { timeout: 45_000 }, async () => {
       if (missing) throw new Error(`CI must run ${title}: ${missing}`);
       h = await startForRecipes();
       await expectRecoveryAfterRotation(h, () => suite.run(h!, { RECIPE_CALLERS: "2" }));
