@@ -278,8 +278,11 @@ export interface Token {
     | Date
     | undefined;
   /**
-   * When the server plans to refresh it (always before expires_at). After that,
+   * When the server plans to refresh it (before expires_at). After that,
    * expect a new version; the old token keeps working for about five minutes.
+   * A value WeChat hands back unchanged when asked early (tickets, WeCom
+   * tokens) is asked for again only at its expiry: then refresh_at equals
+   * expires_at.
    */
   refreshAt?:
     | Date
