@@ -44,7 +44,7 @@ import { PushReceiver } from "./openplatform/receiver.js";
 import { planListeners, type ListenerLimits } from "./listeners/plan.js";
 import { HostCheck } from "./listeners/host-check.js";
 import { Readiness } from "./listeners/probes.js";
-import { credentialStatus } from "./listeners/status-page.js";
+import { credentialStatus } from "./metrics/status-page.js";
 import { isPlatformStore } from "./openplatform/store.js";
 
 export { appHealthName, STORE_HEALTH_NAME, TOKEN_SERVICE_NAME, SERVER_CHANNEL_OPTIONS } from "./grpc/server.js";

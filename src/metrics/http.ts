@@ -13,7 +13,7 @@ import { httpServerOptions, limitHttpServer, type HttpLimits } from "../listener
 import { HostCheck, HostGuard } from "../listeners/host-check.js";
 import { listen } from "../listeners/listen.js";
 import { answerProbe, type Readiness } from "../listeners/probes.js";
-import { answerStatus, type StatusSource } from "../listeners/status-page.js";
+import { answerStatus, type StatusSource } from "./status-page.js";
 import type { Metrics } from "./metrics.js";
 
 export interface MetricsEndpoint {
@@ -25,7 +25,7 @@ export interface MetricsEndpoint {
  * `limits`: the connection cap and timeouts (connections.metrics); without them, the default timeouts and no cap.
  * `hosts`: the Host check (default: loopback names and IP addresses).
  * `probes`: answers GET /healthz and /readyz too.
- * `status`: answers the status page, GET /status and /status.json (src/listeners/status-page.ts).
+ * `status`: answers the status page, GET /status and /status.json (src/metrics/status-page.ts).
  */
 export async function serveMetrics(
   metrics: Metrics,
