@@ -177,7 +177,7 @@ export class WxTokenServer {
             log,
             targets: [...platforms.values()].map((p) => ({
               path: p.entry.path,
-              keys: { token: p.entry.messageToken.reveal(), encodingAesKey: p.entry.encodingAesKey.reveal(), componentAppId: p.componentAppId },
+              keys: { token: p.entry.messageToken.reveal(), encodingAesKey: p.entry.encodingAesKey.reveal(), receiverId: p.componentAppId },
               handle: (fields) => p.handlePush(fields),
             })),
             observe: metrics ? (component, infoType, result) => metrics.observePush(component, infoType, result) : undefined,

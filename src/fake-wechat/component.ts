@@ -200,7 +200,7 @@ export class FakeComponent {
    */
   async send(fields: Record<string, string | number>): Promise<PushResult> {
     if (this.pushUrl === undefined) throw new Error("FakeComponent: no pushUrl set");
-    const sealed = sealPush({ token: this.o.token, encodingAesKey: this.o.encodingAesKey, componentAppId: this.o.appId }, messageXml(fields), Math.floor(this.clock.now() / 1000));
+    const sealed = sealPush({ token: this.o.token, encodingAesKey: this.o.encodingAesKey, receiverId: this.o.appId }, messageXml(fields), Math.floor(this.clock.now() / 1000));
     const url = new URL(this.pushUrl);
     for (const [k, v] of sealed.query) url.searchParams.set(k, v);
     const once = async (): Promise<PushResult> => {

@@ -198,7 +198,7 @@ export class FakeSuite {
    */
   async send(fields: Record<string, string | number>): Promise<SuitePushResult> {
     const pushUrl = this.target();
-    const keys = { token: this.o.token, encodingAesKey: this.o.encodingAesKey, componentAppId: this.o.suiteId };
+    const keys = { token: this.o.token, encodingAesKey: this.o.encodingAesKey, receiverId: this.o.suiteId };
     const sealed = sealPush(keys, messageXml(fields), this.seconds(), undefined, "wecom");
     return this.judged(await postPush(pushUrl, sealed, fields));
   }

@@ -1,6 +1,9 @@
 /**
- * The envelope of an Open Platform push: `POST url?timestamp=&nonce=
- * &encrypt_type=aes&msg_signature=` with `<xml><AppId/><Encrypt/></xml>`.
+ * The envelope of a pushed message, in WeChat's WXBizMsgCrypt scheme: the
+ * Open Platform's `POST url?timestamp=&nonce=&encrypt_type=aes&msg_signature=`
+ * with `<xml><AppId/><Encrypt/></xml>`, or a WeCom suite's (指令回调) with
+ * `<xml><ToUserName/><Encrypt/><AgentID/></xml>` and no encrypt_type; the
+ * receiver id (the component appid, the suite id) is checked in both.
  * openPush() is what a receiver does (size-limited parse, signature, decrypt,
  * parse the inner message); sealPush() is what WeChat does (the fake uses it).
  */
@@ -13,8 +16,8 @@ export interface PushKeys {
   token: string;
   /** The 43-character EncodingAESKey. */
   encodingAesKey: string;
-  /** The component appid: the receiver id inside every message. */
-  componentAppId: string;
+  /** The receiver id inside every message, and in the envelope: the component appid (Open Platform) or the suite id (WeCom). */
+  receiverId: string;
 }
 
 export interface PushQuery {
@@ -43,8 +46,10 @@ export function openPush(keys: PushKeys, query: Partial<PushQuery>, body: string
   const encrypted = outer["Encrypt"];
   if (encrypted === undefined) throw new PushXmlError("push has no Encrypt field");
   assertSignature(keys.token, timestamp, nonce, encrypted, msgSignature);
-  if (outer["AppId"] !== undefined && outer["AppId"] !== keys.componentAppId) throw new WrongReceiverError();
-  return parsePushXml(decrypt(keys.encodingAesKey, encrypted, keys.componentAppId), { maxBytes: 65_536, maxFields: 32 });
+  // The Open Platform names the receiver in <AppId>, WeCom in <ToUserName>.
+  const named = outer["AppId"] ?? outer["ToUserName"];
+  if (named !== undefined && named !== keys.receiverId) throw new WrongReceiverError();
+  return parsePushXml(decrypt(keys.encodingAesKey, encrypted, keys.receiverId), { maxBytes: 65_536, maxFields: 32 });
 }
 
 export interface SealedPush {
@@ -67,7 +72,7 @@ export function messageXml(fields: Record<string, string | number>): string {
  */
 export type PushEnvelope = "open-platform" | "wecom";
 
-/** Encrypts and signs xml as WeChat (or WeCom, with envelope "wecom") would push it; keys.componentAppId is the receiver id. */
+/** Encrypts and signs xml as WeChat (or WeCom, with envelope "wecom") would push it; keys.receiverId names the receiver. */
 export function sealPush(
   keys: PushKeys,
   xml: string,
@@ -75,13 +80,13 @@ export function sealPush(
   nonce = String(randomBytes(4).readUInt32BE(0)),
   envelope: PushEnvelope = "open-platform",
 ): SealedPush {
-  const encrypted = encrypt(keys.encodingAesKey, xml, keys.componentAppId);
+  const encrypted = encrypt(keys.encodingAesKey, xml, keys.receiverId);
   const timestamp = String(timestampSeconds);
   const msg_signature = computeSignature(keys.token, timestamp, nonce, encrypted);
   if (envelope === "wecom") {
-    const body = `<xml><ToUserName>${cdata(keys.componentAppId)}</ToUserName><Encrypt>${cdata(encrypted)}</Encrypt><AgentID>${cdata("")}</AgentID></xml>`;
+    const body = `<xml><ToUserName>${cdata(keys.receiverId)}</ToUserName><Encrypt>${cdata(encrypted)}</Encrypt><AgentID>${cdata("")}</AgentID></xml>`;
     return { query: new URLSearchParams({ msg_signature, timestamp, nonce }), body };
   }
   const query = new URLSearchParams({ timestamp, nonce, encrypt_type: "aes", msg_signature });
-  return { query, body: `<xml><AppId>${cdata(keys.componentAppId)}</AppId><Encrypt>${cdata(encrypted)}</Encrypt></xml>` };
+  return { query, body: `<xml><AppId>${cdata(keys.receiverId)}</AppId><Encrypt>${cdata(encrypted)}</Encrypt></xml>` };
 }

@@ -12,7 +12,7 @@
  *   403 stale_timestamp      timestamp not an integer, or further than maxClockSkewMs from our clock
  *   403 bad_signature        msg_signature does not match
  *   400 bad_ciphertext       bad base64, block size, padding or length
- *   403 wrong_receiver       the message is for another component appid
+ *   403 wrong_receiver       the message is for another receiver (component appid, or a WeCom suite id)
  *   403 future_create_time   the message's CreateTime is further than maxClockSkewMs ahead of our clock
  *   200 duplicate            a push already handled (same msg_signature) within the skew window: not handled again
  *   200 ignored / stored     handled ("success", what WeChat expects)
@@ -145,7 +145,7 @@ export class PushReceiver {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://receiver.invalid");
     const target = this.byPath.get(url.pathname);
-    const component = target?.keys.componentAppId;
+    const component = target?.keys.receiverId;
     const remote = req.socket.remoteAddress;
     let infoType: string | undefined;
     const finish = (result: PushResultName, why?: string) => {

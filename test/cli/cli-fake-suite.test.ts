@@ -13,7 +13,7 @@ const SUITE_ID = "wwsuitecli00000001";
 
 describe("wxtoken fake-wechat --suite", () => {
   it("serves the suite on the WeCom host it prints; /_fake/suite/ pushes a ticket and installs a corp", async () => {
-    const recv = await suiteReceiver({ componentAppId: SUITE_ID, token: CALLBACK_TOKEN, encodingAesKey: AES_KEY });
+    const recv = await suiteReceiver({ receiverId: SUITE_ID, token: CALLBACK_TOKEN, encodingAesKey: AES_KEY });
     fixture.defer(() => recv.close());
     const fake = fixture.cli.start(["fake-wechat", "--port", "0", "--suite", `${SUITE_ID}:cli-suite-secret:${CALLBACK_TOKEN}:${AES_KEY}:${recv.url}`]);
     const url = await printed(fake.stdout, /fake WeChat listening on (http:\/\/\S+)/);

@@ -35,7 +35,7 @@ describe("wxtoken fake-wechat", () => {
   it("with --component pushes signed, encrypted tickets to --push-url on request, and its component token endpoint takes them", async () => {
     const { createServer } = await import("node:http");
     const { openPush, pushQueryOf } = await import("../../src/openplatform/push.js");
-    const keys = { componentAppId: "wxcomponentcli0001", token: "cli-push-token", encodingAesKey: "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG" };
+    const keys = { receiverId: "wxcomponentcli0001", token: "cli-push-token", encodingAesKey: "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG" };
     const tickets: string[] = [];
     const receiver = createServer((req, res) => {
       const chunks: Buffer[] = [];
@@ -49,7 +49,7 @@ describe("wxtoken fake-wechat", () => {
     await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
     fixture.defer(() => new Promise((r) => receiver.close(r)));
     const port = (receiver.address() as { port: number }).port;
-    const spec = `${keys.componentAppId}:component-secret:${keys.token}:${keys.encodingAesKey}`;
+    const spec = `${keys.receiverId}:component-secret:${keys.token}:${keys.encodingAesKey}`;
     const fake = fixture.cli.start(["fake-wechat", "--port", "0", "--component", spec, "--push-url", `http://127.0.0.1:${port}/push`]);
     const url = await printed(fake.stdout, /fake WeChat listening on (http:\/\/\S+)/);
     const pushed = (await (await fetch(`${url}/_fake/component/push-ticket`, { method: "POST" })).json()) as Record<string, unknown>;
@@ -58,7 +58,7 @@ describe("wxtoken fake-wechat", () => {
     const token = await fetch(`${url}/cgi-bin/component/api_component_token`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ component_appid: keys.componentAppId, component_appsecret: "component-secret", component_verify_ticket: tickets[0] }),
+      body: JSON.stringify({ component_appid: keys.receiverId, component_appsecret: "component-secret", component_verify_ticket: tickets[0] }),
     }).then((r) => r.json() as Promise<Record<string, unknown>>);
     expect(token).toMatchObject({ component_access_token: expect.any(String), expires_in: 7200 });
     const bad = fixture.cli.run(["fake-wechat", "--port", "0", "--component", "only:three:parts"]);

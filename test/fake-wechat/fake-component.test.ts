@@ -12,7 +12,7 @@ import { FakeWeChat } from "../../src/fake-wechat/index.js";
 import { openPush, pushQueryOf } from "../../src/openplatform/push.js";
 import { PushCryptoError } from "../../src/openplatform/crypto.js";
 
-const KEYS = { componentAppId: "wxcomponent0000001", token: "push-token-NEVER-LEAK", encodingAesKey: "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG" };
+const KEYS = { receiverId: "wxcomponent0000001", token: "push-token-NEVER-LEAK", encodingAesKey: "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG" };
 const SECRET = "component-secret-NEVER-LEAK";
 
 interface Receiver {
@@ -65,7 +65,7 @@ afterEach(async () => {
 async function setup(extra: { authorizers?: Record<string, { funcInfo?: number[] }>; pushIntervalMs?: number } = {}, keys = KEYS) {
   const clock = new FakeClock();
   recv = await receiver(keys);
-  fake = new FakeWeChat({ apps: {}, clock, component: { appId: KEYS.componentAppId, secret: SECRET, token: KEYS.token, encodingAesKey: KEYS.encodingAesKey, pushUrl: recv.url, ...extra } });
+  fake = new FakeWeChat({ apps: {}, clock, component: { appId: KEYS.receiverId, secret: SECRET, token: KEYS.token, encodingAesKey: KEYS.encodingAesKey, pushUrl: recv.url, ...extra } });
   await fake.start();
   return { clock, fake, recv };
 }
@@ -78,14 +78,14 @@ async function call(path: string, body: unknown, componentToken?: string): Promi
 }
 
 const C = "/cgi-bin/component";
-const componentToken = (ticket: string) => call(`${C}/api_component_token`, { component_appid: KEYS.componentAppId, component_appsecret: SECRET, component_verify_ticket: ticket });
+const componentToken = (ticket: string) => call(`${C}/api_component_token`, { component_appid: KEYS.receiverId, component_appsecret: SECRET, component_verify_ticket: ticket });
 
 describe("fake component pushes", () => {
   it("pushes a ticket the receiver verifies and decrypts, and hears its answer", async () => {
     const { fake, recv, clock } = await setup();
     const r = await fake.component.pushTicket();
     expect(r).toMatchObject({ status: 200, body: "success" });
-    expect(recv.pushes[0]).toEqual({ AppId: KEYS.componentAppId, CreateTime: String(Math.floor(clock.now() / 1000)), InfoType: "component_verify_ticket", ComponentVerifyTicket: fake.component.currentTicket() });
+    expect(recv.pushes[0]).toEqual({ AppId: KEYS.receiverId, CreateTime: String(Math.floor(clock.now() / 1000)), InfoType: "component_verify_ticket", ComponentVerifyTicket: fake.component.currentTicket() });
     expect(fake.component.currentTicket()).toMatch(/^ticket@@@/);
   });
 
@@ -100,11 +100,11 @@ describe("fake component pushes", () => {
     await clock.advance(60_000);
     expect((await second)["ComponentVerifyTicket"]).toBe(fake.component.currentTicket());
     const third = recv.next();
-    expect(await call(`${C}/api_start_push_ticket`, { component_appid: KEYS.componentAppId, component_secret: SECRET })).toEqual({ errcode: 0, errmsg: "ok" });
+    expect(await call(`${C}/api_start_push_ticket`, { component_appid: KEYS.receiverId, component_secret: SECRET })).toEqual({ errcode: 0, errmsg: "ok" });
     await third;
     expect(recv.pushes).toHaveLength(3);
     expect(new Set(recv.pushes.map((p) => p["ComponentVerifyTicket"])).size).toBe(3);
-    expect((await call(`${C}/api_start_push_ticket`, { component_appid: KEYS.componentAppId, component_secret: "wrong" }))["errcode"]).toBe(40125);
+    expect((await call(`${C}/api_start_push_ticket`, { component_appid: KEYS.receiverId, component_secret: "wrong" }))["errcode"]).toBe(40125);
     expect(fake.component.pushFailures).toBe(0);
   });
 
@@ -129,15 +129,15 @@ describe("fake component token chain", () => {
     expect(event).toMatchObject({ InfoType: "authorized", AuthorizerAppid: "wxauthorizer000001", AuthorizationCode: auth.authorizationCode });
     expect(Number(event["AuthorizationCodeExpiredTime"]) - Number(event["CreateTime"])).toBe(3600);
 
-    expect((await call(`${C}/api_query_auth`, { component_appid: KEYS.componentAppId, authorization_code: auth.authorizationCode }))["errcode"]).toBe(41001);
-    const q = (await call(`${C}/api_query_auth`, { component_appid: KEYS.componentAppId, authorization_code: auth.authorizationCode }, CT))["authorization_info"] as Record<string, unknown>;
+    expect((await call(`${C}/api_query_auth`, { component_appid: KEYS.receiverId, authorization_code: auth.authorizationCode }))["errcode"]).toBe(41001);
+    const q = (await call(`${C}/api_query_auth`, { component_appid: KEYS.receiverId, authorization_code: auth.authorizationCode }, CT))["authorization_info"] as Record<string, unknown>;
     expect(q).toMatchObject({ authorizer_appid: "wxauthorizer000001", expires_in: 7200, func_info: expect.arrayContaining([{ funcscope_category: { id: 1 } }]) });
     expect(fake.component.isAuthorizerTokenValid("wxauthorizer000001", q["authorizer_access_token"] as string)).toBe(true);
     // A code is good for one exchange.
-    expect((await call(`${C}/api_query_auth`, { component_appid: KEYS.componentAppId, authorization_code: auth.authorizationCode }, CT))["errcode"]).toBe(61009);
+    expect((await call(`${C}/api_query_auth`, { component_appid: KEYS.receiverId, authorization_code: auth.authorizationCode }, CT))["errcode"]).toBe(61009);
 
     const refresh1 = q["authorizer_refresh_token"] as string;
-    const r1 = await call(`${C}/api_authorizer_token`, { component_appid: KEYS.componentAppId, authorizer_appid: "wxauthorizer000001", authorizer_refresh_token: refresh1 }, CT);
+    const r1 = await call(`${C}/api_authorizer_token`, { component_appid: KEYS.receiverId, authorizer_appid: "wxauthorizer000001", authorizer_refresh_token: refresh1 }, CT);
     expect(r1).toEqual({ authorizer_access_token: expect.any(String), expires_in: 7200, authorizer_refresh_token: refresh1 });
     // The previous access token overlaps for 5 minutes.
     expect(fake.component.isAuthorizerTokenValid("wxauthorizer000001", q["authorizer_access_token"] as string)).toBe(true);
@@ -148,16 +148,16 @@ describe("fake component token chain", () => {
     // Re-authorization rotates the refresh token.
     const again = await fake.component.authorize("wxauthorizer000001");
     expect(recv.pushes[2]).toMatchObject({ InfoType: "updateauthorized" });
-    const q2 = (await call(`${C}/api_query_auth`, { component_appid: KEYS.componentAppId, authorization_code: again.authorizationCode }, CT))["authorization_info"] as Record<string, unknown>;
+    const q2 = (await call(`${C}/api_query_auth`, { component_appid: KEYS.receiverId, authorization_code: again.authorizationCode }, CT))["authorization_info"] as Record<string, unknown>;
     const refresh2 = q2["authorizer_refresh_token"] as string;
     expect(refresh2).not.toBe(refresh1);
-    expect((await call(`${C}/api_authorizer_token`, { component_appid: KEYS.componentAppId, authorizer_appid: "wxauthorizer000001", authorizer_refresh_token: refresh1 }, CT))["errcode"]).toBe(61023);
-    const r2 = await call(`${C}/api_authorizer_token`, { component_appid: KEYS.componentAppId, authorizer_appid: "wxauthorizer000001", authorizer_refresh_token: refresh2 }, CT);
+    expect((await call(`${C}/api_authorizer_token`, { component_appid: KEYS.receiverId, authorizer_appid: "wxauthorizer000001", authorizer_refresh_token: refresh1 }, CT))["errcode"]).toBe(61023);
+    const r2 = await call(`${C}/api_authorizer_token`, { component_appid: KEYS.receiverId, authorizer_appid: "wxauthorizer000001", authorizer_refresh_token: refresh2 }, CT);
     expect(r2["authorizer_refresh_token"]).toBe(refresh2);
 
     await fake.component.deauthorize("wxauthorizer000001");
-    expect(recv.pushes[3]).toEqual({ AppId: KEYS.componentAppId, CreateTime: expect.any(String), InfoType: "unauthorized", AuthorizerAppid: "wxauthorizer000001" });
-    const after = await call(`${C}/api_authorizer_token`, { component_appid: KEYS.componentAppId, authorizer_appid: "wxauthorizer000001", authorizer_refresh_token: refresh2 }, CT);
+    expect(recv.pushes[3]).toEqual({ AppId: KEYS.receiverId, CreateTime: expect.any(String), InfoType: "unauthorized", AuthorizerAppid: "wxauthorizer000001" });
+    const after = await call(`${C}/api_authorizer_token`, { component_appid: KEYS.receiverId, authorizer_appid: "wxauthorizer000001", authorizer_refresh_token: refresh2 }, CT);
     expect(after).toMatchObject({ errcode: 61023, errmsg: expect.stringMatching(/^refresh_token is invalid rid: /) });
     expect(fake.component.isAuthorizerTokenValid("wxauthorizer000001", r2["authorizer_access_token"] as string)).toBe(false);
   });
@@ -169,7 +169,7 @@ describe("fake component token chain", () => {
     const ticket = fake.component.currentTicket()!;
     const first = (await componentToken(ticket))["component_access_token"] as string;
     const second = (await componentToken(ticket))["component_access_token"] as string;
-    const list = (t: string) => call(`${C}/api_get_authorizer_list`, { component_appid: KEYS.componentAppId, offset: 0, count: 10 }, t);
+    const list = (t: string) => call(`${C}/api_get_authorizer_list`, { component_appid: KEYS.receiverId, offset: 0, count: 10 }, t);
     expect((await list(first))["total_count"]).toBe(0);
     await clock.advance(300_000);
     expect((await list(first))["errcode"]).toBe(40001);
@@ -190,7 +190,7 @@ describe("fake component token chain", () => {
     fake.inject({ path: `${C}/api_component_token`, errcode: 61004 });
     expect(await componentToken(fake.component.currentTicket()!)).toMatchObject({ errcode: 61004, errmsg: expect.stringMatching(/^access clientip is not registered/) });
     const CT = (await componentToken(fake.component.currentTicket()!))["component_access_token"] as string;
-    const page = async (offset: number, count: number) => call(`${C}/api_get_authorizer_list`, { component_appid: KEYS.componentAppId, offset, count }, CT);
+    const page = async (offset: number, count: number) => call(`${C}/api_get_authorizer_list`, { component_appid: KEYS.receiverId, offset, count }, CT);
     const seen: string[] = [];
     for (let offset = 0; ; offset += 3) {
       const p = await page(offset, 3);
@@ -205,8 +205,8 @@ describe("fake component token chain", () => {
     expect(seen).toEqual(Object.keys(authorizers).sort());
     expect((await page(0, 501))["errcode"]).toBe(40097);
     fake.inject({ path: `${C}/api_authorizer_token`, appId: seen[0], errcode: 45009 });
-    expect((await call(`${C}/api_authorizer_token`, { component_appid: KEYS.componentAppId, authorizer_appid: seen[0], authorizer_refresh_token: fake.component.refreshTokenOf(seen[0]!) }, CT))["errcode"]).toBe(45009);
-    expect((await call(`${C}/api_authorizer_token`, { component_appid: KEYS.componentAppId, authorizer_appid: seen[0], authorizer_refresh_token: fake.component.refreshTokenOf(seen[0]!) }, CT))["authorizer_access_token"]).toEqual(expect.any(String));
+    expect((await call(`${C}/api_authorizer_token`, { component_appid: KEYS.receiverId, authorizer_appid: seen[0], authorizer_refresh_token: fake.component.refreshTokenOf(seen[0]!) }, CT))["errcode"]).toBe(45009);
+    expect((await call(`${C}/api_authorizer_token`, { component_appid: KEYS.receiverId, authorizer_appid: seen[0], authorizer_refresh_token: fake.component.refreshTokenOf(seen[0]!) }, CT))["authorizer_access_token"]).toEqual(expect.any(String));
   });
 
   it("without `component` the paths are 404 and fake.component throws", async () => {

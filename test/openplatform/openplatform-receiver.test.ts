@@ -19,7 +19,7 @@ const AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
 const COMPONENT = "wxcomponentrecv001";
 const OTHER_COMPONENT = "wxcomponentrecv002";
 const TOKEN = "receiver-push-token-SHOULD-NEVER-LEAK";
-const KEYS: PushKeys = { token: TOKEN, encodingAesKey: AES_KEY, componentAppId: COMPONENT };
+const KEYS: PushKeys = { token: TOKEN, encodingAesKey: AES_KEY, receiverId: COMPONENT };
 const PATH = `/wechat/open/${COMPONENT}`;
 const TICKET = "ticket@@@receiver-verify-ticket-SHOULD-NEVER-LEAK";
 
@@ -27,7 +27,7 @@ const TICKET = "ticket@@@receiver-verify-ticket-SHOULD-NEVER-LEAK";
 const AES_KEY_B = "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut";
 const TOKEN_B = "second-push-token-SHOULD-NEVER-LEAK";
 const COMPONENT_B = "wxcomponentrecv003";
-const KEYS_B: PushKeys = { token: TOKEN_B, encodingAesKey: AES_KEY_B, componentAppId: COMPONENT_B };
+const KEYS_B: PushKeys = { token: TOKEN_B, encodingAesKey: AES_KEY_B, receiverId: COMPONENT_B };
 const PATH_B = "/callbacks/second-platform";
 const TICKET_B = "ticket@@@second-verify-ticket-SHOULD-NEVER-LEAK";
 
@@ -141,7 +141,7 @@ function ticketFields(rig: Rig, component = COMPONENT, ticket = TICKET): Record<
 }
 
 function ticketPush(rig: Rig, keys = KEYS, ticket = TICKET, timestampSeconds = nowSeconds(rig)): SealedPush {
-  return sealPush(keys, messageXml(ticketFields(rig, keys.componentAppId, ticket)), timestampSeconds);
+  return sealPush(keys, messageXml(ticketFields(rig, keys.receiverId, ticket)), timestampSeconds);
 }
 
 /** A body with this Encrypt text, and a query correctly signed over it. */
@@ -149,7 +149,7 @@ function signedRaw(rig: Rig, encrypted: string, keys = KEYS): SealedPush {
   const timestamp = String(nowSeconds(rig));
   const nonce = "123456789";
   const query = new URLSearchParams({ timestamp, nonce, encrypt_type: "aes", msg_signature: computeSignature(keys.token, timestamp, nonce, encrypted) });
-  return { query, body: `<xml><AppId>${cdata(keys.componentAppId)}</AppId><Encrypt>${cdata(encrypted)}</Encrypt></xml>` };
+  return { query, body: `<xml><AppId>${cdata(keys.receiverId)}</AppId><Encrypt>${cdata(encrypted)}</Encrypt></xml>` };
 }
 
 /** The captured log holds no secret of this test, and says what happened. */
@@ -416,7 +416,7 @@ describe("PushReceiver: the table of answers", () => {
 
   it("403 wrong_receiver: sealed for another component appid with the same token and key", async () => {
     const rig = await start();
-    const other = { ...KEYS, componentAppId: OTHER_COMPONENT };
+    const other = { ...KEYS, receiverId: OTHER_COMPONENT };
     // As sealed: the outer AppId names the other platform.
     expectAnswer(await post(rig, ticketPush(rig, other)), 403, "wrong receiver");
     // The outer AppId dropped: the receiver id inside the ciphertext still refuses it.

@@ -14,7 +14,7 @@ import { PushReceiver, type PushOutcome, type PushTarget } from "../../src/openp
 import { LogCapture } from "../support/harness.js";
 
 const COMPONENT = "wxcomponentflood01";
-const KEYS: PushKeys = { token: "flood-push-token", encodingAesKey: "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", componentAppId: COMPONENT };
+const KEYS: PushKeys = { token: "flood-push-token", encodingAesKey: "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", receiverId: COMPONENT };
 const PATH = `/wechat/open/${COMPONENT}`;
 
 interface Line {

@@ -97,8 +97,8 @@ export interface SuiteSetup {
 /** A started FakeWeChat with SUITE and DK (a 代开发 template), each pushing to its own receiver. */
 export async function startSuites(o: { suite?: Partial<FakeSuiteOptions>; dk?: Partial<FakeSuiteOptions>; fake?: Partial<FakeWeChatOptions> } = {}): Promise<SuiteSetup> {
   const clock = new FakeClock();
-  const recv = await suiteReceiver({ componentAppId: SUITE, token: CALLBACK_TOKEN, encodingAesKey: AES_KEY });
-  const dkRecv = await suiteReceiver({ componentAppId: DK, token: CALLBACK_TOKEN, encodingAesKey: AES_KEY });
+  const recv = await suiteReceiver({ receiverId: SUITE, token: CALLBACK_TOKEN, encodingAesKey: AES_KEY });
+  const dkRecv = await suiteReceiver({ receiverId: DK, token: CALLBACK_TOKEN, encodingAesKey: AES_KEY });
   const keys = { secret: SUITE_SECRET, token: CALLBACK_TOKEN, encodingAesKey: AES_KEY };
   const fake = new FakeWeChat({
     apps: {},
