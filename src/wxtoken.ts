@@ -40,7 +40,7 @@ import { RedisStore } from "./store/redis-store.js";
 import { SqliteStore } from "./store/sqlite-store.js";
 import { WeChatClient } from "./upstream/wechat-client.js";
 import { OpenPlatform, type PlatformHost } from "./openplatform/platform.js";
-import { PushReceiver } from "./openplatform/receiver.js";
+import { PushReceiver } from "./platform/receiver.js";
 import { planListeners, type ListenerLimits } from "./listeners/plan.js";
 import { HostCheck } from "./listeners/host-check.js";
 import { Readiness } from "./listeners/probes.js";

@@ -6,7 +6,7 @@ import { resolveTlsFiles, type TlsFiles } from "../auth/tls-files.js";
 import { Secret } from "../secret.js";
 import { ConfigError } from "../errors.js";
 import type { AppEntry } from "../issuers/types.js";
-import { aesKeyOf } from "../openplatform/crypto.js";
+import { aesKeyOf } from "../platform/crypto.js";
 import { defaultPushPath, type PlatformEntry } from "../openplatform/types.js";
 import { configSchema, type Config } from "./schema.js";
 

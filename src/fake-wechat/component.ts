@@ -7,7 +7,7 @@
  */
 import { request } from "undici";
 import type { Clock, TimerHandle } from "../clock.js";
-import { messageXml, sealPush } from "../openplatform/push.js";
+import { messageXml, sealPush } from "../platform/push.js";
 import { ComponentState, type AuthorizerTokenProgress } from "./component-state.js";
 
 export interface FakeComponentOptions {

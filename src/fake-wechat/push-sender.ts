@@ -6,7 +6,7 @@
 import { performance } from "node:perf_hooks";
 import { request } from "undici";
 import type { Clock, TimerHandle } from "../clock.js";
-import type { SealedPush } from "../openplatform/push.js";
+import type { SealedPush } from "../platform/push.js";
 
 /** How the fake waits for a receiver's answer (real time). */
 const PUSH_TIMEOUT_MS = 5_000;

@@ -12,7 +12,7 @@
  * (`late`, lateAnswers) rather than refused, so a test can see it.
  */
 import type { Clock } from "../clock.js";
-import { messageXml, sealPush } from "../openplatform/push.js";
+import { messageXml, sealPush } from "../platform/push.js";
 import { postPush, PushTimer, type SentPush } from "./push-sender.js";
 import { SuiteBook } from "./suite-routes.js";
 import { SuiteState, SuiteStateError, type InstalledCorp } from "./suite-state.js";

@@ -15,7 +15,7 @@ import type { Logger } from "../log.js";
 import { AccountWrites } from "./account-writes.js";
 import { AuthorizerIndex, type AuthorizerPage } from "./authorizer-index.js";
 import type { AuthorizerStatus, PlatformStore, StoredAuthorizer } from "./store.js";
-import type { PushOutcome } from "./types.js";
+import type { PushOutcome } from "../platform/receiver.js";
 
 export interface BookHooks {
   /** An account is held now (another replica's authorization, a sync, a reconnect): its credentials follow. */

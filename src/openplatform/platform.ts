@@ -29,7 +29,8 @@ import type { AuthorizerPage } from "./authorizer-index.js";
 import { queryAuth, startPushTicket, type Exchanged } from "./component-calls.js";
 import { applyAuthorizerList, LIST_PATH, readAuthorizerList, type SyncResult } from "./sync.js";
 import { repairedAnything, type AuthorizerStatus, type PlatformChange, type PlatformStore, type StoredAuthorizer, type StoredTicket } from "./store.js";
-import type { PlatformEntry, PushOutcome } from "./types.js";
+import type { PushOutcome } from "../platform/receiver.js";
+import type { PlatformEntry } from "./types.js";
 
 /** WeChat: a component_verify_ticket is valid for 12 hours. */
 export const TICKET_LIFETIME_MS = 12 * 3600_000;

@@ -44,8 +44,6 @@ export function defaultPushPath(componentAppId: string): string {
   return `/wechat/open/${componentAppId}`;
 }
 
-/** What handling a verified push came to: its content stored, or nothing to store (both are answered `success`). */
-export type PushOutcome = "stored" | "ignored";
 
 /** The InfoTypes wxtoken acts on (docs/openplatform.md); any other is answered `success` and not handled. */
 export const KNOWN_INFO_TYPES: ReadonlySet<string> = new Set(["component_verify_ticket", "authorized", "updateauthorized", "unauthorized"]);

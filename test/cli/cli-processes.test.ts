@@ -34,7 +34,7 @@ describe("wxtoken fake-wechat", () => {
 
   it("with --component pushes signed, encrypted tickets to --push-url on request, and its component token endpoint takes them", async () => {
     const { createServer } = await import("node:http");
-    const { openPush, pushQueryOf } = await import("../../src/openplatform/push.js");
+    const { openPush, pushQueryOf } = await import("../../src/platform/push.js");
     const keys = { receiverId: "wxcomponentcli0001", token: "cli-push-token", encodingAesKey: "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG" };
     const tickets: string[] = [];
     const receiver = createServer((req, res) => {

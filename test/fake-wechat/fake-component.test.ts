@@ -9,8 +9,8 @@ import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { FakeClock } from "../../src/clock.js";
 import { FakeWeChat } from "../../src/fake-wechat/index.js";
-import { openPush, pushQueryOf } from "../../src/openplatform/push.js";
-import { PushCryptoError } from "../../src/openplatform/crypto.js";
+import { openPush, pushQueryOf } from "../../src/platform/push.js";
+import { PushCryptoError } from "../../src/platform/crypto.js";
 
 const KEYS = { receiverId: "wxcomponent0000001", token: "push-token-NEVER-LEAK", encodingAesKey: "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG" };
 const SECRET = "component-secret-NEVER-LEAK";

@@ -6,7 +6,7 @@
  * Expected errcodes are WeCom's, written here independently of the fake.
  */
 import { describe, expect, it } from "vitest";
-import { parsePushXml } from "../../src/openplatform/xml.js";
+import { parsePushXml } from "../../src/platform/xml.js";
 import { DK, SERVICE as S, SUITE, SUITE_SECRET as SECRET, suitesPerTest } from "../support/fake-suite.js";
 
 const setup = suitesPerTest();

@@ -11,8 +11,8 @@ import { request } from "undici";
 import { afterEach } from "vitest";
 import { FakeClock } from "../../src/clock.js";
 import { FakeWeChat, type FakeSuiteOptions, type FakeWeChatOptions } from "../../src/fake-wechat/index.js";
-import type { PushCryptoError } from "../../src/openplatform/crypto.js";
-import { openPush, pushQueryOf, type PushKeys } from "../../src/openplatform/push.js";
+import type { PushCryptoError } from "../../src/platform/crypto.js";
+import { openPush, pushQueryOf, type PushKeys } from "../../src/platform/push.js";
 
 export interface ReceivedPush {
   query: URLSearchParams;

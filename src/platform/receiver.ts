@@ -1,6 +1,7 @@
 /**
- * The push receiver: the Open Platform's authorization event URL (授权事件接收URL),
- * an HTTP listener of its own that serves nothing else. It faces the internet
+ * The push receiver of the pushed-ticket platforms: the Open Platform's
+ * authorization event URL (授权事件接收URL), and the shape a WeCom suite's
+ * command URL (指令回调URL) will take; an HTTP listener of its own that serves nothing else. It faces the internet
  * (WeChat must reach it), so every request gets exactly one defined answer, a
  * log line without secrets, and nothing is stored unless it is a fresh push
  * with a valid signature for this platform:
@@ -30,9 +31,8 @@ import { PushCryptoError } from "./crypto.js";
 import { openPush, pushQueryOf, type PushKeys } from "./push.js";
 import { PushXmlError } from "./xml.js";
 
-import type { PushOutcome } from "./types.js";
-
-export type { PushOutcome } from "./types.js";
+/** What handling a verified push came to: its content stored, or nothing to store (both are answered `success`). */
+export type PushOutcome = "stored" | "ignored";
 
 export type PushResultName =
   | "not_found"

@@ -1,5 +1,5 @@
 /**
- * The push receiver (src/openplatform/receiver.ts) on its own, over real HTTP:
+ * The push receiver (src/platform/receiver.ts) on its own, over real HTTP:
  * one test per row of its table of answers, with recording targets, a fake
  * clock, and every log line captured to prove that no secret (the message
  * token, the EncodingAESKey, the ticket, the Encrypt blob) is ever written.
@@ -9,10 +9,10 @@ import { Agent, request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { FakeClock } from "../../src/clock.js";
 import { createLogger } from "../../src/log.js";
-import { computeSignature, encrypt } from "../../src/openplatform/crypto.js";
-import { messageXml, sealPush, type PushKeys, type SealedPush } from "../../src/openplatform/push.js";
-import { PushReceiver, type PushOutcome, type PushResultName, type PushTarget } from "../../src/openplatform/receiver.js";
-import { cdata } from "../../src/openplatform/xml.js";
+import { computeSignature, encrypt } from "../../src/platform/crypto.js";
+import { messageXml, sealPush, type PushKeys, type SealedPush } from "../../src/platform/push.js";
+import { PushReceiver, type PushOutcome, type PushResultName, type PushTarget } from "../../src/platform/receiver.js";
+import { cdata } from "../../src/platform/xml.js";
 import { LogCapture } from "../support/harness.js";
 
 const AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";

@@ -19,7 +19,7 @@ import {
   verifySignature,
   WrongReceiverError,
   assertSignature,
-} from "../../src/openplatform/crypto.js";
+} from "../../src/platform/crypto.js";
 
 const KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
 const APPID = "wx1234567890abcdef";

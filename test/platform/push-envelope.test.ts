@@ -5,8 +5,8 @@
  * is checked in the envelope and inside the encrypted message alike.
  */
 import { describe, expect, it } from "vitest";
-import { WrongReceiverError } from "../../src/openplatform/crypto.js";
-import { messageXml, openPush, pushQueryOf, sealPush, type PushEnvelope, type PushKeys } from "../../src/openplatform/push.js";
+import { WrongReceiverError } from "../../src/platform/crypto.js";
+import { messageXml, openPush, pushQueryOf, sealPush, type PushEnvelope, type PushKeys } from "../../src/platform/push.js";
 
 const AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
 const SUITE: PushKeys = { token: "suite-callback-token", encodingAesKey: AES_KEY, receiverId: "wwsuite0000000001" };

@@ -9,8 +9,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { FakeClock } from "../../src/clock.js";
 import { createLogger } from "../../src/log.js";
 import { Metrics } from "../../src/metrics/metrics.js";
-import { messageXml, sealPush, type PushKeys, type SealedPush } from "../../src/openplatform/push.js";
-import { PushReceiver, type PushOutcome, type PushTarget } from "../../src/openplatform/receiver.js";
+import { messageXml, sealPush, type PushKeys, type SealedPush } from "../../src/platform/push.js";
+import { PushReceiver, type PushOutcome, type PushTarget } from "../../src/platform/receiver.js";
 import { LogCapture } from "../support/harness.js";
 
 const COMPONENT = "wxcomponentflood01";

@@ -1,6 +1,6 @@
 /** The strict flat-XML reader for pushes, with hostile inputs. */
 import { describe, expect, it } from "vitest";
-import { cdata, parsePushXml, PushXmlError } from "../../src/openplatform/xml.js";
+import { cdata, parsePushXml, PushXmlError } from "../../src/platform/xml.js";
 
 const TICKET =
   "<xml><AppId><![CDATA[wx1234567890abcdef]]></AppId><CreateTime>1413192605</CreateTime><InfoType><![CDATA[component_verify_ticket]]></InfoType><ComponentVerifyTicket><![CDATA[ticket@@@abc]]></ComponentVerifyTicket></xml>";
