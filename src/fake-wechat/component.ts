@@ -5,9 +5,9 @@
  * api_start_push_ticket, or on demand) and decides the component endpoints
  * (component-state.ts) that FakeWeChat serves when `component` is configured.
  */
-import { request } from "undici";
-import type { Clock, TimerHandle } from "../clock.js";
+import type { Clock } from "../clock.js";
 import { messageXml, sealPush } from "../platform/push.js";
+import { postPush, PushTimer, type SentPush } from "./push-sender.js";
 import { ComponentState, type AuthorizerTokenProgress } from "./component-state.js";
 
 export interface FakeComponentOptions {
@@ -35,27 +35,15 @@ export interface FakeComponentOptions {
   seedAuthorizers?: number;
 }
 
-export interface PushResult {
-  /** The HTTP status and body the receiver answered (WeChat expects 200 "success"). */
-  status: number;
-  body: string;
-  /** The decrypted message's fields as sent. */
-  fields: Record<string, string | number>;
-  /** Sends the very same request again (same query, same body), as WeChat does when a push was not answered `success`. */
-  resend(): Promise<PushResult>;
-}
-
-/** How long the fake waits for a receiver's answer (real time). */
-const PUSH_TIMEOUT_MS = 5_000;
+/** What the receiver answered a push (push-sender.ts: the suite's pushes are sent the same way). */
+export type PushResult = SentPush;
 
 export class FakeComponent {
   readonly state: ComponentState;
   /** The push URL; undefined: pushes are skipped by the timer and rejected by pushTicket(). */
   pushUrl: string | undefined;
-  private readonly intervalMs: number;
-  private timer: TimerHandle | undefined;
-  private failures = 0;
-  private readonly inFlight = new Set<Promise<unknown>>();
+  /** The periodic ticket push, and the count of background pushes that failed. */
+  private readonly pushes: PushTimer;
 
   constructor(
     private readonly o: FakeComponentOptions,
@@ -63,8 +51,7 @@ export class FakeComponent {
     overlapMs: number,
   ) {
     this.pushUrl = o.pushUrl;
-    this.intervalMs = o.pushIntervalMs ?? 600_000;
-    if (!(this.intervalMs > 0)) throw new RangeError("component.pushIntervalMs must be positive");
+    this.pushes = new PushTimer(clock, o.pushIntervalMs ?? 600_000, () => (this.pushUrl !== undefined ? this.pushTicket() : undefined));
     this.state = new ComponentState({
       appId: o.appId,
       secret: o.secret,
@@ -78,7 +65,7 @@ export class FakeComponent {
     if (o.seedAuthorizers) this.state.seedAuthorizers(o.seedAuthorizers);
     this.state.onStartPush = () => {
       // "Soon": after the answer is written, in real time.
-      setImmediate(() => this.background(() => this.pushTicket()));
+      setImmediate(() => this.pushes.background(() => this.pushTicket()));
     };
   }
 
@@ -157,36 +144,17 @@ export class FakeComponent {
 
   /** Timer and start_push_ticket pushes that failed (no answer, or not 200 "success"). */
   get pushFailures(): number {
-    return this.failures;
+    return this.pushes.failures;
   }
 
   /** Starts the periodic push (FakeWeChat.start() calls it). */
   startTimer(): void {
-    if (this.timer !== undefined) return;
-    const tick = () => {
-      this.timer = this.clock.setTimeout(tick, this.intervalMs);
-      if (this.pushUrl !== undefined) this.background(() => this.pushTicket());
-    };
-    this.timer = this.clock.setTimeout(tick, this.intervalMs);
+    this.pushes.start();
   }
 
   /** Stops the periodic push and waits for pushes in flight (FakeWeChat.close() calls it). */
-  async stop(): Promise<void> {
-    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
-    this.timer = undefined;
-    await Promise.allSettled([...this.inFlight]);
-  }
-
-  private background(push: () => Promise<PushResult>): void {
-    const p = push()
-      .then((r) => {
-        if (r.status !== 200 || r.body !== "success") this.failures++;
-      })
-      .catch(() => {
-        this.failures++;
-      });
-    this.inFlight.add(p);
-    void p.finally(() => this.inFlight.delete(p));
+  stop(): Promise<void> {
+    return this.pushes.stop();
   }
 
   private push(fields: Record<string, string | number>): Promise<PushResult> {
@@ -201,19 +169,6 @@ export class FakeComponent {
   async send(fields: Record<string, string | number>): Promise<PushResult> {
     if (this.pushUrl === undefined) throw new Error("FakeComponent: no pushUrl set");
     const sealed = sealPush({ token: this.o.token, encodingAesKey: this.o.encodingAesKey, receiverId: this.o.appId }, messageXml(fields), Math.floor(this.clock.now() / 1000));
-    const url = new URL(this.pushUrl);
-    for (const [k, v] of sealed.query) url.searchParams.set(k, v);
-    const once = async (): Promise<PushResult> => {
-      const res = await request(url, {
-        method: "POST",
-        headers: { "content-type": "text/xml" },
-        body: sealed.body,
-        headersTimeout: PUSH_TIMEOUT_MS,
-        bodyTimeout: PUSH_TIMEOUT_MS,
-      });
-      const body = await res.body.text();
-      return { status: res.statusCode, body, fields, resend: once };
-    };
-    return once();
+    return postPush(this.pushUrl, sealed, fields);
   }
 }
