@@ -11,6 +11,7 @@
  *   number        the proto enum on the wire (proto3 JSON accepts it too)
  */
 import { CredentialKind } from "../generated/wxtoken/v1/token_service.js";
+import { spellingLookup } from "./spellings.js";
 
 export interface KindSpellings<Name extends string = string> {
   readonly short: string;
@@ -38,22 +39,18 @@ export type CredentialKindSpelling = Row["short"] | Row["name"] | Row["enumName"
 /** Every kind's long name, in the enum's order. */
 export const CREDENTIAL_KIND_NAMES: readonly CredentialKindName[] = CREDENTIAL_KIND_TABLE.map((k) => k.name);
 
-const BY_SPELLING = new Map<string | number, Row>();
-for (const row of CREDENTIAL_KIND_TABLE) {
-  for (const spelling of [row.short, row.name, row.enumName, row.number]) BY_SPELLING.set(spelling, row);
-}
 // Unset on the wire (0, "CREDENTIAL_KIND_UNSPECIFIED") is the access_token, as the proto says.
-BY_SPELLING.set(CredentialKind.CREDENTIAL_KIND_UNSPECIFIED, CREDENTIAL_KIND_TABLE[0]);
-BY_SPELLING.set("CREDENTIAL_KIND_UNSPECIFIED", CREDENTIAL_KIND_TABLE[0]);
+const lookup = spellingLookup<Row>(CREDENTIAL_KIND_TABLE, (row) => [row.short, row.name, row.enumName, row.number], [
+  [CredentialKind.CREDENTIAL_KIND_UNSPECIFIED, CREDENTIAL_KIND_TABLE[0]],
+  ["CREDENTIAL_KIND_UNSPECIFIED", CREDENTIAL_KIND_TABLE[0]],
+]);
 
 /** The valid values, for an error message: "token (access_token, CREDENTIAL_KIND_ACCESS_TOKEN, 1), jsapi (...), ...". */
 export const CREDENTIAL_KIND_HELP = CREDENTIAL_KIND_TABLE.map((k) => `${k.short} (${k.name}, ${k.enumName}, ${k.number})`).join(", ");
 
 /** The kind any spelling names (a number as the wire or proto3 JSON has it, or a decimal string of one); undefined if none. */
 export function kindOf(spelling: unknown): KindSpellings<CredentialKindName> | undefined {
-  if (typeof spelling === "number") return BY_SPELLING.get(spelling);
-  if (typeof spelling !== "string") return undefined;
-  return BY_SPELLING.get(/^\d{1,3}$/.test(spelling) ? Number(spelling) : spelling);
+  return lookup(spelling);
 }
 
 /** A kind no spelling of which matches: thrown by the clients at once, before any call. */

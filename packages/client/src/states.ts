@@ -10,6 +10,7 @@
  *   number        the proto enum on the wire (proto3 JSON accepts it too)
  */
 import { CredentialState } from "../generated/wxtoken/v1/token_service.js";
+import { spellingLookup } from "./spellings.js";
 
 export interface StateSpellings<Name extends string = string> {
   readonly name: Name;
@@ -34,19 +35,14 @@ export type CredentialStateSpelling = Row["name"] | Row["enumName"] | Credential
 /** Every state's name, in the enum's order. */
 export const CREDENTIAL_STATE_NAMES: readonly CredentialStateName[] = CREDENTIAL_STATE_TABLE.map((s) => s.name);
 
-const BY_SPELLING = new Map<string | number, Row>();
-for (const row of CREDENTIAL_STATE_TABLE) {
-  for (const spelling of [row.name, row.enumName, row.number]) BY_SPELLING.set(spelling, row);
-}
+const lookup = spellingLookup<Row>(CREDENTIAL_STATE_TABLE, (row) => [row.name, row.enumName, row.number]);
 
 /** The valid values, for an error message: "ok (CREDENTIAL_STATE_OK, 1), failing (...), ...". */
 export const CREDENTIAL_STATE_HELP = CREDENTIAL_STATE_TABLE.map((s) => `${s.name} (${s.enumName}, ${s.number})`).join(", ");
 
 /** The state any spelling names (a number as the wire or proto3 JSON has it, or a decimal string of one); undefined if none (unset too). */
 export function stateSpellingsOf(spelling: unknown): StateSpellings<CredentialStateName> | undefined {
-  if (typeof spelling === "number") return BY_SPELLING.get(spelling);
-  if (typeof spelling !== "string") return undefined;
-  return BY_SPELLING.get(/^\d{1,3}$/.test(spelling) ? Number(spelling) : spelling);
+  return lookup(spelling);
 }
 
 /** A state no spelling of which matches: thrown by the client at once, before any call. */
