@@ -7,13 +7,14 @@ import {
   CREDENTIAL_STATE_HELP,
   CredentialKind,
   CredentialState,
-  CredentialStatus,
   kindOf,
   stateSpellingsOf,
   TokenClient,
   type ClientAuthOptions,
+  type CredentialStatus,
   type ListCredentialsResponse,
 } from "@wxtoken/client";
+import { credentialStatusJson } from "../http/proto-json.js";
 import { parseWhich, tokenClientOptions } from "./client-commands.js";
 import { UsageError } from "./flags.js";
 
@@ -75,13 +76,6 @@ function render(first: ListCredentialsResponse, all: CredentialStatus[]): string
   return `${head}${replica}\n\n${all.length > 0 ? table(rows) : "(none match)\n"}`;
 }
 
-/** A credential in the HTTP API's JSON (proto3 JSON: camelCase, 64-bit integers as strings). */
-function json(s: CredentialStatus): unknown {
-  const out = CredentialStatus.toJSON(s) as Record<string, unknown>;
-  if (s.version) out["version"] = String(s.version);
-  return out;
-}
-
 export async function statusCommand(addr: string, timeoutMs: number, auth: ClientAuthOptions, opts: StatusCommandOptions): Promise<void> {
   const state = opts.state === undefined ? undefined : stateSpellingsOf(opts.state)?.name;
   if (opts.state !== undefined && state === undefined) {
@@ -99,7 +93,7 @@ export async function statusCommand(addr: string, timeoutMs: number, auth: Clien
       token = page.nextPageToken;
     }
     if (opts.json) {
-      const out = { credentials: all.map(json), ...(first.counts ? { counts: first.counts } : {}), ...(first.replica ? { replica: first.replica } : {}) };
+      const out = { credentials: all.map(credentialStatusJson), ...(first.counts ? { counts: first.counts } : {}), ...(first.replica ? { replica: first.replica } : {}) };
       process.stdout.write(JSON.stringify(out, null, 2) + "\n");
     } else {
       process.stdout.write(render(first, all));

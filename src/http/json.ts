@@ -10,7 +10,6 @@ import {
   GetTokenRequest,
   ListAuthorizersRequest,
   ListCredentialsRequest,
-  ListCredentialsResponse,
   SyncAuthorizersRequest,
   SignJsSdkRequest,
   WatchTokenRequest,
@@ -115,13 +114,7 @@ export function syncJson(s: SyncView): Record<string, unknown> {
 
 /** A page of credentials in proto3 JSON (64-bit versions as strings). */
 export function credentialListJson(v: CredentialListView): Record<string, unknown> {
-  const json = ListCredentialsResponse.toJSON(toProtoCredentialList(v)) as Record<string, unknown>;
-  const credentials = json["credentials"] as Record<string, unknown>[] | undefined;
-  credentials?.forEach((c, i) => {
-    const version = v.credentials[i]!.version;
-    if (version > 0) c["version"] = String(version);
-  });
-  return json;
+  return protoJson.credentialListJson(toProtoCredentialList(v));
 }
 
 /** A Token in proto3 JSON (version as a string, as 64-bit integers are). */

@@ -5,9 +5,11 @@
  * JSON has them (the stubs are generated with forceLong=number).
  */
 import {
+  CredentialStatus,
   ForceRefreshResponse,
   GetTokenResponse,
   ListAuthorizersResponse,
+  ListCredentialsResponse,
   SignJsSdkResponse,
   SyncAuthorizersResponse,
   Token,
@@ -54,4 +56,15 @@ export function platformJson(p: ListAuthorizersResponse): Json {
 /** SyncAuthorizers' answer, with the platform as it stands after the sync. */
 export function syncJson(s: SyncAuthorizersResponse): Json {
   return { ...(SyncAuthorizersResponse.toJSON(s) as Json), ...(s.platform ? { platform: platformJson(s.platform) } : {}) };
+}
+
+/** A credential's status (ListCredentials, `wxtoken status --json`). */
+export function credentialStatusJson(c: CredentialStatus): Json {
+  const json = CredentialStatus.toJSON(c) as Json;
+  int64(json, "version", c.version);
+  return json;
+}
+
+export function credentialListJson(r: ListCredentialsResponse): Json {
+  return { ...(ListCredentialsResponse.toJSON(r) as Json), ...(r.credentials.length > 0 ? { credentials: r.credentials.map(credentialStatusJson) } : {}) };
 }
