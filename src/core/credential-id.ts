@@ -21,6 +21,14 @@ export interface CredentialId {
   /** WeCom: the agentid or built-in app name of the secret; undefined otherwise (and for the corp jsapi ticket). */
   readonly agent?: string;
   readonly kind: CredentialKind;
+  /**
+   * The pushed-ticket platform a tenant's credential comes through: a WeCom
+   * suite id for an installed corp's token and tickets (one corp may install
+   * several providers' apps, and also be configured as a self-built corp).
+   * Undefined for the config's apps and for Open Platform authorizers (an
+   * appid is held by one platform at most).
+   */
+  readonly platform?: string;
 }
 
 /**
@@ -28,22 +36,33 @@ export interface CredentialId {
  * before kinds existed, so old snapshots still load), "ww1/1000002" for a
  * WeCom agent's token, and "#<kind>" after either for a ticket ("wx1#jsapi_ticket",
  * "ww1#jsapi_ticket" for the corp ticket, "ww1/1000002#agent_config_ticket").
- * Neither "/" nor "#" can occur in an app id or agent.
+ * A corp's credential through a WeCom suite is "ww1@dk1" ("ww1@dk1#jsapi_ticket").
+ * None of "/", "#" or "@" can occur in an app id, agent or platform id.
  */
 export function credentialKey(id: CredentialId): string {
-  const owner = id.agent === undefined ? id.appId : `${id.appId}/${id.agent}`;
+  const owner = ownerOf(id);
   return id.kind === "access_token" ? owner : `${owner}#${id.kind}`;
 }
 
-/** For logs and messages: `app wx1`, `jsapi_ticket of ww1/1000002`. */
+function ownerOf(id: CredentialId): string {
+  const app = id.platform === undefined ? id.appId : `${id.appId}@${id.platform}`;
+  return id.agent === undefined ? app : `${app}/${id.agent}`;
+}
+
+/** For logs and messages: `app wx1`, `jsapi_ticket of ww1/1000002`, `app ww1@dk1`. */
 export function describeId(id: CredentialId): string {
-  const owner = id.agent === undefined ? id.appId : `${id.appId}/${id.agent}`;
+  const owner = ownerOf(id);
   return id.kind === "access_token" ? `app ${owner}` : `${id.kind} of ${owner}`;
 }
 
-/** What a credential's log lines carry: the app, and the agent and kind when they say more. */
+/** What a credential's log lines carry: the app, and the agent, platform and kind when they say more. */
 export function logFields(id: CredentialId): Record<string, string> {
-  return { appId: id.appId, ...(id.agent !== undefined ? { agent: id.agent } : {}), ...(id.kind !== "access_token" ? { kind: id.kind } : {}) };
+  return {
+    appId: id.appId,
+    ...(id.agent !== undefined ? { agent: id.agent } : {}),
+    ...(id.platform !== undefined ? { platform: id.platform } : {}),
+    ...(id.kind !== "access_token" ? { kind: id.kind } : {}),
+  };
 }
 
 /** "token" or "ticket", for messages. */

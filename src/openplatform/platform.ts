@@ -30,10 +30,17 @@ import { queryAuth, startPushTicket, type Exchanged } from "./component-calls.js
 import { applyAuthorizerList, LIST_PATH, readAuthorizerList, type SyncResult } from "./sync.js";
 import { repairedAnything, type AuthorizerStatus, type PlatformChange, type PlatformStore, type StoredAuthorizer, type StoredTicket } from "./store.js";
 import type { PushOutcome } from "../platform/receiver.js";
+import { platformGroup, type Authorized, type FamilyFacts, type PushedPlatform } from "../platform/pushed-platform.js";
 import type { PlatformEntry } from "./types.js";
 
-/** WeChat: a component_verify_ticket is valid for 12 hours. */
-export const TICKET_LIFETIME_MS = 12 * 3600_000;
+/** The Open Platform family: a component_verify_ticket pushed every 10 minutes, valid for 12 hours. */
+export const OPEN_PLATFORM: FamilyFacts = {
+  family: "open_platform",
+  title: "Open Platform",
+  ticketName: "component_verify_ticket",
+  ticketLifetimeMs: 12 * 3600_000,
+  pushIntervalMs: 600_000,
+};
 
 /** What the platform needs of the server around it. */
 export interface PlatformHost {
@@ -41,11 +48,6 @@ export interface PlatformHost {
   engine: Pick<CredentialEngine, "add" | "remove" | "byKey" | "parent" | "groupOf" | "lane">;
   /** Wraps an issuer so that its upstream calls are counted (metrics, under `group` rather than per account when given), or hands it back. */
   meter(issuer: Issuer, group?: string): Issuer;
-}
-
-/** The engine group (and lane) of a platform's authorizers; its component token runs in "<group>:component". */
-export function platformGroup(componentAppId: string): string {
-  return `platform:${componentAppId}`;
 }
 
 export interface PlatformDeps {
@@ -60,8 +62,9 @@ export type { SyncResult } from "./sync.js";
 
 export type SyncTrigger = "command" | "none stored" | "refused" | "missing";
 
-export class OpenPlatform implements TicketSource, RefreshTokenSource {
+export class OpenPlatform implements PushedPlatform, TicketSource, RefreshTokenSource {
   readonly componentAppId: string;
+  readonly facts = OPEN_PLATFORM;
   private readonly log: Logger;
   /** The authorizers, as stored and as not yet stored. */
   private readonly authorizers: AuthorizerBook;
@@ -110,6 +113,22 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
 
   /** The engine group of its authorizers. */
   readonly group: string;
+
+  get id(): string {
+    return this.componentAppId;
+  }
+
+  get push(): PlatformEntry {
+    return this.entry;
+  }
+
+  get tokenKey(): string {
+    return this.componentAppId;
+  }
+
+  tenantKey(appId: string): string {
+    return appId;
+  }
   /** Makes an authorizer's token issuer (what they share made once). */
   private readonly authorizerIssuer: (appId: string) => Issuer;
 
@@ -316,7 +335,7 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
       return "ignored";
     }
     const now = this.deps.clock.now();
-    const ticket: StoredTicket = { value, createdAt: this.pushTime(fields), receivedAt: now, expiresAt: now + TICKET_LIFETIME_MS };
+    const ticket: StoredTicket = { value, createdAt: this.pushTime(fields), receivedAt: now, expiresAt: now + OPEN_PLATFORM.ticketLifetimeMs };
     const stored = await this.deps.store.saveTicket(this.componentAppId, ticket);
     if (!stored) {
       this.log.info({ ticket: fingerprint(value) }, "an older component_verify_ticket push; the newer one is kept");
@@ -367,6 +386,27 @@ export class OpenPlatform implements TicketSource, RefreshTokenSource {
     const record: StoredAuthorizer = { appId: info.appId, refreshToken: info.refreshToken, status: "active", authorizedAt: at, updatedAt: this.deps.clock.now() };
     this.authorizers.accept(record, code, () => this.serve(info.appId, { fetched: info.fetched, requestedAt }));
     return this.authorizers.write(info.appId, infoType);
+  }
+
+  /**
+   * An authorization code from the business server's redirect_uri (an
+   * authorization started on its own site): exchanged (api_query_auth) and
+   * stored as a push's would be, before it resolves. WeChat's refusal of the
+   * code (61009 used, 61010 expired) is the caller's error.
+   */
+  async authorizeByCode(code: string): Promise<Authorized> {
+    const requestedAt = this.deps.clock.now();
+    const info = await queryAuth(this.deps.client, this.componentAppId, code, (endpoint, what, call) => this.withComponentToken(endpoint, what, call));
+    if (this.isTaken(info.appId)) {
+      this.log.error({ authorizer: info.appId }, "an account authorized the platform, but its appid is configured otherwise on this server; not served through the platform");
+    }
+    return this.authorizers.serial(info.appId, async () => {
+      const now = this.deps.clock.now();
+      const record: StoredAuthorizer = { appId: info.appId, refreshToken: info.refreshToken, status: "active", authorizedAt: now, updatedAt: now };
+      this.authorizers.accept(record, code, () => this.serve(info.appId, { fetched: info.fetched, requestedAt }));
+      await this.authorizers.write(info.appId, "authorization code by redirect");
+      return { tenantId: info.appId, authorizedAt: now };
+    });
   }
 
   private unauthorized(fields: Record<string, string>): Promise<PushOutcome> {
