@@ -44,6 +44,18 @@ export class InvalidArgumentError extends WxTokenError {
   }
 }
 
+/** What the request needs is not there yet, and an operator (or an upstream event) must act: do not retry blindly. */
+export class FailedPreconditionError extends WxTokenError {
+  override readonly name = "FailedPreconditionError";
+  readonly category = "precondition";
+  constructor(
+    message: string,
+    readonly reason: string,
+  ) {
+    super(message);
+  }
+}
+
 /** The server is draining: the client should reconnect (to another instance). */
 export class ShuttingDownError extends WxTokenError {
   override readonly name = "ShuttingDownError";

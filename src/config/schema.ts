@@ -170,6 +170,47 @@ const app = z.preprocess(
 
 const PUSH_PATH = /^\/[A-Za-z0-9._~\/-]{0,200}$/;
 
+/** The keys a pushed-ticket platform's pushes are signed and encrypted with (Open Platform and WeCom suite alike). */
+const pushKeySources = {
+  /** Name of the environment variable that holds the message-verification Token (消息校验Token). Exactly one of messageTokenEnv (preferred), messageTokenFile, messageToken. */
+  messageTokenEnv: z.string().min(1).optional(),
+  /** Path of a file that holds the message-verification Token, relative to the config file. */
+  messageTokenFile: z.string().min(1).optional(),
+  /** The message-verification Token itself (warned about, like a literal secret). */
+  messageToken: z.string().min(1).optional(),
+  /** Name of the environment variable that holds the EncodingAESKey (消息加解密Key, 43 characters). Exactly one of encodingAesKeyEnv (preferred), encodingAesKeyFile, encodingAesKey. */
+  encodingAesKeyEnv: z.string().min(1).optional(),
+  /** Path of a file that holds the EncodingAESKey, relative to the config file. */
+  encodingAesKeyFile: z.string().min(1).optional(),
+  /** The EncodingAESKey itself (warned about, like a literal secret). */
+  encodingAesKey: z.string().min(1).optional(),
+};
+const oneMessageToken = {
+  check: (p: { messageTokenEnv?: string; messageTokenFile?: string; messageToken?: string }) =>
+    [p.messageTokenEnv, p.messageTokenFile, p.messageToken].filter((s) => s !== undefined).length === 1,
+  message: "give exactly one of messageTokenEnv, messageTokenFile or messageToken",
+};
+const oneAesKey = {
+  check: (p: { encodingAesKeyEnv?: string; encodingAesKeyFile?: string; encodingAesKey?: string }) =>
+    [p.encodingAesKeyEnv, p.encodingAesKeyFile, p.encodingAesKey].filter((s) => s !== undefined).length === 1,
+  message: "give exactly one of encodingAesKeyEnv, encodingAesKeyFile or encodingAesKey",
+};
+
+/** The push receiver: its own HTTP listener, serving nothing else, shared by every Open Platform and WeCom suite. */
+const receiver = z
+  .strictObject({
+    /** host:port, [ipv6]:port or :port (all interfaces). */
+    listen: checked((a) => hostPortProblem(a, true), "host:port, [ipv6]:port or :port").default("127.0.0.1:8090"),
+    /** Largest push body accepted (413 past it). */
+    maxBodyBytes: z.number().int().positive().max(1_048_576).default(65_536),
+    /**
+     * A push whose timestamp is further than this from the server's clock, or whose CreateTime is
+     * further ahead, is refused (403), and replays within it are ignored; stored push times further
+     * ahead are brought back to now at start.
+     */
+    maxClockSkewSeconds: z.number().positive().max(86_400).default(300),
+  });
+
 /** An Open Platform (第三方平台) whose component and authorizer tokens the server holds. */
 const platform = z
   .strictObject({
@@ -177,18 +218,7 @@ const platform = z
     componentAppId: z.string().regex(APP_ID_PATTERN, `must be ${APP_ID_RULE}`),
     /** The component_appsecret: secretEnv (preferred), secretFile or secret, exactly one. */
     ...secretSource,
-    /** Name of the environment variable that holds the message-verification Token (消息校验Token). Exactly one of messageTokenEnv (preferred), messageTokenFile, messageToken. */
-    messageTokenEnv: z.string().min(1).optional(),
-    /** Path of a file that holds the message-verification Token, relative to the config file. */
-    messageTokenFile: z.string().min(1).optional(),
-    /** The message-verification Token itself (warned about, like a literal secret). */
-    messageToken: z.string().min(1).optional(),
-    /** Name of the environment variable that holds the EncodingAESKey (消息加解密Key, 43 characters). Exactly one of encodingAesKeyEnv (preferred), encodingAesKeyFile, encodingAesKey. */
-    encodingAesKeyEnv: z.string().min(1).optional(),
-    /** Path of a file that holds the EncodingAESKey, relative to the config file. */
-    encodingAesKeyFile: z.string().min(1).optional(),
-    /** The EncodingAESKey itself (warned about, like a literal secret). */
-    encodingAesKey: z.string().min(1).optional(),
+    ...pushKeySources,
     /** The path of the authorization event URL (授权事件接收URL) on the push receiver; default /wechat/open/<componentAppId>. */
     path: z.string().regex(PUSH_PATH, "must start with / and hold only A-Z a-z 0-9 . _ ~ / -").optional(),
     /** JS-SDK tickets to hold for every authorizer: "jsapi", "wx_card" (or their long or enum names). None unless listed. */
@@ -228,12 +258,53 @@ const platform = z
     idleAfterSeconds: z.number().positive().default(86_400),
   })
   .refine(oneSecret.check, { message: oneSecret.message })
-  .refine((p) => [p.messageTokenEnv, p.messageTokenFile, p.messageToken].filter((s) => s !== undefined).length === 1, {
-    message: "give exactly one of messageTokenEnv, messageTokenFile or messageToken",
+  .refine(oneMessageToken.check, { message: oneMessageToken.message })
+  .refine(oneAesKey.check, { message: oneAesKey.message });
+
+/**
+ * A WeCom service provider's app (企业微信第三方应用, a "suite"), or a 代开发
+ * app template, installed by many corps: its suite_access_token (from the
+ * suite_ticket WeCom pushes every 10 minutes, valid 30), each installed corp's
+ * token and JS-SDK tickets (docs/wecom-providers.md).
+ */
+const wecomSuite = z
+  .strictObject({
+    /** The suite id (第三方应用 SuiteID, or a 代开发 template id starting with dk). */
+    suiteId: z.string().regex(APP_ID_PATTERN, `must be ${APP_ID_RULE}`),
+    /** The suite secret: secretEnv (preferred), secretFile or secret, exactly one. */
+    ...secretSource,
+    ...pushKeySources,
+    /** The path of the app's 指令回调URL on the push receiver; default /wechat/wecom/<suiteId>. */
+    path: z.string().regex(PUSH_PATH, "must start with / and hold only A-Z a-z 0-9 . _ ~ / -").optional(),
+    /**
+     * A 代开发 (custom-developed) app template: the permanent code is the installed app's secret, and
+     * each corp's token comes from /cgi-bin/gettoken with it. Default: true when suiteId starts with "dk".
+     */
+    customApp: z.boolean().optional(),
+    /** JS-SDK tickets to hold for every installed corp: "jsapi" (wx.config), "agent_config" (wx.agentConfig), or their long or enum names. None unless listed. */
+    corpTickets: ticketList("jsapi", "agent_config"),
+    /** Upstream calls per second this suite's background work may make, across all replicas (as openPlatform.platforms[].maxCallsPerSecond). */
+    maxCallsPerSecond: z.number().positive().max(1_000).default(20),
+    /** Background upstream calls in flight at once. */
+    maxConcurrentCalls: z.number().int().positive().max(1_000).default(8),
+    /** "eager": every installed corp's token (and tickets) is kept fresh; "on_demand": fetched at the first read, refreshed while read within idleAfterSeconds. */
+    corpTokens: z.enum(["eager", "on_demand"]).default("eager"),
+    /** On demand: a corp read within this long is kept refreshed. */
+    idleAfterSeconds: z.number().positive().default(86_400),
   })
-  .refine((p) => [p.encodingAesKeyEnv, p.encodingAesKeyFile, p.encodingAesKey].filter((s) => s !== undefined).length === 1, {
-    message: "give exactly one of encodingAesKeyEnv, encodingAesKeyFile or encodingAesKey",
-  });
+  .refine(oneSecret.check, { message: oneSecret.message })
+  .refine(oneMessageToken.check, { message: oneMessageToken.message })
+  .refine(oneAesKey.check, { message: oneAesKey.message });
+
+/** The provider's own credential (服务商凭证): its corpid and provider_secret, for provider_access_token. */
+const wecomProvider = z
+  .strictObject({
+    /** The provider's own corpid (服务商的corpid). */
+    corpId: z.string().regex(APP_ID_PATTERN, `must be ${APP_ID_RULE}`),
+    /** The provider_secret (服务商secret): secretEnv (preferred), secretFile or secret, exactly one. */
+    ...secretSource,
+  })
+  .refine(oneSecret.check, { message: oneSecret.message });
 
 const sqliteStore = z.strictObject({
   type: z.literal("sqlite"),
@@ -444,24 +515,27 @@ export const configSchema = z.strictObject({
    */
   openPlatform: z
     .strictObject({
-      /** The authorization event receiver: its own HTTP listener, serving nothing else. Put it behind your HTTPS proxy. */
-      receiver: z
-        .strictObject({
-          /** host:port, [ipv6]:port or :port (all interfaces). */
-          listen: checked((a) => hostPortProblem(a, true), "host:port, [ipv6]:port or :port").default("127.0.0.1:8090"),
-          /** Largest push body accepted (413 past it). */
-          maxBodyBytes: z.number().int().positive().max(1_048_576).default(65_536),
-          /**
-           * A push whose timestamp is further than this from the server's clock, or whose CreateTime is
-           * further ahead, is refused (403), and replays within it are ignored; stored push times further
-           * ahead are brought back to now at start.
-           */
-          maxClockSkewSeconds: z.number().positive().max(86_400).default(300),
-        })
-        .prefault({}),
+      /** The push receiver (authorization events and verify tickets): its own HTTP listener, serving nothing else, shared with wecomProviders' suites. Put it behind your HTTPS proxy. */
+      receiver: receiver.prefault({}),
       /** The platforms (第三方平台) served: each with its component appid, secret, message Token, EncodingAESKey and push path. */
       platforms: z.array(platform).min(1, "configure at least one platform"),
     })
+    .optional(),
+  /**
+   * WeCom service providers (企业微信服务商): the suites (third-party and 代开发
+   * apps) whose suite_access_token and installed corps' tokens and tickets the
+   * server holds, and the provider's own provider_access_token. Absent: off.
+   */
+  wecomProviders: z
+    .strictObject({
+      /** The push receiver for the suites' 指令回调URL; when openPlatform is configured too, set it there (one listener serves both). Default 127.0.0.1:8090. */
+      receiver: receiver.optional(),
+      /** The provider's corpid and provider_secret: provider_access_token is held when given. */
+      provider: wecomProvider.optional(),
+      /** The suites served. */
+      suites: z.array(wecomSuite).default([]),
+    })
+    .refine((w) => w.suites.length > 0 || w.provider !== undefined, { message: "configure at least one suite (or the provider)" })
     .optional(),
   log: z.strictObject({ level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info") }).prefault({}),
   /**
@@ -507,7 +581,14 @@ export const configSchema = z.strictObject({
   insecure: z.boolean().default(false),
 })
   .superRefine(checkSecurity)
-  .refine((c) => c.apps.length > 0 || c.openPlatform !== undefined, { message: "configure at least one app (or an openPlatform)", path: ["apps"] });
+  .refine((c) => c.apps.length > 0 || c.openPlatform !== undefined || c.wecomProviders !== undefined, {
+    message: "configure at least one app (or an openPlatform, or wecomProviders)",
+    path: ["apps"],
+  })
+  .refine((c) => c.openPlatform === undefined || c.wecomProviders?.receiver === undefined, {
+    message: "the push receiver is one listener: with openPlatform configured, set it at openPlatform.receiver",
+    path: ["wecomProviders", "receiver"],
+  });
 
 export type Config = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
@@ -515,3 +596,5 @@ export type AppConfig = z.infer<typeof app>;
 export type OfficialAppConfig = z.infer<typeof officialApp>;
 export type WeComAppConfig = z.infer<typeof wecomApp>;
 export type PlatformConfig = z.infer<typeof platform>;
+export type WeComSuiteConfig = z.infer<typeof wecomSuite>;
+export type ReceiverConfig = z.infer<typeof receiver>;
