@@ -21,7 +21,7 @@ import type { HourlyLimit } from "./core/quota-guard.js";
 import type { Random } from "./core/schedule.js";
 import { JsSdkSigner } from "./core/signer.js";
 import type { TokenStore } from "./core/store.js";
-import { buildIssuers } from "./issuers/index.js";
+import { buildIssuers, sharedLimit } from "./issuers/index.js";
 import type { AppEntry } from "./issuers/types.js";
 import type { Logger } from "./log.js";
 import { serveMetrics, type MetricsEndpoint } from "./metrics/http.js";
@@ -39,8 +39,12 @@ import { MemoryStore } from "./store/memory-store.js";
 import { RedisStore } from "./store/redis-store.js";
 import { SqliteStore } from "./store/sqlite-store.js";
 import { WeChatClient } from "./upstream/wechat-client.js";
-import { OpenPlatform, type PlatformHost } from "./openplatform/platform.js";
 import { PushReceiver } from "./platform/receiver.js";
+import type { PushedPlatform } from "./platform/pushed-platform.js";
+import { buildPlatforms, configuredSections } from "./platforms.js";
+import { receiverOf } from "./config/load.js";
+import { providerTokenIssuer } from "./wecomsuite/issuers.js";
+import { SuitePlatform } from "./wecomsuite/suite.js";
 import { planListeners, type ListenerLimits } from "./listeners/plan.js";
 import { HostCheck } from "./listeners/host-check.js";
 import { Readiness } from "./listeners/probes.js";
@@ -97,9 +101,10 @@ export function openStore(loaded: LoadedConfig, log: Logger): TokenStore {
   }
 }
 
-/** Allowed JS-SDK page origins by "appid", "corpid/agent", and "corpid" for the entry holding the corp ticket. */
-function originsOf(apps: readonly AppEntry[]): Map<string, readonly string[]> {
+/** Allowed JS-SDK page origins by "appid", "corpid/agent", "corpid" for the entry holding the corp ticket, and "@suiteid" for a suite's corps. */
+function originsOf(apps: readonly AppEntry[], loaded: Pick<LoadedConfig, "suites">): Map<string, readonly string[]> {
   const origins = new Map<string, readonly string[]>();
+  for (const s of loaded.suites) origins.set(`@${s.suiteId}`, s.allowedOrigins);
   for (const a of apps) {
     if (a.type === "official") origins.set(a.appId, a.jsSdk.allowedOrigins);
     else {
@@ -142,8 +147,8 @@ export class WxTokenServer {
     metrics: Metrics | undefined,
     observer: CallObserver | undefined,
     clock: Clock,
-    /** The Open Platforms, by component appid. */
-    readonly platforms: ReadonlyMap<string, OpenPlatform>,
+    /** The pushed-ticket platforms (Open Platforms, WeCom suites), by id. */
+    readonly platforms: ReadonlyMap<string, PushedPlatform>,
     /** Every listener's connection cap and timeouts. */
     private readonly listeners: ListenerLimits,
   ) {
@@ -165,9 +170,9 @@ export class WxTokenServer {
           probes: this.readiness,
         })
       : undefined;
-    const receiver = loaded.config.openPlatform?.receiver;
+    const receiver = receiverOf(loaded.config);
     this.receiver =
-      receiver && platforms.size > 0
+      platforms.size > 0
         ? new PushReceiver({
             listen: receiver.listen,
             maxBodyBytes: receiver.maxBodyBytes,
@@ -176,8 +181,8 @@ export class WxTokenServer {
             clock,
             log,
             targets: [...platforms.values()].map((p) => ({
-              path: p.entry.path,
-              keys: { token: p.entry.messageToken.reveal(), encodingAesKey: p.entry.encodingAesKey.reveal(), receiverId: p.componentAppId },
+              path: p.push.path,
+              keys: { token: p.push.messageToken.reveal(), encodingAesKey: p.push.encodingAesKey.reveal(), receiverId: p.id },
               handle: (fields) => p.handlePush(fields),
             })),
             observe: metrics ? (component, infoType, result) => metrics.observePush(component, infoType, result) : undefined,
@@ -185,7 +190,7 @@ export class WxTokenServer {
         : undefined;
   }
 
-  /** The Open Platform push receiver, when `openPlatform` is configured. */
+  /** The push receiver, when `openPlatform` or a WeCom suite is configured. */
   readonly receiver: PushReceiver | undefined;
 
   static async create(loaded: LoadedConfig, deps: ServerDeps): Promise<WxTokenServer> {
@@ -213,6 +218,8 @@ export class WxTokenServer {
         },
         limits,
       );
+      // The provider token is config, like an app's (a change needs a restart, as wecomProviders does).
+      if (loaded.provider) built.push(providerTokenIssuer(loaded.provider, wecom));
       return metered(metrics, built);
     };
     // Replicas on Redis split the refresh work: each refreshes the credentials it owns.
@@ -245,22 +252,32 @@ export class WxTokenServer {
     );
     // Joins the live set now (the store is connected): its share is known before the refreshers start.
     await replicas?.start();
-    const platforms = new Map<string, OpenPlatform>();
-    if (loaded.platforms.length > 0) {
-      if (!isPlatformStore(store)) throw new ConfigError(`config error at store: the ${store.kind} store cannot hold Open Platform tickets and refresh tokens`);
-      const host: PlatformHost = { engine, meter: (issuer, group) => (metrics ? metrics.meterIssuer(issuer, group) : issuer) };
-      for (const entry of loaded.platforms) {
-        const platform = new OpenPlatform(entry, { client: official, store, clock, log: deps.log, host });
-        await platform.load();
-        platform.serveAll();
-        platforms.set(entry.componentAppId, platform);
-      }
+    let platforms = new Map<string, PushedPlatform>();
+    const sections = configuredSections(loaded);
+    if (sections.length > 0) {
+      if (!isPlatformStore(store)) throw new ConfigError(`config error at store: the ${store.kind} store cannot hold the tickets and long-lived secrets ${sections.join(" and ")} need`);
+      platforms = await buildPlatforms(loaded, {
+        store,
+        clock,
+        log: deps.log,
+        official,
+        wecom,
+        engine,
+        meter: (issuer, group) => (metrics ? metrics.meterIssuer(issuer, group) : issuer),
+        ticketLimits: (corpId, appKey) => [
+          sharedLimit(limits, `hour:${appKey}`, q.wecomTicketsPerAgentHour, `app ${appKey}`, clock),
+          sharedLimit(limits, `hour:${corpId}`, q.wecomTicketsPerCorpHour, `corp ${corpId}`, clock),
+        ],
+      });
     }
     metrics?.attach(engine);
     metrics?.server.attachStore(store.kind, () => store.health?.healthy() ?? true);
     metrics?.server.attachReplicas(replicas ?? soleOwner, () => engine.counts());
     if (metrics && platforms.size > 0) metrics.attachPlatforms(platforms);
-    const signer = new JsSdkSigner(engine, clock, originsOf(loaded.apps));
+    const signer = new JsSdkSigner(engine, clock, originsOf(loaded.apps, loaded), (platform, corpId) => {
+      const suite = platforms.get(platform);
+      return suite instanceof SuitePlatform ? suite.agentOf(corpId) : undefined;
+    });
     const w = config.watches;
     const tokenWatches = new WatchLimiter("token", w.tokens, deps.log, clock);
     const healthWatches = new WatchLimiter("health", { perClient: w.health.perPeer, perConnection: w.health.perConnection, total: w.health.total }, deps.log, clock);
@@ -275,9 +292,14 @@ export class WxTokenServer {
     return new WxTokenServer(engine, store, api, grpcServer, signer, [official, wecom], issuers, loaded, deps.log, metrics, observer, clock, platforms, listeners);
   }
 
-  /** A configured credential: an app's access_token, or with `which` a WeCom agent's or a ticket. */
-  credential(appId: string, which: { kind?: CredentialKind; agent?: string } = {}): Credential {
-    return this.engine.find({ appId, kind: which.kind ?? "access_token", ...(which.agent !== undefined ? { agent: which.agent } : {}) });
+  /** A configured credential: an app's access_token, or with `which` a WeCom agent's, a ticket, or a corp's through a suite (`platform`). */
+  credential(appId: string, which: { kind?: CredentialKind; agent?: string; platform?: string } = {}): Credential {
+    return this.engine.find({
+      appId,
+      kind: which.kind ?? "access_token",
+      ...(which.agent !== undefined ? { agent: which.agent } : {}),
+      ...(which.platform !== undefined ? { platform: which.platform } : {}),
+    });
   }
 
   /** The TokenService implementation (watcher counts, for tests and benchmarks). */
@@ -311,7 +333,7 @@ export class WxTokenServer {
     }
     const { taken, ...apps } = this.engine.reconcile(this.issuers(next.apps));
     if (taken.length > 0) this.log.error({ credentials: taken }, "apps added by the reload are already served as an Open Platform's authorizers; not added");
-    this.signer.setOrigins(originsOf(next.apps));
+    this.signer.setOrigins(originsOf(next.apps, this.loaded));
     if (JSON.stringify(prev.auth) !== JSON.stringify(cfg.auth)) this.api.setAccessPolicy(createAccessPolicy(cfg.auth));
     // $schema is for editors only: changing it changes nothing to restart for.
     const reloadable = new Set(["apps", "auth", "$schema"]);
@@ -390,7 +412,7 @@ export class WxTokenServer {
     return this.http?.boundPort;
   }
 
-  /** The push receiver's port, when `openPlatform` is configured and the server listens. */
+  /** The push receiver's port, when a pushed-ticket platform is configured and the server listens. */
   get receiverPort(): number | undefined {
     return this.receiver?.boundPort;
   }

@@ -8,7 +8,8 @@ import { ConfigError } from "../errors.js";
 import type { AppEntry } from "../issuers/types.js";
 import { aesKeyOf } from "../platform/crypto.js";
 import { defaultPushPath, type PlatformEntry } from "../openplatform/types.js";
-import { configSchema, type Config } from "./schema.js";
+import { defaultSuitePath, type ProviderEntry, type SuiteEntry } from "../wecomsuite/types.js";
+import { configSchema, type Config, type ReceiverConfig } from "./schema.js";
 
 export { ConfigError } from "../errors.js";
 
@@ -28,6 +29,10 @@ export interface LoadedConfig {
   tls?: TlsFiles;
   /** The Open Platforms, when `openPlatform` is configured. */
   platforms: PlatformEntry[];
+  /** The WeCom suites, when `wecomProviders` lists any. */
+  suites: SuiteEntry[];
+  /** The WeCom provider's own credential, when `wecomProviders.provider` is configured. */
+  provider?: ProviderEntry;
   /** Things that work but should be fixed (e.g. a literal secret). */
   warnings: string[];
 }
@@ -77,10 +82,10 @@ export function parseConfig(raw: unknown, options: { baseDir?: string; env?: Nod
       : { type: "wecom", corpId: a.corpId, agent: a.agent, secret, tickets: a.tickets, jsSdk: a.jsSdk };
   });
   checkDuplicates(config.apps);
-  const platforms = (config.openPlatform?.platforms ?? []).map((p, i): PlatformEntry => {
-    const key = `openPlatform.platforms[${i}]`;
+  /** The message Token and EncodingAESKey of a pushed-ticket platform's entry at `key`. */
+  const pushKeys = (p: object, key: string) => {
     const read = (name: string, what: string) => {
-      const r = p as unknown as Record<string, string | undefined>;
+      const r = p as Record<string, string | undefined>;
       return new Secret(secretValue({ secretEnv: r[`${name}Env`], secretFile: r[`${name}File`], secret: r[name] }, key, env, baseDir, warnings, name, what));
     };
     const encodingAesKey = read("encodingAesKey", "EncodingAESKey");
@@ -89,24 +94,52 @@ export function parseConfig(raw: unknown, options: { baseDir?: string; env?: Nod
     } catch {
       throw new ConfigError(`config error at ${key}.encodingAesKey: must be the 43-character EncodingAESKey from the platform's settings`);
     }
+    return { messageToken: read("messageToken", "message-verification Token"), encodingAesKey };
+  };
+  const receiver = receiverOf(config);
+  const platforms = (config.openPlatform?.platforms ?? []).map((p, i): PlatformEntry => {
+    const key = `openPlatform.platforms[${i}]`;
+    const { messageToken, encodingAesKey } = pushKeys(p, key);
     return {
       componentAppId: p.componentAppId,
       secret: new Secret(secretValue(p, key, env, baseDir, warnings)),
-      messageToken: read("messageToken", "message-verification Token"),
+      messageToken,
       encodingAesKey,
       path: p.path ?? defaultPushPath(p.componentAppId),
       authorizerTickets: p.authorizerTickets,
       startPushMinIntervalMs: p.startPushMinIntervalSeconds * 1000,
       syncMinIntervalMs: p.syncMinIntervalSeconds * 1000,
       refusedSyncMinIntervalMs: p.refusedSyncMinIntervalSeconds * 1000,
-      maxClockSkewMs: config.openPlatform!.receiver.maxClockSkewSeconds * 1000,
+      maxClockSkewMs: receiver.maxClockSkewSeconds * 1000,
       maxCallsPerSecond: p.maxCallsPerSecond,
       maxConcurrentCalls: p.maxConcurrentCalls,
       onDemand: p.authorizerTokens === "on_demand",
       idleAfterMs: p.idleAfterSeconds * 1000,
     };
   });
-  checkPlatforms(platforms, config.apps);
+  const suites = (config.wecomProviders?.suites ?? []).map((s, i): SuiteEntry => {
+    const key = `wecomProviders.suites[${i}]`;
+    return {
+      suiteId: s.suiteId,
+      secret: new Secret(secretValue(s, key, env, baseDir, warnings, "secret", "suite secret")),
+      ...pushKeys(s, key),
+      path: s.path ?? defaultSuitePath(s.suiteId),
+      customApp: s.customApp ?? s.suiteId.startsWith("dk"),
+      corpTickets: s.corpTickets,
+      allowedOrigins: s.jsSdk.allowedOrigins,
+      maxClockSkewMs: receiver.maxClockSkewSeconds * 1000,
+      maxCallsPerSecond: s.maxCallsPerSecond,
+      maxConcurrentCalls: s.maxConcurrentCalls,
+      onDemand: s.corpTokens === "on_demand",
+      idleAfterMs: s.idleAfterSeconds * 1000,
+    };
+  });
+  const p = config.wecomProviders?.provider;
+  const provider: ProviderEntry | undefined = p && {
+    corpId: p.corpId,
+    secret: new Secret(secretValue(p, "wecomProviders.provider", env, baseDir, warnings, "secret", "provider secret")),
+  };
+  checkPlatforms(platforms, suites, provider, config.apps);
   const storePath = config.store.type === "file" || config.store.type === "sqlite" ? resolve(baseDir, config.store.path) : undefined;
   const storeImportFrom = config.store.type === "sqlite" && config.store.importFrom !== undefined ? resolve(baseDir, config.store.importFrom) : undefined;
   const redis: Pick<LoadedConfig, "redisPassword" | "redisSentinelPassword" | "redisCaFile"> = {};
@@ -121,9 +154,14 @@ export function parseConfig(raw: unknown, options: { baseDir?: string; env?: Nod
     if (tls?.caFile !== undefined) redis.redisCaFile = resolve(baseDir, tls.caFile);
   }
   // Authorizers come and go at run time: a grant naming one is not checked here.
-  const known = [...config.apps.flatMap((a) => (a.type === "official" ? [a.appId] : [a.corpId, `${a.corpId}/${a.agent}`])), ...platforms.map((p) => p.componentAppId)];
+  const known = [
+    ...config.apps.flatMap((a) => (a.type === "official" ? [a.appId] : [a.corpId, `${a.corpId}/${a.agent}`])),
+    ...platforms.map((p) => p.componentAppId),
+    ...suites.map((s) => s.suiteId),
+    ...(provider ? [provider.corpId] : []),
+  ];
   warnings.push(...grantWarnings(config.auth, known));
-  return { config, apps, platforms, storePath, storeImportFrom, ...redis, tls: resolveTlsFiles(config.tls, baseDir), warnings };
+  return { config, apps, platforms, suites, ...(provider ? { provider } : {}), storePath, storeImportFrom, ...redis, tls: resolveTlsFiles(config.tls, baseDir), warnings };
 }
 
 /** A secret of the entry at `key` from its one source (NAMEEnv, NAMEFile or NAME; by default the appsecret). */
@@ -152,21 +190,34 @@ function secretValue(
   return a.secret ?? "";
 }
 
-/** Two platforms on one push path would refuse each other's pushes; a component appid is not an app of its own. */
-function checkPlatforms(platforms: readonly PlatformEntry[], apps: Config["apps"]): void {
+/** The push receiver's settings: openPlatform's, else wecomProviders', else the defaults. */
+export function receiverOf(config: Config): ReceiverConfig {
+  return config.openPlatform?.receiver ?? config.wecomProviders?.receiver ?? { listen: "127.0.0.1:8090", maxBodyBytes: 65_536, maxClockSkewSeconds: 300 };
+}
+
+/**
+ * Two platforms on one push path would refuse each other's pushes; a
+ * platform's id names its own token, so it is no app of its own nor another
+ * platform's; the provider's corpid names the provider token.
+ */
+function checkPlatforms(platforms: readonly PlatformEntry[], suites: readonly SuiteEntry[], provider: ProviderEntry | undefined, apps: Config["apps"]): void {
   const ids = new Set(apps.flatMap((a) => (a.type === "official" ? [a.appId] : [a.corpId])));
-  const seen = new Map<string, number>();
-  const paths = new Map<string, number>();
-  platforms.forEach((p, i) => {
-    const key = `openPlatform.platforms[${i}]`;
-    if (ids.has(p.componentAppId)) throw new ConfigError(`config error at ${key}.componentAppId: "${p.componentAppId}" is also configured under apps`);
-    const first = seen.get(p.componentAppId);
-    if (first !== undefined) throw new ConfigError(`config error at ${key}.componentAppId: duplicate of openPlatform.platforms[${first}]`);
-    seen.set(p.componentAppId, i);
-    const other = paths.get(p.path);
-    if (other !== undefined) throw new ConfigError(`config error at ${key}.path: "${p.path}" is already the path of openPlatform.platforms[${other}]`);
-    paths.set(p.path, i);
-  });
+  const seen = new Map<string, string>();
+  const paths = new Map<string, string>();
+  const entries = [
+    ...platforms.map((p, i) => ({ key: `openPlatform.platforms[${i}]`, idField: "componentAppId", id: p.componentAppId, path: p.path })),
+    ...suites.map((s, i) => ({ key: `wecomProviders.suites[${i}]`, idField: "suiteId", id: s.suiteId, path: s.path })),
+  ];
+  for (const { key, idField, id, path } of entries) {
+    if (ids.has(id)) throw new ConfigError(`config error at ${key}.${idField}: "${id}" is also configured under apps`);
+    if (provider?.corpId === id) throw new ConfigError(`config error at ${key}.${idField}: "${id}" is also the provider's corpId`);
+    const first = seen.get(id);
+    if (first !== undefined) throw new ConfigError(`config error at ${key}.${idField}: duplicate of ${first}`);
+    seen.set(id, key);
+    const other = paths.get(path);
+    if (other !== undefined) throw new ConfigError(`config error at ${key}.path: "${path}" is already the path of ${other}`);
+    paths.set(path, key);
+  }
 }
 
 /**

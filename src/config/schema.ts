@@ -283,6 +283,8 @@ const wecomSuite = z
     customApp: z.boolean().optional(),
     /** JS-SDK tickets to hold for every installed corp: "jsapi" (wx.config), "agent_config" (wx.agentConfig), or their long or enum names. None unless listed. */
     corpTickets: ticketList("jsapi", "agent_config"),
+    /** JS-SDK signing (SignJsSdk) for the installed corps' pages. */
+    jsSdk,
     /** Upstream calls per second this suite's background work may make, across all replicas (as openPlatform.platforms[].maxCallsPerSecond). */
     maxCallsPerSecond: z.number().positive().max(1_000).default(20),
     /** Background upstream calls in flight at once. */

@@ -19,16 +19,19 @@ export interface IssuerDeps {
   wecomTicketsPerCorpHour: number;
 }
 
+/** The hourly limit under `key`, made once and shared (a corp's limit counts its self-built apps and its suites' apps alike). */
+export function sharedLimit(limits: Map<string, HourlyLimit>, key: string, max: number, what: string, clock: Clock): HourlyLimit {
+  let l = limits.get(key);
+  if (!l || l.limit !== max) limits.set(key, (l = new HourlyLimit(key, max, what, clock)));
+  return l;
+}
+
 /**
  * Builds the issuers of every app. `limits` keeps the shared hourly counts
  * across calls (a reload must not reset them).
  */
 export function buildIssuers(apps: readonly AppEntry[], deps: IssuerDeps, limits: Map<string, HourlyLimit>): Issuer[] {
-  const limit = (key: string, max: number, what: string) => {
-    let l = limits.get(key);
-    if (!l || l.limit !== max) limits.set(key, (l = new HourlyLimit(key, max, what, deps.clock)));
-    return l;
-  };
+  const limit = (key: string, max: number, what: string) => sharedLimit(limits, key, max, what, deps.clock);
   const issuers: Issuer[] = [];
   for (const app of apps) {
     if (app.type === "official") {

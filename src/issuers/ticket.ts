@@ -1,8 +1,8 @@
 /**
  * What every ticket issuer shares: a ticket is fetched with its parent
- * token; when WeChat says that token is stale (40001/40014/42001), the parent
- * is compare-and-refreshed (no refresh if someone already replaced it) and
- * the ticket fetch is retried once.
+ * token; when WeChat says that token is stale (40001/40014/42001, or the
+ * errcodes the caller names), the parent is compare-and-refreshed (no
+ * refresh if someone already replaced it) and the ticket fetch is retried once.
  */
 import { WxTokenError } from "../errors.js";
 import { NoValidTokenError, SameTokenError } from "../core/errors.js";
@@ -16,6 +16,8 @@ export async function fetchWithParent<T = Fetched>(
   endpoint: string,
   caller: string,
   call: (token: string) => Promise<T>,
+  /** The errcodes that mean the parent token is stale: a WeCom suite token's are 42009 and 40082. */
+  stale: ReadonlySet<number> = STALE_TOKEN_ERRCODES,
 ): Promise<T> {
   const parent: ParentToken | undefined = ctx.parent;
   if (!parent) throw new UpstreamTransportError(endpoint, "CONNECT", "no parent token linked (a bug: the issuer names no parent)");
@@ -23,7 +25,7 @@ export async function fetchWithParent<T = Fetched>(
   try {
     return await call(token.value);
   } catch (err) {
-    if (!(err instanceof WeChatError) || !STALE_TOKEN_ERRCODES.has(err.errcode)) throw err;
+    if (!(err instanceof WeChatError) || !stale.has(err.errcode)) throw err;
     const fresh = await parentToken(endpoint, async () => {
       try {
         // WeChat refused the token to us just now: no need to ask it again (see src/core/stale-check.ts).

@@ -7,6 +7,8 @@
  * a series of its own. An Open Platform's accounts (up to 100,000 and more)
  * are counted under their platform's group, never one series each.
  */
+import { KNOWN_INFO_TYPES } from "../openplatform/types.js";
+import { SUITE_INFO_TYPES } from "../wecomsuite/types.js";
 import { status } from "@grpc/grpc-js";
 import { TokenServiceService } from "../../generated/wxtoken/v1/token_service.js";
 import { WeChatError } from "../upstream/errors.js";
@@ -37,4 +39,17 @@ export function errcodeLabel(err: unknown): string {
   if (err instanceof WeChatError) return err.known ? String(err.errcode) : OTHER;
   if (err instanceof Error && err.name === "QuotaGuardError") return "quota_guard";
   return "transport";
+}
+
+/** The InfoTypes some platform family acts on: any other push is labelled "other". */
+const KNOWN_PUSH_TYPES: ReadonlySet<string> = new Set([...KNOWN_INFO_TYPES, ...SUITE_INFO_TYPES]);
+
+/**
+ * A push's InfoType as a metric label: the text comes from the push, so one
+ * no family acts on is "other" (labels stay a handful, whatever is sent);
+ * "" when the push was refused before its InfoType was read.
+ */
+export function infoTypeLabel(infoType: string | undefined): string {
+  if (infoType === undefined) return "";
+  return KNOWN_PUSH_TYPES.has(infoType) ? infoType : "other";
 }

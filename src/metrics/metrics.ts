@@ -18,11 +18,10 @@ import type { Issuer } from "../core/issuer.js";
 import type { Credential } from "../core/credential.js";
 import type { CallObserver } from "../grpc/hooks.js";
 import { MissingInputError } from "../upstream/errors.js";
-import type { OpenPlatform } from "../openplatform/platform.js";
-import { infoTypeLabel } from "../openplatform/types.js";
+import type { PushedPlatform } from "../platform/pushed-platform.js";
 import type { ConnectionCap } from "../listeners/connection-cap.js";
 import { registerConnectionMetrics } from "./connections.js";
-import { codeLabel, errcodeLabel, methodLabel } from "./labels.js";
+import { codeLabel, errcodeLabel, methodLabel, infoTypeLabel } from "./labels.js";
 import { registerPlatformMetrics } from "./platforms.js";
 import { ServerInfoMetrics } from "./server-info.js";
 
@@ -43,7 +42,7 @@ export class Metrics {
   private readonly rpcDuration: Histogram<"transport" | "method">;
   private readonly pushes: Counter<"component" | "info_type" | "result">;
   private readonly hostsRefused: Counter<"listener">;
-  private platforms: () => Iterable<OpenPlatform> = () => [];
+  private platforms: () => Iterable<PushedPlatform> = () => [];
   /** Build, config reloads, store writes, replicas. */
   readonly server: ServerInfoMetrics;
 
@@ -125,8 +124,8 @@ export class Metrics {
 
   private engine: CredentialEngine | undefined;
 
-  /** The Open Platforms the platform gauges report on. */
-  attachPlatforms(platforms: ReadonlyMap<string, OpenPlatform>): void {
+  /** The platforms (Open Platforms, WeCom suites) the platform gauges report on. */
+  attachPlatforms(platforms: ReadonlyMap<string, PushedPlatform>): void {
     this.platforms = () => platforms.values();
   }
 

@@ -1,15 +1,17 @@
 /**
- * The Open Platforms' gauges, read at scrape time: one series per platform
- * (its component appid, from the config) and per status or state, never one
- * per authorizer, so 100,000 accounts make no more series than one.
+ * The pushed-ticket platforms' gauges (Open Platforms and WeCom suites), read
+ * at scrape time: one series per platform (its component appid or suite id,
+ * from the config; the label keeps its first name, "component") and per
+ * status or state, never one per tenant, so 100,000 accounts make no more
+ * series than one.
  */
 import { Gauge, type Registry } from "prom-client";
 import type { CredentialEngine } from "../core/engine.js";
-import type { OpenPlatform } from "../openplatform/platform.js";
+import type { PushedPlatform } from "../platform/pushed-platform.js";
 import { AUTHORIZER_STATUSES } from "../openplatform/store.js";
 
 export interface PlatformSources {
-  platforms(): Iterable<OpenPlatform>;
+  platforms(): Iterable<PushedPlatform>;
   engine(): CredentialEngine | undefined;
   now(): number;
 }
@@ -18,19 +20,19 @@ export function registerPlatformMetrics(registry: Registry, from: PlatformSource
   const registers = [registry];
   new Gauge({
     name: "wxtoken_platform_authorizers",
-    help: "Authorizers of each Open Platform by status (needs_reauthorization: the account must authorize again)",
+    help: "Tenants of each platform by status: an Open Platform's authorizers, a WeCom suite's installed corps (needs_reauthorization: the account must authorize, or the corp install, again)",
     labelNames: ["component", "status"],
     registers,
     collect() {
       this.reset();
       for (const p of from.platforms()) {
-        for (const st of AUTHORIZER_STATUSES) this.set({ component: p.componentAppId, status: st }, p.authorizerCount(st));
+        for (const st of AUTHORIZER_STATUSES) this.set({ component: p.id, status: st }, p.authorizerCount(st));
       }
     },
   });
   new Gauge({
     name: "wxtoken_platform_credentials",
-    help: "Credentials of each Open Platform's accounts (tokens and tickets) by state: valid (a value is held), failing (the last refresh failed), none (no valid value: not fetched yet, idle on demand, or expired)",
+    help: "Credentials of each platform's tenants (tokens and tickets) by state: valid (a value is held), failing (the last refresh failed), none (no valid value: not fetched yet, idle on demand, or expired)",
     labelNames: ["component", "state"],
     registers,
     collect() {
@@ -46,9 +48,9 @@ export function registerPlatformMetrics(registry: Registry, from: PlatformSource
           if (c.current()) valid++;
           else none++;
         }
-        this.set({ component: p.componentAppId, state: "valid" }, valid);
-        this.set({ component: p.componentAppId, state: "failing" }, failing);
-        this.set({ component: p.componentAppId, state: "none" }, none);
+        this.set({ component: p.id, state: "valid" }, valid);
+        this.set({ component: p.id, state: "failing" }, failing);
+        this.set({ component: p.id, state: "none" }, none);
       }
     },
   });
@@ -62,8 +64,8 @@ export function registerPlatformMetrics(registry: Registry, from: PlatformSource
       for (const p of from.platforms()) {
         const progress = p.progress;
         if (!progress) continue;
-        this.set({ component: p.componentAppId, of: "applied" }, progress.done);
-        this.set({ component: p.componentAppId, of: "listed" }, progress.total);
+        this.set({ component: p.id, of: "applied" }, progress.done);
+        this.set({ component: p.id, of: "listed" }, progress.total);
       }
     },
   });
@@ -76,7 +78,20 @@ export function registerPlatformMetrics(registry: Registry, from: PlatformSource
       this.reset();
       for (const p of from.platforms()) {
         const t = p.heldTicket();
-        this.set({ component: p.componentAppId }, t ? Math.max(0, (t.expiresAt - from.now()) / 1000) : 0);
+        this.set({ component: p.id }, t ? Math.max(0, (t.expiresAt - from.now()) / 1000) : 0);
+      }
+    },
+  });
+  new Gauge({
+    name: "wxtoken_platform_ticket_age_seconds",
+    help: "Seconds since the newest pushed ticket (component_verify_ticket, suite_ticket) was received; -1 when none is held. WeChat pushes one every 10 minutes: older than 20 minutes means pushes are not arriving (a WeCom suite_ticket lives only 30)",
+    labelNames: ["platform", "family"],
+    registers,
+    collect() {
+      this.reset();
+      for (const p of from.platforms()) {
+        const t = p.heldTicket();
+        this.set({ platform: p.id, family: p.facts.family }, t ? Math.max(0, (from.now() - t.receivedAt) / 1000) : -1);
       }
     },
   });

@@ -45,15 +45,5 @@ export function defaultPushPath(componentAppId: string): string {
 }
 
 
-/** The InfoTypes wxtoken acts on (docs/openplatform.md); any other is answered `success` and not handled. */
+/** The InfoTypes an Open Platform acts on (docs/openplatform.md); any other is answered `success` and not handled. */
 export const KNOWN_INFO_TYPES: ReadonlySet<string> = new Set(["component_verify_ticket", "authorized", "updateauthorized", "unauthorized"]);
-
-/**
- * A push's InfoType as a metric label: the text comes from the push, so one
- * not in KNOWN_INFO_TYPES is "other" (labels stay a handful, whatever is sent);
- * "" when the push was refused before its InfoType was read.
- */
-export function infoTypeLabel(infoType: string | undefined): string {
-  if (infoType === undefined) return "";
-  return KNOWN_INFO_TYPES.has(infoType) ? infoType : "other";
-}

@@ -1,0 +1,541 @@
+/**
+ * One WeCom suite (企业微信第三方应用, or a 代开发 app template): the chain from
+ * the pushed suite_ticket to the suite_access_token to every installed corp's
+ * token and JS-SDK tickets, keyed by (suite, corp).
+ *
+ * What must not be lost is kept in the platform store, as the Open Platform
+ * keeps its own: the newest suite_ticket (valid only 30 minutes, and no API
+ * can ask WeCom for another) and each corp's permanent code (it never
+ * expires and cannot be had again: a corp whose code is lost must reinstall).
+ * An authorization code WeCom pushes (create_auth, reset_permanent_code) is
+ * stored before the push is answered `success` (WeCom wants that answer
+ * within 1000 ms), then exchanged by one replica, retried on transient
+ * failures while the code lives (10 minutes), and dropped once its permanent
+ * code is stored. Each corp's credentials join and leave the engine one corp
+ * at a time, in the suite's own lane.
+ */
+import { createHash } from "node:crypto";
+import type { Clock, TimerHandle } from "../clock.js";
+import type { Credential } from "../core/credential.js";
+import { APP_ID_PATTERN, credentialKey, type CredentialId } from "../core/credential-id.js";
+import type { CredentialEngine, Seed } from "../core/engine.js";
+import type { FetchContext } from "../core/issuer.js";
+import type { Issuer } from "../core/issuer.js";
+import type { HourlyLimit } from "../core/quota-guard.js";
+import { fingerprint } from "../fingerprint.js";
+import { ticketKind } from "../issuers/types.js";
+import type { Logger } from "../log.js";
+import { AuthorizerBook } from "../openplatform/authorizer-book.js";
+import type { AuthorizerPage } from "../openplatform/authorizer-index.js";
+import type { AuthorizerStatus, PendingCode, PlatformChange, PlatformStore, StoredAuthorizer, StoredTicket } from "../openplatform/store.js";
+import { platformGroup, type Authorized, type PushedPlatform } from "../platform/pushed-platform.js";
+import type { PushOutcome } from "../platform/receiver.js";
+import { MissingInputError, WeChatError } from "../upstream/errors.js";
+import type { WeChatClient } from "../upstream/wechat-client.js";
+import { corpTicketIssuer, corpTokenIssuers, SUITE_TOKEN_PATH, suiteTokenIssuer, withSuiteToken, type PermanentCodeSource, type SuiteTicketSource } from "./issuers.js";
+import { getAuthInfo, getPermanentCode, type Installed } from "./suite-calls.js";
+import { WECOM_SUITE, type SuiteEntry } from "./types.js";
+
+/** What the suite needs of the server around it. */
+export interface SuiteHost {
+  engine: Pick<CredentialEngine, "add" | "remove" | "byKey" | "parent" | "lane">;
+  /** Wraps an issuer so that its upstream calls are counted (metrics, under `group`), or hands it back. */
+  meter(issuer: Issuer, group?: string): Issuer;
+  /** The hourly ticket limits of a corp's app (per app, and per corp shared with the corp's self-built apps). */
+  ticketLimits(corpId: string, appKey: string): readonly HourlyLimit[];
+}
+
+export interface SuiteDeps {
+  /** The WeCom upstream (qyapi.weixin.qq.com). */
+  client: WeChatClient;
+  store: PlatformStore;
+  clock: Clock;
+  log: Logger;
+  host: SuiteHost;
+}
+
+/** WeCom: an authorization code is good for 10 minutes. */
+const AUTH_CODE_LIFE_MS = 10 * 60_000;
+/** Waits between exchange attempts of a kept code (then the last one, until the code's life ends). */
+const EXCHANGE_RETRY_MS = [2_000, 5_000, 15_000, 30_000, 60_000];
+/** How often stored codes are looked at (one a crashed replica kept). */
+const PENDING_SWEEP_MS = 60_000;
+/** Longest AuthCode accepted from a push (WeCom's are well under). */
+const MAX_CODE_LENGTH = 512;
+
+export class SuitePlatform implements PushedPlatform, SuiteTicketSource, PermanentCodeSource {
+  readonly facts = WECOM_SUITE;
+  readonly id: string;
+  readonly group: string;
+  readonly progress = undefined;
+  private readonly log: Logger;
+  private readonly corps: AuthorizerBook;
+  private readonly corpIssuer: (corpId: string) => Issuer;
+  private ticket: StoredTicket | undefined;
+  private refusedTicket: string | undefined;
+  /** Codes being exchanged by this replica, and their retry timers. */
+  private readonly exchanging = new Set<string>();
+  private readonly retryTimers = new Map<string, TimerHandle>();
+  private sweepTimer: TimerHandle | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private stopped = false;
+
+  constructor(
+    readonly entry: SuiteEntry,
+    private readonly deps: SuiteDeps,
+  ) {
+    this.id = entry.suiteId;
+    this.group = platformGroup(entry.suiteId);
+    this.log = deps.log.child({ suite: entry.suiteId });
+    this.corps = new AuthorizerBook(entry.suiteId, deps.store, deps.clock, this.log, {
+      joined: (corpId) => this.serve(corpId),
+      left: (corpId) => this.unserve(corpId),
+      lost: () => this.restoreLost(),
+      refreshTokenReplaced: (corpId) => this.credential(this.tenantKey(corpId))?.retryNow("a new permanent code was stored"),
+    });
+    this.corpIssuer = corpTokenIssuers(entry, this, deps.client);
+    deps.host.engine.lane(this.group, {
+      maxCallsPerSecond: entry.maxCallsPerSecond,
+      maxConcurrent: entry.maxConcurrentCalls,
+      idleAfterMs: entry.onDemand ? entry.idleAfterMs : undefined,
+    });
+  }
+
+  get push(): SuiteEntry {
+    return this.entry;
+  }
+
+  get tokenKey(): string {
+    return this.entry.suiteId;
+  }
+
+  tenantKey(corpId: string): string {
+    return credentialKey(this.corpId(corpId, "access_token"));
+  }
+
+  private corpId(corpId: string, kind: CredentialId["kind"]): CredentialId {
+    return { appId: corpId, platform: this.id, kind };
+  }
+
+  /** The engine keys of a corp's credentials. */
+  private keysOf(corpId: string): string[] {
+    return [this.tenantKey(corpId), ...this.entry.corpTickets.map((t) => credentialKey(this.corpId(corpId, ticketKind(t))))];
+  }
+
+  // Membership
+
+  serveAll(): void {
+    const { engine, meter } = this.deps.host;
+    engine.add(meter(suiteTokenIssuer(this.entry, this, this.deps.client)), `${this.group}:component`);
+    for (const corpId of this.corps.appIds()) this.serve(corpId);
+  }
+
+  private serve(corpId: string, seed?: Seed): void {
+    const { engine, meter, ticketLimits } = this.deps.host;
+    engine.add(meter(this.corpIssuer(corpId), this.group), this.group, seed);
+    if (this.entry.corpTickets.length === 0) return;
+    const limits = ticketLimits(corpId, `${corpId}@${this.id}`);
+    for (const t of this.entry.corpTickets) engine.add(meter(corpTicketIssuer(this.entry, corpId, t, this.deps.client, limits), this.group), this.group);
+  }
+
+  private unserve(corpId: string): void {
+    for (const key of this.keysOf(corpId)) this.deps.host.engine.remove(key);
+  }
+
+  private credential(key: string): Credential | undefined {
+    return this.deps.host.engine.byKey(key);
+  }
+
+  // Life
+
+  async load(): Promise<void> {
+    this.unsubscribe = this.deps.store.onPlatformChange((change) => {
+      if (change.component === this.id) this.changed(change).catch((err: Error) => this.log.warn({ err: err.message }, "could not reload a suite change"));
+    });
+    try {
+      this.ticket = await this.deps.store.ticket(this.id);
+      this.corps.loaded(await this.deps.store.authorizers(this.id));
+      this.log.info({ corps: this.corps.size, ticketExpiresAt: this.ticket && new Date(this.ticket.expiresAt).toISOString() }, "WeCom suite loaded");
+    } catch (err) {
+      // The shared store is down: its reconnect replays every change ("all").
+      this.log.warn({ err: (err as Error).message }, "WeCom suite store unreadable at start; waiting for it");
+    }
+  }
+
+  start(): void {
+    const suite = this.credential(this.tokenKey);
+    suite?.onToken(() => this.suiteTokenArrived());
+    if (!this.heldValid()) {
+      this.log.warn(
+        { path: this.entry.path },
+        "no valid suite_ticket held: WeCom pushes one every 10 minutes to the app's 指令回调URL (the 刷新ticket button in the provider console sends one now); the suite token and new installs wait for it",
+      );
+    }
+    this.sweepPending();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.unsubscribe?.();
+    this.corps.stop();
+    for (const t of this.retryTimers.values()) this.deps.clock.clearTimeout(t);
+    this.retryTimers.clear();
+    if (this.sweepTimer) this.deps.clock.clearTimeout(this.sweepTimer);
+  }
+
+  flushWrites(): Promise<void> {
+    return this.corps.flushWrites();
+  }
+
+  // Listing
+
+  holds(corpId: string): boolean {
+    return this.corps.has(corpId);
+  }
+
+  authorizerPage(after: string | undefined, limit: number, status?: AuthorizerStatus): AuthorizerPage {
+    return this.corps.page(after, limit, status);
+  }
+
+  authorizerCount(status?: AuthorizerStatus): number {
+    return this.corps.count(status);
+  }
+
+  heldTicket(): StoredTicket | undefined {
+    return this.ticket;
+  }
+
+  /** The agentid of the suite's app in the corp, from its auth info (wx.agentConfig). */
+  agentOf(corpId: string): string | undefined {
+    return this.corps.get(corpId)?.agents?.[0];
+  }
+
+  private heldValid(): boolean {
+    return this.ticket !== undefined && this.ticket.expiresAt > this.deps.clock.now() && this.ticket.value !== this.refusedTicket;
+  }
+
+  // SuiteTicketSource
+
+  async usableTicket(): Promise<string> {
+    const t = await this.deps.store.ticket(this.id);
+    if (t) this.ticket = t;
+    if (!t || t.expiresAt <= this.deps.clock.now() || t.value === this.refusedTicket) {
+      const state = !t ? "no suite_ticket is held" : t.value === this.refusedTicket ? "WeCom refused the suite_ticket held (40085)" : "the suite_ticket held expired (they live 30 minutes)";
+      throw new MissingInputError(
+        SUITE_TOKEN_PATH,
+        "NO_SUITE_TICKET",
+        `${state} for suite ${this.id}: WeCom pushes one every 10 minutes to the app's 指令回调URL (${this.entry.path}); no API can ask for one, but the 刷新ticket button in the provider console sends one now`,
+      );
+    }
+    return t.value;
+  }
+
+  ticketRefused(ticket: string): void {
+    this.refusedTicket = ticket;
+    this.log.warn({ ticket: fingerprint(ticket) }, "WeCom refused the suite_ticket (40085); waiting for the next push (every 10 minutes)");
+  }
+
+  // PermanentCodeSource
+
+  permanentCodeOf(corpId: string): Promise<string | undefined> {
+    return this.corps.refreshTokenOf(corpId);
+  }
+
+  permanentCodeWorked(corpId: string, code: string): void {
+    if (this.corps.get(corpId)?.status === "needs_reauthorization") this.corps.setStatus(corpId, code, "active");
+  }
+
+  permanentCodeRefused(corpId: string, code: string): void {
+    // Never dropped here: a permanent code cannot be had again, and only cancel_auth says the corp left.
+    this.log.error({ corp: corpId, permanentCode: fingerprint(code) }, "WeCom refused the corp's permanent code: the corp must install the app again (kept until cancel_auth)");
+    this.corps.setStatus(corpId, code, "needs_reauthorization");
+  }
+
+  // Pushes
+
+  async handlePush(fields: Record<string, string>): Promise<PushOutcome> {
+    const inner = fields["SuiteId"];
+    if (inner !== undefined && inner !== this.id) {
+      this.log.warn({ suiteId: inner }, "push names another suite id; ignored");
+      return "ignored";
+    }
+    switch (fields["InfoType"]) {
+      case "suite_ticket":
+        return this.ticketPushed(fields);
+      case "create_auth":
+      case "reset_permanent_code":
+        return this.keepCode(fields);
+      case "change_auth":
+        return this.authChanged(fields);
+      case "cancel_auth":
+        return this.cancelled(fields);
+      default:
+        this.log.info({ infoType: fields["InfoType"] }, "push of a type wxtoken does not handle; answered success");
+        return "ignored";
+    }
+  }
+
+  /** When WeCom created the push (its TimeStamp), ms; a push without one counts as now. */
+  private pushTime(fields: Record<string, string>): number {
+    const created = Number(fields["TimeStamp"] ?? fields["CreateTime"]);
+    return Number.isFinite(created) && created > 0 ? created * 1000 : this.deps.clock.now();
+  }
+
+  private async ticketPushed(fields: Record<string, string>): Promise<PushOutcome> {
+    const value = fields["SuiteTicket"];
+    if (!value) {
+      this.log.warn("suite_ticket push without a SuiteTicket; ignored");
+      return "ignored";
+    }
+    const now = this.deps.clock.now();
+    const ticket: StoredTicket = { value, createdAt: this.pushTime(fields), receivedAt: now, expiresAt: now + WECOM_SUITE.ticketLifetimeMs };
+    const stored = await this.deps.store.saveTicket(this.id, ticket);
+    if (!stored) {
+      this.log.info({ ticket: fingerprint(value) }, "an older suite_ticket push; the newer one is kept");
+      return "ignored";
+    }
+    this.ticket = ticket;
+    this.log.info({ ticket: fingerprint(value), expiresAt: new Date(ticket.expiresAt).toISOString() }, "suite_ticket stored");
+    this.ticketArrived();
+    return "stored";
+  }
+
+  /** create_auth / reset_permanent_code: the code is stored before `success`, exchanged after. */
+  private async keepCode(fields: Record<string, string>): Promise<PushOutcome> {
+    const code = fields["AuthCode"] ?? "";
+    const infoType = fields["InfoType"]!;
+    if (code === "" || code.length > MAX_CODE_LENGTH) {
+      this.log.warn({ infoType }, "push without a valid AuthCode; ignored");
+      return "ignored";
+    }
+    const corp = fields["AuthCorpId"];
+    const pending: PendingCode = {
+      code,
+      infoType,
+      receivedAt: this.deps.clock.now(),
+      createdAt: this.pushTime(fields),
+      ...(corp !== undefined && APP_ID_PATTERN.test(corp) ? { tenantId: corp } : {}),
+    };
+    // Rejects when the store cannot take it: WeCom then pushes again.
+    const fresh = await this.deps.store.savePendingCode(this.id, pending);
+    this.log.info({ infoType, code: fingerprint(code), resent: !fresh }, "authorization code kept; exchanging it");
+    this.exchangeSoon(pending);
+    return "stored";
+  }
+
+  private authChanged(fields: Record<string, string>): Promise<PushOutcome> {
+    const corpId = fields["AuthCorpId"] ?? "";
+    if (!APP_ID_PATTERN.test(corpId)) {
+      this.log.warn("change_auth push without a valid AuthCorpId; ignored");
+      return Promise.resolve("ignored");
+    }
+    if (!this.corps.has(corpId)) {
+      this.log.warn({ corp: corpId }, "change_auth for a corp not held; ignored");
+      return Promise.resolve("ignored");
+    }
+    // Answered at once: the auth info is re-read after (it needs the suite token).
+    this.rereadAuthInfo(corpId, 0);
+    return Promise.resolve("stored");
+  }
+
+  private rereadAuthInfo(corpId: string, attempt: number): void {
+    this.corps
+      .serial(corpId, async () => {
+        const held = this.corps.get(corpId);
+        if (!held) return;
+        const agents = await getAuthInfo(this.deps.client, corpId, held.refreshToken, (endpoint, what, call) => this.withSuiteToken(endpoint, what, call));
+        const changed = await this.deps.store.updateAuthorizer(this.id, corpId, held.refreshToken, { agents, updatedAt: this.deps.clock.now() });
+        this.log.info({ corp: corpId, agents, changed }, "corp's auth info re-read after change_auth");
+      })
+      .catch((err: Error) => {
+        if (this.stopped) return;
+        if (attempt + 1 >= EXCHANGE_RETRY_MS.length) return this.log.error({ corp: corpId, err: err.message }, "could not re-read the corp's auth info after change_auth");
+        this.log.warn({ corp: corpId, err: err.message }, "could not re-read the corp's auth info yet; trying again");
+        this.deps.clock.setTimeout(() => this.rereadAuthInfo(corpId, attempt + 1), EXCHANGE_RETRY_MS[attempt]!);
+      });
+  }
+
+  private cancelled(fields: Record<string, string>): Promise<PushOutcome> {
+    const corpId = fields["AuthCorpId"] ?? "";
+    if (!APP_ID_PATTERN.test(corpId)) {
+      this.log.warn("cancel_auth push without a valid AuthCorpId; ignored");
+      return Promise.resolve("ignored");
+    }
+    const at = this.pushTime(fields);
+    const keys = this.keysOf(corpId);
+    return this.corps.serial(corpId, () => this.corps.deauthorize(corpId, at, keys));
+  }
+
+  // Authorization codes
+
+  /**
+   * An auth_code from the provider's redirect_uri (an install started on its
+   * own site pushes no create_auth): exchanged and its permanent code stored
+   * before this resolves.
+   */
+  async authorizeByCode(code: string): Promise<Authorized> {
+    const requestedAt = this.deps.clock.now();
+    const installed = await this.exchange(code);
+    const at = this.deps.clock.now();
+    await this.install(installed, "redirect", at, code, requestedAt);
+    return { tenantId: installed.corpId, authorizedAt: at };
+  }
+
+  private exchange(code: string): Promise<Installed> {
+    return getPermanentCode(this.deps.client, code, (endpoint, what, call) => this.withSuiteToken(endpoint, what, call));
+  }
+
+  /** A corp's permanent code WeCom just handed out: held (and served) at once, stored before this resolves (else kept and written again). */
+  private install(installed: Installed, why: string, at: number, code: string, requestedAt: number): Promise<void> {
+    const { corpId, permanentCode, agents, fetched } = installed;
+    return this.corps.serial(corpId, async () => {
+      const held = this.corps.get(corpId);
+      if (why === "reset_permanent_code" && held && held.refreshToken !== permanentCode) {
+        // 代开发: the old code stops working; the new one replaces it atomically.
+        await this.corps.rotated(corpId, held.refreshToken, permanentCode);
+        this.credential(this.tenantKey(corpId))?.retryNow("the corp's permanent code was reset");
+        this.log.info({ corp: corpId, permanentCode: fingerprint(permanentCode) }, "corp's permanent code reset");
+        return;
+      }
+      const record: StoredAuthorizer = { appId: corpId, refreshToken: permanentCode, status: "active", authorizedAt: at, updatedAt: this.deps.clock.now(), agents };
+      this.corps.accept(record, code, () => this.serve(corpId, fetched && { fetched, requestedAt }));
+      const outcome = await this.corps.write(corpId, why);
+      if (outcome === "stored") this.log.info({ corp: corpId, agents, permanentCode: fingerprint(permanentCode), why }, "corp installed the app: permanent code stored");
+    });
+  }
+
+  private exchangeSoon(p: PendingCode): void {
+    if (this.stopped || this.exchanging.has(p.code)) return;
+    this.exchanging.add(p.code);
+    this.exchangePending(p, 0).finally(() => this.exchanging.delete(p.code));
+  }
+
+  private async exchangePending(p: PendingCode, attempt: number): Promise<void> {
+    const now = this.deps.clock.now();
+    const codeFp = fingerprint(p.code);
+    if (now >= p.receivedAt + AUTH_CODE_LIFE_MS) {
+      this.log.error({ code: codeFp, infoType: p.infoType }, "an authorization code expired before it could be exchanged: that install is lost, the corp must install the app again");
+      await this.dropCode(p.code);
+      return;
+    }
+    // One replica exchanges a code (a code works once).
+    const mine = await this.deps.store.claim(this.id, `code:${createHash("sha256").update(p.code).digest("hex").slice(0, 24)}`, 60_000).catch(() => true);
+    if (!mine) return this.log.debug({ code: codeFp }, "another replica is exchanging the authorization code");
+    try {
+      const installed = await this.exchange(p.code);
+      const at = p.infoType === "create_auth" ? p.createdAt : this.deps.clock.now();
+      await this.install(installed, p.infoType, at, p.code, now);
+      await this.dropCode(p.code);
+    } catch (err) {
+      if (err instanceof WeChatError && err.errcode === 40078) {
+        // Used already (by this chain, before a crash) or expired: asking again cannot help.
+        const known = p.tenantId !== undefined && this.corps.has(p.tenantId);
+        this.log.warn({ code: codeFp, infoType: p.infoType, known }, "authorization code refused by WeCom (40078: used or expired); dropped");
+        await this.dropCode(p.code);
+        return;
+      }
+      const wait = EXCHANGE_RETRY_MS[Math.min(attempt, EXCHANGE_RETRY_MS.length - 1)]!;
+      this.log.warn({ code: codeFp, infoType: p.infoType, err: (err as Error).message, retryInMs: wait }, "could not exchange the authorization code yet; trying again");
+      if (this.stopped) return;
+      const timer = this.deps.clock.setTimeout(() => {
+        this.retryTimers.delete(p.code);
+        this.exchanging.add(p.code);
+        this.exchangePending(p, attempt + 1).finally(() => this.exchanging.delete(p.code));
+      }, wait);
+      this.retryTimers.set(p.code, timer);
+    }
+  }
+
+  private async dropCode(code: string): Promise<void> {
+    await this.deps.store.dropPendingCode(this.id, code).catch((err: Error) => this.log.warn({ err: err.message }, "could not drop an exchanged authorization code; it is dropped at the next sweep"));
+  }
+
+  /** Codes kept in the store (by this replica before a restart, or by one that stopped): exchanged here. */
+  private sweepPending(): void {
+    if (this.stopped) return;
+    this.deps.store
+      .pendingCodes(this.id)
+      .then((codes) => {
+        for (const p of codes) if (!this.retryTimers.has(p.code)) this.exchangeSoon(p);
+      })
+      .catch((err: Error) => this.log.debug({ err: err.message }, "could not read the kept authorization codes yet"))
+      .finally(() => {
+        if (!this.stopped) this.sweepTimer = this.deps.clock.setTimeout(() => this.sweepPending(), PENDING_SWEEP_MS);
+      });
+  }
+
+  /** A call made with the suite token: a stale one (42009, 40082) is compare-and-refreshed and the call retried once. */
+  private withSuiteToken<T>(endpoint: string, what: string, call: (token: string) => Promise<T>): Promise<T> {
+    const parent = this.deps.host.engine.parent({ appId: this.id, kind: "access_token" });
+    const ctx: Pick<FetchContext, "extraCall" | "parent"> = { extraCall: () => undefined, parent };
+    return withSuiteToken(ctx, endpoint, what, call);
+  }
+
+  // Changes
+
+  private ticketArrived(): void {
+    const suite = this.credential(this.tokenKey);
+    if (suite && (!suite.current() || suite.lastError())) suite.retryNow("a new suite_ticket arrived");
+  }
+
+  private suiteTokenArrived(): void {
+    this.sweepPendingNow();
+    for (const corpId of this.corps.appIds()) {
+      const c = this.credential(this.tenantKey(corpId));
+      const reason = c?.lastError()?.reason;
+      if (c && reason !== undefined && reason !== "NEEDS_REAUTHORIZATION") c.retryNow("the suite token is back");
+    }
+  }
+
+  private sweepPendingNow(): void {
+    this.deps.store
+      .pendingCodes(this.id)
+      .then((codes) => {
+        for (const p of codes) {
+          const timer = this.retryTimers.get(p.code);
+          if (timer) {
+            this.deps.clock.clearTimeout(timer);
+            this.retryTimers.delete(p.code);
+          }
+          this.exchangeSoon(p);
+        }
+      })
+      .catch(() => undefined);
+  }
+
+  /**
+   * The store lost corps this replica holds (a Redis that restarted empty):
+   * their permanent codes cannot be had again from WeCom, so the copies in
+   * memory are written back.
+   */
+  private restoreLost(): void {
+    if (this.stopped) return;
+    const held = this.corps.appIds().map((corpId) => this.corps.get(corpId)!);
+    this.deps.store
+      .authorizers(this.id)
+      .then(async (stored) => {
+        const missing = held.filter((a) => !stored.has(a.appId));
+        if (missing.length === 0) return;
+        const saved = await this.deps.store.saveAuthorizers(this.id, missing);
+        this.log.warn({ count: saved.filter(Boolean).length }, "the store had lost these corps' permanent codes: written back from memory");
+      })
+      .catch((err: Error) => this.log.error({ err: err.message }, "could not write lost permanent codes back to the store; trying at the next change"));
+  }
+
+  private async changed(change: PlatformChange): Promise<void> {
+    if (this.stopped) return;
+    if (change.what === "all" || change.what === "ticket") {
+      const t = await this.deps.store.ticket(this.id);
+      const newer = t && (!this.ticket || t.createdAt > this.ticket.createdAt || t.value !== this.ticket.value);
+      if (t) this.ticket = t;
+      if (change.what === "all") {
+        await this.corps.reloadAll(false);
+        this.sweepPendingNow();
+      }
+      if (newer) this.ticketArrived();
+      return;
+    }
+    if (change.what === "authorizers") await this.corps.reloadSome(change.appIds);
+    else await this.corps.reloadOne(change.appId);
+  }
+}
