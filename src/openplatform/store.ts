@@ -1,23 +1,29 @@
 /**
- * What an Open Platform (第三方平台) must never lose, and where it is kept: the
- * newest component_verify_ticket (12 hours; without it no component token,
- * so every authorizer goes down) and each authorizer's refresh token (it
- * never expires; losing it means asking the merchant to authorize again).
+ * What a pushed-ticket platform (an Open Platform 第三方平台 or a WeCom suite)
+ * must never lose, and where it is kept: the newest pushed ticket
+ * (component_verify_ticket, 12 hours; suite_ticket, 30 minutes; without it no
+ * platform token, so every tenant goes down), each tenant's long-lived secret
+ * (an authorizer's refresh token or a corp's permanent code: it never
+ * expires; losing it means the tenant must authorize or install again), and
+ * the authorization codes pushed but not yet exchanged.
  *
- * Every store (memory, file, Redis) implements this beside TokenStore, keyed
- * by the component appid (two platforms never share a ticket). Writes resolve
- * only once durable (the file fsynced, Redis answered): the push receiver
- * answers WeChat `success` only after that. Reads of the Redis store go to
- * Redis every time, so replicas always use the newest ticket and refresh token.
+ * Every store (memory, file, SQLite, Redis) implements this beside
+ * TokenStore, keyed by the platform id (the `component` parameter: a
+ * component appid or a suite id; two platforms never share a ticket). Writes
+ * resolve only once durable (the file fsynced, Redis answered): the push
+ * receiver answers WeChat `success` only after that. Nothing holding a
+ * long-lived secret or a pending code expires in any store. Reads of the
+ * Redis store go to Redis every time, so replicas always use the newest
+ * ticket and secret.
  */
 
-/** A component_verify_ticket as pushed. Times are ms since the epoch. */
+/** A pushed ticket (component_verify_ticket, suite_ticket) as received. Times are ms since the epoch. */
 export interface StoredTicket {
   value: string;
   /** The push's CreateTime: a push created earlier never replaces a later one. */
   createdAt: number;
   receivedAt: number;
-  /** receivedAt + 12 hours: WeChat's stated life. */
+  /** receivedAt + the family's stated life (12 hours for a component_verify_ticket, 30 minutes for a suite_ticket). */
   expiresAt: number;
 }
 
@@ -26,16 +32,51 @@ export type AuthorizerStatus = "active" | "needs_reauthorization";
 
 export const AUTHORIZER_STATUSES: readonly AuthorizerStatus[] = ["active", "needs_reauthorization"];
 
-/** An authorized account of a platform. */
+/**
+ * A tenant of a platform: an authorized account of an Open Platform, or a
+ * corp that installed a WeCom suite's app. The field names are those of the
+ * Open Platform's first records, kept so that stores written before still read.
+ */
 export interface StoredAuthorizer {
+  /** The authorizer appid, or the corpid. */
   appId: string;
-  /** authorizer_refresh_token: never logged, never served. */
+  /** The long-lived secret: authorizer_refresh_token, or the corp's permanent_code. Never logged, never served. */
   refreshToken: string;
   status: AuthorizerStatus;
   /** When it (last) authorized, ms since the epoch. */
   authorizedAt: number;
   /** When this record last changed, ms since the epoch. */
   updatedAt: number;
+  /** A WeCom suite's tenant: the agentids of the suite's app in that corp (from its auth info). Absent for an Open Platform authorizer. */
+  agents?: readonly string[];
+}
+
+/** What updateAuthorizer may change (a field left out keeps its stored value). */
+export interface AuthorizerChange {
+  /** The rotated secret (a new refresh token, a reset permanent code). */
+  refreshToken?: string;
+  status?: AuthorizerStatus;
+  /** The agentids read again from the auth info (change_auth). */
+  agents?: readonly string[];
+  updatedAt: number;
+}
+
+/**
+ * An authorization code WeChat pushed (create_auth; reset_permanent_code for
+ * a 代开发 app), kept before the receiver answers `success` and exchanged
+ * afterwards, possibly by another replica or after a restart. The code is a
+ * secret: never logged.
+ */
+export interface PendingCode {
+  code: string;
+  /** The push's InfoType (create_auth, reset_permanent_code). */
+  infoType: string;
+  /** When it was received, ms since the epoch. */
+  receivedAt: number;
+  /** The push's CreateTime, ms since the epoch. */
+  createdAt: number;
+  /** The corp, when the push names one. */
+  tenantId?: string;
 }
 
 /**
@@ -82,16 +123,12 @@ export interface PlatformStore {
    */
   saveAuthorizers(component: string, records: readonly StoredAuthorizer[]): Promise<boolean[]>;
   /**
-   * Atomically changes an authorizer only if its stored refresh token is
-   * still `expected` (a re-authorization or a de-authorization meanwhile
-   * wins): a rotated refresh token, a new status. Resolves whether it changed.
+   * Atomically changes an authorizer only if its stored secret (refresh
+   * token, permanent code) is still `expected` (a re-authorization or a
+   * de-authorization meanwhile wins): a rotated secret, a new status, the
+   * agents read again. Resolves whether it changed.
    */
-  updateAuthorizer(
-    component: string,
-    appId: string,
-    expected: string,
-    change: { refreshToken?: string; status?: AuthorizerStatus; updatedAt: number },
-  ): Promise<boolean>;
+  updateAuthorizer(component: string, appId: string, expected: string, change: AuthorizerChange): Promise<boolean>;
   /**
    * A de-authorization whose push was created at `at` (ms since the epoch).
    * Unless an authorization made after `at` is held, it drops the authorizer,
@@ -118,6 +155,17 @@ export interface PlatformStore {
    * ("all") when anything was.
    */
   repairFutureTimes(component: string, notAfter: number, now: number): Promise<RepairedTimes>;
+  /**
+   * Keeps a pushed authorization code until dropPendingCode; durable when it
+   * resolves (the receiver answers `success` after). False, nothing changed,
+   * when this code is already held (WeChat's resend of the same push).
+   * Never expires; tells no listener (the platform polls its pending codes).
+   */
+  savePendingCode(component: string, pending: PendingCode): Promise<boolean>;
+  /** The codes held, oldest received first. */
+  pendingCodes(component: string): Promise<PendingCode[]>;
+  /** Forgets the code (exchanged, or refused for good); durable when it resolves; nothing when it is not held. */
+  dropPendingCode(component: string, code: string): Promise<void>;
 }
 
 /** What repairFutureTimes brought back: whether the ticket, and which accounts' authorization and de-authorization. */
@@ -145,7 +193,38 @@ export function toStoredTicket(t: unknown): StoredTicket | undefined {
   return ok ? { value: o.value as string, createdAt: o.createdAt as number, receivedAt: o.receivedAt as number, expiresAt: o.expiresAt as number } : undefined;
 }
 
-/** A stored authorizer read back, or undefined when it is not one. */
+/** Pending codes in the order pendingCodes gives them: oldest received first (then by CreateTime, then by code, so every store agrees). */
+export function byReceipt(a: PendingCode, b: PendingCode): number {
+  return a.receivedAt - b.receivedAt || a.createdAt - b.createdAt || (a.code < b.code ? -1 : a.code > b.code ? 1 : 0);
+}
+
+/** A stored pending code read back, or undefined when it is not one (a tenantId that is not a non-empty string is dropped). */
+export function toPendingCode(p: unknown): PendingCode | undefined {
+  if (typeof p !== "object" || p === null) return undefined;
+  const o = p as Record<string, unknown>;
+  const ok =
+    typeof o.code === "string" &&
+    o.code.length > 0 &&
+    typeof o.infoType === "string" &&
+    o.infoType.length > 0 &&
+    Number.isFinite(o.receivedAt) &&
+    Number.isFinite(o.createdAt);
+  if (!ok) return undefined;
+  return {
+    code: o.code as string,
+    infoType: o.infoType as string,
+    receivedAt: o.receivedAt as number,
+    createdAt: o.createdAt as number,
+    ...(typeof o.tenantId === "string" && o.tenantId.length > 0 ? { tenantId: o.tenantId } : {}),
+  };
+}
+
+/** Agentids read back: an array of non-empty strings (a copy), or undefined. */
+export function toAgents(a: unknown): string[] | undefined {
+  return Array.isArray(a) && a.every((x) => typeof x === "string" && x.length > 0) ? [...(a as string[])] : undefined;
+}
+
+/** A stored authorizer read back, or undefined when it is not one (agents that are not an array of non-empty strings are dropped, not the record). */
 export function toStoredAuthorizer(a: unknown): StoredAuthorizer | undefined {
   if (typeof a !== "object" || a === null) return undefined;
   const o = a as Record<string, unknown>;
@@ -158,11 +237,13 @@ export function toStoredAuthorizer(a: unknown): StoredAuthorizer | undefined {
     Number.isFinite(o.authorizedAt) &&
     Number.isFinite(o.updatedAt);
   if (!ok) return undefined;
+  const agents = toAgents(o.agents);
   return {
     appId: o.appId as string,
     refreshToken: o.refreshToken as string,
     status: o.status as AuthorizerStatus,
     authorizedAt: o.authorizedAt as number,
     updatedAt: o.updatedAt as number,
+    ...(agents ? { agents } : {}),
   };
 }

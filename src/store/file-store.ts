@@ -23,8 +23,7 @@ export class FileStore extends RecordsBackedStore implements TokenStore {
   readonly kind = "file";
   private readonly tokens = new Map<string, StoredCredential>();
   private readonly quotas = new Map<string, StoredQuota>();
-  /** Open Platform tickets and refresh tokens: each change resolves only once a snapshot holding it is fsynced. */
-  /** Open Platform records: in the snapshot, each change durable (or taken back) before it resolves. */
+  /** Platform records (tickets, tenants and their secrets, pending codes): in the snapshot, each change durable (or taken back) before it resolves. */
   protected readonly platforms = new PlatformRecords(
     () => this.durable(),
     // Read once, before the first platform call: a write must not replace a snapshot it has not read.

@@ -1,27 +1,50 @@
 /**
- * The Open Platform records of the memory and file stores: per component
- * appid, the newest ticket and the authorizers, with the PlatformStore rules
- * (an older ticket never replaces a newer one; updates compare the refresh
- * token; an authorization older than a de-authorization or than the held
- * one is refused). Changes run one at a time: each is applied, then
+ * The platform records of the memory and file stores: per platform id (a
+ * component appid or a suite id), the newest ticket, the tenants
+ * (authorizers) and the pending authorization codes, with the PlatformStore
+ * rules (an older ticket never replaces a newer one; updates compare the
+ * secret; an authorization older than a de-authorization or than the held
+ * one is refused; a code already held is not saved again). Changes run one at a time: each is applied, then
  * committed (the file store resolves once the snapshot holding it is
  * fsynced; a rejected commit takes the change back, exactly, since no other
  * change ran meanwhile), then told to the listeners.
  */
-import type { AuthorizerStatus, PlatformChange, PlatformStore, RemoveOutcome, RepairedTimes, StoredAuthorizer, StoredTicket } from "../openplatform/store.js";
-import { repairedAnything, toStoredAuthorizer, toStoredTicket } from "../openplatform/store.js";
+import type {
+  AuthorizerChange,
+  PendingCode,
+  PlatformChange,
+  PlatformStore,
+  RemoveOutcome,
+  RepairedTimes,
+  StoredAuthorizer,
+  StoredTicket,
+} from "../openplatform/store.js";
+import { byReceipt, repairedAnything, toPendingCode, toStoredAuthorizer, toStoredTicket } from "../openplatform/store.js";
 
 interface Platform {
   ticket?: StoredTicket;
   authorizers: Map<string, StoredAuthorizer>;
   /** appid -> the CreateTime (ms) of its latest de-authorization; dropped once a later authorization is held. */
   deauthorized: Map<string, number>;
+  /** code -> the pushed authorization code waiting for its exchange. */
+  pending: Map<string, PendingCode>;
 }
 
 export type PlatformsJson = Record<
   string,
-  { ticket?: StoredTicket; authorizers: Record<string, StoredAuthorizer>; deauthorized?: Record<string, number> }
+  {
+    ticket?: StoredTicket;
+    authorizers: Record<string, StoredAuthorizer>;
+    deauthorized?: Record<string, number>;
+    /** code -> PendingCode; absent when none is held (a snapshot of an Open Platform keeps its shape). */
+    pending?: Record<string, PendingCode>;
+  }
 >;
+
+/** A copy a caller may change without changing what is held (its agents too). */
+function copied(a: StoredAuthorizer): StoredAuthorizer {
+  return a.agents ? { ...a, agents: [...a.agents] } : { ...a };
+}
 
 export class PlatformRecords implements PlatformStore {
   private readonly platforms = new Map<string, Platform>();
@@ -60,13 +83,13 @@ export class PlatformRecords implements PlatformStore {
 
   async authorizers(component: string): Promise<Map<string, StoredAuthorizer>> {
     await this.ready();
-    return new Map([...(this.platforms.get(component)?.authorizers ?? [])].map(([k, a]) => [k, { ...a }]));
+    return new Map([...(this.platforms.get(component)?.authorizers ?? [])].map(([k, a]) => [k, copied(a)]));
   }
 
   async authorizer(component: string, appId: string): Promise<StoredAuthorizer | undefined> {
     await this.ready();
     const a = this.platforms.get(component)?.authorizers.get(appId);
-    return a && { ...a };
+    return a && copied(a);
   }
 
   async authorizersOf(component: string, appIds: readonly string[]): Promise<Map<string, StoredAuthorizer>> {
@@ -75,7 +98,7 @@ export class PlatformRecords implements PlatformStore {
     const out = new Map<string, StoredAuthorizer>();
     for (const appId of appIds) {
       const a = held?.get(appId);
-      if (a) out.set(appId, { ...a });
+      if (a) out.set(appId, copied(a));
     }
     return out;
   }
@@ -85,7 +108,7 @@ export class PlatformRecords implements PlatformStore {
       const p = this.of(component);
       const gone = p.deauthorized.get(authorizer.appId);
       if (olderThanKnown(p, authorizer)) return false;
-      await this.replace(component, authorizer.appId, { ...authorizer }, gone !== undefined ? () => p.deauthorized.set(authorizer.appId, gone) : undefined);
+      await this.replace(component, authorizer.appId, copied(authorizer), gone !== undefined ? () => p.deauthorized.set(authorizer.appId, gone) : undefined);
       return true;
     });
   }
@@ -104,7 +127,7 @@ export class PlatformRecords implements PlatformStore {
           else p.authorizers.delete(a.appId);
           if (gone !== undefined) p.deauthorized.set(a.appId, gone);
         });
-        p.authorizers.set(a.appId, { ...a });
+        p.authorizers.set(a.appId, copied(a));
         p.deauthorized.delete(a.appId);
         return true;
       });
@@ -116,17 +139,44 @@ export class PlatformRecords implements PlatformStore {
     });
   }
 
-  updateAuthorizer(component: string, appId: string, expected: string, change: { refreshToken?: string; status?: AuthorizerStatus; updatedAt: number }): Promise<boolean> {
+  updateAuthorizer(component: string, appId: string, expected: string, change: AuthorizerChange): Promise<boolean> {
     return this.exclusive(async () => {
       const held = this.platforms.get(component)?.authorizers.get(appId);
       if (!held || held.refreshToken !== expected) return false;
+      const agents = change.agents ?? held.agents;
       await this.replace(component, appId, {
         ...held,
         refreshToken: change.refreshToken ?? held.refreshToken,
         status: change.status ?? held.status,
         updatedAt: change.updatedAt,
+        ...(agents ? { agents: [...agents] } : {}),
       });
       return true;
+    });
+  }
+
+  savePendingCode(component: string, pending: PendingCode): Promise<boolean> {
+    return this.exclusive(async () => {
+      const p = this.of(component);
+      if (p.pending.has(pending.code)) return false;
+      p.pending.set(pending.code, { ...pending });
+      await this.committedQuietly(() => p.pending.delete(pending.code));
+      return true;
+    });
+  }
+
+  async pendingCodes(component: string): Promise<PendingCode[]> {
+    await this.ready();
+    return [...(this.platforms.get(component)?.pending.values() ?? [])].map((c) => ({ ...c })).sort(byReceipt);
+  }
+
+  dropPendingCode(component: string, code: string): Promise<void> {
+    return this.exclusive(async () => {
+      const p = this.platforms.get(component);
+      const held = p?.pending.get(code);
+      if (!p || !held) return;
+      p.pending.delete(code);
+      await this.committedQuietly(() => p.pending.set(code, held));
     });
   }
 
@@ -191,6 +241,7 @@ export class PlatformRecords implements PlatformStore {
         ...(p.ticket ? { ticket: p.ticket } : {}),
         authorizers: Object.fromEntries(p.authorizers),
         ...(p.deauthorized.size > 0 ? { deauthorized: Object.fromEntries(p.deauthorized) } : {}),
+        ...(p.pending.size > 0 ? { pending: Object.fromEntries(p.pending) } : {}),
       };
     }
     return out;
@@ -201,7 +252,7 @@ export class PlatformRecords implements PlatformStore {
     if (typeof json !== "object" || json === null) return;
     for (const [component, raw] of Object.entries(json as Record<string, unknown>)) {
       if (typeof raw !== "object" || raw === null) continue;
-      const r = raw as { ticket?: unknown; authorizers?: unknown; deauthorized?: unknown };
+      const r = raw as { ticket?: unknown; authorizers?: unknown; deauthorized?: unknown; pending?: unknown };
       const p = this.of(component);
       const ticket = toStoredTicket(r.ticket);
       if (ticket) p.ticket = ticket;
@@ -212,12 +263,16 @@ export class PlatformRecords implements PlatformStore {
       for (const [appId, at] of Object.entries((r.deauthorized ?? {}) as Record<string, unknown>)) {
         if (typeof at === "number" && Number.isFinite(at)) p.deauthorized.set(appId, at);
       }
+      for (const [code, c] of Object.entries((r.pending ?? {}) as Record<string, unknown>)) {
+        const stored = toPendingCode(c);
+        if (stored && stored.code === code) p.pending.set(code, stored);
+      }
     }
   }
 
   private of(component: string): Platform {
     let p = this.platforms.get(component);
-    if (!p) this.platforms.set(component, (p = { authorizers: new Map(), deauthorized: new Map() }));
+    if (!p) this.platforms.set(component, (p = { authorizers: new Map(), deauthorized: new Map(), pending: new Map() }));
     return p;
   }
 
@@ -250,14 +305,19 @@ export class PlatformRecords implements PlatformStore {
     return run;
   }
 
-  /** Commits; a change that could not be made durable is taken back (it was not stored) and the commit's error thrown. */
-  private async committed(change: PlatformChange, undo: () => void): Promise<void> {
+  /** Commits a change no listener is told of (a pending code); one that could not be made durable is taken back and the commit's error thrown. */
+  private async committedQuietly(undo: () => void): Promise<void> {
     try {
       await this.commit();
     } catch (err) {
       undo();
       throw err;
     }
+  }
+
+  /** Commits; a change that could not be made durable is taken back (it was not stored) and the commit's error thrown. */
+  private async committed(change: PlatformChange, undo: () => void): Promise<void> {
+    await this.committedQuietly(undo);
     for (const l of [...this.listeners]) l(change);
   }
 }
@@ -271,7 +331,7 @@ function olderThanKnown(p: Platform, a: StoredAuthorizer): boolean {
 }
 
 /**
- * A store whose Open Platform data another PlatformStore holds (PlatformRecords
+ * A store whose platform data another PlatformStore holds (PlatformRecords
  * for the memory and file stores, RedisPlatforms for Redis): the PlatformStore
  * methods, handed on to it.
  */
@@ -320,6 +380,18 @@ export abstract class RecordsBackedStore implements PlatformStore {
 
   repairFutureTimes(...args: Parameters<PlatformStore["repairFutureTimes"]>): Promise<RepairedTimes> {
     return this.platforms.repairFutureTimes(...args);
+  }
+
+  savePendingCode(component: string, pending: PendingCode): Promise<boolean> {
+    return this.platforms.savePendingCode(component, pending);
+  }
+
+  pendingCodes(component: string): Promise<PendingCode[]> {
+    return this.platforms.pendingCodes(component);
+  }
+
+  dropPendingCode(component: string, code: string): Promise<void> {
+    return this.platforms.dropPendingCode(component, code);
   }
 
   onPlatformChange(listener: (change: PlatformChange) => void): () => void {

@@ -7,6 +7,19 @@
  * record back. The batch of authorizations is redis-batch.ts's.
  */
 
+/**
+ * cjson.encode for an authorizer a script changed: Redis's cjson writes an
+ * empty array as {} (it cannot tell it from an empty object), and agents
+ * must read back as an array. The pattern matches only the key itself: the
+ * same text inside a string value has its quotes escaped.
+ */
+const ENCODE_AUTHORIZER = `
+local function encodeAuthorizer(a)
+  local text = cjson.encode(a)
+  if type(a.agents) == 'table' and next(a.agents) == nil then text = (string.gsub(text, '"agents":{}', '"agents":[]', 1)) end
+  return text
+end`;
+
 /** Stores a ticket unless one created later is held; kept an hour past its expiry; tells every replica. */
 export const SAVE_TICKET = `
 local current = redis.call('GET', KEYS[1])
@@ -18,8 +31,8 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 redis.call('PUBLISH', KEYS[2], ARGV[4])
 return 1`;
 
-/** Changes an authorizer only if its stored refresh token is still the expected one; tells every replica. */
-export const UPDATE_AUTHORIZER = `
+/** Changes an authorizer (its secret, status, agents) only if its stored secret is still the expected one; tells every replica. */
+export const UPDATE_AUTHORIZER = `${ENCODE_AUTHORIZER}
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 if not current then return 0 end
 local ok, held = pcall(cjson.decode, current)
@@ -27,8 +40,9 @@ if not ok or type(held) ~= 'table' or held.refreshToken ~= ARGV[2] then return 0
 local change = cjson.decode(ARGV[3])
 if change.refreshToken then held.refreshToken = change.refreshToken end
 if change.status then held.status = change.status end
+if change.agents then held.agents = change.agents end
 held.updatedAt = change.updatedAt
-redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(held))
+redis.call('HSET', KEYS[1], ARGV[1], encodeAuthorizer(held))
 redis.call('PUBLISH', KEYS[2], ARGV[4])
 return 1`;
 
@@ -76,7 +90,7 @@ return n`;
  * updatedAt, each de-authorization time. Returns {ticket 0/1, appids, appids};
  * tells every replica ("all") when anything changed.
  */
-export const REPAIR_FUTURE_TIMES = `
+export const REPAIR_FUTURE_TIMES = `${ENCODE_AUTHORIZER}
 local limit = tonumber(ARGV[1])
 local now = tonumber(ARGV[2])
 local ticket = 0
@@ -104,7 +118,7 @@ for i = 1, #held, 2 do
       end
     end
     if changed then
-      redis.call('HSET', KEYS[2], held[i], cjson.encode(a))
+      redis.call('HSET', KEYS[2], held[i], encodeAuthorizer(a))
       table.insert(authorized, held[i])
     end
   end

@@ -1,19 +1,26 @@
 /**
- * The Open Platforms' records in Redis (PlatformStore), read from Redis every
- * time and written with awaited scripts (redis-platform-scripts.ts):
- * <prefix>platform:<component>:ticket (with a TTL), the hash
- * platform:<component>:authorizers (appid -> JSON StoredAuthorizer, no TTL:
- * refresh tokens never expire), the hash platform:<component>:deauthorized
- * (appid -> ms of its latest de-authorization), platform:<component>:claim:<what>
+ * The platforms' records in Redis (PlatformStore; <component> is the platform
+ * id, a component appid or a suite id), read from Redis every time and
+ * written with awaited scripts (redis-platform-scripts.ts):
+ * <prefix>platform:<component>:ticket (with a TTL derived from the ticket's
+ * own life: until an hour past its expiresAt), the hash
+ * platform:<component>:authorizers (appid or corpid -> JSON StoredAuthorizer,
+ * no TTL: refresh tokens and permanent codes never expire), the hash
+ * platform:<component>:deauthorized (appid -> ms of its latest
+ * de-authorization), the hash platform:<component>:pending (code -> JSON
+ * PendingCode, no TTL: kept until exchanged), platform:<component>:claim:<what>
  * (SET NX with a TTL), and a PlatformChange note on the channel
- * <prefix>platform for each change, so a push any replica receives is served
- * by all.
+ * <prefix>platform for each change to a ticket or an authorizer, so a push
+ * any replica receives is served by all. Nothing else is ever given a TTL.
  */
 import { CoordinationError } from "../core/coordinator.js";
 import {
+  byReceipt,
+  toPendingCode,
   toStoredAuthorizer,
   toStoredTicket,
-  type AuthorizerStatus,
+  type AuthorizerChange,
+  type PendingCode,
   type PlatformChange,
   type PlatformStore,
   type RemoveOutcome,
@@ -52,7 +59,8 @@ export class RedisPlatforms implements PlatformStore {
   async saveTicket(component: string, ticket: StoredTicket): Promise<boolean> {
     this.components.add(component);
     const change = JSON.stringify({ component, what: "ticket" } satisfies PlatformChange);
-    // Kept an hour past its expiry, so ListAuthorizers can still say when the last one expired.
+    // Kept an hour past its expiry (never cut before it: 12 hours and 1 for a component_verify_ticket,
+    // 30 minutes and 1 hour for a suite_ticket), so ListAuthorizers can still say when the last one expired.
     // Relative to its receipt (our clock), not an absolute time on Redis's clock.
     const keepUntil = Math.max(1, Math.round(ticket.expiresAt - ticket.receivedAt + 3600_000));
     const saved = await this.command(() =>
@@ -115,7 +123,7 @@ export class RedisPlatforms implements PlatformStore {
     return stored;
   }
 
-  async updateAuthorizer(component: string, appId: string, expected: string, change: { refreshToken?: string; status?: AuthorizerStatus; updatedAt: number }): Promise<boolean> {
+  async updateAuthorizer(component: string, appId: string, expected: string, change: AuthorizerChange): Promise<boolean> {
     const note = JSON.stringify({ component, what: "authorizer", appId } satisfies PlatformChange);
     const done = await this.command(() =>
       this.clients.redis.eval(UPDATE_AUTHORIZER, 2, this.key(component, "authorizers"), this.channel.key, appId, expected, JSON.stringify(change), note),
@@ -164,6 +172,28 @@ export class RedisPlatforms implements PlatformStore {
       ),
     )) as [number, string[], string[]];
     return { ticket: ticket === 1, authorized, deauthorized };
+  }
+
+  /** HSETNX: a resend of a held code changes nothing; no TTL, no note (the platform polls its pending codes). */
+  async savePendingCode(component: string, pending: PendingCode): Promise<boolean> {
+    this.components.add(component);
+    const set = await this.command(() => this.clients.redis.hsetnx(this.key(component, "pending"), pending.code, JSON.stringify(pending)));
+    return set === 1;
+  }
+
+  async pendingCodes(component: string): Promise<PendingCode[]> {
+    this.components.add(component);
+    const held = await this.command(() => this.clients.redis.hgetall(this.key(component, "pending")));
+    const out: PendingCode[] = [];
+    for (const [code, text] of Object.entries(held)) {
+      const p = parsed(text, toPendingCode);
+      if (p && p.code === code) out.push(p);
+    }
+    return out.sort(byReceipt);
+  }
+
+  async dropPendingCode(component: string, code: string): Promise<void> {
+    await this.command(() => this.clients.redis.hdel(this.key(component, "pending"), code));
   }
 
   onPlatformChange(listener: (change: PlatformChange) => void): () => void {

@@ -8,10 +8,12 @@
  * token:<key> (JSON StoredCredential), quota:<key> (JSON StoredQuota; also
  * quota:hour:<corp>[/<agent>] for WeCom's hourly ticket limits), lock:<key> (a
  * lease id, with a TTL), and the channel tokens, on which each new value is published.
- * Open Platforms: platform:<component>:ticket, platform:<component>:authorizers
- * (a hash, appid -> JSON StoredAuthorizer, no TTL),
+ * Platforms (Open Platforms and WeCom suites, by platform id):
+ * platform:<component>:ticket, platform:<component>:authorizers (a hash,
+ * appid or corpid -> JSON StoredAuthorizer, no TTL),
  * platform:<component>:deauthorized (a hash, appid -> ms of its latest
- * de-authorization), platform:<component>:claim:<what>, and the channel
+ * de-authorization), platform:<component>:pending (a hash, code -> JSON
+ * PendingCode, no TTL), platform:<component>:claim:<what>, and the channel
  * platform. replicas: a sorted set, replica id -> its latest heartbeat.
  *
  * This class composes the parts, each in a file of its own: the connections

@@ -1,8 +1,8 @@
 /**
  * The SQLite database of the local store: opened with its permissions, its
  * journal and its tables (one row per token, quota count, ticket,
- * authorizer and de-authorization, so a change writes its own row and no
- * other). See sqlite-store.ts for the store itself.
+ * authorizer, de-authorization and pending authorization code, so a change
+ * writes its own row and no other). See sqlite-store.ts for the store itself.
  */
 import Database from "better-sqlite3";
 import { chmodSync, closeSync, existsSync, openSync, renameSync } from "node:fs";
@@ -11,7 +11,12 @@ import { checkWritableDir, unwritable } from "./write-health.js";
 
 export type Db = Database.Database;
 
-/** The schema's version, in meta: a database written by a newer wxtoken is refused rather than misread. */
+/**
+ * The schema's version, in meta: a database written by a newer wxtoken is
+ * refused rather than misread. Additions an older wxtoken reads past (a
+ * nullable column, a table it does not know) keep the version: they are
+ * made at open (see addMissing), and a downgrade still opens the database.
+ */
 const FORMAT = "1";
 
 /** Times are ms since the epoch; tokens and quota counts are the JSON records the other stores hold too. */
@@ -24,12 +29,23 @@ CREATE TABLE IF NOT EXISTS tickets (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS authorizers (
   component TEXT NOT NULL, app_id TEXT NOT NULL, refresh_token TEXT NOT NULL, status TEXT NOT NULL,
-  authorized_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY (component, app_id)
+  authorized_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, agents TEXT, PRIMARY KEY (component, app_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS deauthorized (
   component TEXT NOT NULL, app_id TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (component, app_id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS pending_codes (
+  platform TEXT NOT NULL, code TEXT NOT NULL, info_type TEXT NOT NULL, received_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL, tenant_id TEXT, PRIMARY KEY (platform, code)
+) WITHOUT ROWID;
 `;
+
+/**
+ * Columns added since the tables were first made, each nullable: a database
+ * made before gets them at open. authorizers.agents: a WeCom suite tenant's
+ * agentids (JSON), NULL for an Open Platform authorizer.
+ */
+const ADDED_COLUMNS: readonly { table: string; column: string; type: string }[] = [{ table: "authorizers", column: "agents", type: "TEXT" }];
 
 /** SQLite's own files beside the database: the write-ahead log and its index. */
 export const SIDE_FILES = ["-wal", "-shm"] as const;
@@ -88,12 +104,24 @@ function openOnce(path: string): Opened {
     db.exec(SCHEMA);
     const format = (db.prepare("SELECT value FROM meta WHERE key = 'format'").get() as { value: string } | undefined)?.value;
     if (format !== undefined && format !== FORMAT) throw new Error(`${path}: unknown store format ${format} (written by a newer wxtoken?)`);
+    addMissing(db);
     const markMade = () => void db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('format', ?)").run(FORMAT);
     return { db, fresh: format === undefined, markMade };
   } catch (err) {
     db.close();
     throw err;
   }
+}
+
+/** Adds the columns a database made by an earlier wxtoken lacks (one transaction; nothing when none is missing). */
+function addMissing(db: Db): void {
+  const missing = () =>
+    ADDED_COLUMNS.filter(({ table, column }) => !(db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).some((c) => c.name === column));
+  if (missing().length === 0) return;
+  // Looked at again under the write lock: another process opening the same database may have added them meanwhile.
+  db.transaction(() => {
+    for (const { table, column, type } of missing()) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+  }).immediate();
 }
 
 /** What a store's statements did, to show that a change costs the same at any size. */

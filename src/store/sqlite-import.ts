@@ -1,7 +1,8 @@
 /**
  * The one-time move from the file store to the SQLite store: at the SQLite
  * store's first start, the JSON snapshot the file store wrote (tokens, quota
- * counts, each platform's ticket, authorizers and de-authorizations) is
+ * counts, each platform's ticket, authorizers with their agents,
+ * de-authorizations and pending authorization codes) is
  * imported in the transaction that makes the database, then renamed
  * `<name>.migrated-<ms>`. Renamed, never removed: it holds refresh tokens,
  * and an operator going back to `type: "file"` can rename it back.
@@ -11,12 +12,13 @@ import type { Logger } from "../log.js";
 import { parseSnapshot } from "./file-store.js";
 import { PlatformRecords } from "./platform-records.js";
 import type { Db, Opened } from "./sqlite-db.js";
+import { agentsColumn } from "./sqlite-platform.js";
 
 export interface Imported {
   tokens: number;
   quotas: number;
-  /** Per component appid: whether its ticket came, how many authorizers and de-authorizations. */
-  platforms: Record<string, { ticket: boolean; authorizers: number; deauthorized: number }>;
+  /** Per platform id: whether its ticket came, how many authorizers, de-authorizations and pending codes. */
+  platforms: Record<string, { ticket: boolean; authorizers: number; deauthorized: number; pending: number }>;
 }
 
 /**
@@ -62,8 +64,11 @@ function fill(db: Db, snapshot: ReturnType<typeof parseSnapshot>): Imported {
   const putTicket = db.prepare<[string, string, number, number, number]>(
     "INSERT OR REPLACE INTO tickets (component, value, created_at, received_at, expires_at) VALUES (?, ?, ?, ?, ?)",
   );
-  const putAuthorizer = db.prepare<[string, string, string, string, number, number]>(
-    "INSERT OR REPLACE INTO authorizers (component, app_id, refresh_token, status, authorized_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+  const putAuthorizer = db.prepare<[string, string, string, string, number, number, string | null]>(
+    "INSERT OR REPLACE INTO authorizers (component, app_id, refresh_token, status, authorized_at, updated_at, agents) VALUES (?, ?, ?, ?, ?, ?, ?)",
+  );
+  const putPending = db.prepare<[string, string, string, number, number, string | null]>(
+    "INSERT OR REPLACE INTO pending_codes (platform, code, info_type, received_at, created_at, tenant_id) VALUES (?, ?, ?, ?, ?, ?)",
   );
   const putDeauthorized = db.prepare<[string, string, number]>("INSERT OR REPLACE INTO deauthorized (component, app_id, at) VALUES (?, ?, ?)");
 
@@ -76,10 +81,12 @@ function fill(db: Db, snapshot: ReturnType<typeof parseSnapshot>): Imported {
   for (const [component, p] of Object.entries(records.toJSON())) {
     if (p.ticket) putTicket.run(component, p.ticket.value, p.ticket.createdAt, p.ticket.receivedAt, p.ticket.expiresAt);
     const authorizers = Object.values(p.authorizers);
-    for (const a of authorizers) putAuthorizer.run(component, a.appId, a.refreshToken, a.status, a.authorizedAt, a.updatedAt);
+    for (const a of authorizers) putAuthorizer.run(component, a.appId, a.refreshToken, a.status, a.authorizedAt, a.updatedAt, agentsColumn(a.agents));
     const deauthorized = Object.entries(p.deauthorized ?? {});
     for (const [appId, at] of deauthorized) putDeauthorized.run(component, appId, at);
-    platforms[component] = { ticket: p.ticket !== undefined, authorizers: authorizers.length, deauthorized: deauthorized.length };
+    const pending = Object.values(p.pending ?? {});
+    for (const c of pending) putPending.run(component, c.code, c.infoType, c.receivedAt, c.createdAt, c.tenantId ?? null);
+    platforms[component] = { ticket: p.ticket !== undefined, authorizers: authorizers.length, deauthorized: deauthorized.length, pending: pending.length };
   }
   return { tokens: snapshot.tokens.size, quotas: snapshot.quotas.size, platforms };
 }

@@ -1,16 +1,20 @@
 /**
- * The Open Platform records of the SQLite store, with the same rules as
- * PlatformRecords (platform-records.ts) and the Redis scripts: an older
- * ticket never replaces a newer one; updates compare the refresh token; an
- * authorization older than a de-authorization or than the held one is
- * refused; a de-authorization drops the account's stored tokens. Each change
+ * The platform records of the SQLite store (Open Platforms and WeCom
+ * suites), with the same rules as PlatformRecords (platform-records.ts) and
+ * the Redis scripts: an older ticket never replaces a newer one; updates
+ * compare the secret; an authorization older than a de-authorization or than
+ * the held one is refused; a de-authorization drops the account's stored
+ * tokens; a pending code already held is not saved again. Each change
  * is one transaction touching only its own rows, committed (fsynced) before
  * the call resolves; a failed one rolls back whole and tells nobody.
  */
 import type { Logger } from "../log.js";
 import {
   repairedAnything,
+  toAgents,
+  type AuthorizerChange,
   type AuthorizerStatus,
+  type PendingCode,
   type PlatformChange,
   type PlatformStore,
   type RemoveOutcome,
@@ -33,9 +37,20 @@ interface AuthorizerRow {
   status: string;
   authorized_at: number;
   updated_at: number;
+  /** JSON array of agentids, or NULL. */
+  agents: string | null;
 }
 
-const AUTHORIZER_COLUMNS = "app_id, refresh_token, status, authorized_at, updated_at";
+interface PendingRow {
+  code: string;
+  info_type: string;
+  received_at: number;
+  created_at: number;
+  tenant_id: string | null;
+}
+
+const AUTHORIZER_COLUMNS = "app_id, refresh_token, status, authorized_at, updated_at, agents";
+const PENDING_COLUMNS = "code, info_type, received_at, created_at, tenant_id";
 
 function statements(db: Db, work: Work) {
   const c = <P extends unknown[], R = unknown>(sql: string) => counted<P, R>(db, work, sql);
@@ -46,14 +61,20 @@ function statements(db: Db, work: Work) {
     ),
     authorizers: c<[string], AuthorizerRow>(`SELECT ${AUTHORIZER_COLUMNS} FROM authorizers WHERE component = ?`),
     authorizer: c<[string, string], AuthorizerRow>(`SELECT ${AUTHORIZER_COLUMNS} FROM authorizers WHERE component = ? AND app_id = ?`),
-    putAuthorizer: c<[string, string, string, string, number, number]>(
-      `INSERT OR REPLACE INTO authorizers (component, ${AUTHORIZER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`,
+    putAuthorizer: c<[string, string, string, string, number, number, string | null]>(
+      `INSERT OR REPLACE INTO authorizers (component, ${AUTHORIZER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`,
     ),
     dropAuthorizer: c<[string, string]>("DELETE FROM authorizers WHERE component = ? AND app_id = ?"),
     deauthorizedAt: c<[string, string], { at: number }>("SELECT at FROM deauthorized WHERE component = ? AND app_id = ?"),
     putDeauthorized: c<[string, string, number]>("INSERT OR REPLACE INTO deauthorized (component, app_id, at) VALUES (?, ?, ?)"),
     clearDeauthorized: c<[string, string]>("DELETE FROM deauthorized WHERE component = ? AND app_id = ?"),
     dropToken: c<[string]>("DELETE FROM tokens WHERE key = ?"),
+    // Held codes are few (pushed, then exchanged within seconds): the platform's all at once.
+    pending: c<[string], PendingRow>(`SELECT ${PENDING_COLUMNS} FROM pending_codes WHERE platform = ? ORDER BY received_at, created_at, code`),
+    putPending: c<[string, string, string, number, number, string | null]>(
+      `INSERT OR IGNORE INTO pending_codes (platform, ${PENDING_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`,
+    ),
+    dropPending: c<[string, string]>("DELETE FROM pending_codes WHERE platform = ? AND code = ?"),
     // The repair after a forged or mis-clocked push time (run at load, so a scan of the component is fine).
     futureTicket: c<[number, string, number]>("UPDATE tickets SET created_at = ? WHERE component = ? AND created_at > ?"),
     futureAuthorizers: c<[string, number, number], { app_id: string }>(
@@ -70,7 +91,39 @@ function statements(db: Db, work: Work) {
 }
 
 function toAuthorizer(r: AuthorizerRow): StoredAuthorizer {
-  return { appId: r.app_id, refreshToken: r.refresh_token, status: r.status as AuthorizerStatus, authorizedAt: r.authorized_at, updatedAt: r.updated_at };
+  const agents = r.agents === null ? undefined : agentsOf(r.agents);
+  return {
+    appId: r.app_id,
+    refreshToken: r.refresh_token,
+    status: r.status as AuthorizerStatus,
+    authorizedAt: r.authorized_at,
+    updatedAt: r.updated_at,
+    ...(agents ? { agents } : {}),
+  };
+}
+
+/** The agents column read back (a column that is not a JSON array of non-empty strings reads as none). */
+function agentsOf(text: string): string[] | undefined {
+  try {
+    return toAgents(JSON.parse(text));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The agents column written: JSON, or NULL when there are none known. */
+export function agentsColumn(agents: readonly string[] | undefined): string | null {
+  return agents ? JSON.stringify(agents) : null;
+}
+
+function toPending(r: PendingRow): PendingCode {
+  return {
+    code: r.code,
+    infoType: r.info_type,
+    receivedAt: r.received_at,
+    createdAt: r.created_at,
+    ...(r.tenant_id !== null ? { tenantId: r.tenant_id } : {}),
+  };
 }
 
 export class SqlitePlatforms implements Omit<PlatformStore, "onPlatformChange"> {
@@ -144,12 +197,20 @@ export class SqlitePlatforms implements Omit<PlatformStore, "onPlatformChange"> 
     );
   }
 
-  updateAuthorizer(component: string, appId: string, expected: string, change: { refreshToken?: string; status?: AuthorizerStatus; updatedAt: number }): Promise<boolean> {
+  updateAuthorizer(component: string, appId: string, expected: string, change: AuthorizerChange): Promise<boolean> {
     return this.change(
       () => {
         const held = this.q.authorizer.get(component, appId);
         if (!held || held.refresh_token !== expected) return false;
-        this.q.putAuthorizer.run(component, appId, change.refreshToken ?? held.refresh_token, change.status ?? held.status, held.authorized_at, change.updatedAt);
+        this.q.putAuthorizer.run(
+          component,
+          appId,
+          change.refreshToken ?? held.refresh_token,
+          change.status ?? held.status,
+          held.authorized_at,
+          change.updatedAt,
+          change.agents ? agentsColumn(change.agents) : held.agents,
+        );
         return true;
       },
       (changed) => (changed ? { component, what: "authorizer", appId } : undefined),
@@ -194,6 +255,25 @@ export class SqlitePlatforms implements Omit<PlatformStore, "onPlatformChange"> 
     return true;
   }
 
+  savePendingCode(component: string, pending: PendingCode): Promise<boolean> {
+    return this.change(
+      () =>
+        this.q.putPending.run(component, pending.code, pending.infoType, pending.receivedAt, pending.createdAt, pending.tenantId ?? null).changes === 1,
+      () => undefined,
+    );
+  }
+
+  async pendingCodes(component: string): Promise<PendingCode[]> {
+    return this.q.pending.all(component).map(toPending);
+  }
+
+  dropPendingCode(component: string, code: string): Promise<void> {
+    return this.change(
+      () => void this.q.dropPending.run(component, code),
+      () => undefined,
+    );
+  }
+
   /** saveAuthorizer's rules, inside a transaction: false (nothing written) when the store knows of something later. */
   private put(component: string, a: StoredAuthorizer): boolean {
     const gone = this.q.deauthorizedAt.get(component, a.appId)?.at;
@@ -201,7 +281,7 @@ export class SqlitePlatforms implements Omit<PlatformStore, "onPlatformChange"> 
     if (gone !== undefined && gone >= a.authorizedAt) return false;
     const held = this.q.authorizer.get(component, a.appId);
     if (held && held.authorized_at > a.authorizedAt) return false;
-    this.q.putAuthorizer.run(component, a.appId, a.refreshToken, a.status, a.authorizedAt, a.updatedAt);
+    this.q.putAuthorizer.run(component, a.appId, a.refreshToken, a.status, a.authorizedAt, a.updatedAt, agentsColumn(a.agents));
     // A stored authorization's own time now guards against older pushes.
     if (gone !== undefined) this.q.clearDeauthorized.run(component, a.appId);
     return true;

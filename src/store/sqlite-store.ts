@@ -2,20 +2,20 @@
  * The default local store: one SQLite database (better-sqlite3), one row per
  * record, so a change costs the same with 20 accounts or 100,000 (the JSON
  * snapshot of file-store.ts rewrites everything on every change). Write-ahead
- * log: nothing acknowledged is lost when the process is killed; Open Platform
+ * log: nothing acknowledged is lost when the process is killed; platform
  * changes are also fsynced before they resolve (a power cut keeps them), token
  * saves are synced by the next of those or the next checkpoint. Files 0600,
  * directory 0700: it holds live tokens and refresh tokens.
  *
  * Tokens and quota counts are saved fire-and-forget: every save made in one
  * tick goes into one transaction (a failed one is tried again, on a timer
- * doubling up to 60 s). Open Platform changes (sqlite-platform.ts) are each
+ * doubling up to 60 s). Platform changes (sqlite-platform.ts) are each
  * one transaction, committed before the call resolves.
  */
 import { dirname, join } from "node:path";
 import type { Logger } from "../log.js";
 import { isStoredQuota, toStoredCredential, type StoredCredential, type StoredQuota, type TokenStore } from "../core/store.js";
-import type { PlatformChange, PlatformStore, RemoveOutcome, RepairedTimes, StoredAuthorizer, StoredTicket } from "../openplatform/store.js";
+import type { PendingCode, PlatformChange, PlatformStore, RemoveOutcome, RepairedTimes, StoredAuthorizer, StoredTicket } from "../openplatform/store.js";
 import { counted, inTransaction, openDatabase, type Db, type Work } from "./sqlite-db.js";
 import { makeDatabase } from "./sqlite-import.js";
 import { SqlitePlatforms } from "./sqlite-platform.js";
@@ -103,7 +103,7 @@ export class SqliteStore implements TokenStore, PlatformStore {
     this.open_?.db.close();
   }
 
-  // Open Platform: sqlite-platform.ts. Async, so that a database that cannot be opened is a rejection, not a throw.
+  // Platforms (Open Platforms, WeCom suites): sqlite-platform.ts. Async, so that a database that cannot be opened is a rejection, not a throw.
 
   async ticket(component: string): Promise<StoredTicket | undefined> {
     return this.platforms().ticket(component);
@@ -147,6 +147,18 @@ export class SqliteStore implements TokenStore, PlatformStore {
 
   async claim(): Promise<boolean> {
     return this.platforms().claim();
+  }
+
+  async savePendingCode(component: string, pending: PendingCode): Promise<boolean> {
+    return this.written(() => this.platforms().savePendingCode(component, pending));
+  }
+
+  async pendingCodes(component: string): Promise<PendingCode[]> {
+    return this.platforms().pendingCodes(component);
+  }
+
+  async dropPendingCode(component: string, code: string): Promise<void> {
+    return this.written(() => this.platforms().dropPendingCode(component, code));
   }
 
   onPlatformChange(listener: (change: PlatformChange) => void): () => void {

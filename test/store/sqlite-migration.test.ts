@@ -93,7 +93,7 @@ describe("migration from the JSON snapshot", () => {
       movedTo: join(dir, moved!),
       tokens: 2,
       quotas: 2,
-      platforms: { [C1]: { ticket: true, authorizers: 2, deauthorized: 1 }, [C2]: { ticket: true, authorizers: 1, deauthorized: 0 } },
+      platforms: { [C1]: { ticket: true, authorizers: 2, deauthorized: 1, pending: 0 }, [C2]: { ticket: true, authorizers: 1, deauthorized: 0, pending: 0 } },
     });
     expect(logs.text()).not.toMatch(/secret-value|refresh-secret|ticket-secret/);
   });
