@@ -6,8 +6,9 @@
  * memory, file, SQLite and Redis stores, then what only a durable or shared
  * store promises: a reopen (file, SQLite) or a second client (Redis) reads
  * them back, a database made before the agents column gets it at open, a
- * failed write is taken back, and no Redis key holding a long-lived secret
- * or a pending code has a TTL.
+ * failed write is taken back, a Redis with persistence keeps them through a
+ * SIGKILL, and no Redis key holding a long-lived secret or a pending code has
+ * a TTL.
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -16,10 +17,11 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createLogger, silentLogger } from "../../src/log.js";
 import { toPendingCode, toStoredAuthorizer, type PendingCode, type StoredAuthorizer, type StoredTicket } from "../../src/openplatform/store.js";
 import { FileStore } from "../../src/store/file-store.js";
+import { RedisStore } from "../../src/store/redis-store.js";
 import { SqliteStore } from "../../src/store/sqlite-store.js";
 import { eventually, LogCapture, tempDir } from "../support/harness.js";
 import { plainRedis as plainRedisOf, platformStoreKinds, record, redisStore as redisStoreOf } from "../support/platform-stores.js";
-import { dropPrefix, SHARED_REDIS_URL, uniquePrefix } from "../support/redis.js";
+import { dropPrefix, OwnRedis, SHARED_REDIS_URL, uniquePrefix } from "../support/redis.js";
 
 const SUITE = "dksuitetenants01";
 const SUITE2 = "wwsuitetenants02";
@@ -355,6 +357,26 @@ describe("RedisStore", () => {
     await two.dropPendingCode(SUITE, "auth-code-1");
     const three = await redisStore(prefix);
     expect(await three.pendingCodes(SUITE)).toEqual([]);
+  });
+
+  it("with persistence on (AOF, fsync always), a Redis killed with SIGKILL keeps the agents and the pending codes", async () => {
+    const redis = await OwnRedis.start(["--appendonly", "yes", "--appendfsync", "always", "--dir", tempDir()]);
+    cleanups.push(() => redis.kill());
+    const open = async () => {
+      const store = new RedisStore({ url: redis.url, keyPrefix: "wxtoken:", lockLeaseMs: 5000, log: silentLogger });
+      cleanups.push(() => store.close());
+      await store.load();
+      return store;
+    };
+    const before = await open();
+    await before.saveAuthorizer(SUITE, tenant(CORP1, "permanent-1", ["1000002"]));
+    await before.savePendingCode(SUITE, pending("auth-code-1", T0, { infoType: "reset_permanent_code", tenantId: CORP1 }));
+    await redis.kill();
+    await redis.start();
+
+    const after = await open();
+    expect(await after.authorizer(SUITE, CORP1)).toEqual(tenant(CORP1, "permanent-1", ["1000002"]));
+    expect(await after.pendingCodes(SUITE)).toEqual([pending("auth-code-1", T0, { infoType: "reset_permanent_code", tenantId: CORP1 })]);
   });
 
   it("a record whose agents are not a list of agentids reads without them; a malformed pending code is skipped", async () => {
