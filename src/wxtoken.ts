@@ -21,6 +21,7 @@ import type { HourlyLimit } from "./core/quota-guard.js";
 import type { Random } from "./core/schedule.js";
 import { JsSdkSigner } from "./core/signer.js";
 import type { TokenStore } from "./core/store.js";
+import { familyOf } from "./issuers/app-families.js";
 import { buildIssuers, sharedLimit } from "./issuers/index.js";
 import type { AppEntry } from "./issuers/types.js";
 import type { Logger } from "./log.js";
@@ -103,15 +104,8 @@ export function openStore(loaded: LoadedConfig, log: Logger): TokenStore {
 
 /** Allowed JS-SDK page origins by "appid", "corpid/agent", "corpid" for the entry holding the corp ticket, and "@suiteid" for a suite's corps. */
 function originsOf(apps: readonly AppEntry[], loaded: Pick<LoadedConfig, "suites">): Map<string, readonly string[]> {
-  const origins = new Map<string, readonly string[]>();
+  const origins = new Map<string, readonly string[]>(apps.flatMap((a) => familyOf(a).origins(a)));
   for (const s of loaded.suites) origins.set(`@${s.suiteId}`, s.allowedOrigins);
-  for (const a of apps) {
-    if (a.type === "official") origins.set(a.appId, a.jsSdk.allowedOrigins);
-    else {
-      origins.set(`${a.corpId}/${a.agent}`, a.jsSdk.allowedOrigins);
-      if (a.tickets.includes("jsapi")) origins.set(a.corpId, a.jsSdk.allowedOrigins);
-    }
-  }
   return origins;
 }
 

@@ -4,6 +4,7 @@
  * summary of what the file would serve. A deploy pipeline runs it before a
  * restart or a SIGHUP. Names, kinds and addresses only: never a secret.
  */
+import { familyOf } from "../issuers/app-families.js";
 import { exposureProblem } from "../auth/exposure.js";
 import { ConfigError, loadConfigFile, type LoadedConfig } from "../config/load.js";
 
@@ -58,12 +59,14 @@ function summary(loaded: LoadedConfig): Record<string, unknown> {
   const { config } = loaded;
   return {
     valid: true,
-    apps: loaded.apps.map((a) =>
-      a.type === "official"
-        ? { appId: a.appId, type: "official", kinds: ["access_token", ...a.tickets.map((t) => `${t}_ticket`)] }
-        : { corpId: a.corpId, agent: a.agent, type: "wecom", kinds: ["access_token", ...a.tickets.map((t) => `${t}_ticket`)] },
-    ),
+    apps: loaded.apps.map((a) => ({
+      ...(a.type === "official" ? { appId: a.appId } : { corpId: a.corpId, agent: a.agent }),
+      type: a.type,
+      kinds: familyOf(a).kinds(a),
+    })),
     platforms: loaded.platforms.map((p) => ({ componentAppId: p.componentAppId, pushPath: p.path, authorizerKinds: ["access_token", ...p.authorizerTickets.map((t) => `${t}_ticket`)] })),
+    suites: loaded.suites.map((s) => ({ suiteId: s.suiteId, customApp: s.customApp, pushPath: s.path, corpKinds: ["access_token", ...s.corpTickets.map((t) => `${t}_ticket`)] })),
+    ...(loaded.provider ? { provider: { corpId: loaded.provider.corpId } } : {}),
     store: storeSummary(loaded),
     listeners: Object.fromEntries(listeners(loaded)),
     tls: loaded.tls === undefined ? "off" : loaded.tls.clientCaFile ? "mutual" : "on",

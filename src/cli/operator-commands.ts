@@ -4,6 +4,8 @@
  * credential tries again now) and `wxtoken clear-quota APP` (WeChat's
  * clear_quota/v2, for the day the daily token quota is gone).
  */
+import { familyOf } from "../issuers/app-families.js";
+import type { OfficialApp } from "../issuers/types.js";
 import { readFileSync } from "node:fs";
 import { loadConfigFile } from "../config/load.js";
 import { WeChatError, isUpstreamError } from "../upstream/errors.js";
@@ -68,8 +70,8 @@ function fail(message: string): never {
  */
 export async function clearQuotaCommand(configPath: string, appId: string): Promise<void> {
   const loaded = loadConfigFile(configPath);
-  const app = loaded.apps.find((a) => a.type === "official" && a.appId === appId);
-  if (!app || app.type !== "official") throw new UsageError(`no Official Account / Mini Program "${appId}" in ${configPath}`);
+  const app = loaded.apps.find((a): a is OfficialApp => familyOf(a).quotaReset && familyOf(a).owner(a) === appId);
+  if (!app) throw new UsageError(`no Official Account / Mini Program "${appId}" in ${configPath}`);
   const client = new WeChatClient({ baseUrl: loaded.config.upstream.baseUrl, timeoutMs: loaded.config.upstream.timeoutMs });
   const secret = app.secret.reveal();
   try {

@@ -5,6 +5,7 @@ import { grantWarnings } from "../auth/schema.js";
 import { resolveTlsFiles, type TlsFiles } from "../auth/tls-files.js";
 import { Secret } from "../secret.js";
 import { ConfigError } from "../errors.js";
+import { familyOf } from "../issuers/app-families.js";
 import type { AppEntry } from "../issuers/types.js";
 import { aesKeyOf } from "../platform/crypto.js";
 import { defaultPushPath, type PlatformEntry } from "../openplatform/types.js";
@@ -81,7 +82,7 @@ export function parseConfig(raw: unknown, options: { baseDir?: string; env?: Nod
       ? { type: "official", appId: a.appId, secret, endpoint: a.endpoint, tickets: a.tickets, jsSdk: a.jsSdk }
       : { type: "wecom", corpId: a.corpId, agent: a.agent, secret, tickets: a.tickets, jsSdk: a.jsSdk };
   });
-  checkDuplicates(config.apps);
+  checkDuplicates(apps);
   /** The message Token and EncodingAESKey of a pushed-ticket platform's entry at `key`. */
   const pushKeys = (p: object, key: string) => {
     const read = (name: string, what: string) => {
@@ -139,7 +140,7 @@ export function parseConfig(raw: unknown, options: { baseDir?: string; env?: Nod
     corpId: p.corpId,
     secret: new Secret(secretValue(p, "wecomProviders.provider", env, baseDir, warnings, "secret", "provider secret")),
   };
-  checkPlatforms(platforms, suites, provider, config.apps);
+  checkPlatforms(platforms, suites, provider, apps);
   const storePath = config.store.type === "file" || config.store.type === "sqlite" ? resolve(baseDir, config.store.path) : undefined;
   const storeImportFrom = config.store.type === "sqlite" && config.store.importFrom !== undefined ? resolve(baseDir, config.store.importFrom) : undefined;
   const redis: Pick<LoadedConfig, "redisPassword" | "redisSentinelPassword" | "redisCaFile"> = {};
@@ -155,7 +156,7 @@ export function parseConfig(raw: unknown, options: { baseDir?: string; env?: Nod
   }
   // Authorizers come and go at run time: a grant naming one is not checked here.
   const known = [
-    ...config.apps.flatMap((a) => (a.type === "official" ? [a.appId] : [a.corpId, `${a.corpId}/${a.agent}`])),
+    ...apps.flatMap((a) => familyOf(a).grantIds(a)),
     ...platforms.map((p) => p.componentAppId),
     ...suites.map((s) => s.suiteId),
     ...(provider ? [provider.corpId] : []),
@@ -200,8 +201,8 @@ export function receiverOf(config: Config): ReceiverConfig {
  * platform's id names its own token, so it is no app of its own nor another
  * platform's; the provider's corpid names the provider token.
  */
-function checkPlatforms(platforms: readonly PlatformEntry[], suites: readonly SuiteEntry[], provider: ProviderEntry | undefined, apps: Config["apps"]): void {
-  const ids = new Set(apps.flatMap((a) => (a.type === "official" ? [a.appId] : [a.corpId])));
+function checkPlatforms(platforms: readonly PlatformEntry[], suites: readonly SuiteEntry[], provider: ProviderEntry | undefined, apps: readonly AppEntry[]): void {
+  const ids = new Set(apps.map((a) => familyOf(a).owner(a)));
   const seen = new Map<string, string>();
   const paths = new Map<string, string>();
   const entries = [
@@ -225,24 +226,24 @@ function checkPlatforms(platforms: readonly PlatformEntry[], suites: readonly Su
  * twice and overwrite each other; the corp jsapi ticket is one per corp; and
  * an id must not be an appid and a corpid at once (requests name either).
  */
-function checkDuplicates(apps: Config["apps"]): void {
+function checkDuplicates(apps: readonly AppEntry[]): void {
   const seen = new Map<string, number>();
   const corpTicket = new Map<string, number>();
-  const kindOf = new Map<string, string>();
+  const typeOf = new Map<string, AppEntry["type"]>();
   apps.forEach((a, i) => {
-    const id = a.type === "official" ? a.appId : `${a.corpId}/${a.agent}`;
-    const field = a.type === "official" ? "appId" : "agent";
+    const family = familyOf(a);
+    const id = family.entryId(a);
     const first = seen.get(id);
     if (first !== undefined) {
-      throw new ConfigError(`config error at apps[${i}].${field}: duplicate of apps[${first}] ("${id}")`);
+      throw new ConfigError(`config error at apps[${i}].${family.entryField}: duplicate of apps[${first}] ("${id}")`);
     }
     seen.set(id, i);
-    const owner = a.type === "official" ? a.appId : a.corpId;
-    const other = kindOf.get(owner);
+    const owner = family.owner(a);
+    const other = typeOf.get(owner);
     if (other !== undefined && other !== a.type) {
       throw new ConfigError(`config error at apps[${i}]: "${owner}" is configured both as an Official Account appid and as a WeCom corpId`);
     }
-    kindOf.set(owner, a.type);
+    typeOf.set(owner, a.type);
     if (a.type === "wecom" && a.tickets.includes("jsapi")) {
       const holder = corpTicket.get(a.corpId);
       if (holder !== undefined) {

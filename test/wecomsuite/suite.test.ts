@@ -4,12 +4,13 @@
  * corps' tokens and tickets are served over gRPC, counted in upstream calls.
  */
 import { createHash } from "node:crypto";
-import { status } from "@grpc/grpc-js";
+import { Metadata, status } from "@grpc/grpc-js";
 import { statusDetailsOf } from "../../packages/client/src/status-details.js";
 import { afterEach, describe, expect, it } from "vitest";
-import { ListAuthorizersRequest } from "../../generated/wxtoken/v1/token_service.js";
+import { ListAuthorizersRequest, ListCredentialsRequest, type ListCredentialsResponse } from "../../generated/wxtoken/v1/token_service.js";
 import type { PlatformStore } from "../../src/openplatform/store.js";
 import { SuitePlatform } from "../../src/wecomsuite/suite.js";
+import { appHealthName } from "../../src/wxtoken.js";
 import { eventually, grpcError } from "../support/harness.js";
 import { CORP1, CORP2, DK, PROVIDER, PROVIDER_SECRET, SUITE, SUITE_SECRET, SuiteHarness } from "../support/suite-platform.js";
 
@@ -46,11 +47,18 @@ describe("a WeCom suite", () => {
     expect(statusDetailsOf(err.metadata)?.errorInfo?.reason).toBe("NO_SUITE_TICKET");
     expect(err.message).toMatch(/no suite_ticket is held for suite .*every 10 minutes.*刷新ticket/);
     expect(s.calls("get_suite_token")).toBe(0);
+    // Health and status say so too.
+    expect(s.h.server.health.get(appHealthName(SUITE))).toBe("NOT_SERVING");
+    const listed = await new Promise<ListCredentialsResponse>((resolve, reject) =>
+      s.h.client.listCredentials(ListCredentialsRequest.fromPartial({ appId: SUITE }), new Metadata(), (err, res) => (err ? reject(err) : resolve(res!))),
+    );
+    expect(listed.credentials.map((c) => [c.appId, c.lastErrorReason])).toEqual([[SUITE, "NO_SUITE_TICKET"]]);
 
     const pushed = await s.suite().pushTicket();
     expect(pushed.body).toBe("success");
     await eventually(async () => expect(s.suite().isSuiteTokenValid((await s.h.get({ appId: SUITE }, 300)).token!.accessToken)).toBe(true));
     expect(s.calls("get_suite_token", SUITE)).toBe(1);
+    expect(s.h.server.health.get(appHealthName(SUITE))).toBe("SERVING");
     const held = suiteOf(s).heldTicket()!;
     expect(held.expiresAt - held.receivedAt).toBe(30 * 60_000);
   });
