@@ -60,6 +60,8 @@ const AUTH_CODE_LIFE_MS = 10 * 60_000;
 const EXCHANGE_RETRY_MS = [2_000, 5_000, 15_000, 30_000, 60_000];
 /** How often stored codes are looked at (one a crashed replica kept). */
 const PENDING_SWEEP_MS = 60_000;
+/** How long a replica's claim on exchanging a code lasts. */
+const CLAIM_MS = 60_000;
 /** Longest AuthCode accepted from a push (WeCom's are well under). */
 const MAX_CODE_LENGTH = 512;
 
@@ -75,6 +77,8 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
   private refusedTicket: string | undefined;
   /** Codes being exchanged by this replica, and their retry timers. */
   private readonly exchanging = new Set<string>();
+  /** Codes this replica claimed (one replica exchanges a code), until when: its own retries need no new claim. */
+  private readonly claimed = new Map<string, number>();
   private readonly retryTimers = new Map<string, TimerHandle>();
   private sweepTimer: TimerHandle | undefined;
   private unsubscribe: (() => void) | undefined;
@@ -418,9 +422,12 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
       await this.dropCode(p.code);
       return;
     }
-    // One replica exchanges a code (a code works once).
-    const mine = await this.deps.store.claim(this.id, `code:${createHash("sha256").update(p.code).digest("hex").slice(0, 24)}`, 60_000).catch(() => true);
-    if (!mine) return this.log.debug({ code: codeFp }, "another replica is exchanging the authorization code");
+    // One replica exchanges a code (a code works once); the claim outlives a few retries, then another replica may take over.
+    if ((this.claimed.get(p.code) ?? 0) <= now) {
+      const mine = await this.deps.store.claim(this.id, `code:${createHash("sha256").update(p.code).digest("hex").slice(0, 24)}`, CLAIM_MS).catch(() => true);
+      if (!mine) return this.log.debug({ code: codeFp }, "another replica is exchanging the authorization code");
+      this.claimed.set(p.code, now + CLAIM_MS);
+    }
     try {
       const installed = await this.exchange(p.code);
       const at = p.infoType === "create_auth" ? p.createdAt : this.deps.clock.now();
@@ -447,6 +454,7 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
   }
 
   private async dropCode(code: string): Promise<void> {
+    this.claimed.delete(code);
     await this.deps.store.dropPendingCode(this.id, code).catch((err: Error) => this.log.warn({ err: err.message }, "could not drop an exchanged authorization code; it is dropped at the next sweep"));
   }
 
