@@ -62,7 +62,7 @@ async function subscribe(req: Subscribe): Promise<void> {
     return;
   }
   for (let i = 0; i < n; i++) {
-    const stream = clients[i % connections]!.watchToken({ appId: req.appId, knownVersion: 0, knownFingerprint: "", kind: 0, agent: "" });
+    const stream = clients[i % connections]!.watchToken({ appId: req.appId, knownVersion: 0, knownFingerprint: "", kind: 0, agent: "", platformId: "" });
     stream.on("data", (m: WatchTokenResponse) => arrived(i, m.token!.version, wallMs()));
     stream.on("error", (err: Error) => {
       if (!stopping) send({ type: "error", message: `subscriber ${i}: ${err.message}` });

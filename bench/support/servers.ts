@@ -82,6 +82,7 @@ export async function startBareServer(reply: GetTokenResponse): Promise<{ target
     forceRefresh: (_call, cb) => cb(unimplemented, null),
     watchToken: (call) => call.emit("error", unimplemented),
     signJsSdk: (_call, cb) => cb(unimplemented, null),
+    authorizeByCode: (_call, cb) => cb(unimplemented, null),
     listAuthorizers: (_call, cb) => cb(unimplemented, null),
     syncAuthorizers: (_call, cb) => cb(unimplemented, null),
     listCredentials: (_call, cb) => cb(unimplemented, null),

@@ -1,12 +1,14 @@
 /**
- * What ListAuthorizers and SyncAuthorizers show of an Open Platform, the same
- * for every transport: times, versions and fingerprints, never a ticket, token
- * or refresh token.
+ * What ListAuthorizers and SyncAuthorizers show of a pushed-ticket platform
+ * (an Open Platform, or a WeCom suite), the same for every transport: times,
+ * versions and fingerprints, never a ticket, token, refresh token or
+ * permanent code.
  */
 import type { CredentialEngine } from "../core/engine.js";
-import { WxTokenError } from "../errors.js";
+import { FailedPreconditionError, WxTokenError } from "../errors.js";
 import type { AuthorizerStatus } from "../openplatform/store.js";
-import type { OpenPlatform, SyncResult } from "../openplatform/platform.js";
+import type { SyncResult } from "../openplatform/sync.js";
+import type { PushedPlatform } from "../platform/pushed-platform.js";
 import { encodePageToken, type PageStart } from "./paging.js";
 
 /** A token's public facts, while it is valid. */
@@ -17,6 +19,7 @@ export interface TokenFacts {
 }
 
 export interface AuthorizerView {
+  /** The authorizer appid, or the installed corp's corpid. */
   appId: string;
   status: AuthorizerStatus;
   authorizedAt: number;
@@ -26,8 +29,10 @@ export interface AuthorizerView {
 }
 
 export interface PlatformView {
+  /** The platform's id: the component appid or the suite id. */
   componentAppId: string;
   ticket: { receivedAt: number; expiresAt: number } | undefined;
+  /** The platform's own token (component_access_token, suite_access_token). */
   componentToken: TokenFacts | undefined;
   /** One page of them, by appid. */
   authorizers: AuthorizerView[];
@@ -39,21 +44,43 @@ export interface PlatformView {
 
 export type SyncView = SyncResult & { platform: PlatformView };
 
-/** No Open Platform with this component appid is configured. */
+/** A platform that can re-read its tenants from WeChat (an Open Platform: api_get_authorizer_list). */
+export type SyncablePlatform = PushedPlatform & { sync(): Promise<SyncResult> };
+
+/** Whether the platform's family has a list API to sync from (a WeCom suite has none). */
+export function syncable(platform: PushedPlatform): platform is SyncablePlatform {
+  return typeof (platform as Partial<SyncablePlatform>).sync === "function";
+}
+
+/** No Open Platform or WeCom suite with this id is configured. */
 export class UnknownPlatformError extends WxTokenError {
   override readonly name = "UnknownPlatformError";
   readonly reason = "UNKNOWN_PLATFORM";
   readonly category = "not_found";
-  constructor(readonly componentAppId: string) {
-    super(`unknown platform "${componentAppId}": no openPlatform with this componentAppId is configured on this server`);
+  constructor(readonly platformId: string) {
+    super(`unknown platform "${platformId}": no Open Platform (openPlatform componentAppId) or WeCom suite (wecomProviders suiteId) with this id is configured on this server`);
+  }
+  /** component_app_id as ListAuthorizers named it before suites existed; platform_id as the other methods name it. */
+  override metadata(): Record<string, string> {
+    return { component_app_id: this.platformId, platform_id: this.platformId };
+  }
+}
+
+/** SyncAuthorizers on a platform whose family has no list to read. */
+export class SyncNotSupportedError extends FailedPreconditionError {
+  constructor(readonly platform: PushedPlatform) {
+    super(
+      `${platform.facts.title} "${platform.id}" cannot be synced: WeCom has no API that lists a suite's installed corps (each install arrives as a create_auth push, or by AuthorizeByCode)`,
+      "SYNC_NOT_SUPPORTED",
+    );
   }
   override metadata(): Record<string, string> {
-    return { component_app_id: this.componentAppId };
+    return { platform_id: this.platform.id, family: this.platform.facts.family };
   }
 }
 
 /** The platform and one page of its authorizers: views are built for that page's accounts only. */
-export function platformView(platform: OpenPlatform, engine: CredentialEngine, start: PageStart): PlatformView {
+export function platformView(platform: PushedPlatform, engine: CredentialEngine, start: PageStart): PlatformView {
   const facts = (key: string): TokenFacts | undefined => {
     const t = engine.byKey(key)?.current();
     return t && { version: t.version, fingerprint: t.fingerprint, expiresAt: t.expiresAt };
@@ -62,17 +89,20 @@ export function platformView(platform: OpenPlatform, engine: CredentialEngine, s
   const page = platform.authorizerPage(start.after, start.limit, start.status);
   const last = page.authorizers.at(-1);
   return {
-    componentAppId: platform.componentAppId,
+    componentAppId: platform.id,
     ticket: ticket && { receivedAt: ticket.receivedAt, expiresAt: ticket.expiresAt },
-    componentToken: facts(platform.componentAppId),
-    authorizers: page.authorizers.map((a) => ({
-      appId: a.appId,
-      status: a.status,
-      authorizedAt: a.authorizedAt,
-      token: facts(a.appId),
-      lastErrorReason: engine.byKey(a.appId)?.lastError()?.reason,
-    })),
-    nextPageToken: page.more && last ? encodePageToken(platform.componentAppId, start.status, last.appId) : "",
+    componentToken: facts(platform.tokenKey),
+    authorizers: page.authorizers.map((a) => {
+      const key = platform.tenantKey(a.appId);
+      return {
+        appId: a.appId,
+        status: a.status,
+        authorizedAt: a.authorizedAt,
+        token: facts(key),
+        lastErrorReason: engine.byKey(key)?.lastError()?.reason,
+      };
+    }),
+    nextPageToken: page.more && last ? encodePageToken(platform.id, start.status, last.appId) : "",
     totalSize: page.total,
   };
 }

@@ -5,7 +5,7 @@
  * up, act. Transports only decode, authenticate and encode; they never decide.
  */
 import { allowAll, type AccessPolicy, type CallInfo, type Permission, type Principal } from "../core/access-policy.js";
-import type { CredentialId, CredentialRecord } from "../core/credential-id.js";
+import { describeId, type CredentialId, type CredentialRecord } from "../core/credential-id.js";
 import type { CredentialEngine } from "../core/engine.js";
 import { UnknownCredentialError } from "../core/errors.js";
 import type { Credential, ForceRefreshResult } from "../core/credential.js";
@@ -13,12 +13,12 @@ import { ticketFor, type JsSdkSigner, type SignatureKind, type Signed } from "..
 import { InvalidArgumentError, ShuttingDownError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { clientKey, type RateLimiter } from "./rate-limit.js";
-import { held, validateAgent, validateAppId, validateId, validateStaleToken } from "./validate.js";
+import { held, validateAppId, validateAuthCode, validateId, validatePlatformId, validateSignTarget, validateStaleToken } from "./validate.js";
 import { Watcher, type WatchSink } from "./watcher.js";
 import { watchClient, watchConnection, type WatchLimiter } from "./watch-limits.js";
 import type { CredentialKind } from "../core/credential-id.js";
-import type { OpenPlatform } from "../openplatform/platform.js";
-import { platformView, UnknownPlatformError, type PlatformView, type SyncView } from "./platforms.js";
+import type { PushedPlatform } from "../platform/pushed-platform.js";
+import { platformView, syncable, SyncNotSupportedError, UnknownPlatformError, type PlatformView, type SyncView } from "./platforms.js";
 import { pageStart, type PageRequest } from "./paging.js";
 import { listCredentials, type CredentialListArgs, type CredentialListView, type Visibility } from "./credentials.js";
 
@@ -27,11 +27,15 @@ export interface Named {
   appId: unknown;
   agent?: unknown;
   kind: CredentialKind | undefined;
+  /** A WeCom suite id: the corp's credential through that suite ("" or undefined: none). */
+  platformId?: unknown;
 }
 
 export interface SignArgs {
   appId: unknown;
   agent?: unknown;
+  /** A WeCom suite id: sign an installed corp's page with its tickets through the suite. */
+  platformId?: unknown;
   /** undefined: a value this server does not know. */
   kind: SignatureKind | undefined;
   url: unknown;
@@ -40,7 +44,17 @@ export interface SignArgs {
 
 /** ListAuthorizers: the platform and the page (see paging.ts). */
 export interface ListArgs extends PageRequest {
+  /** The component appid or the suite id. */
   componentAppId: unknown;
+}
+
+/** AuthorizeByCode's answer: the tenant the code authorized. */
+export interface AuthorizedView {
+  platformId: string;
+  /** The authorizer appid or the installed corp's corpid. */
+  appId: string;
+  /** ms since the epoch. */
+  authorizedAt: number;
 }
 
 export interface TokenApiOptions {
@@ -48,8 +62,8 @@ export interface TokenApiOptions {
   /** Per-client limit on ForceRefresh calls that would go upstream. */
   forceRefreshLimiter?: RateLimiter;
   signer?: JsSdkSigner;
-  /** The configured Open Platforms, by component appid. */
-  platforms?: ReadonlyMap<string, OpenPlatform>;
+  /** The configured pushed-ticket platforms (Open Platforms, WeCom suites), by id (component appid, suite id). */
+  platforms?: ReadonlyMap<string, PushedPlatform>;
   /** Caps on open watch streams, every transport's together (watches.tokens); none: uncapped. */
   watchLimiter?: WatchLimiter;
   log: Logger;
@@ -94,20 +108,35 @@ export class TokenApi {
   }
 
   async signJsSdk(principal: Principal, req: SignArgs): Promise<Signed> {
-    const appId = validateAppId(req.appId);
-    const agent = validateAgent(req.agent);
+    const { appId, agent, platform } = validateSignTarget(req.appId, req.agent, req.platformId);
     if (req.kind === undefined) throw new InvalidArgumentError("kind is not a signature kind this server knows", "INVALID_KIND");
-    const ticket = ticketFor({ appId, agent, kind: req.kind });
+    const ticket = ticketFor({ appId, agent, platform, kind: req.kind });
     // The ticket's own id: the corp jsapi ticket needs a grant on the corp, whichever agent is named.
     this.authorize(this.policy, principal, ticket, "sign");
+    this.knownPlatform(ticket);
     if (!this.opts.signer) throw new UnknownCredentialError(ticket);
-    return this.opts.signer.sign({ appId, agent, kind: req.kind, url: req.url, cardValues: req.cardValues });
+    return this.opts.signer.sign({ appId, agent, platform, kind: req.kind, url: req.url, cardValues: req.cardValues });
   }
 
-  /** An Open Platform's state and one page of its authorizers: needs a read grant on the component appid. */
+  /** A platform's state and one page of its tenants: needs a read grant on the platform id (component appid or suite id). */
   listAuthorizers(principal: Principal, req: ListArgs): PlatformView {
     const start = pageStart(validateAppId(req.componentAppId, "component_app_id"), req);
     return platformView(this.platform(principal, req.componentAppId, "read"), this.engine, start);
+  }
+
+  /**
+   * An authorization code a business server received on its redirect_uri:
+   * the platform exchanges it and stores the tenant's long-lived secret
+   * before this resolves. Needs a refresh grant on the platform id. The code
+   * is never logged (it buys that secret while it is valid).
+   */
+  async authorizeByCode(principal: Principal, platformId: unknown, code: unknown): Promise<AuthorizedView> {
+    const id = validatePlatformId(platformId);
+    validateAuthCode(code);
+    const platform = this.platform(principal, id, "refresh", "platform_id");
+    const done = await platform.authorizeByCode(code as string);
+    this.opts.log.info({ platform: platform.id, family: platform.facts.family, tenant: done.tenantId, caller: principal.name }, "authorized by a redirect code");
+    return { platformId: platform.id, appId: done.tenantId, authorizedAt: done.authorizedAt };
   }
 
   /**
@@ -138,18 +167,22 @@ export class TokenApi {
     }
   }
 
-  /** Re-reads the authorizer list from WeChat: needs a refresh grant on the component appid. */
+  /**
+   * Re-reads the authorizer list from WeChat: needs a refresh grant on the
+   * component appid. A WeCom suite has no list to read: FAILED_PRECONDITION.
+   */
   async syncAuthorizers(principal: Principal, componentAppId: unknown): Promise<SyncView> {
     const platform = this.platform(principal, componentAppId, "refresh");
-    this.opts.log.info({ component: platform.componentAppId, caller: principal.name }, "authorizer sync requested");
-    const result = await platform.sync("command");
-    return { ...result, platform: platformView(platform, this.engine, pageStart(platform.componentAppId, {})) };
+    if (!syncable(platform)) throw new SyncNotSupportedError(platform);
+    this.opts.log.info({ component: platform.id, caller: principal.name }, "authorizer sync requested");
+    const result = await platform.sync();
+    return { ...result, platform: platformView(platform, this.engine, pageStart(platform.id, {})) };
   }
 
   /** A new subscriber: the current value at once (unless known), then each new one, through the sink. */
   watch(call: CallInfo, principal: Principal, req: Named, known: { version: number; fingerprint: string }, sink: WatchSink): Watcher {
     if (this.draining) throw new ShuttingDownError("server shutting down");
-    const asked = validateId(req.appId, req.agent, req.kind);
+    const asked = validateId(req.appId, req.agent, req.kind, req.platformId);
     this.authorize(this.policy, principal, held(asked), "read");
     const app = this.lookup(asked);
     // Counted once the request is known to be good: a refusal for another reason takes no place.
@@ -207,34 +240,50 @@ export class TokenApi {
   }
 
   /**
-   * A grant on an Open Platform's component appid also covers the accounts
-   * that authorized it (they come and go; grants cannot list them ahead). A
-   * denial is the same whether or not the app is an authorizer.
+   * A grant on a platform's id also covers its tenants (they come and go;
+   * grants cannot list them ahead). A credential through a platform (a corp
+   * through a WeCom suite: `platform` set) is authorized against the
+   * platform id alone: a grant on the corp as a self-built app of the
+   * config does not reach its credentials through a provider. An Open
+   * Platform's authorizers are named by their appid alone: a grant on the
+   * appid or on the component appid covers them. A denial is the same
+   * whether or not the app or platform exists.
    */
   private authorize(policy: AccessPolicy, principal: Principal, id: CredentialId, permission: Permission): void {
+    if (id.platform !== undefined) {
+      policy.authorize(principal, { appId: id.platform, kind: "access_token" }, permission);
+      return;
+    }
     try {
       policy.authorize(principal, id, permission);
     } catch (err) {
-      const platform = [...(this.opts.platforms?.values() ?? [])].find((p) => p.holds(id.appId));
+      // Only a platform whose tenants are named by their id alone (an Open Platform's): a suite's corps carry the suite id.
+      const platform = [...(this.opts.platforms?.values() ?? [])].find((p) => p.holds(id.appId) && p.tenantKey(id.appId) === id.appId);
       if (!platform) throw err;
       try {
-        policy.authorize(principal, { appId: platform.componentAppId, kind: "access_token" }, permission);
+        policy.authorize(principal, { appId: platform.id, kind: "access_token" }, permission);
       } catch {
         throw err;
       }
     }
   }
 
-  private platform(principal: Principal, componentAppId: unknown, permission: Permission): OpenPlatform {
-    const appId = validateAppId(componentAppId, "component_app_id");
-    this.policy.authorize(principal, { appId, kind: "access_token" }, permission);
-    const platform = this.opts.platforms?.get(appId);
-    if (!platform) throw new UnknownPlatformError(appId);
+  /** The platform a request names (checked, then authorized, then looked up: a denial reads the same whether it exists). */
+  private platform(principal: Principal, platformId: unknown, permission: Permission, field = "component_app_id"): PushedPlatform {
+    const id = field === "component_app_id" ? validateAppId(platformId, field) : validatePlatformId(platformId, field);
+    this.policy.authorize(principal, { appId: id, kind: "access_token" }, permission);
+    const platform = this.opts.platforms?.get(id);
+    if (!platform) throw new UnknownPlatformError(id);
     return platform;
   }
 
+  /** NOT_FOUND / UNKNOWN_PLATFORM for a credential through a platform not configured here (after the permission check). */
+  private knownPlatform(id: CredentialId): void {
+    if (id.platform !== undefined && !this.opts.platforms?.has(id.platform)) throw new UnknownPlatformError(id.platform);
+  }
+
   private resolve(principal: Principal, req: Named, permission: Permission, validateRest?: () => void): Credential {
-    const id = validateId(req.appId, req.agent, req.kind);
+    const id = validateId(req.appId, req.agent, req.kind, req.platformId);
     validateRest?.();
     // The corp jsapi ticket is the corp's: a grant on one agent does not reach it.
     this.authorize(this.policy, principal, held(id), permission);
@@ -242,12 +291,24 @@ export class TokenApi {
   }
 
   private lookup(id: CredentialId): Credential {
+    this.knownPlatform(id);
     try {
       return this.engine.find(held(id));
     } catch (err) {
-      // Name what the caller asked for (its agent included), not our key.
-      if (err instanceof UnknownCredentialError) throw new UnknownCredentialError(id);
+      // Name what the caller asked for (its agent and platform included), not our key.
+      if (err instanceof UnknownCredentialError) throw new UnknownCredentialError(id, this.notHeld(id));
       throw err;
     }
+  }
+
+  /** Why a credential through a platform is not here: the corp has not installed the suite's app (or was removed). */
+  private notHeld(id: CredentialId): string | undefined {
+    if (id.platform === undefined) return undefined;
+    const platform = this.opts.platforms!.get(id.platform)!;
+    const title = `${platform.facts.title} "${platform.id}"`;
+    if (platform.holds(id.appId) && platform.tenantKey(id.appId) === id.appId) {
+      return `${title} serves "${id.appId}" by its appid alone: leave platform_id empty`;
+    }
+    return `"${id.appId}" is not a tenant of ${title} on this server (it has not authorized or installed it, or was removed; key ${describeId(id)})`;
   }
 }

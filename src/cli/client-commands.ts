@@ -1,5 +1,5 @@
 /**
- * `wxtoken get | refresh | watch | sign | platform`: small clients of a
+ * `wxtoken get | refresh | watch | sign | platform | authorize`: small clients of a
  * running server, on the client library. They print what the HTTP API
  * answers for the same call (proto3 JSON: src/http/proto-json.ts), so a script can
  * switch between the two.
@@ -17,7 +17,8 @@ import {
   type TokenClientOptions,
   type Which,
 } from "@wxtoken/client";
-import { forceRefreshJson, getTokenJson, platformJson, signatureJson, syncJson } from "../http/proto-json.js";
+import { readFileSync } from "node:fs";
+import { authorizedJson, forceRefreshJson, getTokenJson, platformJson, signatureJson, syncJson } from "../http/proto-json.js";
 import { UsageError } from "./flags.js";
 
 export { DEFAULT_ADDR } from "./commands.js";
@@ -27,14 +28,14 @@ export function tokenClientOptions(auth: ClientAuthOptions, timeoutMs?: number):
   return { credentials: clientChannelCredentials(auth), channelOptions: clientOptions(auth), timeoutMs };
 }
 
-/** --kind and --agent as the client library takes them: a kind in any spelling (kinds.ts). */
-export function parseWhich(kind: string | undefined, agent: string | undefined): Which {
+/** --kind, --agent and --platform as the client library takes them: a kind in any spelling (kinds.ts). */
+export function parseWhich(kind: string | undefined, agent: string | undefined, platform?: string): Which {
   const k = kind === undefined ? "access_token" : kindOf(kind)?.name;
   if (k === undefined) {
     const valid = CREDENTIAL_KIND_TABLE.map((row) => row.short).join(", ");
     throw new UsageError(`--kind must be one of ${valid} (or their long or enum names: jsapi_ticket, CREDENTIAL_KIND_JSAPI_TICKET), got "${kind!.slice(0, 40)}"`);
   }
-  return agent === undefined ? { kind: k } : { kind: k, agent };
+  return { kind: k, ...(agent === undefined ? {} : { agent }), ...(platform === undefined ? {} : { platformId: platform }) };
 }
 
 /** Runs a call and closes the client; a failure propagates to main, which reports it (failures.ts). */
@@ -84,12 +85,12 @@ export async function signCommand(
   url: string,
   timeoutMs: number,
   auth: ClientAuthOptions,
-  opts: { kind?: string; agent?: string; card: string[] },
+  opts: { kind?: string; agent?: string; platform?: string; card: string[] },
 ): Promise<void> {
   const kind = (opts.kind ?? "config") as SignatureKindName;
   if (!SIGNATURE_KINDS.includes(kind)) throw new UsageError(`sign --kind must be config, agent_config or card, got "${kind.slice(0, 40)}"`);
   if (kind !== "card" && url === "") throw new UsageError("sign needs the page URL after APP");
-  const s = await withClient(addr, tokenClientOptions(auth, timeoutMs), (c) => c.signJsSdk(appId, url, { kind, agent: opts.agent, cardValues: opts.card }));
+  const s = await withClient(addr, tokenClientOptions(auth, timeoutMs), (c) => c.signJsSdk(appId, url, { kind, agent: opts.agent, platformId: opts.platform, cardValues: opts.card }));
   process.stdout.write(JSON.stringify(signatureJson(s), null, 2) + "\n");
 }
 
@@ -141,4 +142,16 @@ export async function platformCommand(addr: string, componentAppId: string, time
     return synced ? syncJson({ ...synced, platform }) : platformJson(platform);
   });
   process.stdout.write(JSON.stringify(out, null, 2) + "\n");
+}
+
+/**
+ * Hands the server an authorization code from a redirect_uri (AuthorizeByCode)
+ * and prints the tenant it authorized, as the HTTP API answers. "-" reads the
+ * code from stdin (a code on the command line shows in ps while it runs).
+ */
+export async function authorizeCommand(addr: string, platformId: string, code: string, timeoutMs: number, auth: ClientAuthOptions = {}): Promise<void> {
+  const authCode = code === "-" ? readFileSync(0, "utf8").trim() : code;
+  if (authCode === "") throw new UsageError("authorize needs a non-empty --code (or --code - with the code on stdin)");
+  const res = await withClient(addr, tokenClientOptions(auth, timeoutMs), (c) => c.authorizeByCode(platformId, authCode));
+  process.stdout.write(JSON.stringify(authorizedJson(res), null, 2) + "\n");
 }

@@ -19,13 +19,14 @@ const CONNECTION: Options = {
   "tls-server-name": { type: "string" },
   json: { type: "boolean" },
 };
-const WHICH: Options = { kind: { type: "string" }, agent: { type: "string" } };
+const WHICH: Options = { kind: { type: "string" }, agent: { type: "string" }, platform: { type: "string" } };
 
 const CONNECTION_USAGE = `      --addr HOST:PORT (default ${DEFAULT_ADDR}); --timeout MS (default 10000);
       --api-key KEY or env WXTOKEN_API_KEY; TLS: --tls-ca FILE [--tls-server-name NAME],
       mutual TLS: --tls-cert FILE --tls-key FILE; --json: a failure as one JSON object on stderr`;
 const WHICH_USAGE = `      --kind token|jsapi|wx_card|agent_config (default token; the long and enum names, jsapi_ticket or CREDENTIAL_KIND_JSAPI_TICKET, work too)
-      for WeCom (APP is the corpid) --agent AGENTID|NAME; prints what the HTTP API answers (proto3 JSON)`;
+      for WeCom (APP is the corpid) --agent AGENTID|NAME, or --platform SUITE_ID for the corp's
+      credential through a service provider's suite; prints what the HTTP API answers (proto3 JSON)`;
 
 export interface CommandSpec {
   /** The command's lines in the usage. */
@@ -99,7 +100,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
   },
   sign: {
     usage: `  wxtoken sign APP URL [--kind config|agent_config|card] [--agent AGENTID] [--card VALUE]...
-                                         JS-SDK signature of a page (wx.config by default), as JSON`,
+                   [--platform SUITE_ID]  JS-SDK signature of a page (wx.config by default), as JSON`,
     options: { ...CONNECTION, ...WHICH, card: { type: "string", multiple: true } },
     client: true,
   },
@@ -112,6 +113,15 @@ export const COMMANDS: Record<string, CommandSpec> = {
                                          next_page_token); --sync first re-reads the authorizers
                                          and refresh tokens from WeChat (recovery)`,
     options: { ...CONNECTION, sync: { type: "boolean" }, status: { type: "string" }, "page-size": { type: "string" }, "page-token": { type: "string" } },
+    client: true,
+  },
+  authorize: {
+    usage: `  wxtoken authorize --platform ID --code CODE|-
+                                         hand the server an auth_code your redirect_uri received (an
+                                         Open Platform authorization, a WeCom suite install): it is
+                                         exchanged and the tenant kept; prints the tenant as JSON
+                                         (--code -: read the code from stdin, out of ps and history)`,
+    options: { ...CONNECTION, platform: { type: "string" }, code: { type: "string" } },
     client: true,
   },
   status: {
@@ -133,7 +143,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
 };
 
 const SERVER = ["serve", "check-config", "retry", "clear-quota", "demo", "fake-wechat", "hash-key"];
-const CLIENTS = ["get", "refresh", "watch", "sign", "platform", "status", "callback-ip"];
+const CLIENTS = ["get", "refresh", "watch", "sign", "platform", "authorize", "status", "callback-ip"];
 
 export const USAGE = `wxtoken: a central access_token server for WeChat
 

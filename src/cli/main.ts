@@ -11,7 +11,7 @@ import { ConfigError } from "../config/load.js";
 import { DEFAULT_BASE_URL } from "../upstream/wechat-client.js";
 import { callbackIpCommand } from "./callback-ip.js";
 import { checkConfigCommand } from "./check-config.js";
-import { getCommand, parseWhich, platformCommand, refreshCommand, signCommand, watchCommand } from "./client-commands.js";
+import { authorizeCommand, getCommand, parseWhich, platformCommand, refreshCommand, signCommand, watchCommand } from "./client-commands.js";
 import { COMMANDS, commandUsage, USAGE } from "./commands.js";
 import { demoCommand } from "./demo.js";
 import { EXIT, failCommand, usageJson } from "./failures.js";
@@ -71,7 +71,7 @@ async function main(argv: string[]): Promise<void> {
     tlsServerName: str("tls-server-name"),
   };
   const addr = str("addr")!;
-  const which = () => parseWhich(str("kind"), str("agent"));
+  const which = () => parseWhich(str("kind"), str("agent"), str("platform"));
   switch (command) {
     case "retry":
       return retryCommand({ pid: str("pid"), pidfile: str("pidfile"), timeoutMs: timeout });
@@ -92,9 +92,11 @@ async function main(argv: string[]): Promise<void> {
     case "watch":
       return watchCommand(addr, needApp(), { version: n["known-version"]!, fingerprint: str("known-fingerprint")! }, auth, which());
     case "sign":
-      return signCommand(addr, needApp(), positionals[1] ?? "", timeout, auth, { kind: str("kind"), agent: str("agent"), card: list("card") });
+      return signCommand(addr, needApp(), positionals[1] ?? "", timeout, auth, { kind: str("kind"), agent: str("agent"), platform: str("platform"), card: list("card") });
     case "platform":
       return platformCommand(addr, needApp(), timeout, auth, { sync: values.sync === true, status: str("status"), pageSize: n["page-size"], pageToken: str("page-token") });
+    case "authorize":
+      return authorizeCommand(addr, str("platform") ?? usage("authorize needs --platform ID"), str("code") ?? usage("authorize needs --code CODE (or --code - to read it from stdin)"), timeout, auth);
     case "status":
       return statusCommand(addr, timeout, auth, { app: str("app"), kind: str("kind"), state: str("state"), search: str("search"), json: values.json === true });
     case "hash-key":

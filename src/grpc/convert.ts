@@ -1,16 +1,21 @@
 /** Between the engine's records and kinds and the contract's messages and enums. */
 import {
   AuthorizerStatus,
+  type AuthorizeByCodeResponse,
   CredentialKind,
   CredentialState,
+  SignatureKind,
   type ListAuthorizersResponse,
   type ListCredentialsRequest,
   type ListCredentialsResponse,
+  type SignJsSdkResponse,
   type SyncAuthorizersResponse,
   type Token,
 } from "../../generated/wxtoken/v1/token_service.js";
 import { kindOf, kindSpellings, stateSpellingsOf } from "@wxtoken/client";
 import type { PlatformView, SyncView } from "../api/platforms.js";
+import type { AuthorizedView } from "../api/token-api.js";
+import type { Signed } from "../core/signer.js";
 import type { CredentialListArgs, CredentialListView } from "../api/credentials.js";
 import type { CredentialStateName } from "../core/credential-index.js";
 import type { CredentialKind as Kind, CredentialRecord } from "../core/credential-id.js";
@@ -32,6 +37,7 @@ export function toProtoToken(t: CredentialRecord): Token {
     fingerprint: t.fingerprint,
     kind: kindSpellings(t.id.kind).number,
     agent: t.id.agent ?? "",
+    platformId: t.id.platform ?? "",
   };
 }
 
@@ -73,6 +79,32 @@ export function toProtoPlatform(p: PlatformView): ListAuthorizersResponse {
     })),
     nextPageToken: p.nextPageToken,
     totalSize: p.totalSize,
+  };
+}
+
+export function toProtoAuthorized(a: AuthorizedView): AuthorizeByCodeResponse {
+  return { platformId: a.platformId, appId: a.appId, authorizedAt: new Date(a.authorizedAt) };
+}
+
+const SIGNATURE_TO_PROTO: Record<Signed["kind"], SignatureKind> = {
+  config: SignatureKind.SIGNATURE_KIND_CONFIG,
+  agent_config: SignatureKind.SIGNATURE_KIND_AGENT_CONFIG,
+  card: SignatureKind.SIGNATURE_KIND_CARD,
+};
+
+/** SignJsSdk's answer: the signer's fields, its kind as the enum, its platform as platform_id. */
+export function toProtoSigned(s: Signed): SignJsSdkResponse {
+  return {
+    appId: s.appId,
+    agent: s.agent,
+    timestamp: s.timestamp,
+    nonceStr: s.nonceStr,
+    signature: s.signature,
+    url: s.url,
+    kind: SIGNATURE_TO_PROTO[s.kind],
+    ticketVersion: s.ticketVersion,
+    ticketFingerprint: s.ticketFingerprint,
+    platformId: s.platform,
   };
 }
 

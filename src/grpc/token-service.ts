@@ -13,7 +13,17 @@ import type { CallInfo, Principal } from "../core/access-policy.js";
 import type { SignatureKind as Kind } from "../core/signer.js";
 import { ShuttingDownError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { credentialListArgs, kindFromProto, statusFilterFromProto, toProtoCredentialList, toProtoPlatform, toProtoSync, toProtoToken } from "./convert.js";
+import {
+  credentialListArgs,
+  kindFromProto,
+  statusFilterFromProto,
+  toProtoAuthorized,
+  toProtoCredentialList,
+  toProtoPlatform,
+  toProtoSigned,
+  toProtoSync,
+  toProtoToken,
+} from "./convert.js";
 import { responseOf } from "./encoded.js";
 import { observeNothing, type CallObserver } from "./hooks.js";
 import { checkDecoded } from "./malformed.js";
@@ -25,11 +35,6 @@ const SIGNATURE_KINDS = new Map<number, Kind>([
   [SignatureKind.SIGNATURE_KIND_AGENT_CONFIG, "agent_config"],
   [SignatureKind.SIGNATURE_KIND_CARD, "card"],
 ]);
-export const SIGNATURE_TO_PROTO: Record<Kind, SignatureKind> = {
-  config: SignatureKind.SIGNATURE_KIND_CONFIG,
-  agent_config: SignatureKind.SIGNATURE_KIND_AGENT_CONFIG,
-  card: SignatureKind.SIGNATURE_KIND_CARD,
-};
 
 /** The SignatureKind a request names; undefined for a value this server does not know. */
 export function signatureKindFromProto(kind: number | undefined): Kind | undefined {
@@ -75,19 +80,26 @@ export class TokenServiceImpl {
     return {
       getToken: (call, callback) =>
         this.unary("GetToken", call, callback, async (req, principal) =>
-          responseOf(await this.api.getToken(principal, { appId: req.appId, agent: req.agent, kind: kindFromProto(req.kind) }, waitMs(call))),
+          responseOf(await this.api.getToken(principal, { appId: req.appId, agent: req.agent, kind: kindFromProto(req.kind), platformId: req.platformId }, waitMs(call))),
         ),
       forceRefresh: (call, callback) =>
         this.unary("ForceRefresh", call, callback, async (req, principal) => {
-          const named = { appId: req.appId, agent: req.agent, kind: kindFromProto(req.kind), staleToken: req.staleToken };
+          const named = { appId: req.appId, agent: req.agent, kind: kindFromProto(req.kind), platformId: req.platformId, staleToken: req.staleToken };
           const result = await this.api.forceRefresh(principal, named, call.getPeer(), waitMs(call));
           return { token: toProtoToken(result.token), refreshed: result.refreshed };
         }),
       watchToken: (call) => this.watch(call),
       signJsSdk: (call, callback) =>
         this.unary("SignJsSdk", call, callback, async (req, principal) => {
-          const s = await this.api.signJsSdk(principal, { appId: req.appId, agent: req.agent, kind: signatureKindFromProto(req.kind), url: req.url, cardValues: req.cardValues ?? [] });
-          return { ...s, kind: SIGNATURE_TO_PROTO[s.kind] };
+          const s = await this.api.signJsSdk(principal, {
+            appId: req.appId,
+            agent: req.agent,
+            platformId: req.platformId,
+            kind: signatureKindFromProto(req.kind),
+            url: req.url,
+            cardValues: req.cardValues ?? [],
+          });
+          return toProtoSigned(s);
         }),
       listAuthorizers: (call, callback) =>
         this.unary("ListAuthorizers", call, callback, async (req, principal) =>
@@ -95,6 +107,8 @@ export class TokenServiceImpl {
         ),
       syncAuthorizers: (call, callback) =>
         this.unary("SyncAuthorizers", call, callback, async (req, principal) => toProtoSync(await this.api.syncAuthorizers(principal, req.componentAppId))),
+      authorizeByCode: (call, callback) =>
+        this.unary("AuthorizeByCode", call, callback, async (req, principal) => toProtoAuthorized(await this.api.authorizeByCode(principal, req.platformId, req.authCode))),
       listCredentials: (call, callback) =>
         this.unary("ListCredentials", call, callback, async (req, principal) => toProtoCredentialList(this.api.listCredentials(principal, credentialListArgs(req)))),
     };
@@ -183,7 +197,7 @@ export class TokenServiceImpl {
       const watcher = this.api.watch(
         callInfo(call),
         principal,
-        { appId: req.appId, agent: req.agent, kind: kindFromProto(req.kind) },
+        { appId: req.appId, agent: req.agent, kind: kindFromProto(req.kind), platformId: req.platformId },
         { version: Math.max(0, Number(req.knownVersion ?? 0)), fingerprint: req.knownFingerprint ?? "" },
         sink,
       );

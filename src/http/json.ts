@@ -6,6 +6,7 @@
  * parsers do.
  */
 import {
+  AuthorizeByCodeRequest,
   ForceRefreshRequest,
   GetTokenRequest,
   ListAuthorizersRequest,
@@ -26,12 +27,13 @@ import type { CredentialRecord } from "../core/credential-id.js";
 type FieldType = "string" | "enum" | "kind" | "state" | "int" | "int32" | "strings";
 
 const FIELDS: Record<string, Record<string, FieldType>> = {
-  GetToken: { appId: "string", kind: "kind", agent: "string" },
-  ForceRefresh: { appId: "string", staleToken: "string", kind: "kind", agent: "string" },
-  WatchToken: { appId: "string", knownVersion: "int", knownFingerprint: "string", kind: "kind", agent: "string" },
-  SignJsSdk: { appId: "string", agent: "string", kind: "enum", url: "string", cardValues: "strings" },
+  GetToken: { appId: "string", kind: "kind", agent: "string", platformId: "string" },
+  ForceRefresh: { appId: "string", staleToken: "string", kind: "kind", agent: "string", platformId: "string" },
+  WatchToken: { appId: "string", knownVersion: "int", knownFingerprint: "string", kind: "kind", agent: "string", platformId: "string" },
+  SignJsSdk: { appId: "string", agent: "string", kind: "enum", url: "string", cardValues: "strings", platformId: "string" },
   ListAuthorizers: { componentAppId: "string", pageSize: "int32", pageToken: "string", statusFilter: "enum" },
   SyncAuthorizers: { componentAppId: "string" },
+  AuthorizeByCode: { platformId: "string", authCode: "string" },
   ListCredentials: { pageSize: "int32", pageToken: "string", appId: "string", kindFilter: "kind", stateFilter: "state", search: "string" },
 };
 
@@ -100,6 +102,7 @@ export const DECODE = {
   SignJsSdk: (o: Record<string, unknown>) => SignJsSdkRequest.fromJSON(o),
   ListAuthorizers: (o: Record<string, unknown>) => ListAuthorizersRequest.fromJSON(o),
   SyncAuthorizers: (o: Record<string, unknown>) => SyncAuthorizersRequest.fromJSON(o),
+  AuthorizeByCode: (o: Record<string, unknown>) => AuthorizeByCodeRequest.fromJSON(o),
   ListCredentials: (o: Record<string, unknown>) => ListCredentialsRequest.fromJSON(o),
 };
 

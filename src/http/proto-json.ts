@@ -5,6 +5,7 @@
  * JSON has them (the stubs are generated with forceLong=number).
  */
 import {
+  AuthorizeByCodeResponse,
   CredentialStatus,
   ForceRefreshResponse,
   GetTokenResponse,
@@ -51,6 +52,11 @@ export function platformJson(p: ListAuthorizersResponse): Json {
   const authorizers = json["authorizers"] as Json[] | undefined;
   authorizers?.forEach((a, i) => int64(a, "tokenVersion", p.authorizers[i]!.tokenVersion));
   return json;
+}
+
+/** AuthorizeByCode's answer: the platform, the tenant's appid or corpid, when (no 64-bit field). */
+export function authorizedJson(a: AuthorizeByCodeResponse): Json {
+  return AuthorizeByCodeResponse.toJSON(a) as Json;
 }
 
 /** SyncAuthorizers' answer, with the platform as it stands after the sync. */

@@ -9,7 +9,7 @@ import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { descriptorSetBase64 } from "../../generated/descriptor_set.js";
 import { HttpRule } from "../../generated/google/api/http.js";
 
-export type Rpc = "GetToken" | "ForceRefresh" | "WatchToken" | "SignJsSdk" | "ListAuthorizers" | "SyncAuthorizers" | "ListCredentials";
+export type Rpc = "GetToken" | "ForceRefresh" | "WatchToken" | "SignJsSdk" | "ListAuthorizers" | "SyncAuthorizers" | "AuthorizeByCode" | "ListCredentials";
 
 export interface Route {
   rpc: Rpc;

@@ -63,7 +63,7 @@ function opened(stream: ClientReadableStream<unknown>): Opened {
   return { result, cancel: () => stream.cancel() };
 }
 
-const watchToken = (c: TokenServiceClient) => opened(c.watchToken({ appId: APP, kind: 0, agent: "", knownVersion: 0, knownFingerprint: "" }));
+const watchToken = (c: TokenServiceClient) => opened(c.watchToken({ appId: APP, kind: 0, agent: "", platformId: "", knownVersion: 0, knownFingerprint: "" }));
 const watchHealth = (c: HealthClient) => opened(c.watch({ service: "" }));
 
 /** Opens streams one after the other; each must be accepted. */
@@ -142,7 +142,7 @@ describe("token watch caps", () => {
   it("counts callers without auth by IP address, and a stream refused for another reason takes no place", async () => {
     const h = await start({ tokens: { ...UNCAPPED, perClient: 2 } });
     const c1 = connection(h, TokenServiceClient);
-    const unknown = opened(c1.watchToken({ appId: "wx9999999999999999", kind: 0, agent: "", knownVersion: 0, knownFingerprint: "" }));
+    const unknown = opened(c1.watchToken({ appId: "wx9999999999999999", kind: 0, agent: "", platformId: "", knownVersion: 0, knownFingerprint: "" }));
     expect(await refusal(unknown)).toMatchObject({ code: status.NOT_FOUND });
     await openAll(1, () => watchToken(c1));
     const events = await sse(h);

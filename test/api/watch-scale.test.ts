@@ -42,7 +42,7 @@ interface Subscription {
 }
 
 function subscribe(client: Client, knownVersion = 0): Subscription {
-  const stream = client.watchToken({ kind: 0, agent: "", appId: APP, knownVersion, knownFingerprint: "" });
+  const stream = client.watchToken({ kind: 0, agent: "", platformId: "", appId: APP, knownVersion, knownFingerprint: "" });
   const versions: number[] = [];
   stream.on("data", (m: WatchTokenResponse) => versions.push(m.token!.version));
   stream.on("error", () => undefined); // CANCELLED after cancel(), expected
@@ -123,7 +123,7 @@ describe("WatchToken at scale", () => {
     // write() === false. (A grpc-js client that never starts reading does not
     // push back at all: it queues everything in memory on its side.)
     const [slow] = openClients(1, { "grpc-node.flow_control_window": 1024 });
-    const stream = slow!.watchToken({ kind: 0, agent: "", appId: APP, knownVersion: 0, knownFingerprint: "" });
+    const stream = slow!.watchToken({ kind: 0, agent: "", platformId: "", appId: APP, knownVersion: 0, knownFingerprint: "" });
     stream.on("error", () => undefined);
     await new Promise<void>((resolve) =>
       stream.once("data", () => {

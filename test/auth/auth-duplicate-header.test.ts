@@ -43,7 +43,7 @@ afterEach(async () => {
 
 /** GetToken with these authorization fields, in this order; the token, or undefined when refused. */
 async function getToken(...authorization: string[]): Promise<string | undefined> {
-  const id = c.unary("/wxtoken.v1.TokenService/GetToken", authorization.map((v) => ["authorization", v]), Buffer.from(GetTokenRequest.encode({ kind: 0, agent: "", appId: APP }).finish()));
+  const id = c.unary("/wxtoken.v1.TokenService/GetToken", authorization.map((v) => ["authorization", v]), Buffer.from(GetTokenRequest.encode({ kind: 0, agent: "", platformId: "", appId: APP }).finish()));
   await eventually(() => expect(c.ended(id)).toBe(true));
   const [message] = c.messages(id);
   return message && GetTokenResponse.decode(message).token?.accessToken;

@@ -134,7 +134,7 @@ describe("TokenClient", () => {
 describe("a watch not yet read", () => {
   it("holds an error the server answered before the first next(), and throws it there", async () => {
     const { client } = await start();
-    const call = client.raw.watchToken({ kind: 0, agent: "", appId: "wxunknown0000000", knownVersion: 0, knownFingerprint: "" });
+    const call = client.raw.watchToken({ kind: 0, agent: "", platformId: "", appId: "wxunknown0000000", knownVersion: 0, knownFingerprint: "" });
     const tokens = tokensOf(call);
     // 'status' follows 'error': the error has been emitted, with nobody reading yet.
     await new Promise((resolve) => call.once("status", resolve));
@@ -150,7 +150,7 @@ describe("a watch not yet read", () => {
   it("keeps what arrived before the first next(), the newest token only", async () => {
     const { h, client } = await start();
     const first = (await h.getToken(APP)).token!;
-    const call = client.raw.watchToken({ kind: 0, agent: "", appId: APP, knownVersion: 0, knownFingerprint: "" });
+    const call = client.raw.watchToken({ kind: 0, agent: "", platformId: "", appId: APP, knownVersion: 0, knownFingerprint: "" });
     const tokens = tokensOf(call);
     const arrived: number[] = [];
     call.on("data", (m: WatchTokenResponse) => arrived.push(m.token!.version));

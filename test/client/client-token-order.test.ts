@@ -15,6 +15,7 @@ function token(version: number, accessToken: string, obtainedAt: number): Token 
     fingerprint: accessToken.slice(0, 8),
     kind: 1,
     agent: "",
+    platformId: "",
   };
 }
 

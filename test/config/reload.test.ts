@@ -46,7 +46,7 @@ describe("reload", () => {
   it("removes an app: NOT_FOUND, its watchers end with NOT_FOUND, its health entry goes", async () => {
     h = await Harness.start();
     await h.getToken(APP2);
-    const { ended } = collect(h.client.watchToken({ kind: 0, agent: "", appId: APP2, knownVersion: 0, knownFingerprint: "" }));
+    const { ended } = collect(h.client.watchToken({ kind: 0, agent: "", platformId: "", appId: APP2, knownVersion: 0, knownFingerprint: "" }));
     await eventually(() => expect(h!.server.tokens.watcherCount()).toBe(1));
     const result = h.server.reload(configWith([{ appId: APP, secret: SECRETS[APP]! }]));
     expect(result.apps.removed).toEqual([APP2]);
@@ -75,7 +75,7 @@ describe("reload", () => {
     h = await Harness.start({ config: { apps, auth: { clients: [client("keep", keepKey, ["*"]), client("revoke", revokeKey, [APP, APP2]), client("drop", dropKey, [APP])] } } });
     const watch = (key: string, appId: string) => {
       const c = new AuthClient(h!.port, { apiKey: key });
-      const { messages, ended } = collect(c.raw.watchToken({ kind: 0, agent: "", appId, knownVersion: 0, knownFingerprint: "" }));
+      const { messages, ended } = collect(c.raw.watchToken({ kind: 0, agent: "", platformId: "", appId, knownVersion: 0, knownFingerprint: "" }));
       return {
         c,
         get got() {

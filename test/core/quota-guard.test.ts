@@ -94,7 +94,7 @@ describe("a ForceRefresh flood", () => {
       const md = new Metadata();
       md.set("x-test-client", `client-${client}`);
       return new Promise((resolve, reject) =>
-        h!.client.forceRefresh({ kind: 0, agent: "", appId: APP, staleToken: stale }, md, (err, res) => (err ? reject(err) : resolve(res))),
+        h!.client.forceRefresh({ kind: 0, agent: "", platformId: "", appId: APP, staleToken: stale }, md, (err, res) => (err ? reject(err) : resolve(res))),
       );
     };
     const codes = new Map<string, number>();

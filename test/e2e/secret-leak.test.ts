@@ -85,7 +85,7 @@ it("the appsecret never leaves the server: logs, metrics, errors, details, respo
   // Client mistakes.
   for (const p of [h.getToken("wxunknown"), h.getToken(""), h.forceRefresh(APP, "")]) await p.then(record, recordError);
   // A watch.
-  const watch = h.client.watchToken({ kind: 0, agent: "", appId: APP, knownVersion: 0, knownFingerprint: "" }, new Metadata());
+  const watch = h.client.watchToken({ kind: 0, agent: "", platformId: "", appId: APP, knownVersion: 0, knownFingerprint: "" }, new Metadata());
   watch.on("data", record);
   watch.on("error", (e: ServiceError) => recordError(e));
   await eventually(() => expect(outputs.some((o) => o.includes(`"appId":"${APP}"`))).toBe(true));

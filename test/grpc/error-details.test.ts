@@ -50,7 +50,7 @@ function detailsOf(err: ServiceError) {
 
 function watchError(appId: string, end?: () => void): Promise<ServiceError> {
   return new Promise((resolve) => {
-    const call = h!.client.watchToken({ kind: 0, agent: "", appId, knownVersion: 0, knownFingerprint: "" }, new Metadata());
+    const call = h!.client.watchToken({ kind: 0, agent: "", platformId: "", appId, knownVersion: 0, knownFingerprint: "" }, new Metadata());
     call.on("data", () => end?.());
     call.on("error", (err: ServiceError) => resolve(err));
   });

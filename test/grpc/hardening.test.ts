@@ -69,7 +69,7 @@ function ownConnection(port: number, options: object = {}): Client {
 
 function getToken(client: Client, appId = APP): Promise<GetTokenResponse> {
   return new Promise((resolve, reject) =>
-    client.getToken({ kind: 0, agent: "", appId }, new Metadata(), { deadline: Date.now() + 5000 }, (err, res) => (err ? reject(err) : resolve(res))),
+    client.getToken({ kind: 0, agent: "", platformId: "", appId }, new Metadata(), { deadline: Date.now() + 5000 }, (err, res) => (err ? reject(err) : resolve(res))),
   );
 }
 
@@ -113,13 +113,13 @@ describe("bad input", () => {
     md.set("x-junk-bin", Buffer.from([0, 1, 2, 255, 254]));
     md.set("x-junk", " weird ;; value ");
     const ok = await new Promise<GetTokenResponse>((resolve, reject) =>
-      h!.client.getToken({ kind: 0, agent: "", appId: APP }, md, (err, res) => (err ? reject(err) : resolve(res))),
+      h!.client.getToken({ kind: 0, agent: "", platformId: "", appId: APP }, md, (err, res) => (err ? reject(err) : resolve(res))),
     );
     expect(ok.token?.appId).toBe(APP);
     const big = new Metadata();
     big.set("x-big", "x".repeat(32 * 1024));
     const err = await new Promise<ServiceError>((resolve) =>
-      h!.client.getToken({ kind: 0, agent: "", appId: APP }, big, (e) => resolve(e as ServiceError)),
+      h!.client.getToken({ kind: 0, agent: "", platformId: "", appId: APP }, big, (e) => resolve(e as ServiceError)),
     );
     expect(err?.code).toBe(status.RESOURCE_EXHAUSTED);
     expect(err.details).toMatch(/metadata/);
@@ -127,7 +127,7 @@ describe("bad input", () => {
     // transport resets the stream (RST_STREAM), which grpc-js reports as INTERNAL.
     const huge = new Metadata();
     huge.set("x-huge", "x".repeat(256 * 1024));
-    const cut = await new Promise<ServiceError>((resolve) => h!.client.getToken({ kind: 0, agent: "", appId: APP }, huge, (e) => resolve(e as ServiceError)));
+    const cut = await new Promise<ServiceError>((resolve) => h!.client.getToken({ kind: 0, agent: "", platformId: "", appId: APP }, huge, (e) => resolve(e as ServiceError)));
     expect(cut.code).toBe(status.INTERNAL);
     expect(cut.details).toMatch(/RST_STREAM/);
     // Only that stream was refused: the same connection, and a new one, are served.
@@ -152,7 +152,7 @@ describe("hostile clients", () => {
     let first = 0;
     let refused = 0;
     const streams = Array.from({ length: 3000 }, () => {
-      const s = hog.watchToken({ kind: 0, agent: "", appId: APP, knownVersion: 0, knownFingerprint: "" });
+      const s = hog.watchToken({ kind: 0, agent: "", platformId: "", appId: APP, knownVersion: 0, knownFingerprint: "" });
       s.once("data", () => first++);
       s.on("error", (err: ServiceError) => err.code === status.RESOURCE_EXHAUSTED && refused++);
       return s;
@@ -210,14 +210,14 @@ describe("hostile clients", () => {
     // transport fills, so the server's write() returns false. (A grpc-js client
     // that never starts reading pushes back nothing: it buffers on its side.)
     const slowClient = ownConnection(h.port, { "grpc-node.flow_control_window": 1024 });
-    const slow = slowClient.watchToken({ kind: 0, agent: "", appId: APP, knownVersion: 0, knownFingerprint: "" });
+    const slow = slowClient.watchToken({ kind: 0, agent: "", platformId: "", appId: APP, knownVersion: 0, knownFingerprint: "" });
     slow.on("error", () => undefined);
     await new Promise<void>((resolve) => slow.once("data", () => resolve(void slow.pause())));
     const [stuck] = [...h.server.api["watchers"]];
     // Readers on the stuck one's connection and on another.
     const readers = [slowClient, ownConnection(h.port)].map((client) => {
       const seen: number[] = [];
-      const stream = client.watchToken({ kind: 0, agent: "", appId: APP, knownVersion: 0, knownFingerprint: "" });
+      const stream = client.watchToken({ kind: 0, agent: "", platformId: "", appId: APP, knownVersion: 0, knownFingerprint: "" });
       stream.on("data", (m: WatchTokenResponse) => seen.push(m.token!.version));
       stream.on("error", () => undefined);
       return { stream, seen };

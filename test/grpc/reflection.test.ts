@@ -214,6 +214,7 @@ describe("reflection via the real buf curl", () => {
     const { stdout } = await bufCurl("--reflect-protocol", protocol, "--list-methods", base());
     const methods = stdout.split("\n").filter((l) => l.startsWith("wxtoken.v1.TokenService/"));
     expect(methods.sort()).toEqual([
+      "wxtoken.v1.TokenService/AuthorizeByCode",
       "wxtoken.v1.TokenService/ForceRefresh",
       "wxtoken.v1.TokenService/GetToken",
       "wxtoken.v1.TokenService/ListAuthorizers",

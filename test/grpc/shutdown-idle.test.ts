@@ -26,7 +26,7 @@ async function server(): Promise<Harness> {
 async function idleClient(h: Harness): Promise<RawH2Client> {
   const c = await RawH2Client.connect(h.port);
   cleanups.push(() => c.destroy());
-  const id = c.unary("/wxtoken.v1.TokenService/GetToken", [], Buffer.from(GetTokenRequest.encode({ kind: 0, agent: "", appId: APP }).finish()));
+  const id = c.unary("/wxtoken.v1.TokenService/GetToken", [], Buffer.from(GetTokenRequest.encode({ kind: 0, agent: "", platformId: "", appId: APP }).finish()));
   await eventually(() => expect(c.ended(id)).toBe(true));
   expect(GetTokenResponse.decode(c.messages(id)[0]!).token?.appId).toBe(APP);
   return c;

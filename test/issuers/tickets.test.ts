@@ -60,7 +60,7 @@ describe("JS-SDK tickets of an Official Account", () => {
   it("refreshes ahead of its own expiry, and a re-fetch that returns the same ticket never extends its life", async () => {
     h = await withTickets();
     const first = (await h.get({ appId: APP, kind: JSAPI })).token!;
-    const watch = collect(h.client.watchToken({ appId: APP, kind: JSAPI, agent: "", knownVersion: 0, knownFingerprint: "" }));
+    const watch = collect(h.client.watchToken({ appId: APP, kind: JSAPI, agent: "", platformId: "", knownVersion: 0, knownFingerprint: "" }));
     await eventually(() => expect(watch.messages).toHaveLength(1));
     const calls = h.fake.successfulTicketCalls(APP, "jsapi");
 

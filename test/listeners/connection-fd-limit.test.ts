@@ -37,7 +37,7 @@ function getToken(port: number): Promise<GetTokenResponse> {
   const client = new TokenServiceClient(`127.0.0.1:${port}`, credentials.createInsecure(), clientOptions({ apiKey: KEY }));
   cleanups.push(() => client.close());
   return new Promise((resolve, reject) =>
-    client.getToken({ kind: 0, agent: "", appId: APP }, new Metadata(), { deadline: Date.now() + 5000 }, (err, res) => (err ? reject(err) : resolve(res))),
+    client.getToken({ kind: 0, agent: "", platformId: "", appId: APP }, new Metadata(), { deadline: Date.now() + 5000 }, (err, res) => (err ? reject(err) : resolve(res))),
   );
 }
 

@@ -60,7 +60,7 @@ describe("GET /metrics", () => {
     const first = (await h.getToken(APP)).token!;
     await h.getToken(APP);
     await h.getToken(APP2);
-    const watch = h.client.watchToken({ kind: 0, agent: "", appId: APP, knownVersion: 0, knownFingerprint: "" }, new Metadata());
+    const watch = h.client.watchToken({ kind: 0, agent: "", platformId: "", appId: APP, knownVersion: 0, knownFingerprint: "" }, new Metadata());
     watch.on("error", () => undefined);
     await new Promise((resolve) => watch.once("data", resolve));
     // A forced refresh that works, one WeChat refuses, one that never gets an answer, and an RPC error.

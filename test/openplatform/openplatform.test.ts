@@ -115,7 +115,7 @@ describe("the chain from the pushed ticket to the authorizers' tokens", () => {
     const p = await withComponentToken();
     await p.fake.component.authorize(AUTH1);
     const first = (await p.h.getToken(AUTH1)).token!;
-    const watch = collect(p.h.client.watchToken({ appId: AUTH1, knownVersion: first.version, knownFingerprint: first.fingerprint, kind: 0, agent: "" }));
+    const watch = collect(p.h.client.watchToken({ appId: AUTH1, knownVersion: first.version, knownFingerprint: first.fingerprint, kind: 0, agent: "", platformId: "" }));
     for (let i = 0; i < 3; i++) await p.clock.advanceTo(((await p.h.getToken(AUTH1)).token!.refreshAt!).getTime());
     await until(p, () => expect(watch.messages.length).toBeGreaterThanOrEqual(3));
     const versions = watch.messages.map((m) => m.token!.version);

@@ -57,7 +57,7 @@ describe("credentials shared through Redis", () => {
     expect(new Set(first.map((r) => r.token!.accessToken)).size).toBe(1);
     expect(c.fake.successfulTicketCalls(APP, "jsapi")).toBe(1);
 
-    const watches = c.replicas.map((h) => collect(h.client.watchToken({ appId: APP, kind: JSAPI, agent: "", knownVersion: 0, knownFingerprint: "" })));
+    const watches = c.replicas.map((h) => collect(h.client.watchToken({ appId: APP, kind: JSAPI, agent: "", platformId: "", knownVersion: 0, knownFingerprint: "" })));
     cleanups.push(() => watches.forEach((_, i) => c.replicas[i]!.client.close()));
     await eventually(() => watches.forEach((w) => expect(w.messages).toHaveLength(1)));
     const t = first[0]!.token!;

@@ -56,7 +56,7 @@ async function cluster(
 }
 
 function watch(h: Harness): { versions: number[]; tokens: string[]; ended: Promise<ServiceError | undefined> } {
-  const stream = h.client.watchToken({ kind: 0, agent: "", appId: APP, knownVersion: 0, knownFingerprint: "" });
+  const stream = h.client.watchToken({ kind: 0, agent: "", platformId: "", appId: APP, knownVersion: 0, knownFingerprint: "" });
   cleanups.push(() => stream.cancel());
   const { messages, ended } = collect(stream);
   return {

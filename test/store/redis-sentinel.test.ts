@@ -33,7 +33,7 @@ describe("replicas on Redis Sentinel", () => {
       }),
     );
     const watchers = replicas.map((h) => {
-      const stream = h.client.watchToken({ kind: 0, agent: "", appId: APP, knownVersion: 0, knownFingerprint: "" });
+      const stream = h.client.watchToken({ kind: 0, agent: "", platformId: "", appId: APP, knownVersion: 0, knownFingerprint: "" });
       cleanups.push(() => stream.cancel());
       return collect(stream).messages;
     });

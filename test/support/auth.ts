@@ -82,13 +82,13 @@ export class AuthClient {
 
   getToken(appId: string, metadata = new Metadata()): Promise<GetTokenResponse> {
     return new Promise((resolve, reject) =>
-      this.raw.getToken({ kind: 0, agent: "", appId }, metadata, { deadline: Date.now() + 5000 }, (err, res) => (err ? reject(err) : resolve(res))),
+      this.raw.getToken({ kind: 0, agent: "", platformId: "", appId }, metadata, { deadline: Date.now() + 5000 }, (err, res) => (err ? reject(err) : resolve(res))),
     );
   }
 
   forceRefresh(appId: string, staleToken: string): Promise<ForceRefreshResponse> {
     return new Promise((resolve, reject) =>
-      this.raw.forceRefresh({ kind: 0, agent: "", appId, staleToken }, new Metadata(), { deadline: Date.now() + 5000 }, (err, res) =>
+      this.raw.forceRefresh({ kind: 0, agent: "", platformId: "", appId, staleToken }, new Metadata(), { deadline: Date.now() + 5000 }, (err, res) =>
         err ? reject(err) : resolve(res),
       ),
     );
@@ -97,7 +97,7 @@ export class AuthClient {
   /** The first message of a WatchToken stream (then cancels it), or the stream's error. */
   firstWatchMessage(appId: string): Promise<WatchTokenResponse> {
     return new Promise((resolve, reject) => {
-      const stream = this.raw.watchToken({ kind: 0, agent: "", appId, knownVersion: 0, knownFingerprint: "" }, { deadline: Date.now() + 5000 });
+      const stream = this.raw.watchToken({ kind: 0, agent: "", platformId: "", appId, knownVersion: 0, knownFingerprint: "" }, { deadline: Date.now() + 5000 });
       stream.on("data", (m: WatchTokenResponse) => {
         resolve(m);
         stream.cancel();

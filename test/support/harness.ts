@@ -118,13 +118,13 @@ export class Harness {
 
   getToken(appId: string, deadlineMs = 5000): Promise<GetTokenResponse> {
     return new Promise((resolve, reject) =>
-      this.client.getToken({ kind: 0, agent: "", appId }, new Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) => (err ? reject(err) : resolve(res))),
+      this.client.getToken({ kind: 0, agent: "", platformId: "", appId }, new Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) => (err ? reject(err) : resolve(res))),
     );
   }
 
   forceRefresh(appId: string, staleToken: string, deadlineMs = 5000): Promise<ForceRefreshResponse> {
     return new Promise((resolve, reject) =>
-      this.client.forceRefresh({ kind: 0, agent: "", appId, staleToken }, new Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) =>
+      this.client.forceRefresh({ kind: 0, agent: "", platformId: "", appId, staleToken }, new Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) =>
         err ? reject(err) : resolve(res),
       ),
     );

@@ -302,6 +302,12 @@ export interface Token {
    * belongs to; empty for an Official Account and for the corp jsapi ticket.
    */
   agent: string;
+  /**
+   * The WeCom suite id through which app_id, a corpid, installed the suite's
+   * app, for a corp's token or ticket through a service provider; empty for
+   * the config's apps and for Open Platform authorizers.
+   */
+  platformId: string;
 }
 
 /** GetTokenRequest asks for an app's current token. */
@@ -312,6 +318,12 @@ export interface GetTokenRequest {
   kind: CredentialKind;
   /** WeCom: the agentid ("1000002") or built-in app name; empty otherwise. */
   agent: string;
+  /**
+   * WeCom service providers: the suite id through which app_id, a corpid,
+   * installed the suite's app (its token and tickets through the provider);
+   * empty for the config's apps and for Open Platform authorizers.
+   */
+  platformId: string;
 }
 
 /** GetTokenResponse carries the current token. */
@@ -336,6 +348,12 @@ export interface ForceRefreshRequest {
   kind: CredentialKind;
   /** WeCom: the agentid or built-in app name; empty otherwise. */
   agent: string;
+  /**
+   * WeCom service providers: the suite id through which app_id, a corpid,
+   * installed the suite's app (its token and tickets through the provider);
+   * empty for the config's apps and for Open Platform authorizers.
+   */
+  platformId: string;
 }
 
 /** ForceRefreshResponse carries the token to use from now on. */
@@ -376,6 +394,12 @@ export interface WatchTokenRequest {
   kind: CredentialKind;
   /** WeCom: the agentid or built-in app name; empty otherwise. */
   agent: string;
+  /**
+   * WeCom service providers: the suite id through which app_id, a corpid,
+   * installed the suite's app (its token and tickets through the provider);
+   * empty for the config's apps and for Open Platform authorizers.
+   */
+  platformId: string;
 }
 
 /** WatchTokenResponse is one message of the stream. */
@@ -406,6 +430,14 @@ export interface SignJsSdkRequest {
    * and nonce (card_id, code, openid, balance... as the call needs).
    */
   cardValues: string[];
+  /**
+   * WeCom service providers: the suite id through which app_id, a corpid,
+   * installed the suite's app. The page is signed with the corp's tickets
+   * through the suite; for wx.agentConfig the agentid is the suite app's in
+   * that corp (from its auth info), so agent stays empty. Empty for the
+   * config's apps.
+   */
+  platformId: string;
 }
 
 /**
@@ -434,6 +466,11 @@ export interface SignJsSdkResponse {
    */
   ticketVersion: number;
   ticketFingerprint: string;
+  /**
+   * The suite id the request named (the page was signed with the corp's
+   * tickets through it); empty for the config's apps.
+   */
+  platformId: string;
 }
 
 /** Authorizer is one account that authorized a platform. */
@@ -461,7 +498,7 @@ export interface Authorizer {
 
 /** ListAuthorizersRequest names a platform and the page of its authorizers wanted. */
 export interface ListAuthorizersRequest {
-  /** The platform's component appid. Required. */
+  /** The platform's component appid, or a WeCom suite id. Required. */
   componentAppId: string;
   /**
    * The most authorizers to return: 0 (unset) means 100; more than 1,000 is
@@ -494,17 +531,20 @@ export interface ListAuthorizersRequest {
  * authorizers. Never a ticket, token or refresh token itself.
  */
 export interface ListAuthorizersResponse {
-  /** The platform's component appid. */
+  /** The platform's component appid (or the WeCom suite id asked for). */
   componentAppId: string;
   /**
-   * The newest component_verify_ticket: when it was received and when it
-   * expires (unset when none is held).
+   * The newest component_verify_ticket (for a suite: suite_ticket): when it
+   * was received and when it expires (unset when none is held).
    */
   verifyTicketReceivedAt?: Date | undefined;
   verifyTicketExpiresAt?:
     | Date
     | undefined;
-  /** The component_access_token, while valid (0, empty, unset otherwise). */
+  /**
+   * The component_access_token (for a suite: suite_access_token), while
+   * valid (0, empty, unset otherwise).
+   */
   componentTokenVersion: number;
   componentTokenFingerprint: string;
   componentTokenExpiresAt?:
@@ -526,7 +566,10 @@ export interface ListAuthorizersResponse {
 
 /** SyncAuthorizersRequest names a platform. */
 export interface SyncAuthorizersRequest {
-  /** The platform's component appid. Required. */
+  /**
+   * The platform's component appid. Required. (A WeCom suite id is refused
+   * with FAILED_PRECONDITION: there is no list to read.)
+   */
   componentAppId: string;
 }
 
@@ -548,6 +591,34 @@ export interface SyncAuthorizersResponse {
   platform?: ListAuthorizersResponse | undefined;
 }
 
+/** AuthorizeByCodeRequest carries an authorization code from a redirect_uri. */
+export interface AuthorizeByCodeRequest {
+  /**
+   * The platform the code was issued for: an Open Platform's component
+   * appid or a WeCom suite id. Required.
+   */
+  platformId: string;
+  /**
+   * The code exactly as WeChat appended it to the redirect_uri (its
+   * auth_code query parameter, for both families). Required, at most 512
+   * characters. It works once, for minutes; it is never logged.
+   */
+  authCode: string;
+}
+
+/** AuthorizeByCodeResponse names the tenant the code authorized. */
+export interface AuthorizeByCodeResponse {
+  /** The platform, as asked. */
+  platformId: string;
+  /**
+   * The account's appid (Open Platform) or the corp's corpid (WeCom suite):
+   * GetToken with it (and, for a suite, platform_id) serves its token.
+   */
+  appId: string;
+  /** When the server recorded the authorization. */
+  authorizedAt?: Date | undefined;
+}
+
 /** CredentialStatus is one credential as an operator sees it: never its value. */
 export interface CredentialStatus {
   /**
@@ -559,8 +630,10 @@ export interface CredentialStatus {
   kind: CredentialKind;
   state: CredentialState;
   /**
-   * The Open Platform (component appid) it belongs to: the component token
-   * and each authorizer's; empty for the config's apps.
+   * The pushed-ticket platform it belongs to: an Open Platform's component
+   * appid (the component token and each authorizer's) or a WeCom suite id
+   * (the suite token, each installed corp's token and tickets: GetToken's
+   * platform_id); empty for the config's apps.
    */
   platform: string;
   /**
@@ -688,6 +761,7 @@ function createBaseToken(): Token {
     fingerprint: "",
     kind: 0,
     agent: "",
+    platformId: "",
   };
 }
 
@@ -719,6 +793,9 @@ export const Token: MessageFns<Token> = {
     }
     if (message.agent !== "") {
       writer.uint32(74).string(message.agent);
+    }
+    if (message.platformId !== "") {
+      writer.uint32(82).string(message.platformId);
     }
     return writer;
   },
@@ -808,6 +885,14 @@ export const Token: MessageFns<Token> = {
             message.agent = reader.string();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.platformId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -851,6 +936,11 @@ export const Token: MessageFns<Token> = {
       fingerprint: isSet(object.fingerprint) ? globalThis.String(object.fingerprint) : "",
       kind: isSet(object.kind) ? credentialKindFromJSON(object.kind) : 0,
       agent: isSet(object.agent) ? globalThis.String(object.agent) : "",
+      platformId: isSet(object.platformId)
+        ? globalThis.String(object.platformId)
+        : isSet(object.platform_id)
+        ? globalThis.String(object.platform_id)
+        : "",
     };
   },
 
@@ -883,6 +973,9 @@ export const Token: MessageFns<Token> = {
     if (message.agent !== "") {
       obj.agent = message.agent;
     }
+    if (message.platformId !== "") {
+      obj.platformId = message.platformId;
+    }
     return obj;
   },
 
@@ -900,12 +993,13 @@ export const Token: MessageFns<Token> = {
     message.fingerprint = object.fingerprint ?? "";
     message.kind = object.kind ?? 0;
     message.agent = object.agent ?? "";
+    message.platformId = object.platformId ?? "";
     return message;
   },
 };
 
 function createBaseGetTokenRequest(): GetTokenRequest {
-  return { appId: "", kind: 0, agent: "" };
+  return { appId: "", kind: 0, agent: "", platformId: "" };
 }
 
 export const GetTokenRequest: MessageFns<GetTokenRequest> = {
@@ -918,6 +1012,9 @@ export const GetTokenRequest: MessageFns<GetTokenRequest> = {
     }
     if (message.agent !== "") {
       writer.uint32(26).string(message.agent);
+    }
+    if (message.platformId !== "") {
+      writer.uint32(34).string(message.platformId);
     }
     return writer;
   },
@@ -959,6 +1056,14 @@ export const GetTokenRequest: MessageFns<GetTokenRequest> = {
             message.agent = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.platformId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -980,6 +1085,11 @@ export const GetTokenRequest: MessageFns<GetTokenRequest> = {
         : "",
       kind: isSet(object.kind) ? credentialKindFromJSON(object.kind) : 0,
       agent: isSet(object.agent) ? globalThis.String(object.agent) : "",
+      platformId: isSet(object.platformId)
+        ? globalThis.String(object.platformId)
+        : isSet(object.platform_id)
+        ? globalThis.String(object.platform_id)
+        : "",
     };
   },
 
@@ -994,6 +1104,9 @@ export const GetTokenRequest: MessageFns<GetTokenRequest> = {
     if (message.agent !== "") {
       obj.agent = message.agent;
     }
+    if (message.platformId !== "") {
+      obj.platformId = message.platformId;
+    }
     return obj;
   },
 
@@ -1005,6 +1118,7 @@ export const GetTokenRequest: MessageFns<GetTokenRequest> = {
     message.appId = object.appId ?? "";
     message.kind = object.kind ?? 0;
     message.agent = object.agent ?? "";
+    message.platformId = object.platformId ?? "";
     return message;
   },
 };
@@ -1077,7 +1191,7 @@ export const GetTokenResponse: MessageFns<GetTokenResponse> = {
 };
 
 function createBaseForceRefreshRequest(): ForceRefreshRequest {
-  return { appId: "", staleToken: "", kind: 0, agent: "" };
+  return { appId: "", staleToken: "", kind: 0, agent: "", platformId: "" };
 }
 
 export const ForceRefreshRequest: MessageFns<ForceRefreshRequest> = {
@@ -1093,6 +1207,9 @@ export const ForceRefreshRequest: MessageFns<ForceRefreshRequest> = {
     }
     if (message.agent !== "") {
       writer.uint32(34).string(message.agent);
+    }
+    if (message.platformId !== "") {
+      writer.uint32(42).string(message.platformId);
     }
     return writer;
   },
@@ -1142,6 +1259,14 @@ export const ForceRefreshRequest: MessageFns<ForceRefreshRequest> = {
             message.agent = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.platformId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1168,6 +1293,11 @@ export const ForceRefreshRequest: MessageFns<ForceRefreshRequest> = {
         : "",
       kind: isSet(object.kind) ? credentialKindFromJSON(object.kind) : 0,
       agent: isSet(object.agent) ? globalThis.String(object.agent) : "",
+      platformId: isSet(object.platformId)
+        ? globalThis.String(object.platformId)
+        : isSet(object.platform_id)
+        ? globalThis.String(object.platform_id)
+        : "",
     };
   },
 
@@ -1185,6 +1315,9 @@ export const ForceRefreshRequest: MessageFns<ForceRefreshRequest> = {
     if (message.agent !== "") {
       obj.agent = message.agent;
     }
+    if (message.platformId !== "") {
+      obj.platformId = message.platformId;
+    }
     return obj;
   },
 
@@ -1197,6 +1330,7 @@ export const ForceRefreshRequest: MessageFns<ForceRefreshRequest> = {
     message.staleToken = object.staleToken ?? "";
     message.kind = object.kind ?? 0;
     message.agent = object.agent ?? "";
+    message.platformId = object.platformId ?? "";
     return message;
   },
 };
@@ -1287,7 +1421,7 @@ export const ForceRefreshResponse: MessageFns<ForceRefreshResponse> = {
 };
 
 function createBaseWatchTokenRequest(): WatchTokenRequest {
-  return { appId: "", knownVersion: 0, knownFingerprint: "", kind: 0, agent: "" };
+  return { appId: "", knownVersion: 0, knownFingerprint: "", kind: 0, agent: "", platformId: "" };
 }
 
 export const WatchTokenRequest: MessageFns<WatchTokenRequest> = {
@@ -1306,6 +1440,9 @@ export const WatchTokenRequest: MessageFns<WatchTokenRequest> = {
     }
     if (message.agent !== "") {
       writer.uint32(42).string(message.agent);
+    }
+    if (message.platformId !== "") {
+      writer.uint32(50).string(message.platformId);
     }
     return writer;
   },
@@ -1363,6 +1500,14 @@ export const WatchTokenRequest: MessageFns<WatchTokenRequest> = {
             message.agent = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.platformId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1394,6 +1539,11 @@ export const WatchTokenRequest: MessageFns<WatchTokenRequest> = {
         : "",
       kind: isSet(object.kind) ? credentialKindFromJSON(object.kind) : 0,
       agent: isSet(object.agent) ? globalThis.String(object.agent) : "",
+      platformId: isSet(object.platformId)
+        ? globalThis.String(object.platformId)
+        : isSet(object.platform_id)
+        ? globalThis.String(object.platform_id)
+        : "",
     };
   },
 
@@ -1414,6 +1564,9 @@ export const WatchTokenRequest: MessageFns<WatchTokenRequest> = {
     if (message.agent !== "") {
       obj.agent = message.agent;
     }
+    if (message.platformId !== "") {
+      obj.platformId = message.platformId;
+    }
     return obj;
   },
 
@@ -1427,6 +1580,7 @@ export const WatchTokenRequest: MessageFns<WatchTokenRequest> = {
     message.knownFingerprint = object.knownFingerprint ?? "";
     message.kind = object.kind ?? 0;
     message.agent = object.agent ?? "";
+    message.platformId = object.platformId ?? "";
     return message;
   },
 };
@@ -1499,7 +1653,7 @@ export const WatchTokenResponse: MessageFns<WatchTokenResponse> = {
 };
 
 function createBaseSignJsSdkRequest(): SignJsSdkRequest {
-  return { appId: "", agent: "", kind: 0, url: "", cardValues: [] };
+  return { appId: "", agent: "", kind: 0, url: "", cardValues: [], platformId: "" };
 }
 
 export const SignJsSdkRequest: MessageFns<SignJsSdkRequest> = {
@@ -1518,6 +1672,9 @@ export const SignJsSdkRequest: MessageFns<SignJsSdkRequest> = {
     }
     for (const v of message.cardValues) {
       writer.uint32(42).string(v!);
+    }
+    if (message.platformId !== "") {
+      writer.uint32(50).string(message.platformId);
     }
     return writer;
   },
@@ -1575,6 +1732,14 @@ export const SignJsSdkRequest: MessageFns<SignJsSdkRequest> = {
             message.cardValues.push(reader.string());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.platformId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1602,6 +1767,11 @@ export const SignJsSdkRequest: MessageFns<SignJsSdkRequest> = {
         : globalThis.Array.isArray(object?.card_values)
         ? object.card_values.map((e: any) => globalThis.String(e))
         : [],
+      platformId: isSet(object.platformId)
+        ? globalThis.String(object.platformId)
+        : isSet(object.platform_id)
+        ? globalThis.String(object.platform_id)
+        : "",
     };
   },
 
@@ -1622,6 +1792,9 @@ export const SignJsSdkRequest: MessageFns<SignJsSdkRequest> = {
     if (message.cardValues?.length) {
       obj.cardValues = message.cardValues;
     }
+    if (message.platformId !== "") {
+      obj.platformId = message.platformId;
+    }
     return obj;
   },
 
@@ -1635,6 +1808,7 @@ export const SignJsSdkRequest: MessageFns<SignJsSdkRequest> = {
     message.kind = object.kind ?? 0;
     message.url = object.url ?? "";
     message.cardValues = object.cardValues?.map((e) => e) || [];
+    message.platformId = object.platformId ?? "";
     return message;
   },
 };
@@ -1650,6 +1824,7 @@ function createBaseSignJsSdkResponse(): SignJsSdkResponse {
     kind: 0,
     ticketVersion: 0,
     ticketFingerprint: "",
+    platformId: "",
   };
 }
 
@@ -1681,6 +1856,9 @@ export const SignJsSdkResponse: MessageFns<SignJsSdkResponse> = {
     }
     if (message.ticketFingerprint !== "") {
       writer.uint32(74).string(message.ticketFingerprint);
+    }
+    if (message.platformId !== "") {
+      writer.uint32(82).string(message.platformId);
     }
     return writer;
   },
@@ -1770,6 +1948,14 @@ export const SignJsSdkResponse: MessageFns<SignJsSdkResponse> = {
             message.ticketFingerprint = reader.string();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.platformId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1809,6 +1995,11 @@ export const SignJsSdkResponse: MessageFns<SignJsSdkResponse> = {
         : isSet(object.ticket_fingerprint)
         ? globalThis.String(object.ticket_fingerprint)
         : "",
+      platformId: isSet(object.platformId)
+        ? globalThis.String(object.platformId)
+        : isSet(object.platform_id)
+        ? globalThis.String(object.platform_id)
+        : "",
     };
   },
 
@@ -1841,6 +2032,9 @@ export const SignJsSdkResponse: MessageFns<SignJsSdkResponse> = {
     if (message.ticketFingerprint !== "") {
       obj.ticketFingerprint = message.ticketFingerprint;
     }
+    if (message.platformId !== "") {
+      obj.platformId = message.platformId;
+    }
     return obj;
   },
 
@@ -1858,6 +2052,7 @@ export const SignJsSdkResponse: MessageFns<SignJsSdkResponse> = {
     message.kind = object.kind ?? 0;
     message.ticketVersion = object.ticketVersion ?? 0;
     message.ticketFingerprint = object.ticketFingerprint ?? "";
+    message.platformId = object.platformId ?? "";
     return message;
   },
 };
@@ -2637,6 +2832,212 @@ export const SyncAuthorizersResponse: MessageFns<SyncAuthorizersResponse> = {
     message.platform = (object.platform !== undefined && object.platform !== null)
       ? ListAuthorizersResponse.fromPartial(object.platform)
       : undefined;
+    return message;
+  },
+};
+
+function createBaseAuthorizeByCodeRequest(): AuthorizeByCodeRequest {
+  return { platformId: "", authCode: "" };
+}
+
+export const AuthorizeByCodeRequest: MessageFns<AuthorizeByCodeRequest> = {
+  encode(message: AuthorizeByCodeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.platformId !== "") {
+      writer.uint32(10).string(message.platformId);
+    }
+    if (message.authCode !== "") {
+      writer.uint32(18).string(message.authCode);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuthorizeByCodeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuthorizeByCodeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.platformId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.authCode = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AuthorizeByCodeRequest {
+    return {
+      platformId: isSet(object.platformId)
+        ? globalThis.String(object.platformId)
+        : isSet(object.platform_id)
+        ? globalThis.String(object.platform_id)
+        : "",
+      authCode: isSet(object.authCode)
+        ? globalThis.String(object.authCode)
+        : isSet(object.auth_code)
+        ? globalThis.String(object.auth_code)
+        : "",
+    };
+  },
+
+  toJSON(message: AuthorizeByCodeRequest): unknown {
+    const obj: any = {};
+    if (message.platformId !== "") {
+      obj.platformId = message.platformId;
+    }
+    if (message.authCode !== "") {
+      obj.authCode = message.authCode;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AuthorizeByCodeRequest>, I>>(base?: I): AuthorizeByCodeRequest {
+    return AuthorizeByCodeRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AuthorizeByCodeRequest>, I>>(object: I): AuthorizeByCodeRequest {
+    const message = createBaseAuthorizeByCodeRequest();
+    message.platformId = object.platformId ?? "";
+    message.authCode = object.authCode ?? "";
+    return message;
+  },
+};
+
+function createBaseAuthorizeByCodeResponse(): AuthorizeByCodeResponse {
+  return { platformId: "", appId: "", authorizedAt: undefined };
+}
+
+export const AuthorizeByCodeResponse: MessageFns<AuthorizeByCodeResponse> = {
+  encode(message: AuthorizeByCodeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.platformId !== "") {
+      writer.uint32(10).string(message.platformId);
+    }
+    if (message.appId !== "") {
+      writer.uint32(18).string(message.appId);
+    }
+    if (message.authorizedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.authorizedAt), writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuthorizeByCodeResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuthorizeByCodeResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.platformId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.appId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.authorizedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AuthorizeByCodeResponse {
+    return {
+      platformId: isSet(object.platformId)
+        ? globalThis.String(object.platformId)
+        : isSet(object.platform_id)
+        ? globalThis.String(object.platform_id)
+        : "",
+      appId: isSet(object.appId)
+        ? globalThis.String(object.appId)
+        : isSet(object.app_id)
+        ? globalThis.String(object.app_id)
+        : "",
+      authorizedAt: isSet(object.authorizedAt)
+        ? fromJsonTimestamp(object.authorizedAt)
+        : isSet(object.authorized_at)
+        ? fromJsonTimestamp(object.authorized_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: AuthorizeByCodeResponse): unknown {
+    const obj: any = {};
+    if (message.platformId !== "") {
+      obj.platformId = message.platformId;
+    }
+    if (message.appId !== "") {
+      obj.appId = message.appId;
+    }
+    if (message.authorizedAt !== undefined) {
+      obj.authorizedAt = message.authorizedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AuthorizeByCodeResponse>, I>>(base?: I): AuthorizeByCodeResponse {
+    return AuthorizeByCodeResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AuthorizeByCodeResponse>, I>>(object: I): AuthorizeByCodeResponse {
+    const message = createBaseAuthorizeByCodeResponse();
+    message.platformId = object.platformId ?? "";
+    message.appId = object.appId ?? "";
+    message.authorizedAt = object.authorizedAt ?? undefined;
     return message;
   },
 };
@@ -3610,6 +4011,11 @@ export const TokenServiceService = {
    * authorizer's appid for that account's authorizer_access_token. Needs a
    * read grant on the component appid.
    *
+   * component_app_id may also be a WeCom suite id: the suite's
+   * suite_ticket (times only), its suite_access_token and the corps that
+   * installed its app (app_id = the corpid; GetToken with that app_id and
+   * platform_id = the suite id gives the corp's token).
+   *
    * Status codes: OK; INVALID_ARGUMENT (a malformed component_app_id, a
    * negative page_size, an unknown status_filter, a page_token that is not
    * this server's or was made for another platform or status_filter, reason
@@ -3635,7 +4041,9 @@ export const TokenServiceService = {
    * Concurrent calls share one sync. Needs a refresh grant on the component appid.
    *
    * Status codes: OK, INVALID_ARGUMENT, NOT_FOUND, and those of GetToken when
-   * no component_access_token can be had or WeChat refuses the list.
+   * no component_access_token can be had or WeChat refuses the list;
+   * FAILED_PRECONDITION, reason SYNC_NOT_SUPPORTED, for a WeCom suite id
+   * (WeCom has no API that lists a suite's installed corps).
    */
   syncAuthorizers: {
     path: "/wxtoken.v1.TokenService/SyncAuthorizers" as const,
@@ -3647,6 +4055,42 @@ export const TokenServiceService = {
     responseSerialize: (value: SyncAuthorizersResponse): Buffer =>
       Buffer.from(SyncAuthorizersResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SyncAuthorizersResponse => SyncAuthorizersResponse.decode(value),
+  },
+  /**
+   * AuthorizeByCode hands the server an authorization code that a business
+   * server received on its redirect_uri: an account that authorized an Open
+   * Platform (auth_code = the authorization_code, exchanged through
+   * api_query_auth), or a corp that installed a WeCom suite's app (auth_code
+   * = the auth_code, exchanged through get_permanent_code). An authorization
+   * or install started on the business server's own site reaches it only
+   * this way: WeChat pushes no event for it. The long-lived secret the code
+   * buys (refresh token, permanent code) is stored before the call answers
+   * OK, and never leaves the server; from then on GetToken serves the
+   * tenant's token (app_id = the answer's app_id, and for a suite
+   * platform_id = the suite id). Needs a refresh grant on platform_id.
+   *
+   * Status codes: OK; INVALID_ARGUMENT (platform_id malformed, reason
+   * INVALID_PLATFORM_ID; auth_code empty, over 512 characters or not
+   * printable ASCII, reason INVALID_AUTH_CODE); PERMISSION_DENIED;
+   * NOT_FOUND (no platform with this id configured, reason
+   * UNKNOWN_PLATFORM); FAILED_PRECONDITION, reason WECHAT_ERROR, when WeChat
+   * refuses the code (Open Platform 61009 invalid or already used, 61010
+   * expired; WeCom 40078): a code works once and for minutes, ask the
+   * account for a new authorization; UNAVAILABLE when the platform holds no
+   * ticket or token yet (NO_VERIFY_TICKET, NO_SUITE_TICKET) or WeChat fails
+   * transiently: retry with the same code while it is valid; and the other
+   * codes of GetToken for the platform's own token.
+   */
+  authorizeByCode: {
+    path: "/wxtoken.v1.TokenService/AuthorizeByCode" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AuthorizeByCodeRequest): Buffer =>
+      Buffer.from(AuthorizeByCodeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AuthorizeByCodeRequest => AuthorizeByCodeRequest.decode(value),
+    responseSerialize: (value: AuthorizeByCodeResponse): Buffer =>
+      Buffer.from(AuthorizeByCodeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AuthorizeByCodeResponse => AuthorizeByCodeResponse.decode(value),
   },
   /**
    * ListCredentials shows every credential this server holds, as an
@@ -3758,6 +4202,11 @@ export interface TokenServiceServer extends UntypedServiceImplementation {
    * authorizer's appid for that account's authorizer_access_token. Needs a
    * read grant on the component appid.
    *
+   * component_app_id may also be a WeCom suite id: the suite's
+   * suite_ticket (times only), its suite_access_token and the corps that
+   * installed its app (app_id = the corpid; GetToken with that app_id and
+   * platform_id = the suite id gives the corp's token).
+   *
    * Status codes: OK; INVALID_ARGUMENT (a malformed component_app_id, a
    * negative page_size, an unknown status_filter, a page_token that is not
    * this server's or was made for another platform or status_filter, reason
@@ -3773,9 +4222,37 @@ export interface TokenServiceServer extends UntypedServiceImplementation {
    * Concurrent calls share one sync. Needs a refresh grant on the component appid.
    *
    * Status codes: OK, INVALID_ARGUMENT, NOT_FOUND, and those of GetToken when
-   * no component_access_token can be had or WeChat refuses the list.
+   * no component_access_token can be had or WeChat refuses the list;
+   * FAILED_PRECONDITION, reason SYNC_NOT_SUPPORTED, for a WeCom suite id
+   * (WeCom has no API that lists a suite's installed corps).
    */
   syncAuthorizers: handleUnaryCall<SyncAuthorizersRequest, SyncAuthorizersResponse>;
+  /**
+   * AuthorizeByCode hands the server an authorization code that a business
+   * server received on its redirect_uri: an account that authorized an Open
+   * Platform (auth_code = the authorization_code, exchanged through
+   * api_query_auth), or a corp that installed a WeCom suite's app (auth_code
+   * = the auth_code, exchanged through get_permanent_code). An authorization
+   * or install started on the business server's own site reaches it only
+   * this way: WeChat pushes no event for it. The long-lived secret the code
+   * buys (refresh token, permanent code) is stored before the call answers
+   * OK, and never leaves the server; from then on GetToken serves the
+   * tenant's token (app_id = the answer's app_id, and for a suite
+   * platform_id = the suite id). Needs a refresh grant on platform_id.
+   *
+   * Status codes: OK; INVALID_ARGUMENT (platform_id malformed, reason
+   * INVALID_PLATFORM_ID; auth_code empty, over 512 characters or not
+   * printable ASCII, reason INVALID_AUTH_CODE); PERMISSION_DENIED;
+   * NOT_FOUND (no platform with this id configured, reason
+   * UNKNOWN_PLATFORM); FAILED_PRECONDITION, reason WECHAT_ERROR, when WeChat
+   * refuses the code (Open Platform 61009 invalid or already used, 61010
+   * expired; WeCom 40078): a code works once and for minutes, ask the
+   * account for a new authorization; UNAVAILABLE when the platform holds no
+   * ticket or token yet (NO_VERIFY_TICKET, NO_SUITE_TICKET) or WeChat fails
+   * transiently: retry with the same code while it is valid; and the other
+   * codes of GetToken for the platform's own token.
+   */
+  authorizeByCode: handleUnaryCall<AuthorizeByCodeRequest, AuthorizeByCodeResponse>;
   /**
    * ListCredentials shows every credential this server holds, as an
    * operator needs it (`wxtoken status`, the status page): kind, state,
@@ -3923,6 +4400,11 @@ export interface TokenServiceClient extends Client {
    * authorizer's appid for that account's authorizer_access_token. Needs a
    * read grant on the component appid.
    *
+   * component_app_id may also be a WeCom suite id: the suite's
+   * suite_ticket (times only), its suite_access_token and the corps that
+   * installed its app (app_id = the corpid; GetToken with that app_id and
+   * platform_id = the suite id gives the corp's token).
+   *
    * Status codes: OK; INVALID_ARGUMENT (a malformed component_app_id, a
    * negative page_size, an unknown status_filter, a page_token that is not
    * this server's or was made for another platform or status_filter, reason
@@ -3952,7 +4434,9 @@ export interface TokenServiceClient extends Client {
    * Concurrent calls share one sync. Needs a refresh grant on the component appid.
    *
    * Status codes: OK, INVALID_ARGUMENT, NOT_FOUND, and those of GetToken when
-   * no component_access_token can be had or WeChat refuses the list.
+   * no component_access_token can be had or WeChat refuses the list;
+   * FAILED_PRECONDITION, reason SYNC_NOT_SUPPORTED, for a WeCom suite id
+   * (WeCom has no API that lists a suite's installed corps).
    */
   syncAuthorizers(
     request: SyncAuthorizersRequest,
@@ -3968,6 +4452,46 @@ export interface TokenServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SyncAuthorizersResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * AuthorizeByCode hands the server an authorization code that a business
+   * server received on its redirect_uri: an account that authorized an Open
+   * Platform (auth_code = the authorization_code, exchanged through
+   * api_query_auth), or a corp that installed a WeCom suite's app (auth_code
+   * = the auth_code, exchanged through get_permanent_code). An authorization
+   * or install started on the business server's own site reaches it only
+   * this way: WeChat pushes no event for it. The long-lived secret the code
+   * buys (refresh token, permanent code) is stored before the call answers
+   * OK, and never leaves the server; from then on GetToken serves the
+   * tenant's token (app_id = the answer's app_id, and for a suite
+   * platform_id = the suite id). Needs a refresh grant on platform_id.
+   *
+   * Status codes: OK; INVALID_ARGUMENT (platform_id malformed, reason
+   * INVALID_PLATFORM_ID; auth_code empty, over 512 characters or not
+   * printable ASCII, reason INVALID_AUTH_CODE); PERMISSION_DENIED;
+   * NOT_FOUND (no platform with this id configured, reason
+   * UNKNOWN_PLATFORM); FAILED_PRECONDITION, reason WECHAT_ERROR, when WeChat
+   * refuses the code (Open Platform 61009 invalid or already used, 61010
+   * expired; WeCom 40078): a code works once and for minutes, ask the
+   * account for a new authorization; UNAVAILABLE when the platform holds no
+   * ticket or token yet (NO_VERIFY_TICKET, NO_SUITE_TICKET) or WeChat fails
+   * transiently: retry with the same code while it is valid; and the other
+   * codes of GetToken for the platform's own token.
+   */
+  authorizeByCode(
+    request: AuthorizeByCodeRequest,
+    callback: (error: ServiceError | null, response: AuthorizeByCodeResponse) => void,
+  ): ClientUnaryCall;
+  authorizeByCode(
+    request: AuthorizeByCodeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AuthorizeByCodeResponse) => void,
+  ): ClientUnaryCall;
+  authorizeByCode(
+    request: AuthorizeByCodeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AuthorizeByCodeResponse) => void,
   ): ClientUnaryCall;
   /**
    * ListCredentials shows every credential this server holds, as an

@@ -9,7 +9,7 @@
  */
 import { Metadata, status } from "@grpc/grpc-js";
 import { Agent, request, type Dispatcher } from "undici";
-import { ForceRefreshResponse, GetTokenResponse, Token, credentialKindToJSON } from "../generated/wxtoken/v1/token_service.js";
+import { AuthorizeByCodeResponse, ForceRefreshResponse, GetTokenResponse, Token, credentialKindToJSON } from "../generated/wxtoken/v1/token_service.js";
 import { encodeStatusDetails, STATUS_DETAILS_KEY } from "./status-details.js";
 import { TokenServiceError } from "./errors.js";
 import { DEFAULT_TIMEOUT_MS, required, wireWhich, type CallOptions, type ForceRefreshResult, type WatchOptions, type Which } from "./token-client.js";
@@ -79,6 +79,12 @@ export class HttpTokenClient {
     const json = await this.#unary("ForceRefresh", "POST", `${this.#path(appId)}/token:refresh${this.#query(options)}`, { staleToken }, options);
     const res = ForceRefreshResponse.fromJSON(json);
     return { token: required("ForceRefresh", res.token), refreshed: res.refreshed };
+  }
+
+  /** Hands the server an authorization code your redirect_uri received; see TokenClient.authorizeByCode. */
+  async authorizeByCode(platformId: string, authCode: string, options: CallOptions = {}): Promise<AuthorizeByCodeResponse> {
+    const json = await this.#unary("AuthorizeByCode", "POST", `/v1/platforms/${encodeURIComponent(platformId)}/authorizations`, { authCode }, options);
+    return AuthorizeByCodeResponse.fromJSON(json);
   }
 
   /**
@@ -184,6 +190,7 @@ export class HttpTokenClient {
     const params = new URLSearchParams(more);
     if (w.kind !== 0) params.set("kind", credentialKindToJSON(w.kind));
     if (w.agent !== "") params.set("agent", w.agent);
+    if (w.platformId !== "") params.set("platform_id", w.platformId);
     const q = params.toString();
     return q ? `?${q}` : "";
   }

@@ -61,6 +61,8 @@ export {
   WatchTokenResponse,
   SignJsSdkRequest,
   SignJsSdkResponse,
+  AuthorizeByCodeRequest,
+  AuthorizeByCodeResponse,
   CredentialKind,
   CredentialState,
   CredentialStatus,

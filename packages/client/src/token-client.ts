@@ -10,6 +10,7 @@ import {
   CredentialState as WireState,
   SignatureKind as WireSignature,
   TokenServiceClient,
+  type AuthorizeByCodeResponse,
   type ForceRefreshResponse,
   type GetTokenResponse,
   type ListAuthorizersResponse,
@@ -42,11 +43,18 @@ export interface Which {
   kind?: CredentialKindSpelling;
   /** WeCom: the agentid ("1000002") or built-in app name whose secret it is; omit for an Official Account. */
   agent?: string;
+  /**
+   * WeCom service providers: the suite id through which the corp (appId)
+   * installed the suite's app, for the corp's token or tickets through that
+   * provider (no agent then). Omit for the config's apps and for Open
+   * Platform authorizers.
+   */
+  platformId?: string;
 }
 
-/** The kind and agent as the wire carries them (the proto enum, "" for no agent); an unknown kind throws InvalidKindError. */
-export function wireWhich(which: Which = {}): { kind: WireKind; agent: string } {
-  return { kind: credentialKindNumber(which.kind), agent: which.agent ?? "" };
+/** The kind, agent and platform as the wire carries them (the proto enum, "" for none); an unknown kind throws InvalidKindError. */
+export function wireWhich(which: Which = {}): { kind: WireKind; agent: string; platformId: string } {
+  return { kind: credentialKindNumber(which.kind), agent: which.agent ?? "", platformId: which.platformId ?? "" };
 }
 
 export type SignatureKindName = "config" | "agent_config" | "card";
@@ -54,8 +62,10 @@ export type SignatureKindName = "config" | "agent_config" | "card";
 export interface SignOptions extends CallOptions {
   /** wx.config (default), wx.agentConfig (WeCom) or a card call. */
   kind?: SignatureKindName;
-  /** WeCom: the agentid (required for agent_config). */
+  /** WeCom: the agentid (required for agent_config, except through a suite). */
   agent?: string;
+  /** WeCom service providers: the suite id through which the corp installed the suite's app; its agentid comes from the corp's auth info. */
+  platformId?: string;
   /** Cards: the values signed besides ticket, timestamp and nonce (card_id, code, openid...). */
   cardValues?: string[];
 }
@@ -175,7 +185,7 @@ export class TokenClient {
    * on the server with the app's ticket: the ticket never leaves it.
    */
   async signJsSdk(appId: string, url: string, options: SignOptions = {}): Promise<SignJsSdkResponse> {
-    const req = { appId, url, agent: options.agent ?? "", kind: WIRE_SIGNATURE[options.kind ?? "config"], cardValues: options.cardValues ?? [] };
+    const req = { appId, url, agent: options.agent ?? "", platformId: options.platformId ?? "", kind: WIRE_SIGNATURE[options.kind ?? "config"], cardValues: options.cardValues ?? [] };
     return this.#unary<SignJsSdkResponse>("SignJsSdk", options, (md, o, cb) => this.raw.signJsSdk(req, md, o, cb));
   }
 
@@ -203,6 +213,17 @@ export class TokenClient {
     const stateFilter = options.state === undefined ? WireState.CREDENTIAL_STATE_UNSPECIFIED : credentialStateNumber(options.state);
     const req = { pageSize: options.pageSize ?? 0, pageToken: options.pageToken ?? "", appId: options.appId ?? "", kindFilter, stateFilter, search: options.search ?? "" };
     return this.#unary<ListCredentialsResponse>("ListCredentials", options, (md, o, cb) => this.raw.listCredentials(req, md, o, cb));
+  }
+
+  /**
+   * Hands the server an authorization code your redirect_uri received (an
+   * Open Platform authorization or a WeCom suite install started on your own
+   * site): the server exchanges it and keeps the tenant's long-lived secret.
+   * Resolves with the tenant's appid or corpid; GetToken serves its token
+   * from then on. Needs a refresh grant on the platform.
+   */
+  async authorizeByCode(platformId: string, authCode: string, options: CallOptions = {}): Promise<AuthorizeByCodeResponse> {
+    return this.#unary<AuthorizeByCodeResponse>("AuthorizeByCode", options, (md, o, cb) => this.raw.authorizeByCode({ platformId, authCode }, md, o, cb));
   }
 
   /** Re-reads the platform's authorizers and refresh tokens from WeChat (a recovery after a store was lost). */

@@ -23,6 +23,8 @@ export interface TokenSourceOptions {
   kind?: CredentialKindSpelling;
   /** WeCom: the agentid or built-in app name. */
   agent?: string;
+  /** WeCom service providers: the suite id through which the corp (appId) installed the suite's app (no agent then). */
+  platformId?: string;
   /** The server's gRPC address, e.g. "wxtoken.internal:50051". Give one of `address`, `url` or `client`. */
   address?: string;
   /** Used with `address` to build the client the source owns (and closes). */
@@ -76,7 +78,7 @@ export class TokenSource {
 
   private constructor(options: TokenSourceOptions, client: SourceClient, ownsClient: boolean) {
     this.appId = options.appId;
-    this.which = { kind: credentialKindName(options.kind), ...(options.agent ? { agent: options.agent } : {}) };
+    this.which = { kind: credentialKindName(options.kind), ...(options.agent ? { agent: options.agent } : {}), ...(options.platformId ? { platformId: options.platformId } : {}) };
     this.#client = client;
     this.#ownsClient = ownsClient;
     this.#clock = options.clock ?? systemClock;

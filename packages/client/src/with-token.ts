@@ -26,7 +26,7 @@ function isHeld(from: HeldCredential | TokenClient): from is HeldCredential {
 }
 
 export interface WithTokenOptions extends Which {
-  /** With a TokenClient, `kind` and `agent` name the credential (a ticket too); a TokenSource knows its own. */
+  /** With a TokenClient, `kind`, `agent` and `platformId` name the credential (a ticket too); a TokenSource knows its own. */
   /** Passed to GetToken and ForceRefresh (not to fn: close over your own signal there). */
   signal?: AbortSignal;
   /**
@@ -73,7 +73,7 @@ export async function withToken<T>(
   options: WithTokenOptions = {},
 ): Promise<T> {
   const { signal } = options;
-  const which: Which = { kind: options.kind, agent: options.agent };
+  const which: Which = { kind: options.kind, agent: options.agent, platformId: options.platformId };
   const deadline = Date.now() + (options.retryWithinMs ?? DEFAULT_RETRY_WITHIN_MS);
   const patiently = <R>(call: () => Promise<R>): Promise<R> => callPatiently(call, deadline, signal);
   let used: string;
