@@ -26,14 +26,16 @@ export function stateOf(c: Pick<Credential, "healthy" | "lastError">): Credentia
 }
 
 /**
- * The order key: the credential key with "#" (before a kind) as \u0001 and
- * "/" (before an agent) as \u0002, both below every character an appid or
- * agent may hold. So an app's access_token comes first, then its tickets,
- * then each agent's, and an app's credentials are the keys from `appId`
- * up to `appId` + \u0003, with no other app in between.
+ * The order key: the credential key with "#" (before a kind) as \u0001,
+ * "/" (before an agent) as \u0002 and "@" (before a WeCom suite id) as
+ * \u0003, all below every character an appid or agent may hold. So an app's
+ * access_token comes first, then its tickets, then each agent's, then its
+ * credentials through each suite (a corp's `ww1@dk1`), and an app's
+ * credentials are the keys from `appId` up to `appId` + \u0004, with no
+ * other app in between.
  */
 export function orderKey(key: string): string {
-  return key.replace(/#/g, "\u0001").replace(/\//g, "\u0002");
+  return key.replace(/#/g, "\u0001").replace(/\//g, "\u0002").replace(/@/g, "\u0003");
 }
 
 export interface IndexQuery {
@@ -126,7 +128,7 @@ export class CredentialIndex {
   /** One app's credentials are few and contiguous: every one is looked at, so the total is exact. */
   private appPage(q: IndexQuery, appId: string): IndexPage {
     const keys = this.all.keys();
-    const end = firstAtOrAfter(keys, `${appId}\u0003`);
+    const end = firstAtOrAfter(keys, `${appId}\u0004`);
     const out: Credential[] = [];
     let total = 0;
     let more = false;

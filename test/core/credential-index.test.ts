@@ -11,11 +11,12 @@ import type { CredentialKind } from "../../src/core/credential-id.js";
 import type { Credential } from "../../src/core/credential.js";
 
 /** What the index reads of a credential: its key, kind, validity and last error. */
-function fake(appId: string, kind: CredentialKind = "access_token", agent?: string) {
-  const owner = agent === undefined ? appId : `${appId}/${agent}`;
+function fake(appId: string, kind: CredentialKind = "access_token", agent?: string, platform?: string) {
+  const app = platform === undefined ? appId : `${appId}@${platform}`;
+  const owner = agent === undefined ? app : `${app}/${agent}`;
   const c = {
     key: kind === "access_token" ? owner : `${owner}#${kind}`,
-    id: { appId, kind, ...(agent !== undefined ? { agent } : {}) },
+    id: { appId, kind, ...(agent !== undefined ? { agent } : {}), ...(platform !== undefined ? { platform } : {}) },
     valid: true,
     error: undefined as RefreshError | undefined,
     healthy: () => c.valid,
@@ -47,6 +48,21 @@ describe("the credential index", () => {
     expect(keys(index.page({ limit: 10, budget: 100 }))).toEqual(["ww1", "ww1#jsapi_ticket", "ww1/1000002", "ww1/1000002#agent_config_ticket", "ww1-b", "ww1.c"]);
     const app = index.page({ limit: 10, budget: 100, appId: "ww1" });
     expect([keys(app), app.total]).toEqual([["ww1", "ww1#jsapi_ticket", "ww1/1000002", "ww1/1000002#agent_config_ticket"], 4]);
+  });
+
+  it("keeps a corp's credentials through WeCom suites with the corp's own: an app_id page holds them, no other app in between", () => {
+    const index = new CredentialIndex();
+    const all = [fake("ww1", "jsapi_ticket", undefined, "wws1"), fake("ww1-b"), fake("ww1", "access_token", undefined, "dk1"), fake("ww1", "access_token", "1000002"), fake("ww1"), fake("ww1", "access_token", undefined, "wws1"), fake("ww1.c")];
+    for (const c of all) index.add(asCredential(c));
+    const keys = (page: ReturnType<CredentialIndex["page"]>) => page.credentials.map((c) => c.key);
+    const corp = ["ww1", "ww1/1000002", "ww1@dk1", "ww1@wws1", "ww1@wws1#jsapi_ticket"];
+    expect(keys(index.page({ limit: 10, budget: 100 }))).toEqual([...corp, "ww1-b", "ww1.c"]);
+    const app = index.page({ limit: 10, budget: 100, appId: "ww1" });
+    expect([keys(app), app.total]).toEqual([corp, 5]);
+    // Paged two at a time, from the token's order key.
+    const first = index.page({ limit: 2, budget: 100, appId: "ww1" });
+    const second = index.page({ limit: 2, budget: 100, appId: "ww1", after: first.next });
+    expect([keys(first), keys(second)]).toEqual([corp.slice(0, 2), corp.slice(2, 4)]);
   });
 
   it("at 100,000, a page by state, by kind or from a token looks at the page only", () => {
