@@ -55,10 +55,14 @@ function render(first: ListCredentialsResponse, all: CredentialStatus[]): string
   const head = c
     ? `${c.total} credentials: ${c.ok} ok, ${c.failing} failing, ${c.down} down, ${c.idle} idle`
     : `${all.length} credentials this caller may read`;
-  const rows = [["APP", "AGENT", "KIND", "STATE", "VERSION", "FINGERPRINT", "EXPIRES", "NEXT REFRESH", "FAILING SINCE", "LAST ERROR", "QUOTA", "REFRESHED BY"]];
+  // A PLATFORM column (the Open Platform or WeCom suite a credential belongs to) only when one is listed:
+  // a corp that installed two suites has a row under each, the same appid and kind.
+  const platforms = all.some((s) => s.platform !== "");
+  const rows = [["APP", ...(platforms ? ["PLATFORM"] : []), "AGENT", "KIND", "STATE", "VERSION", "FINGERPRINT", "EXPIRES", "NEXT REFRESH", "FAILING SINCE", "LAST ERROR", "QUOTA", "REFRESHED BY"]];
   for (const s of all) {
     rows.push([
       s.appId,
+      ...(platforms ? [s.platform] : []),
       s.agent,
       kindName(s.kind),
       stateName(s.state),
