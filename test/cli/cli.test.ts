@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { FakeWeChat } from "../../src/fake-wechat/index.js";
-import { freePort, useCli } from "../support/cli.js";
+import { freePort, printed, useCli } from "../support/cli.js";
 import { eventually, tempDir } from "../support/harness.js";
 
 const BUF = join(process.cwd(), "node_modules/.bin/buf");
@@ -191,6 +191,55 @@ describe("wxtoken demo", () => {
     expect(status.credentials.map((c) => c.appId)).toContain("wxdemo0000000001");
     expect((await fetch(`${metrics}/status`)).headers.get("content-type")).toMatch(/^text\/html/);
     for (const probe of ["/healthz", "/readyz"]) expect((await fetch(`${metrics}${probe}`)).status, probe).toBe(200);
+    demo.child.kill("SIGINT");
+    expect(await demo.exited).toBe(0);
+  });
+
+  it("shows a WeCom suite installed by two corps (push and redirect): their tokens over gRPC and HTTP with platform_id, the installed corps, a third corp by the printed control route", async () => {
+    const SUITE = "wwdemosuite000001";
+    const DK = "dkdemotemplate0001";
+    const [corp1, corp2] = ["wwdemocorp0000001", "wwdemocorp0000002"];
+    const demo = fixture.cli.start(["demo", "--listen", "127.0.0.1:0"]);
+    const addr = await printed(demo.stdout, /gRPC server: +(\S+)/);
+    await eventually(() => expect(demo.stdout()).toMatch(/fail 3 times\)\n/), 5000);
+    const banner = demo.stdout();
+    expect(banner).toMatch(new RegExp(`WeCom suite: +${SUITE} .*installed by ${corp1} \\(create_auth pushed\\) and ${corp2} \\(auth code by redirect`));
+    const wechat = /fake WeChat: +(\S+)/.exec(banner)![1]!;
+    const wecom = /fake WeCom: +(\S+)/.exec(banner)![1]!;
+    const http = /HTTP API: +(\S+)/.exec(banner)![1]!;
+    expect(banner).toContain(`/wechat/wecom/${SUITE}`);
+    expect(banner).toMatch(/A wx\.agentConfig for https:\/\/h5\.example\.com\/app in wwdemocorp0000001 through wwdemosuite000001 \(agentid \d+ from the auth info\)/);
+    for (const secret of ["demo-suite-secret", "demo-dk-secret", "demo-provider-secret", "demo-suite-push-token"]) expect(banner).not.toContain(secret);
+
+    // Each corp's token through the suite, over gRPC (platform_id), as the banner's grpcurl line asks; WeCom takes it for a ticket.
+    const grpcToken = async (appId: string, platformId: string) => {
+      const got = await run(BUF, ["curl", "--protocol", "grpc", "--http2-prior-knowledge", `http://${addr}/wxtoken.v1.TokenService/GetToken`, "-d", JSON.stringify({ app_id: appId, platform_id: platformId })]);
+      return (JSON.parse(got.stdout) as { token: { appId: string; platformId: string; accessToken: string } }).token;
+    };
+    const tokens: string[] = [];
+    for (const [corp, platform] of [[corp1, SUITE], [corp2, SUITE], [corp1, DK]] as const) {
+      const t = await grpcToken(corp, platform);
+      expect(t).toMatchObject({ appId: corp, platformId: platform });
+      const ticket = (await (await fetch(`${wecom}/cgi-bin/get_jsapi_ticket?access_token=${encodeURIComponent(t.accessToken)}`)).json()) as { errcode: number };
+      expect(ticket.errcode, `${corp}@${platform}`).toBe(0);
+      tokens.push(t.accessToken);
+    }
+    expect(new Set(tokens).size).toBe(3);
+    // The same over the HTTP API, as the banner's curl line.
+    const viaHttp = (await (await fetch(`${http}/v1/apps/${corp1}/token?platform_id=${SUITE}`)).json()) as { token: { accessToken: string } };
+    expect(viaHttp.token.accessToken).toBe(tokens[0]);
+
+    // wxtoken platform SUITE lists the installed corps; a third installs by the printed control route and joins.
+    const corps = async () => {
+      const listed = await fixture.cli.run(["platform", SUITE, "--addr", addr]);
+      expect(listed.code, listed.stderr).toBe(0);
+      return (JSON.parse(listed.stdout) as { authorizers: { appId: string }[] }).authorizers.map((a) => a.appId);
+    };
+    expect(await corps()).toEqual([corp1, corp2]);
+    expect(banner).toContain(`curl -X POST "${wechat}/_fake/suite/install?suite=${SUITE}&corpid=wwdemocorp0000003"`);
+    const installed = (await (await fetch(`${wechat}/_fake/suite/install?suite=${SUITE}&corpid=wwdemocorp0000003`, { method: "POST" })).json()) as { ok: boolean };
+    expect(installed.ok).toBe(true);
+    await eventually(async () => expect(await corps()).toEqual([corp1, corp2, "wwdemocorp0000003"]), 10_000);
     demo.child.kill("SIGINT");
     expect(await demo.exited).toBe(0);
   });
