@@ -108,7 +108,7 @@ export class TokenServiceImpl {
       syncAuthorizers: (call, callback) =>
         this.unary("SyncAuthorizers", call, callback, async (req, principal) => toProtoSync(await this.api.syncAuthorizers(principal, req.componentAppId))),
       authorizeByCode: (call, callback) =>
-        this.unary("AuthorizeByCode", call, callback, async (req, principal) => toProtoAuthorized(await this.api.authorizeByCode(principal, req.platformId, req.authCode))),
+        this.unary("AuthorizeByCode", call, callback, async (req, principal) => toProtoAuthorized(await this.api.authorizeByCode(principal, req.platformId, req.authCode, waitMs(call)))),
       listCredentials: (call, callback) =>
         this.unary("ListCredentials", call, callback, async (req, principal) => toProtoCredentialList(this.api.listCredentials(principal, credentialListArgs(req)))),
     };

@@ -4073,13 +4073,14 @@ export const TokenServiceService = {
    * INVALID_PLATFORM_ID; auth_code empty, over 512 characters or not
    * printable ASCII, reason INVALID_AUTH_CODE); PERMISSION_DENIED;
    * NOT_FOUND (no platform with this id configured, reason
-   * UNKNOWN_PLATFORM); FAILED_PRECONDITION, reason WECHAT_ERROR, when WeChat
-   * refuses the code (Open Platform 61009 invalid or already used, 61010
-   * expired; WeCom 40078): a code works once and for minutes, ask the
-   * account for a new authorization; UNAVAILABLE when the platform holds no
-   * ticket or token yet (NO_VERIFY_TICKET, NO_SUITE_TICKET) or WeChat fails
-   * transiently: retry with the same code while it is valid; and the other
-   * codes of GetToken for the platform's own token.
+   * UNKNOWN_PLATFORM); FAILED_PRECONDITION when WeChat refuses the code
+   * (ErrorInfo metadata errcode: Open Platform 61009 invalid or already
+   * used, 61010 expired; WeCom 40078): a code works once and for minutes,
+   * ask for a new authorization; UNAVAILABLE when the platform holds no
+   * ticket or token yet (reason NO_VERIFY_TICKET, NO_SUITE_TICKET: the same
+   * answer as GetToken on the platform id, and WeChat is not asked) or
+   * WeChat fails transiently: retry with the same code while it is valid;
+   * and the other codes of GetToken for the platform's own token.
    */
   authorizeByCode: {
     path: "/wxtoken.v1.TokenService/AuthorizeByCode" as const,
@@ -4244,13 +4245,14 @@ export interface TokenServiceServer extends UntypedServiceImplementation {
    * INVALID_PLATFORM_ID; auth_code empty, over 512 characters or not
    * printable ASCII, reason INVALID_AUTH_CODE); PERMISSION_DENIED;
    * NOT_FOUND (no platform with this id configured, reason
-   * UNKNOWN_PLATFORM); FAILED_PRECONDITION, reason WECHAT_ERROR, when WeChat
-   * refuses the code (Open Platform 61009 invalid or already used, 61010
-   * expired; WeCom 40078): a code works once and for minutes, ask the
-   * account for a new authorization; UNAVAILABLE when the platform holds no
-   * ticket or token yet (NO_VERIFY_TICKET, NO_SUITE_TICKET) or WeChat fails
-   * transiently: retry with the same code while it is valid; and the other
-   * codes of GetToken for the platform's own token.
+   * UNKNOWN_PLATFORM); FAILED_PRECONDITION when WeChat refuses the code
+   * (ErrorInfo metadata errcode: Open Platform 61009 invalid or already
+   * used, 61010 expired; WeCom 40078): a code works once and for minutes,
+   * ask for a new authorization; UNAVAILABLE when the platform holds no
+   * ticket or token yet (reason NO_VERIFY_TICKET, NO_SUITE_TICKET: the same
+   * answer as GetToken on the platform id, and WeChat is not asked) or
+   * WeChat fails transiently: retry with the same code while it is valid;
+   * and the other codes of GetToken for the platform's own token.
    */
   authorizeByCode: handleUnaryCall<AuthorizeByCodeRequest, AuthorizeByCodeResponse>;
   /**
@@ -4470,13 +4472,14 @@ export interface TokenServiceClient extends Client {
    * INVALID_PLATFORM_ID; auth_code empty, over 512 characters or not
    * printable ASCII, reason INVALID_AUTH_CODE); PERMISSION_DENIED;
    * NOT_FOUND (no platform with this id configured, reason
-   * UNKNOWN_PLATFORM); FAILED_PRECONDITION, reason WECHAT_ERROR, when WeChat
-   * refuses the code (Open Platform 61009 invalid or already used, 61010
-   * expired; WeCom 40078): a code works once and for minutes, ask the
-   * account for a new authorization; UNAVAILABLE when the platform holds no
-   * ticket or token yet (NO_VERIFY_TICKET, NO_SUITE_TICKET) or WeChat fails
-   * transiently: retry with the same code while it is valid; and the other
-   * codes of GetToken for the platform's own token.
+   * UNKNOWN_PLATFORM); FAILED_PRECONDITION when WeChat refuses the code
+   * (ErrorInfo metadata errcode: Open Platform 61009 invalid or already
+   * used, 61010 expired; WeCom 40078): a code works once and for minutes,
+   * ask for a new authorization; UNAVAILABLE when the platform holds no
+   * ticket or token yet (reason NO_VERIFY_TICKET, NO_SUITE_TICKET: the same
+   * answer as GetToken on the platform id, and WeChat is not asked) or
+   * WeChat fails transiently: retry with the same code while it is valid;
+   * and the other codes of GetToken for the platform's own token.
    */
   authorizeByCode(
     request: AuthorizeByCodeRequest,
