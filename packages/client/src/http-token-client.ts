@@ -74,9 +74,12 @@ export class HttpTokenClient {
     return required("GetToken", GetTokenResponse.fromJSON(json).token);
   }
 
-  /** Passive refresh after WeChat rejected staleToken (40001, 40014, 42001); see TokenClient.forceRefresh. */
+  /**
+   * Passive refresh after WeChat rejected staleToken (40001, 40014, 42001); see TokenClient.forceRefresh.
+   * kind, agent and platformId go in the body: a route whose body is "*" takes no query parameters.
+   */
   async forceRefresh(appId: string, staleToken: string, options: CallOptions & Which = {}): Promise<ForceRefreshResult> {
-    const json = await this.#unary("ForceRefresh", "POST", `${this.#path(appId)}/token:refresh${this.#query(options)}`, { staleToken }, options);
+    const json = await this.#unary("ForceRefresh", "POST", `${this.#path(appId)}/token:refresh`, { staleToken, ...this.#named(options) }, options);
     const res = ForceRefreshResponse.fromJSON(json);
     return { token: required("ForceRefresh", res.token), refreshed: res.refreshed };
   }
@@ -185,13 +188,19 @@ export class HttpTokenClient {
     return `/v1/apps/${encodeURIComponent(appId)}`;
   }
 
-  #query(which: Which, more: Record<string, string> = {}): string {
+  /** The fields naming the credential beyond its app, in proto3 JSON (those left at their default left out). */
+  #named(which: Which): Record<string, string> {
     const w = wireWhich(which);
-    const params = new URLSearchParams(more);
-    if (w.kind !== 0) params.set("kind", credentialKindToJSON(w.kind));
-    if (w.agent !== "") params.set("agent", w.agent);
-    if (w.platformId !== "") params.set("platform_id", w.platformId);
-    const q = params.toString();
+    return {
+      ...(w.kind !== 0 ? { kind: credentialKindToJSON(w.kind) } : {}),
+      ...(w.agent !== "" ? { agent: w.agent } : {}),
+      ...(w.platformId !== "" ? { platform_id: w.platformId } : {}),
+    };
+  }
+
+  /** The naming fields (and `more`) as a GET route's query string. */
+  #query(which: Which, more: Record<string, string> = {}): string {
+    const q = new URLSearchParams({ ...more, ...this.#named(which) }).toString();
     return q ? `?${q}` : "";
   }
 }
