@@ -178,6 +178,7 @@ export class WxTokenServer {
               path: p.push.path,
               keys: { token: p.push.messageToken.reveal(), encodingAesKey: p.push.encodingAesKey.reveal(), receiverId: p.id },
               handle: (fields) => p.handlePush(fields),
+              ...(p.urlCheckIds ? { urlCheckIds: p.urlCheckIds } : {}),
             })),
             observe: metrics ? (component, infoType, result) => metrics.observePush(component, infoType, result) : undefined,
           })

@@ -71,6 +71,14 @@ export type Visibility = { all: true } | { all: false; may: (c: Credential) => b
 
 const PLATFORM_LANE = "platform:";
 
+/** The platform id of a platform's lane: "platform:<id>" for its tenants, "platform:<id>:component" for its own token. */
+function platformOfLane(lane: string): string | undefined {
+  if (!lane.startsWith(PLATFORM_LANE)) return undefined;
+  const rest = lane.slice(PLATFORM_LANE.length);
+  const end = rest.indexOf(":");
+  return end < 0 ? rest : rest.slice(0, end);
+}
+
 export function credentialView(c: Credential): CredentialView {
   const s = c.snapshot();
   const t = s.latest;
@@ -79,7 +87,7 @@ export function credentialView(c: Credential): CredentialView {
     agent: c.id.agent,
     kind: c.id.kind,
     state: stateOf(c),
-    platform: c.lane.name.startsWith(PLATFORM_LANE) ? c.lane.name.slice(PLATFORM_LANE.length) : undefined,
+    platform: platformOfLane(c.lane.name),
     version: t?.version ?? 0,
     fingerprint: t?.fingerprint ?? "",
     obtainedAt: t?.obtainedAt,

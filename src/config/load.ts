@@ -118,6 +118,7 @@ export function parseConfig(raw: unknown, options: { baseDir?: string; env?: Nod
       idleAfterMs: p.idleAfterSeconds * 1000,
     };
   });
+  const providerCorpId = config.wecomProviders?.provider?.corpId;
   const suites = (config.wecomProviders?.suites ?? []).map((s, i): SuiteEntry => {
     const key = `wecomProviders.suites[${i}]`;
     return {
@@ -128,6 +129,7 @@ export function parseConfig(raw: unknown, options: { baseDir?: string; env?: Nod
       customApp: s.customApp ?? s.suiteId.startsWith("dk"),
       corpTickets: s.corpTickets,
       allowedOrigins: s.jsSdk.allowedOrigins,
+      ...(providerCorpId === undefined ? {} : { providerCorpId }),
       maxClockSkewMs: receiver.maxClockSkewSeconds * 1000,
       maxCallsPerSecond: s.maxCallsPerSecond,
       maxConcurrentCalls: s.maxConcurrentCalls,

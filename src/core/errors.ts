@@ -38,6 +38,7 @@ export function wechatErrcode(error: RefreshError | undefined): number | undefin
 function idMetadata(id: CredentialId): Record<string, string> {
   const m: Record<string, string> = { app_id: id.appId };
   if (id.agent !== undefined) m.agent = id.agent;
+  if (id.platform !== undefined) m.platform_id = id.platform;
   if (id.kind !== "access_token") m.kind = id.kind;
   return m;
 }

@@ -15,8 +15,8 @@ const START_PUSH_PATH = "/cgi-bin/component/api_start_push_ticket";
 
 const QUERY_AUTH_ERRCODES: ErrcodeTable = {
   ...AUTHORIZER_TOKEN_ERRCODES,
-  61009: { kind: "permanent", meaning: "authorization code invalid or already used" },
-  61010: { kind: "permanent", meaning: "authorization code expired" },
+  61009: { kind: "permanent", meaning: "authorization code invalid or already used", reason: "INVALID_AUTH_CODE" },
+  61010: { kind: "permanent", meaning: "authorization code expired", reason: "INVALID_AUTH_CODE" },
 };
 
 export interface Exchanged {

@@ -54,6 +54,8 @@ export interface PushedPlatform {
   /** The engine group (and lane) of its tenants' credentials. */
   readonly group: string;
   readonly push: PushEndpoint;
+  /** The receiver ids WeCom's URL check (a GET with echostr) may name; undefined where the family has no URL check. */
+  readonly urlCheckIds?: readonly string[];
   /** The engine key of the platform's own token (component_access_token, suite_access_token). */
   readonly tokenKey: string;
   /** How far the last (or running) bulk load got (metrics, status); undefined when none ran. */

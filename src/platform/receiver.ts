@@ -1,13 +1,14 @@
 /**
  * The push receiver of the pushed-ticket platforms: the Open Platform's
- * authorization event URL (授权事件接收URL), and the shape a WeCom suite's
- * command URL (指令回调URL) will take; an HTTP listener of its own that serves nothing else. It faces the internet
+ * authorization event URL (授权事件接收URL) and a WeCom suite's command URL
+ * (指令回调URL); an HTTP listener of its own that serves nothing else. It faces the internet
  * (WeChat must reach it), so every request gets exactly one defined answer, a
  * log line without secrets, and nothing is stored unless it is a fresh push
  * with a valid signature for this platform:
  *
  *   404 not_found            a path that is no platform's
- *   405 method_not_allowed   anything but POST (Allow: POST)
+ *   405 method_not_allowed   anything but POST (Allow: POST), or a GET on a path with no URL check
+ *   200 verified             WeCom's URL check (GET with msg_signature, timestamp, nonce, echostr): the echostr decrypted
  *   413 too_large            a body over maxBodyBytes
  *   400 malformed            query fields missing, encrypt_type not aes, XML malformed, no Encrypt or InfoType
  *   403 stale_timestamp      timestamp not an integer, or further than maxClockSkewMs from our clock
@@ -27,7 +28,7 @@ import type { Logger } from "../log.js";
 import { bodyChunks, ClientAbortError } from "../listeners/client-abort.js";
 import { httpServerOptions, limitHttpServer, type HttpLimits } from "../listeners/http-limits.js";
 import { RefusalLog } from "../listeners/refusal-log.js";
-import { PushCryptoError } from "./crypto.js";
+import { assertSignature, decrypt, PushCryptoError, WrongReceiverError } from "./crypto.js";
 import { openPush, pushQueryOf, type PushKeys } from "./push.js";
 import { PushXmlError } from "./xml.js";
 
@@ -45,6 +46,7 @@ export type PushResultName =
   | "wrong_receiver"
   | "future_create_time"
   | "duplicate"
+  | "verified"
   | "ignored"
   | "stored"
   | "store_failed"
@@ -56,6 +58,13 @@ export interface PushTarget {
   keys: PushKeys;
   /** A verified, decrypted message. Rejects when it could not be stored (WeChat then retries). */
   handle(fields: Record<string, string>): Promise<PushOutcome>;
+  /**
+   * WeCom checks a command URL before its console saves it: a GET whose
+   * encrypted echostr must come back decrypted. The receiver ids its echostr
+   * may be encrypted for (the suite id, the provider's corpid); absent: no
+   * URL check on this path (GET is refused).
+   */
+  urlCheckIds?: readonly string[];
 }
 
 export interface PushReceiverOptions {
@@ -86,6 +95,8 @@ const ANSWERS: Record<PushResultName, [number, string]> = {
   wrong_receiver: [403, "wrong receiver"],
   future_create_time: [403, "create time ahead"],
   duplicate: [200, "success"],
+  // The body is the decrypted echostr, written by verifyUrl.
+  verified: [200, ""],
   ignored: [200, "success"],
   stored: [200, "success"],
   store_failed: [503, "try again"],
@@ -126,7 +137,7 @@ export class PushReceiver {
 
   async listen(): Promise<number> {
     this.port = await listen(this.server, this.o.listen, "openPlatform.receiver.listen");
-    this.o.log.info({ address: this.o.listen, port: this.port, paths: [...this.byPath.keys()] }, "Open Platform push receiver listening");
+    this.o.log.info({ address: this.o.listen, port: this.port, paths: [...this.byPath.keys()] }, "push receiver listening");
     return this.port;
   }
 
@@ -162,6 +173,7 @@ export class PushReceiver {
     };
     try {
       if (!target) throw new Refusal("not_found", "no platform on this path");
+      if (req.method === "GET" && target.urlCheckIds) return this.verifyUrl(url.searchParams, target, target.urlCheckIds, res, finish);
       if (req.method !== "POST") throw new Refusal("method_not_allowed", `${req.method ?? "?"} instead of POST`);
       const body = await this.readBody(req);
       const query = pushQueryOf(url.searchParams);
@@ -197,6 +209,37 @@ export class PushReceiver {
       if (err instanceof Refusal) return finish(err.result, err.why);
       throw err;
     }
+  }
+
+  /**
+   * WeCom's URL check: the signature covers echostr, which is encrypted like
+   * a message for one of the receiver ids; the plaintext is the answer. Nothing
+   * is stored, and the plaintext (a random string WeCom chose) is not logged.
+   */
+  private verifyUrl(params: URLSearchParams, target: PushTarget, ids: readonly string[], res: ServerResponse, finish: (result: PushResultName, why?: string) => void): void {
+    const query = pushQueryOf(params);
+    const echostr = params.get("echostr");
+    if (!query.timestamp || !query.nonce || !query.msgSignature || !echostr) throw new Refusal("malformed", "URL check lacks timestamp, nonce, msg_signature or echostr");
+    if (echostr.length > 4096) throw new Refusal("too_large", "echostr over 4096 characters");
+    this.checkTimestamp(query.timestamp);
+    let plain: string | undefined;
+    try {
+      assertSignature(target.keys.token, query.timestamp, query.nonce, echostr, query.msgSignature);
+      for (const id of ids) {
+        try {
+          plain = decrypt(target.keys.encodingAesKey, echostr, id);
+          break;
+        } catch (err) {
+          if (!(err instanceof WrongReceiverError)) throw err;
+        }
+      }
+    } catch (err) {
+      throw refusalOf(err);
+    }
+    if (plain === undefined) throw new Refusal("wrong_receiver", "echostr is for another receiver");
+    res.writeHead(200, { "content-type": "text/plain; charset=utf-8", "content-length": Buffer.byteLength(plain), "cache-control": "no-store" });
+    res.end(plain);
+    finish("verified");
   }
 
   private checkTimestamp(timestamp: string): void {
@@ -250,6 +293,8 @@ export class PushReceiver {
   }
 
   private answer(res: ServerResponse, result: PushResultName, close = false): void {
+    // A URL check wrote its own answer.
+    if (res.headersSent) return;
     const [code, text] = ANSWERS[result];
     const headers: Record<string, string | number> = { "content-type": "text/plain; charset=utf-8", "content-length": Buffer.byteLength(text), "cache-control": "no-store" };
     if (result === "method_not_allowed") headers["allow"] = "POST";

@@ -109,6 +109,11 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
     return this.entry;
   }
 
+  /** WeCom checks the 指令回调URL with an echostr encrypted for the suite id, or (seen in SDK reports) the provider's corpid. */
+  get urlCheckIds(): readonly string[] {
+    return this.entry.providerCorpId === undefined ? [this.id] : [this.id, this.entry.providerCorpId];
+  }
+
   get tokenKey(): string {
     return this.entry.suiteId;
   }
@@ -530,10 +535,27 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
       .catch((err: Error) => this.log.error({ err: err.message }, "could not write lost permanent codes back to the store; trying at the next change"));
   }
 
+  /**
+   * The store lost the suite_ticket this replica holds (a Redis that
+   * restarted empty): no API asks WeCom for another, and the next push may
+   * be 10 minutes away, so the copy in memory is written back while it is
+   * valid (the other replicas and a suite token fetch read it from there).
+   */
+  private async restoreTicket(held: StoredTicket): Promise<void> {
+    try {
+      if (await this.deps.store.saveTicket(this.id, held)) {
+        this.log.warn({ ticket: fingerprint(held.value), expiresAt: new Date(held.expiresAt).toISOString() }, "the store had lost the suite_ticket: written back from memory");
+      }
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, "could not write the lost suite_ticket back to the store; the next push stores one");
+    }
+  }
+
   private async changed(change: PlatformChange): Promise<void> {
     if (this.stopped) return;
     if (change.what === "all" || change.what === "ticket") {
       const t = await this.deps.store.ticket(this.id);
+      if (!t && change.what === "all" && this.heldValid()) await this.restoreTicket(this.ticket!);
       const newer = t && (!this.ticket || t.createdAt > this.ticket.createdAt || t.value !== this.ticket.value);
       if (t) this.ticket = t;
       if (change.what === "all") {
@@ -543,7 +565,31 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
       if (newer) this.ticketArrived();
       return;
     }
+    const named = change.what === "authorizers" ? change.appIds : [change.appId];
+    const held = named.flatMap((corpId) => this.corps.get(corpId) ?? []);
     if (change.what === "authorizers") await this.corps.reloadSome(change.appIds);
     else await this.corps.reloadOne(change.appId);
+    const gone = held.filter((a) => !this.corps.has(a.appId));
+    if (gone.length > 0) await this.keepIfLost(gone);
+  }
+
+  /**
+   * Corps a change note said to re-read and the store no longer holds: they
+   * left (cancel_auth on another replica), or the store lost them (a note
+   * read just after a Redis restarted empty). A permanent code cannot be had
+   * again, so each is offered back to the store: one it refuses left (its
+   * de-authorization is held); one it takes was lost, and is served again.
+   */
+  private async keepIfLost(gone: readonly StoredAuthorizer[]): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const saved = await this.deps.store.saveAuthorizers(this.id, gone);
+      const restored = gone.filter((_, i) => saved[i]).map((a) => a.appId);
+      if (restored.length === 0) return;
+      this.log.warn({ corps: restored.slice(0, 20), count: restored.length }, "the store had lost these corps' permanent codes: written back from memory");
+      await this.corps.reloadSome(restored);
+    } catch (err) {
+      this.log.error({ corps: gone.slice(0, 20).map((a) => a.appId), err: (err as Error).message }, "the store no longer holds these corps and could not take their permanent codes back");
+    }
   }
 }

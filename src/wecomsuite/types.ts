@@ -33,6 +33,8 @@ export interface SuiteEntry {
   readonly corpTickets: readonly CorpTicket[];
   /** Page origins SignJsSdk may sign for the installed corps; empty: any. */
   readonly allowedOrigins: readonly string[];
+  /** The provider's own corpid (wecomProviders.provider), when configured: WeCom's URL check may encrypt its echostr for it. */
+  readonly providerCorpId?: string;
   /** The receiver's maxClockSkewSeconds, in ms (stored push times further ahead are brought back to now). */
   readonly maxClockSkewMs: number;
   readonly maxCallsPerSecond: number;

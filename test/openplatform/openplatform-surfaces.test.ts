@@ -151,7 +151,7 @@ describe("openPlatform config", () => {
     expect(loaded.platforms[0]).toMatchObject({ componentAppId: COMPONENT, path: `/wechat/open/${COMPONENT}` });
     expect(loaded.config.openPlatform!.receiver).toEqual({ listen: "127.0.0.1:8090", maxBodyBytes: 65_536, maxClockSkewSeconds: 300 });
     expect(String(loaded.platforms[0]!.encodingAesKey)).toBe("***");
-    expect(() => parseConfig({ apps: [] }, { env })).toThrow(/apps: configure at least one app \(or an openPlatform\)/);
+    expect(() => parseConfig({ apps: [] }, { env })).toThrow(/apps: configure at least one app \(or an openPlatform, or wecomProviders\)/);
   });
 
   it("refuses a bad EncodingAESKey, two sources of one secret, a duplicate path, and a component appid configured as an app", () => {

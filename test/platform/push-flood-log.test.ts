@@ -69,7 +69,7 @@ async function start() {
     for (let i = 0; i < n; i += 32) statuses.push(...(await Promise.all(Array.from({ length: Math.min(32, n - i) }, send))));
     return statuses;
   };
-  const lines = () => logs.lines.map((l) => JSON.parse(l) as Line).filter((l) => l.msg !== "Open Platform push receiver listening");
+  const lines = () => logs.lines.map((l) => JSON.parse(l) as Line).filter((l) => l.msg !== "push receiver listening");
   return { clock, logs, metrics, handled, receiver, post, flood, lines };
 }
 

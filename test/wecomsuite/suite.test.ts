@@ -7,12 +7,14 @@ import { createHash } from "node:crypto";
 import { Metadata, status } from "@grpc/grpc-js";
 import { statusDetailsOf } from "../../packages/client/src/status-details.js";
 import { afterEach, describe, expect, it } from "vitest";
-import { ListAuthorizersRequest, ListCredentialsRequest, type ListCredentialsResponse } from "../../generated/wxtoken/v1/token_service.js";
+import { CredentialKind, ListAuthorizersRequest, ListCredentialsRequest, SignatureKind, type ListCredentialsResponse } from "../../generated/wxtoken/v1/token_service.js";
 import type { PlatformStore } from "../../src/openplatform/store.js";
+import { request } from "undici";
+import { computeSignature, encrypt } from "../../src/platform/crypto.js";
 import { SuitePlatform } from "../../src/wecomsuite/suite.js";
 import { appHealthName } from "../../src/wxtoken.js";
 import { eventually, grpcError } from "../support/harness.js";
-import { CORP1, CORP2, DK, PROVIDER, PROVIDER_SECRET, SUITE, SUITE_SECRET, SuiteHarness } from "../support/suite-platform.js";
+import { AES_KEY, CALLBACK_TOKEN, CORP1, CORP2, DK, PROVIDER, PROVIDER_SECRET, SUITE, SUITE_SECRET, SuiteHarness } from "../support/suite-platform.js";
 
 let running: SuiteHarness | undefined;
 afterEach(async () => {
@@ -85,7 +87,7 @@ describe("a WeCom suite", () => {
       const t = await s.h.get({ appId: corp, platformId: SUITE });
       expect(isCorpToken(s, corp, t.token!.accessToken)).toBe(true);
       expect(t.token!.platformId).toBe(SUITE);
-      const jsapi = await s.h.get({ appId: corp, platformId: SUITE, kind: 1 });
+      const jsapi = await s.h.get({ appId: corp, platformId: SUITE, kind: CredentialKind.CREDENTIAL_KIND_JSAPI_TICKET });
       expect(jsapi.token!.accessToken).not.toBe("");
     }
     // One suite token for the whole chain; the v1 exchange handed the first corp token over, so no get_corp_token for CORP1.
@@ -103,10 +105,10 @@ describe("a WeCom suite", () => {
     await s.suite().install(CORP1);
     await eventually(() => expect(suiteOf(s).holds(CORP1)).toBe(true));
     const url = "https://h5.example.com/page?x=1";
-    const signed = await s.h.sign({ appId: CORP1, platformId: SUITE, kind: 1, url });
+    const signed = await s.h.sign({ appId: CORP1, platformId: SUITE, kind: SignatureKind.SIGNATURE_KIND_AGENT_CONFIG, url });
     const agentId = String(s.suite().corp(CORP1)!.agentId);
     expect(signed.agent).toBe(agentId);
-    const ticket = (await s.h.get({ appId: CORP1, platformId: SUITE, kind: 3 })).token!.accessToken;
+    const ticket = (await s.h.get({ appId: CORP1, platformId: SUITE, kind: CredentialKind.CREDENTIAL_KIND_AGENT_CONFIG_TICKET })).token!.accessToken;
     const expected = createHash("sha1").update(`jsapi_ticket=${ticket}&noncestr=${signed.nonceStr}&timestamp=${signed.timestamp}&url=${url}`).digest("hex");
     expect(signed.signature).toBe(expected);
   });
@@ -137,16 +139,25 @@ describe("a WeCom suite", () => {
     await s.suite(DK).install(CORP1);
     await eventually(() => expect(suiteOf(s, DK).holds(CORP1)).toBe(true));
     const first = s.suite(DK).permanentCodeOf(CORP1)!;
+    const held = (await s.h.get({ appId: CORP1, platformId: DK })).token!.accessToken;
+    const agent = String(s.suite(DK).corp(CORP1)!.agentId);
     const before = s.fake.calls("/cgi-bin/gettoken");
-    await s.h.server.credential(CORP1, { platform: DK }).forceRefresh((await s.h.get({ appId: CORP1, platformId: DK })).token!.accessToken, "test");
+    // WeCom cut the token (a reset, a leak): gettoken with the permanent code as the secret gives a new one.
+    s.fake.invalidateWeComToken(CORP1, agent);
+    const forced = await s.h.refresh({ appId: CORP1, platformId: DK, staleToken: held });
+    expect(forced.refreshed).toBe(true);
+    expect(isCorpToken(s, CORP1, forced.token!.accessToken, DK)).toBe(true);
     expect(s.fake.calls("/cgi-bin/gettoken")).toBe(before + 1);
     expect(s.calls("get_corp_token")).toBe(0);
 
     const reset = await s.suite(DK).resetPermanentCode(CORP1);
     expect(reset.body).toBe("success");
     const next = () => s.suite(DK).permanentCodeOf(CORP1);
-    await eventually(async () => expect((await store(s).authorizer(DK, CORP1))?.refreshToken).toBe(next()));
-    expect(next()).not.toBe(first);
+    // Exchanged (WeCom's code changes then) and the new code stored in place of the old one.
+    await eventually(async () => {
+      expect(next()).not.toBe(first);
+      expect((await store(s).authorizer(DK, CORP1))?.refreshToken).toBe(next());
+    });
     await eventually(async () => {
       const got = (await s.h.get({ appId: CORP1, platformId: DK })).token!.accessToken;
       expect(isCorpToken(s, CORP1, got, DK)).toBe(true);
@@ -176,11 +187,25 @@ describe("a WeCom suite", () => {
     await s.suite().install(CORP1);
     await eventually(() => expect(suiteOf(s).holds(CORP1)).toBe(true));
     const suiteCalls = s.calls("get_suite_token", SUITE);
-    s.suite().failNext(40082, { path: "/cgi-bin/service/get_corp_token" });
     const stale = (await s.h.get({ appId: CORP1, platformId: SUITE })).token!.accessToken;
-    const refreshed = await s.h.refresh({ appId: CORP1, platformId: SUITE, staleToken: stale });
-    expect(refreshed.token!.accessToken).not.toBe("");
-    expect(s.calls("get_suite_token", SUITE)).toBe(suiteCalls + 1);
+    s.fake.invalidateWeComToken(CORP1, String(s.suite().corp(CORP1)!.agentId));
+    for (const errcode of [40082, 42009]) {
+      const before = s.calls("get_corp_token", `${SUITE}/${CORP1}`);
+      s.suite().failNext(errcode, { path: "/cgi-bin/service/get_corp_token" });
+      const current = (await s.h.get({ appId: CORP1, platformId: SUITE })).token!.accessToken;
+      if (current === stale) {
+        const refreshed = await s.h.refresh({ appId: CORP1, platformId: SUITE, staleToken: stale });
+        expect(isCorpToken(s, CORP1, refreshed.token!.accessToken)).toBe(true);
+      } else {
+        s.fake.invalidateWeComToken(CORP1, String(s.suite().corp(CORP1)!.agentId));
+        const refreshed = await s.h.refresh({ appId: CORP1, platformId: SUITE, staleToken: current });
+        expect(isCorpToken(s, CORP1, refreshed.token!.accessToken)).toBe(true);
+      }
+      // The refused call, then the retry with the suite token compare-and-refreshed.
+      expect(s.calls("get_corp_token", `${SUITE}/${CORP1}`)).toBe(before + 2);
+    }
+    // WeCom handed back the same (still valid) suite token each time: asked once per refusal, never seen by the client.
+    expect(s.calls("get_suite_token", SUITE)).toBe(suiteCalls + 2);
   });
 
   it("holds the provider token", async () => {
@@ -201,5 +226,25 @@ describe("a WeCom suite", () => {
     for (const secret of [SUITE_SECRET, PROVIDER_SECRET, s.suite().permanentCodeOf(CORP1)!, s.suite().currentTicket()!, token, suiteToken]) {
       expect(text).not.toContain(secret);
     }
+  });
+
+  it("answers WeCom's URL check (GET with echostr) with the decrypted echostr, for the suite id or the provider's corpid only", async () => {
+    const s = await start();
+    const check = async (receiverId: string, o: { token?: string } = {}) => {
+      const timestamp = String(Math.floor(s.clock.now() / 1000));
+      const nonce = "n0nce";
+      const echostr = encrypt(AES_KEY, "echo-1234567890", receiverId);
+      const signature = computeSignature(o.token ?? CALLBACK_TOKEN, timestamp, nonce, echostr);
+      const q = new URLSearchParams({ msg_signature: signature, timestamp, nonce, echostr });
+      const res = await request(`${s.pushUrl(SUITE)}?${q}`);
+      return { status: res.statusCode, body: await res.body.text() };
+    };
+    expect(await check(SUITE)).toEqual({ status: 200, body: "echo-1234567890" });
+    expect(await check(PROVIDER)).toEqual({ status: 200, body: "echo-1234567890" });
+    expect((await check("wwsomeoneelse00001")).status).toBe(403);
+    expect((await check(SUITE, { token: "wrong-token" })).status).toBe(403);
+    const bare = await request(s.pushUrl(SUITE));
+    expect(bare.statusCode).toBe(400);
+    await bare.body.text();
   });
 });
