@@ -31,8 +31,13 @@ const ROOTS = {
     officialApp: { prefix: ["apps[]"], variant: "official" },
     wecomApp: { prefix: ["apps[]"], variant: "wecom" },
     secretSource: { prefix: ["apps[]"] },
-    jsSdk: { prefix: ["apps[]", "jsSdk"] },
+    jsSdk: [{ prefix: ["apps[]", "jsSdk"] }, { prefix: ["wecomProviders", "suites[]", "jsSdk"] }],
     platform: { prefix: ["openPlatform", "platforms[]"] },
+    // Shared by both pushed-ticket families: each key documented under each.
+    pushKeySources: [{ prefix: ["openPlatform", "platforms[]"] }, { prefix: ["wecomProviders", "suites[]"] }],
+    receiver: [{ prefix: ["openPlatform", "receiver"] }, { prefix: ["wecomProviders", "receiver"] }],
+    wecomSuite: { prefix: ["wecomProviders", "suites[]"] },
+    wecomProvider: { prefix: ["wecomProviders", "provider"] },
     connections: { prefix: ["connections"] },
   },
   "src/auth/schema.ts": {
@@ -64,6 +69,12 @@ export const FALLBACK = {
   "openPlatform.platforms[].secretEnv": "Name of the environment variable that holds the component_appsecret (preferred). Exactly one of secretEnv, secretFile, secret.",
   "openPlatform.platforms[].secretFile": "Path of a file that holds the component_appsecret, relative to the config file.",
   "openPlatform.platforms[].secret": "The component_appsecret itself (warned about: config files get copied and committed).",
+  "wecomProviders.suites[].secretEnv": "Name of the environment variable that holds the suite secret (preferred). Exactly one of secretEnv, secretFile, secret.",
+  "wecomProviders.suites[].secretFile": "Path of a file that holds the suite secret, relative to the config file.",
+  "wecomProviders.suites[].secret": "The suite secret itself (warned about: config files get copied and committed).",
+  "wecomProviders.provider.secretEnv": "Name of the environment variable that holds the provider_secret (preferred). Exactly one of secretEnv, secretFile, secret.",
+  "wecomProviders.provider.secretFile": "Path of a file that holds the provider_secret, relative to the config file.",
+  "wecomProviders.provider.secret": "The provider_secret itself (warned about: config files get copied and committed).",
 };
 
 /** Captions of the variants of a discriminated union (keyed "path:value"). */
@@ -97,11 +108,14 @@ export function extractComments(source, roots) {
   const top = () => frames[frames.length - 1];
   const record = (labels, text) => {
     const [root, ...rest] = labels;
-    const where = roots[root];
-    if (!where) return;
-    const path = [...where.prefix, ...rest].join(".").replaceAll(".[]", "[]");
-    const key = `${path}|${where.variant ?? ""}`;
-    if (!found.has(key)) found.set(key, text);
+    const wheres = roots[root];
+    if (!wheres) return;
+    // A constant used in several places (a shared fragment) documents each.
+    for (const where of Array.isArray(wheres) ? wheres : [wheres]) {
+      const path = [...where.prefix, ...rest].join(".").replaceAll(".[]", "[]");
+      const key = `${path}|${where.variant ?? ""}`;
+      if (!found.has(key)) found.set(key, text);
+    }
   };
   const labels = () => frames.map((f) => f.label).filter((l) => l !== null);
   const skipString = (quote) => {
