@@ -214,7 +214,8 @@ export class WxTokenServer {
         limits,
       );
       // The provider token is config, like an app's (a change needs a restart, as wecomProviders does).
-      if (loaded.provider) built.push(providerTokenIssuer(loaded.provider, wecom));
+      const provider = loaded.provider;
+      if (provider?.secret) built.push(providerTokenIssuer({ ...provider, secret: provider.secret }, wecom));
       return metered(metrics, built);
     };
     // Replicas on Redis split the refresh work: each refreshes the credentials it owns.

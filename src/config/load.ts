@@ -138,9 +138,10 @@ export function parseConfig(raw: unknown, options: { baseDir?: string; env?: Nod
     };
   });
   const p = config.wecomProviders?.provider;
+  const hasSecret = p !== undefined && [p.secretEnv, p.secretFile, p.secret].some((s) => s !== undefined);
   const provider: ProviderEntry | undefined = p && {
     corpId: p.corpId,
-    secret: new Secret(secretValue(p, "wecomProviders.provider", env, baseDir, warnings, "secret", "provider secret")),
+    ...(hasSecret ? { secret: new Secret(secretValue(p, "wecomProviders.provider", env, baseDir, warnings, "secret", "provider secret")) } : {}),
   };
   checkPlatforms(platforms, suites, provider, apps);
   const storePath = config.store.type === "file" || config.store.type === "sqlite" ? resolve(baseDir, config.store.path) : undefined;

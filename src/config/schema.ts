@@ -298,15 +298,19 @@ const wecomSuite = z
   .refine(oneMessageToken.check, { message: oneMessageToken.message })
   .refine(oneAesKey.check, { message: oneAesKey.message });
 
-/** The provider's own credential (服务商凭证): its corpid and provider_secret, for provider_access_token. */
+/**
+ * The provider's own credential (服务商凭证): its corpid (WeCom's URL check of
+ * a suite's 指令回调URL may name it) and, for provider_access_token, its
+ * provider_secret.
+ */
 const wecomProvider = z
   .strictObject({
     /** The provider's own corpid (服务商的corpid). */
     corpId: z.string().regex(APP_ID_PATTERN, `must be ${APP_ID_RULE}`),
-    /** The provider_secret (服务商secret): secretEnv (preferred), secretFile or secret, exactly one. */
+    /** The provider_secret (服务商secret): secretEnv (preferred), secretFile or secret, at most one; none: no provider_access_token. */
     ...secretSource,
   })
-  .refine(oneSecret.check, { message: oneSecret.message });
+  .refine((p) => [p.secretEnv, p.secretFile, p.secret].filter((s) => s !== undefined).length <= 1, { message: "give at most one of secretEnv, secretFile or secret" });
 
 const sqliteStore = z.strictObject({
   type: z.literal("sqlite"),

@@ -16,6 +16,7 @@ import { sourceDigest } from "../issuers/digest.js";
 import { fetchWithParent } from "../issuers/ticket.js";
 import { ticketKind } from "../issuers/types.js";
 import { MissingInputError, WeChatError, type ErrcodeTable } from "../upstream/errors.js";
+import type { Secret } from "../secret.js";
 import type { WeChatClient } from "../upstream/wechat-client.js";
 import type { CorpTicket, ProviderEntry, SuiteEntry } from "./types.js";
 
@@ -281,7 +282,7 @@ export function corpTicketIssuer(entry: SuiteEntry, corpId: string, type: CorpTi
 }
 
 /** The provider's own provider_access_token (the same value while it is valid). */
-export function providerTokenIssuer(provider: ProviderEntry, client: WeChatClient): Issuer {
+export function providerTokenIssuer(provider: ProviderEntry & { secret: Secret }, client: WeChatClient): Issuer {
   return {
     id: { appId: provider.corpId, kind: "access_token" },
     endpoint: "service/get_provider_token",

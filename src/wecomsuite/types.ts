@@ -43,10 +43,10 @@ export interface SuiteEntry {
   readonly idleAfterMs: number;
 }
 
-/** The provider's own corpid and provider_secret (provider_access_token). */
+/** The provider's own corpid and, for provider_access_token, its provider_secret. */
 export interface ProviderEntry {
   readonly corpId: string;
-  readonly secret: Secret;
+  readonly secret?: Secret;
 }
 
 /** Where WeCom posts a suite's pushes unless the config says otherwise. */
