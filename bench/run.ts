@@ -2,7 +2,7 @@
  * `npm run bench`: every bench once, bounded in time (under two minutes),
  * on 127.0.0.1 only. Prints numbers; never part of the tests.
  *
- *   node dist/bench/run.js [unary] [source] [fanout] [fanout-conn] [fanout-sse] [scale] [--quick]
+ *   node dist/bench/run.js [unary] [source] [fanout] [fanout-conn] [fanout-sse] [scale] [suite-scale] [--quick]
  *
  * fanout-conn: one connection per watcher, as production has them (every pod
  * its own). 10,000 connections need 10,000 descriptors on each side: the
@@ -16,12 +16,17 @@
  * --ceiling R; --idle S; --redis URL). It runs for minutes to hours, so only
  * when named: never in the default set, nor in CI's smoke run.
  *
+ * suite-scale: a WeCom suite with N installed corps (bench/suite-scale.ts;
+ * --n N, default 100,000; --ceiling R, default 1,000; --timeout S). Minutes
+ * at 100,000, so only when named; the --quick smoke runs it with 300 corps.
+ *
  * --quick shortens every phase (a smoke run, numbers not worth quoting).
  */
 import { execFileSync } from "node:child_process";
 import { cpus } from "node:os";
 import { fanoutBench } from "./fanout.js";
 import { scaleBench, scaleOptions } from "./scale.js";
+import { suiteScaleBench, suiteScaleOptions } from "./suite-scale.js";
 import { tokenSourceBench } from "./token-source.js";
 import { unaryBench } from "./unary.js";
 
@@ -37,8 +42,10 @@ for (let i = 0; i < args.length; i++) {
   else if (!a.startsWith("--")) picked.push(a);
 }
 /** Benches run when none is named; the others only when named. */
-const ON_DEMAND = new Set(["scale"]);
-const wanted = (name: string): boolean => (picked.length === 0 && !ON_DEMAND.has(name)) || picked.includes(name);
+const ON_DEMAND = new Set(["scale", "suite-scale"]);
+/** On-demand benches the --quick smoke (CI's) runs all the same, small. */
+const IN_SMOKE = new Set(["suite-scale"]);
+const wanted = (name: string): boolean => picked.includes(name) || (picked.length === 0 && (!ON_DEMAND.has(name) || (quick && IN_SMOKE.has(name))));
 const print = (s: string): void => void process.stdout.write(`${s}\n`);
 
 async function main(): Promise<void> {
@@ -68,6 +75,12 @@ async function main(): Promise<void> {
   if (wanted("scale")) {
     await scaleBench(scaleOptions(quick, flags), print);
     print("");
+  }
+  if (wanted("suite-scale")) {
+    const report = await suiteScaleBench(suiteScaleOptions(quick, flags), print);
+    print("");
+    // The smoke fails on a bench that failed, not only on one that threw.
+    if (report.rows.some((r) => r.label === "failed")) throw new Error("suite-scale failed (see above)");
   }
   print(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }

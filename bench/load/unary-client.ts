@@ -34,7 +34,7 @@ function makeCaller(load: UnaryLoad): { call: Call; close(): void; ready(deadlin
   }
   if (load.kind === "getToken") {
     const client = new TokenServiceClient(load.target, credentials.createInsecure());
-    const request = { appId: load.appId, kind: load.credential ?? 0, agent: "", platformId: "" };
+    const request = { appId: load.appId, kind: load.credential ?? 0, agent: "", platformId: load.platformId ?? "" };
     return {
       call: (done) => client.getToken(request, (err) => done(err)),
       close: () => client.close(),
@@ -43,7 +43,7 @@ function makeCaller(load: UnaryLoad): { call: Call; close(): void; ready(deadlin
   }
   const client = new Client(load.target, credentials.createInsecure());
   // The same bytes a GetToken request carries.
-  const payload = Buffer.from(GetTokenRequest.encode({ appId: load.appId, kind: load.credential ?? 0, agent: "", platformId: "" }).finish());
+  const payload = Buffer.from(GetTokenRequest.encode({ appId: load.appId, kind: load.credential ?? 0, agent: "", platformId: load.platformId ?? "" }).finish());
   const identity = (b: Buffer): Buffer => b;
   return {
     call: (done) => client.makeUnaryRequest(ECHO_PATH, identity, identity, payload, (err) => done(err)),

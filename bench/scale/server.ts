@@ -59,15 +59,24 @@ export class ServerProcess {
     this.exit = new Promise((resolve) => child.once("exit", () => ((this.exited = true), resolve())));
   }
 
-  static async start(s: ServerSetup): Promise<ServerProcess> {
+  static start(s: ServerSetup): Promise<ServerProcess> {
+    return ServerProcess.spawn({ dir: s.dir, name: s.name, config: (grpcPort) => serverConfig(s, grpcPort), env: COMPONENT_ENV });
+  }
+
+  /**
+   * `wxtoken serve` on any config (the WeCom suite bench's too): `config`
+   * makes it for the free gRPC port it is given; `env` holds the secrets
+   * its *Env keys name. Config and log go to `dir`.
+   */
+  static async spawn(o: { dir: string; name: string; config: (grpcPort: number) => Record<string, unknown>; env: Record<string, string> }): Promise<ServerProcess> {
     const grpcPort = await freePort();
-    const configPath = join(s.dir, `config-${s.name}.json`);
-    writeFileSync(configPath, JSON.stringify(serverConfig(s, grpcPort), null, 2));
-    const logPath = join(s.dir, `server-${s.name}.log`);
+    const configPath = join(o.dir, `config-${o.name}.json`);
+    writeFileSync(configPath, JSON.stringify(o.config(grpcPort), null, 2));
+    const logPath = join(o.dir, `server-${o.name}.log`);
     const log = createWriteStream(logPath, { flags: "a" });
     const startedAt = Date.now();
     const child = spawn(process.execPath, ["--inspect=127.0.0.1:0", CLI, "serve", "--config", configPath], {
-      env: { ...process.env, ...COMPONENT_ENV },
+      env: { ...process.env, ...o.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     const server = new ServerProcess(child, `127.0.0.1:${grpcPort}`, logPath, startedAt);

@@ -8,6 +8,8 @@ export interface UnaryLoad {
   appId: string;
   /** The CredentialKind enum value to ask for (0: the access_token; 2: the jsapi ticket). */
   credential?: number;
+  /** The platform the app's credential is held through (a WeCom suite id for an installed corp); absent: none. */
+  platformId?: string;
   concurrency: number;
   warmupMs: number;
   durationMs: number;
