@@ -65,7 +65,9 @@ function summary(loaded: LoadedConfig): Record<string, unknown> {
       kinds: familyOf(a).kinds(a),
     })),
     platforms: loaded.platforms.map((p) => ({ componentAppId: p.componentAppId, pushPath: p.path, authorizerKinds: ["access_token", ...p.authorizerTickets.map((t) => `${t}_ticket`)] })),
-    suites: loaded.suites.map((s) => ({ suiteId: s.suiteId, customApp: s.customApp, pushPath: s.path, corpKinds: ["access_token", ...s.corpTickets.map((t) => `${t}_ticket`)] })),
+    ...(loaded.suites.length > 0
+      ? { suites: loaded.suites.map((s) => ({ suiteId: s.suiteId, customApp: s.customApp, pushPath: s.path, corpKinds: ["access_token", ...s.corpTickets.map((t) => `${t}_ticket`)] })) }
+      : {}),
     ...(loaded.provider ? { provider: { corpId: loaded.provider.corpId } } : {}),
     store: storeSummary(loaded),
     listeners: Object.fromEntries(listeners(loaded)),

@@ -83,6 +83,8 @@ export class SuiteState {
   private readonly tickets: PushedTickets;
   private readonly suiteTokens: TokenBook;
   private readonly corps = new Map<string, InstalledCorp>();
+  /** Each corp's newest auth code. */
+  private readonly codeOfCorp = new Map<string, string>();
   private readonly codes = new Map<string, AuthCode>();
   /** Errcodes on demand (FakeSuite.failNext), matched by endpoint path and corp. */
   readonly faults = new FaultList();
@@ -229,10 +231,14 @@ export class SuiteState {
 
   /** A new auth code for the corp; its earlier unused ones die (only the newest can be exchanged). */
   private newCode(corp: InstalledCorp, permanentCode: string): { code: string; expiresAt: number } {
-    for (const held of this.codes.values()) if (held.corpId === corp.corpId) held.used = true;
+    // A corp's newer code replaces its older one (looked up by corp: 100,000 pre-installed corps cost O(N), not O(N²)).
+    const older = this.codeOfCorp.get(corp.corpId);
+    const held = older === undefined ? undefined : this.codes.get(older);
+    if (held) held.used = true;
     const code = random(48);
     const expiresAt = this.o.clock.now() + this.o.authCodeLifetimeMs;
     this.codes.set(code, { corpId: corp.corpId, permanentCode, expiresAt, used: false });
+    this.codeOfCorp.set(corp.corpId, code);
     return { code, expiresAt };
   }
 
