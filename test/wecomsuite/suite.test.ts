@@ -247,4 +247,21 @@ describe("a WeCom suite", () => {
     expect(bare.statusCode).toBe(400);
     await bare.body.text();
   });
+
+  it("exposes the held ticket's age as a metric an alert can watch (-1 when none is held)", async () => {
+    const s = await start({ config: { metrics: { listen: "127.0.0.1:0" } } });
+    const age = async () => {
+      const res = await request(`http://127.0.0.1:${s.h.server.metricsPort}/metrics`);
+      const text = await res.body.text();
+      const line = text.split("\n").find((l) => l.startsWith(`wxtoken_platform_ticket_age_seconds{platform="${SUITE}",family="wecom_suite"}`));
+      return Number(line?.split(" ").at(-1));
+    };
+    expect(await age()).toBe(-1);
+    await s.suite().pushTicket();
+    expect(await age()).toBe(0);
+    // The fake's timer would push at 10 minutes: without pushes arriving, the age grows past the 20-minute alert.
+    s.suite().pushUrl = "http://127.0.0.1:9/unreachable";
+    await s.clock.advance(21 * 60_000);
+    expect(await age()).toBeGreaterThanOrEqual(21 * 60);
+  });
 });
