@@ -8,7 +8,7 @@ import { Metadata } from "@grpc/grpc-js";
 import { ListAuthorizersRequest, ListAuthorizersResponse } from "../../generated/wxtoken/v1/token_service.js";
 import type { FakeClock } from "../../src/clock.js";
 import type { TokenStore } from "../../src/core/store.js";
-import type { FakeSuite, FakeWeChat } from "../../src/fake-wechat/index.js";
+import type { FakeSuite, FakeWeChat, FakeWeChatOptions } from "../../src/fake-wechat/index.js";
 import { AES_KEY, CALLBACK_TOKEN, DK, SUITE, SUITE_SECRET } from "./fake-suite.js";
 import { Harness, type HarnessOptions } from "./harness.js";
 
@@ -22,6 +22,13 @@ export interface SuiteHarnessOptions {
   clock?: FakeClock;
   /** More options of the harness's own fake WeChat (self-built WeCom corps, say). */
   fake?: HarnessOptions["fakeOptions"];
+  /**
+   * A fake WeChat the test owns instead of the harness's own (made with
+   * suiteFakeOptions() on the `clock` given here too, started, and closed by
+   * the test): one WeCom across a server's restart, or shared by replicas.
+   * Its suites are pointed at this server's receiver as it starts.
+   */
+  wechat?: FakeWeChat;
   store?: TokenStore;
   storePath?: string;
   /** More keys of each suite's config entry. */
@@ -30,6 +37,21 @@ export interface SuiteHarnessOptions {
   apps?: unknown[];
   apiKey?: string;
   env?: Record<string, string>;
+}
+
+/** The options of a fake WeChat with the suites SUITE and DK and the provider PROVIDER, as the harness makes its own. */
+export function suiteFakeOptions(clock: FakeClock, more: HarnessOptions["fakeOptions"] = {}): FakeWeChatOptions {
+  const keys = { secret: SUITE_SECRET, token: CALLBACK_TOKEN, encodingAesKey: AES_KEY };
+  return {
+    apps: {},
+    clock,
+    suites: [
+      { suiteId: SUITE, ...keys },
+      { suiteId: DK, ...keys },
+    ],
+    wecomProviders: { [PROVIDER]: PROVIDER_SECRET },
+    ...more,
+  };
 }
 
 export class SuiteHarness {
@@ -47,6 +69,7 @@ export class SuiteHarness {
     });
     const h = await Harness.start({
       clock: o.clock,
+      fake: o.wechat,
       store: o.store,
       storePath: o.storePath,
       apiKey: o.apiKey,
