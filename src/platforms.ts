@@ -11,7 +11,7 @@ import type { Issuer } from "./core/issuer.js";
 import type { HourlyLimit } from "./core/quota-guard.js";
 import type { Logger } from "./log.js";
 import { OpenPlatform } from "./openplatform/platform.js";
-import type { PlatformStore } from "./openplatform/store.js";
+import type { PlatformStore } from "./platform/store.js";
 import type { PlatformEntry } from "./openplatform/types.js";
 import type { PlatformFamily, PushedPlatform } from "./platform/pushed-platform.js";
 import type { WeChatClient } from "./upstream/wechat-client.js";

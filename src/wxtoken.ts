@@ -50,7 +50,7 @@ import { planListeners, type ListenerLimits } from "./listeners/plan.js";
 import { HostCheck } from "./listeners/host-check.js";
 import { Readiness } from "./listeners/probes.js";
 import { credentialStatus } from "./metrics/status-page.js";
-import { isPlatformStore } from "./openplatform/store.js";
+import { isPlatformStore } from "./platform/store.js";
 
 export { appHealthName, STORE_HEALTH_NAME, TOKEN_SERVICE_NAME, SERVER_CHANNEL_OPTIONS } from "./grpc/server.js";
 

@@ -8,7 +8,7 @@
  * callers, who must not build or read it, but it carries nothing secret.
  */
 import { InvalidArgumentError } from "../errors.js";
-import type { AuthorizerStatus } from "../openplatform/store.js";
+import type { AuthorizerStatus } from "../platform/store.js";
 
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 1000;

@@ -6,7 +6,7 @@
  */
 import type { CredentialEngine } from "../core/engine.js";
 import { FailedPreconditionError, WxTokenError } from "../errors.js";
-import type { AuthorizerStatus } from "../openplatform/store.js";
+import type { AuthorizerStatus } from "../platform/store.js";
 import type { SyncResult } from "../openplatform/sync.js";
 import type { PushedPlatform } from "../platform/pushed-platform.js";
 import { encodePageToken, type PageStart } from "./paging.js";

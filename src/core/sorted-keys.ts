@@ -1,6 +1,6 @@
 /**
  * Strings kept in order for pages read by key (keyset pagination): an Open
- * Platform's authorizers by appid (src/openplatform/authorizer-index.ts),
+ * Platform's authorizers by appid (src/platform/tenant-index.ts),
  * every credential for ListCredentials (src/core/credential-index.ts). A
  * page must not sort or copy 100,000 keys, so the sorted array changes only
  * when membership changed, and then by merging the few changes into the

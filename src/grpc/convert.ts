@@ -19,7 +19,7 @@ import type { Signed } from "../core/signer.js";
 import type { CredentialListArgs, CredentialListView } from "../api/credentials.js";
 import type { CredentialStateName } from "../core/credential-index.js";
 import type { CredentialKind as Kind, CredentialRecord } from "../core/credential-id.js";
-import type { AuthorizerStatus as AuthorizerStatusName } from "../openplatform/store.js";
+import type { AuthorizerStatus as AuthorizerStatusName } from "../platform/store.js";
 
 /** The kind a request names (unset: the access_token); undefined for a value this server does not know. */
 export function kindFromProto(kind: CredentialKind | number | undefined): Kind | undefined {

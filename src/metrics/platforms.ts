@@ -8,7 +8,7 @@
 import { Gauge, type Registry } from "prom-client";
 import type { CredentialEngine } from "../core/engine.js";
 import type { PushedPlatform } from "../platform/pushed-platform.js";
-import { AUTHORIZER_STATUSES } from "../openplatform/store.js";
+import { AUTHORIZER_STATUSES } from "../platform/store.js";
 
 export interface PlatformSources {
   platforms(): Iterable<PushedPlatform>;

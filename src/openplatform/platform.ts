@@ -2,7 +2,7 @@
  * One Open Platform (第三方平台): the chain from the pushed
  * component_verify_ticket to the component_access_token to every authorizer's
  * token. It keeps what must not be lost in the platform store (the ticket,
- * the authorizers' refresh tokens, through its AuthorizerBook), handles the
+ * the authorizers' refresh tokens, through its TenantBook), handles the
  * pushes the receiver verified, exchanges authorization codes, re-reads the
  * authorizer list when refresh tokens are missing or refused, and adds
  * to the engine, one account at a time, the credentials of each account it
@@ -24,11 +24,11 @@ import type { OfficialApp } from "../issuers/types.js";
 import type { Logger } from "../log.js";
 import { WeChatError } from "../upstream/errors.js";
 import type { WeChatClient } from "../upstream/wechat-client.js";
-import { AuthorizerBook } from "./authorizer-book.js";
-import type { AuthorizerPage } from "./authorizer-index.js";
+import { TenantBook } from "../platform/tenant-book.js";
+import type { AuthorizerPage } from "../platform/tenant-index.js";
 import { queryAuth, startPushTicket, type Exchanged } from "./component-calls.js";
 import { applyAuthorizerList, LIST_PATH, readAuthorizerList, type SyncResult } from "./sync.js";
-import { repairedAnything, type AuthorizerStatus, type PlatformChange, type PlatformStore, type StoredAuthorizer, type StoredTicket } from "./store.js";
+import { repairedAnything, type AuthorizerStatus, type PlatformChange, type PlatformStore, type StoredAuthorizer, type StoredTicket } from "../platform/store.js";
 import type { PushOutcome } from "../platform/receiver.js";
 import { platformGroup, type Authorized, type FamilyFacts, type PushedPlatform } from "../platform/pushed-platform.js";
 import type { PlatformEntry } from "./types.js";
@@ -67,7 +67,7 @@ export class OpenPlatform implements PushedPlatform, TicketSource, RefreshTokenS
   readonly facts = OPEN_PLATFORM;
   private readonly log: Logger;
   /** The authorizers, as stored and as not yet stored. */
-  private readonly authorizers: AuthorizerBook;
+  private readonly authorizers: TenantBook;
   private ticket: StoredTicket | undefined;
   /** A ticket WeChat refused (61005/61006): not used again. */
   private refusedTicket: string | undefined;
@@ -96,7 +96,7 @@ export class OpenPlatform implements PushedPlatform, TicketSource, RefreshTokenS
   ) {
     this.componentAppId = entry.componentAppId;
     this.log = deps.log.child({ component: entry.componentAppId });
-    this.authorizers = new AuthorizerBook(entry.componentAppId, deps.store, deps.clock, this.log, {
+    this.authorizers = new TenantBook(entry.componentAppId, deps.store, deps.clock, this.log, {
       joined: (appId) => this.serve(appId),
       left: (appId) => this.unserve(appId),
       lost: () => this.scheduleSync("missing"),
@@ -240,7 +240,7 @@ export class OpenPlatform implements PushedPlatform, TicketSource, RefreshTokenS
     return this.authorizers.has(appId);
   }
 
-  /** One page of the authorizers as stored, by appid, after `after` (ListAuthorizers; see authorizer-index.ts). */
+  /** One page of the authorizers as stored, by appid, after `after` (ListAuthorizers; see tenant-index.ts). */
   authorizerPage(after: string | undefined, limit: number, status?: AuthorizerStatus): AuthorizerPage {
     return this.authorizers.page(after, limit, status);
   }
@@ -284,7 +284,7 @@ export class OpenPlatform implements PushedPlatform, TicketSource, RefreshTokenS
     return this.authorizers.rotated(appId, previous, next);
   }
 
-  /** At shutdown: refresh tokens the store refused are tried once more (see AuthorizerBook.flushWrites). */
+  /** At shutdown: refresh tokens the store refused are tried once more (see TenantBook.flushWrites). */
   flushWrites(): Promise<void> {
     return this.authorizers.flushWrites();
   }
@@ -538,7 +538,7 @@ export class OpenPlatform implements PushedPlatform, TicketSource, RefreshTokenS
     else await this.authorizers.reloadOne(change.appId);
   }
 
-  /** The authorizers from the store (see AuthorizerBook.reloadAll); the first answer after a failed start may call for WeChat's list. */
+  /** The authorizers from the store (see TenantBook.reloadAll); the first answer after a failed start may call for WeChat's list. */
   private async reloadAll(authoritative: boolean): Promise<void> {
     const stored = await this.authorizers.reloadAll(authoritative);
     if (this.loadFailed) {

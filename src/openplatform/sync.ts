@@ -10,7 +10,7 @@ import { APP_ID_PATTERN } from "../core/credential-id.js";
 import { AUTHORIZER_TOKEN_ERRCODES } from "../issuers/component.js";
 import { UpstreamTransportError, type ErrcodeTable } from "../upstream/errors.js";
 import type { WeChatClient } from "../upstream/wechat-client.js";
-import type { PlatformStore } from "./store.js";
+import type { PlatformStore } from "../platform/store.js";
 
 export const LIST_PATH = "/cgi-bin/component/api_get_authorizer_list";
 /** WeChat's largest page. */

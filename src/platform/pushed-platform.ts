@@ -11,8 +11,8 @@
  * only through this interface.
  */
 import type { Secret } from "../secret.js";
-import type { AuthorizerPage } from "../openplatform/authorizer-index.js";
-import type { AuthorizerStatus, StoredTicket } from "../openplatform/store.js";
+import type { AuthorizerPage } from "./tenant-index.js";
+import type { AuthorizerStatus, StoredTicket } from "./store.js";
 import type { PushOutcome } from "./receiver.js";
 
 /** The families of pushed-ticket platforms, as config, metrics and the API name them. */

@@ -18,8 +18,8 @@ import type {
   RepairedTimes,
   StoredAuthorizer,
   StoredTicket,
-} from "../openplatform/store.js";
-import { byReceipt, repairedAnything, toPendingCode, toStoredAuthorizer, toStoredTicket } from "../openplatform/store.js";
+} from "../platform/store.js";
+import { byReceipt, repairedAnything, toPendingCode, toStoredAuthorizer, toStoredTicket } from "../platform/store.js";
 
 interface Platform {
   ticket?: StoredTicket;

@@ -27,7 +27,7 @@ import {
   type RepairedTimes,
   type StoredAuthorizer,
   type StoredTicket,
-} from "../openplatform/store.js";
+} from "../platform/store.js";
 import { hashEntries, hashFields, saveAuthorizerBatch } from "./redis-batch.js";
 import { parsed, type RedisClients } from "./redis-clients.js";
 import { RedisChannel } from "./redis-pubsub.js";

@@ -21,7 +21,7 @@ import {
   type RepairedTimes,
   type StoredAuthorizer,
   type StoredTicket,
-} from "../openplatform/store.js";
+} from "../platform/store.js";
 import { counted, inTransaction, type Db, type Work } from "./sqlite-db.js";
 
 interface TicketRow {

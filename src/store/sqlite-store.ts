@@ -15,7 +15,7 @@
 import { dirname, join } from "node:path";
 import type { Logger } from "../log.js";
 import { isStoredQuota, toStoredCredential, type StoredCredential, type StoredQuota, type TokenStore } from "../core/store.js";
-import type { PendingCode, PlatformChange, PlatformStore, RemoveOutcome, RepairedTimes, StoredAuthorizer, StoredTicket } from "../openplatform/store.js";
+import type { PendingCode, PlatformChange, PlatformStore, RemoveOutcome, RepairedTimes, StoredAuthorizer, StoredTicket } from "../platform/store.js";
 import { counted, inTransaction, openDatabase, type Db, type Work } from "./sqlite-db.js";
 import { makeDatabase } from "./sqlite-import.js";
 import { SqlitePlatforms } from "./sqlite-platform.js";

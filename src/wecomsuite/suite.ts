@@ -25,9 +25,9 @@ import type { HourlyLimit } from "../core/quota-guard.js";
 import { fingerprint } from "../fingerprint.js";
 import { ticketKind } from "../issuers/types.js";
 import type { Logger } from "../log.js";
-import { AuthorizerBook } from "../openplatform/authorizer-book.js";
-import type { AuthorizerPage } from "../openplatform/authorizer-index.js";
-import type { AuthorizerStatus, PendingCode, PlatformChange, PlatformStore, StoredAuthorizer, StoredTicket } from "../openplatform/store.js";
+import { TenantBook, type TenantWords } from "../platform/tenant-book.js";
+import type { AuthorizerPage } from "../platform/tenant-index.js";
+import type { AuthorizerStatus, PendingCode, PlatformChange, PlatformStore, StoredAuthorizer, StoredTicket } from "../platform/store.js";
 import { platformGroup, type Authorized, type PushedPlatform } from "../platform/pushed-platform.js";
 import type { PushOutcome } from "../platform/receiver.js";
 import { MissingInputError, WeChatError } from "../upstream/errors.js";
@@ -60,6 +60,15 @@ const AUTH_CODE_LIFE_MS = 10 * 60_000;
 const EXCHANGE_RETRY_MS = [2_000, 5_000, 15_000, 30_000, 60_000];
 /** How often stored codes are looked at (one a crashed replica kept). */
 const PENDING_SWEEP_MS = 60_000;
+/** How the tenant book names a suite's tenants and their secret in its log lines. */
+const CORP_WORDS: TenantWords = {
+  tenant: "corp",
+  secret: "permanent code",
+  secretField: "permanentCode",
+  unwrittenHint: "no API gives a permanent code again: these corps must install the app again if WeCom does not resend their push",
+  lostHint: "writing their permanent codes back",
+};
+
 /** How long a replica's claim on exchanging a code lasts. */
 const CLAIM_MS = 60_000;
 /** Longest AuthCode accepted from a push (WeCom's are well under). */
@@ -71,7 +80,7 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
   readonly group: string;
   readonly progress = undefined;
   private readonly log: Logger;
-  private readonly corps: AuthorizerBook;
+  private readonly corps: TenantBook;
   private readonly corpIssuer: (corpId: string) => Issuer;
   private ticket: StoredTicket | undefined;
   private refusedTicket: string | undefined;
@@ -91,12 +100,12 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
     this.id = entry.suiteId;
     this.group = platformGroup(entry.suiteId);
     this.log = deps.log.child({ suite: entry.suiteId });
-    this.corps = new AuthorizerBook(entry.suiteId, deps.store, deps.clock, this.log, {
+    this.corps = new TenantBook(entry.suiteId, deps.store, deps.clock, this.log, {
       joined: (corpId) => this.serve(corpId),
       left: (corpId) => this.unserve(corpId),
       lost: () => this.restoreLost(),
       refreshTokenReplaced: (corpId) => this.credential(this.tenantKey(corpId))?.retryNow("a new permanent code was stored"),
-    });
+    }, CORP_WORDS);
     this.corpIssuer = corpTokenIssuers(entry, this, deps.client);
     deps.host.engine.lane(this.group, {
       maxCallsPerSecond: entry.maxCallsPerSecond,

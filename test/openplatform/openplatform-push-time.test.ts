@@ -17,7 +17,7 @@ import { FakeClock } from "../../src/clock.js";
 import type { TokenStore } from "../../src/core/store.js";
 import { FakeWeChat } from "../../src/fake-wechat/index.js";
 import { silentLogger } from "../../src/log.js";
-import type { PlatformStore } from "../../src/openplatform/store.js";
+import type { PlatformStore } from "../../src/platform/store.js";
 import { FileStore } from "../../src/store/file-store.js";
 import { MemoryStore } from "../../src/store/memory-store.js";
 import { RedisStore } from "../../src/store/redis-store.js";

@@ -10,7 +10,7 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../../src/log.js";
-import type { StoredAuthorizer } from "../../src/openplatform/store.js";
+import type { StoredAuthorizer } from "../../src/platform/store.js";
 import { FileStore } from "../../src/store/file-store.js";
 import { RedisStore } from "../../src/store/redis-store.js";
 import { eventually, tempDir } from "../support/harness.js";

@@ -1,5 +1,5 @@
 /**
- * The PlatformStore contract (src/openplatform/store.ts): one suite run over
+ * The PlatformStore contract (src/platform/store.ts): one suite run over
  * the memory, file, SQLite and Redis stores (the batch half is in
  * platform-store-batch.test.ts, the SQLite store's own promises in
  * sqlite-store.test.ts), then what only a durable or shared store promises (a
@@ -11,7 +11,7 @@ import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:f
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/log.js";
-import type { PlatformChange, StoredAuthorizer, StoredTicket } from "../../src/openplatform/store.js";
+import type { PlatformChange, StoredAuthorizer, StoredTicket } from "../../src/platform/store.js";
 import { FileStore } from "../../src/store/file-store.js";
 import { eventually, LogCapture, tempDir } from "../support/harness.js";
 import { plainRedis as plainRedisOf, platformStoreKinds, record, redisStore as redisStoreOf, subscribed as subscribedOf } from "../support/platform-stores.js";

@@ -1,5 +1,5 @@
 /**
- * What a WeCom suite adds to the PlatformStore (src/openplatform/store.ts):
+ * What a WeCom suite adds to the PlatformStore (src/platform/store.ts):
  * a tenant's agents (the agentids of the suite's app in an installed corp)
  * and the pending authorization codes (create_auth, reset_permanent_code)
  * kept before the receiver answers `success`. One contract run over the
@@ -15,7 +15,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { createLogger, silentLogger } from "../../src/log.js";
-import { toPendingCode, toStoredAuthorizer, type PendingCode, type StoredAuthorizer, type StoredTicket } from "../../src/openplatform/store.js";
+import { toPendingCode, toStoredAuthorizer, type PendingCode, type StoredAuthorizer, type StoredTicket } from "../../src/platform/store.js";
 import { FileStore } from "../../src/store/file-store.js";
 import { RedisStore } from "../../src/store/redis-store.js";
 import { SqliteStore } from "../../src/store/sqlite-store.js";

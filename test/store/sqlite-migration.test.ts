@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { FakeClock } from "../../src/clock.js";
 import { parseConfig } from "../../src/config/load.js";
 import { createLogger, silentLogger } from "../../src/log.js";
-import type { StoredAuthorizer, StoredTicket } from "../../src/openplatform/store.js";
+import type { StoredAuthorizer, StoredTicket } from "../../src/platform/store.js";
 import { FileStore } from "../../src/store/file-store.js";
 import { SqliteStore } from "../../src/store/sqlite-store.js";
 import { openStore } from "../../src/wxtoken.js";

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/log.js";
 import type { StoredCredential } from "../../src/core/store.js";
-import type { StoredAuthorizer, StoredTicket } from "../../src/openplatform/store.js";
+import type { StoredAuthorizer, StoredTicket } from "../../src/platform/store.js";
 import { SqliteStore } from "../../src/store/sqlite-store.js";
 import { eventually, LogCapture, tempDir } from "../support/harness.js";
 import { record } from "../support/platform-stores.js";

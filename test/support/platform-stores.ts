@@ -9,7 +9,7 @@ import { Redis } from "ioredis";
 import { expect } from "vitest";
 import { silentLogger } from "../../src/log.js";
 import type { TokenStore } from "../../src/core/store.js";
-import type { PlatformChange, PlatformStore } from "../../src/openplatform/store.js";
+import type { PlatformChange, PlatformStore } from "../../src/platform/store.js";
 import { FileStore } from "../../src/store/file-store.js";
 import { MemoryStore } from "../../src/store/memory-store.js";
 import { RedisStore } from "../../src/store/redis-store.js";

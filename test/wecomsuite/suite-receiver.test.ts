@@ -9,7 +9,7 @@
 import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { messageXml, sealPush, type PushKeys, type SealedPush } from "../../src/platform/push.js";
-import type { PlatformStore } from "../../src/openplatform/store.js";
+import type { PlatformStore } from "../../src/platform/store.js";
 import { SuitePlatform } from "../../src/wecomsuite/suite.js";
 import { eventually } from "../support/harness.js";
 import { AES_KEY, CALLBACK_TOKEN, CORP1, CORP2, DK, PROVIDER_SECRET, SUITE, SUITE_SECRET, SuiteHarness } from "../support/suite-platform.js";

@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { FakeClock } from "../../src/clock.js";
 import { FakeWeChat } from "../../src/fake-wechat/index.js";
 import { silentLogger } from "../../src/log.js";
-import type { PlatformStore } from "../../src/openplatform/store.js";
+import type { PlatformStore } from "../../src/platform/store.js";
 import { RedisStore } from "../../src/store/redis-store.js";
 import { SuitePlatform } from "../../src/wecomsuite/suite.js";
 import { eventually, tempDir } from "../support/harness.js";

@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { statusDetailsOf } from "../../packages/client/src/status-details.js";
 import { FakeClock } from "../../src/clock.js";
 import { FakeWeChat } from "../../src/fake-wechat/index.js";
-import type { PlatformStore } from "../../src/openplatform/store.js";
+import type { PlatformStore } from "../../src/platform/store.js";
 import { SuitePlatform } from "../../src/wecomsuite/suite.js";
 import { eventually, grpcError, tempDir } from "../support/harness.js";
 import { CORP1, CORP2, SUITE, suiteFakeOptions, SuiteHarness, type SuiteHarnessOptions } from "../support/suite-platform.js";

@@ -16,7 +16,7 @@ import { FakeClock } from "../../src/clock.js";
 import { credentialKey } from "../../src/core/credential-id.js";
 import type { MembershipEvent } from "../../src/core/engine.js";
 import { FakeWeChat } from "../../src/fake-wechat/index.js";
-import type { StoredAuthorizer } from "../../src/openplatform/store.js";
+import type { StoredAuthorizer } from "../../src/platform/store.js";
 import { SqliteStore } from "../../src/store/sqlite-store.js";
 import { SuitePlatform } from "../../src/wecomsuite/suite.js";
 import { eventually } from "../support/harness.js";

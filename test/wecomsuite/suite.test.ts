@@ -8,7 +8,7 @@ import { Metadata, status } from "@grpc/grpc-js";
 import { statusDetailsOf } from "../../packages/client/src/status-details.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { CredentialKind, ListAuthorizersRequest, ListCredentialsRequest, SignatureKind, type ListCredentialsResponse } from "../../generated/wxtoken/v1/token_service.js";
-import type { PlatformStore } from "../../src/openplatform/store.js";
+import type { PlatformStore } from "../../src/platform/store.js";
 import { request } from "undici";
 import { computeSignature, encrypt } from "../../src/platform/crypto.js";
 import { SuitePlatform } from "../../src/wecomsuite/suite.js";

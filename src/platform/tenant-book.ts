@@ -1,21 +1,46 @@
 /**
- * The authorizers of one Open Platform as this replica knows them: a mirror
- * of the platform store, plus what the store has not taken yet. A refresh
- * token WeChat handed out (an exchanged authorization code, a rotation) is
- * never only in the store's hands: if the write fails it is kept here,
- * served, and written again on a timer (AccountWrites) until it lands or the
- * account leaves. Changes about one account run in order.
+ * The tenants of one pushed-ticket platform as this replica knows them (an
+ * Open Platform's authorizers, a WeCom suite's installed corps): a mirror of
+ * the platform store, plus what the store has not taken yet. A long-lived
+ * secret WeChat handed out (a refresh token or a permanent code, from an
+ * exchanged authorization code or a rotation) is never only in the store's
+ * hands: if the write fails it is kept here, served, and written again on a
+ * timer (AccountWrites) until it lands or the tenant leaves. Changes about
+ * one tenant run in order.
  *
- * OpenPlatform (platform.ts) decides what to do with pushes and WeChat's
- * answers; this book keeps the records consistent with the store.
+ * The family (OpenPlatform, SuitePlatform) decides what to do with pushes
+ * and WeChat's answers; this book keeps the records consistent with the store.
  */
 import type { Clock } from "../clock.js";
 import { fingerprint } from "../fingerprint.js";
 import type { Logger } from "../log.js";
 import { AccountWrites } from "./account-writes.js";
-import { AuthorizerIndex, type AuthorizerPage } from "./authorizer-index.js";
+import { TenantIndex, type AuthorizerPage } from "./tenant-index.js";
 import type { AuthorizerStatus, PlatformStore, StoredAuthorizer } from "./store.js";
-import type { PushOutcome } from "../platform/receiver.js";
+import type { PushOutcome } from "./receiver.js";
+
+/** How a family names its tenants and their secret in the book's log lines. */
+export interface TenantWords {
+  /** "authorizer", "corp": in messages, and (as is) the log field naming the tenant. */
+  readonly tenant: string;
+  /** "refresh token", "permanent code". */
+  readonly secret: string;
+  /** The log field of the secret's fingerprint: "refreshToken", "permanentCode". */
+  readonly secretField: string;
+  /** What an operator can do about secrets left unwritten at shutdown. */
+  readonly unwrittenHint: string;
+  /** What the family does when the store lost tenants it holds. */
+  readonly lostHint: string;
+}
+
+/** The Open Platform's words. */
+export const AUTHORIZER_WORDS: TenantWords = {
+  tenant: "authorizer",
+  secret: "refresh token",
+  secretField: "refreshToken",
+  unwrittenHint: "run `wxtoken platform --sync` after the restart if these accounts fail",
+  lostHint: "re-reading WeChat's authorizer list",
+};
 
 export interface BookHooks {
   /** An account is held now (another replica's authorization, a sync, a reconnect): its credentials follow. */
@@ -28,9 +53,9 @@ export interface BookHooks {
   refreshTokenReplaced(appId: string): void;
 }
 
-export class AuthorizerBook {
+export class TenantBook {
   /** The store's authorizers, mirrored (reloaded on every change a replica makes), and unsaved authorizations. */
-  private readonly mirror = new AuthorizerIndex();
+  private readonly mirror = new TenantIndex();
   /** Per-account order of pushes and writes; writes the store refused, tried again. */
   private readonly writes: AccountWrites;
   /** Refresh tokens WeChat rotated that the store could not take yet: used, and written again. */
@@ -49,8 +74,9 @@ export class AuthorizerBook {
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly hooks: BookHooks,
+    private readonly words: TenantWords = AUTHORIZER_WORDS,
   ) {
-    this.writes = new AccountWrites({ clock, log });
+    this.writes = new AccountWrites({ clock, log, field: words.tenant });
   }
 
   has(appId: string): boolean {
@@ -69,7 +95,7 @@ export class AuthorizerBook {
     return this.mirror.size;
   }
 
-  /** A page of the mirror in appid order (see AuthorizerIndex.page). */
+  /** A page of the mirror in appid order (see TenantIndex.page). */
   page(after: string | undefined, limit: number, status?: AuthorizerStatus): AuthorizerPage {
     return this.mirror.page(after, limit, status);
   }
@@ -94,7 +120,7 @@ export class AuthorizerBook {
    */
   async flushWrites(): Promise<void> {
     const left = await this.writes.tryNow();
-    if (left.length > 0) this.log.error({ authorizers: left }, "stopping with refresh tokens the store did not take: run `wxtoken platform --sync` after the restart if these accounts fail");
+    if (left.length > 0) this.log.error({ [`${this.words.tenant}s`]: left }, `stopping with ${this.words.secret}s the store did not take: ${this.words.unwrittenHint}`);
   }
 
   // Refresh tokens
@@ -116,7 +142,7 @@ export class AuthorizerBook {
   }
 
   async rotated(appId: string, previous: string, next: string): Promise<void> {
-    this.log.info({ authorizer: appId, refreshToken: fingerprint(next) }, "WeChat rotated the authorizer's refresh token");
+    this.log.info({ [this.words.tenant]: appId, [this.words.secretField]: fingerprint(next) }, `WeChat rotated the ${this.words.tenant}'s ${this.words.secret}`);
     const pendingAuth = this.unsavedAuth.get(appId);
     if (pendingAuth) {
       // The rotation of a refresh token an authorization since replaced: the authorization's wins.
@@ -131,7 +157,7 @@ export class AuthorizerBook {
     // A compare-and-set, safe beside the account's pushes without waiting for
     // them (this runs under the credential's refresh lock).
     await this.saveRotation(appId).catch((err: Error) => {
-      this.log.error({ authorizer: appId, err: err.message }, "could not store the rotated refresh token; keeping it in memory and trying again");
+      this.log.error({ [this.words.tenant]: appId, err: err.message }, `could not store the rotated ${this.words.secret}; keeping it in memory and trying again`);
       this.writes.retry(appId, "rotated refresh token", () => this.saveRotation(appId));
     });
   }
@@ -141,7 +167,7 @@ export class AuthorizerBook {
     const held = this.mirror.get(appId);
     if (held && held.refreshToken === refreshToken) this.mirror.set(appId, { ...held, status });
     this.store.updateAuthorizer(this.component, appId, refreshToken, { status, updatedAt: this.clock.now() }).catch((err: Error) => {
-      this.log.warn({ authorizer: appId, status, err: err.message }, "could not store the authorizer's status");
+      this.log.warn({ [this.words.tenant]: appId, status, err: err.message }, `could not store the ${this.words.tenant}'s status`);
     });
   }
 
@@ -180,7 +206,7 @@ export class AuthorizerBook {
     try {
       saved = await this.store.saveAuthorizer(this.component, record);
     } catch (err) {
-      this.log.error({ authorizer: appId, err: (err as Error).message }, "could not store the authorizer's refresh token; serving it from memory and trying again");
+      this.log.error({ [this.words.tenant]: appId, err: (err as Error).message }, `could not store the ${this.words.tenant}'s ${this.words.secret}; serving it from memory and trying again`);
       this.retryAuthorization(appId);
       throw err;
     }
@@ -189,13 +215,13 @@ export class AuthorizerBook {
     this.forgetCodes(appId);
     if (!saved) {
       this.unsavedAuth.delete(appId);
-      this.log.warn({ authorizer: appId, authorizedAt: new Date(record.authorizedAt).toISOString() }, "authorization older than a de-authorization or a later authorization the store holds; not served");
+      this.log.warn({ [this.words.tenant]: appId, authorizedAt: new Date(record.authorizedAt).toISOString() }, "authorization older than a de-authorization or a later authorization the store holds; not served");
       await this.reloadOne(appId);
       return "ignored";
     }
     // A rotation changed the record while this write ran: the newer one is written too.
     if (newer && this.unsavedAuth.has(appId)) this.writes.retry(appId, "authorization", () => this.write(appId, "rotated meanwhile").then(() => undefined));
-    this.log.info({ authorizer: appId, why, refreshToken: fingerprint(record.refreshToken) }, "authorizer stored");
+    this.log.info({ [this.words.tenant]: appId, why, [this.words.secretField]: fingerprint(record.refreshToken) }, `${this.words.tenant} stored`);
     return "stored";
   }
 
@@ -220,13 +246,13 @@ export class AuthorizerBook {
     }
     const outcome = await this.store.removeAuthorizer(this.component, appId, at, credentialKeys);
     if (outcome === "newer_held") {
-      this.log.info({ authorizer: appId }, "a de-authorization older than the account's latest authorization; ignored");
+      this.log.info({ [this.words.tenant]: appId }, "a de-authorization older than the account's latest authorization; ignored");
       // Another replica stored that authorization: it is served here too.
       if (drop) await this.reloadOne(appId);
       return "ignored";
     }
     const gone = outcome === "removed" || drop;
-    this.log.info({ authorizer: appId }, gone ? "authorizer de-authorized: no longer served, refresh token dropped" : "de-authorization of an account not held (remembered against late pushes)");
+    this.log.info({ [this.words.tenant]: appId }, gone ? `${this.words.tenant} de-authorized: no longer served, ${this.words.secret} dropped` : "de-authorization of an account not held (remembered against late pushes)");
     return gone ? "stored" : "ignored";
   }
 
@@ -253,7 +279,7 @@ export class AuthorizerBook {
     if (!authoritative && lost.length > 0) {
       for (const a of lost) next.set(a.appId, a);
       const names = lost.slice(0, 20).map((a) => a.appId);
-      this.log.error({ authorizers: names, count: lost.length }, "the store no longer holds these authorizers (data lost?): serving them from memory and re-reading WeChat's authorizer list");
+      this.log.error({ [`${this.words.tenant}s`]: names, count: lost.length }, `the store no longer holds these ${this.words.tenant}s (data lost?): serving them from memory and ${this.words.lostHint}`);
       this.hooks.lost();
     }
     // Only the accounts that came or went are announced: the others' credentials are untouched.
@@ -303,7 +329,7 @@ export class AuthorizerBook {
     if (!r) return;
     const changed = await this.store.updateAuthorizer(this.component, appId, r.previous, { refreshToken: r.next, status: "active", updatedAt: this.clock.now() });
     if (this.unsavedRotations.get(appId) === r) this.unsavedRotations.delete(appId);
-    if (!changed) this.log.info({ authorizer: appId }, "a rotated refresh token was not stored: the account authorized again (or left) meanwhile");
+    if (!changed) this.log.info({ [this.words.tenant]: appId }, `a rotated ${this.words.secret} was not stored: the ${this.words.tenant} authorized again (or left) meanwhile`);
   }
 
   private forgetCodes(appId: string): void {

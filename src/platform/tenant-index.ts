@@ -6,7 +6,7 @@
  * (or an account's status) changed, and then by merging the few changes into
  * the order already built (O(N + k log k)), not by sorting everything again.
  *
- * It is a Map, so the AuthorizerBook keeps its mirror in it unchanged: every
+ * It is a Map, so the TenantBook keeps its mirror in it unchanged: every
  * set, delete and clear passes through here and the order follows.
  */
 import { firstAfter, SortedKeys } from "../core/sorted-keys.js";
@@ -21,7 +21,7 @@ export interface AuthorizerPage {
   total: number;
 }
 
-export class AuthorizerIndex extends Map<string, StoredAuthorizer> {
+export class TenantIndex extends Map<string, StoredAuthorizer> {
   private readonly order = { all: new SortedKeys(), byStatus: new Map<AuthorizerStatus, SortedKeys>() };
 
   // No entries at construction: Map's constructor would call set() before the order exists.

@@ -15,6 +15,8 @@ import type { Logger } from "../log.js";
 export interface AccountWritesOptions {
   clock: Clock;
   log: Logger;
+  /** The log field naming the tenant ("authorizer", "corp"). */
+  field?: string;
   /** The first wait before a failed write is tried again (default 1 s), doubling up to maxRetryMs. */
   firstRetryMs?: number;
   /** Default 60 s. */
@@ -96,7 +98,7 @@ export class AccountWrites {
           },
           (err: Error) => {
             failed = true;
-            this.o.log.warn({ authorizer: appId, write: entry.what, err: err.message }, "platform store still refuses a write; trying again later");
+            this.o.log.warn({ [this.o.field ?? "authorizer"]: appId, write: entry.what, err: err.message }, "platform store still refuses a write; trying again later");
           },
         ),
       ),

@@ -5,14 +5,14 @@
  * page rebuilds nothing unless membership or a status changed.
  */
 import { describe, expect, it } from "vitest";
-import { AuthorizerIndex } from "../../src/openplatform/authorizer-index.js";
-import type { AuthorizerStatus, StoredAuthorizer } from "../../src/openplatform/store.js";
+import { TenantIndex } from "../../src/platform/tenant-index.js";
+import type { AuthorizerStatus, StoredAuthorizer } from "../../src/platform/store.js";
 
 const record = (appId: string, status: AuthorizerStatus = "active"): StoredAuthorizer => ({ appId, refreshToken: `refresh-${appId}`, status, authorizedAt: 1, updatedAt: 1 });
 const id = (n: number) => `wx${n.toString(36).padStart(10, "0")}`;
 
 /** Every page in turn, as appids. */
-function pages(index: AuthorizerIndex, limit: number, status?: AuthorizerStatus): string[][] {
+function pages(index: TenantIndex, limit: number, status?: AuthorizerStatus): string[][] {
   const out: string[][] = [];
   let after: string | undefined;
   for (;;) {
@@ -29,9 +29,9 @@ function lcg(seed: number): () => number {
   return () => (x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 }
 
-describe("AuthorizerIndex", () => {
+describe("TenantIndex", () => {
   it("pages as a sorted copy would, through random changes (model check)", () => {
-    const index = new AuthorizerIndex();
+    const index = new TenantIndex();
     const model = new Map<string, AuthorizerStatus>();
     const rand = lcg(17);
     for (let step = 0; step < 3000; step++) {
@@ -59,7 +59,7 @@ describe("AuthorizerIndex", () => {
   });
 
   it("starts after the appid given, whether or not it is still held", () => {
-    const index = new AuthorizerIndex();
+    const index = new TenantIndex();
     for (const a of ["wxa", "wxc", "wxe"]) index.set(a, record(a));
     expect(index.page("wxc", 10).authorizers.map((a) => a.appId)).toEqual(["wxe"]);
     expect(index.page("wxb", 10).authorizers.map((a) => a.appId)).toEqual(["wxc", "wxe"]);
@@ -68,7 +68,7 @@ describe("AuthorizerIndex", () => {
   });
 
   it("a page of 100,000 sorts nothing unless membership or a status changed; a change is merged in once", () => {
-    const index = new AuthorizerIndex();
+    const index = new TenantIndex();
     for (let n = 0; n < 100_000; n++) index.set(id(n), record(id(n), n % 10 === 0 ? "needs_reauthorization" : "active"));
     index.page(undefined, 100);
     index.page(undefined, 100, "active");
