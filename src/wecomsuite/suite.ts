@@ -497,7 +497,13 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
 
   private ticketArrived(): void {
     const suite = this.credential(this.tokenKey);
-    if (suite && (!suite.current() || suite.lastError())) suite.retryNow("a new suite_ticket arrived");
+    if (!suite || (suite.current() && !suite.lastError())) return;
+    suite.retryNow("a new suite_ticket arrived");
+    // An attempt already in flight read the store before the ticket landed: its failure
+    // is not recorded yet, so the retry above had nothing to bring forward. Once more, shortly.
+    this.deps.clock.setTimeout(() => {
+      if (!this.stopped && !suite.current()) suite.retryNow("a new suite_ticket arrived");
+    }, 1_000);
   }
 
   private suiteTokenArrived(): void {
