@@ -12,11 +12,10 @@ import type { HourlyLimit } from "./core/quota-guard.js";
 import type { Logger } from "./log.js";
 import { OpenPlatform } from "./openplatform/platform.js";
 import type { PlatformStore } from "./platform/store.js";
-import type { PlatformEntry } from "./openplatform/types.js";
+import type { PlatformEntry, SuiteEntry } from "./config/platforms.js";
 import type { PlatformFamily, PushedPlatform } from "./platform/pushed-platform.js";
 import type { WeChatClient } from "./upstream/wechat-client.js";
 import { SuitePlatform } from "./wecomsuite/suite.js";
-import type { SuiteEntry } from "./wecomsuite/types.js";
 
 /** What every family's platforms are built with. */
 export interface PlatformDeps {

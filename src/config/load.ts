@@ -8,8 +8,7 @@ import { ConfigError } from "../errors.js";
 import { familyOf } from "../issuers/app-families.js";
 import type { AppEntry } from "../issuers/types.js";
 import { aesKeyOf } from "../platform/crypto.js";
-import { defaultPushPath, type PlatformEntry } from "../openplatform/types.js";
-import { defaultSuitePath, type ProviderEntry, type SuiteEntry } from "../wecomsuite/types.js";
+import { defaultPushPath, defaultSuitePath, type PlatformEntry, type ProviderEntry, type SuiteEntry } from "./platforms.js";
 import { configSchema, type Config, type ReceiverConfig } from "./schema.js";
 
 export { ConfigError } from "../errors.js";

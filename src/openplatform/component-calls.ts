@@ -8,7 +8,7 @@ import type { Fetched } from "../core/issuer.js";
 import { AUTHORIZER_TOKEN_ERRCODES, COMPONENT_TOKEN_ERRCODES } from "../issuers/component.js";
 import { UpstreamTransportError, type ErrcodeTable } from "../upstream/errors.js";
 import type { WeChatClient } from "../upstream/wechat-client.js";
-import type { PlatformEntry } from "./types.js";
+import type { PlatformEntry } from "../config/platforms.js";
 
 const QUERY_AUTH_PATH = "/cgi-bin/component/api_query_auth";
 const START_PUSH_PATH = "/cgi-bin/component/api_start_push_ticket";

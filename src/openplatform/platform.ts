@@ -31,7 +31,7 @@ import { applyAuthorizerList, LIST_PATH, readAuthorizerList, type SyncResult } f
 import { repairedAnything, type AuthorizerStatus, type PlatformChange, type PlatformStore, type StoredAuthorizer, type StoredTicket } from "../platform/store.js";
 import type { PushOutcome } from "../platform/receiver.js";
 import { platformGroup, type Authorized, type FamilyFacts, type PushedPlatform } from "../platform/pushed-platform.js";
-import type { PlatformEntry } from "./types.js";
+import type { PlatformEntry } from "../config/platforms.js";
 
 /** The Open Platform family: a component_verify_ticket pushed every 10 minutes, valid for 12 hours. */
 export const OPEN_PLATFORM: FamilyFacts = {

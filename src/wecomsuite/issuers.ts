@@ -18,7 +18,7 @@ import { ticketKind } from "../issuers/types.js";
 import { MissingInputError, WeChatError, type ErrcodeTable } from "../upstream/errors.js";
 import type { Secret } from "../secret.js";
 import type { WeChatClient } from "../upstream/wechat-client.js";
-import type { CorpTicket, ProviderEntry, SuiteEntry } from "./types.js";
+import type { CorpTicket, ProviderEntry, SuiteEntry } from "../config/platforms.js";
 
 export const SUITE_TOKEN_PATH = "/cgi-bin/service/get_suite_token";
 export const CORP_TOKEN_PATH = "/cgi-bin/service/get_corp_token";

@@ -34,7 +34,8 @@ import { MissingInputError, WeChatError } from "../upstream/errors.js";
 import type { WeChatClient } from "../upstream/wechat-client.js";
 import { corpTicketIssuer, corpTokenIssuers, SUITE_TOKEN_PATH, suiteTokenIssuer, withSuiteToken, type PermanentCodeSource, type SuiteTicketSource } from "./issuers.js";
 import { getAuthInfo, getPermanentCode, type Installed } from "./suite-calls.js";
-import { WECOM_SUITE, type SuiteEntry } from "./types.js";
+import type { SuiteEntry } from "../config/platforms.js";
+import { WECOM_SUITE } from "./types.js";
 
 /** What the suite needs of the server around it. */
 export interface SuiteHost {
