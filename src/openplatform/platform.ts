@@ -30,6 +30,7 @@ import { queryAuth, startPushTicket, type Exchanged } from "./component-calls.js
 import { applyAuthorizerList, LIST_PATH, readAuthorizerList, type SyncResult } from "./sync.js";
 import { repairedAnything, type AuthorizerStatus, type PlatformChange, type PlatformStore, type StoredAuthorizer, type StoredTicket } from "../platform/store.js";
 import type { PushOutcome } from "../platform/receiver.js";
+import { TicketHolder } from "../platform/ticket-holder.js";
 import { platformGroup, type Authorized, type FamilyFacts, type PushedPlatform } from "../platform/pushed-platform.js";
 import type { PlatformEntry } from "../config/platforms.js";
 
@@ -68,9 +69,8 @@ export class OpenPlatform implements PushedPlatform, TicketSource, RefreshTokenS
   private readonly log: Logger;
   /** The authorizers, as stored and as not yet stored. */
   private readonly authorizers: TenantBook;
-  private ticket: StoredTicket | undefined;
-  /** A ticket WeChat refused (61005/61006): not used again. */
-  private refusedTicket: string | undefined;
+  /** The newest component_verify_ticket (12 hours). */
+  private readonly tickets: TicketHolder;
   private lastStartPushAt = -Infinity;
   private lastSyncAt = -Infinity;
   private syncing: Promise<SyncResult> | undefined;
@@ -102,6 +102,7 @@ export class OpenPlatform implements PushedPlatform, TicketSource, RefreshTokenS
       lost: () => this.scheduleSync("missing"),
       refreshTokenReplaced: (appId) => this.credential(appId)?.retryNow("a new refresh token was stored"),
     });
+    this.tickets = new TicketHolder(entry.componentAppId, OPEN_PLATFORM, deps.store, deps.clock, this.log);
     this.group = platformGroup(entry.componentAppId);
     this.authorizerIssuer = authorizerTokenIssuers(entry, this, deps.client);
     deps.host.engine.lane(this.group, {
@@ -185,11 +186,11 @@ export class OpenPlatform implements PushedPlatform, TicketSource, RefreshTokenS
       if (change.component === this.componentAppId) this.changed(change).catch((err: Error) => this.log.warn({ err: err.message }, "could not reload a platform change"));
     });
     try {
-      this.ticket = await this.deps.store.ticket(this.componentAppId);
+      const ticket = await this.tickets.load();
       this.authorizers.loaded(await this.deps.store.authorizers(this.componentAppId));
       this.syncWhenReady = this.authorizers.size === 0;
       this.loadFailed = false;
-      this.log.info({ authorizers: this.authorizers.size, ticketExpiresAt: this.ticket && new Date(this.ticket.expiresAt).toISOString() }, "open platform loaded");
+      this.log.info({ authorizers: this.authorizers.size, ticketExpiresAt: ticket && new Date(ticket.expiresAt).toISOString() }, "open platform loaded");
     } catch (err) {
       // The shared store is down: its reconnect replays every change.
       this.loadFailed = true;
@@ -252,24 +253,20 @@ export class OpenPlatform implements PushedPlatform, TicketSource, RefreshTokenS
 
   /** The newest ticket held, if any (ListAuthorizers: its times only). */
   heldTicket(): StoredTicket | undefined {
-    return this.ticket;
+    return this.tickets.held();
   }
 
   // TicketSource
 
   async usableTicket(): Promise<string | undefined> {
-    const t = await this.deps.store.ticket(this.componentAppId);
-    if (t) this.ticket = t;
-    if (!t || t.expiresAt <= this.deps.clock.now() || t.value === this.refusedTicket) {
-      this.requestPush(t ? "ticket expired or refused" : "no ticket held");
-      return undefined;
-    }
-    return t.value;
+    const t = await this.tickets.usable();
+    if ("value" in t) return t.value;
+    this.requestPush(t.missing === "none" ? "no ticket held" : "ticket expired or refused");
+    return undefined;
   }
 
   ticketRefused(ticket: string): void {
-    this.refusedTicket = ticket;
-    this.log.warn({ ticket: fingerprint(ticket) }, "WeChat refused the component_verify_ticket; waiting for a new push");
+    this.tickets.refused(ticket);
     this.requestPush("ticket refused");
   }
 
@@ -329,22 +326,9 @@ export class OpenPlatform implements PushedPlatform, TicketSource, RefreshTokenS
   }
 
   private async ticketPushed(fields: Record<string, string>): Promise<PushOutcome> {
-    const value = fields["ComponentVerifyTicket"];
-    if (!value) {
-      this.log.warn("component_verify_ticket push without a ticket; ignored");
-      return "ignored";
-    }
-    const now = this.deps.clock.now();
-    const ticket: StoredTicket = { value, createdAt: this.pushTime(fields), receivedAt: now, expiresAt: now + OPEN_PLATFORM.ticketLifetimeMs };
-    const stored = await this.deps.store.saveTicket(this.componentAppId, ticket);
-    if (!stored) {
-      this.log.info({ ticket: fingerprint(value) }, "an older component_verify_ticket push; the newer one is kept");
-      return "ignored";
-    }
-    this.ticket = ticket;
-    this.log.info({ ticket: fingerprint(value), expiresAt: new Date(ticket.expiresAt).toISOString() }, "component_verify_ticket stored");
-    this.ticketArrived();
-    return "stored";
+    const outcome = await this.tickets.pushed(fields["ComponentVerifyTicket"], this.pushTime(fields));
+    if (outcome === "stored") this.ticketArrived();
+    return outcome;
   }
 
   private authorized(fields: Record<string, string>): Promise<PushOutcome> {
@@ -527,9 +511,7 @@ export class OpenPlatform implements PushedPlatform, TicketSource, RefreshTokenS
     if (this.stopped) return;
     if (change.what === "all" && this.repairPending) await this.repairFutureTimes();
     if (change.what === "all" || change.what === "ticket") {
-      const t = await this.deps.store.ticket(this.componentAppId);
-      const newer = t && (!this.ticket || t.createdAt > this.ticket.createdAt || t.value !== this.ticket.value);
-      if (t) this.ticket = t;
+      const { newer } = await this.tickets.reread();
       if (change.what === "all") await this.reloadAll(false);
       else if (newer) this.ticketArrived();
       return;

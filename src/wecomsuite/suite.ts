@@ -26,6 +26,7 @@ import { fingerprint } from "../fingerprint.js";
 import { ticketKind } from "../issuers/types.js";
 import type { Logger } from "../log.js";
 import { TenantBook, type TenantWords } from "../platform/tenant-book.js";
+import { TicketHolder, type NoTicket } from "../platform/ticket-holder.js";
 import type { AuthorizerPage } from "../platform/tenant-index.js";
 import type { AuthorizerStatus, PendingCode, PlatformChange, PlatformStore, StoredAuthorizer, StoredTicket } from "../platform/store.js";
 import { platformGroup, type Authorized, type PushedPlatform } from "../platform/pushed-platform.js";
@@ -70,6 +71,13 @@ const CORP_WORDS: TenantWords = {
   lostHint: "writing their permanent codes back",
 };
 
+/** Why no suite_ticket can be used, for NO_SUITE_TICKET's message. */
+const NO_TICKET: Record<NoTicket, string> = {
+  none: "no suite_ticket is held",
+  refused: "WeCom refused the suite_ticket held (40085)",
+  expired: "the suite_ticket held expired (they live 30 minutes)",
+};
+
 /** How long a replica's claim on exchanging a code lasts. */
 const CLAIM_MS = 60_000;
 /** Longest AuthCode accepted from a push (WeCom's are well under). */
@@ -83,8 +91,8 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
   private readonly log: Logger;
   private readonly corps: TenantBook;
   private readonly corpIssuer: (corpId: string) => Issuer;
-  private ticket: StoredTicket | undefined;
-  private refusedTicket: string | undefined;
+  /** The newest suite_ticket (30 minutes). */
+  private readonly tickets: TicketHolder;
   /** Codes being exchanged by this replica, and their retry timers. */
   private readonly exchanging = new Set<string>();
   /** Codes this replica claimed (one replica exchanges a code), until when: its own retries need no new claim. */
@@ -101,6 +109,7 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
     this.id = entry.suiteId;
     this.group = platformGroup(entry.suiteId);
     this.log = deps.log.child({ suite: entry.suiteId });
+    this.tickets = new TicketHolder(entry.suiteId, WECOM_SUITE, deps.store, deps.clock, this.log);
     this.corps = new TenantBook(entry.suiteId, deps.store, deps.clock, this.log, {
       joined: (corpId) => this.serve(corpId),
       left: (corpId) => this.unserve(corpId),
@@ -172,9 +181,9 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
       if (change.component === this.id) this.changed(change).catch((err: Error) => this.log.warn({ err: err.message }, "could not reload a suite change"));
     });
     try {
-      this.ticket = await this.deps.store.ticket(this.id);
+      const ticket = await this.tickets.load();
       this.corps.loaded(await this.deps.store.authorizers(this.id));
-      this.log.info({ corps: this.corps.size, ticketExpiresAt: this.ticket && new Date(this.ticket.expiresAt).toISOString() }, "WeCom suite loaded");
+      this.log.info({ corps: this.corps.size, ticketExpiresAt: ticket && new Date(ticket.expiresAt).toISOString() }, "WeCom suite loaded");
     } catch (err) {
       // The shared store is down: its reconnect replays every change ("all").
       this.log.warn({ err: (err as Error).message }, "WeCom suite store unreadable at start; waiting for it");
@@ -184,7 +193,7 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
   start(): void {
     const suite = this.credential(this.tokenKey);
     suite?.onToken(() => this.suiteTokenArrived());
-    if (!this.heldValid()) {
+    if (!this.tickets.valid()) {
       this.log.warn(
         { path: this.entry.path },
         "no valid suite_ticket held: WeCom pushes one every 10 minutes to the app's 指令回调URL (the 刷新ticket button in the provider console sends one now); the suite token and new installs wait for it",
@@ -221,7 +230,7 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
   }
 
   heldTicket(): StoredTicket | undefined {
-    return this.ticket;
+    return this.tickets.held();
   }
 
   /** The agentid of the suite's app in the corp, from its auth info (wx.agentConfig). */
@@ -229,29 +238,20 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
     return this.corps.get(corpId)?.agents?.[0];
   }
 
-  private heldValid(): boolean {
-    return this.ticket !== undefined && this.ticket.expiresAt > this.deps.clock.now() && this.ticket.value !== this.refusedTicket;
-  }
-
   // SuiteTicketSource
 
   async usableTicket(): Promise<string> {
-    const t = await this.deps.store.ticket(this.id);
-    if (t) this.ticket = t;
-    if (!t || t.expiresAt <= this.deps.clock.now() || t.value === this.refusedTicket) {
-      const state = !t ? "no suite_ticket is held" : t.value === this.refusedTicket ? "WeCom refused the suite_ticket held (40085)" : "the suite_ticket held expired (they live 30 minutes)";
-      throw new MissingInputError(
-        SUITE_TOKEN_PATH,
-        "NO_SUITE_TICKET",
-        `${state} for suite ${this.id}: WeCom pushes one every 10 minutes to the app's 指令回调URL (${this.entry.path}); no API can ask for one, but the 刷新ticket button in the provider console sends one now`,
-      );
-    }
-    return t.value;
+    const t = await this.tickets.usable();
+    if ("value" in t) return t.value;
+    throw new MissingInputError(
+      SUITE_TOKEN_PATH,
+      "NO_SUITE_TICKET",
+      `${NO_TICKET[t.missing]} for suite ${this.id}: WeCom pushes one every 10 minutes to the app's 指令回调URL (${this.entry.path}); no API can ask for one, but the 刷新ticket button in the provider console sends one now`,
+    );
   }
 
   ticketRefused(ticket: string): void {
-    this.refusedTicket = ticket;
-    this.log.warn({ ticket: fingerprint(ticket) }, "WeCom refused the suite_ticket (40085); waiting for the next push (every 10 minutes)");
+    this.tickets.refused(ticket);
   }
 
   // PermanentCodeSource
@@ -301,22 +301,9 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
   }
 
   private async ticketPushed(fields: Record<string, string>): Promise<PushOutcome> {
-    const value = fields["SuiteTicket"];
-    if (!value) {
-      this.log.warn("suite_ticket push without a SuiteTicket; ignored");
-      return "ignored";
-    }
-    const now = this.deps.clock.now();
-    const ticket: StoredTicket = { value, createdAt: this.pushTime(fields), receivedAt: now, expiresAt: now + WECOM_SUITE.ticketLifetimeMs };
-    const stored = await this.deps.store.saveTicket(this.id, ticket);
-    if (!stored) {
-      this.log.info({ ticket: fingerprint(value) }, "an older suite_ticket push; the newer one is kept");
-      return "ignored";
-    }
-    this.ticket = ticket;
-    this.log.info({ ticket: fingerprint(value), expiresAt: new Date(ticket.expiresAt).toISOString() }, "suite_ticket stored");
-    this.ticketArrived();
-    return "stored";
+    const outcome = await this.tickets.pushed(fields["SuiteTicket"], this.pushTime(fields));
+    if (outcome === "stored") this.ticketArrived();
+    return outcome;
   }
 
   /** create_auth / reset_permanent_code: the code is stored before `success`, exchanged after. */
@@ -551,29 +538,10 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
       .catch((err: Error) => this.log.error({ err: err.message }, "could not write lost permanent codes back to the store; trying at the next change"));
   }
 
-  /**
-   * The store lost the suite_ticket this replica holds (a Redis that
-   * restarted empty): no API asks WeCom for another, and the next push may
-   * be 10 minutes away, so the copy in memory is written back while it is
-   * valid (the other replicas and a suite token fetch read it from there).
-   */
-  private async restoreTicket(held: StoredTicket): Promise<void> {
-    try {
-      if (await this.deps.store.saveTicket(this.id, held)) {
-        this.log.warn({ ticket: fingerprint(held.value), expiresAt: new Date(held.expiresAt).toISOString() }, "the store had lost the suite_ticket: written back from memory");
-      }
-    } catch (err) {
-      this.log.error({ err: (err as Error).message }, "could not write the lost suite_ticket back to the store; the next push stores one");
-    }
-  }
-
   private async changed(change: PlatformChange): Promise<void> {
     if (this.stopped) return;
     if (change.what === "all" || change.what === "ticket") {
-      const t = await this.deps.store.ticket(this.id);
-      if (!t && change.what === "all" && this.heldValid()) await this.restoreTicket(this.ticket!);
-      const newer = t && (!this.ticket || t.createdAt > this.ticket.createdAt || t.value !== this.ticket.value);
-      if (t) this.ticket = t;
+      const { newer } = await this.tickets.reread({ restoreLost: change.what === "all" });
       if (change.what === "all") {
         await this.corps.reloadAll(false);
         this.sweepPendingNow();
