@@ -6,7 +6,7 @@
  * Official Account's: 40001 from gettoken is a wrong secret, never a stale token.
  */
 import type { CredentialId } from "../core/credential-id.js";
-import type { Issuer } from "../core/issuer.js";
+import type { FetchContext, Fetched, Issuer } from "../core/issuer.js";
 import type { HourlyLimit } from "../core/quota-guard.js";
 import type { ErrcodeTable } from "../upstream/errors.js";
 import type { WeChatClient } from "../upstream/wechat-client.js";
@@ -82,27 +82,40 @@ export function wecomTokenIssuer(app: WeComApp, client: WeChatClient): Issuer {
 export function wecomTicketIssuer(app: WeComApp, type: WeComTicket, client: WeChatClient, limits: readonly HourlyLimit[]): Issuer {
   const id: CredentialId =
     type === "jsapi" ? { appId: app.corpId, kind: ticketKind(type) } : { appId: app.corpId, agent: app.agent, kind: ticketKind(type) };
-  const path = type === "jsapi" ? "/cgi-bin/get_jsapi_ticket" : "/cgi-bin/ticket/get";
-  const query: Record<string, string> = type === "jsapi" ? {} : { type: "agent_config" };
   return {
     id,
     // The token of the entry that lists it (the corp jsapi ticket too).
     parent: { appId: app.corpId, agent: app.agent, kind: "access_token" },
-    endpoint: type === "jsapi" ? "get_jsapi_ticket" : "ticket/get?type=agent_config",
+    endpoint: wecomTicketEndpoint(type),
     source: sourceDigest(app.secret, app.agent, type),
     budget: "ticket",
     sameValueUntilExpiry: true,
     hourlyLimits: limits,
-    fetch: (ctx) =>
-      fetchWithParent(ctx, path, `${type} ticket`, async (token) => {
-        const body = await client.request(path, {
-          query: { ...query, access_token: token },
-          redact: [token],
-          errcodes: WECOM_TICKET_ERRCODES,
-          signal: ctx.signal,
-          timeoutFactor: ctx.timeoutFactor,
-        });
-        return client.valueOf(path, body, "ticket", [token]);
-      }),
+    fetch: (ctx) => fetchWeComTicket(client, type, ctx),
   };
+}
+
+/** A WeCom ticket's endpoint, for logs and metrics. */
+export function wecomTicketEndpoint(type: WeComTicket): string {
+  return type === "jsapi" ? "get_jsapi_ticket" : "ticket/get?type=agent_config";
+}
+
+/**
+ * One fetch of a WeCom JS-SDK ticket with the issuer's parent token (a
+ * self-built agent's, or an installed corp's through a suite): the corp
+ * ticket (wx.config) or the app's agent_config ticket (wx.agentConfig).
+ */
+export function fetchWeComTicket(client: WeChatClient, type: WeComTicket, ctx: FetchContext): Promise<Fetched> {
+  const path = type === "jsapi" ? "/cgi-bin/get_jsapi_ticket" : "/cgi-bin/ticket/get";
+  const query: Record<string, string> = type === "jsapi" ? {} : { type: "agent_config" };
+  return fetchWithParent(ctx, path, `${type} ticket`, async (token) => {
+    const body = await client.request(path, {
+      query: { ...query, access_token: token },
+      redact: [token],
+      errcodes: WECOM_TICKET_ERRCODES,
+      signal: ctx.signal,
+      timeoutFactor: ctx.timeoutFactor,
+    });
+    return client.valueOf(path, body, "ticket", [token]);
+  });
 }

@@ -15,6 +15,7 @@ import type { HourlyLimit } from "../core/quota-guard.js";
 import { sourceDigest } from "../issuers/digest.js";
 import { fetchWithParent } from "../issuers/ticket.js";
 import { ticketKind } from "../issuers/types.js";
+import { fetchWeComTicket, wecomTicketEndpoint } from "../issuers/wecom.js";
 import { MissingInputError, WeChatError, type ErrcodeTable } from "../upstream/errors.js";
 import type { Secret } from "../secret.js";
 import type { WeChatClient } from "../upstream/wechat-client.js";
@@ -24,8 +25,6 @@ export const SUITE_TOKEN_PATH = "/cgi-bin/service/get_suite_token";
 export const CORP_TOKEN_PATH = "/cgi-bin/service/get_corp_token";
 export const PROVIDER_TOKEN_PATH = "/cgi-bin/service/get_provider_token";
 const GETTOKEN_PATH = "/cgi-bin/gettoken";
-
-const untilNextHour = (now: number) => Math.floor(now / 3600_000) * 3600_000 + 3600_000 - now;
 
 const COMMON: ErrcodeTable = {
   [-1]: { kind: "transient", meaning: "system busy" },
@@ -65,17 +64,6 @@ const CUSTOM_APP_TOKEN_ERRCODES: ErrcodeTable = {
   40013: { kind: "permanent", meaning: "invalid corpid" },
   40091: { kind: "permanent", meaning: "invalid secret", reason: "NEEDS_REAUTHORIZATION", revokesValue: true },
   48004: { kind: "permanent", meaning: "the corp's authorization is gone (uninstalled)", reason: "NEEDS_REAUTHORIZATION", revokesValue: true },
-};
-
-/** The corp tickets' errcodes (as a self-built corp's): 40001/40014/42001 first cost a corp token refresh and one retry. */
-const CORP_TICKET_ERRCODES: ErrcodeTable = {
-  ...COMMON,
-  40001: { kind: "transient", meaning: "access_token invalid" },
-  40014: { kind: "transient", meaning: "invalid access_token" },
-  42001: { kind: "transient", meaning: "access_token expired" },
-  41001: { kind: "permanent", meaning: "access_token missing" },
-  45009: { kind: "quota", meaning: "hourly ticket fetch limit reached", retryMs: untilNextHour },
-  48002: { kind: "permanent", meaning: "API forbidden for this app" },
 };
 
 /** get_provider_token's errcodes. */
@@ -192,48 +180,49 @@ class CorpTokenIssuer implements Issuer {
   }
 
   private fetchThirdParty(ctx: FetchContext): Promise<Fetched> {
-    const { client, codes } = this.shared;
+    const { client } = this.shared;
     const corpId = this.id.appId;
-    return withSuiteToken(ctx, CORP_TOKEN_PATH, `corp ${corpId}`, async (token) => {
-      const code = await this.permanentCode();
-      let body: Record<string, unknown>;
-      try {
-        body = await client.request(CORP_TOKEN_PATH, {
+    return withSuiteToken(ctx, CORP_TOKEN_PATH, `corp ${corpId}`, (token) =>
+      this.withPermanentCode(CORP_TOKEN_PATH, [token], (code) =>
+        client.request(CORP_TOKEN_PATH, {
           query: { suite_access_token: token },
           body: { auth_corpid: corpId, permanent_code: code },
           redact: [token, code],
           errcodes: SUITE_CALL_ERRCODES,
           signal: ctx.signal,
           timeoutFactor: ctx.timeoutFactor,
-        });
-      } catch (err) {
-        if (err instanceof WeChatError && err.reason === "NEEDS_REAUTHORIZATION") codes.permanentCodeRefused(corpId, code);
-        throw err;
-      }
-      codes.permanentCodeWorked(corpId, code);
-      return client.valueOf(CORP_TOKEN_PATH, body, "access_token", [token, code]);
-    });
+        }),
+      ),
+    );
   }
 
-  private async fetchCustom(ctx: FetchContext): Promise<Fetched> {
+  private fetchCustom(ctx: FetchContext): Promise<Fetched> {
+    const { client } = this.shared;
+    return this.withPermanentCode(GETTOKEN_PATH, [], (code) =>
+      client.request(GETTOKEN_PATH, {
+        query: { corpid: this.id.appId, corpsecret: code },
+        redact: [code],
+        errcodes: CUSTOM_APP_TOKEN_ERRCODES,
+        signal: ctx.signal,
+        timeoutFactor: ctx.timeoutFactor,
+      }),
+    );
+  }
+
+  /** A call with the corp's permanent code: WeCom's refusal of the code is told to the suite, and so is a success. */
+  private async withPermanentCode(path: string, redact: string[], call: (code: string) => Promise<Record<string, unknown>>): Promise<Fetched> {
     const { client, codes } = this.shared;
     const corpId = this.id.appId;
     const code = await this.permanentCode();
     let body: Record<string, unknown>;
     try {
-      body = await client.request(GETTOKEN_PATH, {
-        query: { corpid: corpId, corpsecret: code },
-        redact: [code],
-        errcodes: CUSTOM_APP_TOKEN_ERRCODES,
-        signal: ctx.signal,
-        timeoutFactor: ctx.timeoutFactor,
-      });
+      body = await call(code);
     } catch (err) {
       if (err instanceof WeChatError && err.reason === "NEEDS_REAUTHORIZATION") codes.permanentCodeRefused(corpId, code);
       throw err;
     }
     codes.permanentCodeWorked(corpId, code);
-    return client.valueOf(GETTOKEN_PATH, body, "access_token", [code]);
+    return client.valueOf(path, body, "access_token", [...redact, code]);
   }
 }
 
@@ -257,27 +246,15 @@ export function corpTokenIssuers(entry: SuiteEntry, codes: PermanentCodeSource, 
  * limit (shared with the corp's self-built apps) and the app's.
  */
 export function corpTicketIssuer(entry: SuiteEntry, corpId: string, type: CorpTicket, client: WeChatClient, limits: readonly HourlyLimit[]): Issuer {
-  const path = type === "jsapi" ? "/cgi-bin/get_jsapi_ticket" : "/cgi-bin/ticket/get";
-  const query: Record<string, string> = type === "jsapi" ? {} : { type: "agent_config" };
   return {
     id: { appId: corpId, platform: entry.suiteId, kind: ticketKind(type) },
     parent: { appId: corpId, platform: entry.suiteId, kind: "access_token" },
-    endpoint: type === "jsapi" ? "get_jsapi_ticket" : "ticket/get?type=agent_config",
+    endpoint: wecomTicketEndpoint(type),
     source: sourceDigest(entry.secret, "corp-ticket", entry.suiteId, type),
     budget: "ticket",
     sameValueUntilExpiry: true,
     hourlyLimits: limits,
-    fetch: (ctx) =>
-      fetchWithParent(ctx, path, `${type} ticket`, async (token) => {
-        const body = await client.request(path, {
-          query: { ...query, access_token: token },
-          redact: [token],
-          errcodes: CORP_TICKET_ERRCODES,
-          signal: ctx.signal,
-          timeoutFactor: ctx.timeoutFactor,
-        });
-        return client.valueOf(path, body, "ticket", [token]);
-      }),
+    fetch: (ctx) => fetchWeComTicket(client, type, ctx),
   };
 }
 
