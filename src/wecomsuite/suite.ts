@@ -98,6 +98,8 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
   /** Codes this replica claimed (one replica exchanges a code), until when: its own retries need no new claim. */
   private readonly claimed = new Map<string, number>();
   private readonly retryTimers = new Map<string, TimerHandle>();
+  /** Exchanges under way (pushed and redirect codes): a shutdown waits for them, since WeCom hands a permanent code out once. */
+  private readonly exchangesInFlight = new Set<Promise<unknown>>();
   private sweepTimer: TimerHandle | undefined;
   private unsubscribe: (() => void) | undefined;
   private stopped = false;
@@ -211,8 +213,22 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
     if (this.sweepTimer) this.deps.clock.clearTimeout(this.sweepTimer);
   }
 
-  flushWrites(): Promise<void> {
+  /**
+   * At shutdown (after stop()): an exchange still in flight may bring a
+   * permanent code WeCom will not hand out again (its code then answers
+   * 40078), so it lands in the store before the store closes; then the
+   * writes the store refused are tried once more.
+   */
+  async flushWrites(): Promise<void> {
+    while (this.exchangesInFlight.size > 0) await Promise.allSettled([...this.exchangesInFlight]);
     return this.corps.flushWrites();
+  }
+
+  private inFlight<T>(work: Promise<T>): Promise<T> {
+    this.exchangesInFlight.add(work);
+    const done = () => this.exchangesInFlight.delete(work);
+    work.then(done, done);
+    return work;
   }
 
   // Listing
@@ -379,12 +395,16 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
    * own site pushes no create_auth): exchanged and its permanent code stored
    * before this resolves.
    */
-  async authorizeByCode(code: string): Promise<Authorized> {
-    const requestedAt = this.deps.clock.now();
-    const installed = await this.exchange(code);
-    const at = this.deps.clock.now();
-    await this.install(installed, "redirect", at, code, requestedAt);
-    return { tenantId: installed.corpId, authorizedAt: at };
+  authorizeByCode(code: string): Promise<Authorized> {
+    return this.inFlight(
+      (async () => {
+        const requestedAt = this.deps.clock.now();
+        const installed = await this.exchange(code);
+        const at = this.deps.clock.now();
+        await this.install(installed, "redirect", at, code, requestedAt);
+        return { tenantId: installed.corpId, authorizedAt: at };
+      })(),
+    );
   }
 
   private exchange(code: string): Promise<Installed> {
@@ -413,7 +433,7 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
   private exchangeSoon(p: PendingCode): void {
     if (this.stopped || this.exchanging.has(p.code)) return;
     this.exchanging.add(p.code);
-    this.exchangePending(p, 0).finally(() => this.exchanging.delete(p.code));
+    void this.inFlight(this.exchangePending(p, 0).finally(() => this.exchanging.delete(p.code)));
   }
 
   private async exchangePending(p: PendingCode, attempt: number): Promise<void> {
@@ -449,7 +469,7 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
       const timer = this.deps.clock.setTimeout(() => {
         this.retryTimers.delete(p.code);
         this.exchanging.add(p.code);
-        this.exchangePending(p, attempt + 1).finally(() => this.exchanging.delete(p.code));
+        void this.inFlight(this.exchangePending(p, attempt + 1).finally(() => this.exchanging.delete(p.code)));
       }, wait);
       this.retryTimers.set(p.code, timer);
     }
