@@ -24,7 +24,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetTokenRequest, GetTokenResponse, ListAuthorizersRequest, ListAuthorizersResponse, TokenServiceClient } from "../generated/wxtoken/v1/token_service.js";
 import { FakeWeChat } from "../src/fake-wechat/index.js";
-import type { StoredAuthorizer } from "../src/openplatform/store.js";
+import type { StoredAuthorizer } from "../src/platform/store.js";
 import { SqliteStore } from "../src/store/sqlite-store.js";
 import { Report } from "./scale/context.js";
 import { count, na, type Print, sample, seconds } from "./scale/measure.js";
