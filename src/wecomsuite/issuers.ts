@@ -183,7 +183,7 @@ class CorpTokenIssuer implements Issuer {
     const { client } = this.shared;
     const corpId = this.id.appId;
     return withSuiteToken(ctx, CORP_TOKEN_PATH, `corp ${corpId}`, (token) =>
-      this.withPermanentCode(CORP_TOKEN_PATH, [token], (code) =>
+      this.withPermanentCode(ctx, CORP_TOKEN_PATH, [token], (code) =>
         client.request(CORP_TOKEN_PATH, {
           query: { suite_access_token: token },
           body: { auth_corpid: corpId, permanent_code: code },
@@ -198,7 +198,7 @@ class CorpTokenIssuer implements Issuer {
 
   private fetchCustom(ctx: FetchContext): Promise<Fetched> {
     const { client } = this.shared;
-    return this.withPermanentCode(GETTOKEN_PATH, [], (code) =>
+    return this.withPermanentCode(ctx, GETTOKEN_PATH, [], (code) =>
       client.request(GETTOKEN_PATH, {
         query: { corpid: this.id.appId, corpsecret: code },
         redact: [code],
@@ -209,21 +209,50 @@ class CorpTokenIssuer implements Issuer {
     );
   }
 
-  /** A call with the corp's permanent code: WeCom's refusal of the code is told to the suite, and so is a success. */
-  private async withPermanentCode(path: string, redact: string[], call: (code: string) => Promise<Record<string, unknown>>): Promise<Fetched> {
+  /**
+   * A call with the corp's permanent code: WeCom's refusal of the code is
+   * told to the suite, and so is a success. A code replaced while the call
+   * ran (a 代开发 reset_permanent_code retires the old one at its exchange; a
+   * reinstall brings a new one) is not a refusal of the corp: the call is
+   * made once more with the code held now.
+   */
+  private async withPermanentCode(
+    ctx: Pick<FetchContext, "extraCall">,
+    path: string,
+    redact: string[],
+    call: (code: string) => Promise<Record<string, unknown>>,
+  ): Promise<Fetched> {
     const { client, codes } = this.shared;
     const corpId = this.id.appId;
-    const code = await this.permanentCode();
+    let code = await this.permanentCode();
     let body: Record<string, unknown>;
     try {
       body = await call(code);
     } catch (err) {
-      if (err instanceof WeChatError && err.reason === "NEEDS_REAUTHORIZATION") codes.permanentCodeRefused(corpId, code);
-      throw err;
+      if (!refusesCode(err)) throw err;
+      // The store unreadable now: WeCom's refusal stands.
+      const now = await codes.permanentCodeOf(corpId).catch(() => code);
+      if (now === undefined || now === code) {
+        codes.permanentCodeRefused(corpId, code);
+        throw err;
+      }
+      code = now;
+      ctx.extraCall();
+      try {
+        body = await call(code);
+      } catch (again) {
+        if (refusesCode(again)) codes.permanentCodeRefused(corpId, code);
+        throw again;
+      }
     }
     codes.permanentCodeWorked(corpId, code);
     return client.valueOf(path, body, "access_token", [...redact, code]);
   }
+}
+
+/** WeCom refused the corp's permanent code (40084, 48004; for 代开发 a gettoken 40001 or 40091). */
+function refusesCode(err: unknown): boolean {
+  return err instanceof WeChatError && err.reason === "NEEDS_REAUTHORIZATION";
 }
 
 /** The issuer maker of one suite's corps: `(corpId) => Issuer`. */
