@@ -15,7 +15,7 @@
  *   403 bad_signature        msg_signature does not match
  *   400 bad_ciphertext       bad base64, block size, padding or length
  *   403 wrong_receiver       the message is for another receiver (component appid, or a WeCom suite id)
- *   403 future_create_time   the message's CreateTime is further than maxClockSkewMs ahead of our clock
+ *   403 future_create_time   the message's CreateTime (a suite's: TimeStamp) is further than maxClockSkewMs ahead of our clock
  *   200 duplicate            a push already handled (same msg_signature) within the skew window: not handled again
  *   200 ignored / stored     handled ("success", what WeChat expects)
  *   503 store_failed         what it carries could not be stored: WeChat retries
@@ -188,7 +188,9 @@ export class PushReceiver {
       }
       infoType = fields["InfoType"];
       if (!infoType) throw new Refusal("malformed", "message has no InfoType");
-      this.checkCreateTime(fields["CreateTime"]);
+      // An Open Platform's push says when it was created in CreateTime, a WeCom suite's in TimeStamp.
+      this.checkCreateTime(fields["CreateTime"], "CreateTime");
+      this.checkCreateTime(fields["TimeStamp"], "TimeStamp");
       this.forgetOld();
       if (this.seen.has(query.msgSignature)) return finish("duplicate");
       let outcome: PushOutcome;
@@ -249,19 +251,19 @@ export class PushReceiver {
   }
 
   /**
-   * Stores order pushes by CreateTime, so one from the future would make every
-   * real push after it "older" and refused (a platform with no ticket, an
-   * account never served again). WeChat creates a push before it sends it,
+   * Stores order pushes by CreateTime (a suite's TimeStamp), so one from the
+   * future would make every real push after it "older" and refused (a
+   * platform with no ticket, an account never served again). WeChat creates a push before it sends it,
    * and its timestamp passed the skew check: a genuine CreateTime is never
    * this far ahead. Refused, not clamped: a signed push with a forged time
    * means the message Token and EncodingAESKey have leaked, and its content
    * is not to be trusted either. A past CreateTime is left alone (retries are late).
    */
-  private checkCreateTime(createTime: string | undefined): void {
+  private checkCreateTime(createTime: string | undefined, field: string): void {
     const created = Number(createTime);
     if (!Number.isFinite(created)) return;
     const ahead = created * 1000 - this.o.clock.now();
-    if (ahead > this.o.maxClockSkewMs) throw new Refusal("future_create_time", `CreateTime is ${Math.round(ahead / 1000)} s ahead of the server's clock`);
+    if (ahead > this.o.maxClockSkewMs) throw new Refusal("future_create_time", `${field} is ${Math.round(ahead / 1000)} s ahead of the server's clock`);
   }
 
   private async readBody(req: IncomingMessage): Promise<Buffer> {
