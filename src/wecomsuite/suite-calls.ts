@@ -47,11 +47,22 @@ export async function getPermanentCode(client: WeChatClient, code: string, withT
   if (typeof corpId !== "string" || !APP_ID_PATTERN.test(corpId) || typeof permanentCode !== "string" || permanentCode === "") {
     throw new UpstreamTransportError(PERMANENT_CODE_PATH, "BAD_BODY", "the answer lacks auth_corp_info.corpid or permanent_code");
   }
-  let fetched: Fetched | undefined;
-  if (typeof body["access_token"] === "string" && body["access_token"] !== "") {
-    fetched = client.valueOf(PERMANENT_CODE_PATH, body, "access_token", [code, permanentCode]);
+  return { corpId, permanentCode, agents: agentsOf(body), fetched: firstToken(client, body, [code, permanentCode]) };
+}
+
+/**
+ * The corp token a v1 answer carries, if it reads as one. It is a bonus:
+ * the permanent code beside it is handed out once, so a token that does not
+ * read (no usable expires_in, say) is left out, never a reason to fail the
+ * exchange; the corp's token is then fetched as any other.
+ */
+function firstToken(client: WeChatClient, body: Record<string, unknown>, redact: string[]): Fetched | undefined {
+  if (typeof body["access_token"] !== "string" || body["access_token"] === "") return undefined;
+  try {
+    return client.valueOf(PERMANENT_CODE_PATH, body, "access_token", redact);
+  } catch {
+    return undefined;
   }
-  return { corpId, permanentCode, agents: agentsOf(body), fetched };
 }
 
 /** get_auth_info: the corp's agents as they are now (after a change_auth). */
