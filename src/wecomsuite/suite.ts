@@ -101,6 +101,8 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
   /** Exchanges under way (pushed and redirect codes): a shutdown waits for them, since WeCom hands a permanent code out once. */
   private readonly exchangesInFlight = new Set<Promise<unknown>>();
   private sweepTimer: TimerHandle | undefined;
+  /** Other waits (a re-read of auth info tried again, a second look after a ticket): cleared at stop(). */
+  private readonly timers = new Set<TimerHandle>();
   private unsubscribe: (() => void) | undefined;
   private stopped = false;
 
@@ -210,6 +212,8 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
     this.corps.stop();
     for (const t of this.retryTimers.values()) this.deps.clock.clearTimeout(t);
     this.retryTimers.clear();
+    for (const t of this.timers) this.deps.clock.clearTimeout(t);
+    this.timers.clear();
     if (this.sweepTimer) this.deps.clock.clearTimeout(this.sweepTimer);
   }
 
@@ -373,7 +377,7 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
         if (this.stopped) return;
         if (attempt + 1 >= EXCHANGE_RETRY_MS.length) return this.log.error({ corp: corpId, err: err.message }, "could not re-read the corp's auth info after change_auth");
         this.log.warn({ corp: corpId, err: err.message }, "could not re-read the corp's auth info yet; trying again");
-        this.deps.clock.setTimeout(() => this.rereadAuthInfo(corpId, attempt + 1), EXCHANGE_RETRY_MS[attempt]!);
+        this.later(() => this.rereadAuthInfo(corpId, attempt + 1), EXCHANGE_RETRY_MS[attempt]!);
       });
   }
 
@@ -509,9 +513,19 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
     suite.retryNow("a new suite_ticket arrived");
     // An attempt already in flight read the store before the ticket landed: its failure
     // is not recorded yet, so the retry above had nothing to bring forward. Once more, shortly.
-    this.deps.clock.setTimeout(() => {
-      if (!this.stopped && !suite.current()) suite.retryNow("a new suite_ticket arrived");
+    this.later(() => {
+      if (!suite.current()) suite.retryNow("a new suite_ticket arrived");
     }, 1_000);
+  }
+
+  /** Runs `fn` in `ms` unless the suite stopped first. */
+  private later(fn: () => void, ms: number): void {
+    if (this.stopped) return;
+    const timer = this.deps.clock.setTimeout(() => {
+      this.timers.delete(timer);
+      fn();
+    }, ms);
+    this.timers.add(timer);
   }
 
   private suiteTokenArrived(): void {
