@@ -327,9 +327,28 @@ export class TenantBook {
   private async saveRotation(appId: string): Promise<void> {
     const r = this.unsavedRotations.get(appId);
     if (!r) return;
-    const changed = await this.store.updateAuthorizer(this.component, appId, r.previous, { refreshToken: r.next, status: "active", updatedAt: this.clock.now() });
+    const changed =
+      (await this.store.updateAuthorizer(this.component, appId, r.previous, { refreshToken: r.next, status: "active", updatedAt: this.clock.now() })) ||
+      (await this.restoreRotated(appId, r));
     if (this.unsavedRotations.get(appId) === r) this.unsavedRotations.delete(appId);
     if (!changed) this.log.info({ [this.words.tenant]: appId }, `a rotated ${this.words.secret} was not stored: the ${this.words.tenant} authorized again (or left) meanwhile`);
+  }
+
+  /**
+   * The compare-and-set found no record while this book still holds the
+   * account with the secret rotated from (the store lost it: a Redis that
+   * restarted empty or evicted it, unnoticed yet): the rotated secret is the
+   * one WeChat honours now (a reset permanent code retires the old one), so
+   * the record goes back with it. Refused, as any authorization, when the
+   * account left (its de-authorization is held) or authorized again meanwhile.
+   */
+  private async restoreRotated(appId: string, r: { previous: string; next: string }): Promise<boolean> {
+    const held = this.mirror.get(appId);
+    if (!held || held.refreshToken !== r.previous) return false;
+    if (await this.store.authorizer(this.component, appId)) return false;
+    const saved = await this.store.saveAuthorizer(this.component, { ...held, refreshToken: r.next, status: "active", updatedAt: this.clock.now() });
+    if (saved) this.log.warn({ [this.words.tenant]: appId, [this.words.secretField]: fingerprint(r.next) }, `the store had lost the ${this.words.tenant}: written back with its rotated ${this.words.secret}`);
+    return saved;
   }
 
   private forgetCodes(appId: string): void {
