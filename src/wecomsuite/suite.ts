@@ -101,6 +101,9 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
   /** Exchanges under way (pushed and redirect codes): a shutdown waits for them, since WeCom hands a permanent code out once. */
   private readonly exchangesInFlight = new Set<Promise<unknown>>();
   private sweepTimer: TimerHandle | undefined;
+  /** The write-back of corps the store lost, while it runs; and whether more were noticed meanwhile. */
+  private restoring: Promise<void> | undefined;
+  private restoreAgain = false;
   /** Other waits (a re-read of auth info tried again, a second look after a ticket): cleared at stop(). */
   private readonly timers = new Set<TimerHandle>();
   private unsubscribe: (() => void) | undefined;
@@ -560,8 +563,22 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
    */
   private restoreLost(): void {
     if (this.stopped) return;
+    // Every corp that finds its record gone says so: one write-back at a time (each reads all the suite's corps), and one more after it for losses noticed meanwhile.
+    if (this.restoring) {
+      this.restoreAgain = true;
+      return;
+    }
+    this.restoring = this.writeBackLost().finally(() => {
+      this.restoring = undefined;
+      if (!this.restoreAgain) return;
+      this.restoreAgain = false;
+      this.restoreLost();
+    });
+  }
+
+  private writeBackLost(): Promise<void> {
     const held = this.corps.appIds().map((corpId) => this.corps.get(corpId)!);
-    this.deps.store
+    return this.deps.store
       .authorizers(this.id)
       .then(async (stored) => {
         const missing = held.filter((a) => !stored.has(a.appId));
