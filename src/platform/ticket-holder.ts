@@ -45,10 +45,21 @@ export class TicketHolder {
     return this.problem(this.ticket) === undefined;
   }
 
-  /** The newest usable ticket, from the store (a replica may have stored a newer one), or why there is none. */
+  /**
+   * The newest usable ticket, from the store (a replica may have stored a
+   * newer one), or why there is none. A store that no longer holds any while
+   * a valid one is held here lost it (evicted, flushed, a Redis back empty
+   * not noticed yet): the one held is used and written back, since no API
+   * asks WeChat for a push and the next may be far off.
+   */
   async usable(): Promise<{ value: string } | { missing: NoTicket }> {
     const t = await this.store.ticket(this.platformId);
     if (t) this.ticket = t;
+    else if (this.ticket && this.valid()) {
+      const held = this.ticket;
+      await this.restore(held);
+      return { value: held.value };
+    }
     const missing = this.problem(t);
     return missing === undefined ? { value: t!.value } : { missing };
   }
