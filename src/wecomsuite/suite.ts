@@ -28,7 +28,7 @@ import type { Logger } from "../log.js";
 import { TenantBook, type TenantWords } from "../platform/tenant-book.js";
 import { TicketHolder, type NoTicket } from "../platform/ticket-holder.js";
 import type { AuthorizerPage } from "../platform/tenant-index.js";
-import type { AuthorizerStatus, PendingCode, PlatformChange, PlatformStore, StoredAuthorizer, StoredTicket } from "../platform/store.js";
+import { repairedAnything, type AuthorizerStatus, type PendingCode, type PlatformChange, type PlatformStore, type RepairedTimes, type StoredAuthorizer, type StoredTicket } from "../platform/store.js";
 import { platformGroup, type Authorized, type PushedPlatform } from "../platform/pushed-platform.js";
 import type { PushOutcome } from "../platform/receiver.js";
 import { MissingInputError, WeChatError } from "../upstream/errors.js";
@@ -108,6 +108,8 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
   private readonly timers = new Set<TimerHandle>();
   private unsubscribe: (() => void) | undefined;
   private stopped = false;
+  /** The load could not check stored push times (the store was down): checked at the first full reload. */
+  private repairPending = true;
 
   constructor(
     readonly entry: SuiteEntry,
@@ -184,6 +186,8 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
   // Life
 
   async load(): Promise<void> {
+    // Before following changes: the repair's own change is no news to this replica.
+    await this.repairFutureTimes();
     this.unsubscribe = this.deps.store.onPlatformChange((change) => {
       if (change.component === this.id) this.changed(change).catch((err: Error) => this.log.warn({ err: err.message }, "could not reload a suite change"));
     });
@@ -195,6 +199,31 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
       // The shared store is down: its reconnect replays every change ("all").
       this.log.warn({ err: (err as Error).message }, "WeCom suite store unreadable at start; waiting for it");
     }
+  }
+
+  /**
+   * A push time stored from beyond the clock-skew window (a forged or
+   * mis-clocked push, a redirect install on a replica whose clock ran ahead)
+   * would make every real push after it "older": a suite_ticket refused, a
+   * corp's install refused and its permanent code dropped. Brought back to
+   * now, once, and logged; a store down now is tried at its first full reload.
+   */
+  private async repairFutureTimes(): Promise<void> {
+    // Whole seconds, as TimeStamp has: a real push created this same second is not "older".
+    const now = Math.floor(this.deps.clock.now() / 1000) * 1000;
+    let repaired: RepairedTimes;
+    try {
+      repaired = await this.deps.store.repairFutureTimes(this.id, now + this.entry.maxClockSkewMs, now);
+      this.repairPending = false;
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message }, "could not check stored push times yet");
+      return;
+    }
+    if (!repairedAnything(repaired)) return;
+    this.log.warn(
+      { ticket: repaired.ticket, corps: repaired.authorized.slice(0, 20), deauthorized: repaired.deauthorized.slice(0, 20), now: new Date(now).toISOString() },
+      "stored push times in the future (a forged or mis-clocked push) brought back to now",
+    );
   }
 
   start(): void {
@@ -591,6 +620,7 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
 
   private async changed(change: PlatformChange): Promise<void> {
     if (this.stopped) return;
+    if (change.what === "all" && this.repairPending) await this.repairFutureTimes();
     if (change.what === "all" || change.what === "ticket") {
       const { newer } = await this.tickets.reread({ restoreLost: change.what === "all" });
       if (change.what === "all") {
