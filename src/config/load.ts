@@ -211,6 +211,10 @@ function checkPlatforms(platforms: readonly PlatformEntry[], suites: readonly Su
     ...platforms.map((p, i) => ({ key: `openPlatform.platforms[${i}]`, idField: "componentAppId", id: p.componentAppId, path: p.path })),
     ...suites.map((s, i) => ({ key: `wecomProviders.suites[${i}]`, idField: "suiteId", id: s.suiteId, path: s.path })),
   ];
+  // The provider token is named by the bare corpid: a grant on the corp's self-built apps would reach it.
+  if (provider && ids.has(provider.corpId)) {
+    throw new ConfigError(`config error at wecomProviders.provider.corpId: "${provider.corpId}" is also configured under apps (a grant on that corpid would reach the provider token)`);
+  }
   for (const { key, idField, id, path } of entries) {
     if (ids.has(id)) throw new ConfigError(`config error at ${key}.${idField}: "${id}" is also configured under apps`);
     if (provider?.corpId === id) throw new ConfigError(`config error at ${key}.${idField}: "${id}" is also the provider's corpId`);

@@ -204,9 +204,9 @@ const receiver = z
     /** Largest push body accepted (413 past it). */
     maxBodyBytes: z.number().int().positive().max(1_048_576).default(65_536),
     /**
-     * A push whose timestamp is further than this from the server's clock, or whose CreateTime is
-     * further ahead, is refused (403), and replays within it are ignored; stored push times further
-     * ahead are brought back to now at start.
+     * A push whose timestamp is further than this from the server's clock, or whose CreateTime (a WeCom
+     * suite's: TimeStamp) is further ahead, is refused (403), and replays within it are ignored; stored
+     * push times further ahead are brought back to now at start.
      */
     maxClockSkewSeconds: z.number().positive().max(86_400).default(300),
   });

@@ -31,6 +31,7 @@ import { applyAuthorizerList, LIST_PATH, readAuthorizerList, type SyncResult } f
 import { repairedAnything, type AuthorizerStatus, type PlatformChange, type PlatformStore, type StoredAuthorizer, type StoredTicket } from "../platform/store.js";
 import type { PushOutcome } from "../platform/receiver.js";
 import { TicketHolder } from "../platform/ticket-holder.js";
+import { RedirectCodes } from "../platform/redirect-codes.js";
 import { platformGroup, type Authorized, type FamilyFacts, type PushedPlatform } from "../platform/pushed-platform.js";
 import type { PlatformEntry } from "../config/platforms.js";
 
@@ -71,6 +72,8 @@ export class OpenPlatform implements PushedPlatform, TicketSource, RefreshTokenS
   private readonly authorizers: TenantBook;
   /** The newest component_verify_ticket (12 hours). */
   private readonly tickets: TicketHolder;
+  /** AuthorizeByCode's codes: a retried call gets the account the first one authorized. */
+  private readonly redirectCodes: RedirectCodes;
   private lastStartPushAt = -Infinity;
   private lastSyncAt = -Infinity;
   private syncing: Promise<SyncResult> | undefined;
@@ -103,6 +106,7 @@ export class OpenPlatform implements PushedPlatform, TicketSource, RefreshTokenS
       refreshTokenReplaced: (appId) => this.credential(appId)?.retryNow("a new refresh token was stored"),
     });
     this.tickets = new TicketHolder(entry.componentAppId, OPEN_PLATFORM, deps.store, deps.clock, this.log);
+    this.redirectCodes = new RedirectCodes(deps.clock);
     this.group = platformGroup(entry.componentAppId);
     this.authorizerIssuer = authorizerTokenIssuers(entry, this, deps.client);
     deps.host.engine.lane(this.group, {
@@ -378,7 +382,11 @@ export class OpenPlatform implements PushedPlatform, TicketSource, RefreshTokenS
    * stored as a push's would be, before it resolves. WeChat's refusal of the
    * code (61009 used, 61010 expired) is the caller's error.
    */
-  async authorizeByCode(code: string): Promise<Authorized> {
+  authorizeByCode(code: string): Promise<Authorized> {
+    return this.redirectCodes.authorize(code, () => this.exchangeRedirectCode(code));
+  }
+
+  private async exchangeRedirectCode(code: string): Promise<Authorized> {
     const requestedAt = this.deps.clock.now();
     const info = await queryAuth(this.deps.client, this.componentAppId, code, (endpoint, what, call) => this.withComponentToken(endpoint, what, call));
     if (this.isTaken(info.appId)) {

@@ -27,6 +27,7 @@ import { ticketKind } from "../issuers/types.js";
 import type { Logger } from "../log.js";
 import { TenantBook, type TenantWords } from "../platform/tenant-book.js";
 import { TicketHolder, type NoTicket } from "../platform/ticket-holder.js";
+import { RedirectCodes } from "../platform/redirect-codes.js";
 import type { AuthorizerPage } from "../platform/tenant-index.js";
 import { repairedAnything, type AuthorizerStatus, type PendingCode, type PlatformChange, type PlatformStore, type RepairedTimes, type StoredAuthorizer, type StoredTicket } from "../platform/store.js";
 import { platformGroup, type Authorized, type PushedPlatform } from "../platform/pushed-platform.js";
@@ -93,6 +94,8 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
   private readonly corpIssuer: (corpId: string) => Issuer;
   /** The newest suite_ticket (30 minutes). */
   private readonly tickets: TicketHolder;
+  /** AuthorizeByCode's codes: a retried call gets the corp the first one installed. */
+  private readonly redirectCodes: RedirectCodes;
   /** Codes being exchanged by this replica, and their retry timers. */
   private readonly exchanging = new Set<string>();
   /** Codes this replica claimed (one replica exchanges a code), until when: its own retries need no new claim. */
@@ -119,6 +122,7 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
     this.group = platformGroup(entry.suiteId);
     this.log = deps.log.child({ suite: entry.suiteId });
     this.tickets = new TicketHolder(entry.suiteId, WECOM_SUITE, deps.store, deps.clock, this.log);
+    this.redirectCodes = new RedirectCodes(deps.clock);
     this.corps = new TenantBook(entry.suiteId, deps.store, deps.clock, this.log, {
       joined: (corpId) => this.serve(corpId),
       left: (corpId) => this.unserve(corpId),
@@ -432,14 +436,16 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
    * before this resolves.
    */
   authorizeByCode(code: string): Promise<Authorized> {
-    return this.inFlight(
-      (async () => {
-        const requestedAt = this.deps.clock.now();
-        const installed = await this.exchange(code);
-        const at = this.deps.clock.now();
-        await this.install(installed, "redirect", at, code, requestedAt);
-        return { tenantId: installed.corpId, authorizedAt: at };
-      })(),
+    return this.redirectCodes.authorize(code, () =>
+      this.inFlight(
+        (async () => {
+          const requestedAt = this.deps.clock.now();
+          const installed = await this.exchange(code);
+          const at = this.deps.clock.now();
+          await this.install(installed, "redirect", at, code, requestedAt);
+          return { tenantId: installed.corpId, authorizedAt: at };
+        })(),
+      ),
     );
   }
 
@@ -461,6 +467,8 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
       }
       const record: StoredAuthorizer = { appId: corpId, refreshToken: permanentCode, status: "active", authorizedAt: at, updatedAt: this.deps.clock.now(), agents };
       this.corps.accept(record, code, () => this.serve(corpId, fetched && { fetched, requestedAt }));
+      // A reinstall after a missed cancel_auth: its token (refused with the old code) tries again now, not at its next retry.
+      if (!fetched) this.credential(this.tenantKey(corpId))?.retryNow("the corp installed the app again");
       const outcome = await this.corps.write(corpId, why);
       if (outcome === "stored") this.log.info({ corp: corpId, agents, permanentCode: fingerprint(permanentCode), why }, "corp installed the app: permanent code stored");
     });

@@ -36,6 +36,9 @@ describe("wecomProviders", () => {
       /wecomProviders\.suites\[1\]\.path: "\/wechat\/wecom\/wwsuite00000000001" is already the path of wecomProviders\.suites\[0\]/,
     );
     expect(() => load({ suites: [suite()] }, { apps: [{ type: "wecom", corpId: "wwsuite00000000001", agent: "1", secretEnv: "S" }] })).toThrow(/is also configured under apps/);
+    expect(() => load({ provider: { corpId: "wwprovider00000001", secretEnv: "P" } }, { apps: [{ type: "wecom", corpId: "wwprovider00000001", agent: "1", secretEnv: "S" }] })).toThrow(
+      /wecomProviders\.provider\.corpId: "wwprovider00000001" is also configured under apps \(a grant on that corpid would reach the provider token\)/,
+    );
     expect(() => parseConfig({ wecomProviders: { suites: [suite()] } }, { env: { ...env, K: "short" } })).toThrow(/suites\[0\]\.encodingAesKey: must be the 43-character EncodingAESKey/);
     expect(() => load({ suites: [suite({ messageToken: "literal" })] })).toThrow(/exactly one of messageTokenEnv, messageTokenFile or messageToken/);
     expect(() =>

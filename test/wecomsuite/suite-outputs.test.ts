@@ -81,7 +81,7 @@ describe("a WeCom suite chain's outputs", () => {
     for (const kind of [2, 4]) secrets.push((await s.h.get({ appId: CORP1, platformId: SUITE, kind })).token!.accessToken);
 
     // The ways it fails: a used code (40078), a corp WeCom no longer authorizes (48004), a push with a bad signature.
-    const used = await grpcError(authorize(s, SUITE, redirect));
+    const used = await grpcError(authorize(s, SUITE, `${redirect}x`));
     errors.push(errorText(used));
     const httpUsed = await request(`${api}/v1/platforms/${SUITE}/authorizations`, { method: "POST", body: JSON.stringify({ authCode: pushed.authCode }), headers: { "content-type": "application/json" } });
     errors.push(await httpUsed.body.text());

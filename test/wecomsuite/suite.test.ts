@@ -80,8 +80,12 @@ describe("a WeCom suite", () => {
     expect(stored?.agents).toEqual([String(s.suite().corp(CORP1)!.agentId)]);
 
     const { authCode } = s.suite().installByRedirect(CORP2);
+    const exchanges = s.calls("get_permanent_code");
     const authorized = await suiteOf(s).authorizeByCode(authCode);
     expect(authorized.tenantId).toBe(CORP2);
+    // A business server retrying after a timeout gets the same corp, not WeCom's 40078 for a used code.
+    expect(await suiteOf(s).authorizeByCode(authCode)).toEqual(authorized);
+    expect(s.calls("get_permanent_code")).toBe(exchanges + 1);
 
     for (const corp of [CORP1, CORP2]) {
       const t = await s.h.get({ appId: corp, platformId: SUITE });
