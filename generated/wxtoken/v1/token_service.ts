@@ -4067,7 +4067,9 @@ export const TokenServiceService = {
    * buys (refresh token, permanent code) is stored before the call answers
    * OK, and never leaves the server; from then on GetToken serves the
    * tenant's token (app_id = the answer's app_id, and for a suite
-   * platform_id = the suite id). Needs a refresh grant on platform_id.
+   * platform_id = the suite id). Needs a refresh grant on platform_id. The
+   * same code again within its 10 minutes (a retry after a timeout) answers
+   * the same tenant without asking WeChat again.
    *
    * Status codes: OK; INVALID_ARGUMENT (platform_id malformed, reason
    * INVALID_PLATFORM_ID; auth_code empty, over 512 characters or not
@@ -4239,7 +4241,9 @@ export interface TokenServiceServer extends UntypedServiceImplementation {
    * buys (refresh token, permanent code) is stored before the call answers
    * OK, and never leaves the server; from then on GetToken serves the
    * tenant's token (app_id = the answer's app_id, and for a suite
-   * platform_id = the suite id). Needs a refresh grant on platform_id.
+   * platform_id = the suite id). Needs a refresh grant on platform_id. The
+   * same code again within its 10 minutes (a retry after a timeout) answers
+   * the same tenant without asking WeChat again.
    *
    * Status codes: OK; INVALID_ARGUMENT (platform_id malformed, reason
    * INVALID_PLATFORM_ID; auth_code empty, over 512 characters or not
@@ -4466,7 +4470,9 @@ export interface TokenServiceClient extends Client {
    * buys (refresh token, permanent code) is stored before the call answers
    * OK, and never leaves the server; from then on GetToken serves the
    * tenant's token (app_id = the answer's app_id, and for a suite
-   * platform_id = the suite id). Needs a refresh grant on platform_id.
+   * platform_id = the suite id). Needs a refresh grant on platform_id. The
+   * same code again within its 10 minutes (a retry after a timeout) answers
+   * the same tenant without asking WeChat again.
    *
    * Status codes: OK; INVALID_ARGUMENT (platform_id malformed, reason
    * INVALID_PLATFORM_ID; auth_code empty, over 512 characters or not
