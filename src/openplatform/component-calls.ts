@@ -22,8 +22,8 @@ const QUERY_AUTH_ERRCODES: ErrcodeTable = {
 export interface Exchanged {
   appId: string;
   refreshToken: string;
-  /** The authorizer access token the answer carries. */
-  fetched: Fetched;
+  /** The authorizer access token the answer carries, when it reads (else it is fetched as any other). */
+  fetched: Fetched | undefined;
 }
 
 /** api_query_auth: the authorizer's appid, refresh token and a first access token for an authorization code. */
@@ -48,7 +48,13 @@ export async function queryAuth(
   if (typeof appId !== "string" || !APP_ID_PATTERN.test(appId) || typeof refreshToken !== "string" || refreshToken === "") {
     throw new UpstreamTransportError(QUERY_AUTH_PATH, "BAD_BODY", "authorization_info lacks authorizer_appid or authorizer_refresh_token");
   }
-  const fetched = client.valueOf(QUERY_AUTH_PATH, o, "authorizer_access_token", [code, refreshToken]);
+  // The refresh token is the answer's point, handed out once: a first token that does not read must not lose it.
+  let fetched: Fetched | undefined;
+  try {
+    fetched = client.valueOf(QUERY_AUTH_PATH, o, "authorizer_access_token", [code, refreshToken]);
+  } catch {
+    fetched = undefined;
+  }
   return { appId, refreshToken, fetched };
 }
 

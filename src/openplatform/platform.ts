@@ -372,7 +372,7 @@ export class OpenPlatform implements PushedPlatform, TicketSource, RefreshTokenS
     }
     if (info.appId !== appId) this.log.warn({ authorizer: appId, answered: info.appId }, "query_auth answered another appid; using WeChat's");
     const record: StoredAuthorizer = { appId: info.appId, refreshToken: info.refreshToken, status: "active", authorizedAt: at, updatedAt: this.deps.clock.now() };
-    this.authorizers.accept(record, code, () => this.serve(info.appId, { fetched: info.fetched, requestedAt }));
+    this.authorizers.accept(record, code, () => this.serve(info.appId, info.fetched && { fetched: info.fetched, requestedAt }));
     return this.authorizers.write(info.appId, infoType);
   }
 
@@ -395,7 +395,7 @@ export class OpenPlatform implements PushedPlatform, TicketSource, RefreshTokenS
     return this.authorizers.serial(info.appId, async () => {
       const now = this.deps.clock.now();
       const record: StoredAuthorizer = { appId: info.appId, refreshToken: info.refreshToken, status: "active", authorizedAt: now, updatedAt: now };
-      this.authorizers.accept(record, code, () => this.serve(info.appId, { fetched: info.fetched, requestedAt }));
+      this.authorizers.accept(record, code, () => this.serve(info.appId, info.fetched && { fetched: info.fetched, requestedAt }));
       await this.authorizers.write(info.appId, "authorization code by redirect");
       return { tenantId: info.appId, authorizedAt: now };
     });
