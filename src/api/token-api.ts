@@ -313,6 +313,9 @@ export class TokenApi {
     if (platform.holds(id.appId) && platform.tenantKey(id.appId) === id.appId) {
       return `${title} serves "${id.appId}" by its appid alone: leave platform_id empty`;
     }
+    if (platform.holds(id.appId) && id.kind !== "access_token") {
+      return `${title} holds no ${id.kind} for its corps: list it in wecomProviders.suites[].corpTickets ("${id.appId}" is installed; key ${describeId(id)})`;
+    }
     return `"${id.appId}" is not a tenant of ${title} on this server (it has not authorized or installed it, or was removed; key ${describeId(id)})`;
   }
 }

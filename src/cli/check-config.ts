@@ -6,7 +6,7 @@
  */
 import { familyOf } from "../issuers/app-families.js";
 import { exposureProblem } from "../auth/exposure.js";
-import { ConfigError, loadConfigFile, type LoadedConfig } from "../config/load.js";
+import { ConfigError, loadConfigFile, receiverOf, type LoadedConfig } from "../config/load.js";
 
 /** Exits through main: 0 when valid, a ConfigError (78, naming the key) when not. */
 export function checkConfigCommand(path: string): void {
@@ -25,7 +25,9 @@ function listeners(loaded: LoadedConfig): [string, string][] {
   const out: [string, string][] = [["listen", config.listen]];
   if (config.http) out.push(["http.listen", config.http.listen]);
   if (config.metrics) out.push(["metrics.listen", config.metrics.listen]);
-  if (config.openPlatform?.receiver) out.push(["openPlatform.receiver.listen", config.openPlatform.receiver.listen]);
+  // One push receiver for every pushed-ticket platform: where it is configured, or its default.
+  if (config.openPlatform) out.push(["openPlatform.receiver.listen", config.openPlatform.receiver.listen]);
+  else if (config.wecomProviders?.suites.length) out.push(["wecomProviders.receiver.listen", receiverOf(config).listen]);
   return out;
 }
 

@@ -196,6 +196,8 @@ export class CredentialState implements Schedulable {
     if (!t || this.stopped || t.expiresAt > this.clock.now()) return;
     // An on-demand credential nobody reads is left to expire on purpose: not an error.
     if (this.owner.quiet) this.log.debug(describeRecord(t), "expired with no replacement");
+    // A value WeChat keeps until its expiry (tickets, WeCom tokens) is replaced only then: its refresh is planned at this very moment (sameValueRetryAt).
+    else if (t.refreshAt >= t.expiresAt) this.log.info(describeRecord(t), "expired; WeChat hands out the next one only now, being fetched");
     else this.log.error(describeRecord(t), "expired with no replacement");
     this.updateHealth();
   }

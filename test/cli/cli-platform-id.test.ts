@@ -40,11 +40,15 @@ describe("wxtoken authorize", () => {
     expect(JSON.parse(done.stdout)).toEqual({ platformId: COMPONENT, appId: AUTH1, authorizedAt: new Date(p.clock.now()).toISOString() });
     expect(p.fake.component.isAuthorizerTokenValid(AUTH1, (await p.h.getToken(AUTH1)).token!.accessToken)).toBe(true);
 
-    // The same code again: WeChat refuses it (61009), a failure naming the errcode, never the code.
-    const again = await fixture.cli.run(["authorize", "--platform", COMPONENT, "--code", code, "--addr", addr, "--json"], { timeoutMs: 15_000 });
-    expect(again.code).toBe(1);
-    expect(JSON.parse(again.stderr)).toMatchObject({ code: "FAILED_PRECONDITION", metadata: { errcode: "61009" } });
-    expect(again.stderr).not.toContain(code);
+    // The same code again (a retry): the same account, WeChat not asked again.
+    const again = await fixture.cli.run(["authorize", "--platform", COMPONENT, "--code", code, "--addr", addr], { timeoutMs: 15_000 });
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout)).toEqual(JSON.parse(done.stdout));
+    // A code WeChat refuses (never issued, or used elsewhere): its 61009, a failure naming the errcode, never the code.
+    const refused = await fixture.cli.run(["authorize", "--platform", COMPONENT, "--code", `${code}x`, "--addr", addr, "--json"], { timeoutMs: 15_000 });
+    expect(refused.code).toBe(1);
+    expect(JSON.parse(refused.stderr)).toMatchObject({ code: "FAILED_PRECONDITION", metadata: { errcode: "61009" } });
+    expect(refused.stderr).not.toContain(code);
 
     // From stdin: out of ps and the shell history.
     const file = join(tempDir(), "code");

@@ -268,4 +268,16 @@ describe("a WeCom suite", () => {
     await s.clock.advance(21 * 60_000);
     expect(await age()).toBeGreaterThanOrEqual(21 * 60);
   });
+
+  it("says which config key is missing when a corp's ticket kind is not held, and that the corp is installed", async () => {
+    const s = await start({ suite: { corpTickets: ["jsapi"] } });
+    await s.suite().pushTicket();
+    await s.suite().install(CORP1);
+    await eventually(() => expect(suiteOf(s).holds(CORP1)).toBe(true));
+    const err = await grpcError(s.h.get({ appId: CORP1, platformId: SUITE, kind: CredentialKind.CREDENTIAL_KIND_AGENT_CONFIG_TICKET }));
+    expect(err.code).toBe(status.NOT_FOUND);
+    expect(err.message).toMatch(/holds no agent_config_ticket for its corps: list it in wecomProviders\.suites\[\]\.corpTickets/);
+    const notInstalled = await grpcError(s.h.get({ appId: CORP2, platformId: SUITE }));
+    expect(notInstalled.message).toMatch(/is not a tenant of WeCom suite/);
+  });
 });
