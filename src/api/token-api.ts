@@ -229,7 +229,8 @@ export class TokenApi {
 
   /** Ends the watch streams of a credential that a reload removed (NOT_FOUND). */
   endWatchesOf(key: string): void {
-    for (const w of [...this.watchers]) if (w.key === key) w.end(new UnknownCredentialError(w.asked));
+    // A platform's tenant that left (a de-authorization, an uninstall) is told so, not "not configured".
+    for (const w of [...this.watchers]) if (w.key === key) w.end(new UnknownCredentialError(w.asked, this.notHeld(w.asked)));
   }
 
   /** New subscriptions are refused with UNAVAILABLE from now on. */

@@ -67,8 +67,9 @@ export const COMMANDS: Record<string, CommandSpec> = {
   "fake-wechat": {
     usage: `  wxtoken fake-wechat [--host H] [--port N] [--app APPID:SECRET]... [--expires-in S]
                      [--component APPID:SECRET:TOKEN:AESKEY --push-url URL]
-                     [--suite SUITEID:SECRET:TOKEN:AESKEY[:PUSHURL]]...
-                                         run the fake WeChat upstream on its own (--suite: a WeCom suite)`,
+                     [--suite SUITEID:SECRET:TOKEN:AESKEY[:PUSHURL]]... [--provider CORPID:SECRET]...
+                                         run the fake WeChat upstream on its own (--suite: a WeCom suite;
+                                         --provider: a provider's corpid and provider_secret)`,
     options: {
       host: { type: "string" },
       port: { type: "string" },
@@ -77,6 +78,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
       component: { type: "string" },
       "push-url": { type: "string" },
       suite: { type: "string", multiple: true },
+      provider: { type: "string", multiple: true },
     },
   },
   "hash-key": {
@@ -105,13 +107,14 @@ export const COMMANDS: Record<string, CommandSpec> = {
     client: true,
   },
   platform: {
-    usage: `  wxtoken platform COMPONENT_APPID [--sync] [--status active|needs_reauthorization]
+    usage: `  wxtoken platform COMPONENT_APPID|SUITE_ID [--sync] [--status active|needs_reauthorization]
                    [--page-size N] [--page-token T]
                                          an Open Platform's verify ticket, component token and
-                                         authorizers with their status (all of them, read page by
-                                         page; --page-size/--page-token: that one page and its
-                                         next_page_token); --sync first re-reads the authorizers
-                                         and refresh tokens from WeChat (recovery)`,
+                                         authorizers, or a WeCom suite's suite_ticket, suite token
+                                         and installed corps, with their status (all of them, read
+                                         page by page; --page-size/--page-token: that one page and
+                                         its next_page_token); --sync (Open Platform only) first
+                                         re-reads the authorizers and refresh tokens from WeChat`,
     options: { ...CONNECTION, sync: { type: "boolean" }, status: { type: "string" }, "page-size": { type: "string" }, "page-token": { type: "string" } },
     client: true,
   },

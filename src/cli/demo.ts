@@ -144,7 +144,7 @@ wxtoken demo is running (Ctrl-C to stop)
   metrics:      http://127.0.0.1:${server.metricsPort}/metrics   (Prometheus; probes /healthz and /readyz on the same port)
   status page:  http://127.0.0.1:${server.metricsPort}/status   (every credential's state, in a browser; JSON: /status.json)
   fake WeChat:  ${upstreamUrl}   (tokens and tickets live ${expiresIn}s, refreshed ~30s before expiry)
-  fake WeCom:   ${fake.wecomUrl}
+  fake WeCom:   ${fake.wecomUrl}   (WeCom's API host; the /_fake/ control routes are on the fake WeChat's port)
   apps:         ${app} (with its jsapi and wx_card tickets), ${app2}
   platform:     ${DEMO_COMPONENT.appId} (第三方平台), authorized by ${DEMO_AUTHORIZERS.join(" and ")}
   push URL:     ${pushUrl}   (the authorization event URL WeChat posts to)
@@ -190,7 +190,7 @@ Try, in another terminal:
   node dist/src/cli/main.js platform ${suiteId} --addr ${addr}   (the installed corps)
   curl -X POST "${upstreamUrl}/_fake/suite/install?suite=${suiteId}&corpid=wwdemocorp0000003"   (a third corp installs: create_auth pushed)
   curl -X POST "${upstreamUrl}/_fake/suite/install?suite=${suiteId}&corpid=wwdemocorp0000004&via=redirect"   (one installs on your site: prints its authCode)
-  node dist/src/cli/main.js authorize --platform ${suiteId} --code AUTHCODE --addr ${addr}   (hand that code over, as your redirect_uri handler would)
+  echo AUTHCODE | node dist/src/cli/main.js authorize --platform ${suiteId} --code - --addr ${addr}   (hand that code over, as your redirect_uri handler would; from stdin, out of ps)
   curl -X POST "${upstreamUrl}/_fake/suite/cancel?suite=${suiteId}&corpid=${corp2}"   (one uninstalls: cancel_auth)
   curl -X POST "${upstreamUrl}/_fake/suite/push-ticket?suite=${suiteId}"   (a new suite_ticket now, as the console's 刷新ticket; WeCom pushes one every 10 minutes)
   curl -s "${upstreamUrl}/_fake/suite/corps?suite=${suiteId}"

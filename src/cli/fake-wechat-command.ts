@@ -28,6 +28,8 @@ export async function fakeWeChatCommand(opts: {
   component?: string;
   pushUrl?: string;
   suites?: string[];
+  /** --provider CORPID:SECRET: a WeCom provider's own corpid and provider_secret (get_provider_token). */
+  providers?: string[];
 }): Promise<void> {
   const apps: Record<string, string> = {};
   for (const pair of opts.apps.length > 0 ? opts.apps : ["wxdemo0000000001:demo-secret-1"]) {
@@ -37,7 +39,21 @@ export async function fakeWeChatCommand(opts: {
   }
   const component = componentOf(opts.component, opts.pushUrl);
   const suites = (opts.suites ?? []).map(suiteOf);
-  const fake = new FakeWeChat({ apps, host: opts.host ?? "127.0.0.1", port: opts.port ?? 18080, expiresIn: opts.expiresIn, component, ...(suites.length > 0 ? { suites } : {}) });
+  const providers: Record<string, string> = {};
+  for (const pair of opts.providers ?? []) {
+    const i = pair.indexOf(":");
+    if (i <= 0 || i === pair.length - 1) throw new Error(`--provider takes CORPID:SECRET, got "${pair.slice(0, i > 0 ? i : 40)}..."`);
+    providers[pair.slice(0, i)] = pair.slice(i + 1);
+  }
+  if (Object.keys(providers).length > 0 && suites.length === 0) throw new Error("--provider needs a --suite (the provider token is served on WeCom's host)");
+  const fake = new FakeWeChat({
+    apps,
+    host: opts.host ?? "127.0.0.1",
+    port: opts.port ?? 18080,
+    expiresIn: opts.expiresIn,
+    component,
+    ...(suites.length > 0 ? { suites, wecomProviders: providers } : {}),
+  });
   const url = await fake.start();
   process.stdout.write(
     `fake WeChat listening on ${url}\napps: ${Object.keys(apps).join(", ")}\n` +
@@ -52,6 +68,9 @@ export async function fakeWeChatCommand(opts: {
             `suite: ${s.suiteId} on WeCom's host ${fake.wecomUrl}, pushing suite_tickets to ${s.pushUrl ?? "(no push URL)"} every 10 minutes\n` +
             `  curl -X POST "${url}/_fake/suite/push-ticket?suite=${s.suiteId}"   |   curl -X POST "${url}/_fake/suite/install?suite=${s.suiteId}&corpid=ww...[&via=redirect]"\n`,
         )
+        .join("") +
+      Object.keys(providers)
+        .map((corpId) => `provider: ${corpId} (get_provider_token with its secret) on WeCom's host ${fake.wecomUrl}\n`)
         .join(""),
   );
   await untilSignal();

@@ -84,7 +84,7 @@ async function main(argv: string[]): Promise<void> {
     case "demo":
       return demoCommand({ listen: str("listen"), expiresIn: n["expires-in"] });
     case "fake-wechat":
-      return fakeWeChatCommand({ host: str("host"), port: n.port, apps: list("app"), expiresIn: n["expires-in"], component: str("component"), pushUrl: str("push-url"), suites: list("suite") });
+      return fakeWeChatCommand({ host: str("host"), port: n.port, apps: list("app"), expiresIn: n["expires-in"], component: str("component"), pushUrl: str("push-url"), suites: list("suite"), providers: list("provider") });
     case "get":
       return getCommand(addr, needApp(), timeout, auth, which());
     case "refresh":

@@ -25,6 +25,8 @@ export interface TenantWords {
   readonly tenant: string;
   /** "refresh token", "permanent code". */
   readonly secret: string;
+  /** Who hands the secret out: "WeChat", "WeCom". */
+  readonly upstream: string;
   /** The log field of the secret's fingerprint: "refreshToken", "permanentCode". */
   readonly secretField: string;
   /** What an operator can do about secrets left unwritten at shutdown. */
@@ -38,6 +40,7 @@ export const AUTHORIZER_WORDS: TenantWords = {
   tenant: "authorizer",
   secret: "refresh token",
   secretField: "refreshToken",
+  upstream: "WeChat",
   unwrittenHint: "run `wxtoken platform --sync` after the restart if these accounts fail",
   lostHint: "re-reading WeChat's authorizer list",
 };
@@ -142,7 +145,7 @@ export class TenantBook {
   }
 
   async rotated(appId: string, previous: string, next: string): Promise<void> {
-    this.log.info({ [this.words.tenant]: appId, [this.words.secretField]: fingerprint(next) }, `WeChat rotated the ${this.words.tenant}'s ${this.words.secret}`);
+    this.log.info({ [this.words.tenant]: appId, [this.words.secretField]: fingerprint(next) }, `${this.words.upstream} rotated the ${this.words.tenant}'s ${this.words.secret}`);
     const pendingAuth = this.unsavedAuth.get(appId);
     if (pendingAuth) {
       // The rotation of a refresh token an authorization since replaced: the authorization's wins.

@@ -169,6 +169,12 @@ export class MissingInputError extends UpstreamTransportError {
   constructor(endpoint: string, reason: string, message: string) {
     super(endpoint, "CONNECT", message);
     this.reason = reason;
+    // Nothing was connected to: the message says what is missing, not a transport failure.
+    this.message = message;
+  }
+
+  override metadata(): Record<string, string> {
+    return { endpoint: this.endpoint };
   }
 }
 

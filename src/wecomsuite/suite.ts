@@ -68,6 +68,7 @@ const CORP_WORDS: TenantWords = {
   tenant: "corp",
   secret: "permanent code",
   secretField: "permanentCode",
+  upstream: "WeCom",
   unwrittenHint: "no API gives a permanent code again: these corps must install the app again if WeCom does not resend their push",
   lostHint: "writing their permanent codes back",
 };

@@ -7,13 +7,13 @@ import { createHash } from "node:crypto";
 import { Metadata, status } from "@grpc/grpc-js";
 import { statusDetailsOf } from "../../packages/client/src/status-details.js";
 import { afterEach, describe, expect, it } from "vitest";
-import { CredentialKind, ListAuthorizersRequest, ListCredentialsRequest, SignatureKind, type ListCredentialsResponse } from "../../generated/wxtoken/v1/token_service.js";
+import { CredentialKind, ListAuthorizersRequest, ListCredentialsRequest, SignatureKind, WatchTokenRequest, type ListCredentialsResponse } from "../../generated/wxtoken/v1/token_service.js";
 import type { PlatformStore } from "../../src/platform/store.js";
 import { request } from "undici";
 import { computeSignature, encrypt } from "../../src/platform/crypto.js";
 import { SuitePlatform } from "../../src/wecomsuite/suite.js";
 import { appHealthName } from "../../src/wxtoken.js";
-import { eventually, grpcError } from "../support/harness.js";
+import { collect, eventually, grpcError } from "../support/harness.js";
 import { AES_KEY, CALLBACK_TOKEN, CORP1, CORP2, DK, PROVIDER, PROVIDER_SECRET, SUITE, SUITE_SECRET, SuiteHarness } from "../support/suite-platform.js";
 
 let running: SuiteHarness | undefined;
@@ -178,8 +178,14 @@ describe("a WeCom suite", () => {
     expect((await s.suite().change(CORP1)).body).toBe("success");
     await eventually(() => expect(s.calls("get_auth_info", `${SUITE}/${CORP1}`)).toBe(infoCalls + 1));
 
+    const watch = collect(s.h.client.watchToken(WatchTokenRequest.fromPartial({ appId: CORP1, platformId: SUITE })));
+    await eventually(() => expect(watch.messages.length).toBe(1));
     expect((await s.suite().cancel(CORP1)).body).toBe("success");
     await eventually(() => expect(suiteOf(s).holds(CORP1)).toBe(false));
+    // A watcher is told the corp left the suite, not that nothing is configured.
+    const ended = await watch.ended;
+    expect(ended?.code).toBe(status.NOT_FOUND);
+    expect(ended?.details).toMatch(/is not a tenant of WeCom suite "wwsuite00000000001"/);
     expect(await store(s).authorizer(SUITE, CORP1)).toBeUndefined();
     const err = await grpcError(s.h.get({ appId: CORP1, platformId: SUITE }));
     expect(err.code).toBe(status.NOT_FOUND);
