@@ -28,11 +28,12 @@ import { TenantBook } from "../platform/tenant-book.js";
 import type { AuthorizerPage } from "../platform/tenant-index.js";
 import { queryAuth, startPushTicket, type Exchanged } from "./component-calls.js";
 import { applyAuthorizerList, LIST_PATH, readAuthorizerList, type SyncResult } from "./sync.js";
-import { repairedAnything, type AuthorizerStatus, type PlatformChange, type PlatformStore, type StoredAuthorizer, type StoredTicket } from "../platform/store.js";
+import type { AuthorizerStatus, PlatformChange, PlatformStore, StoredAuthorizer, StoredTicket } from "../platform/store.js";
 import type { PushOutcome } from "../platform/receiver.js";
 import { TicketHolder } from "../platform/ticket-holder.js";
+import { pushCreatedAt, StoredTimesRepair } from "../platform/push-times.js";
 import { RedirectCodes } from "../platform/redirect-codes.js";
-import { platformGroup, type Authorized, type FamilyFacts, type PushedPlatform } from "../platform/pushed-platform.js";
+import { platformGroup, platformTokenGroup, type Authorized, type FamilyFacts, type PushedPlatform } from "../platform/pushed-platform.js";
 import type { PlatformEntry } from "../config/platforms.js";
 
 /** The Open Platform family: a component_verify_ticket pushed every 10 minutes, valid for 12 hours. */
@@ -88,8 +89,8 @@ export class OpenPlatform implements PushedPlatform, TicketSource, RefreshTokenS
   private syncWhenReady = false;
   /** The store could not be read at start: the first full reload decides whether it held any authorizer. */
   private loadFailed = false;
-  /** Stored push times not yet checked against the clock (the store could not be asked). */
-  private repairPending = true;
+  /** Stored push times from the future, brought back to now at load (see push-times.ts). */
+  private readonly times: StoredTimesRepair;
   private unsubscribe: (() => void) | undefined;
   private stopped = false;
 
@@ -106,6 +107,11 @@ export class OpenPlatform implements PushedPlatform, TicketSource, RefreshTokenS
       refreshTokenReplaced: (appId) => this.credential(appId)?.retryNow("a new refresh token was stored"),
     });
     this.tickets = new TicketHolder(entry.componentAppId, OPEN_PLATFORM, deps.store, deps.clock, this.log);
+    this.times = new StoredTimesRepair(entry.componentAppId, entry.maxClockSkewMs, deps.store, deps.clock, this.log, (r) => ({
+      ticket: r.ticket,
+      authorizers: r.authorized,
+      deauthorized: r.deauthorized,
+    }));
     this.redirectCodes = new RedirectCodes(deps.clock);
     this.group = platformGroup(entry.componentAppId);
     this.authorizerIssuer = authorizerTokenIssuers(entry, this, deps.client);
@@ -142,7 +148,7 @@ export class OpenPlatform implements PushedPlatform, TicketSource, RefreshTokenS
    * load): O(accounts), once. Later changes add or remove one account at a time.
    */
   serveAll(): void {
-    this.deps.host.engine.add(this.deps.host.meter(componentTokenIssuer(this.entry, this, this.deps.client)), `${this.group}:component`);
+    this.deps.host.engine.add(this.deps.host.meter(componentTokenIssuer(this.entry, this, this.deps.client)), platformTokenGroup(this.componentAppId));
     let taken = 0;
     for (const appId of this.authorizers.appIds()) if (!this.serve(appId)) taken++;
     if (taken > 0) this.log.error({ count: taken }, "authorizers whose appid is configured otherwise are not served through the platform");
@@ -185,7 +191,7 @@ export class OpenPlatform implements PushedPlatform, TicketSource, RefreshTokenS
   /** Reads the ticket and the authorizers from the store; follows later changes. */
   async load(): Promise<void> {
     // Before following changes: the repair's own change is no news to this replica.
-    await this.repairFutureTimes();
+    await this.times.run();
     this.unsubscribe = this.deps.store.onPlatformChange((change) => {
       if (change.component === this.componentAppId) this.changed(change).catch((err: Error) => this.log.warn({ err: err.message }, "could not reload a platform change"));
     });
@@ -200,30 +206,6 @@ export class OpenPlatform implements PushedPlatform, TicketSource, RefreshTokenS
       this.loadFailed = true;
       this.log.warn({ err: (err as Error).message }, "open platform store unreadable at start; waiting for it");
     }
-  }
-
-  /**
-   * A push time stored from beyond the clock-skew window (a forged push, or
-   * one taken before the receiver bounded CreateTime) would make every real
-   * push after it "older": brought back to now, once, and logged.
-   */
-  private async repairFutureTimes(): Promise<void> {
-    // Whole seconds, as CreateTime has: a real push created this same second is not "older".
-    const now = Math.floor(this.deps.clock.now() / 1000) * 1000;
-    let repaired;
-    try {
-      repaired = await this.deps.store.repairFutureTimes(this.componentAppId, now + this.entry.maxClockSkewMs, now);
-      this.repairPending = false;
-    } catch (err) {
-      // The store is down (the load will say so): tried again at its first full reload.
-      this.log.debug({ err: (err as Error).message }, "could not check stored push times yet");
-      return;
-    }
-    if (!repairedAnything(repaired)) return;
-    this.log.warn(
-      { ticket: repaired.ticket, authorizers: repaired.authorized, deauthorized: repaired.deauthorized, now: new Date(now).toISOString() },
-      "stored push times in the future (a forged or mis-clocked push) brought back to now",
-    );
   }
 
   /** After the engine started: follows the component token (a sync waiting for it, authorizers failing for want of it). */
@@ -330,7 +312,7 @@ export class OpenPlatform implements PushedPlatform, TicketSource, RefreshTokenS
   }
 
   private async ticketPushed(fields: Record<string, string>): Promise<PushOutcome> {
-    const outcome = await this.tickets.pushed(fields["ComponentVerifyTicket"], this.pushTime(fields));
+    const outcome = await this.tickets.pushed(fields["ComponentVerifyTicket"], pushCreatedAt(fields, this.deps.clock.now()));
     if (outcome === "stored") this.ticketArrived();
     return outcome;
   }
@@ -345,7 +327,7 @@ export class OpenPlatform implements PushedPlatform, TicketSource, RefreshTokenS
     if (this.isTaken(appId)) {
       this.log.error({ authorizer: appId }, "an account authorized the platform, but its appid is configured otherwise on this server; not served through the platform");
     }
-    const at = this.pushTime(fields);
+    const at = pushCreatedAt(fields, this.deps.clock.now());
     return this.authorizers.serial(appId, () => this.authorize(appId, code, at, fields["InfoType"]!));
   }
 
@@ -407,15 +389,9 @@ export class OpenPlatform implements PushedPlatform, TicketSource, RefreshTokenS
       this.log.warn("unauthorized push without a valid AuthorizerAppid; ignored");
       return Promise.resolve("ignored");
     }
-    const at = this.pushTime(fields);
+    const at = pushCreatedAt(fields, this.deps.clock.now());
     const keys = this.keysOf(appId);
     return this.authorizers.serial(appId, () => this.authorizers.deauthorize(appId, at, keys));
-  }
-
-  /** When WeChat created the push (its CreateTime), ms; a push without one counts as now. */
-  private pushTime(fields: Record<string, string>): number {
-    const created = Number(fields["CreateTime"]);
-    return Number.isFinite(created) && created > 0 ? created * 1000 : this.deps.clock.now();
   }
 
   // Sync (api_get_authorizer_list)
@@ -517,7 +493,7 @@ export class OpenPlatform implements PushedPlatform, TicketSource, RefreshTokenS
 
   private async changed(change: PlatformChange): Promise<void> {
     if (this.stopped) return;
-    if (change.what === "all" && this.repairPending) await this.repairFutureTimes();
+    if (change.what === "all" && this.times.pending) await this.times.run();
     if (change.what === "all" || change.what === "ticket") {
       const { newer } = await this.tickets.reread();
       if (change.what === "all") await this.reloadAll(false);

@@ -92,7 +92,12 @@ export interface PushedPlatform {
   heldTicket(): StoredTicket | undefined;
 }
 
-/** The engine group (and lane) of a platform's tenants; its own token runs in "<group>:component". */
+/** The engine group (and lane) of a platform's tenants. */
 export function platformGroup(platformId: string): string {
   return `platform:${platformId}`;
+}
+
+/** The engine group of a platform's own token (component_access_token, suite_access_token): apart from its tenants' paced lane. */
+export function platformTokenGroup(platformId: string): string {
+  return `${platformGroup(platformId)}:component`;
 }

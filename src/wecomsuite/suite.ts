@@ -28,9 +28,10 @@ import type { Logger } from "../log.js";
 import { TenantBook, type TenantWords } from "../platform/tenant-book.js";
 import { TicketHolder, type NoTicket } from "../platform/ticket-holder.js";
 import { RedirectCodes } from "../platform/redirect-codes.js";
+import { pushCreatedAt, StoredTimesRepair } from "../platform/push-times.js";
 import type { AuthorizerPage } from "../platform/tenant-index.js";
-import { repairedAnything, type AuthorizerStatus, type PendingCode, type PlatformChange, type PlatformStore, type RepairedTimes, type StoredAuthorizer, type StoredTicket } from "../platform/store.js";
-import { platformGroup, type Authorized, type PushedPlatform } from "../platform/pushed-platform.js";
+import type { AuthorizerStatus, PendingCode, PlatformChange, PlatformStore, StoredAuthorizer, StoredTicket } from "../platform/store.js";
+import { platformGroup, platformTokenGroup, type Authorized, type PushedPlatform } from "../platform/pushed-platform.js";
 import type { PushOutcome } from "../platform/receiver.js";
 import { MissingInputError, WeChatError } from "../upstream/errors.js";
 import type { WeChatClient } from "../upstream/wechat-client.js";
@@ -112,8 +113,8 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
   private readonly timers = new Set<TimerHandle>();
   private unsubscribe: (() => void) | undefined;
   private stopped = false;
-  /** The load could not check stored push times (the store was down): checked at the first full reload. */
-  private repairPending = true;
+  /** Stored push times from the future (a forged or mis-clocked push, a redirect install on a replica whose clock ran ahead), brought back to now at load. */
+  private readonly times: StoredTimesRepair;
 
   constructor(
     readonly entry: SuiteEntry,
@@ -124,6 +125,11 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
     this.log = deps.log.child({ suite: entry.suiteId });
     this.tickets = new TicketHolder(entry.suiteId, WECOM_SUITE, deps.store, deps.clock, this.log);
     this.redirectCodes = new RedirectCodes(deps.clock);
+    this.times = new StoredTimesRepair(entry.suiteId, entry.maxClockSkewMs, deps.store, deps.clock, this.log, (r) => ({
+      ticket: r.ticket,
+      corps: r.authorized.slice(0, 20),
+      deauthorized: r.deauthorized.slice(0, 20),
+    }));
     this.corps = new TenantBook(entry.suiteId, deps.store, deps.clock, this.log, {
       joined: (corpId) => this.serve(corpId),
       left: (corpId) => this.unserve(corpId),
@@ -168,7 +174,7 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
 
   serveAll(): void {
     const { engine, meter } = this.deps.host;
-    engine.add(meter(suiteTokenIssuer(this.entry, this, this.deps.client)), `${this.group}:component`);
+    engine.add(meter(suiteTokenIssuer(this.entry, this, this.deps.client)), platformTokenGroup(this.id));
     for (const corpId of this.corps.appIds()) this.serve(corpId);
   }
 
@@ -176,7 +182,7 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
     const { engine, meter, ticketLimits } = this.deps.host;
     engine.add(meter(this.corpIssuer(corpId), this.group), this.group, seed);
     if (this.entry.corpTickets.length === 0) return;
-    const limits = ticketLimits(corpId, `${corpId}@${this.id}`);
+    const limits = ticketLimits(corpId, this.tenantKey(corpId));
     for (const t of this.entry.corpTickets) engine.add(meter(corpTicketIssuer(this.entry, corpId, t, this.deps.client, limits), this.group), this.group);
   }
 
@@ -192,7 +198,7 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
 
   async load(): Promise<void> {
     // Before following changes: the repair's own change is no news to this replica.
-    await this.repairFutureTimes();
+    await this.times.run();
     this.unsubscribe = this.deps.store.onPlatformChange((change) => {
       if (change.component === this.id) this.changed(change).catch((err: Error) => this.log.warn({ err: err.message }, "could not reload a suite change"));
     });
@@ -204,31 +210,6 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
       // The shared store is down: its reconnect replays every change ("all").
       this.log.warn({ err: (err as Error).message }, "WeCom suite store unreadable at start; waiting for it");
     }
-  }
-
-  /**
-   * A push time stored from beyond the clock-skew window (a forged or
-   * mis-clocked push, a redirect install on a replica whose clock ran ahead)
-   * would make every real push after it "older": a suite_ticket refused, a
-   * corp's install refused and its permanent code dropped. Brought back to
-   * now, once, and logged; a store down now is tried at its first full reload.
-   */
-  private async repairFutureTimes(): Promise<void> {
-    // Whole seconds, as TimeStamp has: a real push created this same second is not "older".
-    const now = Math.floor(this.deps.clock.now() / 1000) * 1000;
-    let repaired: RepairedTimes;
-    try {
-      repaired = await this.deps.store.repairFutureTimes(this.id, now + this.entry.maxClockSkewMs, now);
-      this.repairPending = false;
-    } catch (err) {
-      this.log.debug({ err: (err as Error).message }, "could not check stored push times yet");
-      return;
-    }
-    if (!repairedAnything(repaired)) return;
-    this.log.warn(
-      { ticket: repaired.ticket, corps: repaired.authorized.slice(0, 20), deauthorized: repaired.deauthorized.slice(0, 20), now: new Date(now).toISOString() },
-      "stored push times in the future (a forged or mis-clocked push) brought back to now",
-    );
   }
 
   start(): void {
@@ -351,14 +332,8 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
     }
   }
 
-  /** When WeCom created the push (its TimeStamp), ms; a push without one counts as now. */
-  private pushTime(fields: Record<string, string>): number {
-    const created = Number(fields["TimeStamp"] ?? fields["CreateTime"]);
-    return Number.isFinite(created) && created > 0 ? created * 1000 : this.deps.clock.now();
-  }
-
   private async ticketPushed(fields: Record<string, string>): Promise<PushOutcome> {
-    const outcome = await this.tickets.pushed(fields["SuiteTicket"], this.pushTime(fields));
+    const outcome = await this.tickets.pushed(fields["SuiteTicket"], pushCreatedAt(fields, this.deps.clock.now()));
     if (outcome === "stored") this.ticketArrived();
     return outcome;
   }
@@ -376,7 +351,7 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
       code,
       infoType,
       receivedAt: this.deps.clock.now(),
-      createdAt: this.pushTime(fields),
+      createdAt: pushCreatedAt(fields, this.deps.clock.now()),
       ...(corp !== undefined && APP_ID_PATTERN.test(corp) ? { tenantId: corp } : {}),
     };
     // Rejects when the store cannot take it: WeCom then pushes again.
@@ -424,7 +399,7 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
       this.log.warn("cancel_auth push without a valid AuthCorpId; ignored");
       return Promise.resolve("ignored");
     }
-    const at = this.pushTime(fields);
+    const at = pushCreatedAt(fields, this.deps.clock.now());
     const keys = this.keysOf(corpId);
     return this.corps.serial(corpId, () => this.corps.deauthorize(corpId, at, keys));
   }
@@ -475,10 +450,10 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
     });
   }
 
-  private exchangeSoon(p: PendingCode): void {
+  private exchangeSoon(p: PendingCode, attempt = 0): void {
     if (this.stopped || this.exchanging.has(p.code)) return;
     this.exchanging.add(p.code);
-    void this.inFlight(this.exchangePending(p, 0).finally(() => this.exchanging.delete(p.code)));
+    void this.inFlight(this.exchangePending(p, attempt).finally(() => this.exchanging.delete(p.code)));
   }
 
   private async exchangePending(p: PendingCode, attempt: number): Promise<void> {
@@ -513,8 +488,7 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
       if (this.stopped) return;
       const timer = this.deps.clock.setTimeout(() => {
         this.retryTimers.delete(p.code);
-        this.exchanging.add(p.code);
-        void this.inFlight(this.exchangePending(p, attempt + 1).finally(() => this.exchanging.delete(p.code)));
+        this.exchangeSoon(p, attempt + 1);
       }, wait);
       this.retryTimers.set(p.code, timer);
     }
@@ -525,18 +499,35 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
     await this.deps.store.dropPendingCode(this.id, code).catch((err: Error) => this.log.warn({ err: err.message }, "could not drop an exchanged authorization code; it is dropped at the next sweep"));
   }
 
-  /** Codes kept in the store (by this replica before a restart, or by one that stopped): exchanged here. */
+  /** Codes kept in the store (by this replica before a restart, or by one that stopped): exchanged here, now and every PENDING_SWEEP_MS. */
   private sweepPending(): void {
     if (this.stopped) return;
-    this.deps.store
-      .pendingCodes(this.id)
-      .then((codes) => {
-        for (const p of codes) if (!this.retryTimers.has(p.code)) this.exchangeSoon(p);
-      })
-      .catch((err: Error) => this.log.debug({ err: err.message }, "could not read the kept authorization codes yet"))
-      .finally(() => {
-        if (!this.stopped) this.sweepTimer = this.deps.clock.setTimeout(() => this.sweepPending(), PENDING_SWEEP_MS);
-      });
+    void this.exchangeKept(false).finally(() => {
+      if (!this.stopped) this.sweepTimer = this.deps.clock.setTimeout(() => this.sweepPending(), PENDING_SWEEP_MS);
+    });
+  }
+
+  /**
+   * Every code kept in the store is exchanged, unless this replica is at it.
+   * `now`: one waiting to be tried again is tried at once (what it waited
+   * for, the suite token or the store, is back).
+   */
+  private async exchangeKept(now: boolean): Promise<void> {
+    let codes: PendingCode[];
+    try {
+      codes = await this.deps.store.pendingCodes(this.id);
+    } catch (err) {
+      return this.log.debug({ err: (err as Error).message }, "could not read the kept authorization codes yet");
+    }
+    for (const p of codes) {
+      const timer = this.retryTimers.get(p.code);
+      if (timer && !now) continue;
+      if (timer) {
+        this.deps.clock.clearTimeout(timer);
+        this.retryTimers.delete(p.code);
+      }
+      this.exchangeSoon(p);
+    }
   }
 
   /** A call made with the suite token: a stale one (42009, 40082) is compare-and-refreshed and the call retried once. */
@@ -570,28 +561,12 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
   }
 
   private suiteTokenArrived(): void {
-    this.sweepPendingNow();
+    void this.exchangeKept(true);
     for (const corpId of this.corps.appIds()) {
       const c = this.credential(this.tenantKey(corpId));
       const reason = c?.lastError()?.reason;
       if (c && reason !== undefined && reason !== "NEEDS_REAUTHORIZATION") c.retryNow("the suite token is back");
     }
-  }
-
-  private sweepPendingNow(): void {
-    this.deps.store
-      .pendingCodes(this.id)
-      .then((codes) => {
-        for (const p of codes) {
-          const timer = this.retryTimers.get(p.code);
-          if (timer) {
-            this.deps.clock.clearTimeout(timer);
-            this.retryTimers.delete(p.code);
-          }
-          this.exchangeSoon(p);
-        }
-      })
-      .catch(() => undefined);
   }
 
   /**
@@ -629,12 +604,12 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
 
   private async changed(change: PlatformChange): Promise<void> {
     if (this.stopped) return;
-    if (change.what === "all" && this.repairPending) await this.repairFutureTimes();
+    if (change.what === "all" && this.times.pending) await this.times.run();
     if (change.what === "all" || change.what === "ticket") {
       const { newer } = await this.tickets.reread({ restoreLost: change.what === "all" });
       if (change.what === "all") {
         await this.corps.reloadAll(false);
-        this.sweepPendingNow();
+        void this.exchangeKept(true);
       }
       if (newer) this.ticketArrived();
       return;
