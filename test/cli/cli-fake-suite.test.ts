@@ -6,14 +6,15 @@
  */
 import { describe, expect, it } from "vitest";
 import { printed, useCli } from "../support/cli.js";
-import { AES_KEY, CALLBACK_TOKEN, suiteReceiver, wecomCall } from "../support/fake-suite.js";
+import { AES_KEY, CALLBACK_TOKEN, wecomCall } from "../support/fake-suite.js";
+import { pushReceiver } from "../support/push-receiver.js";
 
 const fixture = useCli();
 const SUITE_ID = "wwsuitecli00000001";
 
 describe("wxtoken fake-wechat --suite", () => {
   it("serves the suite on the WeCom host it prints; /_fake/suite/ pushes a ticket and installs a corp", async () => {
-    const recv = await suiteReceiver({ receiverId: SUITE_ID, token: CALLBACK_TOKEN, encodingAesKey: AES_KEY });
+    const recv = await pushReceiver({ receiverId: SUITE_ID, token: CALLBACK_TOKEN, encodingAesKey: AES_KEY });
     fixture.defer(() => recv.close());
     const fake = fixture.cli.start([
       "fake-wechat",

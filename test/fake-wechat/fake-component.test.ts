@@ -3,59 +3,17 @@
  * decrypted by a receiver using src/openplatform, and the token chain
  * ticket -> component token -> query_auth -> authorizer token -> refresh.
  */
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { FakeClock } from "../../src/clock.js";
 import { FakeWeChat } from "../../src/fake-wechat/index.js";
-import { openPush, pushQueryOf } from "../../src/platform/push.js";
-import { PushCryptoError } from "../../src/platform/crypto.js";
+import { pushReceiver, type PushReceiver } from "../support/push-receiver.js";
 
 const KEYS = { receiverId: "wxcomponent0000001", token: "push-token-NEVER-LEAK", encodingAesKey: "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG" };
 const SECRET = "component-secret-NEVER-LEAK";
 
-interface Receiver {
-  url: string;
-  pushes: Array<Record<string, string>>;
-  rejected: string[];
-  next(): Promise<Record<string, string>>;
-  close(): Promise<void>;
-}
-
-async function receiver(keys = KEYS): Promise<Receiver> {
-  const pushes: Array<Record<string, string>> = [];
-  const rejected: string[] = [];
-  let waiters: Array<(f: Record<string, string>) => void> = [];
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      try {
-        const fields = openPush(keys, pushQueryOf(new URL(req.url ?? "/", "http://x").searchParams), Buffer.concat(chunks));
-        pushes.push(fields);
-        for (const w of waiters) w(fields);
-        waiters = [];
-        res.end("success");
-      } catch (err) {
-        rejected.push((err as PushCryptoError).code ?? (err as Error).name);
-        res.statusCode = 400;
-        res.end("bad push");
-      }
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/wechat/push?from=fake`,
-    pushes,
-    rejected,
-    next: () => new Promise((r) => waiters.push(r)),
-    close: () => new Promise((r) => server.close(() => r())),
-  };
-}
-
 let fake: FakeWeChat | undefined;
-let recv: Receiver | undefined;
+let recv: PushReceiver | undefined;
 afterEach(async () => {
   await fake?.close();
   await recv?.close();
@@ -64,7 +22,7 @@ afterEach(async () => {
 
 async function setup(extra: { authorizers?: Record<string, { funcInfo?: number[] }>; pushIntervalMs?: number } = {}, keys = KEYS) {
   const clock = new FakeClock();
-  recv = await receiver(keys);
+  recv = await pushReceiver(keys);
   fake = new FakeWeChat({ apps: {}, clock, component: { appId: KEYS.receiverId, secret: SECRET, token: KEYS.token, encodingAesKey: KEYS.encodingAesKey, pushUrl: recv.url, ...extra } });
   await fake.start();
   return { clock, fake, recv };
@@ -85,7 +43,7 @@ describe("fake component pushes", () => {
     const { fake, recv, clock } = await setup();
     const r = await fake.component.pushTicket();
     expect(r).toMatchObject({ status: 200, body: "success" });
-    expect(recv.pushes[0]).toEqual({ AppId: KEYS.receiverId, CreateTime: String(Math.floor(clock.now() / 1000)), InfoType: "component_verify_ticket", ComponentVerifyTicket: fake.component.currentTicket() });
+    expect(recv.pushes[0]!.fields).toEqual({ AppId: KEYS.receiverId, CreateTime: String(Math.floor(clock.now() / 1000)), InfoType: "component_verify_ticket", ComponentVerifyTicket: fake.component.currentTicket() });
     expect(fake.component.currentTicket()).toMatch(/^ticket@@@/);
   });
 
@@ -98,12 +56,12 @@ describe("fake component pushes", () => {
     await first;
     const second = recv.next();
     await clock.advance(60_000);
-    expect((await second)["ComponentVerifyTicket"]).toBe(fake.component.currentTicket());
+    expect((await second).fields["ComponentVerifyTicket"]).toBe(fake.component.currentTicket());
     const third = recv.next();
     expect(await call(`${C}/api_start_push_ticket`, { component_appid: KEYS.receiverId, component_secret: SECRET })).toEqual({ errcode: 0, errmsg: "ok" });
     await third;
     expect(recv.pushes).toHaveLength(3);
-    expect(new Set(recv.pushes.map((p) => p["ComponentVerifyTicket"])).size).toBe(3);
+    expect(new Set(recv.pushes.map((p) => p.fields["ComponentVerifyTicket"])).size).toBe(3);
     expect((await call(`${C}/api_start_push_ticket`, { component_appid: KEYS.receiverId, component_secret: "wrong" }))["errcode"]).toBe(40125);
     expect(fake.component.pushFailures).toBe(0);
   });
@@ -119,13 +77,13 @@ describe("fake component token chain", () => {
   it("ticket -> component token -> query_auth -> authorizer token -> refresh, rotation, deauthorization", async () => {
     const { fake, recv, clock } = await setup();
     await fake.component.pushTicket();
-    const ticket = recv.pushes[0]!["ComponentVerifyTicket"]!;
+    const ticket = recv.pushes[0]!.fields["ComponentVerifyTicket"]!;
     const ct = await componentToken(ticket);
     expect(ct).toEqual({ component_access_token: expect.any(String), expires_in: 7200 });
     const CT = ct["component_access_token"] as string;
 
     const auth = await fake.component.authorize("wxauthorizer000001");
-    const event = recv.pushes[1]!;
+    const event = recv.pushes[1]!.fields;
     expect(event).toMatchObject({ InfoType: "authorized", AuthorizerAppid: "wxauthorizer000001", AuthorizationCode: auth.authorizationCode });
     expect(Number(event["AuthorizationCodeExpiredTime"]) - Number(event["CreateTime"])).toBe(3600);
 
@@ -147,7 +105,7 @@ describe("fake component token chain", () => {
 
     // Re-authorization rotates the refresh token.
     const again = await fake.component.authorize("wxauthorizer000001");
-    expect(recv.pushes[2]).toMatchObject({ InfoType: "updateauthorized" });
+    expect(recv.pushes[2]!.fields).toMatchObject({ InfoType: "updateauthorized" });
     const q2 = (await call(`${C}/api_query_auth`, { component_appid: KEYS.receiverId, authorization_code: again.authorizationCode }, CT))["authorization_info"] as Record<string, unknown>;
     const refresh2 = q2["authorizer_refresh_token"] as string;
     expect(refresh2).not.toBe(refresh1);
@@ -156,7 +114,7 @@ describe("fake component token chain", () => {
     expect(r2["authorizer_refresh_token"]).toBe(refresh2);
 
     await fake.component.deauthorize("wxauthorizer000001");
-    expect(recv.pushes[3]).toEqual({ AppId: KEYS.receiverId, CreateTime: expect.any(String), InfoType: "unauthorized", AuthorizerAppid: "wxauthorizer000001" });
+    expect(recv.pushes[3]!.fields).toEqual({ AppId: KEYS.receiverId, CreateTime: expect.any(String), InfoType: "unauthorized", AuthorizerAppid: "wxauthorizer000001" });
     const after = await call(`${C}/api_authorizer_token`, { component_appid: KEYS.receiverId, authorizer_appid: "wxauthorizer000001", authorizer_refresh_token: refresh2 }, CT);
     expect(after).toMatchObject({ errcode: 61023, errmsg: expect.stringMatching(/^refresh_token is invalid rid: /) });
     expect(fake.component.isAuthorizerTokenValid("wxauthorizer000001", r2["authorizer_access_token"] as string)).toBe(false);

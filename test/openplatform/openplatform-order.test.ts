@@ -19,7 +19,7 @@ import { FileStore } from "../../src/store/file-store.js";
 import { MemoryStore } from "../../src/store/memory-store.js";
 import { RedisStore } from "../../src/store/redis-store.js";
 import { eventually, grpcError, tempDir } from "../support/harness.js";
-import { AUTH1, AUTH2, COMPONENT, componentOptions, PlatformHarness, type PlatformOptions } from "../support/platform.js";
+import { AUTH1, AUTH2, COMPONENT, componentOptions, componentTokenReady, PlatformHarness, type PlatformOptions, until } from "../support/platform.js";
 import { dropPrefix, OwnRedis, SHARED_REDIS_URL, uniquePrefix } from "../support/redis.js";
 
 const cleanups: (() => unknown)[] = [];
@@ -33,22 +33,9 @@ async function start(o: PlatformOptions = {}): Promise<PlatformHarness> {
   return p;
 }
 
-function until(p: PlatformHarness, check: () => void | Promise<void>, stepMs = 0, timeoutMs = 5000): Promise<void> {
-  return eventually(async () => {
-    await p.clock.advance(stepMs);
-    await check();
-  }, timeoutMs);
-}
-
-/** A platform with its component token (and the one list read a platform with no authorizer stored makes). */
+/** A platform with its component token. */
 async function ready(o: PlatformOptions = {}): Promise<PlatformHarness> {
-  const p = await start(o);
-  await until(p, async () => {
-    const t = await p.h.getToken(COMPONENT, 300);
-    expect(p.fake.component.isComponentTokenValid(t.token!.accessToken)).toBe(true);
-    expect(p.calls("api_get_authorizer_list")).toBe(1);
-  });
-  return p;
+  return componentTokenReady(await start(o));
 }
 
 /** A file store whose directory the test can take away (mkdir then fails, even for root) and give back. */

@@ -23,7 +23,7 @@ import { MemoryStore } from "../../src/store/memory-store.js";
 import { RedisStore } from "../../src/store/redis-store.js";
 import { SqliteStore } from "../../src/store/sqlite-store.js";
 import { eventually, grpcError, tempDir } from "../support/harness.js";
-import { AUTH1, AUTH2, COMPONENT, componentOptions, PlatformHarness, type PlatformOptions } from "../support/platform.js";
+import { AUTH1, AUTH2, COMPONENT, componentOptions, componentTokenReady, PlatformHarness, type PlatformOptions, until } from "../support/platform.js";
 import { dropPrefix, SHARED_REDIS_URL, uniquePrefix } from "../support/redis.js";
 
 /** 2100-01-01 in seconds, as CreateTime carries it. */
@@ -42,22 +42,9 @@ async function start(o: PlatformOptions = {}): Promise<PlatformHarness> {
   return p;
 }
 
-function until(p: PlatformHarness, check: () => void | Promise<void>, stepMs = 0, timeoutMs = 5000): Promise<void> {
-  return eventually(async () => {
-    await p.clock.advance(stepMs);
-    await check();
-  }, timeoutMs);
-}
-
-/** A platform with its component token (and the list read a platform with no authorizer stored makes). */
+/** A platform with its component token. */
 async function ready(o: PlatformOptions = {}): Promise<PlatformHarness> {
-  const p = await start(o);
-  await until(p, async () => {
-    const t = await p.h.getToken(COMPONENT, 300);
-    expect(p.fake.component.isComponentTokenValid(t.token!.accessToken)).toBe(true);
-    expect(p.calls("api_get_authorizer_list")).toBe(1);
-  });
-  return p;
+  return componentTokenReady(await start(o));
 }
 
 const nowSeconds = (p: PlatformHarness) => Math.floor(p.clock.now() / 1000);

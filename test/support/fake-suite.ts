@@ -1,71 +1,13 @@
 /**
- * The fake WeCom suites for tests: a suite's 指令回调URL (a loopback HTTP
- * server that verifies and decrypts pushes with src/openplatform, the
- * receiver id being the suite id, and keeps what arrived, raw and
- * decrypted), and a FakeWeChat with a third-party suite and a 代开发
- * template, each pushing to its own receiver.
+ * The fake WeCom suites for tests: a FakeWeChat with a third-party suite and
+ * a 代开发 template, each pushing to its own 指令回调URL (push-receiver.ts,
+ * the receiver id being the suite id).
  */
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { request } from "undici";
 import { afterEach } from "vitest";
 import { FakeClock } from "../../src/clock.js";
 import { FakeWeChat, type FakeSuiteOptions, type FakeWeChatOptions } from "../../src/fake-wechat/index.js";
-import type { PushCryptoError } from "../../src/platform/crypto.js";
-import { openPush, pushQueryOf, type PushKeys } from "../../src/platform/push.js";
-
-export interface ReceivedPush {
-  query: URLSearchParams;
-  body: string;
-  fields: Record<string, string>;
-}
-
-export interface SuiteReceiver {
-  url: string;
-  pushes: ReceivedPush[];
-  /** Error codes of the pushes refused (bad_signature, wrong_receiver, ...). */
-  rejected: string[];
-  /** Resolves with the next push that arrives. */
-  next(): Promise<ReceivedPush>;
-  close(): Promise<void>;
-}
-
-export async function suiteReceiver(keys: PushKeys): Promise<SuiteReceiver> {
-  const pushes: ReceivedPush[] = [];
-  const rejected: string[] = [];
-  let waiters: Array<(p: ReceivedPush) => void> = [];
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const query = new URL(req.url ?? "/", "http://x").searchParams;
-      const body = Buffer.concat(chunks).toString("utf8");
-      try {
-        const push = { query, body, fields: openPush(keys, pushQueryOf(query), body) };
-        pushes.push(push);
-        for (const w of waiters) w(push);
-        waiters = [];
-        res.end("success");
-      } catch (err) {
-        rejected.push((err as PushCryptoError).code ?? (err as Error).name);
-        res.statusCode = 400;
-        res.end("bad push");
-      }
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/wecom/suite?from=fake`,
-    pushes,
-    rejected,
-    next: () => new Promise((r) => waiters.push(r)),
-    close: () =>
-      new Promise((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
-}
+import { pushReceiver, type PushReceiver } from "./push-receiver.js";
 
 /** A JSON call to the fake's WeCom host: POST with a body, GET without. */
 export async function wecomCall(base: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
@@ -85,8 +27,8 @@ export interface SuiteSetup {
   clock: FakeClock;
   fake: FakeWeChat;
   /** The receivers of SUITE and of DK. */
-  recv: SuiteReceiver;
-  dkRecv: SuiteReceiver;
+  recv: PushReceiver;
+  dkRecv: PushReceiver;
   /** A call to the WeCom host, with ?suite_access_token= when given. */
   call(path: string, body?: unknown, suiteToken?: string): Promise<Record<string, unknown>>;
   /** A suite token for the suite (pushing a ticket first if none works). */
@@ -97,8 +39,8 @@ export interface SuiteSetup {
 /** A started FakeWeChat with SUITE and DK (a 代开发 template), each pushing to its own receiver. */
 export async function startSuites(o: { suite?: Partial<FakeSuiteOptions>; dk?: Partial<FakeSuiteOptions>; fake?: Partial<FakeWeChatOptions> } = {}): Promise<SuiteSetup> {
   const clock = new FakeClock();
-  const recv = await suiteReceiver({ receiverId: SUITE, token: CALLBACK_TOKEN, encodingAesKey: AES_KEY });
-  const dkRecv = await suiteReceiver({ receiverId: DK, token: CALLBACK_TOKEN, encodingAesKey: AES_KEY });
+  const recv = await pushReceiver({ receiverId: SUITE, token: CALLBACK_TOKEN, encodingAesKey: AES_KEY });
+  const dkRecv = await pushReceiver({ receiverId: DK, token: CALLBACK_TOKEN, encodingAesKey: AES_KEY });
   const keys = { secret: SUITE_SECRET, token: CALLBACK_TOKEN, encodingAesKey: AES_KEY };
   const fake = new FakeWeChat({
     apps: {},

@@ -8,7 +8,8 @@ import { ListAuthorizersRequest, ListAuthorizersResponse, SyncAuthorizersRespons
 import type { FakeClock } from "../../src/clock.js";
 import type { TokenStore } from "../../src/core/store.js";
 import type { FakeWeChat } from "../../src/fake-wechat/index.js";
-import { Harness, type HarnessOptions } from "./harness.js";
+import { expect } from "vitest";
+import { eventually, Harness, type HarnessOptions } from "./harness.js";
 
 export const COMPONENT = "wxcomponent0000001";
 export const COMPONENT_SECRET = "component-secret-SHOULD-NEVER-LEAK";
@@ -119,4 +120,22 @@ export class PlatformHarness {
   stop(): Promise<void> {
     return this.h.stop();
   }
+}
+
+/** Advances the platform's fake clock by `stepMs` (0: lets its timers due now run) until `check` passes (real time, for I/O). */
+export function until(p: PlatformHarness, check: () => void | Promise<void>, stepMs = 0, timeoutMs = 5000): Promise<void> {
+  return eventually(async () => {
+    await p.clock.advance(stepMs);
+    await check();
+  }, timeoutMs);
+}
+
+/** Waits until a started platform holds its component token (and made the one list read a platform with no authorizer stored makes). */
+export async function componentTokenReady(p: PlatformHarness): Promise<PlatformHarness> {
+  await until(p, async () => {
+    const t = await p.h.getToken(COMPONENT, 300);
+    expect(p.fake.component.isComponentTokenValid(t.token!.accessToken)).toBe(true);
+    expect(p.calls("api_get_authorizer_list")).toBe(1);
+  });
+  return p;
 }
