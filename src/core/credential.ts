@@ -16,7 +16,7 @@ import { isRefreshError, mayHaveIssued, revokesValue, SameTokenError, StoppedErr
 import { Failures } from "./failures.js";
 import type { FetchContext, Fetched, Issuer, ParentToken } from "./issuer.js";
 import { CredentialBudgets, QuotaGuardError, type AppQuota, type QuotaPolicy } from "./quota-guard.js";
-import { nextQuotaDay, planRefresh, sameValueRetryAt, type Random, type RefreshPolicy, type RetryPolicy } from "./schedule.js";
+import { nextQuotaDay, planRefresh, sameValueRetryAt, successorAskAt, type Random, type RefreshPolicy, type RetryPolicy } from "./schedule.js";
 import type { Lane } from "./lane.js";
 import type { Ownership } from "./ownership.js";
 import { isScheduled, type Schedulable, type Scheduler } from "./scheduler.js";
@@ -411,6 +411,17 @@ export class Credential implements Schedulable {
     return !this.stopped;
   }
 
+  /** Waits on the clock until `at`, or until it stops or a value from another replica arrives. */
+  private pauseTill(at: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = this.ctx.clock.setTimeout(resolve, at - this.ctx.clock.now());
+      (this.attemptWaiters ??= []).push(() => {
+        this.ctx.clock.clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
   /** Takes a value another replica obtained, if newer; reschedules around it. */
   adopt(stored: StoredCredential): CredentialRecord | undefined {
     if (this.stopped) return undefined;
@@ -566,6 +577,20 @@ export class Credential implements Schedulable {
     if (!(this.stopped && this.stopReason === "removed")) this.save(record);
     if (this.stopped) throw new StoppedError(this.id, this.stopReason);
     if (same && !this.state.isValid(record)) {
+      // A value WeChat keeps until its expiry, answered again just past ours: its
+      // successor comes a moment later. Callers wait in this refresh for it rather
+      // than get an error; the value is not served past our expiry meanwhile.
+      const askAt = this.issuer.sameValueUntilExpiry && !force ? successorAskAt(this.ctx.clock.now(), record.expiresAt) : undefined;
+      if (askAt !== undefined) {
+        const msg = "WeChat answered the value again just past its expiry: asking for its successor shortly";
+        const fields = { version: record.version, token: record.fingerprint, askAt: new Date(askAt).toISOString() };
+        if (this.lane.paced) this.log.debug(fields, msg);
+        else this.log.info(fields, msg);
+        await this.pauseTill(askAt);
+        if (this.stopped) throw new StoppedError(this.id, this.stopReason);
+        // Another replica's value (adopted meanwhile) answers it.
+        return this.state.current() ?? this.fetchUpstream(reason);
+      }
       // WeChat handed back the value that has just expired by our books: ask again shortly.
       const error = new UpstreamTransportError(this.issuer.endpoint, "BAD_BODY", `WeChat returned v${record.version} again, which expired at ${new Date(record.expiresAt).toISOString()}`);
       return this.fail(error, reason);

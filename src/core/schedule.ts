@@ -119,3 +119,20 @@ export function sameValueRetryAt(now: number, expiresAt: number, untilExpiry: bo
   if (untilExpiry) return expiresAt;
   return Math.min(expiresAt, now + Math.max(30_000, Math.floor((expiresAt - now) / 2)));
 }
+
+/** How long past our expiry a value WeChat keeps until its expiry may still be answered before that is a failure. */
+export const SUCCESSOR_WAIT_MS = 2_000;
+
+/**
+ * A value WeChat keeps until its expiry (tickets, WeCom tokens), answered
+ * again at or past its expiry by our books: WeChat counts its life from when
+ * it answered the call that brought it, up to that call's latency after we
+ * asked (our expiry), so the successor comes a moment later. When to ask
+ * again: the time already past expiry doubled, from 100 ms on; undefined once
+ * SUCCESSOR_WAIT_MS have passed (then WeChat is misbehaving: a failure).
+ */
+export function successorAskAt(now: number, expiresAt: number): number | undefined {
+  const past = Math.max(0, now - expiresAt);
+  if (past >= SUCCESSOR_WAIT_MS) return undefined;
+  return now + Math.max(100, past);
+}

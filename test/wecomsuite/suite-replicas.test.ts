@@ -20,6 +20,7 @@ import { eventually, tempDir } from "../support/harness.js";
 import { dropPrefix, OwnRedis, SHARED_REDIS_URL, uniquePrefix } from "../support/redis.js";
 import { CORP1, CORP2, SUITE, suiteFakeOptions, SuiteHarness } from "../support/suite-platform.js";
 import { pushFirstTicket } from "../support/suite-ticket.js";
+import { whileTicking } from "../support/ticking.js";
 
 const PERMANENT_CODE = "/cgi-bin/service/get_permanent_code";
 
@@ -163,7 +164,8 @@ describe("a WeCom suite on replicas sharing Redis", () => {
         await c.clock.advance(Math.min(10 * 60_000, expiresAt + 1 - c.clock.now()));
         for (const r of c.replicas) {
           for (const [appId, platformId] of [[SUITE, ""], [CORP1, SUITE]] as const) {
-            const got = await r.h.get({ appId, platformId }).then(
+            // Time passes while a caller waits: at expiry WeCom may answer the old token once more, and the refresh then waits for its successor.
+            const got = await whileTicking(c.clock, r.h.get({ appId, platformId })).then(
               (res) => res.token!.accessToken,
               (err: Error) => void failed.push(`${appId} at ${c.clock.now()}: ${err.message}`),
             );
@@ -184,13 +186,13 @@ describe("a WeCom suite on replicas sharing Redis", () => {
     }
     expect(failed).toEqual([]);
     expect(invalid).toEqual([]);
-    // As one process: asked once early (WeCom answers the same token while it is valid) and once at expiry; never once per replica.
-    // One new suite token per cycle, fetched by one replica for both. The engine may also ask once early and be answered the
-    // same token (WeCom hands it back while it is valid), as one process does; a fetch per replica would be 2 or more each way.
+    // One new suite token per cycle, fetched by one replica for both. As one process does, the engine may also ask once early
+    // (WeCom hands back the token while it is valid) and, at expiry, once more a moment later (WeCom counts the token's life
+    // from its own answer, just after our request); a fetch per replica would be 2 or more at each of those points.
     expect((await b.h.get({ appId: SUITE })).token!.version).toBe(first.version + 2);
     for (const n of perCycle) {
       expect(n).toBeGreaterThanOrEqual(1);
-      expect(n).toBeLessThanOrEqual(2);
+      expect(n).toBeLessThanOrEqual(3);
     }
   });
 
