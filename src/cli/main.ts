@@ -50,7 +50,8 @@ async function main(argv: string[]): Promise<void> {
   const spec = COMMANDS[first];
   if (spec === undefined) usage(`unknown command "${first.slice(0, 40)}"`);
   const command = (current = first);
-  const parsed = parseArgs({ args: rest, allowPositionals: true, options: { ...spec.options, help: { type: "boolean", short: "h" } } });
+  const options = { ...spec.options, help: { type: "boolean" as const, short: "h" } };
+  const parsed = parseArgs({ args: opaqueValuesGlued(rest, options), allowPositionals: true, options });
   const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
   const { positionals } = parsed;
   if (values.help === true) {
@@ -132,3 +133,26 @@ main(process.argv.slice(2)).catch((err: unknown) => {
   }
   failCommand(err, jsonErrors);
 });
+
+/**
+ * `--code -Xy…` is that code, as `--code=-Xy…` would be (parseArgs calls a
+ * value starting with "-" ambiguous): a redirect's auth_code or an API key
+ * can start with one. Not when the next word is one of the command's own
+ * flags (`--code --addr …` is a missing code), nor for `-` (stdin).
+ */
+function opaqueValuesGlued(args: string[], options: Record<string, { short?: string }>): string[] {
+  // Options whose values are opaque strings that may start with "-" (base64url auth codes, API keys).
+  const opaque = ["code", "api-key"];
+  const own = new Set(Object.entries(options).flatMap(([name, o]) => [`--${name}`, ...(o.short ? [`-${o.short}`] : [])]));
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const next = args[i + 1];
+    const name = arg.startsWith("--") ? arg.slice(2) : "";
+    if (opaque.includes(name) && name in options && next !== undefined && next.startsWith("-") && next !== "-" && !own.has(next.split("=")[0]!)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
+}

@@ -49,6 +49,10 @@ describe("wxtoken authorize", () => {
     expect(refused.code).toBe(1);
     expect(JSON.parse(refused.stderr)).toMatchObject({ code: "FAILED_PRECONDITION", metadata: { errcode: "61009" } });
     expect(refused.stderr).not.toContain(code);
+    // A code may start with "-" (WeChat's codes are base64url): still the code, not a flag.
+    const dashed = await fixture.cli.run(["authorize", "--platform", COMPONENT, "--code", `-${code}`, "--addr", addr, "--json"], { timeoutMs: 15_000 });
+    expect(dashed.code, dashed.stderr).toBe(1);
+    expect(JSON.parse(dashed.stderr)).toMatchObject({ code: "FAILED_PRECONDITION", metadata: { errcode: "61009" } });
 
     // From stdin: out of ps and the shell history.
     const file = join(tempDir(), "code");
@@ -69,6 +73,9 @@ describe("wxtoken authorize", () => {
       expect(bad.code).toBe(2);
       expect(bad.stderr).toMatch(/authorize needs --(platform|code)/);
     }
+    // --code followed by one of the command's flags is a missing code, not a code "--addr".
+    const missing = await fixture.cli.run(["authorize", "--platform", COMPONENT, "--code", "--addr", addr]);
+    expect(missing.code).toBe(2);
     expect(p.calls("api_query_auth")).toBe(0);
   });
 });

@@ -28,8 +28,9 @@ function upstream(clock: FakeClock, latencies: number[], rotates = true) {
   let held: { value: string; endsAt: number } | undefined;
   let gate: Promise<void> | undefined;
   let open = () => undefined as void;
+  const calls: number[] = [];
   const u = {
-    calls: [] as number[],
+    calls,
     /** The next call waits for release() before WeChat handles it (a caller can join it meanwhile). */
     hold() {
       gate = new Promise<void>((resolve) => (open = resolve));
@@ -45,12 +46,12 @@ function upstream(clock: FakeClock, latencies: number[], rotates = true) {
       sameValueUntilExpiry: true,
       hourlyLimits: [],
       fetch: async () => {
-        const i = u.calls.push(clock.now()) - 1;
+        const i = calls.push(clock.now()) - 1;
         const waited = gate;
         gate = undefined;
         await waited;
         const handledAt = clock.now() + latencies[Math.min(i, latencies.length - 1)]!;
-        if (!held || (rotates && handledAt >= held.endsAt)) held = { value: `ticket-${u.calls.length}`, endsAt: handledAt + LIFE_MS };
+        if (!held || (rotates && handledAt >= held.endsAt)) held = { value: `ticket-${calls.length}`, endsAt: handledAt + LIFE_MS };
         return { value: held.value, expiresIn: LIFE_MS / 1000 };
       },
     } satisfies Issuer,
