@@ -136,13 +136,13 @@ main(process.argv.slice(2)).catch((err: unknown) => {
 
 /**
  * `--code -Xy…` is that code, as `--code=-Xy…` would be (parseArgs calls a
- * value starting with "-" ambiguous): a redirect's auth_code or an API key
- * can start with one. Not when the next word is one of the command's own
+ * value starting with "-" ambiguous): a redirect's auth_code, a WeCom token
+ * given as --stale, an API key can start with one. Not when the next word is one of the command's own
  * flags (`--code --addr …` is a missing code), nor for `-` (stdin).
  */
 function opaqueValuesGlued(args: string[], options: Record<string, { short?: string }>): string[] {
-  // Options whose values are opaque strings that may start with "-" (base64url auth codes, API keys).
-  const opaque = ["code", "api-key"];
+  // Options whose values are opaque strings that may start with "-" (base64url codes, tokens, page tokens, API keys).
+  const opaque = ["code", "api-key", "stale", "page-token", "known-fingerprint", "search"];
   const own = new Set(Object.entries(options).flatMap(([name, o]) => [`--${name}`, ...(o.short ? [`-${o.short}`] : [])]));
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {

@@ -96,7 +96,9 @@ describe("--platform", () => {
     const ticket = await fixture.cli.run(["get", CORP1, "--platform", SUITE, "--kind", "jsapi", "--addr", addr], { timeoutMs: 15_000 });
     expect(JSON.parse(ticket.stdout)).toMatchObject({ token: { appId: CORP1, platformId: SUITE, kind: "CREDENTIAL_KIND_JSAPI_TICKET" } });
 
-    const refreshed = await fixture.cli.run(["refresh", CORP1, "--platform", SUITE, "--stale", "replaced-long-ago", "--addr", addr], { timeoutMs: 15_000 });
+    // A WeCom token can start with "-": --stale takes it as the value.
+    const refreshed = await fixture.cli.run(["refresh", CORP1, "--platform", SUITE, "--stale", "-replaced-long-ago", "--addr", addr], { timeoutMs: 15_000 });
+    expect(refreshed.code, refreshed.stderr).toBe(0);
     expect(JSON.parse(refreshed.stdout)).toMatchObject({ token: { platformId: SUITE, accessToken: held.accessToken } });
 
     const signed = await fixture.cli.run(["sign", CORP1, "https://h5.example.com/page", "--platform", SUITE, "--addr", addr], { timeoutMs: 15_000 });
