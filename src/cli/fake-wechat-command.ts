@@ -66,7 +66,8 @@ export async function fakeWeChatCommand(opts: {
         .map(
           (s) =>
             `suite: ${s.suiteId} on WeCom's host ${fake.wecomUrl}, pushing suite_tickets to ${s.pushUrl ?? "(no push URL)"} every 10 minutes\n` +
-            `  curl -X POST "${url}/_fake/suite/push-ticket?suite=${s.suiteId}"   |   curl -X POST "${url}/_fake/suite/install?suite=${s.suiteId}&corpid=ww...[&via=redirect]"\n`,
+            `  curl -X POST "${url}/_fake/suite/push-ticket?suite=${s.suiteId}"   |   curl -X POST "${url}/_fake/suite/install?suite=${s.suiteId}&corpid=ww...[&via=redirect]"\n` +
+            `  curl -X POST "${url}/_fake/suite/verify-url?suite=${s.suiteId}"   (the URL check WeCom's console makes when the 指令回调URL is saved)\n`,
         )
         .join("") +
       Object.keys(providers)

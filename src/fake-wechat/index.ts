@@ -24,6 +24,7 @@ export type { Fault } from "./faults.js";
 export type { FakeComponent, FakeComponentOptions, PushResult } from "./component.js";
 export type { AuthorizerTokenProgress } from "./component-state.js";
 export type { FakeSuite, FakeSuiteOptions, SuitePushResult } from "./suite.js";
+export type { UrlCheck } from "./push-sender.js";
 export { seededAuthorizerAppId } from "./component-authorizers.js";
 export type { RatesSnapshot } from "./stats.js";
 export type { RateSnapshot } from "./rates.js";

@@ -3,6 +3,7 @@
  * person with curl can drive them (all take ?suite=<suite id>):
  *
  *   POST push-ticket                         push a suite_ticket (the console's 刷新ticket)
+ *   POST verify-url                          the console's URL check (验证URL): {ok, status, reason}
  *   POST install?corpid=C[&via=redirect]     create_auth pushed, or (redirect) the auth_code answered
  *   POST change?corpid=C[&agentname=N]       change_auth
  *   POST cancel?corpid=C                     cancel_auth
@@ -10,8 +11,9 @@
  *   POST fail?errcode=N[&times=][&path=][&corpid=]   the next calls answer errcode
  *   GET  corps                               the installed corps and their agentids
  *
- * Never answers a secret or a permanent code; the redirect install answers
- * its auth_code, as the browser would carry it to the provider's redirect_uri.
+ * Never answers a secret, a permanent code or a URL check's echostr; the
+ * redirect install answers its auth_code, as the browser would carry it to
+ * the provider's redirect_uri.
  */
 import type { ServerResponse } from "node:http";
 import { sendJson } from "./http.js";
@@ -40,6 +42,11 @@ export function handleSuiteControl(method: string, url: URL, res: ServerResponse
   switch (`${method} ${action}`) {
     case "POST push-ticket":
       return answer(() => suite.pushTicket());
+    case "POST verify-url":
+      return void suite.verifyUrl().then(
+        (r) => sendJson(res, r),
+        (err: Error) => sendJson(res, { error: err.message }, undefined, err instanceof SuiteStateError ? 409 : 502),
+      );
     case "POST install": {
       const via = q.get("via") ?? "push";
       if (via !== "push" && via !== "redirect") return sendJson(res, { error: "via must be push or redirect" }, undefined, 400);

@@ -4,7 +4,8 @@
  * suite's 指令回调URL every pushIntervalMs on the injected clock (WeCom: every
  * 10 minutes; no API asks for one, so tests and the console's 刷新ticket
  * button call pushTicket()), and the install events on demand: create_auth,
- * change_auth, cancel_auth, reset_permanent_code (代开发 only). An install
+ * change_auth, cancel_auth, reset_permanent_code (代开发 only). verifyUrl()
+ * is the console's check of the 指令回调URL when it is saved. An install
  * started on the provider's own site pushes nothing: its auth code arrives on
  * the redirect_uri (installByRedirect()). The endpoints are suite-state.ts's.
  *
@@ -12,8 +13,8 @@
  * (`late`, lateAnswers) rather than refused, so a test can see it.
  */
 import type { Clock } from "../clock.js";
-import { messageXml, sealPush } from "../platform/push.js";
-import { postPush, PushTimer, type SentPush } from "./push-sender.js";
+import { messageXml, sealPush, type PushKeys } from "../platform/push.js";
+import { checkUrl, postPush, PushTimer, type SentPush, type UrlCheck } from "./push-sender.js";
 import { SuiteBook } from "./suite-routes.js";
 import { SuiteState, SuiteStateError, type InstalledCorp } from "./suite-state.js";
 import type { WeComState } from "./wecom.js";
@@ -111,6 +112,16 @@ export class FakeSuite {
     return { authCode: code, expiresAt };
   }
 
+  /**
+   * The console's 验证URL when the 指令回调URL is saved: a GET with an
+   * echostr encrypted and signed with this suite's Token, EncodingAESKey and
+   * id (as its pushes are), ok when the receiver answers it decrypted. No
+   * state changes; throws SuiteStateError without a pushUrl.
+   */
+  async verifyUrl(): Promise<UrlCheck> {
+    return checkUrl(this.target(), this.keys(), this.seconds());
+  }
+
   /** The corp changed the app's authorization: change_auth (get_auth_info then shows the change). */
   async change(corpId: string, changes: { agentName?: string } = {}): Promise<SuitePushResult> {
     this.target();
@@ -198,9 +209,13 @@ export class FakeSuite {
    */
   async send(fields: Record<string, string | number>): Promise<SuitePushResult> {
     const pushUrl = this.target();
-    const keys = { token: this.o.token, encodingAesKey: this.o.encodingAesKey, receiverId: this.o.suiteId };
-    const sealed = sealPush(keys, messageXml(fields), this.seconds(), undefined, "wecom");
+    const sealed = sealPush(this.keys(), messageXml(fields), this.seconds(), undefined, "wecom");
     return this.judged(await postPush(pushUrl, sealed, fields));
+  }
+
+  /** What its pushes and URL checks are signed and encrypted with; the receiver id is the suite id. */
+  private keys(): PushKeys {
+    return { token: this.o.token, encodingAesKey: this.o.encodingAesKey, receiverId: this.o.suiteId };
   }
 
   /** The push URL, checked before a push changes any state. */
