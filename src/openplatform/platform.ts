@@ -112,7 +112,13 @@ export class OpenPlatform implements PushedPlatform, TicketSource, RefreshTokenS
       authorizers: r.authorized,
       deauthorized: r.deauthorized,
     }));
-    this.redirectCodes = new RedirectCodes(deps.clock);
+    this.redirectCodes = new RedirectCodes({
+      platform: entry.componentAppId,
+      store: deps.store,
+      clock: deps.clock,
+      log: this.log,
+      load: (appId) => this.authorizers.reloadOne(appId),
+    });
     this.group = platformGroup(entry.componentAppId);
     this.authorizerIssuer = authorizerTokenIssuers(entry, this, deps.client);
     deps.host.engine.lane(this.group, {

@@ -3,44 +3,132 @@
  * timeout (or two that hand over the same redirect's code) gets the tenant
  * the first call authorized, not WeChat's "code already used". Calls with
  * the same code share one exchange while it runs; a success is remembered
- * for the code's own life (10 minutes), a failure is not. Codes are kept
- * only as digests, and at most MAX of them.
+ * for the code's own life (10 minutes), here and in the store, so the retry
+ * may reach another replica sharing it, or this server after a restart; a
+ * failure is not remembered. A replica handed a code another one is still
+ * exchanging waits for that outcome (the store's claim says who started). Codes are kept only as digests, and at most
+ * MAX of them in memory.
  */
 import { createHash } from "node:crypto";
 import type { Clock } from "../clock.js";
+import type { Logger } from "../log.js";
 import type { Authorized } from "./pushed-platform.js";
+import type { PlatformStore } from "./store.js";
 
 /** How long WeChat lets an authorization code live, and so how long its answer is worth keeping. */
 const CODE_LIFE_MS = 10 * 60_000;
 const MAX = 1_000;
+/** How long a replica waits for another's exchange of the same code: an upstream call and its retries, and a store write. */
+const OTHERS_WAIT_MS = 10_000;
+/** How long a claim says an exchange is under way: longer than one takes; a failed one's claim lapses soon after. */
+const CLAIM_MS = 2 * OTHERS_WAIT_MS;
+
+export interface RedirectCodesDeps {
+  /** The platform's id in the store. */
+  platform: string;
+  store: Pick<PlatformStore, "saveCodeOutcome" | "codeOutcome" | "claim">;
+  clock: Clock;
+  log: Logger;
+  /** Reads the tenant another replica authorized from the store, so it is served here before the answer. */
+  load(tenantId: string): Promise<void>;
+}
 
 export class RedirectCodes {
   private readonly running = new Map<string, Promise<Authorized>>();
   private readonly done = new Map<string, { authorized: Authorized; until: number }>();
+  /** Codes this process claimed in the store (digest -> until): a retry here after a failure does not wait for itself. */
+  private readonly claimed = new Map<string, number>();
 
-  constructor(private readonly clock: Clock) {}
+  constructor(private readonly deps: RedirectCodesDeps) {}
 
   /** The exchange of `code` (`exchange` runs at most once at a time per code, and not again after it worked). */
   authorize(code: string, exchange: () => Promise<Authorized>): Promise<Authorized> {
     const key = createHash("sha256").update(code).digest("hex");
-    const now = this.clock.now();
     const known = this.done.get(key);
-    if (known && known.until > now) return Promise.resolve(known.authorized);
+    if (known && known.until > this.deps.clock.now()) return Promise.resolve(known.authorized);
     let run = this.running.get(key);
     if (!run) {
-      run = exchange()
+      run = this.exchangeOnce(key, exchange)
         .then((authorized) => {
-          this.done.delete(key);
-          this.done.set(key, { authorized, until: this.clock.now() + CODE_LIFE_MS });
-          for (const old of this.done.keys()) {
-            if (this.done.size <= MAX) break;
-            this.done.delete(old);
-          }
+          this.remember(key, authorized);
           return authorized;
         })
         .finally(() => this.running.delete(key));
       this.running.set(key, run);
     }
     return run;
+  }
+
+  private async exchangeOnce(key: string, exchange: () => Promise<Authorized>): Promise<Authorized> {
+    const kept = (await this.kept(key)) ?? (await this.othersOutcome(key));
+    if (kept) return kept;
+    let authorized: Authorized;
+    try {
+      authorized = await exchange();
+    } catch (err) {
+      // Another replica may have exchanged it meanwhile: WeChat then calls it used.
+      const kept = await this.kept(key);
+      if (kept) return kept;
+      throw err;
+    }
+    const { store, platform, clock, log } = this.deps;
+    const now = clock.now();
+    // Before the answer: a retry that reaches another replica after it finds the outcome.
+    await store
+      .saveCodeOutcome(platform, key, { ...authorized, until: now + CODE_LIFE_MS }, now)
+      .catch((err: Error) => log.warn({ err: err.message }, "could not keep what a redirect's code was exchanged for; a retry on another replica would get WeChat's refusal"));
+    return authorized;
+  }
+
+  /**
+   * When another replica sharing the store started exchanging the code (a
+   * business server that timed out and retried elsewhere while WeChat was
+   * slow): its outcome, waited for on the clock for up to OTHERS_WAIT_MS, so
+   * that this replica neither calls WeChat for a code already used nor
+   * answers WeChat's refusal of it. Undefined when nobody else has it, or
+   * when that exchange brought nothing in time (it failed, or its replica
+   * died): then WeChat decides.
+   */
+  private async othersOutcome(key: string): Promise<Authorized | undefined> {
+    const { store, platform, clock } = this.deps;
+    const claimed = this.claimed.get(key);
+    if (claimed !== undefined && claimed > clock.now()) return undefined;
+    const mine = await store.claim(platform, `code:${key}`, CLAIM_MS).catch(() => true);
+    if (mine) {
+      this.claimed.set(key, clock.now() + CLAIM_MS);
+      for (const [old, until] of this.claimed) {
+        if (until > clock.now() && this.claimed.size <= MAX) break;
+        this.claimed.delete(old);
+      }
+      return undefined;
+    }
+    const start = clock.now();
+    for (let wait = 100; clock.now() - start < OTHERS_WAIT_MS; wait *= 2) {
+      await new Promise<void>((resolve) => clock.setTimeout(resolve, Math.min(wait, start + OTHERS_WAIT_MS - clock.now())));
+      const kept = await this.kept(key);
+      if (kept) return kept;
+    }
+    return undefined;
+  }
+
+  /** What the store kept for the code (another replica's exchange, or this server's before a restart), its tenant loaded. */
+  private async kept(key: string): Promise<Authorized | undefined> {
+    const { store, platform, clock, log } = this.deps;
+    const o = await store.codeOutcome(platform, key, clock.now()).catch((err: Error) => {
+      log.warn({ err: err.message }, "could not read what a redirect's code was exchanged for");
+      return undefined;
+    });
+    if (!o) return undefined;
+    await this.deps.load(o.tenantId);
+    return { tenantId: o.tenantId, authorizedAt: o.authorizedAt };
+  }
+
+  private remember(key: string, authorized: Authorized): void {
+    this.done.delete(key);
+    this.done.set(key, { authorized, until: this.deps.clock.now() + CODE_LIFE_MS });
+    for (const old of this.done.keys()) {
+      if (this.done.size <= MAX) break;
+      this.done.delete(old);
+    }
   }
 }

@@ -79,6 +79,16 @@ export interface PendingCode {
   tenantId?: string;
 }
 
+/** What an authorization code handed over by redirect (AuthorizeByCode) was exchanged for, kept while the code lives. */
+export interface CodeOutcome {
+  /** The authorizer appid or the installed corp's corpid. */
+  tenantId: string;
+  /** When it authorized, ms since the epoch. */
+  authorizedAt: number;
+  /** Kept until then (the code's own life), ms since the epoch. */
+  until: number;
+}
+
 /**
  * A change made through the store, by any replica (Redis pub/sub) or here.
  * "all": anything may have changed (a replica that was cut off from Redis and is back).
@@ -166,6 +176,24 @@ export interface PlatformStore {
   pendingCodes(component: string): Promise<PendingCode[]>;
   /** Forgets the code (exchanged, or refused for good); durable when it resolves; nothing when it is not held. */
   dropPendingCode(component: string, code: string): Promise<void>;
+  /**
+   * Remembers what a redirect's authorization code was exchanged for, by the
+   * code's digest (never the code), until `outcome.until`: the same code
+   * handed to another replica, or after a restart, answers the same tenant
+   * instead of WeChat's "code already used". Outcomes past their time are
+   * dropped as new ones come (Redis: a TTL).
+   */
+  saveCodeOutcome(component: string, digest: string, outcome: CodeOutcome, now: number): Promise<void>;
+  /** The outcome kept for a code's digest, if still kept at `now`. */
+  codeOutcome(component: string, digest: string, now: number): Promise<CodeOutcome | undefined>;
+}
+
+/** A CodeOutcome read back, or undefined when it is not one. */
+export function toCodeOutcome(o: unknown): CodeOutcome | undefined {
+  if (typeof o !== "object" || o === null) return undefined;
+  const r = o as Record<string, unknown>;
+  if (typeof r.tenantId !== "string" || !Number.isFinite(r.authorizedAt) || !Number.isFinite(r.until)) return undefined;
+  return { tenantId: r.tenantId, authorizedAt: r.authorizedAt as number, until: r.until as number };
 }
 
 /** What repairFutureTimes brought back: whether the ticket, and which accounts' authorization and de-authorization. */

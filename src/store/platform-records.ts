@@ -11,6 +11,7 @@
  */
 import type {
   AuthorizerChange,
+  CodeOutcome,
   PendingCode,
   PlatformChange,
   PlatformStore,
@@ -49,6 +50,8 @@ function copied(a: StoredAuthorizer): StoredAuthorizer {
 export class PlatformRecords implements PlatformStore {
   private readonly platforms = new Map<string, Platform>();
   private readonly listeners = new Set<(change: PlatformChange) => void>();
+  /** "<component> <digest>" -> a redirect code's outcome; in memory only (one process: a restart forgets). */
+  private readonly outcomes = new Map<string, CodeOutcome>();
   /** The change running now: the next one starts after it settled. */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -178,6 +181,21 @@ export class PlatformRecords implements PlatformStore {
       p.pending.delete(code);
       await this.committedQuietly(() => p.pending.set(code, held));
     });
+  }
+
+  async saveCodeOutcome(component: string, digest: string, outcome: CodeOutcome, now: number): Promise<void> {
+    // Kept in the order saved, which is nearly the order of `until` (now + a code's life): the expired ones lead.
+    for (const [key, o] of this.outcomes) {
+      if (o.until > now) break;
+      this.outcomes.delete(key);
+    }
+    this.outcomes.delete(`${component} ${digest}`);
+    this.outcomes.set(`${component} ${digest}`, { ...outcome });
+  }
+
+  async codeOutcome(component: string, digest: string, now: number): Promise<CodeOutcome | undefined> {
+    const o = this.outcomes.get(`${component} ${digest}`);
+    return o && o.until > now ? { ...o } : undefined;
   }
 
   removeAuthorizer(component: string, appId: string, at: number, credentialKeys: readonly string[]): Promise<RemoveOutcome> {
@@ -392,6 +410,14 @@ export abstract class RecordsBackedStore implements PlatformStore {
 
   dropPendingCode(component: string, code: string): Promise<void> {
     return this.platforms.dropPendingCode(component, code);
+  }
+
+  saveCodeOutcome(...args: Parameters<PlatformStore["saveCodeOutcome"]>): Promise<void> {
+    return this.platforms.saveCodeOutcome(...args);
+  }
+
+  codeOutcome(...args: Parameters<PlatformStore["codeOutcome"]>): Promise<CodeOutcome | undefined> {
+    return this.platforms.codeOutcome(...args);
   }
 
   onPlatformChange(listener: (change: PlatformChange) => void): () => void {

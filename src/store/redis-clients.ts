@@ -15,6 +15,7 @@ import { connectionOptions, type RedisConnection } from "./redis-connection.js";
 import { scanValues } from "./redis-batch.js";
 import { watchMasterSwitches, type SentinelWatchOptions } from "./sentinel-watch.js";
 import { WriteHealth } from "./write-health.js";
+import { parsed } from "./parsed.js";
 
 export interface RedisClientsOptions extends RedisConnection {
   keyPrefix: string;
@@ -170,15 +171,6 @@ export class RedisClients {
   }
 }
 
-/** A stored JSON value, or undefined when it is absent, not JSON or not what `valid` accepts. */
-export function parsed<T>(text: string | null | undefined, valid: (v: unknown) => T | undefined): T | undefined {
-  if (text === null || text === undefined) return undefined;
-  try {
-    return valid(JSON.parse(text));
-  } catch {
-    return undefined;
-  }
-}
 
 function safeDecode(text: string): string {
   try {

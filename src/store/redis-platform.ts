@@ -9,17 +9,21 @@
  * platform:<component>:deauthorized (appid -> ms of its latest
  * de-authorization), the hash platform:<component>:pending (code -> JSON
  * PendingCode, no TTL: kept until exchanged), platform:<component>:claim:<what>
- * (SET NX with a TTL), and a PlatformChange note on the channel
- * <prefix>platform for each change to a ticket or an authorizer, so a push
- * any replica receives is served by all. Nothing else is ever given a TTL.
+ * (SET NX with a TTL), platform:<component>:code:<digest> (what a redirect's
+ * authorization code was exchanged for, with the code's own life as TTL), and
+ * a PlatformChange note on the channel <prefix>platform for each change to a
+ * ticket or an authorizer, so a push any replica receives is served by all.
+ * Nothing else is ever given a TTL.
  */
 import { CoordinationError } from "../core/coordinator.js";
 import {
   byReceipt,
+  toCodeOutcome,
   toPendingCode,
   toStoredAuthorizer,
   toStoredTicket,
   type AuthorizerChange,
+  type CodeOutcome,
   type PendingCode,
   type PlatformChange,
   type PlatformStore,
@@ -29,7 +33,8 @@ import {
   type StoredTicket,
 } from "../platform/store.js";
 import { hashEntries, hashFields, saveAuthorizerBatch } from "./redis-batch.js";
-import { parsed, type RedisClients } from "./redis-clients.js";
+import { parsed } from "./parsed.js";
+import type { RedisClients } from "./redis-clients.js";
 import { RedisChannel } from "./redis-pubsub.js";
 import { REMOVE_AUTHORIZER, REPAIR_FUTURE_TIMES, SAVE_AUTHORIZER, SAVE_TICKET, UPDATE_AUTHORIZER } from "./redis-platform-scripts.js";
 
@@ -194,6 +199,16 @@ export class RedisPlatforms implements PlatformStore {
 
   async dropPendingCode(component: string, code: string): Promise<void> {
     await this.command(() => this.clients.redis.hdel(this.key(component, "pending"), code));
+  }
+
+  async saveCodeOutcome(component: string, digest: string, outcome: CodeOutcome, now: number): Promise<void> {
+    const ttlMs = Math.max(1, Math.round(outcome.until - now));
+    await this.command(() => this.clients.redis.set(this.key(component, "code", digest), JSON.stringify(outcome), "PX", ttlMs));
+  }
+
+  async codeOutcome(component: string, digest: string, now: number): Promise<CodeOutcome | undefined> {
+    const o = parsed(await this.command(() => this.clients.redis.get(this.key(component, "code", digest))), toCodeOutcome);
+    return o && o.until > now ? o : undefined;
   }
 
   onPlatformChange(listener: (change: PlatformChange) => void): () => void {

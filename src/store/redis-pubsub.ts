@@ -7,7 +7,7 @@
  * then the store catches up by reading what it may have missed.
  */
 import type { Redis } from "ioredis";
-import { parsed } from "./redis-clients.js";
+import { parsed } from "./parsed.js";
 
 /** One channel: its key, how its messages are read, and who listens. */
 export class RedisChannel<T> {

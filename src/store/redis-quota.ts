@@ -5,7 +5,8 @@
  * lowered, and held here as last read or written, for quota(key).
  */
 import { isStoredQuota, type StoredQuota } from "../core/store.js";
-import { parsed, type RedisClients } from "./redis-clients.js";
+import { parsed } from "./parsed.js";
+import type { RedisClients } from "./redis-clients.js";
 
 export const asQuota = (v: unknown) => (isStoredQuota(v) ? v : undefined);
 

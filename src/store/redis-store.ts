@@ -25,7 +25,8 @@
 import type { Clock } from "../clock.js";
 import type { Coordinator, SharedState } from "../core/coordinator.js";
 import { toStoredCredential, type StoredCredential, type StoredQuota, type TokenStore } from "../core/store.js";
-import { parsed, RedisClients, type RedisClientsOptions } from "./redis-clients.js";
+import { parsed } from "./parsed.js";
+import { RedisClients, type RedisClientsOptions } from "./redis-clients.js";
 import { RedisLock, type RedisLockOptions } from "./redis-lock.js";
 import { RedisPlatforms } from "./redis-platform.js";
 import { subscribeChannels } from "./redis-pubsub.js";

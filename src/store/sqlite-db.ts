@@ -38,6 +38,10 @@ CREATE TABLE IF NOT EXISTS pending_codes (
   platform TEXT NOT NULL, code TEXT NOT NULL, info_type TEXT NOT NULL, received_at INTEGER NOT NULL,
   created_at INTEGER NOT NULL, tenant_id TEXT, PRIMARY KEY (platform, code)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS code_outcomes (
+  platform TEXT NOT NULL, digest TEXT NOT NULL, record TEXT NOT NULL, until INTEGER NOT NULL, PRIMARY KEY (platform, digest)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS code_outcomes_until ON code_outcomes (until);
 `;
 
 /**

@@ -12,7 +12,9 @@ import type { Logger } from "../log.js";
 import {
   repairedAnything,
   toAgents,
+  toCodeOutcome,
   type AuthorizerChange,
+  type CodeOutcome,
   type AuthorizerStatus,
   type PendingCode,
   type PlatformChange,
@@ -22,6 +24,7 @@ import {
   type StoredAuthorizer,
   type StoredTicket,
 } from "../platform/store.js";
+import { parsed } from "./parsed.js";
 import { counted, inTransaction, type Db, type Work } from "./sqlite-db.js";
 
 interface TicketRow {
@@ -75,6 +78,9 @@ function statements(db: Db, work: Work) {
       `INSERT OR IGNORE INTO pending_codes (platform, ${PENDING_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`,
     ),
     dropPending: c<[string, string]>("DELETE FROM pending_codes WHERE platform = ? AND code = ?"),
+    outcome: c<[string, string, number], { record: string }>("SELECT record FROM code_outcomes WHERE platform = ? AND digest = ? AND until > ?"),
+    putOutcome: c<[string, string, string, number]>("INSERT OR REPLACE INTO code_outcomes (platform, digest, record, until) VALUES (?, ?, ?, ?)"),
+    dropOutcomes: c<[number]>("DELETE FROM code_outcomes WHERE until <= ?"),
     // The repair after a forged or mis-clocked push time (run at load, so a scan of the component is fine).
     futureTicket: c<[number, string, number]>("UPDATE tickets SET created_at = ? WHERE component = ? AND created_at > ?"),
     futureAuthorizers: c<[string, number, number], { app_id: string }>(
@@ -253,6 +259,21 @@ export class SqlitePlatforms implements Omit<PlatformStore, "onPlatformChange"> 
   /** One process: its own rate limit decides. */
   async claim(): Promise<boolean> {
     return true;
+  }
+
+  saveCodeOutcome(component: string, digest: string, outcome: CodeOutcome, now: number): Promise<void> {
+    return this.change(
+      () => {
+        this.q.dropOutcomes.run(now);
+        this.q.putOutcome.run(component, digest, JSON.stringify(outcome), outcome.until);
+      },
+      () => undefined,
+    );
+  }
+
+  async codeOutcome(component: string, digest: string, now: number): Promise<CodeOutcome | undefined> {
+    const row = this.q.outcome.get(component, digest, now);
+    return parsed(row?.record, toCodeOutcome);
   }
 
   savePendingCode(component: string, pending: PendingCode): Promise<boolean> {

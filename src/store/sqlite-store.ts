@@ -15,7 +15,8 @@
 import { dirname, join } from "node:path";
 import type { Logger } from "../log.js";
 import { isStoredQuota, toStoredCredential, type StoredCredential, type StoredQuota, type TokenStore } from "../core/store.js";
-import type { PendingCode, PlatformChange, PlatformStore, RemoveOutcome, RepairedTimes, StoredAuthorizer, StoredTicket } from "../platform/store.js";
+import type { CodeOutcome, PendingCode, PlatformChange, PlatformStore, RemoveOutcome, RepairedTimes, StoredAuthorizer, StoredTicket } from "../platform/store.js";
+import { parsed } from "./parsed.js";
 import { counted, inTransaction, openDatabase, type Db, type Work } from "./sqlite-db.js";
 import { makeDatabase } from "./sqlite-import.js";
 import { SqlitePlatforms } from "./sqlite-platform.js";
@@ -161,6 +162,14 @@ export class SqliteStore implements TokenStore, PlatformStore {
     return this.written(() => this.platforms().dropPendingCode(component, code));
   }
 
+  async saveCodeOutcome(...args: Parameters<PlatformStore["saveCodeOutcome"]>): Promise<void> {
+    return this.written(() => this.platforms().saveCodeOutcome(...args));
+  }
+
+  async codeOutcome(...args: Parameters<PlatformStore["codeOutcome"]>): Promise<CodeOutcome | undefined> {
+    return this.platforms().codeOutcome(...args);
+  }
+
   onPlatformChange(listener: (change: PlatformChange) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -273,13 +282,5 @@ export class SqliteStore implements TokenStore, PlatformStore {
     }, this.retryMs);
     this.retryTimer.unref();
     this.retryMs = Math.min(this.retryMs * 2, 60_000);
-  }
-}
-
-function parsed<T>(text: string, valid: (v: unknown) => T | undefined): T | undefined {
-  try {
-    return valid(JSON.parse(text));
-  } catch {
-    return undefined;
   }
 }

@@ -124,7 +124,13 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
     this.group = platformGroup(entry.suiteId);
     this.log = deps.log.child({ suite: entry.suiteId });
     this.tickets = new TicketHolder(entry.suiteId, WECOM_SUITE, deps.store, deps.clock, this.log);
-    this.redirectCodes = new RedirectCodes(deps.clock);
+    this.redirectCodes = new RedirectCodes({
+      platform: entry.suiteId,
+      store: deps.store,
+      clock: deps.clock,
+      log: this.log,
+      load: (corpId) => this.corps.reloadOne(corpId),
+    });
     this.times = new StoredTimesRepair(entry.suiteId, entry.maxClockSkewMs, deps.store, deps.clock, this.log, (r) => ({
       ticket: r.ticket,
       corps: r.authorized.slice(0, 20),
