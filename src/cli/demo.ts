@@ -188,6 +188,7 @@ Try, in another terminal:
   node dist/src/cli/main.js get ${suiteId} --addr ${addr}   (the suite_access_token)
   node dist/src/cli/main.js get ${DEMO_PROVIDER.corpId} --addr ${addr}   (the provider_access_token)
   node dist/src/cli/main.js platform ${suiteId} --addr ${addr}   (the installed corps)
+  curl -X POST "${upstreamUrl}/_fake/suite/verify-url?suite=${suiteId}"   (the URL check WeCom's console makes when the 指令回调URL is saved)
   curl -X POST "${upstreamUrl}/_fake/suite/install?suite=${suiteId}&corpid=wwdemocorp0000003"   (a third corp installs: create_auth pushed)
   curl -X POST "${upstreamUrl}/_fake/suite/install?suite=${suiteId}&corpid=wwdemocorp0000004&via=redirect"   (one installs on your site: prints its authCode)
   echo AUTHCODE | node dist/src/cli/main.js authorize --platform ${suiteId} --code - --addr ${addr}   (hand that code over, as your redirect_uri handler would; from stdin, out of ps)

@@ -236,6 +236,10 @@ describe("wxtoken demo", () => {
       return (JSON.parse(listed.stdout) as { authorizers: { appId: string }[] }).authorizers.map((a) => a.appId);
     };
     expect(await corps()).toEqual([corp1, corp2]);
+    // The console's URL check, as the banner prints it: the demo's receiver answers it.
+    expect(banner).toContain(`curl -X POST "${wechat}/_fake/suite/verify-url?suite=${SUITE}"`);
+    const checked = (await (await fetch(`${wechat}/_fake/suite/verify-url?suite=${SUITE}`, { method: "POST" })).json()) as { ok: boolean };
+    expect(checked).toMatchObject({ ok: true, status: 200 });
     expect(banner).toContain(`curl -X POST "${wechat}/_fake/suite/install?suite=${SUITE}&corpid=wwdemocorp0000003"`);
     const installed = (await (await fetch(`${wechat}/_fake/suite/install?suite=${SUITE}&corpid=wwdemocorp0000003`, { method: "POST" })).json()) as { ok: boolean };
     expect(installed.ok).toBe(true);
