@@ -730,14 +730,17 @@ export class Credential implements Schedulable {
     const reason = this.dueReason;
     // A refresh already in flight (a caller's, a retry's) is joined; if it
     // ended without a plan (it found the value still good and had planned
-    // the refresh this very call consumed), the plan is made again.
+    // the refresh this very call consumed), the plan is made again. When the
+    // value it ended with has expired meanwhile (a value WeChat keeps until
+    // its expiry, whose plan is that very moment), the refresh it planned is
+    // made now: nothing else would ever plan one.
     const joined = this.inflight !== undefined;
     const run = () => this.refresh(reason);
     (this.lane.paced ? this.lane.run(run) : run())
       .catch(() => undefined)
       .then(() => {
-        const held = this.state.current();
-        if (joined && held && !isScheduled(this) && !this.stopped) this.scheduleRefresh(held.refreshAt, reason);
+        if (!joined || isScheduled(this) || this.stopped) return;
+        this.scheduleRefresh(this.state.current()?.refreshAt ?? this.ctx.clock.now(), reason);
       });
   }
 }

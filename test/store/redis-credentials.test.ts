@@ -9,6 +9,7 @@ import { CredentialKind } from "../../generated/wxtoken/v1/token_service.js";
 import { FakeClock } from "../../src/clock.js";
 import { FakeWeChat } from "../../src/fake-wechat/index.js";
 import { silentLogger } from "../../src/log.js";
+import type { SharedState } from "../../src/core/coordinator.js";
 import { RedisStore } from "../../src/store/redis-store.js";
 import { APP, collect, eventually, Harness, SECRETS } from "../support/harness.js";
 import { dropPrefix, SHARED_REDIS_URL, uniquePrefix } from "../support/redis.js";
@@ -22,16 +23,41 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function cluster(n: number): Promise<{ clock: FakeClock; fake: FakeWeChat; replicas: Harness[]; prefix: string }> {
+/** A replica's Redis store whose lock releases, for one credential, wait for open() once hold() was called (a slow Redis round trip). */
+class SlowReleaseStore extends RedisStore {
+  private gate: { key: string; opened: Promise<void>; open: () => void } | undefined;
+
+  hold(key: string): void {
+    let open = () => undefined as void;
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    this.gate = { key, opened, open };
+  }
+
+  open(): void {
+    this.gate?.open();
+    this.gate = undefined;
+  }
+
+  override async withLock<T>(key: string, fn: (shared: SharedState) => Promise<T>): Promise<T> {
+    const gate = this.gate?.key === key ? this.gate : undefined;
+    const result = await super.withLock(key, fn);
+    await gate?.opened;
+    return result;
+  }
+}
+
+async function cluster(n: number): Promise<{ clock: FakeClock; fake: FakeWeChat; replicas: Harness[]; stores: SlowReleaseStore[]; prefix: string }> {
   const clock = new FakeClock();
   const fake = new FakeWeChat({ apps: SECRETS, clock, wecom: WECOM });
   await fake.start();
   cleanups.push(() => fake.close());
   const prefix = uniquePrefix();
   cleanups.push(() => dropPrefix(SHARED_REDIS_URL, prefix));
+  const stores: SlowReleaseStore[] = [];
   const replicas = await Promise.all(
     Array.from({ length: n }, async () => {
-      const store = new RedisStore({ url: SHARED_REDIS_URL, keyPrefix: prefix, lockLeaseMs: 5000, log: silentLogger });
+      const store = new SlowReleaseStore({ url: SHARED_REDIS_URL, keyPrefix: prefix, lockLeaseMs: 5000, log: silentLogger });
+      stores.push(store);
       const h = await Harness.start({
         clock,
         fake,
@@ -47,8 +73,11 @@ async function cluster(n: number): Promise<{ clock: FakeClock; fake: FakeWeChat;
       return h;
     }),
   );
-  return { clock, fake, replicas, prefix };
+  return { clock, fake, replicas, stores, prefix };
 }
+
+/** A replica's jsapi ticket credential. */
+const ticketOf = (h: Harness) => h.server.credential(APP, { kind: "jsapi_ticket" });
 
 describe("credentials shared through Redis", () => {
   it("fetch a ticket once for the cluster, at cold start and when it is due, and push it to every replica's watchers", async () => {
@@ -69,7 +98,11 @@ describe("credentials shared through Redis", () => {
     expect(c.fake.successfulTicketCalls(APP, "jsapi")).toBe(2);
     // At the expiry, one fetch for the cluster again, and every replica's watchers get the new one.
     await c.clock.advanceTo(t.expiresAt!.getTime());
-    await eventually(() => watches.forEach((w) => expect(w.messages.map((m) => m.token!.version)).toEqual([1, 2])));
+    // (Zero-delay timers run at each try: a refresh planned for "now" fires.)
+    await eventually(async () => {
+      await c.clock.advance(0);
+      watches.forEach((w) => expect(w.messages.map((m) => m.token!.version)).toEqual([1, 2]));
+    });
     expect(new Set(watches.map((w) => w.messages[1]!.token!.accessToken)).size).toBe(1);
     // The one ahead of expiry (same ticket) and the one at expiry, for all three replicas together.
     expect(c.fake.successfulTicketCalls(APP, "jsapi")).toBe(3);
@@ -96,6 +129,34 @@ describe("credentials shared through Redis", () => {
     } finally {
       redis.disconnect();
     }
+  });
+});
+
+describe("a ticket's refresh ahead of its expiry on a replica sharing Redis", () => {
+  it("still releasing its lock when the expiry comes: the refresh planned for the expiry is made once it is over", async () => {
+    const c = await cluster(1);
+    const [h, store] = [c.replicas[0]!, c.stores[0]!];
+    const t = (await h.get({ appId: APP, kind: JSAPI })).token!;
+    const watch = collect(h.client.watchToken({ appId: APP, kind: JSAPI, agent: "", platformId: "", knownVersion: 0, knownFingerprint: "" }));
+    cleanups.push(() => h.client.close());
+    await eventually(() => expect(watch.messages).toHaveLength(1));
+    // The refresh ahead of expiry gets the same ticket and plans the next at its expiry;
+    // its lock release is slow to come back.
+    store.hold(ticketOf(h).key);
+    await c.clock.advanceTo(t.refreshAt!.getTime());
+    await eventually(() => {
+      expect(c.fake.successfulTicketCalls(APP, "jsapi")).toBe(2);
+      expect(ticketOf(h).nextRefreshAt()).toBe(t.expiresAt!.getTime());
+    });
+    // The expiry comes meanwhile: its planned refresh joins the one in flight, which ends
+    // with the value that has just expired.
+    await c.clock.advanceTo(t.expiresAt!.getTime());
+    store.open();
+    await eventually(async () => {
+      await c.clock.advance(0);
+      expect(watch.messages.map((m) => m.token!.version)).toEqual([1, 2]);
+    });
+    expect(c.fake.successfulTicketCalls(APP, "jsapi")).toBe(3);
   });
 });
 
