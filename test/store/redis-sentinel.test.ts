@@ -78,6 +78,10 @@ describe("replicas on Redis Sentinel", () => {
     await eventually(async () => expect(await group.get(standby, key)).toMatch(/"version":2\b/), 10_000);
     await second.kill();
     expect(await group.switchedFrom(second)).toBe(standby);
+    // The replicas reach it in real time (their reconnect backoff, up to 2 s) while the
+    // cycle turns the clock 1 s a try: seconds late, they would find the token expired
+    // and callers waiting for an attempt on the clock the loop no longer turns.
+    await eventually(async () => expect(await group.wxtokenClients(standby)).toBe(4), 20_000);
     for (const h of replicas) expect((await h.getToken(APP)).token!.version).toBe(2);
     await nextCycle(3);
     expect(await group.get(standby, key)).toMatch(/"version":3\b/);
