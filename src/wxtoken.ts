@@ -18,7 +18,7 @@ import { CredentialEngine, type ReconcileResult } from "./core/engine.js";
 import type { Issuer } from "./core/issuer.js";
 import type { Credential } from "./core/credential.js";
 import type { HourlyLimit } from "./core/quota-guard.js";
-import type { Random } from "./core/schedule.js";
+import { SUCCESSOR_WAIT_MS, type Random } from "./core/schedule.js";
 import { JsSdkSigner } from "./core/signer.js";
 import type { TokenStore } from "./core/store.js";
 import { familyOf } from "./issuers/app-families.js";
@@ -94,8 +94,8 @@ export function openStore(loaded: LoadedConfig, log: Logger): TokenStore {
         sentinelPassword: loaded.redisSentinelPassword?.reveal(),
         tls: store.tls && { caFile: loaded.redisCaFile, serverName: store.tls.serverName },
         keyPrefix: store.keyPrefix,
-        // The lock must outlive the longest upstream call it covers.
-        lockLeaseMs: Math.max(store.lockLeaseSeconds * 1000, upstream.timeoutMs + 5000),
+        // The lock must outlive the longest upstream call it covers, and a wait for a value's successor (successorAskAt).
+        lockLeaseMs: Math.max(store.lockLeaseSeconds * 1000, upstream.timeoutMs + 5000 + SUCCESSOR_WAIT_MS),
         replicas: { leaseMs: store.replicaLeaseSeconds * 1000 },
         log,
       });

@@ -131,14 +131,18 @@ export class TokenApi {
    * is never logged (it buys that secret while it is valid). The exchange
    * needs the platform's own token: without one the caller gets that
    * token's own error (NO_VERIFY_TICKET, NO_SUITE_TICKET...), as GetToken
-   * on the platform id would answer, and WeChat is not asked. waitMs: as for getToken.
+   * on the platform id would answer, and WeChat is not asked; a code already
+   * exchanged (a retry) is answered without it. waitMs: as for getToken.
    */
   async authorizeByCode(principal: Principal, platformId: unknown, code: unknown, waitMs = 0): Promise<AuthorizedView> {
     const id = validatePlatformId(platformId);
     validateAuthCode(code);
     const platform = this.platform(principal, id, "refresh", "platform_id");
-    await this.engine.byKey(platform.tokenKey)?.get({ waitMs });
-    const done = await platform.authorizeByCode(code as string);
+    let done = await platform.authorizedByCode(code as string);
+    if (!done) {
+      await this.engine.byKey(platform.tokenKey)?.get({ waitMs });
+      done = await platform.authorizeByCode(code as string);
+    }
     this.opts.log.info({ platform: platform.id, family: platform.facts.family, tenant: done.tenantId, caller: principal.name }, "authorized by a redirect code");
     return { platformId: platform.id, appId: done.tenantId, authorizedAt: done.authorizedAt };
   }

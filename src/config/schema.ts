@@ -372,7 +372,7 @@ const store = z.discriminatedUnion("type", [
         .optional(),
       /** Prefix of every key, so that several deployments can share a Redis. */
       keyPrefix: z.string().min(1).max(100).default("wxtoken:"),
-      /** How long a refresh lock lives if its holder dies (at least the upstream timeout plus 5 s is used). */
+      /** How long a refresh lock lives if its holder dies (at least the upstream timeout plus 7 s is used: one call, and a wait for a value's successor). */
       lockLeaseSeconds: z.number().positive().max(600).default(30),
       /**
        * How long a replica counts as live after its latest heartbeat (it beats

@@ -128,11 +128,12 @@ export const SUCCESSOR_WAIT_MS = 2_000;
  * again at or past its expiry by our books: WeChat counts its life from when
  * it answered the call that brought it, up to that call's latency after we
  * asked (our expiry), so the successor comes a moment later. When to ask
- * again: the time already past expiry doubled, from 100 ms on; undefined once
- * SUCCESSOR_WAIT_MS have passed (then WeChat is misbehaving: a failure).
+ * again: the time already past expiry doubled, from 100 ms on, the last
+ * time at SUCCESSOR_WAIT_MS past it; undefined after that (then WeChat is
+ * misbehaving: a failure).
  */
 export function successorAskAt(now: number, expiresAt: number): number | undefined {
   const past = Math.max(0, now - expiresAt);
   if (past >= SUCCESSOR_WAIT_MS) return undefined;
-  return now + Math.max(100, past);
+  return Math.min(now + Math.max(100, past), expiresAt + SUCCESSOR_WAIT_MS);
 }

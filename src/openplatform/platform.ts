@@ -118,6 +118,7 @@ export class OpenPlatform implements PushedPlatform, TicketSource, RefreshTokenS
       clock: deps.clock,
       log: this.log,
       load: (appId) => this.authorizers.reloadOne(appId),
+      stopped: () => this.stopped,
     });
     this.group = platformGroup(entry.componentAppId);
     this.authorizerIssuer = authorizerTokenIssuers(entry, this, deps.client);
@@ -370,6 +371,10 @@ export class OpenPlatform implements PushedPlatform, TicketSource, RefreshTokenS
    * stored as a push's would be, before it resolves. WeChat's refusal of the
    * code (61009 used, 61010 expired) is the caller's error.
    */
+  authorizedByCode(code: string): Promise<Authorized | undefined> {
+    return this.redirectCodes.known(code);
+  }
+
   authorizeByCode(code: string): Promise<Authorized> {
     return this.redirectCodes.authorize(code, () => this.exchangeRedirectCode(code));
   }

@@ -79,6 +79,8 @@ export interface PushedPlatform {
    * exchanged, and the tenant's secret durably stored, before it resolves.
    */
   authorizeByCode(code: string): Promise<Authorized>;
+  /** What such a code was already exchanged for (by any replica, or before a restart), if anything: no exchange, no token needed. */
+  authorizedByCode(code: string): Promise<Authorized | undefined>;
 
   /** Whether the tenant is held (whatever its status). */
   holds(tenantId: string): boolean;

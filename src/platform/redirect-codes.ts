@@ -4,23 +4,24 @@
  * the first call authorized, not WeChat's "code already used". Calls with
  * the same code share one exchange while it runs; a success is remembered
  * for the code's own life (10 minutes), here and in the store, so the retry
- * may reach another replica sharing it, or this server after a restart; a
- * failure is not remembered. A replica handed a code another one is still
- * exchanging waits for that outcome (the store's claim says who started). Codes are kept only as digests, and at most
- * MAX of them in memory.
+ * may reach another replica sharing it, or this server after a restart. A
+ * replica handed a code another one is still exchanging (the store's claim
+ * says who started) waits for that outcome; a failed exchange is noted
+ * briefly so that nobody waits for it. Codes are kept only as digests, and
+ * at most MAX of them in memory.
  */
 import { createHash } from "node:crypto";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../log.js";
 import type { Authorized } from "./pushed-platform.js";
-import type { PlatformStore } from "./store.js";
+import type { CodeOutcome, PlatformStore } from "./store.js";
 
 /** How long WeChat lets an authorization code live, and so how long its answer is worth keeping. */
 const CODE_LIFE_MS = 10 * 60_000;
 const MAX = 1_000;
 /** How long a replica waits for another's exchange of the same code: an upstream call and its retries, and a store write. */
 const OTHERS_WAIT_MS = 10_000;
-/** How long a claim says an exchange is under way: longer than one takes; a failed one's claim lapses soon after. */
+/** How long a claim says an exchange is under way: longer than one takes (a failed one says so at once). */
 const CLAIM_MS = 2 * OTHERS_WAIT_MS;
 
 export interface RedirectCodesDeps {
@@ -31,6 +32,8 @@ export interface RedirectCodesDeps {
   log: Logger;
   /** Reads the tenant another replica authorized from the store, so it is served here before the answer. */
   load(tenantId: string): Promise<void>;
+  /** The platform stopped: a wait for another replica's outcome ends. */
+  stopped(): boolean;
 }
 
 export class RedirectCodes {
@@ -43,7 +46,7 @@ export class RedirectCodes {
 
   /** The exchange of `code` (`exchange` runs at most once at a time per code, and not again after it worked). */
   authorize(code: string, exchange: () => Promise<Authorized>): Promise<Authorized> {
-    const key = createHash("sha256").update(code).digest("hex");
+    const key = digest(code);
     const known = this.done.get(key);
     if (known && known.until > this.deps.clock.now()) return Promise.resolve(known.authorized);
     let run = this.running.get(key);
@@ -59,19 +62,39 @@ export class RedirectCodes {
     return run;
   }
 
+  /**
+   * What `code` was already exchanged for (here, by another replica, or
+   * before a restart), without an exchange: answered even while the
+   * platform holds no token of its own to exchange a new code with.
+   */
+  async known(code: string): Promise<Authorized | undefined> {
+    const key = digest(code);
+    const held = this.done.get(key);
+    if (held && held.until > this.deps.clock.now()) return held.authorized;
+    const kept = await this.kept(key);
+    return kept && "tenantId" in kept ? kept : undefined;
+  }
+
   private async exchangeOnce(key: string, exchange: () => Promise<Authorized>): Promise<Authorized> {
-    const kept = (await this.kept(key)) ?? (await this.othersOutcome(key));
-    if (kept) return kept;
+    const kept = await this.kept(key);
+    if (kept && "tenantId" in kept) return kept;
+    // (An exchange that just failed is nobody's to wait for.)
+    const others = kept ? undefined : await this.othersOutcome(key);
+    if (others) return others;
+    const { store, platform, clock, log } = this.deps;
     let authorized: Authorized;
     try {
       authorized = await exchange();
     } catch (err) {
       // Another replica may have exchanged it meanwhile: WeChat then calls it used.
       const kept = await this.kept(key);
-      if (kept) return kept;
+      if (kept && "tenantId" in kept) return kept;
+      // A replica waiting for this exchange tries the code itself now.
+      const now = clock.now();
+      const failed: CodeOutcome = { tenantId: "", authorizedAt: 0, until: now + CLAIM_MS, failed: true };
+      await store.saveCodeOutcome(platform, key, failed, now).catch(() => undefined);
       throw err;
     }
-    const { store, platform, clock, log } = this.deps;
     const now = clock.now();
     // Before the answer: a retry that reaches another replica after it finds the outcome.
     await store
@@ -86,15 +109,16 @@ export class RedirectCodes {
    * slow): its outcome, waited for on the clock for up to OTHERS_WAIT_MS, so
    * that this replica neither calls WeChat for a code already used nor
    * answers WeChat's refusal of it. Undefined when nobody else has it, or
-   * when that exchange brought nothing in time (it failed, or its replica
+   * when that exchange failed or brought nothing in time (its replica
    * died): then WeChat decides.
    */
   private async othersOutcome(key: string): Promise<Authorized | undefined> {
-    const { store, platform, clock } = this.deps;
+    const { store, platform, clock, log } = this.deps;
     const claimed = this.claimed.get(key);
     if (claimed !== undefined && claimed > clock.now()) return undefined;
     const mine = await store.claim(platform, `code:${key}`, CLAIM_MS).catch(() => true);
     if (mine) {
+      this.claimed.delete(key);
       this.claimed.set(key, clock.now() + CLAIM_MS);
       for (const [old, until] of this.claimed) {
         if (until > clock.now() && this.claimed.size <= MAX) break;
@@ -102,24 +126,32 @@ export class RedirectCodes {
       }
       return undefined;
     }
+    log.info("another replica is exchanging this authorization code; waiting for its outcome");
     const start = clock.now();
-    for (let wait = 100; clock.now() - start < OTHERS_WAIT_MS; wait *= 2) {
+    for (let wait = 100; clock.now() - start < OTHERS_WAIT_MS && !this.deps.stopped(); wait *= 2) {
       await new Promise<void>((resolve) => clock.setTimeout(resolve, Math.min(wait, start + OTHERS_WAIT_MS - clock.now())));
       const kept = await this.kept(key);
-      if (kept) return kept;
+      if (kept && "tenantId" in kept) return kept;
+      if (kept) break;
     }
     return undefined;
   }
 
-  /** What the store kept for the code (another replica's exchange, or this server's before a restart), its tenant loaded. */
-  private async kept(key: string): Promise<Authorized | undefined> {
+  /**
+   * What the store kept for the code (another replica's exchange, or this
+   * server's before a restart), its tenant loaded; `{ failed: true }` when
+   * an exchange of it just failed.
+   */
+  private async kept(key: string): Promise<Authorized | { failed: true } | undefined> {
     const { store, platform, clock, log } = this.deps;
     const o = await store.codeOutcome(platform, key, clock.now()).catch((err: Error) => {
       log.warn({ err: err.message }, "could not read what a redirect's code was exchanged for");
       return undefined;
     });
     if (!o) return undefined;
-    await this.deps.load(o.tenantId);
+    if (o.failed) return { failed: true };
+    // Served here before the answer if the store can be read; the answer stands either way.
+    await this.deps.load(o.tenantId).catch((err: Error) => log.warn({ err: err.message }, "could not load the tenant a redirect's code authorized"));
     return { tenantId: o.tenantId, authorizedAt: o.authorizedAt };
   }
 
@@ -131,4 +163,8 @@ export class RedirectCodes {
       this.done.delete(old);
     }
   }
+}
+
+function digest(code: string): string {
+  return createHash("sha256").update(code).digest("hex");
 }

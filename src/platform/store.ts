@@ -79,14 +79,20 @@ export interface PendingCode {
   tenantId?: string;
 }
 
-/** What an authorization code handed over by redirect (AuthorizeByCode) was exchanged for, kept while the code lives. */
+/**
+ * What an authorization code handed over by redirect (AuthorizeByCode) was
+ * exchanged for, kept while the code lives; or, briefly, that an exchange of
+ * it failed (`failed`, tenantId ""): a replica waiting for that exchange's
+ * outcome tries the code itself at once.
+ */
 export interface CodeOutcome {
-  /** The authorizer appid or the installed corp's corpid. */
+  /** The authorizer appid or the installed corp's corpid ("" when failed). */
   tenantId: string;
   /** When it authorized, ms since the epoch. */
   authorizedAt: number;
   /** Kept until then (the code's own life), ms since the epoch. */
   until: number;
+  failed?: true;
 }
 
 /**
@@ -193,6 +199,8 @@ export function toCodeOutcome(o: unknown): CodeOutcome | undefined {
   if (typeof o !== "object" || o === null) return undefined;
   const r = o as Record<string, unknown>;
   if (typeof r.tenantId !== "string" || !Number.isFinite(r.authorizedAt) || !Number.isFinite(r.until)) return undefined;
+  if (r.failed === true) return { tenantId: "", authorizedAt: 0, until: r.until as number, failed: true };
+  if (r.tenantId === "") return undefined;
   return { tenantId: r.tenantId, authorizedAt: r.authorizedAt as number, until: r.until as number };
 }
 

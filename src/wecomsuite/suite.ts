@@ -130,6 +130,7 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
       clock: deps.clock,
       log: this.log,
       load: (corpId) => this.corps.reloadOne(corpId),
+      stopped: () => this.stopped,
     });
     this.times = new StoredTimesRepair(entry.suiteId, entry.maxClockSkewMs, deps.store, deps.clock, this.log, (r) => ({
       ticket: r.ticket,
@@ -417,6 +418,10 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
    * own site pushes no create_auth): exchanged and its permanent code stored
    * before this resolves.
    */
+  authorizedByCode(code: string): Promise<Authorized | undefined> {
+    return this.redirectCodes.known(code);
+  }
+
   authorizeByCode(code: string): Promise<Authorized> {
     return this.redirectCodes.authorize(code, () =>
       this.inFlight(

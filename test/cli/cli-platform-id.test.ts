@@ -53,6 +53,7 @@ describe("wxtoken authorize", () => {
     const dashed = await fixture.cli.run(["authorize", "--platform", COMPONENT, "--code", `-${code}`, "--addr", addr, "--json"], { timeoutMs: 15_000 });
     expect(dashed.code, dashed.stderr).toBe(1);
     expect(JSON.parse(dashed.stderr)).toMatchObject({ code: "FAILED_PRECONDITION", metadata: { errcode: "61009" } });
+    expect(dashed.stderr).not.toContain(code);
 
     // From stdin: out of ps and the shell history.
     const file = join(tempDir(), "code");

@@ -7,15 +7,16 @@
  * token as it answers. Real replicas on the shared Redis, the fake WeChat
  * over real HTTP, one injected clock.
  */
-import { Metadata } from "@grpc/grpc-js";
+import { Metadata, status } from "@grpc/grpc-js";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuthorizeByCodeRequest, type AuthorizeByCodeResponse } from "../../generated/wxtoken/v1/token_service.js";
 import { FakeClock } from "../../src/clock.js";
 import { FakeWeChat } from "../../src/fake-wechat/index.js";
 import { silentLogger } from "../../src/log.js";
 import { RedisStore } from "../../src/store/redis-store.js";
-import { tempDir, type Harness } from "../support/harness.js";
+import { eventually, grpcError, tempDir, type Harness } from "../support/harness.js";
 import { AUTH1, COMPONENT, componentOptions, PlatformHarness, until } from "../support/platform.js";
 import { dropPrefix, SHARED_REDIS_URL, uniquePrefix } from "../support/redis.js";
 import { CORP2, SUITE, suiteFakeOptions, SuiteHarness } from "../support/suite-platform.js";
@@ -34,9 +35,9 @@ function redis(prefix: string): RedisStore {
   return new RedisStore({ url: SHARED_REDIS_URL, keyPrefix: prefix, lockLeaseMs: 5000, log: silentLogger });
 }
 
-function authorize(h: Harness, platformId: string, authCode: string): Promise<AuthorizeByCodeResponse> {
+function authorize(h: Harness, platformId: string, authCode: string, deadlineMs = 15_000): Promise<AuthorizeByCodeResponse> {
   return new Promise((resolve, reject) =>
-    h.client.authorizeByCode(AuthorizeByCodeRequest.fromPartial({ platformId, authCode }), new Metadata(), { deadline: Date.now() + 15_000 }, (err, res) =>
+    h.client.authorizeByCode(AuthorizeByCodeRequest.fromPartial({ platformId, authCode }), new Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) =>
       err ? reject(err) : resolve(res),
     ),
   );
@@ -81,31 +82,55 @@ describe("a redirect code retried on another replica", () => {
     // WeCom is slow to answer A's exchange (real time): the business server gives up on A and retries on B.
     fake.inject({ path: PERMANENT_CODE, delayMs: 500 });
     const viaA = authorize(a.h, SUITE, authCode);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    const viaB = whileTicking(clock, authorize(b.h, SUITE, authCode), { stepMs: 100 });
-    const [first, retried] = await Promise.all([viaA, viaB]);
+    await eventually(() => expect(fake.calls(PERMANENT_CODE)).toBe(exchanges + 1));
+    const viaB = authorize(b.h, SUITE, authCode);
+    // B finds A's claim and waits; the clock stands still until A has its answer, so B cannot give up first.
+    await eventually(() => expect(b.h.logs.text()).toContain("another replica is exchanging this authorization code; waiting for its outcome"));
+    const first = await viaA;
     expect(first.appId).toBe(CORP2);
+    const retried = await whileTicking(clock, viaB, { stepMs: 100 });
     expect(retried).toEqual(first);
     expect(fake.calls(PERMANENT_CODE)).toBe(exchanges + 1);
     expect((await b.h.get({ appId: CORP2, platformId: SUITE }, 300)).token!.accessToken).toBeTruthy();
   });
 
-  it("WeCom suite on SQLite: a retry after a restart answers the same corp, with no exchange", async () => {
+  it("WeCom suite: after A's exchange failed, a retry on B tries the code at once (nobody waits for a failed exchange)", async () => {
+    const { fake, a, b } = await suiteCluster();
+    const { authCode } = fake.suite(SUITE).installByRedirect(CORP2);
+    fake.inject({ path: PERMANENT_CODE, errcode: -1 });
+    expect((await grpcError(authorize(a.h, SUITE, authCode))).code).toBe(status.UNAVAILABLE);
+    // The clock stands still: B answers only if it does not wait for A's claim.
+    const retried = await authorize(b.h, SUITE, authCode, 3000);
+    expect(retried.appId).toBe(CORP2);
+    expect(b.h.logs.text()).not.toContain("waiting for its outcome");
+  });
+
+  it("WeCom suite on SQLite: a retry after a restart answers the same corp, with no exchange, even with no suite ticket held", async () => {
     const clock = new FakeClock();
     const fake = new FakeWeChat(suiteFakeOptions(clock));
     await fake.start();
     cleanups.push(() => fake.close());
-    const config = { store: { type: "sqlite" as const, path: join(tempDir(), "wxtoken.db") } };
+    const path = join(tempDir(), "wxtoken.db");
+    const config = { store: { type: "sqlite" as const, path } };
     const s1 = await SuiteHarness.start({ clock, wechat: fake, config });
     await pushFirstTicket(s1);
     const { authCode } = fake.suite(SUITE).installByRedirect(CORP2);
     const first = await authorize(s1.h, SUITE, authCode);
     await s1.stop();
+    // The restarted server holds no suite_ticket and no suite token (as if none was kept): a new code could not be exchanged.
+    const db = new Database(path);
+    db.prepare("DELETE FROM tickets WHERE component = ?").run(SUITE);
+    db.prepare("DELETE FROM tokens WHERE key = ?").run(SUITE);
+    db.close();
     const exchanges = fake.calls(PERMANENT_CODE);
     const s2 = await SuiteHarness.start({ clock, wechat: fake, config });
     cleanups.push(() => s2.stop());
+    expect((await grpcError(s2.h.get({ appId: SUITE }, 300))).code).toBe(status.UNAVAILABLE);
     expect(await authorize(s2.h, SUITE, authCode)).toEqual(first);
     expect(fake.calls(PERMANENT_CODE)).toBe(exchanges);
+    // While a new code still needs the suite token.
+    const fresh = fake.suite(SUITE).installByRedirect("wwcorpnewcorp0001").authCode;
+    expect((await grpcError(authorize(s2.h, SUITE, fresh, 300))).code).toBe(status.UNAVAILABLE);
   });
 
   it("Open Platform: the retry answers the account the first exchange authorized; api_query_auth is called once", async () => {
