@@ -138,11 +138,7 @@ export class TokenApi {
     const id = validatePlatformId(platformId);
     validateAuthCode(code);
     const platform = this.platform(principal, id, "refresh", "platform_id");
-    let done = await platform.authorizedByCode(code as string);
-    if (!done) {
-      await this.engine.byKey(platform.tokenKey)?.get({ waitMs });
-      done = await platform.authorizeByCode(code as string);
-    }
+    const done = await platform.authorizeByCode(code as string, async () => this.engine.byKey(platform.tokenKey)?.get({ waitMs }));
     this.opts.log.info({ platform: platform.id, family: platform.facts.family, tenant: done.tenantId, caller: principal.name }, "authorized by a redirect code");
     return { platformId: platform.id, appId: done.tenantId, authorizedAt: done.authorizedAt };
   }

@@ -401,17 +401,11 @@ export class Credential implements Schedulable {
   private async pauseUntil(at: number, until: number, round: number): Promise<boolean> {
     const ms = at - this.ctx.clock.now();
     if (ms <= 0 || ms >= until - Date.now() || round >= 5 || this.stopped) return false;
-    await new Promise<void>((resolve) => {
-      const timer = this.ctx.clock.setTimeout(resolve, ms);
-      (this.attemptWaiters ??= []).push(() => {
-        this.ctx.clock.clearTimeout(timer);
-        resolve();
-      });
-    });
+    await this.pauseTill(at);
     return !this.stopped;
   }
 
-  /** Waits on the clock until `at`, or until it stops or a value from another replica arrives. */
+  /** Waits on the clock until `at`, or until an attempt starts, a value from another replica arrives, or it stops. */
   private pauseTill(at: number): Promise<void> {
     return new Promise<void>((resolve) => {
       const timer = this.ctx.clock.setTimeout(resolve, at - this.ctx.clock.now());

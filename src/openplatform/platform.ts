@@ -371,12 +371,8 @@ export class OpenPlatform implements PushedPlatform, TicketSource, RefreshTokenS
    * stored as a push's would be, before it resolves. WeChat's refusal of the
    * code (61009 used, 61010 expired) is the caller's error.
    */
-  authorizedByCode(code: string): Promise<Authorized | undefined> {
-    return this.redirectCodes.known(code);
-  }
-
-  authorizeByCode(code: string): Promise<Authorized> {
-    return this.redirectCodes.authorize(code, () => this.exchangeRedirectCode(code));
+  authorizeByCode(code: string, ready?: () => Promise<unknown>): Promise<Authorized> {
+    return this.redirectCodes.authorize(code, () => this.exchangeRedirectCode(code), ready);
   }
 
   private async exchangeRedirectCode(code: string): Promise<Authorized> {

@@ -77,10 +77,10 @@ export interface PushedPlatform {
    * An authorization code a business server received on its redirect_uri
    * (an install or authorization started on its own site pushes none):
    * exchanged, and the tenant's secret durably stored, before it resolves.
+   * `ready` (the platform's own token) is awaited only for a code not
+   * exchanged already (here, by another replica, or before a restart).
    */
-  authorizeByCode(code: string): Promise<Authorized>;
-  /** What such a code was already exchanged for (by any replica, or before a restart), if anything: no exchange, no token needed. */
-  authorizedByCode(code: string): Promise<Authorized | undefined>;
+  authorizeByCode(code: string, ready?: () => Promise<unknown>): Promise<Authorized>;
 
   /** Whether the tenant is held (whatever its status). */
   holds(tenantId: string): boolean;

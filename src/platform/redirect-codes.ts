@@ -14,6 +14,7 @@ import { createHash } from "node:crypto";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../log.js";
 import type { Authorized } from "./pushed-platform.js";
+import { OwnClaims } from "./own-claims.js";
 import type { CodeOutcome, PlatformStore } from "./store.js";
 
 /** How long WeChat lets an authorization code live, and so how long its answer is worth keeping. */
@@ -39,19 +40,26 @@ export interface RedirectCodesDeps {
 export class RedirectCodes {
   private readonly running = new Map<string, Promise<Authorized>>();
   private readonly done = new Map<string, { authorized: Authorized; until: number }>();
-  /** Codes this process claimed in the store (digest -> until): a retry here after a failure does not wait for itself. */
-  private readonly claimed = new Map<string, number>();
+  /** Codes this process claimed in the store: a retry here after a failure does not wait for itself. */
+  private readonly claims: OwnClaims;
 
-  constructor(private readonly deps: RedirectCodesDeps) {}
+  constructor(private readonly deps: RedirectCodesDeps) {
+    this.claims = new OwnClaims(deps.store, deps.platform, deps.clock, CLAIM_MS);
+  }
 
-  /** The exchange of `code` (`exchange` runs at most once at a time per code, and not again after it worked). */
-  authorize(code: string, exchange: () => Promise<Authorized>): Promise<Authorized> {
-    const key = digest(code);
+  /**
+   * The exchange of `code` (`exchange` runs at most once at a time per code,
+   * and not again after it worked). `ready` (the platform's own token) is
+   * awaited only when the code is not known already: a code exchanged here,
+   * by another replica or before a restart is answered without it.
+   */
+  authorize(code: string, exchange: () => Promise<Authorized>, ready: () => Promise<unknown> = async () => undefined): Promise<Authorized> {
+    const key = createHash("sha256").update(code).digest("hex");
     const known = this.done.get(key);
     if (known && known.until > this.deps.clock.now()) return Promise.resolve(known.authorized);
     let run = this.running.get(key);
     if (!run) {
-      run = this.exchangeOnce(key, exchange)
+      run = this.exchangeOnce(key, exchange, ready)
         .then((authorized) => {
           this.remember(key, authorized);
           return authorized;
@@ -62,22 +70,10 @@ export class RedirectCodes {
     return run;
   }
 
-  /**
-   * What `code` was already exchanged for (here, by another replica, or
-   * before a restart), without an exchange: answered even while the
-   * platform holds no token of its own to exchange a new code with.
-   */
-  async known(code: string): Promise<Authorized | undefined> {
-    const key = digest(code);
-    const held = this.done.get(key);
-    if (held && held.until > this.deps.clock.now()) return held.authorized;
+  private async exchangeOnce(key: string, exchange: () => Promise<Authorized>, ready: () => Promise<unknown>): Promise<Authorized> {
     const kept = await this.kept(key);
-    return kept && "tenantId" in kept ? kept : undefined;
-  }
-
-  private async exchangeOnce(key: string, exchange: () => Promise<Authorized>): Promise<Authorized> {
-    const kept = await this.kept(key);
-    if (kept && "tenantId" in kept) return kept;
+    if (kept && !kept.failed) return answer(kept);
+    await ready();
     // (An exchange that just failed is nobody's to wait for.)
     const others = kept ? undefined : await this.othersOutcome(key);
     if (others) return others;
@@ -88,11 +84,10 @@ export class RedirectCodes {
     } catch (err) {
       // Another replica may have exchanged it meanwhile: WeChat then calls it used.
       const kept = await this.kept(key);
-      if (kept && "tenantId" in kept) return kept;
+      if (kept && !kept.failed) return answer(kept);
       // A replica waiting for this exchange tries the code itself now.
       const now = clock.now();
-      const failed: CodeOutcome = { tenantId: "", authorizedAt: 0, until: now + CLAIM_MS, failed: true };
-      await store.saveCodeOutcome(platform, key, failed, now).catch(() => undefined);
+      await store.saveCodeOutcome(platform, key, { tenantId: "", authorizedAt: 0, until: now + CLAIM_MS, failed: true }, now).catch(() => undefined);
       throw err;
     }
     const now = clock.now();
@@ -113,46 +108,28 @@ export class RedirectCodes {
    * died): then WeChat decides.
    */
   private async othersOutcome(key: string): Promise<Authorized | undefined> {
-    const { store, platform, clock, log } = this.deps;
-    const claimed = this.claimed.get(key);
-    if (claimed !== undefined && claimed > clock.now()) return undefined;
-    const mine = await store.claim(platform, `code:${key}`, CLAIM_MS).catch(() => true);
-    if (mine) {
-      this.claimed.delete(key);
-      this.claimed.set(key, clock.now() + CLAIM_MS);
-      for (const [old, until] of this.claimed) {
-        if (until > clock.now() && this.claimed.size <= MAX) break;
-        this.claimed.delete(old);
-      }
-      return undefined;
-    }
+    if (await this.claims.take(`code:${key}`)) return undefined;
+    const { clock, log } = this.deps;
     log.info("another replica is exchanging this authorization code; waiting for its outcome");
     const start = clock.now();
     for (let wait = 100; clock.now() - start < OTHERS_WAIT_MS && !this.deps.stopped(); wait *= 2) {
       await new Promise<void>((resolve) => clock.setTimeout(resolve, Math.min(wait, start + OTHERS_WAIT_MS - clock.now())));
       const kept = await this.kept(key);
-      if (kept && "tenantId" in kept) return kept;
-      if (kept) break;
+      if (kept) return kept.failed ? undefined : answer(kept);
     }
     return undefined;
   }
 
-  /**
-   * What the store kept for the code (another replica's exchange, or this
-   * server's before a restart), its tenant loaded; `{ failed: true }` when
-   * an exchange of it just failed.
-   */
-  private async kept(key: string): Promise<Authorized | { failed: true } | undefined> {
+  /** What the store kept for the code (another replica's exchange, this server's before a restart, or a failed exchange); a tenant is loaded here first. */
+  private async kept(key: string): Promise<CodeOutcome | undefined> {
     const { store, platform, clock, log } = this.deps;
     const o = await store.codeOutcome(platform, key, clock.now()).catch((err: Error) => {
       log.warn({ err: err.message }, "could not read what a redirect's code was exchanged for");
       return undefined;
     });
-    if (!o) return undefined;
-    if (o.failed) return { failed: true };
     // Served here before the answer if the store can be read; the answer stands either way.
-    await this.deps.load(o.tenantId).catch((err: Error) => log.warn({ err: err.message }, "could not load the tenant a redirect's code authorized"));
-    return { tenantId: o.tenantId, authorizedAt: o.authorizedAt };
+    if (o && !o.failed) await this.deps.load(o.tenantId).catch((err: Error) => log.warn({ err: err.message }, "could not load the tenant a redirect's code authorized"));
+    return o;
   }
 
   private remember(key: string, authorized: Authorized): void {
@@ -165,6 +142,6 @@ export class RedirectCodes {
   }
 }
 
-function digest(code: string): string {
-  return createHash("sha256").update(code).digest("hex");
+function answer(o: CodeOutcome): Authorized {
+  return { tenantId: o.tenantId, authorizedAt: o.authorizedAt };
 }

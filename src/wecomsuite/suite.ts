@@ -27,6 +27,7 @@ import { ticketKind } from "../issuers/types.js";
 import type { Logger } from "../log.js";
 import { TenantBook, type TenantWords } from "../platform/tenant-book.js";
 import { TicketHolder, type NoTicket } from "../platform/ticket-holder.js";
+import { OwnClaims } from "../platform/own-claims.js";
 import { RedirectCodes } from "../platform/redirect-codes.js";
 import { pushCreatedAt, StoredTimesRepair } from "../platform/push-times.js";
 import type { AuthorizerPage } from "../platform/tenant-index.js";
@@ -100,8 +101,8 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
   private readonly redirectCodes: RedirectCodes;
   /** Codes being exchanged by this replica, and their retry timers. */
   private readonly exchanging = new Set<string>();
-  /** Codes this replica claimed (one replica exchanges a code), until when: its own retries need no new claim. */
-  private readonly claimed = new Map<string, number>();
+  /** Codes this replica claimed (one replica exchanges a code): its own retries need no new claim. */
+  private readonly codeClaims: OwnClaims;
   private readonly retryTimers = new Map<string, TimerHandle>();
   /** Exchanges under way (pushed and redirect codes): a shutdown waits for them, since WeCom hands a permanent code out once. */
   private readonly exchangesInFlight = new Set<Promise<unknown>>();
@@ -124,6 +125,7 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
     this.group = platformGroup(entry.suiteId);
     this.log = deps.log.child({ suite: entry.suiteId });
     this.tickets = new TicketHolder(entry.suiteId, WECOM_SUITE, deps.store, deps.clock, this.log);
+    this.codeClaims = new OwnClaims(deps.store, entry.suiteId, deps.clock, CLAIM_MS);
     this.redirectCodes = new RedirectCodes({
       platform: entry.suiteId,
       store: deps.store,
@@ -418,22 +420,16 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
    * own site pushes no create_auth): exchanged and its permanent code stored
    * before this resolves.
    */
-  authorizedByCode(code: string): Promise<Authorized | undefined> {
-    return this.redirectCodes.known(code);
+  authorizeByCode(code: string, ready?: () => Promise<unknown>): Promise<Authorized> {
+    return this.redirectCodes.authorize(code, () => this.inFlight(this.exchangeRedirectCode(code)), ready);
   }
 
-  authorizeByCode(code: string): Promise<Authorized> {
-    return this.redirectCodes.authorize(code, () =>
-      this.inFlight(
-        (async () => {
-          const requestedAt = this.deps.clock.now();
-          const installed = await this.exchange(code);
-          const at = this.deps.clock.now();
-          await this.install(installed, "redirect", at, code, requestedAt);
-          return { tenantId: installed.corpId, authorizedAt: at };
-        })(),
-      ),
-    );
+  private async exchangeRedirectCode(code: string): Promise<Authorized> {
+    const requestedAt = this.deps.clock.now();
+    const installed = await this.exchange(code);
+    const at = this.deps.clock.now();
+    await this.install(installed, "redirect", at, code, requestedAt);
+    return { tenantId: installed.corpId, authorizedAt: at };
   }
 
   private exchange(code: string): Promise<Installed> {
@@ -476,11 +472,7 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
       return;
     }
     // One replica exchanges a code (a code works once); the claim outlives a few retries, then another replica may take over.
-    if ((this.claimed.get(p.code) ?? 0) <= now) {
-      const mine = await this.deps.store.claim(this.id, `code:${createHash("sha256").update(p.code).digest("hex").slice(0, 24)}`, CLAIM_MS).catch(() => true);
-      if (!mine) return this.log.debug({ code: codeFp }, "another replica is exchanging the authorization code");
-      this.claimed.set(p.code, now + CLAIM_MS);
-    }
+    if (!(await this.codeClaims.take(claimOf(p.code)))) return this.log.debug({ code: codeFp }, "another replica is exchanging the authorization code");
     try {
       const installed = await this.exchange(p.code);
       const at = p.infoType === "create_auth" ? p.createdAt : this.deps.clock.now();
@@ -506,7 +498,7 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
   }
 
   private async dropCode(code: string): Promise<void> {
-    this.claimed.delete(code);
+    this.codeClaims.forget(claimOf(code));
     await this.deps.store.dropPendingCode(this.id, code).catch((err: Error) => this.log.warn({ err: err.message }, "could not drop an exchanged authorization code; it is dropped at the next sweep"));
   }
 
@@ -652,4 +644,9 @@ export class SuitePlatform implements PushedPlatform, SuiteTicketSource, Permane
       this.log.error({ corps: gone.slice(0, 20).map((a) => a.appId), err: (err as Error).message }, "the store no longer holds these corps and could not take their permanent codes back");
     }
   }
+}
+
+/** The store claim on exchanging a pushed code: a digest of it, never the code. */
+function claimOf(code: string): string {
+  return `code:${createHash("sha256").update(code).digest("hex").slice(0, 24)}`;
 }
